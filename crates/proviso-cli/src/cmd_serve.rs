@@ -1,0 +1,114 @@
+//! `proviso serve`
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use proviso_access::KeyStore;
+use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
+use proviso_ledger::{LedgerHandle, SqliteConfig, SqliteStore, WriterConfig};
+
+use crate::config::Config;
+use crate::{EXIT_USAGE, Exit};
+
+/// Run the gateway.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Listen address (overrides `server.listen`; port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(l) = args.listen {
+        cfg.server.listen = l;
+    }
+    if cfg.upstreams.is_empty() {
+        let key = std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        if key.is_none() {
+            tracing::warn!(
+                "no upstreams configured and OPENAI_API_KEY is not set: requests will reach OpenAI without a key"
+            );
+        }
+        cfg.upstreams.push(UpstreamConfig::default_openai(key));
+    }
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if cfg.server.worker_threads > 0 {
+        rt.worker_threads(cfg.server.worker_threads);
+    }
+    let rt = rt
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+
+    let ledger_path = cfg.ledger_path();
+    let store = SqliteStore::open(
+        &ledger_path,
+        SqliteConfig {
+            checkpoint_every: cfg.ledger.checkpoint_every,
+            ..SqliteConfig::default()
+        },
+    )
+    .with_context(|| format!("opening the ledger {}", ledger_path.display()))?;
+    let ledger = LedgerHandle::spawn(
+        Box::new(store),
+        WriterConfig {
+            max_batch: cfg.ledger.max_batch.max(1),
+            max_backlog: cfg.ledger.max_backlog.max(1),
+            ..WriterConfig::default()
+        },
+    )
+    .context("starting the ledger writer")?;
+    let keys = KeyStore::open(&cfg.keys_path())
+        .with_context(|| format!("opening the key store {}", cfg.keys_path().display()))?;
+    let gw = GatewayConfig {
+        server: cfg.server.clone(),
+        upstreams: cfg.upstreams,
+        models: cfg.models,
+    };
+    let state = proviso_gateway::state(gw, ledger.clone(), keys)
+        .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
+    let listen = cfg.server.listen.clone();
+    let result = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+            proviso_gateway::StartError::Bind {
+                addr: listen.clone(),
+                source: e,
+            }
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(proviso_gateway::StartError::Serve)?;
+        println!("proviso listening on http://{addr}");
+        tracing::info!(%addr, ledger = %ledger_path.display(), "proviso gateway started");
+        proviso_gateway::serve(state, listener, shutdown_signal()).await
+    });
+    // Make sure the writer has flushed even if serving failed.
+    ledger.shutdown();
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,247 @@
+//! The configuration file: one TOML document composed from each crate's
+//! section. Unknown keys are errors naming the key and the line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use proviso_gateway::config::{ModelConfig, ServerConfig, UpstreamConfig};
+use serde::Deserialize;
+
+use crate::{EXIT_USAGE, Exit};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the ledger and key store live by default.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[ledger]`
+    #[serde(default)]
+    pub ledger: LedgerSection,
+    /// `[keys]`
+    #[serde(default)]
+    pub keys: KeysSection,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogSection,
+    /// `[[upstreams]]`
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+    /// `[[models]]`
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./proviso-data")
+}
+
+/// `[ledger]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSection {
+    /// The SQLite file; default `<data_dir>/ledger.db`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Write a Merkle checkpoint every this many records.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// Most records per commit.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Most records held in memory while the ledger cannot be written.
+    #[serde(default = "default_max_backlog")]
+    pub max_backlog: usize,
+}
+
+fn default_checkpoint_every() -> u64 {
+    1024
+}
+fn default_max_batch() -> usize {
+    512
+}
+fn default_max_backlog() -> usize {
+    100_000
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        Self {
+            path: None,
+            checkpoint_every: default_checkpoint_every(),
+            max_batch: default_max_batch(),
+            max_backlog: default_max_backlog(),
+        }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    /// The key store; default `<data_dir>/keys.db`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` or `json`.
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// A `tracing` filter, e.g. `info` or `proviso_gateway=debug`;
+    /// `RUST_LOG` overrides it.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+fn default_format() -> String {
+    "text".into()
+}
+fn default_level() -> String {
+    "info".into()
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: default_format(),
+            level: default_level(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            server: ServerConfig::default(),
+            ledger: LedgerSection::default(),
+            keys: KeysSection::default(),
+            log: LogSection::default(),
+            upstreams: Vec::new(),
+            models: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The ledger file.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.ledger
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("ledger.db"))
+    }
+
+    /// The key store file.
+    pub fn keys_path(&self) -> PathBuf {
+        self.keys
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys.db"))
+    }
+}
+
+/// Parses a config document; errors name the file, line and key.
+pub fn parse(text: &str, origin: &str) -> Result<Config, Exit> {
+    let cfg: Config = toml::from_str(text).map_err(|e| {
+        Exit(
+            EXIT_USAGE,
+            format!("{origin}: {}", e.to_string().trim_end()),
+        )
+    })?;
+    if !matches!(cfg.log.format.as_str(), "text" | "json") {
+        return Err(Exit(
+            EXIT_USAGE,
+            format!(
+                "{origin}: log.format must be \"text\" or \"json\", not {:?}",
+                cfg.log.format
+            ),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// Reads the file, or returns the defaults when there is none.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Exit(EXIT_USAGE, format!("{}: {e}", path.display())))
+        .with_context(|| "reading the configuration")?;
+    Ok(parse(&text, &path.display().to_string())?)
+}
+
+/// Logs go to stderr, as text or JSON.
+pub fn init_logging(log: &LogSection) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if log.format == "json" {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_builds() {
+        let c = parse("", "x.toml").unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.ledger_path(), PathBuf::from("./proviso-data/ledger.db"));
+        assert!(c.upstreams.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = parse(
+            "[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n",
+            "conf.toml",
+        )
+        .unwrap_err();
+        assert!(e.1.contains("conf.toml"), "{}", e.1);
+        assert!(e.1.contains("line 3"), "{}", e.1);
+        assert!(e.1.contains("listne"), "{}", e.1);
+        assert_eq!(e.0, EXIT_USAGE);
+    }
+
+    #[test]
+    fn missing_env_var_names_variable_and_line() {
+        let text = "[[upstreams]]\nname = \"a\"\nkind = \"openai\"\napi_key = \"${PROVISO_TEST_SURELY_UNSET}\"\n";
+        let e = parse(text, "c.toml").unwrap_err();
+        assert!(
+            e.1.contains("PROVISO_TEST_SURELY_UNSET is not set"),
+            "{}",
+            e.1
+        );
+        assert!(e.1.contains("line 4"), "{}", e.1);
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = include_str!("../../../docs/proviso.example.toml");
+        // SAFETY-free: the example uses ${OPENAI_API_KEY}; provide it.
+        let text = text
+            .replace("${OPENAI_API_KEY}", "sk-test")
+            .replace("${AZURE_OPENAI_KEY}", "az");
+        let c = parse(&text, "example").unwrap();
+        assert!(!c.upstreams.is_empty());
+        assert!(!c.models.is_empty());
+    }
+}

@@ -1,0 +1,71 @@
+//! `proviso`: the gateway, and the tools around its ledger and keys.
+
+mod cmd_keys;
+mod cmd_ledger;
+mod cmd_serve;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Proviso governs how an organisation uses third-party LLM APIs.
+#[derive(Parser)]
+#[command(name = "proviso", version, about, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML). Without one, embedded defaults are used.
+    #[arg(long, global = true, env = "PROVISO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(cmd_serve::Args),
+    /// Manage client keys.
+    #[command(subcommand)]
+    Keys(cmd_keys::Command),
+    /// Check and export the ledger.
+    #[command(subcommand)]
+    Ledger(cmd_ledger::Command),
+}
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Exit(pub u8, pub String);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Exit code for bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<Exit>().map_or(1, |x| x.0);
+            eprintln!("proviso: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cfg = config::load(cli.config.as_deref())?;
+    config::init_logging(&cfg.log);
+    match cli.command {
+        Command::Serve(a) => cmd_serve::run(cfg, a),
+        Command::Keys(c) => cmd_keys::run(&cfg, c),
+        Command::Ledger(c) => cmd_ledger::run(&cfg, c),
+    }
+}

@@ -1,0 +1,259 @@
+//! Errors as the client sees them: OpenAI's error JSON with the right status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// An error answered to the client.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// OpenAI's `type`.
+    pub kind: &'static str,
+    /// OpenAI's `code`; documented in `docs/errors.md`.
+    pub code: &'static str,
+    /// Human message (never contains secrets, prompts or outputs).
+    pub message: String,
+    /// The request field at fault.
+    pub param: Option<String>,
+    /// An OpenAI-format error body from the upstream, passed through as is.
+    pub upstream_body: Option<Box<Value>>,
+    /// Seconds the client should wait (sets `retry-after`).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, code: &'static str, msg: String) -> Self {
+        Self {
+            status,
+            kind,
+            code,
+            message: msg,
+            param: None,
+            upstream_body: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400 `invalid_json`.
+    pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_json",
+            format!("The request body is not valid JSON: {detail}"),
+        )
+    }
+
+    /// 400 `missing_field`.
+    pub fn missing_field(field: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing_field",
+            format!("Missing required parameter: '{field}'."),
+        );
+        e.param = Some(field.into());
+        e
+    }
+
+    /// 400 `invalid_field`.
+    pub fn invalid_field(field: &str, why: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_field",
+            format!("Invalid value for '{field}': {why}"),
+        );
+        e.param = Some(field.into());
+        e
+    }
+
+    /// 401 `missing_api_key`.
+    pub fn missing_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "missing_api_key",
+            "No API key provided. Send your Proviso key as 'Authorization: Bearer <key>' \
+             (or in the 'api-key' header)."
+                .into(),
+        )
+    }
+
+    /// 401 `invalid_api_key`.
+    pub fn invalid_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_api_key",
+            "Incorrect API key provided. Ask your Proviso administrator for a key.".into(),
+        )
+    }
+
+    /// 401 `key_revoked`.
+    pub fn key_revoked(id: &str, reason: Option<&str>) -> Self {
+        let why = reason.map(|r| format!(" Reason: {r}.")).unwrap_or_default();
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "key_revoked",
+            format!("API key {id} has been revoked.{why}"),
+        )
+    }
+
+    /// 404 `model_not_found`.
+    pub fn model_not_found(model: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!("The model '{model}' does not exist or is not served by this gateway."),
+        );
+        e.param = Some("model".into());
+        e
+    }
+
+    /// 413 `request_too_large`.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    /// 504 `upstream_timeout`.
+    pub fn upstream_timeout(upstream: &str, what: &str) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_error",
+            "upstream_timeout",
+            format!("Upstream '{upstream}' timed out ({what})."),
+        )
+    }
+
+    /// 502 `upstream_unreachable`.
+    pub fn upstream_unreachable(upstream: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_unreachable",
+            format!("Upstream '{upstream}' could not be reached."),
+        )
+    }
+
+    /// 502 `upstream_error`, passing an OpenAI-format body through when the
+    /// upstream sent one.
+    pub fn upstream_error(upstream: &str, status: u16, body: Option<Value>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_error",
+            format!("Upstream '{upstream}' failed with HTTP {status}."),
+        );
+        e.upstream_body = body.map(Box::new);
+        e
+    }
+
+    /// 502 `upstream_auth_failed`: the upstream refused Proviso's own key.
+    pub fn upstream_auth(upstream: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_auth_failed",
+            format!(
+                "Upstream '{upstream}' rejected the gateway's credentials; tell your Proviso \
+                 administrator."
+            ),
+        )
+    }
+
+    /// 502 `upstream_bad_response`.
+    pub fn upstream_bad_response(upstream: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_bad_response",
+            format!("Upstream '{upstream}' sent a response that is not valid: {why}."),
+        )
+    }
+
+    /// 503 `ledger_unavailable`: fail closed.
+    pub fn ledger_unavailable(why: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "ledger_unavailable",
+            format!(
+                "The gateway cannot record this exchange, so it will not serve it: {why}. \
+                 Retry later."
+            ),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// 404 `not_found` for unknown paths.
+    pub fn no_route(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            format!("Unknown request URL: {path}."),
+        )
+    }
+
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+            "Method not allowed for this URL.".into(),
+        )
+    }
+
+    /// 500 `internal_error`: the detail goes to the log, not the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            "The gateway failed to handle the request.".into(),
+        )
+    }
+
+    /// The JSON body the client receives.
+    pub fn body(&self) -> Value {
+        if let Some(b) = &self.upstream_body {
+            return (**b).clone();
+        }
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body())).into_response();
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            r.headers_mut().insert("retry-after", v);
+        }
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+/// Whether `v` looks like OpenAI's `{"error": {"message": …}}`.
+pub fn is_openai_error(v: &Value) -> bool {
+    v.get("error")
+        .and_then(|e| e.get("message"))
+        .is_some_and(Value::is_string)
+}

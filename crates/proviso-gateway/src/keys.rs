@@ -1,0 +1,63 @@
+//! The gateway's view of client keys: a cache in front of the key store,
+//! reloaded when `proviso keys …` changes it (checked every
+//! `key_refresh_ms`), with a direct look-up on a miss so a new key works at
+//! once. Revocations take effect within one refresh period.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use proviso_access::{KeyRecord, KeyStore, hash_secret};
+
+/// Cached keys by secret hash.
+pub struct KeyCache {
+    store: Mutex<KeyStore>,
+    map: RwLock<HashMap<String, KeyRecord>>,
+    version: Mutex<i64>,
+}
+
+impl KeyCache {
+    /// Loads every key.
+    pub fn new(store: KeyStore) -> Result<Self, proviso_access::AccessError> {
+        let cache = Self {
+            store: Mutex::new(store),
+            map: RwLock::new(HashMap::new()),
+            version: Mutex::new(i64::MIN),
+        };
+        cache.refresh()?;
+        Ok(cache)
+    }
+
+    /// Reloads if the store changed since the last load.
+    pub fn refresh(&self) -> Result<(), proviso_access::AccessError> {
+        let store = self.store.lock().map_err(|_| poisoned())?;
+        let v = store.data_version()?;
+        let mut ver = self.version.lock().map_err(|_| poisoned())?;
+        if *ver == v {
+            return Ok(());
+        }
+        let all: HashMap<String, KeyRecord> = store.all_with_hashes()?.into_iter().collect();
+        *self.map.write().map_err(|_| poisoned())? = all;
+        *ver = v;
+        Ok(())
+    }
+
+    /// The key whose secret this is, in whatever state.
+    pub fn lookup(&self, secret: &str) -> Result<Option<KeyRecord>, proviso_access::AccessError> {
+        let h = hash_secret(secret);
+        if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
+            return Ok(Some(k.clone()));
+        }
+        let found = self.store.lock().map_err(|_| poisoned())?.by_hash(&h)?;
+        if let Some(k) = &found {
+            self.map
+                .write()
+                .map_err(|_| poisoned())?
+                .insert(h, k.clone());
+        }
+        Ok(found)
+    }
+}
+
+fn poisoned() -> proviso_access::AccessError {
+    proviso_access::AccessError::Invalid("key cache lock poisoned".into())
+}

@@ -1,0 +1,148 @@
+//! Proviso's OpenAI-compatible gateway.
+//!
+//! [`app`] builds the axum router over one [`AppState`]; [`serve`] runs it
+//! with graceful shutdown. Every proxied request goes through
+//! [`pipeline::run`], whose stages are named as in DESIGN.md.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod events;
+mod handlers;
+pub mod keys;
+pub mod metrics;
+pub mod pipeline;
+pub mod sse;
+pub mod state;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use proviso_access::KeyStore;
+use proviso_ledger::LedgerHandle;
+
+pub use config::GatewayConfig;
+pub use error::ApiError;
+pub use state::{AppState, Services};
+
+/// Errors starting the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The upstream or model configuration is inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The key store could not be read.
+    #[error("key store: {0}")]
+    Keys(#[from] proviso_access::AccessError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Builds the shared state.
+pub fn state(
+    config: GatewayConfig,
+    ledger: LedgerHandle,
+    keys: KeyStore,
+) -> Result<AppState, StartError> {
+    let upstreams =
+        upstream::Upstreams::from_config(&config).map_err(|e| StartError::Config(e.0))?;
+    let keys = keys::KeyCache::new(keys)?;
+    Ok(AppState(Arc::new(Services {
+        config,
+        upstreams,
+        ledger,
+        keys,
+        metrics: metrics::Metrics::default(),
+    })))
+}
+
+/// The router: the OpenAI endpoints, health, readiness and metrics.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(handlers::chat).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/v1/completions",
+            post(handlers::completions).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/v1/embeddings",
+            post(handlers::embeddings).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/v1/models",
+            get(handlers::models).fallback(handlers::method_not_allowed),
+        )
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting,
+/// lets in-flight requests finish (up to `shutdown_grace_ms`) and flushes
+/// the ledger.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let refresh = Duration::from_millis(state.config.server.key_refresh_ms.max(10));
+    let grace = Duration::from_millis(state.config.server.shutdown_grace_ms);
+    let st = state.clone();
+    let refresher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(refresh);
+        loop {
+            tick.tick().await;
+            if let Err(e) = st.keys.refresh() {
+                tracing::warn!(error = %e, "key refresh failed");
+            }
+        }
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop_rx2 = stop_rx.clone();
+    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|v| *v).await;
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let server = tokio::spawn(async move { server.await });
+    let result = tokio::select! {
+        r = server => r.map_err(|e| StartError::Serve(std::io::Error::other(e)))?.map_err(StartError::Serve),
+        _ = async {
+            let _ = stop_rx2.wait_for(|v| *v).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over; abandoning remaining requests");
+            Ok(())
+        }
+    };
+    refresher.abort();
+    let ledger = state.ledger.clone();
+    let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
+    tracing::info!("ledger flushed; stopped");
+    result
+}

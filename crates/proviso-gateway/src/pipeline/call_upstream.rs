@@ -1,0 +1,143 @@
+//! Stage: send the request to the first deployment that answers. A failure
+//! before the first byte (connection refused, no response headers in time,
+//! 429 or 5xx) moves on to the next deployment of the same model.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, is_openai_error};
+use crate::events::UpstreamFailed;
+use crate::pipeline::Context;
+use crate::state::AppState;
+use crate::upstream::Deployment;
+
+/// A response whose headers have arrived.
+pub struct Answer {
+    /// The response (body not yet read).
+    pub resp: reqwest::Response,
+    /// Who answered.
+    pub deployment: Deployment,
+    /// When the request was sent.
+    pub sent_at: Instant,
+}
+
+/// The body to send to `d`: unchanged bytes when nothing needs rewriting.
+fn body_for(ctx: &Context, d: &Deployment) -> Bytes {
+    let same_model = ctx.model.as_deref() == Some(d.model.as_str());
+    if same_model && (!ctx.stream || ctx.client_wants_usage) {
+        return Bytes::from(ctx.request_text.clone());
+    }
+    let mut body = ctx.body.clone();
+    body.insert("model".into(), Value::String(d.model.clone()));
+    if ctx.stream && !ctx.client_wants_usage {
+        // Ask for usage so the ledger has token counts; the extra chunk is
+        // not forwarded to a client that did not ask for it.
+        let opts = body.entry("stream_options").or_insert_with(|| json!({}));
+        if let Some(o) = opts.as_object_mut() {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
+    Bytes::from(Value::Object(body).to_string())
+}
+
+/// Tries each deployment in turn.
+pub async fn run(
+    state: &AppState,
+    ctx: &mut Context,
+    deps: &[Deployment],
+) -> Result<Answer, ApiError> {
+    let mut last_err = None;
+    for (i, d) in deps.iter().enumerate() {
+        let more = i + 1 < deps.len();
+        let body = body_for(ctx, d);
+        let up = &d.upstream;
+        let sent_at = Instant::now();
+        let fail = |kind: &str, detail: &str| {
+            UpstreamFailed {
+                upstream: &up.name,
+                kind,
+                detail,
+                retrying: more,
+            }
+            .emit(&state.metrics);
+        };
+        let result = tokio::time::timeout(
+            up.first_byte_timeout,
+            up.post(ctx.endpoint, &d.model).body(body.clone()).send(),
+        )
+        .await;
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(d.model.clone());
+        ctx.request_text = String::from_utf8_lossy(&body).into_owned();
+        let resp = match result {
+            Err(_) => {
+                fail("timeout", "no response headers in time");
+                last_err = Some(ApiError::upstream_timeout(&up.name, "no response in time"));
+                continue;
+            }
+            Ok(Err(e)) => {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "unreachable"
+                };
+                fail(kind, &e.to_string());
+                last_err = Some(if e.is_timeout() {
+                    ApiError::upstream_timeout(&up.name, "connect")
+                } else {
+                    ApiError::upstream_unreachable(&up.name)
+                });
+                continue;
+            }
+            Ok(Ok(r)) => r,
+        };
+        ctx.ttfb = Some(ctx.started.elapsed());
+        let status = resp.status().as_u16();
+        if (status == 429 || status >= 500) && more {
+            fail(
+                if status == 429 {
+                    "status_429"
+                } else {
+                    "status_5xx"
+                },
+                &format!("HTTP {status}"),
+            );
+            continue;
+        }
+        return Ok(Answer {
+            resp,
+            deployment: d.clone(),
+            sent_at,
+        });
+    }
+    Err(last_err.unwrap_or_else(|| ApiError::upstream_unreachable("none")))
+}
+
+/// The client-facing error for an upstream's non-2xx answer.
+pub fn status_error(state: &AppState, upstream: &str, status: u16, body: &[u8]) -> ApiError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let openai = parsed.filter(is_openai_error);
+    let kind = if status >= 500 {
+        "status_5xx"
+    } else {
+        "status_4xx"
+    };
+    UpstreamFailed {
+        upstream,
+        kind,
+        detail: &format!("HTTP {status}"),
+        retrying: false,
+    }
+    .emit(&state.metrics);
+    match status {
+        401 | 403 => ApiError::upstream_auth(upstream),
+        400 | 404 | 409 | 413 | 422 | 429 => {
+            let mut e = ApiError::upstream_error(upstream, status, openai);
+            e.status = axum::http::StatusCode::from_u16(status).unwrap_or(e.status);
+            e
+        }
+        _ => ApiError::upstream_error(upstream, status, openai),
+    }
+}

@@ -1,0 +1,155 @@
+//! The per-request context the stages fill in, and the ledger record made
+//! from it.
+
+use std::time::{Duration, Instant};
+
+use proviso_access::KeyRecord;
+use proviso_ledger::{Outcome, Record, RecordKind};
+use proviso_types::{RecordId, UnixMillis, Usage};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::upstream::Endpoint;
+
+/// What is known about one request so far.
+pub struct Context {
+    /// The ledger record id (also sent to the client as `x-proviso-record-id`).
+    pub id: RecordId,
+    /// Arrival time.
+    pub time: UnixMillis,
+    /// Arrival instant, for latencies.
+    pub started: Instant,
+    /// Which endpoint.
+    pub endpoint: Endpoint,
+    /// The authenticated key.
+    pub key: Option<KeyRecord>,
+    /// The body as received (replaced by the body as sent, once sent).
+    pub request_text: String,
+    /// The parsed body.
+    pub body: Map<String, Value>,
+    /// The requested model.
+    pub model: Option<String>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// The client asked for `stream_options.include_usage` itself.
+    pub client_wants_usage: bool,
+    /// The upstream that answered.
+    pub upstream: Option<String>,
+    /// The model name used there.
+    pub upstream_model: Option<String>,
+    /// Time to the upstream's response headers.
+    pub ttfb: Option<Duration>,
+    /// Time spent waiting on the upstream (non-streamed).
+    pub upstream_elapsed: Option<Duration>,
+}
+
+/// What a record says beyond the context.
+#[derive(Default)]
+pub struct Ending {
+    /// HTTP status served.
+    pub status: u16,
+    /// Output text.
+    pub output: String,
+    /// Response body as served (non-streamed).
+    pub response: Option<String>,
+    /// Finish reason.
+    pub finish_reason: Option<String>,
+    /// Usage.
+    pub usage: Option<Usage>,
+    /// Error code and message.
+    pub error: Option<(String, String)>,
+}
+
+impl Context {
+    /// A fresh context for a request that just arrived.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            id: RecordId::new(),
+            time: UnixMillis::now(),
+            started: Instant::now(),
+            endpoint,
+            key: None,
+            request_text: String::new(),
+            body: Map::new(),
+            model: None,
+            stream: false,
+            client_wants_usage: false,
+            upstream: None,
+            upstream_model: None,
+            ttfb: None,
+            upstream_elapsed: None,
+        }
+    }
+
+    /// The team label for metrics.
+    pub fn team(&self) -> &str {
+        self.key.as_ref().map_or("none", |k| k.team.as_str())
+    }
+
+    /// The record of this exchange.
+    pub fn record(&self, outcome: Outcome, end: Ending) -> Record {
+        let (error_code, error) = match end.error {
+            Some((c, m)) => (Some(c), Some(m)),
+            None => (None, None),
+        };
+        Record {
+            id: self.id,
+            time: self.time,
+            kind: RecordKind::Exchange,
+            key_id: self.key.as_ref().map(|k| k.id.clone()),
+            team: self.key.as_ref().map(|k| k.team.clone()),
+            endpoint: self.endpoint.path().to_owned(),
+            model: self.model.clone(),
+            upstream: self.upstream.clone(),
+            upstream_model: self.upstream_model.clone(),
+            status: end.status,
+            outcome,
+            stream: self.stream,
+            request: self.request_text.clone(),
+            output: end.output,
+            response: end.response,
+            finish_reason: end.finish_reason,
+            usage: end.usage,
+            latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ttfb_ms: self
+                .ttfb
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            error_code,
+            error,
+            detail: None,
+        }
+    }
+
+    /// The record of a request that ends with `err`.
+    pub fn error_record(&self, err: &ApiError) -> Record {
+        let outcome = if err.kind == "upstream_error" {
+            Outcome::Failed
+        } else {
+            Outcome::Refused
+        };
+        let outcome = if err.code == "ledger_unavailable" {
+            Outcome::Withheld
+        } else {
+            outcome
+        };
+        let message = match &err.upstream_body {
+            Some(b) => b
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .map_or_else(
+                    || err.message.clone(),
+                    |m| format!("{} Upstream said: {m}", err.message),
+                ),
+            None => err.message.clone(),
+        };
+        self.record(
+            outcome,
+            Ending {
+                status: err.status.as_u16(),
+                response: err.upstream_body.as_ref().map(|b| b.to_string()),
+                error: Some((err.code.to_owned(), message)),
+                ..Ending::default()
+            },
+        )
+    }
+}

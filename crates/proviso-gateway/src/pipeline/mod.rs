@@ -1,0 +1,75 @@
+//! The request path. [`run`] calls the stages in the order of DESIGN.md;
+//! each stage is a plain function over the shared state and the context.
+//!
+//! ```text
+//! authenticate → parse → [check policy → reserve quota → desensitize] →
+//! route → (ledger writable?) → call upstream → respond | relay stream
+//!   (restore, settle quota and observe plug in beside record)
+//! ```
+//! The bracketed stages arrive with the usage-specification and masking
+//! work; they slot in between `parse` and `route`.
+
+mod authenticate;
+mod call_upstream;
+mod context;
+mod parse;
+mod record;
+mod relay_stream;
+mod respond;
+mod route;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+pub use context::{Context, Ending};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upstream::Endpoint;
+
+/// Handles one proxied request from arrival to response.
+pub async fn run(state: AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
+    let mut ctx = Context::new(endpoint);
+    match before_upstream(&state, &mut ctx, &headers, body).await {
+        Err(e) => record::refuse(&state, &ctx, e).await,
+        Ok(answer) if ctx.stream && answer.resp.status().is_success() => {
+            relay_stream::run(state, ctx, answer)
+        }
+        Ok(answer) => match respond::run(&state, &mut ctx, answer).await {
+            Ok(r) => r,
+            Err(e) => record::refuse(&state, &ctx, e).await,
+        },
+    }
+}
+
+async fn before_upstream(
+    state: &AppState,
+    ctx: &mut Context,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<call_upstream::Answer, ApiError> {
+    // Authenticate first: an unknown caller learns nothing about the body
+    // or the models, and its body is not read.
+    ctx.key = Some(authenticate::run(state, headers)?);
+    parse::run(ctx, body, state.config.server.max_body_bytes).await?;
+    let deployments = route::run(state, ctx)?;
+    // Fail closed before anything leaves: an exchange that could not be
+    // recorded must not reach an upstream.
+    record::ensure_writable(state)?;
+    call_upstream::run(state, ctx, &deployments).await
+}
+
+/// `/v1/models`: the models this key may use. Not recorded unless refused
+/// (nothing leaves for an upstream).
+pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
+    let mut ctx = Context::new(Endpoint::Models);
+    match authenticate::run(&state, &headers) {
+        Ok(k) => {
+            ctx.key = Some(k);
+            record::emit(&state, &ctx, 200, None, None);
+            Ok(state.upstreams.model_names().to_vec())
+        }
+        Err(e) => Err(record::refuse(&state, &ctx, e).await),
+    }
+}

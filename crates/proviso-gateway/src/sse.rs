@@ -1,0 +1,257 @@
+//! Server-sent events: splitting the upstream's byte stream into events
+//! and assembling the output text from OpenAI chunks.
+
+use bytes::{Bytes, BytesMut};
+use proviso_types::Usage;
+use serde_json::Value;
+
+/// One complete event: its raw bytes (forwarded as is) and its `data`.
+#[derive(Debug, PartialEq)]
+pub struct Event {
+    /// The event's bytes including the blank line that ends it.
+    pub raw: Bytes,
+    /// The `data:` payload (lines joined with `\n`), if any.
+    pub data: Option<String>,
+}
+
+/// Splits a byte stream into events; events may span chunks.
+#[derive(Default)]
+pub struct SseSplitter {
+    buf: BytesMut,
+}
+
+impl SseSplitter {
+    /// Feeds bytes; returns the events completed by them.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        while let Some((end, sep)) = find_event_end(&self.buf) {
+            let raw = self.buf.split_to(end + sep).freeze();
+            out.push(Event {
+                data: data_of(&raw[..end]),
+                raw,
+            });
+        }
+        out
+    }
+
+    /// Whatever is left when the stream ends (an unterminated event).
+    pub fn rest(&mut self) -> Option<Event> {
+        if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+            return None;
+        }
+        let raw = self.buf.split().freeze();
+        Some(Event {
+            data: data_of(&raw),
+            raw,
+        })
+    }
+}
+
+fn find_event_end(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\n' && b[i + 1] == b'\n' {
+            return Some((i, 2));
+        }
+        if b[i] == b'\r'
+            && b.get(i + 1) == Some(&b'\n')
+            && b.get(i + 2) == Some(&b'\r')
+            && b.get(i + 3) == Some(&b'\n')
+        {
+            return Some((i, 4));
+        }
+        i += 1;
+    }
+    None
+}
+
+fn data_of(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut data: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("data:") {
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            match &mut data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(rest);
+                }
+                None => data = Some(rest.to_owned()),
+            }
+        }
+    }
+    data
+}
+
+/// Builds the output text, finish reason and usage from chunks.
+#[derive(Default, Debug)]
+pub struct Assembler {
+    choices: Vec<String>,
+    /// Finish reason of choice 0.
+    pub finish_reason: Option<String>,
+    /// Usage, if the upstream sent it.
+    pub usage: Option<Usage>,
+}
+
+impl Assembler {
+    /// Takes one parsed chunk. Returns true if it carries only usage (no
+    /// choices), i.e. the chunk `stream_options.include_usage` adds.
+    pub fn observe(&mut self, chunk: &Value) -> bool {
+        if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
+            self.usage = parse_usage(u);
+        }
+        let Some(choices) = chunk.get("choices").and_then(Value::as_array) else {
+            return self.usage.is_some();
+        };
+        for c in choices {
+            let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let idx = usize::try_from(idx).unwrap_or(0).min(127);
+            if self.choices.len() <= idx {
+                self.choices.resize(idx + 1, String::new());
+            }
+            let text = &mut self.choices[idx];
+            if let Some(d) = c.get("delta") {
+                if let Some(s) = d.get("content").and_then(Value::as_str) {
+                    text.push_str(s);
+                }
+                append_tool_calls(text, d);
+            } else if let Some(s) = c.get("text").and_then(Value::as_str) {
+                text.push_str(s);
+            }
+            if let Some(f) = c
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .filter(|_| idx == 0)
+            {
+                self.finish_reason = Some(f.to_owned());
+            }
+        }
+        choices.is_empty() && self.usage.is_some()
+    }
+
+    /// The assembled output: choices in index order, separated by a blank
+    /// line when there are several.
+    pub fn output(&self) -> String {
+        self.choices.join("\n\n")
+    }
+}
+
+fn append_tool_calls(text: &mut String, delta: &Value) {
+    for tc in delta
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(f) = tc.get("function") {
+            if let Some(name) = f.get("name").and_then(Value::as_str) {
+                text.push_str(name);
+            }
+            if let Some(args) = f.get("arguments").and_then(Value::as_str) {
+                text.push_str(args);
+            }
+        }
+    }
+}
+
+/// Reads OpenAI's `usage` object.
+pub fn parse_usage(u: &Value) -> Option<Usage> {
+    let g = |k: &str| u.get(k).and_then(Value::as_u64);
+    let prompt = g("prompt_tokens")?;
+    let completion = g("completion_tokens").unwrap_or(0);
+    Some(Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: g("total_tokens").unwrap_or(prompt + completion),
+    })
+}
+
+/// Output text, finish reason and usage of a non-streamed response.
+pub fn non_stream_output(v: &Value) -> (String, Option<String>, Option<Usage>) {
+    let mut texts = Vec::new();
+    let mut finish = None;
+    for (i, c) in v
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let mut t = String::new();
+        if let Some(m) = c.get("message") {
+            if let Some(s) = m.get("content").and_then(Value::as_str) {
+                t.push_str(s);
+            }
+            append_tool_calls(&mut t, m);
+        } else if let Some(s) = c.get("text").and_then(Value::as_str) {
+            t.push_str(s);
+        }
+        if i == 0 {
+            finish = c
+                .get("finish_reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        texts.push(t);
+    }
+    (
+        texts.join("\n\n"),
+        finish,
+        v.get("usage").and_then(parse_usage),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_split_across_chunks_at_every_boundary() {
+        let stream = b"data: {\"a\":1}\n\ndata: [DONE]\n\n";
+        for cut in 0..stream.len() {
+            let mut s = SseSplitter::default();
+            let mut evs = s.feed(&stream[..cut]);
+            evs.extend(s.feed(&stream[cut..]));
+            let datas: Vec<_> = evs.iter().map(|e| e.data.clone().unwrap()).collect();
+            assert_eq!(datas, vec!["{\"a\":1}", "[DONE]"], "cut at {cut}");
+            let raw: Vec<u8> = evs.iter().flat_map(|e| e.raw.to_vec()).collect();
+            assert_eq!(raw, stream.to_vec());
+        }
+    }
+
+    #[test]
+    fn crlf_and_multiline_data() {
+        let mut s = SseSplitter::default();
+        let evs = s.feed(b"event: x\r\ndata: a\r\ndata: b\r\n\r\n");
+        assert_eq!(evs[0].data.as_deref(), Some("a\nb"));
+        assert!(s.rest().is_none());
+    }
+
+    #[test]
+    fn assembles_chat_and_usage() {
+        let mut a = Assembler::default();
+        assert!(
+            !a.observe(&json!({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}))
+        );
+        a.observe(&json!({"choices":[{"index":0,"delta":{"content":"Hel"}}]}));
+        a.observe(
+            &json!({"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}),
+        );
+        assert!(a.observe(&json!({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})));
+        assert_eq!(a.output(), "Hello");
+        assert_eq!(a.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(a.usage.unwrap().total_tokens, 5);
+    }
+
+    #[test]
+    fn non_stream_reads_choices() {
+        let v = json!({"choices":[{"message":{"content":"hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":1}});
+        let (t, f, u) = non_stream_output(&v);
+        assert_eq!(
+            (t.as_str(), f.as_deref(), u.unwrap().total_tokens),
+            ("hi", Some("length"), 2)
+        );
+    }
+}

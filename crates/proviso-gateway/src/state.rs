@@ -1,0 +1,35 @@
+//! The one explicit state struct every handler and stage receives.
+
+use std::sync::Arc;
+
+use proviso_ledger::LedgerHandle;
+
+use crate::config::GatewayConfig;
+use crate::keys::KeyCache;
+use crate::metrics::Metrics;
+use crate::upstream::Upstreams;
+
+/// Shared services of the gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Services>);
+
+/// What the stages use.
+pub struct Services {
+    /// The configuration the gateway started with.
+    pub config: GatewayConfig,
+    /// Upstreams and the model map.
+    pub upstreams: Upstreams,
+    /// The ledger writer.
+    pub ledger: LedgerHandle,
+    /// Client keys.
+    pub keys: KeyCache,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}

@@ -1,0 +1,172 @@
+use proviso_types::{KeyId, RecordId, UnixMillis, Usage};
+use serde::{Deserialize, Serialize};
+
+use crate::Hash;
+
+/// What a record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// One client request and what became of it.
+    Exchange,
+    /// A change to a key (created, revoked, …) or another administrative act.
+    Event,
+}
+
+impl RecordKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Exchange => "exchange",
+            RecordKind::Event => "event",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exchange" => Some(RecordKind::Exchange),
+            "event" => Some(RecordKind::Event),
+            _ => None,
+        }
+    }
+}
+
+/// How an exchange ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Served in full.
+    Ok,
+    /// Refused by Proviso before reaching an upstream (bad input, bad key, …).
+    Refused,
+    /// The upstream failed or timed out.
+    Failed,
+    /// A stream that ended early (client went away or upstream broke);
+    /// `output` holds what was produced up to then.
+    Partial,
+    /// The upstream answered but the answer was withheld because the ledger
+    /// could not record it in time (fail closed).
+    Withheld,
+}
+
+impl Outcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+            Outcome::Partial => "partial",
+            Outcome::Withheld => "withheld",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => Outcome::Ok,
+            "refused" => Outcome::Refused,
+            "failed" => Outcome::Failed,
+            "partial" => Outcome::Partial,
+            "withheld" => Outcome::Withheld,
+            _ => return None,
+        })
+    }
+}
+
+/// One ledger record, before it is sequenced and chained.
+///
+/// The field order is the canonical encoding's order (see
+/// [`crate::ENCODING_V1`]); adding a field means a new encoding version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Sortable unique id (ULID).
+    pub id: RecordId,
+    /// When the request arrived.
+    pub time: UnixMillis,
+    /// Exchange or event.
+    pub kind: RecordKind,
+    /// The client key, if one was presented and known.
+    pub key_id: Option<KeyId>,
+    /// The key's team.
+    pub team: Option<String>,
+    /// The API path, e.g. `/v1/chat/completions`; for events, the event name.
+    pub endpoint: String,
+    /// The model the client asked for.
+    pub model: Option<String>,
+    /// The upstream that served it (name from the config).
+    pub upstream: Option<String>,
+    /// The model or deployment name used upstream.
+    pub upstream_model: Option<String>,
+    /// The HTTP status the client received.
+    pub status: u16,
+    /// How the exchange ended.
+    pub outcome: Outcome,
+    /// Whether the response was streamed.
+    pub stream: bool,
+    /// The request body as sent upstream (as received, when it never left).
+    pub request: String,
+    /// The output text (for streams, assembled from the chunks).
+    pub output: String,
+    /// The response body as served, when not streamed (embedding vectors
+    /// are summarised, not stored).
+    pub response: Option<String>,
+    /// Why generation stopped, as the upstream said.
+    pub finish_reason: Option<String>,
+    /// Token usage as the upstream reported it.
+    pub usage: Option<Usage>,
+    /// Total time from request to the end of the response, milliseconds.
+    pub latency_ms: u64,
+    /// Time to the upstream's first byte, milliseconds.
+    pub ttfb_ms: Option<u64>,
+    /// Machine-readable error code, if any.
+    pub error_code: Option<String>,
+    /// Human error message, if any.
+    pub error: Option<String>,
+    /// Extra JSON (purpose, policy decision, event details, …).
+    pub detail: Option<String>,
+}
+
+impl Record {
+    /// A minimal exchange record, for examples and tests.
+    pub fn test(output: &str) -> Self {
+        Record {
+            id: RecordId::new(),
+            time: UnixMillis::now(),
+            kind: RecordKind::Exchange,
+            key_id: None,
+            team: None,
+            endpoint: "/v1/chat/completions".into(),
+            model: Some("test-model".into()),
+            upstream: None,
+            upstream_model: None,
+            status: 200,
+            outcome: Outcome::Ok,
+            stream: false,
+            request: "{}".into(),
+            output: output.into(),
+            response: None,
+            finish_reason: None,
+            usage: None,
+            latency_ms: 0,
+            ttfb_ms: None,
+            error_code: None,
+            error: None,
+            detail: None,
+        }
+    }
+}
+
+/// A record as it stands in the log: its sequence number and chain hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainedRecord {
+    /// Position in the log, from 1, contiguous.
+    pub seq: u64,
+    /// The record.
+    pub record: Record,
+    /// The hash of the record before it (all zeros for the first).
+    pub prev_hash: Hash,
+    /// SHA-256 over the canonical encoding of the record and `prev_hash`.
+    pub hash: Hash,
+}

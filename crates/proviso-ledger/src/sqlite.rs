@@ -1,0 +1,424 @@
+//! The embedded SQLite store: WAL mode, one write transaction per batch,
+//! sequencing inside it (so several processes, e.g. the gateway and a CLI
+//! command recording a key event, extend one chain safely).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proviso_types::{KeyId, RecordId, UnixMillis, Usage};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::merkle::Frontier;
+use crate::{
+    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, LedgerStore, Outcome, Record,
+    RecordKind, Sequencer, TreeState,
+};
+
+/// The format of the tables below; bumped on any incompatible change.
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  key_id TEXT,
+  team TEXT,
+  endpoint TEXT NOT NULL,
+  model TEXT,
+  upstream TEXT,
+  upstream_model TEXT,
+  status INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  stream INTEGER NOT NULL,
+  request TEXT NOT NULL,
+  output TEXT NOT NULL,
+  response TEXT,
+  finish_reason TEXT,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  total_tokens INTEGER,
+  latency_ms INTEGER NOT NULL,
+  ttfb_ms INTEGER,
+  error_code TEXT,
+  error TEXT,
+  detail TEXT,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_time ON records(time_ms);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  tree_size INTEGER PRIMARY KEY,
+  root BLOB NOT NULL,
+  last_hash BLOB NOT NULL,
+  time_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tree_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  size INTEGER NOT NULL,
+  last_hash BLOB NOT NULL,
+  frontier BLOB NOT NULL
+);
+";
+
+/// Settings of the SQLite store.
+#[derive(Clone, Debug)]
+pub struct SqliteConfig {
+    /// Write a Merkle checkpoint every this many records.
+    pub checkpoint_every: u64,
+    /// How long to wait for another process holding the write lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 1024,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A ledger in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    inode: Option<u64>,
+    config: SqliteConfig,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the ledger at `path`; creates the parent
+    /// directory.
+    pub fn open(path: &Path, config: SqliteConfig) -> Result<Self, LedgerError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                LedgerError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| LedgerError::Unavailable(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(config.busy_timeout)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints of the WAL run when the writer is idle (see `maintain`),
+        // not inside a commit on the request path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row("SELECT v FROM meta WHERE k = 'schema_version'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match version.as_deref() {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (k, v) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(LedgerError::Corrupt(format!(
+                    "{}: schema version {other}, this build reads {SCHEMA_VERSION}",
+                    path.display()
+                )));
+            }
+        }
+        let inode = std::fs::metadata(path).ok().map(|m| m.ino());
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            inode,
+            config,
+        })
+    }
+
+    /// Opens an existing ledger for reading only; an error if it is missing.
+    pub fn open_existing(path: &Path, config: SqliteConfig) -> Result<Self, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::Unavailable(format!(
+                "no ledger at {}",
+                path.display()
+            )));
+        }
+        Self::open(path, config)
+    }
+
+    /// The file this store writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying connection, for tools and tests that inspect the file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn load_state(conn: &Connection) -> Result<TreeState, LedgerError> {
+        let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
+            .query_row(
+                "SELECT size, last_hash, frontier FROM tree_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((size, last, frontier)) = row else {
+            return Ok(TreeState::default());
+        };
+        let size = u64::try_from(size)
+            .map_err(|_| LedgerError::Corrupt(format!("negative tree size {size}")))?;
+        let last_hash = to_hash(&last, "tree_state.last_hash")?;
+        if frontier.len() % 32 != 0 {
+            return Err(LedgerError::Corrupt("tree_state.frontier length".into()));
+        }
+        let nodes = frontier
+            .chunks(32)
+            .map(|c| to_hash(c, "frontier"))
+            .collect::<Result<_, _>>()?;
+        let frontier = Frontier::from_parts(size, nodes).ok_or_else(|| {
+            LedgerError::Corrupt(format!("tree_state.frontier does not fit size {size}"))
+        })?;
+        Ok(TreeState {
+            frontier,
+            last_hash,
+        })
+    }
+}
+
+fn to_hash(b: &[u8], what: &str) -> Result<Hash, LedgerError> {
+    b.try_into()
+        .map_err(|_| LedgerError::Corrupt(format!("{what}: {} bytes, not 32", b.len())))
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|x| u64::try_from(x).ok())
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl LedgerStore for SqliteStore {
+    fn append(&mut self, records: &[Record]) -> Result<Vec<(u64, Hash)>, LedgerError> {
+        self.check_writable()?;
+        let every = self.config.checkpoint_every;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seqr = Sequencer::new(Self::load_state(&tx)?, every);
+        let mut out = Vec::with_capacity(records.len());
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO records (seq, id, time_ms, kind, key_id, team, endpoint, model, \
+                 upstream, upstream_model, status, outcome, stream, request, output, response, \
+                 finish_reason, prompt_tokens, completion_tokens, total_tokens, latency_ms, \
+                 ttfb_ms, error_code, error, detail, prev_hash, hash) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+            )?;
+            let mut cp_ins = tx.prepare_cached(
+                "INSERT INTO checkpoints (tree_size, root, last_hash, time_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for r in records {
+                let (c, cp) = seqr.sequence(r.clone());
+                let rec = &c.record;
+                let usage = rec.usage;
+                ins.execute(params![
+                    i64_of(c.seq),
+                    rec.id.to_string(),
+                    rec.time.0,
+                    rec.kind.as_str(),
+                    rec.key_id.as_ref().map(|k| k.0.as_str()),
+                    rec.team,
+                    rec.endpoint,
+                    rec.model,
+                    rec.upstream,
+                    rec.upstream_model,
+                    rec.status,
+                    rec.outcome.as_str(),
+                    rec.stream,
+                    rec.request,
+                    rec.output,
+                    rec.response,
+                    rec.finish_reason,
+                    usage.map(|u| i64_of(u.prompt_tokens)),
+                    usage.map(|u| i64_of(u.completion_tokens)),
+                    usage.map(|u| i64_of(u.total_tokens)),
+                    i64_of(rec.latency_ms),
+                    rec.ttfb_ms.map(i64_of),
+                    rec.error_code,
+                    rec.error,
+                    rec.detail,
+                    &c.prev_hash[..],
+                    &c.hash[..],
+                ])?;
+                if let Some(cp) = cp {
+                    cp_ins.execute(params![
+                        i64_of(cp.tree_size),
+                        &cp.root[..],
+                        &cp.last_hash[..],
+                        cp.time.0
+                    ])?;
+                }
+                out.push((c.seq, c.hash));
+            }
+        }
+        let st = seqr.state();
+        let frontier: Vec<u8> = st.frontier.nodes().concat();
+        tx.execute(
+            "INSERT INTO tree_state (id, size, last_hash, frontier) VALUES (1, ?1, ?2, ?3) \
+             ON CONFLICT(id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash, \
+             frontier = excluded.frontier",
+            params![i64_of(st.size()), &st.last_hash[..], frontier],
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn check_writable(&mut self) -> Result<(), LedgerError> {
+        // An open SQLite file keeps working after its path is removed or
+        // moved, so records would silently go to a file nobody will find.
+        // Refuse unless the file at the path is still the one we opened.
+        match std::fs::metadata(&self.path) {
+            Ok(m) if Some(m.ino()) == self.inode => Ok(()),
+            Ok(_) => Err(LedgerError::Unavailable(format!(
+                "{} was replaced by another file",
+                self.path.display()
+            ))),
+            Err(e) => Err(LedgerError::Unavailable(format!(
+                "{}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    fn maintain(&mut self) -> Result<(), LedgerError> {
+        self.check_writable()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+fn decode_row(r: &Row<'_>) -> rusqlite::Result<Result<ChainedRecord, LedgerError>> {
+    let seq: i64 = r.get(0)?;
+    let id: String = r.get(1)?;
+    let kind: String = r.get(3)?;
+    let outcome: String = r.get(11)?;
+    let status: i64 = r.get(10)?;
+    let prompt: Option<i64> = r.get(17)?;
+    let completion: Option<i64> = r.get(18)?;
+    let total: Option<i64> = r.get(19)?;
+    let prev: Vec<u8> = r.get(25)?;
+    let hash: Vec<u8> = r.get(26)?;
+    let latency: i64 = r.get(20)?;
+    let build = || -> Result<ChainedRecord, LedgerError> {
+        let bad = |what: &str| LedgerError::Corrupt(format!("record {seq}: bad {what}"));
+        let usage = match (prompt, completion, total) {
+            (None, None, None) => None,
+            (p, c, t) => Some(Usage {
+                prompt_tokens: opt_u64(p).unwrap_or(0),
+                completion_tokens: opt_u64(c).unwrap_or(0),
+                total_tokens: opt_u64(t).unwrap_or(0),
+            }),
+        };
+        Ok(ChainedRecord {
+            seq: u64::try_from(seq).map_err(|_| bad("seq"))?,
+            record: Record {
+                id: id.parse::<RecordId>().map_err(|_| bad("id"))?,
+                time: UnixMillis(r.get(2).map_err(|_| bad("time_ms"))?),
+                kind: RecordKind::parse(&kind).ok_or_else(|| bad("kind"))?,
+                key_id: r
+                    .get::<_, Option<String>>(4)
+                    .map_err(|_| bad("key_id"))?
+                    .map(KeyId),
+                team: r.get(5).map_err(|_| bad("team"))?,
+                endpoint: r.get(6).map_err(|_| bad("endpoint"))?,
+                model: r.get(7).map_err(|_| bad("model"))?,
+                upstream: r.get(8).map_err(|_| bad("upstream"))?,
+                upstream_model: r.get(9).map_err(|_| bad("upstream_model"))?,
+                status: u16::try_from(status).map_err(|_| bad("status"))?,
+                outcome: Outcome::parse(&outcome).ok_or_else(|| bad("outcome"))?,
+                stream: r.get(12).map_err(|_| bad("stream"))?,
+                request: r.get(13).map_err(|_| bad("request"))?,
+                output: r.get(14).map_err(|_| bad("output"))?,
+                response: r.get(15).map_err(|_| bad("response"))?,
+                finish_reason: r.get(16).map_err(|_| bad("finish_reason"))?,
+                usage,
+                latency_ms: u64::try_from(latency).map_err(|_| bad("latency_ms"))?,
+                ttfb_ms: opt_u64(r.get(21).map_err(|_| bad("ttfb_ms"))?),
+                error_code: r.get(22).map_err(|_| bad("error_code"))?,
+                error: r.get(23).map_err(|_| bad("error"))?,
+                detail: r.get(24).map_err(|_| bad("detail"))?,
+            },
+            prev_hash: to_hash(&prev, "prev_hash")?,
+            hash: to_hash(&hash, "hash")?,
+        })
+    };
+    Ok(build())
+}
+
+impl LedgerReader for SqliteStore {
+    fn scan(&self, from: u64, f: &mut dyn FnMut(ChainedRecord) -> bool) -> Result<(), LedgerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, id, time_ms, kind, key_id, team, endpoint, model, upstream, \
+             upstream_model, status, outcome, stream, request, output, response, finish_reason, \
+             prompt_tokens, completion_tokens, total_tokens, latency_ms, ttfb_ms, error_code, \
+             error, detail, prev_hash, hash FROM records WHERE seq >= ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([i64_of(from)])?;
+        while let Some(row) = rows.next()? {
+            let rec = decode_row(row)??;
+            if !f(rec) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tree_size, root, last_hash, time_ms FROM checkpoints ORDER BY tree_size",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (size, root, last, t) = row?;
+            out.push(Checkpoint {
+                tree_size: u64::try_from(size)
+                    .map_err(|_| LedgerError::Corrupt(format!("checkpoint size {size}")))?,
+                root: to_hash(&root, "checkpoint root")?,
+                last_hash: to_hash(&last, "checkpoint last_hash")?,
+                time: UnixMillis(t),
+            });
+        }
+        Ok(out)
+    }
+
+    fn tree_state(&self) -> Result<TreeState, LedgerError> {
+        Self::load_state(&self.conn)
+    }
+
+    fn find_by_hash(&self, hash: &Hash) -> Result<Option<u64>, LedgerError> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM records WHERE hash = ?1 LIMIT 1",
+                [&hash[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(opt_u64(seq))
+    }
+}

@@ -1,0 +1,521 @@
+//! The group-commit writer: one thread owns the store; callers hand it
+//! records and (optionally) wait for the commit.
+//!
+//! Fail closed: when a batch cannot be written, every caller waiting on it
+//! gets an error (the gateway then refuses to serve the response), and the
+//! records stay in an in-memory backlog that is retried until the store is
+//! writable again, so they are not lost. A record whose caller was told the
+//! write failed is stored with outcome [`Outcome::Withheld`] and status 503,
+//! because that is what the client then received.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::{Hash, LedgerError, LedgerStore, Outcome, Record};
+
+/// Settings of the writer thread.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Most records committed in one transaction.
+    pub max_batch: usize,
+    /// Most unwritten records kept while the store is failing; beyond it new
+    /// records are refused (and counted as dropped).
+    pub max_backlog: usize,
+    /// How often to retry the store while it is failing.
+    pub retry_interval: Duration,
+    /// After this long without records, run store maintenance (WAL
+    /// checkpoint) and re-check writability.
+    pub idle_interval: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 512,
+            max_backlog: 100_000,
+            retry_interval: Duration::from_millis(250),
+            idle_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Proof that a record is committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its chain hash.
+    pub hash: Hash,
+}
+
+type Reply = oneshot::Sender<Result<Receipt, LedgerError>>;
+
+enum Job {
+    Append(Box<Record>, Option<Reply>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Bucket upper bounds of the commit-latency histogram, in seconds.
+pub const COMMIT_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+#[derive(Default)]
+struct Shared {
+    healthy: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    queue_depth: AtomicUsize,
+    backlog: AtomicUsize,
+    committed_records: AtomicU64,
+    committed_batches: AtomicU64,
+    failed_batches: AtomicU64,
+    dropped: AtomicU64,
+    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
+    commit_sum_us: AtomicU64,
+}
+
+/// A snapshot of the writer's counters, for metrics and `/readyz`.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerStats {
+    /// Whether the last write (or probe) succeeded.
+    pub healthy: bool,
+    /// The last write error, while unhealthy.
+    pub last_error: Option<String>,
+    /// Records handed over but not yet attempted.
+    pub queue_depth: usize,
+    /// Records whose write failed, waiting to be retried.
+    pub backlog: usize,
+    /// Records committed since start.
+    pub committed_records: u64,
+    /// Transactions committed since start.
+    pub committed_batches: u64,
+    /// Transactions that failed since start.
+    pub failed_batches: u64,
+    /// Records refused because the backlog was full.
+    pub dropped: u64,
+    /// Commit latency histogram: cumulative counts per [`COMMIT_BUCKETS`]
+    /// bound, then the total count.
+    pub commit_buckets: Vec<u64>,
+    /// Sum of commit latencies, seconds.
+    pub commit_sum_seconds: f64,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    max_backlog: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        stop(&self.tx, &self.thread);
+    }
+}
+
+fn stop(tx: &mpsc::Sender<Job>, thread: &Mutex<Option<JoinHandle<()>>>) {
+    let (done_tx, done_rx) = oneshot::channel();
+    if tx.send(Job::Stop(done_tx)).is_ok() {
+        let _ = done_rx.recv();
+    }
+    if let Some(h) = thread.lock().ok().and_then(|mut g| g.take()) {
+        let _ = h.join();
+    }
+}
+
+/// The gateway's handle on the ledger. Cheap to clone; the writer stops,
+/// flushing what it holds, when [`LedgerHandle::shutdown`] is called or the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct LedgerHandle {
+    inner: Arc<Inner>,
+}
+
+impl LedgerHandle {
+    /// Starts the writer thread over `store`. Probes the store once so that
+    /// a ledger that cannot be written is reported before traffic arrives.
+    pub fn spawn(mut store: Box<dyn LedgerStore>, config: WriterConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let ok = store.check_writable();
+        shared.healthy.store(ok.is_ok(), Ordering::SeqCst);
+        if let Err(e) = ok {
+            set_error(&shared, Some(e.to_string()));
+        }
+        let (tx, rx) = mpsc::channel();
+        let s2 = shared.clone();
+        let max_backlog = config.max_backlog;
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || {
+                Writer {
+                    store,
+                    rx,
+                    shared: s2,
+                    config,
+                    backlog: Vec::new(),
+                }
+                .run()
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx,
+                shared,
+                thread: Mutex::new(Some(thread)),
+                max_backlog,
+            }),
+        })
+    }
+
+    /// Appends a record; the returned receiver yields once it is committed
+    /// (or failed). Await it, or call `.recv()` to block.
+    pub fn append(&self, record: Record) -> oneshot::Receiver<Result<Receipt, LedgerError>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(record, Some(reply));
+        rx
+    }
+
+    /// Appends and blocks until committed.
+    pub fn append_blocking(&self, record: Record) -> Result<Receipt, LedgerError> {
+        self.append(record)
+            .recv()
+            .map_err(|_| LedgerError::Stopped)?
+    }
+
+    /// Appends without waiting (used when the response has already been
+    /// served, e.g. a stream the client abandoned). The record is kept and
+    /// retried like any other if the store is failing.
+    pub fn submit(&self, record: Record) {
+        self.send(record, None);
+    }
+
+    fn send(&self, record: Record, reply: Option<Reply>) {
+        let shared = &self.inner.shared;
+        let waiting =
+            shared.backlog.load(Ordering::Relaxed) + shared.queue_depth.load(Ordering::Relaxed);
+        if waiting >= self.inner.max_backlog {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(waiting, record_id = %record.id, "ledger backlog full; record dropped");
+            if let Some(r) = reply {
+                let _ = r.send(Err(LedgerError::BacklogFull(waiting)));
+            }
+            return;
+        }
+        shared.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::SendError(job)) = self.inner.tx.send(Job::Append(Box::new(record), reply))
+        {
+            shared.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            if let Job::Append(_, Some(r)) = job {
+                let _ = r.send(Err(LedgerError::Stopped));
+            }
+        }
+    }
+
+    /// Whether the ledger can be written now (the last write or probe
+    /// succeeded).
+    pub fn is_healthy(&self) -> bool {
+        self.inner.shared.healthy.load(Ordering::SeqCst)
+    }
+
+    /// The last write error while unhealthy.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .shared
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> LedgerStats {
+        let s = &self.inner.shared;
+        let mut cum = 0;
+        let mut buckets = Vec::with_capacity(COMMIT_BUCKETS.len() + 1);
+        for b in &s.commit_buckets {
+            cum += b.load(Ordering::Relaxed);
+            buckets.push(cum);
+        }
+        LedgerStats {
+            healthy: self.is_healthy(),
+            last_error: self.last_error(),
+            queue_depth: s.queue_depth.load(Ordering::Relaxed),
+            backlog: s.backlog.load(Ordering::Relaxed),
+            committed_records: s.committed_records.load(Ordering::Relaxed),
+            committed_batches: s.committed_batches.load(Ordering::Relaxed),
+            failed_batches: s.failed_batches.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            commit_buckets: buckets,
+            commit_sum_seconds: s.commit_sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// Flushes everything handed over so far and stops the writer. Records
+    /// still failing to write are logged as lost.
+    pub fn shutdown(&self) {
+        stop(&self.inner.tx, &self.inner.thread);
+    }
+}
+
+fn set_error(shared: &Shared, e: Option<String>) {
+    if let Ok(mut g) = shared.last_error.lock() {
+        *g = e;
+    }
+}
+
+struct Writer {
+    store: Box<dyn LedgerStore>,
+    rx: mpsc::Receiver<Job>,
+    shared: Arc<Shared>,
+    config: WriterConfig,
+    backlog: Vec<Record>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut dirty = false;
+        loop {
+            let wait = if self.backlog.is_empty() {
+                self.config.idle_interval
+            } else {
+                self.config.retry_interval
+            };
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    if !self.backlog.is_empty() {
+                        self.commit(Vec::new());
+                    } else if !self.shared.healthy.load(Ordering::SeqCst) {
+                        self.probe();
+                    } else if dirty {
+                        if let Err(e) = self.store.maintain() {
+                            tracing::warn!(error = %e, "ledger maintenance failed");
+                        }
+                        dirty = false;
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut jobs = Vec::new();
+            let mut stopping = None;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Append(r, reply) => jobs.push((r, reply)),
+                    Job::Stop(done) => {
+                        stopping = Some(done);
+                        break;
+                    }
+                }
+                if jobs.len() < self.config.max_batch {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            self.shared
+                .queue_depth
+                .fetch_sub(jobs.len(), Ordering::Relaxed);
+            if !jobs.is_empty() || !self.backlog.is_empty() {
+                self.commit(jobs);
+                dirty = true;
+            }
+            if let Some(done) = stopping {
+                if !self.backlog.is_empty() {
+                    self.commit(Vec::new());
+                }
+                if !self.backlog.is_empty() {
+                    tracing::error!(
+                        records = self.backlog.len(),
+                        "ledger writer stopping with records it could not write"
+                    );
+                }
+                let _ = self.store.maintain();
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    fn probe(&mut self) {
+        match self.store.check_writable() {
+            Ok(()) => {
+                self.shared.healthy.store(true, Ordering::SeqCst);
+                set_error(&self.shared, None);
+                tracing::info!("ledger writable again");
+            }
+            Err(e) => set_error(&self.shared, Some(e.to_string())),
+        }
+    }
+
+    fn commit(&mut self, jobs: Vec<(Box<Record>, Option<Reply>)>) {
+        let n_old = self.backlog.len();
+        let mut records = std::mem::take(&mut self.backlog);
+        let mut replies = Vec::with_capacity(jobs.len());
+        for (r, reply) in jobs {
+            records.push(*r);
+            replies.push(reply);
+        }
+        let start = Instant::now();
+        match self.store.append(&records) {
+            Ok(receipts) => {
+                let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.observe_commit(us);
+                let was_unhealthy = !self.shared.healthy.swap(true, Ordering::SeqCst);
+                if was_unhealthy {
+                    set_error(&self.shared, None);
+                    tracing::info!(retried = n_old, "ledger writable again; backlog written");
+                }
+                self.shared
+                    .committed_records
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                self.shared
+                    .committed_batches
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.backlog.store(0, Ordering::Relaxed);
+                for (reply, (seq, hash)) in
+                    replies.into_iter().zip(receipts.into_iter().skip(n_old))
+                {
+                    if let Some(r) = reply {
+                        let _ = r.send(Ok(Receipt { seq, hash }));
+                    }
+                }
+            }
+            Err(e) => {
+                self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
+                if self.shared.healthy.swap(false, Ordering::SeqCst) {
+                    tracing::error!(error = %e, "ledger write failed; refusing to serve until it recovers");
+                }
+                set_error(&self.shared, Some(e.to_string()));
+                for (rec, reply) in records[n_old..].iter_mut().zip(replies) {
+                    if let Some(r) = reply {
+                        withhold(rec, &e);
+                        let _ = r.send(Err(e.clone()));
+                    }
+                }
+                self.shared.backlog.store(records.len(), Ordering::Relaxed);
+                self.backlog = records;
+            }
+        }
+    }
+
+    fn observe_commit(&self, us: u64) {
+        let secs = us as f64 / 1e6;
+        let idx = COMMIT_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(COMMIT_BUCKETS.len());
+        self.shared.commit_buckets[idx].fetch_add(1, Ordering::Relaxed);
+        self.shared.commit_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+}
+
+/// Marks a record whose caller will refuse the client because it could not
+/// be written in time.
+fn withhold(rec: &mut Record, e: &LedgerError) {
+    let was = format!("{} {}", rec.status, rec.outcome.as_str());
+    rec.outcome = Outcome::Withheld;
+    rec.status = 503;
+    rec.error_code = Some("ledger_unavailable".into());
+    rec.error = Some(format!(
+        "{e}; the response ({was}) was withheld from the client"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LedgerReader, MemoryStore, verify};
+
+    #[test]
+    fn group_commits_and_chains_in_order() {
+        let store = MemoryStore::with_checkpoint_every(10);
+        let reader = store.clone();
+        let h = LedgerHandle::spawn(Box::new(store), WriterConfig::default()).unwrap();
+        let rxs: Vec<_> = (0..95)
+            .map(|i| h.append(Record::test(&format!("r{i}"))))
+            .collect();
+        let seqs: Vec<u64> = rxs
+            .into_iter()
+            .map(|rx| rx.recv().unwrap().unwrap().seq)
+            .collect();
+        assert_eq!(seqs, (1..=95).collect::<Vec<_>>());
+        h.shutdown();
+        let report = verify(&reader).unwrap();
+        assert!(report.is_intact(), "{:?}", report.findings);
+        assert_eq!(report.records, 95);
+        assert_eq!(report.checkpoints, 9);
+        assert_eq!(reader.checkpoints().unwrap().len(), 9);
+    }
+
+    #[test]
+    fn failing_store_refuses_then_writes_backlog_as_withheld() {
+        let store = MemoryStore::default();
+        let reader = store.clone();
+        let cfg = WriterConfig {
+            retry_interval: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let h = LedgerHandle::spawn(Box::new(store), cfg).unwrap();
+        assert!(h.append_blocking(Record::test("before")).is_ok());
+        reader.set_failure(Some("disk on fire"));
+        let err = h.append_blocking(Record::test("during")).unwrap_err();
+        assert!(err.to_string().contains("disk on fire"));
+        assert!(!h.is_healthy());
+        h.submit(Record::test("served stream"));
+        reader.set_failure(None);
+        let r = h.append_blocking(Record::test("after")).unwrap();
+        assert_eq!(r.seq, 4, "backlog written first, in order");
+        assert!(h.is_healthy());
+        h.shutdown();
+        let mut got = Vec::new();
+        reader
+            .scan(0, &mut |c| {
+                got.push((c.record.output.clone(), c.record.outcome, c.record.status));
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("before".into(), Outcome::Ok, 200),
+                ("during".into(), Outcome::Withheld, 503),
+                ("served stream".into(), Outcome::Ok, 200),
+                ("after".into(), Outcome::Ok, 200),
+            ]
+        );
+        assert!(verify(&reader).unwrap().is_intact());
+    }
+
+    #[test]
+    fn unhealthy_store_recovers_by_probe_without_traffic() {
+        let store = MemoryStore::default();
+        let reader = store.clone();
+        reader.set_failure(Some("gone"));
+        let cfg = WriterConfig {
+            idle_interval: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let h = LedgerHandle::spawn(Box::new(store), cfg).unwrap();
+        assert!(!h.is_healthy());
+        assert!(h.last_error().unwrap().contains("gone"));
+        reader.set_failure(None);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !h.is_healthy() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(h.is_healthy());
+    }
+
+    #[test]
+    fn appends_after_shutdown_fail_cleanly() {
+        let h =
+            LedgerHandle::spawn(Box::new(MemoryStore::default()), WriterConfig::default()).unwrap();
+        h.shutdown();
+        assert!(matches!(
+            h.append_blocking(Record::test("x")),
+            Err(LedgerError::Stopped)
+        ));
+    }
+}

@@ -1,0 +1,630 @@
+//! A deterministic OpenAI-compatible server with fault injection.
+//!
+//! Answers are drawn from a corpus (a JSON array of objects with `output`,
+//! like `alpaca_eval` files, or JSON lines with `output` or `text`), chosen by
+//! an xxh3 hash of the prompt, so the same prompt always gets the same
+//! answer. A prompt containing `ECHO:` is answered with the text after it.
+//!
+//! Faults are asked for in the request body (which a gateway passes through
+//! unchanged), field `fake_fault`:
+//!
+//! | value | effect |
+//! | --- | --- |
+//! | `status:CODE` | answer `CODE` with an OpenAI error body |
+//! | `status_plain:CODE` | answer `CODE` with a non-JSON body |
+//! | `stall_ms:MS` | wait `MS` before the first byte |
+//! | `disconnect_after:N` | stream `N` content chunks, then drop the connection |
+//! | `stall_after:N:MS` | stream `N` chunks, then stall `MS` |
+//! | `garbage` | answer 200 with a body that is not JSON |
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// How the fake behaves.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// Delay before the first byte of every answer.
+    pub latency: Duration,
+    /// Streaming speed; 0 streams as fast as possible.
+    pub tokens_per_s: f64,
+    /// Answers to draw from.
+    pub corpus: Vec<String>,
+    /// If set, requests must carry this key (`Authorization: Bearer` or `api-key`).
+    pub require_key: Option<String>,
+    /// Models listed by `/v1/models`.
+    pub models: Vec<String>,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            tokens_per_s: 0.0,
+            corpus: builtin_corpus(),
+            require_key: None,
+            models: vec!["gpt-4o-mini".into(), "text-embedding-3-small".into()],
+        }
+    }
+}
+
+fn builtin_corpus() -> Vec<String> {
+    [
+        "The capital of France is Paris. It has been the country's capital since the 10th century.",
+        "Here are three tips for staying healthy: eat a balanced diet, exercise regularly, and get enough sleep.",
+        "A haiku:\nAn old silent pond\nA frog jumps into the pond\nSplash! Silence again.",
+        "Photosynthesis is the process by which green plants use sunlight to synthesize food from carbon dioxide and water.",
+        "To reverse a list in Python, use `my_list[::-1]` or `my_list.reverse()` to do it in place.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Reads a corpus: a JSON array of strings or of objects with `output`
+/// (or `text`), or JSON lines of the same.
+pub fn load_corpus(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let pick = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o
+                .get("output")
+                .or_else(|| o.get("text"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        }
+    };
+    let out: Vec<String> = if text.trim_start().starts_with('[') {
+        let v: Vec<Value> =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        v.iter()
+            .filter_map(pick)
+            .filter(|s| !s.is_empty())
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: Value = serde_json::from_str(line)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+            out.extend(pick(&v).filter(|s| !s.is_empty()));
+        }
+        out
+    };
+    anyhow::ensure!(!out.is_empty(), "{}: no answers found", path.display());
+    Ok(out)
+}
+
+/// One request as the fake received it, for tests to inspect.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Seen {
+    /// Path.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+    /// `Authorization` header.
+    pub authorization: Option<String>,
+    /// `api-key` header.
+    pub api_key: Option<String>,
+    /// Body.
+    pub body: Value,
+}
+
+#[derive(Clone)]
+struct AppState {
+    cfg: Arc<FakeConfig>,
+    seen: Arc<Mutex<VecDeque<Seen>>>,
+}
+
+/// The fake's router.
+pub fn app(cfg: FakeConfig) -> Router {
+    let state = AppState {
+        cfg: Arc::new(cfg),
+        seen: Arc::new(Mutex::new(VecDeque::new())),
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route(
+            "/openai/deployments/{dep}/chat/completions",
+            post(azure_chat),
+        )
+        .route(
+            "/openai/deployments/{dep}/completions",
+            post(azure_completions),
+        )
+        .route(
+            "/openai/deployments/{dep}/embeddings",
+            post(azure_embeddings),
+        )
+        .route("/_fake/requests", get(seen))
+        .with_state(state)
+}
+
+fn err(status: StatusCode, msg: &str, code: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": code}})),
+    )
+        .into_response()
+}
+
+async fn models(State(s): State<AppState>) -> Json<Value> {
+    let data: Vec<Value> = s
+        .cfg
+        .models
+        .iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "fake"}))
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+async fn seen(State(s): State<AppState>) -> Json<Value> {
+    let v: Vec<Seen> = s
+        .seen
+        .lock()
+        .map(|g| g.iter().cloned().collect())
+        .unwrap_or_default();
+    Json(json!(v))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chat,
+    Completion,
+    Embedding,
+}
+
+async fn chat(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
+    handle(s, h, "/v1/chat/completions".into(), q, b, Kind::Chat).await
+}
+async fn completions(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
+    handle(s, h, "/v1/completions".into(), q, b, Kind::Completion).await
+}
+async fn embeddings(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
+    handle(s, h, "/v1/embeddings".into(), q, b, Kind::Embedding).await
+}
+async fn azure_chat(
+    s: State<AppState>,
+    Path(d): Path<String>,
+    h: HeaderMap,
+    q: RawQuery,
+    b: Bytes,
+) -> Response {
+    handle(
+        s,
+        h,
+        format!("/openai/deployments/{d}/chat/completions"),
+        q,
+        b,
+        Kind::Chat,
+    )
+    .await
+}
+async fn azure_completions(
+    s: State<AppState>,
+    Path(d): Path<String>,
+    h: HeaderMap,
+    q: RawQuery,
+    b: Bytes,
+) -> Response {
+    handle(
+        s,
+        h,
+        format!("/openai/deployments/{d}/completions"),
+        q,
+        b,
+        Kind::Completion,
+    )
+    .await
+}
+async fn azure_embeddings(
+    s: State<AppState>,
+    Path(d): Path<String>,
+    h: HeaderMap,
+    q: RawQuery,
+    b: Bytes,
+) -> Response {
+    handle(
+        s,
+        h,
+        format!("/openai/deployments/{d}/embeddings"),
+        q,
+        b,
+        Kind::Embedding,
+    )
+    .await
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Whitespace-and-punctuation token count: the fake's notion of tokens.
+pub fn count_tokens(text: &str) -> u64 {
+    split_tokens(text).len() as u64
+}
+
+/// Splits text into the pieces the fake streams: words with their trailing
+/// white space; each is one "token".
+pub fn split_tokens(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            in_space = true;
+        } else if in_space {
+            out.push(&text[start..i]);
+            start = i;
+            in_space = false;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+fn prompt_text(kind: Kind, body: &Value) -> String {
+    let mut out = String::new();
+    match kind {
+        Kind::Chat => {
+            for m in body
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                match m.get("content") {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(Value::Array(parts)) => {
+                        for p in parts {
+                            if let Some(t) = p.get("text").and_then(Value::as_str) {
+                                out.push_str(t);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                out.push('\n');
+            }
+        }
+        Kind::Completion => match body.get("prompt") {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(Value::Array(a)) => {
+                for p in a.iter().filter_map(Value::as_str) {
+                    out.push_str(p);
+                }
+            }
+            _ => {}
+        },
+        Kind::Embedding => match body.get("input") {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(v) => out.push_str(&v.to_string()),
+            None => {}
+        },
+    }
+    out
+}
+
+/// The answer the fake gives to a prompt.
+pub fn answer_for(corpus: &[String], prompt: &str) -> String {
+    if let Some(i) = prompt.find("ECHO:") {
+        return prompt[i + 5..].trim().to_string();
+    }
+    let h = xxhash_rust::xxh3::xxh3_64_with_seed(prompt.as_bytes(), 0x5eed);
+    let n = corpus.len().max(1) as u64;
+    corpus
+        .get(usize::try_from(h % n).unwrap_or(0))
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn handle(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    path: String,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+    kind: Kind,
+) -> Response {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                &format!("bad JSON: {e}"),
+                "invalid_json",
+            );
+        }
+    };
+    let authorization = header_str(&headers, "authorization");
+    let api_key = header_str(&headers, "api-key");
+    if let Ok(mut g) = s.seen.lock() {
+        if g.len() >= 1000 {
+            g.pop_front();
+        }
+        let query = q.clone().unwrap_or_default();
+        g.push_back(Seen {
+            path,
+            query,
+            authorization: authorization.clone(),
+            api_key: api_key.clone(),
+            body: parsed.clone(),
+        });
+    }
+    if let Some(want) = &s.cfg.require_key {
+        let bearer = authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "));
+        if bearer != Some(want.as_str()) && api_key.as_deref() != Some(want.as_str()) {
+            return err(
+                StatusCode::UNAUTHORIZED,
+                "Incorrect API key provided.",
+                "invalid_api_key",
+            );
+        }
+    }
+    let fault = parsed
+        .get("fake_fault")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut parts = fault.split(':');
+    let (fname, a1, a2) = (parts.next().unwrap_or(""), parts.next(), parts.next());
+    let num = |x: Option<&str>| x.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    tokio::time::sleep(s.cfg.latency).await;
+    match fname {
+        "status" => {
+            let code = StatusCode::from_u16(u16::try_from(num(a1)).unwrap_or(500))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (
+                code,
+                Json(json!({"error": {"message": format!("fake upstream fault {code}"), "type": "server_error", "param": null, "code": "fake_fault"}})),
+            )
+                .into_response();
+        }
+        "status_plain" => {
+            let code = StatusCode::from_u16(u16::try_from(num(a1)).unwrap_or(500))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (code, "<html>upstream exploded</html>").into_response();
+        }
+        "stall_ms" => tokio::time::sleep(Duration::from_millis(num(a1))).await,
+        "garbage" => return (StatusCode::OK, "this is not json").into_response(),
+        _ => {}
+    }
+    let model = parsed
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("fake")
+        .to_string();
+    let prompt = prompt_text(kind, &parsed);
+    let prompt_tokens = count_tokens(&prompt);
+    if kind == Kind::Embedding {
+        return embed(&parsed, &model, prompt_tokens);
+    }
+    let answer = answer_for(&s.cfg.corpus, &prompt);
+    let n = parsed
+        .get("n")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let max_tokens = parsed
+        .get("max_completion_tokens")
+        .or_else(|| parsed.get("max_tokens"))
+        .and_then(Value::as_u64);
+    let mut tokens = split_tokens(&answer);
+    let mut finish = "stop";
+    if let Some(m) = max_tokens.filter(|m| tokens.len() as u64 > *m) {
+        tokens.truncate(usize::try_from(m).unwrap_or(usize::MAX));
+        finish = "length";
+    }
+    let text: String = tokens.concat();
+    let completion_tokens = tokens.len() as u64 * n;
+    let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let id = format!(
+        "fake-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(prompt.as_bytes())
+    );
+    let stream = parsed
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if !stream {
+        let choices: Vec<Value> = (0..n)
+            .map(|i| match kind {
+                Kind::Chat => json!({"index": i, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": finish}),
+                _ => json!({"index": i, "text": text, "logprobs": null, "finish_reason": finish}),
+            })
+            .collect();
+        let object = if kind == Kind::Chat {
+            "chat.completion"
+        } else {
+            "text_completion"
+        };
+        return Json(json!({"id": id, "object": object, "created": created, "model": model, "choices": choices, "usage": usage})).into_response();
+    }
+    let include_usage = parsed
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (stop_after, stall, disconnect) = match fname {
+        "disconnect_after" => (Some(num(a1)), Duration::ZERO, true),
+        "stall_after" => (Some(num(a1)), Duration::from_millis(num(a2)), false),
+        _ => (None, Duration::ZERO, false),
+    };
+    let gap = if s.cfg.tokens_per_s > 0.0 {
+        Duration::from_secs_f64(1.0 / s.cfg.tokens_per_s)
+    } else {
+        Duration::ZERO
+    };
+    let owned: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let chunk = |i: u64, delta: Value, fin: Value| -> Bytes {
+            let obj = if kind == Kind::Chat {
+                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [{"index": i, "delta": delta, "logprobs": null, "finish_reason": fin}]})
+            } else {
+                json!({"id": id, "object": "text_completion", "created": created, "model": model, "choices": [{"index": i, "text": delta.get("content").cloned().unwrap_or(json!("")), "logprobs": null, "finish_reason": fin}]})
+            };
+            Bytes::from(format!("data: {obj}\n\n"))
+        };
+        let mut sent = 0u64;
+        for i in 0..n {
+            if kind == Kind::Chat
+                && tx
+                    .send(Ok(chunk(
+                        i,
+                        json!({"role": "assistant", "content": ""}),
+                        Value::Null,
+                    )))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            for t in &owned {
+                if stop_after == Some(sent) {
+                    if disconnect {
+                        let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
+                        return;
+                    }
+                    tokio::time::sleep(stall).await;
+                }
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+                if tx
+                    .send(Ok(chunk(i, json!({"content": t}), Value::Null)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                sent += 1;
+            }
+            if tx
+                .send(Ok(chunk(i, json!({}), json!(finish))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if include_usage {
+            let obj = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage});
+            if tx
+                .send(Ok(Bytes::from(format!("data: {obj}\n\n"))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn embed(body: &Value, model: &str, prompt_tokens: u64) -> Response {
+    let inputs: Vec<String> = match body.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect(),
+        _ => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "'input' is required",
+                "missing_input",
+            );
+        }
+    };
+    let dims = body
+        .get("dimensions")
+        .and_then(Value::as_u64)
+        .unwrap_or(8)
+        .clamp(1, 4096);
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let v: Vec<f32> = (0..dims)
+                .map(|d| {
+                    let h = xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), d);
+                    (h % 2000) as f32 / 1000.0 - 1.0
+                })
+                .collect();
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}})).into_response()
+}
+
+/// Serves the fake on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    cfg: FakeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(cfg))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[allow(dead_code)]
+fn _assert_infallible(_: Infallible) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_all_text() {
+        let t = "Hello,  world!\nNew line";
+        assert_eq!(split_tokens(t).concat(), t);
+        assert_eq!(
+            split_tokens(t),
+            vec!["Hello,  ", "world!\n", "New ", "line"]
+        );
+        assert_eq!(count_tokens(""), 0);
+    }
+
+    #[test]
+    fn answers_are_deterministic_and_echo_works() {
+        let c = builtin_corpus();
+        assert_eq!(answer_for(&c, "abc"), answer_for(&c, "abc"));
+        assert_eq!(answer_for(&c, "say ECHO: hi there"), "hi there");
+    }
+}

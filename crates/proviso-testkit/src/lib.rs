@@ -1,0 +1,9 @@
+//! Test support for Proviso: the deterministic fake OpenAI-compatible
+//! upstream ([`fake`]) behind the `proviso-fake-upstream` binary, and helpers
+//! that spawn binaries on free loopback ports ([`spawn`]).
+//!
+//! Not published; used by tests, benchmarks and the quickstart.
+#![deny(missing_docs)]
+
+pub mod fake;
+pub mod spawn;

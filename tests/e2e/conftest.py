@@ -1,0 +1,131 @@
+"""Fixtures that start the real `proviso` and `proviso-fake-upstream`
+binaries on free loopback ports, each test with its own data directory."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+BIN_DIR = Path(os.environ.get("PROVISO_BIN_DIR", Path(__file__).resolve().parents[2] / "target" / "debug"))
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+class Fake:
+    def __init__(self, tmp: Path, *args: str):
+        self.port = free_port()
+        self.log = open(tmp / "fake.log", "w")
+        self.proc = subprocess.Popen(
+            [str(BIN_DIR / "proviso-fake-upstream"), "--port", str(self.port), *args],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_port(self.port)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Proviso:
+    """A gateway with its own config and data directory."""
+
+    def __init__(self, tmp: Path, upstream_url: str, extra: str = ""):
+        self.tmp = tmp
+        self.port = free_port()
+        self.data = tmp / "data"
+        self.config = tmp / "proviso.toml"
+        self.config.write_text(
+            f'data_dir = "{self.data}"\n'
+            f'[server]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_ms = 5000\nkey_refresh_ms = 100\n'
+            f'[ledger]\ncheckpoint_every = 16\n'
+            f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{upstream_url}/v1"\n'
+            f'models = ["gpt-4o-mini", "text-embedding-3-small"]\n'
+            f'first_byte_timeout_ms = 2000\nstream_idle_timeout_ms = 1000\ntotal_timeout_ms = 5000\n'
+            + extra
+        )
+        self.proc = None
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.log = open(self.tmp / "proviso.log", "a")
+        self.proc = subprocess.Popen(
+            [str(BIN_DIR / "proviso"), "--config", str(self.config), "serve"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_port(self.port)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run(
+            [str(BIN_DIR / "proviso"), "--config", str(self.config), *args],
+            capture_output=True, text=True, timeout=60,
+        )
+        if check and r.returncode != 0:
+            raise AssertionError(f"proviso {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def create_key(self, team: str = "ml") -> str:
+        out = self.cli("keys", "create", "--team", team, "--json").stdout
+        return json.loads(out)["secret"]
+
+    def records(self, kind: str = "exchange") -> list[dict]:
+        out = self.cli("ledger", "export").stdout
+        recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+        return [r for r in recs if kind is None or r["kind"] == kind]
+
+    def wait_records(self, n: int, timeout: float = 10.0) -> list[dict]:
+        deadline = time.time() + timeout
+        while True:
+            recs = self.records()
+            if len(recs) >= n or time.time() > deadline:
+                return recs
+            time.sleep(0.05)
+
+    def verify(self) -> subprocess.CompletedProcess:
+        return self.cli("ledger", "verify", check=False)
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait()
+        return self.proc.returncode if self.proc else 0
+
+
+@pytest.fixture
+def fake(tmp_path):
+    f = Fake(tmp_path, "--corpus", str(FIXTURES / "gpt4_outputs.json"))
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def gw(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url)
+    yield g
+    g.stop()
