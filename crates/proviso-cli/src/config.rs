@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use proviso_gateway::config::{ModelConfig, ServerConfig, UpstreamConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{EXIT_USAGE, Exit};
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the ledger and key store live by default.
@@ -41,7 +41,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// `[ledger]`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerSection {
     /// The SQLite file; default `<data_dir>/ledger.db`.
@@ -80,7 +80,7 @@ impl Default for LedgerSection {
 }
 
 /// `[keys]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysSection {
     /// The key store; default `<data_dir>/keys.db`.
@@ -89,7 +89,7 @@ pub struct KeysSection {
 }
 
 /// `[log]`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// `text` or `json`.
@@ -231,6 +231,51 @@ mod tests {
             e.1
         );
         assert!(e.1.contains("line 4"), "{}", e.1);
+    }
+
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Guards against a config key added in code but not documented.
+    #[test]
+    fn every_config_key_is_documented_and_in_the_example() {
+        let text = "[[upstreams]]\nname = \"a\"\nkind = \"azure\"\nbase_url = \"https://x\"\n\
+                    api_key = \"k\"\napi_version = \"v\"\nmodels = [\"m\"]\n\
+                    [[models]]\nname = \"m\"\n[[models.deployments]]\nupstream = \"a\"\nmodel = \"d\"\n\
+                    [ledger]\npath = \"l.db\"\n[keys]\npath = \"k.db\"\n";
+        let c = parse(text, "t").unwrap();
+        let mut all = Vec::new();
+        keys(&serde_json::to_value(&c).unwrap(), &mut all);
+        let docs = include_str!("../../../docs/configuration.md");
+        let example = include_str!("../../../docs/proviso.example.toml");
+        for k in all {
+            let documented = [
+                format!("`{k}`"),
+                format!("`[{k}]`"),
+                format!("`[[{k}]]`"),
+                format!(".{k}]]`"),
+            ]
+            .iter()
+            .any(|p| docs.contains(p.as_str()));
+            assert!(documented, "docs/configuration.md lacks `{k}`");
+            assert!(
+                example.contains(&format!("{k} ="))
+                    || example.contains(&format!("[{k}]"))
+                    || example.contains(&format!("[[{k}]]"))
+                    || example.contains(&format!(".{k}]]")),
+                "docs/proviso.example.toml lacks {k}"
+            );
+        }
     }
 
     #[test]

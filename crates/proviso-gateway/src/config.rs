@@ -2,12 +2,12 @@
 //! documented in `docs/configuration.md`; a test checks that each key
 //! appears there.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::env::EnvString;
 
 /// `[server]`: how the gateway listens.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on.
@@ -53,7 +53,7 @@ impl Default for ServerConfig {
 }
 
 /// The protocol an upstream speaks.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum UpstreamKind {
     /// api.openai.com: base URL + `Authorization: Bearer`.
@@ -66,7 +66,7 @@ pub enum UpstreamKind {
 }
 
 /// `[[upstreams]]`: a provider endpoint.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// Name used by `[[models]]` and in the ledger.
@@ -139,7 +139,7 @@ impl UpstreamConfig {
 }
 
 /// `[[models]]`: a model name clients use, and where it is served.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// The name clients send in `model`.
@@ -150,7 +150,7 @@ pub struct ModelConfig {
 }
 
 /// `[[models.deployments]]`: one place a model is served.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentConfig {
     /// The upstream's `name`.

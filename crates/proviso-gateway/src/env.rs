@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A config string with `${NAME}` references expanded from the environment
 /// when the file is read. A missing variable is an error that names it (and,
@@ -58,6 +58,14 @@ pub fn expand(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String
     }
     out.push_str(rest);
     Ok(out)
+}
+
+impl Serialize for EnvString {
+    /// Serialised redacted: configs are dumped for docs and diagnostics,
+    /// never with their secrets.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("…")
+    }
 }
 
 impl<'de> Deserialize<'de> for EnvString {

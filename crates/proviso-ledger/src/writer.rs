@@ -414,6 +414,9 @@ impl Writer {
 /// Marks a record whose caller will refuse the client because it could not
 /// be written in time.
 fn withhold(rec: &mut Record, e: &LedgerError) {
+    if rec.outcome == Outcome::Withheld {
+        return; // already a refusal for this very reason
+    }
     let was = format!("{} {}", rec.status, rec.outcome.as_str());
     rec.outcome = Outcome::Withheld;
     rec.status = 503;

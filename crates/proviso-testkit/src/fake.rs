@@ -509,6 +509,8 @@ async fn handle(
             for t in &owned {
                 if stop_after == Some(sent) {
                     if disconnect {
+                        // Let what was sent reach the socket before the abort.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
                         return;
                     }

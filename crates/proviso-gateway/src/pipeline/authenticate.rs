@@ -1,13 +1,13 @@
 //! Stage 1: who is calling. `Authorization: Bearer <key>` or `api-key: <key>`.
 
-use axum::http::HeaderMap;
-use proviso_access::KeyRecord;
-
 use crate::error::ApiError;
+use crate::pipeline::Context;
 use crate::state::AppState;
+use axum::http::HeaderMap;
 
-/// The caller's key, or 401.
-pub fn run(state: &AppState, headers: &HeaderMap) -> Result<KeyRecord, ApiError> {
+/// Puts the caller's key into `ctx` (also a revoked one, so the refusal
+/// is recorded against it), or answers 401.
+pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(), ApiError> {
     let secret = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -25,8 +25,8 @@ pub fn run(state: &AppState, headers: &HeaderMap) -> Result<KeyRecord, ApiError>
         .lookup(secret)
         .map_err(ApiError::internal)?
         .ok_or_else(ApiError::invalid_key)?;
-    if !key.state.is_usable() {
-        return Err(ApiError::key_revoked(&key.id.0, key.reason.as_deref()));
-    }
-    Ok(key)
+    let usable = key.state.is_usable();
+    let err = (!usable).then(|| ApiError::key_revoked(&key.id.0, key.reason.as_deref()));
+    ctx.key = Some(key);
+    err.map_or(Ok(()), Err)
 }

@@ -51,7 +51,7 @@ async fn before_upstream(
 ) -> Result<call_upstream::Answer, ApiError> {
     // Authenticate first: an unknown caller learns nothing about the body
     // or the models, and its body is not read.
-    ctx.key = Some(authenticate::run(state, headers)?);
+    authenticate::run(state, ctx, headers)?;
     parse::run(ctx, body, state.config.server.max_body_bytes).await?;
     let deployments = route::run(state, ctx)?;
     // Fail closed before anything leaves: an exchange that could not be
@@ -64,9 +64,8 @@ async fn before_upstream(
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
     let mut ctx = Context::new(Endpoint::Models);
-    match authenticate::run(&state, &headers) {
-        Ok(k) => {
-            ctx.key = Some(k);
+    match authenticate::run(&state, &mut ctx, &headers) {
+        Ok(()) => {
             record::emit(&state, &ctx, 200, None, None);
             Ok(state.upstreams.model_names().to_vec())
         }

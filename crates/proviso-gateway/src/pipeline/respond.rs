@@ -86,7 +86,14 @@ pub async fn run(
             error: None,
         },
     );
-    record::commit(state, rec).await?;
+    if let Err(e) = record::commit(state, rec).await {
+        // The writer keeps the record (marked withheld) for retry: answering
+        // through `refuse` would record this exchange twice.
+        record::emit(state, ctx, e.status.as_u16(), Some(e.code), None);
+        let mut resp = e.into_response();
+        record::tag(&mut resp, ctx);
+        return Ok(resp);
+    }
     record::emit(state, ctx, status, None, Some(upstream_elapsed));
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
