@@ -3,19 +3,30 @@ use std::time::Duration;
 
 use proviso_types::{KeyId, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{AccessError, generate_secret, hash_secret};
+use crate::{AccessError, Quotas, generate_secret, hash_secret};
 
-/// Where a key stands in its lifecycle. (Applied, approved and suspended
-/// states arrive with the approval workflow.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where a key stands in its lifecycle:
+/// `pending` → `active` (approved) → `suspended` → `revoked`; `pending` →
+/// `denied`. `expired` and the end of a suspension's notice period are
+/// derived from times (see [`KeyRecord::effective_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
-    /// Usable.
+    /// Applied for; waiting for an administrator. Has no secret yet.
+    Pending,
+    /// Approved and usable.
     Active,
+    /// Temporarily refused, pending review; may carry a notice period after
+    /// which it is revoked unless reinstated.
+    Suspended,
     /// Permanently unusable.
     Revoked,
+    /// The application was refused. Has no secret.
+    Denied,
+    /// Its expiry time has passed (derived, never stored).
+    Expired,
 }
 
 impl KeyState {
@@ -24,16 +35,24 @@ impl KeyState {
         matches!(self, KeyState::Active)
     }
 
-    fn as_str(self) -> &'static str {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
         match self {
+            KeyState::Pending => "pending",
             KeyState::Active => "active",
+            KeyState::Suspended => "suspended",
             KeyState::Revoked => "revoked",
+            KeyState::Denied => "denied",
+            KeyState::Expired => "expired",
         }
     }
 
     fn parse(s: &str) -> Self {
         match s {
+            "pending" => KeyState::Pending,
             "active" => KeyState::Active,
+            "suspended" => KeyState::Suspended,
+            "denied" => KeyState::Denied,
             // Anything unknown is treated as unusable: fail closed.
             _ => KeyState::Revoked,
         }
@@ -47,7 +66,7 @@ impl std::fmt::Display for KeyState {
 }
 
 /// A client key as stored (never with its secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KeyRecord {
     /// Public id, `key_…`.
     pub id: KeyId,
@@ -55,23 +74,130 @@ pub struct KeyRecord {
     pub team: String,
     /// A label.
     pub name: Option<String>,
-    /// Lifecycle state.
+    /// Stored lifecycle state (see [`KeyRecord::effective_state`]).
     pub state: KeyState,
-    /// When it was created.
+    /// Who to contact about the key.
+    pub contact: Option<String>,
+    /// Why access was asked for.
+    pub justification: Option<String>,
+    /// Purposes the key may declare; empty means any purpose of the
+    /// vocabulary.
+    pub purposes: Vec<String>,
+    /// Models (names or globs) the key may use; empty means any.
+    pub models: Vec<String>,
+    /// The purpose assumed when a request declares none.
+    pub default_purpose: Option<String>,
+    /// The key's own limits.
+    pub quotas: Quotas,
+    /// When the key stops working, if ever.
+    pub expires: Option<UnixMillis>,
+    /// For a suspension with notice: when it becomes a revocation.
+    pub revoke_at: Option<UnixMillis>,
+    /// When it was created (or applied for).
     pub created: UnixMillis,
     /// When its state last changed.
     pub updated: UnixMillis,
-    /// Why its state last changed (e.g. the revocation reason).
+    /// Why its state last changed.
     pub reason: Option<String>,
+    /// Who changed it last.
+    pub updated_by: Option<String>,
+    /// The ledger record of the last lifecycle change.
+    pub reason_ref: Option<String>,
 }
 
-/// What `create` needs.
-#[derive(Clone, Debug)]
+impl KeyRecord {
+    /// The state in force at `now`: an active key past its expiry is
+    /// `Expired`; a suspended key past its notice period is `Revoked`.
+    pub fn effective_state(&self, now: UnixMillis) -> KeyState {
+        match self.state {
+            KeyState::Active if self.expires.is_some_and(|e| e <= now) => KeyState::Expired,
+            KeyState::Suspended if self.revoke_at.is_some_and(|t| t <= now) => KeyState::Revoked,
+            s => s,
+        }
+    }
+
+    /// The purpose assumed when a request declares none.
+    pub fn implied_purpose(&self) -> Option<&str> {
+        self.default_purpose
+            .as_deref()
+            .or(match self.purposes.as_slice() {
+                [only] => Some(only.as_str()),
+                _ => None,
+            })
+    }
+}
+
+/// What `create` (an administrator issuing a key directly) needs.
+#[derive(Clone, Debug, Default)]
 pub struct NewKey {
     /// The team the key belongs to.
     pub team: String,
     /// An optional label.
     pub name: Option<String>,
+    /// Purposes (empty: any).
+    pub purposes: Vec<String>,
+    /// Models (empty: any).
+    pub models: Vec<String>,
+    /// Default purpose.
+    pub default_purpose: Option<String>,
+    /// Limits.
+    pub quotas: Quotas,
+    /// Expiry.
+    pub expires: Option<UnixMillis>,
+}
+
+/// An application for access.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// The team asking.
+    pub team: String,
+    /// Who to contact.
+    pub contact: String,
+    /// Purposes asked for (at least one).
+    pub purposes: Vec<String>,
+    /// Models asked for (at least one; globs allowed).
+    pub models: Vec<String>,
+    /// Why.
+    pub justification: String,
+    /// A label.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Limits asked for.
+    #[serde(default)]
+    pub quotas: Quotas,
+}
+
+/// An administrator's approval, possibly narrowing the application.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Purposes granted (a subset of those applied for); default: all asked.
+    #[serde(default)]
+    pub purposes: Option<Vec<String>>,
+    /// Models granted (a subset); default: all asked.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Limits granted; default: those asked.
+    #[serde(default)]
+    pub quotas: Option<Quotas>,
+    /// Expiry.
+    #[serde(default)]
+    pub expires: Option<UnixMillis>,
+    /// Default purpose.
+    #[serde(default)]
+    pub default_purpose: Option<String>,
+}
+
+/// Who made a change and why; recorded on the key and in the ledger.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    /// The administrator (or `monitor`, `system`).
+    pub by: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// The id of the ledger event that records it.
+    pub record_id: &'a str,
 }
 
 /// Keys in a SQLite file, shared by the gateway and the CLI (WAL mode, so
@@ -81,21 +207,46 @@ pub struct KeyStore {
 }
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS keys (
   id TEXT PRIMARY KEY,
-  secret_sha256 TEXT NOT NULL UNIQUE,
+  secret_sha256 TEXT UNIQUE,
   team TEXT NOT NULL,
   name TEXT,
   state TEXT NOT NULL,
+  contact TEXT,
+  justification TEXT,
+  purposes TEXT NOT NULL DEFAULT '[]',
+  models TEXT NOT NULL DEFAULT '[]',
+  default_purpose TEXT,
+  quotas TEXT NOT NULL DEFAULT '{}',
+  expires_ms INTEGER,
+  revoke_at_ms INTEGER,
   created_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL,
   reason TEXT,
-  -- Room for the usage specification (purposes, models, quotas) as JSON.
-  spec TEXT
+  updated_by TEXT,
+  reason_ref TEXT
 );
 ";
 
-const COLUMNS: &str = "id, team, name, state, created_ms, updated_ms, reason";
+const SCHEMA_VERSION: &str = "1";
+
+const COLUMNS: &str = "id, team, name, state, contact, justification, purposes, models, \
+    default_purpose, quotas, expires_ms, revoke_at_ms, created_ms, updated_ms, reason, updated_by, \
+    reason_ref";
+
+fn json_col<T: serde::de::DeserializeOwned + Default>(
+    r: &Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    // A damaged column fails closed: no purposes/models would mean "any",
+    // so refuse to read the key at all.
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
 
 fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
@@ -103,10 +254,34 @@ fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         team: r.get(1)?,
         name: r.get(2)?,
         state: KeyState::parse(&r.get::<_, String>(3)?),
-        created: UnixMillis(r.get(4)?),
-        updated: UnixMillis(r.get(5)?),
-        reason: r.get(6)?,
+        contact: r.get(4)?,
+        justification: r.get(5)?,
+        purposes: json_col(r, 6)?,
+        models: json_col(r, 7)?,
+        default_purpose: r.get(8)?,
+        quotas: json_col(r, 9)?,
+        expires: r.get::<_, Option<i64>>(10)?.map(UnixMillis),
+        revoke_at: r.get::<_, Option<i64>>(11)?.map(UnixMillis),
+        created: UnixMillis(r.get(12)?),
+        updated: UnixMillis(r.get(13)?),
+        reason: r.get(14)?,
+        updated_by: r.get(15)?,
+        reason_ref: r.get(16)?,
     })
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn check_subset(what: &str, granted: &[String], asked: &[String]) -> Result<(), AccessError> {
+    match granted.iter().find(|g| !asked.contains(g)) {
+        Some(g) => Err(AccessError::Invalid(format!(
+            "cannot grant {what} {g:?}: the application asked only for [{}]",
+            asked.join(", ")
+        ))),
+        None => Ok(()),
+    }
 }
 
 impl KeyStore {
@@ -121,26 +296,256 @@ impl KeyStore {
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(SCHEMA)?;
+        let v: Option<String> = conn
+            .query_row("SELECT v FROM meta WHERE k = 'schema_version'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match v.as_deref() {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (k, v) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(AccessError::Invalid(format!(
+                    "{}: key store schema version {other}, this build reads {SCHEMA_VERSION}",
+                    path.display()
+                )));
+            }
+        }
         Ok(Self { conn })
     }
 
-    /// Creates an active key; returns it and its secret (shown once).
-    pub fn create(&mut self, new: &NewKey) -> Result<(KeyRecord, String), AccessError> {
+    fn require(&self, id: &KeyId) -> Result<KeyRecord, AccessError> {
+        self.get(id)?
+            .ok_or_else(|| AccessError::UnknownKey(id.0.clone()))
+    }
+
+    fn bad(key: &KeyRecord, action: &str) -> AccessError {
+        AccessError::BadTransition {
+            id: key.id.0.clone(),
+            state: key.effective_state(UnixMillis::now()).to_string(),
+            action: action.into(),
+        }
+    }
+
+    /// Issues an active key directly; returns it and its secret (shown once).
+    pub fn create(
+        &mut self,
+        new: &NewKey,
+        change: &Change<'_>,
+    ) -> Result<(KeyRecord, String), AccessError> {
         let team = new.team.trim();
         if team.is_empty() {
             return Err(AccessError::Invalid("a key needs a team (--team)".into()));
         }
         let (id, secret) = generate_secret()?;
-        let now = UnixMillis::now();
+        let now = UnixMillis::now().0;
         self.conn.execute(
-            "INSERT INTO keys (id, secret_sha256, team, name, state, created_ms, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)",
-            params![id, hash_secret(&secret), team, new.name, now.0],
+            "INSERT INTO keys (id, secret_sha256, team, name, state, purposes, models, default_purpose, \
+             quotas, expires_ms, created_ms, updated_ms, reason, updated_by, reason_ref) \
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
+            params![
+                id,
+                hash_secret(&secret),
+                team,
+                new.name,
+                to_json(&new.purposes),
+                to_json(&new.models),
+                new.default_purpose,
+                to_json(&new.quotas),
+                new.expires.map(|e| e.0),
+                now,
+                change.reason,
+                change.by,
+                change.record_id
+            ],
         )?;
-        let key = self
-            .get(&KeyId(id.clone()))?
-            .ok_or(AccessError::UnknownKey(id))?;
-        Ok((key, secret))
+        Ok((self.require(&KeyId(id))?, secret))
+    }
+
+    /// Records an application; the key is `pending` and has no secret.
+    pub fn apply(
+        &mut self,
+        app: &Application,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
+        if app.team.trim().is_empty() {
+            return Err(AccessError::Invalid("an application needs a team".into()));
+        }
+        if app.purposes.is_empty() || app.models.is_empty() {
+            return Err(AccessError::Invalid(
+                "an application needs at least one purpose and one model".into(),
+            ));
+        }
+        if app.justification.trim().is_empty() || app.contact.trim().is_empty() {
+            return Err(AccessError::Invalid(
+                "an application needs a contact and a justification".into(),
+            ));
+        }
+        let (id, _) = generate_secret()?;
+        let now = UnixMillis::now().0;
+        self.conn.execute(
+            "INSERT INTO keys (id, team, name, state, contact, justification, purposes, models, \
+             quotas, created_ms, updated_ms, reason, updated_by, reason_ref) \
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+            params![
+                id,
+                app.team.trim(),
+                app.name,
+                app.contact,
+                app.justification,
+                to_json(&app.purposes),
+                to_json(&app.models),
+                to_json(&app.quotas),
+                now,
+                change.reason,
+                change.by,
+                change.record_id
+            ],
+        )?;
+        self.require(&KeyId(id))
+    }
+
+    /// Approves a pending application, possibly narrowing it; returns the
+    /// key and its secret (shown once).
+    pub fn approve(
+        &mut self,
+        id: &KeyId,
+        a: &Approval,
+        change: &Change<'_>,
+    ) -> Result<(KeyRecord, String), AccessError> {
+        let key = self.require(id)?;
+        if key.state != KeyState::Pending {
+            return Err(Self::bad(&key, "approve"));
+        }
+        let purposes = a.purposes.clone().unwrap_or_else(|| key.purposes.clone());
+        let models = a.models.clone().unwrap_or_else(|| key.models.clone());
+        check_subset("purpose", &purposes, &key.purposes)?;
+        check_subset("model", &models, &key.models)?;
+        if let Some(d) = a.default_purpose.as_ref().filter(|d| !purposes.contains(d)) {
+            return Err(AccessError::Invalid(format!(
+                "default purpose {d:?} is not among the granted purposes"
+            )));
+        }
+        let quotas = a.quotas.clone().unwrap_or_else(|| key.quotas.clone());
+        let (_, secret) = generate_secret()?;
+        self.conn.execute(
+            "UPDATE keys SET state = 'active', secret_sha256 = ?2, purposes = ?3, models = ?4, quotas = ?5, \
+             expires_ms = ?6, default_purpose = ?7, updated_ms = ?8, reason = ?9, updated_by = ?10, \
+             reason_ref = ?11 WHERE id = ?1 AND state = 'pending'",
+            params![
+                id.0,
+                hash_secret(&secret),
+                to_json(&purposes),
+                to_json(&models),
+                to_json(&quotas),
+                a.expires.map(|e| e.0),
+                a.default_purpose,
+                UnixMillis::now().0,
+                change.reason,
+                change.by,
+                change.record_id
+            ],
+        )?;
+        Ok((self.require(id)?, secret))
+    }
+
+    fn transition(
+        &mut self,
+        id: &KeyId,
+        from: &[KeyState],
+        to: KeyState,
+        revoke_at: Option<UnixMillis>,
+        action: &str,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
+        let key = self.require(id)?;
+        let now = UnixMillis::now();
+        let eff = key.effective_state(now);
+        if !from.contains(&eff) {
+            return Err(Self::bad(&key, action));
+        }
+        self.conn.execute(
+            "UPDATE keys SET state = ?2, revoke_at_ms = ?3, updated_ms = ?4, reason = ?5, updated_by = ?6, \
+             reason_ref = ?7 WHERE id = ?1",
+            params![id.0, to.as_str(), revoke_at.map(|t| t.0), now.0, change.reason, change.by, change.record_id],
+        )?;
+        self.require(id)
+    }
+
+    /// Refuses a pending application.
+    pub fn deny(&mut self, id: &KeyId, change: &Change<'_>) -> Result<KeyRecord, AccessError> {
+        self.transition(
+            id,
+            &[KeyState::Pending],
+            KeyState::Denied,
+            None,
+            "deny",
+            change,
+        )
+    }
+
+    /// Suspends an active key, optionally revoking it after `notice` unless
+    /// it is reinstated first.
+    pub fn suspend(
+        &mut self,
+        id: &KeyId,
+        notice: Option<Duration>,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
+        let revoke_at = notice.map(|n| {
+            UnixMillis(
+                UnixMillis::now()
+                    .0
+                    .saturating_add(i64::try_from(n.as_millis()).unwrap_or(i64::MAX)),
+            )
+        });
+        self.transition(
+            id,
+            &[KeyState::Active],
+            KeyState::Suspended,
+            revoke_at,
+            "suspend",
+            change,
+        )
+    }
+
+    /// Reinstates a suspended key (within its notice period).
+    pub fn reinstate(&mut self, id: &KeyId, change: &Change<'_>) -> Result<KeyRecord, AccessError> {
+        self.transition(
+            id,
+            &[KeyState::Suspended],
+            KeyState::Active,
+            None,
+            "reinstate",
+            change,
+        )
+    }
+
+    /// Revokes a key for good.
+    pub fn revoke(&mut self, id: &KeyId, change: &Change<'_>) -> Result<KeyRecord, AccessError> {
+        self.transition(
+            id,
+            &[KeyState::Active, KeyState::Suspended, KeyState::Expired],
+            KeyState::Revoked,
+            None,
+            "revoke",
+            change,
+        )
+    }
+
+    /// Suspended keys whose notice period has ended at `now`, which the
+    /// caller should revoke (and record).
+    pub fn due_for_revocation(&self, now: UnixMillis) -> Result<Vec<KeyRecord>, AccessError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM keys WHERE state = 'suspended' AND revoke_at_ms IS NOT NULL AND revoke_at_ms <= ?1"
+        ))?;
+        let rows = stmt.query_map([now.0], row_to_key)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The key with this id.
@@ -172,42 +577,22 @@ impl KeyStore {
             .optional()?)
     }
 
-    /// Every key with its secret hash, for the gateway's cache.
+    /// Every key that has a secret, with its hash, for the gateway's cache.
     pub fn all_with_hashes(&self) -> Result<Vec<(String, KeyRecord)>, AccessError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS}, secret_sha256 FROM keys ORDER BY id"
+            "SELECT {COLUMNS}, secret_sha256 FROM keys WHERE secret_sha256 IS NOT NULL ORDER BY id"
         ))?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(7)?, row_to_key(r)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(17)?, row_to_key(r)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every key, oldest first.
+    /// Every key and application, oldest first.
     pub fn list(&self) -> Result<Vec<KeyRecord>, AccessError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM keys ORDER BY created_ms, id"
         ))?;
         let rows = stmt.query_map([], row_to_key)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Revokes a key for good.
-    pub fn revoke(&mut self, id: &KeyId, reason: &str) -> Result<KeyRecord, AccessError> {
-        let key = self
-            .get(id)?
-            .ok_or_else(|| AccessError::UnknownKey(id.0.clone()))?;
-        if key.state == KeyState::Revoked {
-            return Err(AccessError::BadTransition {
-                id: id.0.clone(),
-                state: key.state.to_string(),
-                action: "revoke".into(),
-            });
-        }
-        self.conn.execute(
-            "UPDATE keys SET state = 'revoked', updated_ms = ?2, reason = ?3 WHERE id = ?1",
-            params![id.0, UnixMillis::now().0, reason],
-        )?;
-        self.get(id)?
-            .ok_or_else(|| AccessError::UnknownKey(id.0.clone()))
     }
 
     /// Changes whenever any connection commits a change to the store, so a
@@ -223,56 +608,153 @@ impl KeyStore {
 mod tests {
     use super::*;
 
+    fn ch(reason: &str) -> Change<'_> {
+        Change {
+            by: "admin",
+            reason,
+            record_id: "01TEST",
+        }
+    }
+
+    fn app() -> Application {
+        Application {
+            team: "research".into(),
+            contact: "lead@example.com".into(),
+            purposes: vec!["research".into(), "evaluation".into()],
+            models: vec!["gpt-4o*".into(), "o3".into()],
+            justification: "benchmarking".into(),
+            ..Application::default()
+        }
+    }
+
     #[test]
-    fn lifecycle_and_listing() {
+    fn apply_approve_narrowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = KeyStore::open(&dir.path().join("k.db")).unwrap();
+        let k = s.apply(&app(), &ch("applied")).unwrap();
+        assert_eq!(k.state, KeyState::Pending);
+        assert!(
+            s.all_with_hashes().unwrap().is_empty(),
+            "no secret before approval"
+        );
+        let wide = Approval {
+            purposes: Some(vec!["model-training".into()]),
+            ..Approval::default()
+        };
+        let e = s.approve(&k.id, &wide, &ch("x")).unwrap_err();
+        assert!(e.to_string().contains("cannot grant purpose"), "{e}");
+        let narrow = Approval {
+            purposes: Some(vec!["evaluation".into()]),
+            ..Approval::default()
+        };
+        let (k, secret) = s.approve(&k.id, &narrow, &ch("ok for eval")).unwrap();
+        assert_eq!(
+            (k.state, k.purposes.clone()),
+            (KeyState::Active, vec!["evaluation".to_string()])
+        );
+        assert_eq!(k.implied_purpose(), Some("evaluation"));
+        assert_eq!(k.models, vec!["gpt-4o*".to_string(), "o3".to_string()]);
+        assert_eq!(s.authenticate(&secret).unwrap().unwrap().id, k.id);
+        assert!(matches!(
+            s.approve(&k.id, &Approval::default(), &ch("again")),
+            Err(AccessError::BadTransition { .. })
+        ));
+    }
+
+    #[test]
+    fn deny_suspend_reinstate_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = KeyStore::open(&dir.path().join("k.db")).unwrap();
+        let d = s.apply(&app(), &ch("applied")).unwrap();
+        assert_eq!(
+            s.deny(&d.id, &ch("no budget")).unwrap().state,
+            KeyState::Denied
+        );
+        assert!(s.approve(&d.id, &Approval::default(), &ch("x")).is_err());
+        let (k, _) = s
+            .create(
+                &NewKey {
+                    team: "a".into(),
+                    ..NewKey::default()
+                },
+                &ch("direct"),
+            )
+            .unwrap();
+        let k = s.suspend(&k.id, None, &ch("investigation")).unwrap();
+        assert_eq!(
+            (k.state, k.reason.as_deref(), k.updated_by.as_deref()),
+            (KeyState::Suspended, Some("investigation"), Some("admin"))
+        );
+        assert!(s.suspend(&k.id, None, &ch("twice")).is_err());
+        let k = s.reinstate(&k.id, &ch("cleared")).unwrap();
+        assert_eq!(k.state, KeyState::Active);
+        let k = s.revoke(&k.id, &ch("rotated")).unwrap();
+        assert_eq!(k.state, KeyState::Revoked);
+        assert!(s.reinstate(&k.id, &ch("no")).is_err());
+        assert!(matches!(
+            s.revoke(&KeyId("key_nope".into()), &ch("x")),
+            Err(AccessError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn notice_period_and_expiry_are_derived() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = KeyStore::open(&dir.path().join("k.db")).unwrap();
+        let past = UnixMillis(UnixMillis::now().0 - 1000);
+        let (k, _) = s
+            .create(
+                &NewKey {
+                    team: "a".into(),
+                    expires: Some(past),
+                    ..NewKey::default()
+                },
+                &ch("c"),
+            )
+            .unwrap();
+        assert_eq!(k.effective_state(UnixMillis::now()), KeyState::Expired);
+        let (k2, _) = s
+            .create(
+                &NewKey {
+                    team: "a".into(),
+                    ..NewKey::default()
+                },
+                &ch("c"),
+            )
+            .unwrap();
+        let k2 = s
+            .suspend(&k2.id, Some(Duration::from_millis(0)), &ch("notice"))
+            .unwrap();
+        let now = UnixMillis(UnixMillis::now().0 + 1);
+        assert_eq!(k2.effective_state(now), KeyState::Revoked);
+        assert_eq!(s.due_for_revocation(now).unwrap().len(), 1);
+        assert!(s.reinstate(&k2.id, &ch("too late")).is_err());
+    }
+
+    #[test]
+    fn other_connections_see_changes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.db");
         let mut s = KeyStore::open(&path).unwrap();
-        let (k1, sec1) = s
-            .create(&NewKey {
-                team: "a".into(),
-                name: Some("x".into()),
-            })
-            .unwrap();
-        let (_k2, _) = s
-            .create(&NewKey {
-                team: "b".into(),
-                name: None,
-            })
-            .unwrap();
-        assert_eq!(s.list().unwrap().len(), 2);
-        assert!(s.authenticate("pvk-wrong").unwrap().is_none());
         let other = KeyStore::open(&path).unwrap();
         let v0 = other.data_version().unwrap();
-        let r = s.revoke(&k1.id, "rotated").unwrap();
-        assert_eq!(r.state, KeyState::Revoked);
-        assert_eq!(r.reason.as_deref(), Some("rotated"));
-        assert_ne!(
-            other.data_version().unwrap(),
-            v0,
-            "other connections see a change"
-        );
+        s.create(
+            &NewKey {
+                team: "a".into(),
+                ..NewKey::default()
+            },
+            &ch("c"),
+        )
+        .unwrap();
+        assert_ne!(other.data_version().unwrap(), v0);
         assert!(
-            !other
-                .authenticate(&sec1)
-                .unwrap()
-                .unwrap()
-                .state
-                .is_usable()
-        );
-        assert!(matches!(
-            s.revoke(&k1.id, "again"),
-            Err(AccessError::BadTransition { .. })
-        ));
-        assert!(matches!(
-            s.revoke(&KeyId("key_nope".into()), "x"),
-            Err(AccessError::UnknownKey(_))
-        ));
-        assert!(
-            s.create(&NewKey {
-                team: " ".into(),
-                name: None
-            })
+            s.create(
+                &NewKey {
+                    team: " ".into(),
+                    ..NewKey::default()
+                },
+                &ch("c")
+            )
             .is_err()
         );
     }

@@ -1,24 +1,32 @@
-//! Who may call: client keys and their lifecycle.
+//! Who may call: client keys and their lifecycle ("limited access").
 //!
-//! A key's secret (`pvk-…`) is shown once, when it is created; only its
-//! SHA-256 is stored. The key record has room for the approval workflow,
-//! purposes, models and quotas that the usage-specification work adds.
+//! A team applies for a key (purposes, models, justification); an
+//! administrator approves it, possibly narrowing it, or denies it. Active
+//! keys can be suspended (optionally with a notice period after which they
+//! are revoked), reinstated, revoked, and they can expire. A key's secret
+//! (`pvk-…`) is shown once, at creation or approval; only its SHA-256 is
+//! stored. Every change names who made it, why, and the ledger event that
+//! records it.
 //!
 //! ```
-//! use proviso_access::{KeyStore, NewKey};
+//! use proviso_access::{Change, KeyStore, NewKey};
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
-//! let (key, secret) = store.create(&NewKey { team: "ml".into(), name: None }).unwrap();
+//! let by = Change { by: "admin", reason: "new service", record_id: "01J0" };
+//! let new = NewKey { team: "ml".into(), ..NewKey::default() };
+//! let (key, secret) = store.create(&new, &by).unwrap();
 //! assert_eq!(store.authenticate(&secret).unwrap().unwrap().id, key.id);
-//! store.revoke(&key.id, "leaked").unwrap();
+//! store.revoke(&key.id, &Change { reason: "leaked", ..by }).unwrap();
 //! assert!(!store.authenticate(&secret).unwrap().unwrap().state.is_usable());
 //! ```
 #![deny(missing_docs)]
 
 mod error;
 mod keys;
+mod quota;
 mod secret;
 
 pub use error::AccessError;
-pub use keys::{KeyRecord, KeyState, KeyStore, NewKey};
+pub use keys::{Application, Approval, Change, KeyRecord, KeyState, KeyStore, NewKey};
+pub use quota::Quotas;
 pub use secret::{generate_secret, hash_secret};

@@ -1,18 +1,118 @@
-//! `proviso keys …`: every change is also a hash-chained ledger event.
+//! `proviso keys …`: the key lifecycle. Every change is also a
+//! hash-chained ledger event naming who made it and why.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use proviso_access::{KeyRecord, KeyStore, NewKey};
-use proviso_ledger::{LedgerStore, Outcome, Record, RecordKind, SqliteConfig, SqliteStore};
+use proviso_access::{Application, Approval, Change, KeyRecord, KeyStore, NewKey, Quotas};
+use proviso_gateway::lifecycle::event_record;
+use proviso_ledger::{LedgerStore, SqliteConfig, SqliteStore};
 use proviso_types::{KeyId, RecordId, UnixMillis};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::{EXIT_USAGE, Exit};
+
+/// Limits given on the command line.
+#[derive(clap::Args, Default)]
+pub struct QuotaArgs {
+    /// Requests per minute.
+    #[arg(long)]
+    rpm: Option<u64>,
+    /// Requests per day.
+    #[arg(long)]
+    rpd: Option<u64>,
+    /// Tokens per minute.
+    #[arg(long)]
+    tpm: Option<u64>,
+    /// Tokens per day.
+    #[arg(long)]
+    tpd: Option<u64>,
+    /// Tokens per calendar month.
+    #[arg(long)]
+    monthly_tokens: Option<u64>,
+    /// US dollars per calendar month.
+    #[arg(long)]
+    monthly_budget_usd: Option<f64>,
+}
+
+impl QuotaArgs {
+    fn quotas(&self) -> Option<Quotas> {
+        let q = Quotas {
+            requests_per_minute: self.rpm,
+            requests_per_day: self.rpd,
+            tokens_per_minute: self.tpm,
+            tokens_per_day: self.tpd,
+            monthly_tokens: self.monthly_tokens,
+            monthly_budget_usd: self.monthly_budget_usd,
+        };
+        (!q.is_unlimited()).then_some(q)
+    }
+}
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create an active key; prints the secret once.
+    /// Apply for access; the key is pending until an administrator approves it.
+    Apply {
+        /// The team asking.
+        #[arg(long)]
+        team: String,
+        /// Who to contact about the key.
+        #[arg(long)]
+        contact: String,
+        /// Purposes asked for (repeat the flag).
+        #[arg(long = "purpose", required = true)]
+        purposes: Vec<String>,
+        /// Models asked for (repeat; globs such as `gpt-4o*` allowed).
+        #[arg(long = "model", required = true)]
+        models: Vec<String>,
+        /// Why access is needed.
+        #[arg(long)]
+        justification: String,
+        /// A label.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        quotas: QuotaArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending application, possibly narrowing it; prints the secret once.
+    Approve {
+        /// The key id.
+        id: String,
+        /// Purposes granted (default: all asked for).
+        #[arg(long = "purpose")]
+        purposes: Vec<String>,
+        /// Models granted (default: all asked for).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// The purpose assumed when a request declares none.
+        #[arg(long)]
+        default_purpose: Option<String>,
+        /// When the key stops working: a time (RFC 3339 or a date) or a span from now (`90d`).
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        quotas: QuotaArgs,
+        /// Why (recorded).
+        #[arg(long, default_value = "approved")]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny a pending application.
+    Deny {
+        /// The key id.
+        id: String,
+        /// Why (recorded and shown to the applicant).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Issue an active key directly; prints the secret once.
     Create {
         /// The team the key belongs to.
         #[arg(long)]
@@ -20,15 +120,43 @@ pub enum Command {
         /// A label for the key.
         #[arg(long)]
         name: Option<String>,
+        /// Purposes it may declare (repeat; default: any).
+        #[arg(long = "purpose")]
+        purposes: Vec<String>,
+        /// Models it may use (repeat; globs allowed; default: any).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// The purpose assumed when a request declares none.
+        #[arg(long)]
+        default_purpose: Option<String>,
+        /// When the key stops working: a time or a span from now (`90d`).
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        quotas: QuotaArgs,
         /// Print JSON ({"id", "secret", "team", …}) instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// List keys (never their secrets).
-    List {
-        /// Print JSON.
+    /// Suspend a key pending review; with --notice, it is revoked after that
+    /// span unless reinstated.
+    Suspend {
+        /// The key id.
+        id: String,
+        /// Why (recorded and told to the client).
         #[arg(long)]
-        json: bool,
+        reason: String,
+        /// Notice period before revocation, e.g. `72h`, `7d`.
+        #[arg(long)]
+        notice: Option<String>,
+    },
+    /// Reinstate a suspended key.
+    Reinstate {
+        /// The key id.
+        id: String,
+        /// Why (recorded).
+        #[arg(long, default_value = "reinstated after review")]
+        reason: String,
     },
     /// Revoke a key for good.
     Revoke {
@@ -38,61 +166,101 @@ pub enum Command {
         #[arg(long, default_value = "revoked by administrator")]
         reason: String,
     },
+    /// List keys and applications with state, purposes, models, quotas and use.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn actor() -> String {
-    std::env::var("USER")
+    std::env::var("PROVISO_ACTOR")
+        .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// Appends a key event to the ledger (safe while the gateway runs: SQLite
-/// serialises the two writers and each extends the chain inside its own
-/// transaction).
-fn record_event(
+/// `72h`, `30m`, `7d`, `45s`.
+pub fn parse_span(s: &str) -> Result<Duration, Exit> {
+    let s = s.trim();
+    let bad = || {
+        Exit(
+            EXIT_USAGE,
+            format!("invalid duration {s:?}: expected e.g. 30s, 15m, 72h or 7d"),
+        )
+    };
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_when(s: &str) -> Result<UnixMillis, Exit> {
+    if let Ok(span) = parse_span(s) {
+        let ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
+        return Ok(UnixMillis(UnixMillis::now().0.saturating_add(ms)));
+    }
+    UnixMillis::parse(s).map_err(|e| Exit(EXIT_USAGE, format!("--expires: {e}")))
+}
+
+fn open_ledger(cfg: &Config) -> anyhow::Result<SqliteStore> {
+    let path = cfg.ledger_path();
+    let c = SqliteConfig {
+        checkpoint_every: cfg.ledger.checkpoint_every,
+        ..SqliteConfig::default()
+    };
+    SqliteStore::open(&path, c).with_context(|| format!("opening the ledger {}", path.display()))
+}
+
+/// Makes one lifecycle change and records it: the key store is changed,
+/// then the event appended to the ledger. (If the ledger append fails the
+/// error says so; the change stands and must be recorded by hand.)
+fn change(
     cfg: &Config,
     event: &str,
-    key: &KeyRecord,
-    reason: Option<&str>,
-) -> anyhow::Result<()> {
-    let path = cfg.ledger_path();
-    let mut store = SqliteStore::open(
-        &path,
-        SqliteConfig {
-            checkpoint_every: cfg.ledger.checkpoint_every,
-            ..SqliteConfig::default()
-        },
-    )
-    .with_context(|| format!("opening the ledger {}", path.display()))?;
-    let detail = json!({"by": actor(), "reason": reason, "name": key.name, "state": key.state});
-    let rec = Record {
-        id: RecordId::new(),
-        time: UnixMillis::now(),
-        kind: RecordKind::Event,
-        key_id: Some(key.id.clone()),
-        team: Some(key.team.clone()),
-        endpoint: event.to_owned(),
-        model: None,
-        upstream: None,
-        upstream_model: None,
-        status: 0,
-        outcome: Outcome::Ok,
-        stream: false,
-        request: String::new(),
-        output: String::new(),
-        response: None,
-        finish_reason: None,
-        usage: None,
-        latency_ms: 0,
-        ttfb_ms: None,
-        error_code: None,
-        error: None,
-        detail: Some(detail.to_string()),
-    };
-    store
-        .append(&[rec])
-        .context("recording the key event in the ledger")?;
-    Ok(())
+    reason: &str,
+    f: impl FnOnce(&Change<'_>) -> Result<KeyRecord, proviso_access::AccessError>,
+) -> anyhow::Result<KeyRecord> {
+    let by = actor();
+    let id = RecordId::new();
+    let rid = id.to_string();
+    let key = f(&Change {
+        by: &by,
+        reason,
+        record_id: &rid,
+    })?;
+    let mut ledger = open_ledger(cfg)?;
+    ledger
+        .append(&[event_record(id, event, &key, &by, reason)])
+        .with_context(|| {
+            format!(
+                "{event} on {} was made, but its ledger event {rid} could not be written",
+                key.id
+            )
+        })?;
+    Ok(key)
+}
+
+fn print_secret(key: &KeyRecord, secret: &str, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({"id": key.id, "secret": secret, "team": key.team, "name": key.name, "state": key.state, "purposes": key.purposes, "models": key.models})
+        );
+    } else {
+        println!("{secret}");
+        eprintln!(
+            "key {} for team {} is active (the secret above is shown only once)",
+            key.id, key.team
+        );
+    }
 }
 
 pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
@@ -100,48 +268,182 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
     let mut store = KeyStore::open(&path)
         .with_context(|| format!("opening the key store {}", path.display()))?;
     match cmd {
-        Command::Create { team, name, json } => {
-            let (key, secret) = store.create(&NewKey { team, name })?;
-            record_event(cfg, "key.created", &key, None)?;
+        Command::Apply {
+            team,
+            contact,
+            purposes,
+            models,
+            justification,
+            name,
+            quotas,
+            json,
+        } => {
+            let app = Application {
+                team,
+                contact,
+                purposes,
+                models,
+                justification,
+                name,
+                quotas: quotas.quotas().unwrap_or_default(),
+            };
+            let key = change(cfg, "key.applied", &app.justification.clone(), |c| {
+                store.apply(&app, c)
+            })?;
             if json {
-                println!(
-                    "{}",
-                    json!({"id": key.id, "secret": secret, "team": key.team, "name": key.name, "state": key.state})
-                );
+                println!("{}", json!({"id": key.id, "state": key.state}));
             } else {
-                println!("{secret}");
-                eprintln!(
-                    "created key {} for team {} (the secret above is shown only once)",
-                    key.id, key.team
-                );
+                println!("{}", key.id);
+                eprintln!("application {} is pending approval", key.id);
             }
         }
-        Command::List { json } => {
-            let keys = store.list()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
-            } else {
-                println!(
-                    "{:<22} {:<16} {:<10} {:<25} NAME",
-                    "ID", "TEAM", "STATE", "CREATED"
-                );
-                for k in keys {
-                    println!(
-                        "{:<22} {:<16} {:<10} {:<25} {}",
-                        k.id,
-                        k.team,
-                        k.state,
-                        k.created.to_rfc3339(),
-                        k.name.as_deref().unwrap_or("")
-                    );
-                }
+        Command::Approve {
+            id,
+            purposes,
+            models,
+            default_purpose,
+            expires,
+            quotas,
+            reason,
+            json,
+        } => {
+            let approval = Approval {
+                purposes: (!purposes.is_empty()).then_some(purposes),
+                models: (!models.is_empty()).then_some(models),
+                quotas: quotas.quotas(),
+                expires: expires.as_deref().map(parse_when).transpose()?,
+                default_purpose,
+            };
+            let mut secret = String::new();
+            let key = change(cfg, "key.approved", &reason, |c| {
+                store.approve(&KeyId(id), &approval, c).map(|(k, s)| {
+                    secret = s;
+                    k
+                })
+            })?;
+            print_secret(&key, &secret, json);
+        }
+        Command::Deny { id, reason } => {
+            let key = change(cfg, "key.denied", &reason, |c| store.deny(&KeyId(id), c))?;
+            eprintln!("application {} denied", key.id);
+        }
+        Command::Create {
+            team,
+            name,
+            purposes,
+            models,
+            default_purpose,
+            expires,
+            quotas,
+            json,
+        } => {
+            let new = NewKey {
+                team,
+                name,
+                purposes,
+                models,
+                default_purpose,
+                quotas: quotas.quotas().unwrap_or_default(),
+                expires: expires.as_deref().map(parse_when).transpose()?,
+            };
+            let mut secret = String::new();
+            let key = change(cfg, "key.created", "issued by administrator", |c| {
+                store.create(&new, c).map(|(k, s)| {
+                    secret = s;
+                    k
+                })
+            })?;
+            print_secret(&key, &secret, json);
+        }
+        Command::Suspend { id, reason, notice } => {
+            let notice = notice.as_deref().map(parse_span).transpose()?;
+            let key = change(cfg, "key.suspended", &reason, |c| {
+                store.suspend(&KeyId(id), notice, c)
+            })?;
+            match key.revoke_at {
+                Some(t) => eprintln!("key {} suspended; revoked at {t} unless reinstated", key.id),
+                None => eprintln!("key {} suspended", key.id),
             }
+        }
+        Command::Reinstate { id, reason } => {
+            let key = change(cfg, "key.reinstated", &reason, |c| {
+                store.reinstate(&KeyId(id), c)
+            })?;
+            eprintln!("key {} reinstated", key.id);
         }
         Command::Revoke { id, reason } => {
-            let key = store.revoke(&KeyId(id), &reason)?;
-            record_event(cfg, "key.revoked", &key, Some(&reason))?;
+            let key = change(cfg, "key.revoked", &reason, |c| store.revoke(&KeyId(id), c))?;
             eprintln!("revoked key {} ({})", key.id, reason);
         }
+        Command::List { json } => list(cfg, &store, json)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn list(cfg: &Config, store: &KeyStore, as_json: bool) -> anyhow::Result<()> {
+    let keys = store.list()?;
+    let usage = match SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default()) {
+        Ok(l) => l.usage_by_key()?,
+        Err(_) => Default::default(),
+    };
+    let now = UnixMillis::now();
+    if as_json {
+        let v: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                let (n, t, last) = usage.get(&k.id.0).copied().unwrap_or((0, 0, UnixMillis(0)));
+                let mut v = serde_json::to_value(k).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("effective_state".into(), json!(k.effective_state(now)));
+                    o.insert("use".into(), json!({"requests": n, "tokens": t, "last": (n > 0).then(|| last.to_rfc3339())}));
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!(
+        "{:<21} {:<14} {:<10} {:<28} {:<22} {:<18} {:>8} {:>10}",
+        "ID", "TEAM", "STATE", "PURPOSES", "MODELS", "QUOTAS", "REQUESTS", "TOKENS"
+    );
+    for k in keys {
+        let (n, t, _) = usage.get(&k.id.0).copied().unwrap_or((0, 0, UnixMillis(0)));
+        let or_any = |v: &[String]| {
+            if v.is_empty() {
+                "any".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        let q = &k.quotas;
+        let quotas = [
+            q.requests_per_minute.map(|v| format!("{v}rpm")),
+            q.requests_per_day.map(|v| format!("{v}rpd")),
+            q.tokens_per_minute.map(|v| format!("{v}tpm")),
+            q.tokens_per_day.map(|v| format!("{v}tpd")),
+            q.monthly_tokens.map(|v| format!("{v}tok/mo")),
+            q.monthly_budget_usd.map(|v| format!("${v}/mo")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(",");
+        println!(
+            "{:<21} {:<14} {:<10} {:<28} {:<22} {:<18} {:>8} {:>10}",
+            k.id,
+            k.team,
+            k.effective_state(now).to_string(),
+            or_any(&k.purposes),
+            or_any(&k.models),
+            if quotas.is_empty() {
+                "-".to_string()
+            } else {
+                quotas
+            },
+            n,
+            t
+        );
+    }
+    Ok(())
 }

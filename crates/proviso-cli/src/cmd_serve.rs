@@ -67,6 +67,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         server: cfg.server.clone(),
         upstreams: cfg.upstreams,
         models: cfg.models,
+        policy: cfg.policy,
     };
     let state = proviso_gateway::state(gw, ledger.clone(), keys)
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;

@@ -34,6 +34,9 @@ pub struct Config {
     /// `[[models]]`
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    /// `[policy]`
+    #[serde(default)]
+    pub policy: proviso_policy::PolicyConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -127,6 +130,7 @@ impl Default for Config {
             log: LogSection::default(),
             upstreams: Vec::new(),
             models: Vec::new(),
+            policy: proviso_policy::PolicyConfig::default(),
         }
     }
 }
@@ -252,7 +256,10 @@ mod tests {
         let text = "[[upstreams]]\nname = \"a\"\nkind = \"azure\"\nbase_url = \"https://x\"\n\
                     api_key = \"k\"\napi_version = \"v\"\nmodels = [\"m\"]\n\
                     [[models]]\nname = \"m\"\n[[models.deployments]]\nupstream = \"a\"\nmodel = \"d\"\n\
-                    [ledger]\npath = \"l.db\"\n[keys]\npath = \"k.db\"\n";
+                    [ledger]\npath = \"l.db\"\n[keys]\npath = \"k.db\"\n\
+                    [[policy.rules]]\nname = \"r\"\neffect = \"allow\"\nteams = [\"t\"]\nkeys = [\"k\"]\n\
+                    purposes = [\"product\"]\nmodels = [\"m\"]\nupstreams = [\"a\"]\nupstream_kinds = [\"azure\"]\n\
+                    regions = [\"eu\"]\nreference = \"x\"\nentities = [\"email\"]\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

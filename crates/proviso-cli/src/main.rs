@@ -2,6 +2,7 @@
 
 mod cmd_keys;
 mod cmd_ledger;
+mod cmd_policy;
 mod cmd_serve;
 mod config;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Check and export the ledger.
     #[command(subcommand)]
     Ledger(cmd_ledger::Command),
+    /// Explain and lint the usage policy.
+    #[command(subcommand)]
+    Policy(cmd_policy::Command),
 }
 
 /// An error that carries its exit code.
@@ -67,5 +71,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => cmd_serve::run(cfg, a),
         Command::Keys(c) => cmd_keys::run(&cfg, c),
         Command::Ledger(c) => cmd_ledger::run(&cfg, c),
+        Command::Policy(c) => cmd_policy::run(&cfg, c),
     }
 }

@@ -81,6 +81,10 @@ pub struct UpstreamConfig {
     /// The upstream's key, usually `"${OPENAI_API_KEY}"`.
     #[serde(default)]
     pub api_key: Option<EnvString>,
+    /// The market or region this upstream serves from (e.g. `eu-west`),
+    /// matched by policy rules' `regions`.
+    #[serde(default)]
+    pub region: Option<String>,
     /// Azure only: the `api-version` query parameter.
     #[serde(default)]
     pub api_version: Option<String>,
@@ -127,6 +131,7 @@ impl UpstreamConfig {
             kind: UpstreamKind::Openai,
             base_url: None,
             api_key: api_key.map(EnvString::literal),
+            region: None,
             api_version: None,
             models: vec!["*".into()],
             connect_timeout_ms: default_connect(),
@@ -170,4 +175,6 @@ pub struct GatewayConfig {
     pub upstreams: Vec<UpstreamConfig>,
     /// `[[models]]`.
     pub models: Vec<ModelConfig>,
+    /// `[policy]`.
+    pub policy: proviso_policy::PolicyConfig,
 }

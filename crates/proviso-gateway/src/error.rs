@@ -104,6 +104,47 @@ impl ApiError {
         )
     }
 
+    /// 401 `key_expired`.
+    pub fn key_expired(id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "key_expired",
+            format!("API key {id} has expired. Ask your Proviso administrator for a new one."),
+        )
+    }
+
+    /// 403 `key_suspended`, with the reason and the ledger record of the
+    /// suspension.
+    pub fn key_suspended(id: &str, reason: Option<&str>, reference: Option<&str>) -> Self {
+        let why = reason.map(|r| format!(" Reason: {r}.")).unwrap_or_default();
+        let r = reference
+            .map(|r| format!(" Reference: {r}."))
+            .unwrap_or_default();
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "key_suspended",
+            format!("API key {id} is suspended pending review.{why}{r}"),
+        )
+    }
+
+    /// 403 `policy_denied`, naming the rule, its reason and the clause of
+    /// the terms behind it.
+    pub fn policy_denied(rule: &str, reason: &str, reference: Option<&str>) -> Self {
+        let r = reference
+            .map(|r| format!(" Reference: {r}"))
+            .unwrap_or_default();
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "policy_denied",
+            format!("Refused by policy rule '{rule}': {reason}.{r}"),
+        );
+        e.param = Some(rule.to_owned());
+        e
+    }
+
     /// 404 `model_not_found`.
     pub fn model_not_found(model: &str) -> Self {
         let mut e = Self::new(

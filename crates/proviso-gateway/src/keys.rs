@@ -58,6 +58,38 @@ impl KeyCache {
     }
 }
 
+impl KeyCache {
+    /// Revokes suspended keys whose notice period has ended, recording each
+    /// revocation in the ledger first.
+    pub fn revoke_due(
+        &self,
+        ledger: &proviso_ledger::LedgerHandle,
+    ) -> Result<usize, proviso_access::AccessError> {
+        let now = proviso_types::UnixMillis::now();
+        let mut store = self.store.lock().map_err(|_| poisoned())?;
+        let due = store.due_for_revocation(now)?;
+        let reason = "the suspension's notice period ended without reinstatement";
+        for key in &due {
+            let id = proviso_types::RecordId::new();
+            let mut revoked = key.clone();
+            revoked.state = proviso_access::KeyState::Revoked;
+            let rec = crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
+            ledger
+                .append_blocking(rec)
+                .map_err(|e| proviso_access::AccessError::Invalid(format!("ledger: {e}")))?;
+            let rid = id.to_string();
+            let change = proviso_access::Change {
+                by: "system",
+                reason,
+                record_id: &rid,
+            };
+            store.revoke(&key.id, &change)?;
+            tracing::info!(key = %key.id, "key revoked at the end of its notice period");
+        }
+        Ok(due.len())
+    }
+}
+
 fn poisoned() -> proviso_access::AccessError {
     proviso_access::AccessError::Invalid("key cache lock poisoned".into())
 }

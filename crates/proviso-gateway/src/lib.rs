@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 mod handlers;
 pub mod keys;
+pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
 pub mod sse;
@@ -61,11 +62,14 @@ pub fn state(
     let upstreams =
         upstream::Upstreams::from_config(&config).map_err(|e| StartError::Config(e.0))?;
     let keys = keys::KeyCache::new(keys)?;
+    let policy = proviso_policy::Policy::new(config.policy.clone())
+        .map_err(|e| StartError::Config(e.to_string()))?;
     Ok(AppState(Arc::new(Services {
         config,
         upstreams,
         ledger,
         keys,
+        policy,
         metrics: metrics::Metrics::default(),
     })))
 }
@@ -115,6 +119,11 @@ pub async fn serve(
             tick.tick().await;
             if let Err(e) = st.keys.refresh() {
                 tracing::warn!(error = %e, "key refresh failed");
+            }
+            let (keys, ledger) = (st.clone(), st.ledger.clone());
+            let swept = tokio::task::spawn_blocking(move || keys.keys.revoke_due(&ledger)).await;
+            if let Ok(Err(e)) = swept {
+                tracing::warn!(error = %e, "revoking keys at the end of their notice failed");
             }
         }
     });

@@ -23,6 +23,8 @@ pub struct Services {
     pub ledger: LedgerHandle,
     /// Client keys.
     pub keys: KeyCache,
+    /// The usage specification.
+    pub policy: proviso_policy::Policy,
     /// Metrics.
     pub metrics: Metrics,
 }

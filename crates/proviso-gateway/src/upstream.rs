@@ -62,6 +62,8 @@ pub struct UpstreamConfigError(pub String);
 pub struct Upstream {
     /// Its name.
     pub name: String,
+    /// Its market or region, for policy rules.
+    pub region: Option<String>,
     kind: UpstreamKind,
     base_url: String,
     api_key: Option<String>,
@@ -108,6 +110,7 @@ impl Upstream {
             .map_err(|e| UpstreamConfigError(format!("upstream '{}': {e}", c.name)))?;
         Ok(Self {
             name: c.name.clone(),
+            region: c.region.clone(),
             kind: c.kind,
             base_url: base,
             api_key: c
@@ -121,6 +124,15 @@ impl Upstream {
             stream_idle_timeout: Duration::from_millis(c.stream_idle_timeout_ms),
             total_timeout: Duration::from_millis(c.total_timeout_ms),
         })
+    }
+
+    /// The kind as policy rules name it.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            UpstreamKind::Openai => "openai",
+            UpstreamKind::Azure => "azure",
+            UpstreamKind::OpenaiCompatible => "openai-compatible",
+        }
     }
 
     /// The URL for `endpoint` with upstream model (or Azure deployment) `model`.

@@ -153,6 +153,38 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Per key: exchanges recorded, tokens used and the last exchange's
+    /// time (for `proviso keys list`).
+    pub fn usage_by_key(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (u64, u64, UnixMillis)>, LedgerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key_id, COUNT(*), COALESCE(SUM(total_tokens), 0), MAX(time_ms) FROM records \
+             WHERE kind = 'exchange' AND key_id IS NOT NULL GROUP BY key_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (k, n, t, last) = row?;
+            out.insert(
+                k,
+                (
+                    u64::try_from(n).unwrap_or(0),
+                    u64::try_from(t).unwrap_or(0),
+                    UnixMillis(last),
+                ),
+            );
+        }
+        Ok(out)
+    }
+
     /// The underlying connection, for tools and tests that inspect the file.
     pub fn connection(&self) -> &Connection {
         &self.conn

@@ -1,5 +1,7 @@
 //! Stage 1: who is calling. `Authorization: Bearer <key>` or `api-key: <key>`.
 
+use proviso_access::KeyState;
+
 use crate::error::ApiError;
 use crate::pipeline::Context;
 use crate::state::AppState;
@@ -25,8 +27,19 @@ pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(
         .lookup(secret)
         .map_err(ApiError::internal)?
         .ok_or_else(ApiError::invalid_key)?;
-    let usable = key.state.is_usable();
-    let err = (!usable).then(|| ApiError::key_revoked(&key.id.0, key.reason.as_deref()));
+    let err = match key.effective_state(ctx.time) {
+        KeyState::Active => None,
+        KeyState::Suspended => Some(ApiError::key_suspended(
+            &key.id.0,
+            key.reason.as_deref(),
+            key.reason_ref.as_deref(),
+        )),
+        KeyState::Expired => Some(ApiError::key_expired(&key.id.0)),
+        KeyState::Revoked => Some(ApiError::key_revoked(&key.id.0, key.reason.as_deref())),
+        // Pending and denied keys have no secret; a match means the store
+        // was edited by hand. Refuse.
+        KeyState::Pending | KeyState::Denied => Some(ApiError::invalid_key()),
+    };
     ctx.key = Some(key);
     err.map_or(Ok(()), Err)
 }

@@ -41,6 +41,10 @@ pub struct Context {
     pub ttfb: Option<Duration>,
     /// Time spent waiting on the upstream (non-streamed).
     pub upstream_elapsed: Option<Duration>,
+    /// The declared (or implied) purpose.
+    pub purpose: Option<String>,
+    /// The policy decision.
+    pub decision: Option<proviso_policy::Decision>,
 }
 
 /// What a record says beyond the context.
@@ -78,6 +82,8 @@ impl Context {
             upstream_model: None,
             ttfb: None,
             upstream_elapsed: None,
+            purpose: None,
+            decision: None,
         }
     }
 
@@ -116,7 +122,8 @@ impl Context {
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             error_code,
             error,
-            detail: None,
+            detail: (self.purpose.is_some() || self.decision.is_some())
+                .then(|| crate::pipeline::check_policy::detail(self).to_string()),
         }
     }
 

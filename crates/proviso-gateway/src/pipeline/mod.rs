@@ -2,15 +2,15 @@
 //! each stage is a plain function over the shared state and the context.
 //!
 //! ```text
-//! authenticate → parse → [check policy → reserve quota → desensitize] →
-//! route → (ledger writable?) → call upstream → respond | relay stream
+//! authenticate → parse → route → check policy → [reserve quota → desensitize] →
+//! (ledger writable?) → call upstream → respond | relay stream
 //!   (restore, settle quota and observe plug in beside record)
 //! ```
-//! The bracketed stages arrive with the usage-specification and masking
-//! work; they slot in between `parse` and `route`.
+//! The bracketed stages arrive with the quota and masking work.
 
 mod authenticate;
 mod call_upstream;
+pub mod check_policy;
 mod context;
 mod parse;
 mod record;
@@ -53,7 +53,11 @@ async fn before_upstream(
     // or the models, and its body is not read.
     authenticate::run(state, ctx, headers)?;
     parse::run(ctx, body, state.config.server.max_body_bytes).await?;
+    // Routing only looks the model up; the policy needs to know where the
+    // request would go (upstream, kind, region) and drops what it refuses.
     let deployments = route::run(state, ctx)?;
+    let deployments = check_policy::run(state, ctx, headers, deployments)?;
+    // (reserve quota and desensitize come here, before anything leaves)
     // Fail closed before anything leaves: an exchange that could not be
     // recorded must not reach an upstream.
     record::ensure_writable(state)?;
@@ -67,7 +71,20 @@ pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<Stri
     match authenticate::run(&state, &mut ctx, &headers) {
         Ok(()) => {
             record::emit(&state, &ctx, 200, None, None);
-            Ok(state.upstreams.model_names().to_vec())
+            let scope = ctx
+                .key
+                .as_ref()
+                .map(|k| k.models.clone())
+                .unwrap_or_default();
+            Ok(state
+                .upstreams
+                .model_names()
+                .iter()
+                .filter(|m| {
+                    scope.is_empty() || scope.iter().any(|p| proviso_policy::glob_match(p, m))
+                })
+                .cloned()
+                .collect())
         }
         Err(e) => Err(record::refuse(&state, &ctx, e).await),
     }
