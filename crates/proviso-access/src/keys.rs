@@ -466,7 +466,10 @@ impl KeyStore {
         let key = self.require(id)?;
         let now = UnixMillis::now();
         let eff = key.effective_state(now);
-        if !from.contains(&eff) {
+        // A suspension whose notice has run out is already revoked in
+        // effect; making it so in the store is what `revoke` is for.
+        let notice_over = to == KeyState::Revoked && key.state == KeyState::Suspended;
+        if !from.contains(&eff) && !notice_over {
             return Err(Self::bad(&key, action));
         }
         self.conn.execute(
@@ -729,6 +732,8 @@ mod tests {
         assert_eq!(k2.effective_state(now), KeyState::Revoked);
         assert_eq!(s.due_for_revocation(now).unwrap().len(), 1);
         assert!(s.reinstate(&k2.id, &ch("too late")).is_err());
+        assert_eq!(s.revoke(&k2.id, &ch("notice over")).unwrap().state, KeyState::Revoked);
+        assert!(s.due_for_revocation(now).unwrap().is_empty());
     }
 
     #[test]
