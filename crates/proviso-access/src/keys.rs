@@ -732,7 +732,10 @@ mod tests {
         assert_eq!(k2.effective_state(now), KeyState::Revoked);
         assert_eq!(s.due_for_revocation(now).unwrap().len(), 1);
         assert!(s.reinstate(&k2.id, &ch("too late")).is_err());
-        assert_eq!(s.revoke(&k2.id, &ch("notice over")).unwrap().state, KeyState::Revoked);
+        assert_eq!(
+            s.revoke(&k2.id, &ch("notice over")).unwrap().state,
+            KeyState::Revoked
+        );
         assert!(s.due_for_revocation(now).unwrap().is_empty());
     }
 

@@ -23,6 +23,7 @@
 
 mod error;
 mod keys;
+pub mod limits;
 mod quota;
 mod secret;
 

@@ -68,7 +68,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         upstreams: cfg.upstreams,
         models: cfg.models,
         policy: cfg.policy,
+        quotas: cfg.quotas,
     };
+    // The Redis quota client attaches to the runtime it is built in.
+    let _in_runtime = rt.enter();
     let state = proviso_gateway::state(gw, ledger.clone(), keys)
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
     let listen = cfg.server.listen.clone();

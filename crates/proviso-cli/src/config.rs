@@ -37,6 +37,9 @@ pub struct Config {
     /// `[policy]`
     #[serde(default)]
     pub policy: proviso_policy::PolicyConfig,
+    /// `[quotas]`
+    #[serde(default)]
+    pub quotas: proviso_gateway::quota::QuotaConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -131,6 +134,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             models: Vec::new(),
             policy: proviso_policy::PolicyConfig::default(),
+            quotas: proviso_gateway::quota::QuotaConfig::default(),
         }
     }
 }
@@ -242,7 +246,15 @@ mod tests {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
                     out.push(k.clone());
-                    keys(v, out);
+                    if k == "teams" {
+                        // A map from team names (not keys) to limit tables.
+                        v.as_object()
+                            .into_iter()
+                            .flatten()
+                            .for_each(|(_, t)| keys(t, out));
+                    } else {
+                        keys(v, out);
+                    }
                 }
             }
             serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
@@ -259,7 +271,10 @@ mod tests {
                     [ledger]\npath = \"l.db\"\n[keys]\npath = \"k.db\"\n\
                     [[policy.rules]]\nname = \"r\"\neffect = \"allow\"\nteams = [\"t\"]\nkeys = [\"k\"]\n\
                     purposes = [\"product\"]\nmodels = [\"m\"]\nupstreams = [\"a\"]\nupstream_kinds = [\"azure\"]\n\
-                    regions = [\"eu\"]\nreference = \"x\"\nentities = [\"email\"]\n";
+                    regions = [\"eu\"]\nreference = \"x\"\nentities = [\"email\"]\n\
+                    [quotas.teams.t]\nrequests_per_minute = 1\nrequests_per_day = 1\ntokens_per_minute = 1\n\
+                    tokens_per_day = 1\nmonthly_tokens = 1\nmonthly_budget_usd = 1.0\n\
+                    [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

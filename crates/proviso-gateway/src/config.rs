@@ -177,4 +177,6 @@ pub struct GatewayConfig {
     pub models: Vec<ModelConfig>,
     /// `[policy]`.
     pub policy: proviso_policy::PolicyConfig,
+    /// `[quotas]`.
+    pub quotas: crate::quota::QuotaConfig,
 }

@@ -145,6 +145,57 @@ impl ApiError {
         e
     }
 
+    /// 429 `rate_limit_exceeded`.
+    pub fn rate_limited(what: &str, retry_after_ms: u64, never: bool, tokens: bool) -> Self {
+        let msg = if never {
+            format!(
+                "This request alone exceeds the limit ({what}); reduce max_tokens or the prompt."
+            )
+        } else {
+            format!(
+                "Rate limit reached ({what}). Try again in {}.",
+                crate::quota::format_reset(retry_after_ms)
+            )
+        };
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            if tokens { "tokens" } else { "requests" },
+            "rate_limit_exceeded",
+            msg,
+        );
+        e.retry_after = Some(retry_after_ms.div_ceil(1000).max(1));
+        e
+    }
+
+    /// 429 `budget_exceeded`.
+    pub fn budget_exceeded(what: &str, retry_after_ms: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            "budget_exceeded",
+            format!(
+                "Monthly budget exhausted ({what}). It renews at the start of next month (UTC)."
+            ),
+        );
+        e.retry_after = Some(retry_after_ms.div_ceil(1000).max(1));
+        e
+    }
+
+    /// 503 `quota_unavailable`: the shared quota store cannot be reached and
+    /// the configuration says fail closed.
+    pub fn quota_unavailable(why: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "quota_unavailable",
+            format!(
+                "Quotas cannot be checked right now ({why}); the gateway refuses rather than overspend. Retry later."
+            ),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
     /// 404 `model_not_found`.
     pub fn model_not_found(model: &str) -> Self {
         let mut e = Self::new(

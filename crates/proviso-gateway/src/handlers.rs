@@ -66,7 +66,19 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let body = s.metrics.render(&s.ledger.stats());
+    let mut body = s.metrics.render(&s.ledger.stats());
+    let q = &s.quotas;
+    let extra = format!(
+        "# HELP proviso_quota_refusals Requests refused by a rate limit or budget\n# TYPE proviso_quota_refusals counter\nproviso_quota_refusals_total {}\n\
+         # HELP proviso_quota_backend_errors Failed calls to the shared quota store (Redis)\n# TYPE proviso_quota_backend_errors counter\nproviso_quota_backend_errors_total {}\n\
+         # HELP proviso_quota_local_fallback 1 while quotas are enforced per replica because Redis is unreachable\n# TYPE proviso_quota_local_fallback gauge\nproviso_quota_local_fallback {}\n",
+        q.refusals.load(std::sync::atomic::Ordering::Relaxed),
+        q.redis_errors.load(std::sync::atomic::Ordering::Relaxed),
+        u8::from(q.falling_back()),
+    );
+    if let Some(i) = body.rfind("# EOF") {
+        body.insert_str(i, &extra);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
+pub mod quota;
 pub mod sse;
 pub mod state;
 pub mod upstream;
@@ -53,7 +54,8 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// Builds the shared state.
+/// Builds the shared state. With Redis quotas, call it inside a Tokio
+/// runtime.
 pub fn state(
     config: GatewayConfig,
     ledger: LedgerHandle,
@@ -64,12 +66,14 @@ pub fn state(
     let keys = keys::KeyCache::new(keys)?;
     let policy = proviso_policy::Policy::new(config.policy.clone())
         .map_err(|e| StartError::Config(e.to_string()))?;
+    let quotas = quota::QuotaService::new(config.quotas.clone()).map_err(StartError::Config)?;
     Ok(AppState(Arc::new(Services {
         config,
         upstreams,
         ledger,
         keys,
         policy,
+        quotas,
         metrics: metrics::Metrics::default(),
     })))
 }

@@ -25,6 +25,8 @@ pub struct Services {
     pub keys: KeyCache,
     /// The usage specification.
     pub policy: proviso_policy::Policy,
+    /// Quotas.
+    pub quotas: std::sync::Arc<crate::quota::QuotaService>,
     /// Metrics.
     pub metrics: Metrics,
 }

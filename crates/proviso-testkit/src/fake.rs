@@ -418,7 +418,16 @@ async fn handle(
         .unwrap_or("fake")
         .to_string();
     let prompt = prompt_text(kind, &parsed);
-    let prompt_tokens = count_tokens(&prompt);
+    // Usage is counted as OpenAI bills it (tiktoken), so a gateway's own
+    // count can be checked against it.
+    let api_path = match kind {
+        Kind::Chat => "/v1/chat/completions",
+        Kind::Completion => "/v1/completions",
+        Kind::Embedding => "/v1/embeddings",
+    };
+    let prompt_tokens = parsed
+        .as_object()
+        .map_or(0, |m| proviso_tokens::prompt_tokens(api_path, m));
     if kind == Kind::Embedding {
         return embed(&parsed, &model, prompt_tokens);
     }
@@ -434,12 +443,22 @@ async fn handle(
         .and_then(Value::as_u64);
     let mut tokens = split_tokens(&answer);
     let mut finish = "stop";
-    if let Some(m) = max_tokens.filter(|m| tokens.len() as u64 > *m) {
-        tokens.truncate(usize::try_from(m).unwrap_or(usize::MAX));
+    if let Some(m) = max_tokens.filter(|m| proviso_tokens::count(&model, &answer) > *m) {
+        // Keep whole words while the billed count stays within the limit.
+        let mut keep = 0;
+        let mut prefix = String::new();
+        for t in &tokens {
+            prefix.push_str(t);
+            if proviso_tokens::count(&model, &prefix) > m {
+                break;
+            }
+            keep += 1;
+        }
+        tokens.truncate(keep);
         finish = "length";
     }
     let text: String = tokens.concat();
-    let completion_tokens = tokens.len() as u64 * n;
+    let completion_tokens = proviso_tokens::count(&model, &text) * n;
     let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens});
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -29,6 +29,25 @@ impl UnixMillis {
         }
     }
 
+    /// The calendar month (UTC) this time falls in, as `YYYY-MM`, and the
+    /// milliseconds from this time to the month's end.
+    pub fn month(self) -> (String, i64) {
+        let nanos = i128::from(self.0) * 1_000_000;
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+            return ("0000-00".into(), 0);
+        };
+        let (y, m) = (t.year(), t.month());
+        let (ny, nm) = if m == time::Month::December {
+            (y + 1, time::Month::January)
+        } else {
+            (y, m.next())
+        };
+        let end = time::Date::from_calendar_date(ny, nm, 1)
+            .map(|d| d.midnight().assume_utc().unix_timestamp() * 1000)
+            .unwrap_or(self.0);
+        (format!("{y:04}-{:02}", u8::from(m)), (end - self.0).max(0))
+    }
+
     /// Parses RFC 3339 (`2026-11-24T09:30:00Z`), a date (`2026-11-24`, taken
     /// as midnight UTC) or a plain number of milliseconds.
     pub fn parse(s: &str) -> Result<Self, String> {
@@ -82,6 +101,14 @@ mod tests {
             UnixMillis(1000)
         );
         assert!(UnixMillis::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn month_and_time_to_its_end() {
+        let t = UnixMillis::parse("2026-12-31T23:59:59Z").unwrap();
+        assert_eq!(t.month(), ("2026-12".to_string(), 1000));
+        let t = UnixMillis::parse("2026-02-01").unwrap();
+        assert_eq!(t.month(), ("2026-02".to_string(), 28 * 86_400_000));
     }
 
     #[test]

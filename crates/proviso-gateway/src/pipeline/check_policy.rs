@@ -133,6 +133,7 @@ pub fn run(
 pub fn detail(ctx: &Context) -> serde_json::Value {
     json!({
         "purpose": ctx.purpose,
+        "counted_prompt_tokens": ctx.counted_prompt_tokens,
         "policy": ctx.decision.as_ref().map(|d| json!({
             "allowed": d.allowed,
             "rule": d.rule,

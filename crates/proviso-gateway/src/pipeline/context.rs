@@ -45,6 +45,12 @@ pub struct Context {
     pub purpose: Option<String>,
     /// The policy decision.
     pub decision: Option<proviso_policy::Decision>,
+    /// The quota charge, until settled.
+    pub reservation: Option<crate::quota::Reservation>,
+    /// Prompt tokens counted before the call (when quotas apply).
+    pub counted_prompt_tokens: Option<u64>,
+    /// Rate-limit states after the charge, for `x-ratelimit-*` headers.
+    pub limit_states: Vec<proviso_access::limits::LimitState>,
 }
 
 /// What a record says beyond the context.
@@ -84,6 +90,9 @@ impl Context {
             upstream_elapsed: None,
             purpose: None,
             decision: None,
+            reservation: None,
+            counted_prompt_tokens: None,
+            limit_states: Vec::new(),
         }
     }
 

@@ -2,11 +2,11 @@
 //! each stage is a plain function over the shared state and the context.
 //!
 //! ```text
-//! authenticate → parse → route → check policy → [reserve quota → desensitize] →
+//! authenticate → parse → route → check policy → reserve quota → [desensitize] →
 //! (ledger writable?) → call upstream → respond | relay stream
-//!   (restore, settle quota and observe plug in beside record)
+//!   → settle quota → record   ([restore] and [observe] plug in beside them)
 //! ```
-//! The bracketed stages arrive with the quota and masking work.
+//! The bracketed stages arrive with the masking and monitor work.
 
 mod authenticate;
 mod call_upstream;
@@ -15,8 +15,10 @@ mod context;
 mod parse;
 mod record;
 mod relay_stream;
+mod reserve_quota;
 mod respond;
 mod route;
+mod settle_quota;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -32,13 +34,19 @@ use crate::upstream::Endpoint;
 pub async fn run(state: AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
     let mut ctx = Context::new(endpoint);
     match before_upstream(&state, &mut ctx, &headers, body).await {
-        Err(e) => record::refuse(&state, &ctx, e).await,
+        Err(e) => {
+            settle_quota::nothing_used(&mut ctx);
+            record::refuse(&state, &ctx, e).await
+        }
         Ok(answer) if ctx.stream && answer.resp.status().is_success() => {
             relay_stream::run(state, ctx, answer)
         }
         Ok(answer) => match respond::run(&state, &mut ctx, answer).await {
             Ok(r) => r,
-            Err(e) => record::refuse(&state, &ctx, e).await,
+            Err(e) => {
+                settle_quota::nothing_used(&mut ctx);
+                record::refuse(&state, &ctx, e).await
+            }
         },
     }
 }
@@ -57,7 +65,8 @@ async fn before_upstream(
     // request would go (upstream, kind, region) and drops what it refuses.
     let deployments = route::run(state, ctx)?;
     let deployments = check_policy::run(state, ctx, headers, deployments)?;
-    // (reserve quota and desensitize come here, before anything leaves)
+    reserve_quota::run(state, ctx).await?;
+    // (desensitize comes here, before anything leaves)
     // Fail closed before anything leaves: an exchange that could not be
     // recorded must not reach an upstream.
     record::ensure_writable(state)?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use proviso_access::limits::Unit;
 use proviso_ledger::{Receipt, Record};
 
 use crate::error::ApiError;
@@ -62,10 +63,41 @@ pub fn emit(
     .emit(&state.metrics);
 }
 
-/// Adds `x-proviso-record-id`.
+/// Adds `x-proviso-record-id` and, when quotas apply, OpenAI's
+/// `x-ratelimit-*` headers for the most constrained request and token
+/// limits.
 pub fn tag(resp: &mut Response, ctx: &Context) {
+    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.id.to_string()) {
-        resp.headers_mut().insert("x-proviso-record-id", v);
+        h.insert("x-proviso-record-id", v);
+    }
+    for (unit, name) in [(Unit::Requests, "requests"), (Unit::Tokens, "tokens")] {
+        let tightest = ctx
+            .limit_states
+            .iter()
+            .filter(|s| s.unit == unit)
+            .min_by_key(|s| s.remaining);
+        if let Some(s) = tightest {
+            let pairs = [
+                (format!("x-ratelimit-limit-{name}"), s.limit.to_string()),
+                (
+                    format!("x-ratelimit-remaining-{name}"),
+                    s.remaining.to_string(),
+                ),
+                (
+                    format!("x-ratelimit-reset-{name}"),
+                    crate::quota::format_reset(s.reset_ms),
+                ),
+            ];
+            for (k, v) in pairs {
+                if let (Ok(k), Ok(v)) = (
+                    axum::http::HeaderName::try_from(k),
+                    HeaderValue::from_str(&v),
+                ) {
+                    h.insert(k, v);
+                }
+            }
+        }
     }
 }
 

@@ -54,7 +54,7 @@ pub fn run(state: AppState, ctx: Context, answer: Answer) -> Response {
     resp
 }
 
-async fn relay(state: AppState, ctx: Context, answer: Answer, tx: mpsc::Sender<Bytes>) {
+async fn relay(state: AppState, mut ctx: Context, answer: Answer, tx: mpsc::Sender<Bytes>) {
     let up = answer.deployment.upstream.clone();
     let deadline = answer.sent_at + up.total_timeout;
     let mut upstream = answer.resp.bytes_stream();
@@ -155,6 +155,18 @@ async fn relay(state: AppState, ctx: Context, answer: Answer, tx: mpsc::Sender<B
         }
     };
     let code = error.as_ref().map(|(c, _)| c.clone());
+    // Without the upstream's usage (the stream ended early), settle with an
+    // estimate: the counted prompt plus the text produced.
+    let usage = asm.usage.or_else(|| {
+        let prompt = ctx.counted_prompt_tokens?;
+        let out = proviso_tokens::count(ctx.model.as_deref().unwrap_or(""), &asm.output());
+        Some(proviso_types::Usage {
+            prompt_tokens: prompt,
+            completion_tokens: out,
+            total_tokens: prompt + out,
+        })
+    });
+    crate::pipeline::settle_quota::run(&mut ctx, usage);
     let rec = ctx.record(
         outcome,
         Ending {

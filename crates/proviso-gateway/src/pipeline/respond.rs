@@ -70,6 +70,7 @@ pub async fn run(
         ApiError::upstream_bad_response(&up.name, "the body is not JSON")
     })?;
     let (output, finish_reason, usage) = non_stream_output(&parsed);
+    crate::pipeline::settle_quota::run(ctx, usage);
     let response = if ctx.endpoint == Endpoint::Embeddings {
         Some(summarise_embeddings(&parsed).to_string())
     } else {

@@ -1,0 +1,44 @@
+//! Stage: reserve quota. Counts the prompt with the model's tokenizer,
+//! adds the completion allowance, and charges every limit of the key and
+//! its team at once (all or nothing).
+
+use crate::error::ApiError;
+use crate::pipeline::Context;
+use crate::quota::QuotaError;
+use crate::state::AppState;
+
+/// Charges the request, or refuses with 429 (or 503 when Redis is down and
+/// the configuration says fail closed).
+pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
+    let Some(key) = ctx.key.as_ref() else {
+        return Err(ApiError::internal("reserve_quota before authenticate"));
+    };
+    let model = ctx.model.clone().unwrap_or_default();
+    let plan = state
+        .quotas
+        .plan(key, &model, ctx.endpoint.path(), &ctx.body);
+    if plan.is_empty() {
+        return Ok(());
+    }
+    ctx.counted_prompt_tokens = Some(plan.prompt_tokens);
+    match state.quotas.reserve(plan).await {
+        Ok(r) => {
+            ctx.limit_states = r.states.clone();
+            ctx.reservation = Some(r);
+            Ok(())
+        }
+        Err(QuotaError::Refused(r)) if r.budget => {
+            Err(ApiError::budget_exceeded(&r.label, r.retry_after_ms))
+        }
+        Err(QuotaError::Refused(r)) => {
+            let tokens = r.label.contains("tokens");
+            Err(ApiError::rate_limited(
+                &r.label,
+                r.retry_after_ms,
+                r.never,
+                tokens,
+            ))
+        }
+        Err(QuotaError::Unavailable(e)) => Err(ApiError::quota_unavailable(&e)),
+    }
+}

@@ -1,0 +1,175 @@
+//! Counting tokens the way OpenAI counts them for billing, so a quota can
+//! reserve a request's prompt before it leaves.
+//!
+//! The encoding follows the model name (`o200k_base` for the GPT-4o, GPT-4.1,
+//! GPT-5 and o-series families, `cl100k_base` otherwise); a chat prompt costs
+//! its messages' tokens plus 3 per message (4 with a `name`) plus 3 to prime
+//! the reply, as in OpenAI's published counting recipe.
+//!
+//! ```
+//! use serde_json::json;
+//! let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello there"}]});
+//! let n = proviso_tokens::prompt_tokens("/v1/chat/completions", body.as_object().unwrap());
+//! assert_eq!(n, 3 + 1 + 2 + 3); // overhead, "user", "Hello there", reply priming
+//! ```
+#![deny(missing_docs)]
+
+use serde_json::{Map, Value};
+use tiktoken_rs::CoreBPE;
+
+/// The encoding OpenAI uses for `model`.
+pub fn encoding(model: &str) -> &'static CoreBPE {
+    let m = model.rsplit('/').next().unwrap_or(model);
+    let o200k = [
+        "gpt-4o",
+        "chatgpt-4o",
+        "gpt-4.1",
+        "gpt-4.5",
+        "gpt-5",
+        "o1",
+        "o3",
+        "o4",
+    ];
+    if o200k.iter().any(|p| m.starts_with(p)) {
+        tiktoken_rs::o200k_base_singleton()
+    } else {
+        tiktoken_rs::cl100k_base_singleton()
+    }
+}
+
+/// Tokens in `text` for `model`.
+pub fn count(model: &str, text: &str) -> u64 {
+    encoding(model).count_ordinary(text) as u64
+}
+
+fn content_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Array(parts) => {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    out.push_str(t);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Prompt tokens of a request body for `path` (`/v1/chat/completions`,
+/// `/v1/completions` or `/v1/embeddings`).
+pub fn prompt_tokens(path: &str, body: &Map<String, Value>) -> u64 {
+    let model = body.get("model").and_then(Value::as_str).unwrap_or("");
+    let enc = encoding(model);
+    let n = |s: &str| enc.count_ordinary(s) as u64;
+    match path {
+        "/v1/chat/completions" => {
+            let mut total = 3; // every reply is primed with <|start|>assistant<|message|>
+            for m in body
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                total += 3;
+                if let Some(role) = m.get("role").and_then(Value::as_str) {
+                    total += n(role);
+                }
+                if let Some(name) = m.get("name").and_then(Value::as_str) {
+                    total += 1 + n(name);
+                }
+                let mut text = String::new();
+                if let Some(c) = m.get("content") {
+                    content_text(c, &mut text);
+                }
+                total += n(&text);
+            }
+            total
+        }
+        "/v1/completions" => match body.get("prompt") {
+            Some(Value::String(s)) => n(s),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => n(s),
+                    Value::Array(ids) => ids.len() as u64,
+                    Value::Number(_) => 1,
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        },
+        "/v1/embeddings" => match body.get("input") {
+            Some(Value::String(s)) => n(s),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => n(s),
+                    Value::Array(ids) => ids.len() as u64,
+                    Value::Number(_) => 1,
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The completion tokens a request may produce: `max_completion_tokens`
+/// or `max_tokens` (else `default`), times `n`.
+pub fn completion_allowance(body: &Map<String, Value>, default: u64) -> u64 {
+    let max = body
+        .get("max_completion_tokens")
+        .or_else(|| body.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(default);
+    let choices = body.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
+    max.saturating_mul(choices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn encodings_by_model() {
+        assert_eq!(count("gpt-4o-mini", "hello world"), 2);
+        assert_eq!(count("gpt-3.5-turbo", "hello world"), 2);
+        assert!(std::ptr::eq(encoding("azure/gpt-4o"), encoding("gpt-4o")));
+        assert!(!std::ptr::eq(encoding("gpt-4"), encoding("gpt-4o")));
+    }
+
+    #[test]
+    fn chat_overhead_and_parts() {
+        let b = json!({"model": "gpt-4o", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Hi"}]}
+        ]});
+        let m = b.as_object().unwrap();
+        let expected = 3 + (3 + 1 + count("gpt-4o", "Be brief.")) + (3 + 1 + 1 + 1 + 1);
+        assert_eq!(prompt_tokens("/v1/chat/completions", m), expected);
+    }
+
+    #[test]
+    fn completions_and_embeddings() {
+        let b = json!({"model": "gpt-3.5-turbo-instruct", "prompt": ["a b", [1, 2, 3]]});
+        assert_eq!(
+            prompt_tokens("/v1/completions", b.as_object().unwrap()),
+            2 + 3
+        );
+        let e = json!({"model": "text-embedding-3-small", "input": "hello world"});
+        assert_eq!(prompt_tokens("/v1/embeddings", e.as_object().unwrap()), 2);
+    }
+
+    #[test]
+    fn allowance() {
+        let b = json!({"max_tokens": 100, "n": 2});
+        assert_eq!(completion_allowance(b.as_object().unwrap(), 4096), 200);
+        assert_eq!(
+            completion_allowance(json!({}).as_object().unwrap(), 4096),
+            4096
+        );
+    }
+}
