@@ -51,8 +51,10 @@ async def burst(url, key, n):
     return await asyncio.gather(*(one() for _ in range(n)))
 
 
-def test_300_concurrent_against_100_per_minute_admit_exactly_100(gw):
-    key = create(gw, "--rpm", "100")
+# A daily limit, so that no unit refills while the burst is under way (a
+# per-minute limit of 100 refills one every 0.6 s) and the count is exact.
+def test_300_concurrent_against_a_limit_of_100_admit_exactly_100(gw):
+    key = create(gw, "--rpd", "100")
     results = asyncio.run(burst(gw.url, key, 300))
     assert results.count("ok") == 100 and results.count("429") == 200
     recs = gw.records()
@@ -76,15 +78,33 @@ def test_two_replicas_sharing_redis_admit_exactly_100(tmp_path, fake):
         b.stop()
         b.config.write_text(b.config.read_text().replace(str(b.data), str(a.data)))
         b.start()
-        key = create(a, "--rpm", "100")
+        shared = create(a, "--rpd", "1000")
+        key = create(a, "--rpd", "100")
         time.sleep(0.3)
+        # Sequential requests alternating between the replicas draw on one
+        # limit: the remaining count falls by one whichever replica serves.
+        remaining = []
+        for i in range(10):
+            g = a if i % 2 == 0 else b
+            r = httpx.post(g.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": ECHO},
+                           headers={"authorization": f"Bearer {shared}"})
+            remaining.append(int(r.headers["x-ratelimit-remaining-requests"]))
+        assert remaining == list(range(999, 989, -1))
 
         async def both():
-            return await asyncio.gather(burst(a.url, key, 150), burst(b.url, key, 150))
-        ra, rb = asyncio.run(both())
-        assert ra.count("ok") + rb.count("ok") == 100, (ra.count("ok"), rb.count("ok"))
-        assert ra.count("ok") > 0 and rb.count("ok") > 0, "both replicas served some"
-        assert len(a.records()) == 300, "both replicas recorded into one chain"
+            ca = openai.AsyncOpenAI(base_url=a.url + "/v1", api_key=key, max_retries=0, timeout=60)
+            cb = openai.AsyncOpenAI(base_url=b.url + "/v1", api_key=key, max_retries=0, timeout=60)
+
+            async def one(c):
+                try:
+                    await c.chat.completions.create(model="gpt-4o-mini", messages=ECHO)
+                    return "ok"
+                except openai.RateLimitError:
+                    return "429"
+            return await asyncio.gather(*(one(ca if i % 2 == 0 else cb) for i in range(300)))
+        results = asyncio.run(both())
+        assert results.count("ok") == 100 and results.count("429") == 200, results.count("ok")
+        assert len(a.records()) == 310, "both replicas recorded into one chain"
         assert a.verify().returncode == 0
     finally:
         a.stop()

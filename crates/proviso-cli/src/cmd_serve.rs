@@ -69,6 +69,8 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         models: cfg.models,
         policy: cfg.policy,
         quotas: cfg.quotas,
+        admin: cfg.admin,
+        ledger_path: Some(ledger_path.clone()),
     };
     // The Redis quota client attaches to the runtime it is built in.
     let _in_runtime = rt.enter();

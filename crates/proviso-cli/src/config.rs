@@ -40,6 +40,9 @@ pub struct Config {
     /// `[quotas]`
     #[serde(default)]
     pub quotas: proviso_gateway::quota::QuotaConfig,
+    /// `[admin]`
+    #[serde(default)]
+    pub admin: proviso_gateway::admin::AdminConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -135,6 +138,7 @@ impl Default for Config {
             models: Vec::new(),
             policy: proviso_policy::PolicyConfig::default(),
             quotas: proviso_gateway::quota::QuotaConfig::default(),
+            admin: proviso_gateway::admin::AdminConfig::default(),
         }
     }
 }
@@ -274,7 +278,8 @@ mod tests {
                     regions = [\"eu\"]\nreference = \"x\"\nentities = [\"email\"]\n\
                     [quotas.teams.t]\nrequests_per_minute = 1\nrequests_per_day = 1\ntokens_per_minute = 1\n\
                     tokens_per_day = 1\nmonthly_tokens = 1\nmonthly_budget_usd = 1.0\n\
-                    [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n";
+                    [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n\
+                    [admin]\ntoken = \"0123456789abcdef\"\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);
@@ -306,7 +311,8 @@ mod tests {
         // SAFETY-free: the example uses ${OPENAI_API_KEY}; provide it.
         let text = text
             .replace("${OPENAI_API_KEY}", "sk-test")
-            .replace("${AZURE_OPENAI_KEY}", "az");
+            .replace("${AZURE_OPENAI_KEY}", "az")
+            .replace("${PROVISO_ADMIN_TOKEN}", "0123456789abcdef");
         let c = parse(&text, "example").unwrap();
         assert!(!c.upstreams.is_empty());
         assert!(!c.models.is_empty());

@@ -179,4 +179,8 @@ pub struct GatewayConfig {
     pub policy: proviso_policy::PolicyConfig,
     /// `[quotas]`.
     pub quotas: crate::quota::QuotaConfig,
+    /// `[admin]`.
+    pub admin: crate::admin::AdminConfig,
+    /// The ledger file, for usage reports (set by the binary, not a key).
+    pub ledger_path: Option<std::path::PathBuf>,
 }

@@ -37,6 +37,11 @@ impl ApiError {
         }
     }
 
+    /// An error of the admin API (`docs/errors.md`, admin section).
+    pub fn admin(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, "invalid_request_error", code, message)
+    }
+
     /// 400 `invalid_json`.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
         Self::new(

@@ -59,6 +59,22 @@ impl KeyCache {
 }
 
 impl KeyCache {
+    /// Runs `f` with the key store (for administrative changes), then
+    /// reloads the cache: SQLite's `data_version` does not move for changes
+    /// made on this very connection.
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut KeyStore) -> Result<T, proviso_access::AccessError>,
+    ) -> Result<T, proviso_access::AccessError> {
+        let out = {
+            let mut store = self.store.lock().map_err(|_| poisoned())?;
+            f(&mut store)?
+        };
+        *self.version.lock().map_err(|_| poisoned())? = i64::MIN;
+        self.refresh()?;
+        Ok(out)
+    }
+
     /// Revokes suspended keys whose notice period has ended, recording each
     /// revocation in the ledger first.
     pub fn revoke_due(
@@ -85,6 +101,11 @@ impl KeyCache {
             };
             store.revoke(&key.id, &change)?;
             tracing::info!(key = %key.id, "key revoked at the end of its notice period");
+        }
+        drop(store);
+        if !due.is_empty() {
+            *self.version.lock().map_err(|_| poisoned())? = i64::MIN;
+            self.refresh()?;
         }
         Ok(due.len())
     }

@@ -5,6 +5,7 @@
 //! [`pipeline::run`], whose stages are named as in DESIGN.md.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod env;
 pub mod error;
@@ -63,6 +64,18 @@ pub fn state(
 ) -> Result<AppState, StartError> {
     let upstreams =
         upstream::Upstreams::from_config(&config).map_err(|e| StartError::Config(e.0))?;
+    if let Some(t) = config.admin.token.as_ref().map(|t| t.as_str()) {
+        if t.len() < 16 {
+            return Err(StartError::Config(
+                "[admin] token must be at least 16 characters".into(),
+            ));
+        }
+        if keys.authenticate(t)?.is_some() {
+            return Err(StartError::Config(
+                "[admin] token is a client key; use a separate secret".into(),
+            ));
+        }
+    }
     let keys = keys::KeyCache::new(keys)?;
     let policy = proviso_policy::Policy::new(config.policy.clone())
         .map_err(|e| StartError::Config(e.to_string()))?;
@@ -98,6 +111,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
+        .nest("/admin", admin::routes())
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))

@@ -27,11 +27,42 @@ mod docs {
         codes.extend(snake_literals(include_str!(
             "../src/pipeline/relay_stream.rs"
         )));
+        // Admin codes are the first string after each `err(StatusCode::…`.
+        let admin = include_str!("../src/admin.rs");
+        codes.extend(
+            admin
+                .split("err(")
+                .skip(1)
+                .map(str::trim_start)
+                .filter(|r| r.starts_with("StatusCode::"))
+                .filter_map(|r| r.split('"').nth(1))
+                .map(str::to_owned),
+        );
         assert!(codes.contains("model_not_found") && codes.contains("client_disconnected"));
+        assert!(codes.contains("invalid_admin_token"));
         for c in codes {
             assert!(
                 docs.contains(&format!("`{c}`")),
                 "docs/errors.md does not document `{c}`"
+            );
+        }
+    }
+
+    /// Guards against an admin route added without its OpenAPI description.
+    #[test]
+    fn every_admin_route_is_in_the_openapi_file() {
+        let spec = include_str!("../../../docs/openapi.yaml");
+        let src = include_str!("../src/admin.rs");
+        let routes: Vec<&str> = src
+            .split(".route(\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .collect();
+        assert!(routes.len() >= 10);
+        for r in routes {
+            assert!(
+                spec.contains(&format!("  {r}:")),
+                "docs/openapi.yaml lacks {r}"
             );
         }
     }

@@ -73,6 +73,11 @@ async fn before_upstream(
     call_upstream::run(state, ctx, &deployments).await
 }
 
+/// Appends an administrative event and waits for the commit.
+pub async fn record_event(state: &AppState, rec: proviso_ledger::Record) -> Result<(), ApiError> {
+    record::commit(state, rec).await.map(|_| ())
+}
+
 /// `/v1/models`: the models this key may use. Not recorded unless refused
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {

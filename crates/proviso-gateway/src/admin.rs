@@ -1,0 +1,447 @@
+//! The admin API under `/admin/`: keys and applications, policy, usage.
+//! Authenticated by the admin token (`[admin] token`), which is never a
+//! client key; JSON in and out; described in `docs/openapi.yaml`. It does
+//! what `proviso keys` and `proviso policy` do, and records the same
+//! ledger events (through the gateway's own ledger writer).
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use proviso_access::{
+    AccessError, Application, Approval, Change, KeyRecord, KeyStore, NewKey, Quotas,
+};
+use proviso_types::{KeyId, RecordId, UnixMillis};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::lifecycle::event_record;
+use crate::pipeline::check_policy::evaluate;
+use crate::state::AppState;
+
+/// `[admin]`.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The admin token (`Authorization: Bearer …` on `/admin/`), usually
+    /// `"${PROVISO_ADMIN_TOKEN}"`. Without one the admin API is off.
+    #[serde(default)]
+    pub token: Option<crate::env::EnvString>,
+}
+
+/// The admin routes (mounted under `/admin`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/{id}", get(get_key))
+        .route("/keys/{id}/approve", post(approve))
+        .route("/keys/{id}/deny", post(deny))
+        .route("/keys/{id}/suspend", post(suspend))
+        .route("/keys/{id}/reinstate", post(reinstate))
+        .route("/keys/{id}/revoke", post(revoke))
+        .route("/applications", get(list_applications).post(apply))
+        .route("/policy", get(policy))
+        .route("/policy/check", post(policy_check))
+        .route("/policy/lint", get(policy_lint))
+        .route("/usage", get(usage))
+}
+
+fn err(status: StatusCode, code: &'static str, msg: String) -> ApiError {
+    ApiError::admin(status, code, msg)
+}
+
+fn access_err(e: AccessError) -> ApiError {
+    match e {
+        AccessError::UnknownKey(id) => err(
+            StatusCode::NOT_FOUND,
+            "key_not_found",
+            format!("no key with id {id}"),
+        ),
+        AccessError::BadTransition { .. } => {
+            err(StatusCode::CONFLICT, "invalid_transition", e.to_string())
+        }
+        AccessError::Invalid(m) => err(StatusCode::BAD_REQUEST, "invalid_field", m),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Checks the admin token in constant time; returns who acts.
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(want) = state
+        .config
+        .admin
+        .token
+        .as_ref()
+        .map(|t| t.as_str())
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            "admin_disabled",
+            "The admin API is off: set [admin] token.".into(),
+        ));
+    };
+    let got = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (
+        Sha256::digest(got.as_bytes()),
+        Sha256::digest(want.as_bytes()),
+    );
+    let same = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0;
+    if !same {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_token",
+            "Missing or wrong admin token.".into(),
+        ));
+    }
+    Ok(headers
+        .get("proviso-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("admin-api")
+        .to_owned())
+}
+
+fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let raw = if raw.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        raw
+    };
+    serde_json::from_slice(raw).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("The request body is not valid: {e}"),
+        )
+    })
+}
+
+/// Runs one lifecycle change against the key store and records it.
+async fn change(
+    state: &AppState,
+    by: &str,
+    event: &str,
+    reason: &str,
+    f: impl FnOnce(&mut KeyStore, &Change<'_>) -> Result<(KeyRecord, Option<String>), AccessError>,
+) -> Result<(KeyRecord, Option<String>), ApiError> {
+    let id = RecordId::new();
+    let rid = id.to_string();
+    let (key, secret) = state
+        .keys
+        .with_store(|s| {
+            f(
+                s,
+                &Change {
+                    by,
+                    reason,
+                    record_id: &rid,
+                },
+            )
+        })
+        .map_err(access_err)?;
+    crate::pipeline::record_event(state, event_record(id, event, &key, by, reason)).await?;
+    let _ = state.keys.refresh();
+    Ok((key, secret))
+}
+
+fn key_json(k: &KeyRecord) -> Value {
+    let mut v = serde_json::to_value(k).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "effective_state".into(),
+            json!(k.effective_state(UnixMillis::now())),
+        );
+    }
+    v
+}
+
+fn with_secret(k: &KeyRecord, secret: Option<String>) -> Response {
+    let mut v = key_json(k);
+    if let (Some(o), Some(s)) = (v.as_object_mut(), secret) {
+        o.insert("secret".into(), json!(s));
+    }
+    (StatusCode::OK, Json(v)).into_response()
+}
+
+type R = Result<Response, ApiError>;
+
+async fn list_keys(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let keys = s.keys.with_store(|st| st.list()).map_err(access_err)?;
+    Ok(Json(keys.iter().map(key_json).collect::<Vec<_>>()).into_response())
+}
+
+async fn get_key(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> R {
+    admin(&s, &h)?;
+    let k = s
+        .keys
+        .with_store(|st| st.get(&KeyId(id.clone())))
+        .map_err(access_err)?;
+    let k = k.ok_or_else(|| access_err(AccessError::UnknownKey(id)))?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
+async fn list_applications(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let keys = s.keys.with_store(|st| st.list()).map_err(access_err)?;
+    let pending: Vec<Value> = keys
+        .iter()
+        .filter(|k| k.state == proviso_access::KeyState::Pending)
+        .map(key_json)
+        .collect();
+    Ok(Json(pending).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    team: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    purposes: Vec<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    default_purpose: Option<String>,
+    #[serde(default)]
+    quotas: Quotas,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+fn when(s: Option<&str>) -> Result<Option<UnixMillis>, ApiError> {
+    s.map(|s| UnixMillis::parse(s).map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_field", e)))
+        .transpose()
+}
+
+async fn create_key(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
+    let by = admin(&s, &h)?;
+    let b: CreateBody = body(&raw)?;
+    let new = NewKey {
+        team: b.team,
+        name: b.name,
+        purposes: b.purposes,
+        models: b.models,
+        default_purpose: b.default_purpose,
+        quotas: b.quotas,
+        expires: when(b.expires.as_deref())?,
+    };
+    let (k, secret) = change(
+        &s,
+        &by,
+        "key.created",
+        "issued by administrator",
+        |st, c| st.create(&new, c).map(|(k, s)| (k, Some(s))),
+    )
+    .await?;
+    Ok(with_secret(&k, secret))
+}
+
+async fn apply(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
+    let by = admin(&s, &h)?;
+    let app: Application = body(&raw)?;
+    let reason = app.justification.clone();
+    let (k, _) = change(&s, &by, "key.applied", &reason, |st, c| {
+        st.apply(&app, c).map(|k| (k, None))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(key_json(&k))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    #[serde(flatten)]
+    approval: Approval,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ApproveBody = body(&raw)?;
+    let reason = b.reason.unwrap_or_else(|| "approved".into());
+    let (k, secret) = change(&s, &by, "key.approved", &reason, |st, c| {
+        st.approve(&KeyId(id), &b.approval, c)
+            .map(|(k, s)| (k, Some(s)))
+    })
+    .await?;
+    Ok(with_secret(&k, secret))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    notice_seconds: Option<u64>,
+}
+
+fn reason(b: &ReasonBody, required: bool, default: &str) -> Result<String, ApiError> {
+    match (&b.reason, required) {
+        (Some(r), _) if !r.trim().is_empty() => Ok(r.clone()),
+        (_, true) => Err(ApiError::missing_field("reason")),
+        _ => Ok(default.into()),
+    }
+}
+
+async fn deny(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ReasonBody = body(&raw)?;
+    let r = reason(&b, true, "")?;
+    let (k, _) = change(&s, &by, "key.denied", &r, |st, c| {
+        st.deny(&KeyId(id), c).map(|k| (k, None))
+    })
+    .await?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
+async fn suspend(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ReasonBody = body(&raw)?;
+    let r = reason(&b, true, "")?;
+    let notice = b.notice_seconds.map(Duration::from_secs);
+    let (k, _) = change(&s, &by, "key.suspended", &r, |st, c| {
+        st.suspend(&KeyId(id), notice, c).map(|k| (k, None))
+    })
+    .await?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
+async fn reinstate(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ReasonBody = body(&raw)?;
+    let r = reason(&b, false, "reinstated after review")?;
+    let (k, _) = change(&s, &by, "key.reinstated", &r, |st, c| {
+        st.reinstate(&KeyId(id), c).map(|k| (k, None))
+    })
+    .await?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ReasonBody = body(&raw)?;
+    let r = reason(&b, false, "revoked by administrator")?;
+    let (k, _) = change(&s, &by, "key.revoked", &r, |st, c| {
+        st.revoke(&KeyId(id), c).map(|k| (k, None))
+    })
+    .await?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
+async fn policy(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    Ok(Json(json!({"purposes": s.policy.purposes(), "rules": s.policy.rules()})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    key: String,
+    #[serde(default)]
+    purpose: Option<String>,
+    model: String,
+}
+
+async fn policy_check(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
+    admin(&s, &h)?;
+    let b: CheckBody = body(&raw)?;
+    let key = s
+        .keys
+        .with_store(|st| st.get(&KeyId(b.key.clone())))
+        .map_err(access_err)?;
+    let key = key.ok_or_else(|| access_err(AccessError::UnknownKey(b.key.clone())))?;
+    let deps = s.upstreams.resolve(&b.model);
+    if deps.is_empty() {
+        return Err(ApiError::model_not_found(&b.model));
+    }
+    let ev = evaluate(&s.policy, &key, b.purpose.as_deref(), &b.model, deps);
+    let state = key.effective_state(UnixMillis::now());
+    let per: Vec<Value> = ev
+        .decisions
+        .iter()
+        .map(|(d, dec)| json!({"upstream": d.upstream.name, "upstream_model": d.model, "decision": dec}))
+        .collect();
+    Ok(Json(json!({
+        "allowed": ev.allowed() && state.is_usable(),
+        "key": key.id, "key_state": state, "team": key.team, "purpose": ev.purpose,
+        "model": b.model, "key_scope_error": ev.scope_error, "deployments": per,
+    }))
+    .into_response())
+}
+
+async fn policy_lint(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let teams = s.keys.with_store(|st| st.list()).map_err(access_err)?;
+    let mut teams: Vec<String> = teams.into_iter().map(|k| k.team).collect();
+    teams.sort();
+    teams.dedup();
+    let known = proviso_policy::Known {
+        upstreams: s.config.upstreams.iter().map(|u| u.name.clone()).collect(),
+        models: s.upstreams.model_names().to_vec(),
+        teams,
+    };
+    Ok(Json(proviso_policy::lint(&s.policy, &known)).into_response())
+}
+
+async fn usage(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let Some(path) = s.config.ledger_path.as_ref() else {
+        return Ok(Json(json!([])).into_response());
+    };
+    let store =
+        proviso_ledger::SqliteStore::open_existing(path, proviso_ledger::SqliteConfig::default())
+            .map_err(ApiError::internal)?;
+    let by_key = store.usage_by_key().map_err(ApiError::internal)?;
+    let keys = s.keys.with_store(|st| st.list()).map_err(access_err)?;
+    let rows: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let (n, t, last) = by_key.get(&k.id.0).copied().unwrap_or((0, 0, UnixMillis(0)));
+            json!({"key_id": k.id, "team": k.team, "requests": n, "tokens": t, "last": (n > 0).then(|| last.to_rfc3339())})
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
