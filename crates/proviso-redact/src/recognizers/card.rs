@@ -1,0 +1,98 @@
+use super::{Recognizer, digits, isolated, re};
+use crate::EntityKind;
+
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+    Ok(vec![Recognizer {
+        kind: EntityKind::CreditCard,
+        regex: re(r"\d(?:[ -]?\d){12,18}")?,
+        group: 0,
+        validate,
+        score: 0.85,
+        context: &[
+            "card",
+            "visa",
+            "mastercard",
+            "amex",
+            "credit",
+            "debit",
+            "卡号",
+            "信用卡",
+            "银行卡",
+        ],
+    }])
+}
+
+/// The Luhn checksum over the digits of `s`.
+pub fn luhn_valid(s: &str) -> bool {
+    let d: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() < 2 {
+        return false;
+    }
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            if i % 2 == 1 {
+                let y = x * 2;
+                if y > 9 { y - 9 } else { y }
+            } else {
+                x
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn known_issuer(d: &str) -> bool {
+    let p = |n: usize| d.get(..n).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let len = d.len();
+    (d.starts_with('4') && matches!(len, 13 | 16 | 19))
+        || ((51..=55).contains(&p(2)) || (2221..=2720).contains(&p(4))) && len == 16
+        || matches!(p(2), 34 | 37) && len == 15
+        || (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3))) && (16..=19).contains(&len)
+        || (3528..=3589).contains(&p(4)) && (16..=19).contains(&len)
+        || p(2) == 62 && (16..=19).contains(&len)
+        || (p(2) == 36 || (300..=305).contains(&p(3))) && (14..=19).contains(&len)
+}
+
+fn validate(text: &str, start: usize, end: usize) -> bool {
+    let s = &text[start..end];
+    let d = digits(s);
+    // Separators, if any, must be used consistently (4-4-4-4 style), so a
+    // run of unrelated numbers is not read as one card.
+    let seps: Vec<char> = s.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let consistent = seps.is_empty() || seps.iter().all(|c| *c == seps[0]);
+    consistent && known_issuer(&d) && luhn_valid(&d) && isolated(text, start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::luhn_valid;
+    use crate::{EntityKind, RedactConfig, Redactor};
+
+    #[test]
+    fn luhn() {
+        assert!(luhn_valid("4111111111111111"));
+        assert!(!luhn_valid("4111111111111112"));
+        assert!(luhn_valid("378282246310005"));
+    }
+
+    #[test]
+    fn cards() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let n = |t: &str| {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::CreditCard)
+                .count()
+        };
+        assert_eq!(n("card 4111 1111 1111 1111 exp 12/29"), 1);
+        assert_eq!(
+            n("卡号6222-0212-3456-7891-237请核对"),
+            usize::from(luhn_valid("6222021234567891237"))
+        );
+        assert_eq!(n("card 4111 1111 1111 1112"), 0, "Luhn fails");
+        assert_eq!(n("tracking 1234567890123456"), 0, "no issuer starts with 1");
+    }
+}

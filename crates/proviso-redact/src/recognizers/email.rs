@@ -1,0 +1,41 @@
+use super::{Recognizer, re};
+use crate::EntityKind;
+
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+    Ok(vec![Recognizer {
+        kind: EntityKind::Email,
+        regex: re(
+            r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
+        )?,
+        group: 0,
+        validate,
+        score: 0.9,
+        context: &["email", "e-mail", "mail", "contact", "邮箱", "邮件"],
+    }])
+}
+
+fn validate(text: &str, start: usize, end: usize) -> bool {
+    let Some((local, _domain)) = text[start..end].split_once('@') else {
+        return false;
+    };
+    !local.ends_with('.') && !local.contains("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{EntityKind, RedactConfig, Redactor};
+
+    #[test]
+    fn emails() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let kinds = |t: &str| {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::Email)
+                .count()
+        };
+        assert_eq!(kinds("write to ann.lee+tag@mail.example.co.uk today"), 1);
+        assert_eq!(kinds("请发邮件到zhang.wei@example.cn谢谢"), 1);
+        assert_eq!(kinds("not an email: a@b, user@localhost, @example.com"), 0);
+    }
+}

@@ -1,0 +1,74 @@
+//! The recognisers, one file per entity type. Each is a regular expression
+//! that proposes candidates and a validator that rejects look-alikes.
+
+mod card;
+mod cn_id;
+mod email;
+mod iban;
+mod ip;
+mod phone;
+mod secret;
+mod ssn;
+mod url_creds;
+
+use regex::Regex;
+
+use crate::EntityKind;
+
+pub use card::luhn_valid;
+pub use cn_id::cn_id_valid;
+pub use iban::iban_valid;
+
+/// One recogniser.
+pub struct Recognizer {
+    /// What it finds.
+    pub kind: EntityKind,
+    /// Candidates (the entity is capture group `group`, or the whole match).
+    pub regex: Regex,
+    /// Which capture group is the entity (0: the whole match).
+    pub group: usize,
+    /// Accepts or rejects a candidate, given the whole text and its span.
+    pub validate: fn(&str, usize, usize) -> bool,
+    /// Confidence without context.
+    pub score: f32,
+    /// Words that, shortly before the candidate, raise confidence by 0.3.
+    pub context: &'static [&'static str],
+}
+
+/// Compiles a pattern written in this crate; a bad pattern is a bug caught
+/// by the tests, so it is reported through the caller's error.
+pub(crate) fn re(p: &str) -> Result<Regex, regex::Error> {
+    Regex::new(p)
+}
+
+/// Whether the bytes around `start..end` are not ASCII letters or digits
+/// (so `12345` is not found inside `A123456`). Works between CJK text and
+/// digits, where `\b` would not.
+pub fn isolated(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let before = start
+        .checked_sub(1)
+        .and_then(|i| b.get(i))
+        .is_none_or(|c| !c.is_ascii_alphanumeric());
+    let after = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
+    before && after
+}
+
+/// Every recogniser.
+pub fn all() -> Result<Vec<Recognizer>, regex::Error> {
+    let mut v = Vec::new();
+    v.extend(email::recognizers()?);
+    v.extend(phone::recognizers()?);
+    v.extend(card::recognizers()?);
+    v.extend(iban::recognizers()?);
+    v.extend(cn_id::recognizers()?);
+    v.extend(ssn::recognizers()?);
+    v.extend(ip::recognizers()?);
+    v.extend(url_creds::recognizers()?);
+    v.extend(secret::recognizers()?);
+    Ok(v)
+}
+
+pub(crate) fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}

@@ -1,0 +1,121 @@
+use super::{Recognizer, re};
+use crate::EntityKind;
+
+fn always(_: &str, _: usize, _: usize) -> bool {
+    true
+}
+
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+    let known = |p: &str| -> Result<Recognizer, regex::Error> {
+        Ok(Recognizer {
+            kind: EntityKind::Secret,
+            regex: re(p)?,
+            group: 0,
+            validate: boundary,
+            score: 0.95,
+            context: &[],
+        })
+    };
+    Ok(vec![
+        // Private key blocks, whole.
+        Recognizer {
+            kind: EntityKind::Secret,
+            regex: re(
+                r"-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----[\s\S]{16,8192}?-----END [A-Z ]{0,30}PRIVATE KEY-----",
+            )?,
+            group: 0,
+            validate: always,
+            score: 1.0,
+            context: &[],
+        },
+        known(r"sk-ant-[A-Za-z0-9_-]{20,}")?,
+        known(r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}")?,
+        known(r"(?:AKIA|ASIA)[0-9A-Z]{16}")?,
+        known(r"gh[pousr]_[A-Za-z0-9]{36,}")?,
+        known(r"github_pat_[A-Za-z0-9_]{22,}")?,
+        known(r"xox[baprs]-[A-Za-z0-9-]{10,}")?,
+        known(r"AIza[0-9A-Za-z_-]{35}")?,
+        known(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")?,
+        known(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")?,
+        known(r"pvk-[A-Za-z0-9]{40}")?,
+        // A high-entropy value right after a key-like word: `api_key = …`,
+        // `"password": "…"`, `Authorization: Bearer …`.
+        Recognizer {
+            kind: EntityKind::Secret,
+            regex: re(
+                r#"(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth(?:orization)?|bearer|credential|密码|密钥)["']?\s*(?:[:=]|is|:\s*bearer)?\s*["']?(?:bearer\s+)?([A-Za-z0-9_\-+/=.!@#$%^&*]{12,})"#,
+            )?,
+            group: 1,
+            validate: high_entropy,
+            score: 0.75,
+            context: &[],
+        },
+    ])
+}
+
+fn boundary(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let ok =
+        |c: Option<&u8>| c.is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'));
+    ok(start.checked_sub(1).and_then(|i| b.get(i))) && ok(b.get(end))
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn high_entropy(text: &str, start: usize, end: usize) -> bool {
+    let s = &text[start..end];
+    let classes = [
+        s.bytes().any(|b| b.is_ascii_lowercase()),
+        s.bytes().any(|b| b.is_ascii_uppercase()),
+        s.bytes().any(|b| b.is_ascii_digit()),
+    ];
+    entropy(s) >= 3.3 && classes.iter().filter(|x| **x).count() >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{EntityKind, RedactConfig, Redactor};
+
+    #[test]
+    fn secrets() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let found = |t: &str| {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::Secret)
+                .map(|f| t[f.start..f.end].to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found("key sk-proj-abcDEF1234567890ghijKLMN done"),
+            vec!["sk-proj-abcDEF1234567890ghijKLMN"]
+        );
+        assert_eq!(
+            found("AWS AKIAIOSFODNN7EXAMPLE."),
+            vec!["AKIAIOSFODNN7EXAMPLE"]
+        );
+        assert_eq!(
+            found("api_key = \"Zx9Qw7Lm2Np4Rt6Vb8\""),
+            vec!["Zx9Qw7Lm2Np4Rt6Vb8"]
+        );
+        assert_eq!(found("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1c2\n-----END RSA PRIVATE KEY-----").len(), 1);
+        assert!(found("the password is 'correct horse'").is_empty());
+        assert!(found("token = aaaaaaaaaaaaaaaa").is_empty(), "low entropy");
+        assert!(found("sketch-of-a-plan and risk-management").is_empty());
+    }
+}

@@ -1,0 +1,247 @@
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use thiserror::Error;
+
+use crate::actions::mask;
+use crate::recognizers::{self, Recognizer};
+use crate::{Action, EntityKind, Session};
+
+/// A problem building the redactor.
+#[derive(Debug, Error)]
+pub enum RedactError {
+    /// A recogniser's pattern did not compile (a bug).
+    #[error("recogniser pattern: {0}")]
+    Pattern(#[from] regex::Error),
+    /// `hash` was asked for without an HMAC key.
+    #[error("the `hash` action needs an hmac_key")]
+    NoHmacKey,
+}
+
+/// `[redact]`: what to look for and what to do with it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactConfig {
+    /// Entity types looked for when a policy rule names none (default: all).
+    #[serde(default = "all_kinds")]
+    pub entities: Vec<EntityKind>,
+    /// Action per entity type (default: `pseudonymize`).
+    #[serde(default)]
+    pub actions: BTreeMap<EntityKind, Action>,
+    /// Findings below this confidence are ignored (context words add 0.3).
+    #[serde(default = "default_threshold")]
+    pub threshold: f32,
+    /// Key for the `hash` action (HMAC-SHA256), usually `${PROVISO_HMAC_KEY}`.
+    #[serde(default)]
+    pub hmac_key: Option<String>,
+}
+
+fn all_kinds() -> Vec<EntityKind> {
+    EntityKind::ALL.to_vec()
+}
+fn default_threshold() -> f32 {
+    0.5
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        Self {
+            entities: all_kinds(),
+            actions: BTreeMap::new(),
+            threshold: default_threshold(),
+            hmac_key: None,
+        }
+    }
+}
+
+/// One thing found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// What.
+    pub kind: EntityKind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset after the last byte.
+    pub end: usize,
+    /// Confidence, 0 to 1.
+    pub score: f32,
+}
+
+/// A redacted text and what was replaced.
+#[derive(Clone, Debug)]
+pub struct Redacted {
+    /// The text with replacements.
+    pub text: String,
+    /// The findings, with offsets into the original text.
+    pub findings: Vec<Finding>,
+}
+
+/// The recognisers and the configuration, ready to use; share it.
+pub struct Redactor {
+    recognizers: Vec<Recognizer>,
+    cfg: RedactConfig,
+}
+
+/// How far before a candidate context words are looked for, bytes.
+const CONTEXT_WINDOW: usize = 48;
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+impl Redactor {
+    /// Compiles the recognisers.
+    pub fn new(cfg: RedactConfig) -> Result<Self, RedactError> {
+        if cfg.actions.values().any(|a| *a == Action::Hash)
+            && cfg.hmac_key.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(RedactError::NoHmacKey);
+        }
+        Ok(Self {
+            recognizers: recognizers::all()?,
+            cfg,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RedactConfig {
+        &self.cfg
+    }
+
+    /// Findings of the given types (default: the configured ones), overlaps
+    /// resolved, in text order.
+    pub fn find(&self, text: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
+        let wanted = only.unwrap_or(&self.cfg.entities);
+        let mut found = Vec::new();
+        for r in self.recognizers.iter().filter(|r| wanted.contains(&r.kind)) {
+            for caps in r.regex.captures_iter(text) {
+                let Some(m) = caps.get(r.group) else { continue };
+                let (start, end) = (m.start(), m.end());
+                if !(r.validate)(text, start, end) {
+                    continue;
+                }
+                let mut score = r.score;
+                if !r.context.is_empty() {
+                    let from = floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
+                    let window = text[from..start].to_lowercase();
+                    if r.context.iter().any(|w| window.contains(w)) {
+                        score = (score + 0.3).min(1.0);
+                    }
+                }
+                if score >= self.cfg.threshold {
+                    found.push(Finding {
+                        kind: r.kind,
+                        start,
+                        end,
+                        score,
+                    });
+                }
+            }
+        }
+        crate::resolve(found)
+    }
+
+    /// Replaces findings according to each type's action; pseudonyms go
+    /// into `session` so the answer can be restored.
+    pub fn redact(
+        &self,
+        text: &str,
+        only: Option<&[EntityKind]>,
+        session: &mut Session,
+    ) -> Redacted {
+        let findings = self.find(text, only);
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for f in &findings {
+            out.push_str(&text[last..f.start]);
+            let value = &text[f.start..f.end];
+            let action = self.cfg.actions.get(&f.kind).copied().unwrap_or_default();
+            match action {
+                Action::Pseudonymize => out.push_str(&session.placeholder(f.kind, value)),
+                Action::Mask => out.push_str(&mask(value)),
+                Action::Redact => {
+                    out.push('<');
+                    out.push_str(&f.kind.label());
+                    out.push('>');
+                }
+                Action::Hash => {
+                    let key = self.cfg.hmac_key.as_deref().unwrap_or_default();
+                    let digest = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+                        Ok(mut m) => {
+                            m.update(f.kind.name().as_bytes());
+                            m.update(b"\0");
+                            m.update(value.as_bytes());
+                            hex::encode(&m.finalize().into_bytes()[..8])
+                        }
+                        Err(_) => "0".repeat(16),
+                    };
+                    out.push_str(&format!("<{}:{digest}>", f.kind.label()));
+                }
+            }
+            last = f.end;
+        }
+        out.push_str(&text[last..]);
+        Redacted {
+            text: out,
+            findings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions() {
+        let mut cfg = RedactConfig::default();
+        cfg.actions.insert(EntityKind::CreditCard, Action::Mask);
+        cfg.actions.insert(EntityKind::UsSsn, Action::Redact);
+        cfg.actions.insert(EntityKind::Email, Action::Hash);
+        assert!(Redactor::new(cfg.clone()).is_err(), "hash needs a key");
+        cfg.hmac_key = Some("k".into());
+        let r = Redactor::new(cfg).unwrap();
+        let mut s = Session::default();
+        let out = r.redact(
+            "card 4111 1111 1111 1111, SSN 536-22-1234, ann@example.com",
+            None,
+            &mut s,
+        );
+        assert!(
+            out.text
+                .starts_with("card **** **** **** 1111, SSN <US_SSN>, <EMAIL:"),
+            "{}",
+            out.text
+        );
+        let again = r.redact("ann@example.com", None, &mut Session::default());
+        assert_eq!(
+            out.text.rsplit(", ").next().unwrap(),
+            again.text,
+            "keyed hash is stable"
+        );
+        assert!(s.is_empty(), "nothing reversible was stored");
+    }
+
+    #[test]
+    fn context_raises_confidence() {
+        let cfg = RedactConfig {
+            threshold: 0.8,
+            ..RedactConfig::default()
+        };
+        let r = Redactor::new(cfg).unwrap();
+        assert!(r.find("see 415-555-0132", None).is_empty());
+        assert_eq!(r.find("phone: 415-555-0132", None).len(), 1);
+    }
+
+    #[test]
+    fn only_the_requested_types() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let t = "ann@example.com 192.168.0.1";
+        assert_eq!(r.find(t, Some(&[EntityKind::IpAddress])).len(), 1);
+    }
+}
