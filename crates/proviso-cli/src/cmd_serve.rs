@@ -70,6 +70,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         policy: cfg.policy,
         quotas: cfg.quotas,
         admin: cfg.admin,
+        redact: cfg.redact,
         ledger_path: Some(ledger_path.clone()),
     };
     // The Redis quota client attaches to the runtime it is built in.

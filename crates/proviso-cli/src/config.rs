@@ -43,6 +43,9 @@ pub struct Config {
     /// `[admin]`
     #[serde(default)]
     pub admin: proviso_gateway::admin::AdminConfig,
+    /// `[redact]`
+    #[serde(default)]
+    pub redact: proviso_gateway::redaction::RedactSection,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -139,6 +142,7 @@ impl Default for Config {
             policy: proviso_policy::PolicyConfig::default(),
             quotas: proviso_gateway::quota::QuotaConfig::default(),
             admin: proviso_gateway::admin::AdminConfig::default(),
+            redact: proviso_gateway::redaction::RedactSection::default(),
         }
     }
 }
@@ -279,7 +283,9 @@ mod tests {
                     [quotas.teams.t]\nrequests_per_minute = 1\nrequests_per_day = 1\ntokens_per_minute = 1\n\
                     tokens_per_day = 1\nmonthly_tokens = 1\nmonthly_budget_usd = 1.0\n\
                     [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n\
-                    [admin]\ntoken = \"0123456789abcdef\"\n";
+                    [admin]\ntoken = \"0123456789abcdef\"\n\
+                    [redact]\nalways = true\nentities = [\"email\"]\nthreshold = 0.5\nhmac_key = \"k\"\n\
+                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

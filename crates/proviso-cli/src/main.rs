@@ -3,6 +3,7 @@
 mod cmd_keys;
 mod cmd_ledger;
 mod cmd_policy;
+mod cmd_redact;
 mod cmd_serve;
 mod config;
 
@@ -35,6 +36,9 @@ enum Command {
     /// Explain and lint the usage policy.
     #[command(subcommand)]
     Policy(cmd_policy::Command),
+    /// Mask personal data and secrets: text on stdin, masked text on
+    /// stdout, findings on stderr.
+    Redact(cmd_redact::Args),
 }
 
 /// An error that carries its exit code.
@@ -72,5 +76,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(c) => cmd_keys::run(&cfg, c),
         Command::Ledger(c) => cmd_ledger::run(&cfg, c),
         Command::Policy(c) => cmd_policy::run(&cfg, c),
+        Command::Redact(a) => cmd_redact::run(&cfg, a),
     }
 }

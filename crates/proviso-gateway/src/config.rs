@@ -181,6 +181,8 @@ pub struct GatewayConfig {
     pub quotas: crate::quota::QuotaConfig,
     /// `[admin]`.
     pub admin: crate::admin::AdminConfig,
+    /// `[redact]`.
+    pub redact: crate::redaction::RedactSection,
     /// The ledger file, for usage reports (set by the binary, not a key).
     pub ledger_path: Option<std::path::PathBuf>,
 }

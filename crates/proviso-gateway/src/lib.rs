@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
 pub mod quota;
+pub mod redaction;
 pub mod sse;
 pub mod state;
 pub mod upstream;
@@ -80,6 +81,19 @@ pub fn state(
     let policy = proviso_policy::Policy::new(config.policy.clone())
         .map_err(|e| StartError::Config(e.to_string()))?;
     let quotas = quota::QuotaService::new(config.quotas.clone()).map_err(StartError::Config)?;
+    for r in policy.rules() {
+        for e in &r.entities {
+            e.parse::<proviso_redact::EntityKind>()
+                .map_err(|m| StartError::Config(format!("policy rule '{}': {m}", r.name)))?;
+        }
+    }
+    if let Some(k) = config.redact.mapping_key.as_ref() {
+        proviso_redact::Session::default()
+            .seal(k.as_str())
+            .map_err(|e| StartError::Config(format!("[redact] mapping_key: {e}")))?;
+    }
+    let redactor = proviso_redact::Redactor::new(config.redact.redact_config())
+        .map_err(|e| StartError::Config(format!("[redact]: {e}")))?;
     Ok(AppState(Arc::new(Services {
         config,
         upstreams,
@@ -87,6 +101,7 @@ pub fn state(
         keys,
         policy,
         quotas,
+        redactor,
         metrics: metrics::Metrics::default(),
     })))
 }

@@ -27,6 +27,8 @@ pub struct Services {
     pub policy: proviso_policy::Policy,
     /// Quotas.
     pub quotas: std::sync::Arc<crate::quota::QuotaService>,
+    /// The desensitizer.
+    pub redactor: proviso_redact::Redactor,
     /// Metrics.
     pub metrics: Metrics,
 }

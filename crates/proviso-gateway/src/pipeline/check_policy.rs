@@ -134,6 +134,7 @@ pub fn detail(ctx: &Context) -> serde_json::Value {
     json!({
         "purpose": ctx.purpose,
         "counted_prompt_tokens": ctx.counted_prompt_tokens,
+        "desensitized": ctx.redaction,
         "policy": ctx.decision.as_ref().map(|d| json!({
             "allowed": d.allowed,
             "rule": d.rule,

@@ -51,6 +51,10 @@ pub struct Context {
     pub counted_prompt_tokens: Option<u64>,
     /// Rate-limit states after the charge, for `x-ratelimit-*` headers.
     pub limit_states: Vec<proviso_access::limits::LimitState>,
+    /// The placeholders of a desensitized prompt, for restore.
+    pub session: Option<proviso_redact::Session>,
+    /// What desensitize did, for the record's `detail`.
+    pub redaction: Option<serde_json::Value>,
 }
 
 /// What a record says beyond the context.
@@ -93,6 +97,8 @@ impl Context {
             reservation: None,
             counted_prompt_tokens: None,
             limit_states: Vec::new(),
+            session: None,
+            redaction: None,
         }
     }
 
@@ -131,7 +137,7 @@ impl Context {
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             error_code,
             error,
-            detail: (self.purpose.is_some() || self.decision.is_some())
+            detail: (self.purpose.is_some() || self.decision.is_some() || self.redaction.is_some())
                 .then(|| crate::pipeline::check_policy::detail(self).to_string()),
         }
     }

@@ -2,14 +2,15 @@
 //! each stage is a plain function over the shared state and the context.
 //!
 //! ```text
-//! authenticate → parse → route → check policy → reserve quota → [desensitize] →
-//! (ledger writable?) → call upstream → respond | relay stream
-//!   → settle quota → record   ([restore] and [observe] plug in beside them)
+//! authenticate → parse → route → check policy → reserve quota → desensitize →
+//! (ledger writable?) → call upstream → respond | relay stream (each restores)
+//!   → settle quota → record   ([observe] plugs in beside them)
 //! ```
-//! The bracketed stages arrive with the masking and monitor work.
+//! The bracketed stage arrives with the monitor.
 
 mod authenticate;
 mod call_upstream;
+mod desensitize;
 pub mod check_policy;
 mod context;
 mod parse;
@@ -17,6 +18,7 @@ mod record;
 mod relay_stream;
 mod reserve_quota;
 mod respond;
+mod restore;
 mod route;
 mod settle_quota;
 
@@ -66,7 +68,7 @@ async fn before_upstream(
     let deployments = route::run(state, ctx)?;
     let deployments = check_policy::run(state, ctx, headers, deployments)?;
     reserve_quota::run(state, ctx).await?;
-    // (desensitize comes here, before anything leaves)
+    desensitize::run(state, ctx);
     // Fail closed before anything leaves: an exchange that could not be
     // recorded must not reach an upstream.
     record::ensure_writable(state)?;

@@ -60,6 +60,8 @@ async fn relay(state: AppState, mut ctx: Context, answer: Answer, tx: mpsc::Send
     let mut upstream = answer.resp.bytes_stream();
     let mut splitter = SseSplitter::default();
     let mut asm = Assembler::default();
+    let session = ctx.session.take();
+    let mut restorer = session.as_ref().map(crate::pipeline::restore::StreamState::new);
     let end = 'outer: loop {
         let idle = up
             .stream_idle_timeout
@@ -83,11 +85,19 @@ async fn relay(state: AppState, mut ctx: Context, answer: Answer, tx: mpsc::Send
             if data.trim() == "[DONE]" {
                 break 'outer End::Done;
             }
-            let usage_only = serde_json::from_str::<Value>(data).is_ok_and(|v| asm.observe(&v));
+            let parsed = serde_json::from_str::<Value>(data).ok();
+            let usage_only = parsed.as_ref().is_some_and(|v| asm.observe(v));
             if usage_only && !ctx.client_wants_usage {
                 continue;
             }
-            if tx.send(ev.raw).await.is_err() {
+            let out = match (&mut restorer, parsed) {
+                (Some(r), Some(mut v)) => {
+                    r.chunk(&mut v);
+                    Bytes::from(format!("data: {v}\n\n"))
+                }
+                _ => ev.raw,
+            };
+            if tx.send(out).await.is_err() {
                 break 'outer End::ClientGone;
             }
         }

@@ -96,10 +96,16 @@ pub async fn run(
         return Ok(resp);
     }
     record::emit(state, ctx, status, None, Some(upstream_elapsed));
+    // The ledger keeps the answer as the upstream gave it (placeholders, no
+    // personal data); the client gets the values back.
+    let served = match &ctx.session {
+        Some(s) => crate::pipeline::restore::body(&bytes, s).unwrap_or(bytes),
+        None => bytes,
+    };
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
         [(header::CONTENT_TYPE, "application/json")],
-        bytes,
+        served,
     )
         .into_response();
     record::tag(&mut resp, ctx);
