@@ -305,7 +305,8 @@ mod tests {
                 example.contains(&format!("{k} ="))
                     || example.contains(&format!("[{k}]"))
                     || example.contains(&format!("[[{k}]]"))
-                    || example.contains(&format!(".{k}]]")),
+                    || example.contains(&format!(".{k}]]"))
+                    || example.contains(&format!(".{k}]")),
                 "docs/proviso.example.toml lacks {k}"
             );
         }
@@ -318,7 +319,9 @@ mod tests {
         let text = text
             .replace("${OPENAI_API_KEY}", "sk-test")
             .replace("${AZURE_OPENAI_KEY}", "az")
-            .replace("${PROVISO_ADMIN_TOKEN}", "0123456789abcdef");
+            .replace("${PROVISO_ADMIN_TOKEN}", "0123456789abcdef")
+            .replace("${PROVISO_HMAC_KEY}", "k")
+            .replace("${PROVISO_MAPPING_KEY}", &"ab".repeat(32));
         let c = parse(&text, "example").unwrap();
         assert!(!c.upstreams.is_empty());
         assert!(!c.models.is_empty());

@@ -3,7 +3,7 @@
 //! Answers are drawn from a corpus (a JSON array of objects with `output`,
 //! like `alpaca_eval` files, or JSON lines with `output` or `text`), chosen by
 //! an xxh3 hash of the prompt, so the same prompt always gets the same
-//! answer. A prompt containing `ECHO:` is answered with the text after it.
+//! answer. A prompt containing `ECHO:` is answered with the text after the last one.
 //!
 //! Faults are asked for in the request body (which a gateway passes through
 //! unchanged), field `fake_fault`:
@@ -16,6 +16,7 @@
 //! | `disconnect_after:N` | stream `N` content chunks, then drop the connection |
 //! | `stall_after:N:MS` | stream `N` chunks, then stall `MS` |
 //! | `garbage` | answer 200 with a body that is not JSON |
+//! | `chunk_bytes:N` | stream the answer in pieces of N bytes |
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -328,7 +329,7 @@ fn prompt_text(kind: Kind, body: &Value) -> String {
 
 /// The answer the fake gives to a prompt.
 pub fn answer_for(corpus: &[String], prompt: &str) -> String {
-    if let Some(i) = prompt.find("ECHO:") {
+    if let Some(i) = prompt.rfind("ECHO:") {
         return prompt[i + 5..].trim().to_string();
     }
     let h = xxhash_rust::xxh3::xxh3_64_with_seed(prompt.as_bytes(), 0x5eed);
@@ -490,6 +491,23 @@ async fn handle(
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // `chunk_bytes:N` streams the answer in pieces of N bytes (on character
+    // boundaries) instead of words, to split placeholders anywhere.
+    let pieces: Option<Vec<String>> = (fname == "chunk_bytes").then(|| {
+        let n = usize::try_from(num(a1)).unwrap_or(1).max(1);
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        for c in text.chars() {
+            if cur.len() + c.len_utf8() > n && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(c);
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    });
     let (stop_after, stall, disconnect) = match fname {
         "disconnect_after" => (Some(num(a1)), Duration::ZERO, true),
         "stall_after" => (Some(num(a1)), Duration::from_millis(num(a2)), false),
@@ -500,7 +518,8 @@ async fn handle(
     } else {
         Duration::ZERO
     };
-    let owned: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+    let owned: Vec<String> =
+        pieces.unwrap_or_else(|| tokens.iter().map(|t| t.to_string()).collect());
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         let chunk = |i: u64, delta: Value, fin: Value| -> Bytes {

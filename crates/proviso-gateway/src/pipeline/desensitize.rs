@@ -10,7 +10,13 @@ use crate::pipeline::Context;
 use crate::state::AppState;
 use crate::upstream::Endpoint;
 
-fn redact_value(r: &Redactor, v: &mut Value, only: Option<&[EntityKind]>, s: &mut Session, n: &mut usize) {
+fn redact_value(
+    r: &Redactor,
+    v: &mut Value,
+    only: Option<&[EntityKind]>,
+    s: &mut Session,
+    n: &mut usize,
+) {
     match v {
         Value::String(text) => {
             let out = r.redact(text, only, s);
@@ -40,8 +46,9 @@ pub fn run(state: &AppState, ctx: &mut Context) {
     if asked.is_none() && !state.config.redact.always {
         return;
     }
-    let only: Option<Vec<EntityKind>> =
-        asked.filter(|e| !e.is_empty()).map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
+    let only: Option<Vec<EntityKind>> = asked
+        .filter(|e| !e.is_empty())
+        .map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
     let mut session = Session::default();
     let mut found = 0usize;
     let r = &state.redactor;
@@ -77,8 +84,13 @@ pub fn run(state: &AppState, ctx: &mut Context) {
         .mapping_key
         .as_ref()
         .filter(|_| !session.is_empty())
-        .map(|k| session.seal(k.as_str()).unwrap_or_else(|e| format!("error: {e}")));
-    ctx.redaction = Some(json!({"replaced": found, "placeholders": session.len(), "mapping_sealed": sealed}));
+        .map(|k| {
+            session
+                .seal(k.as_str())
+                .unwrap_or_else(|e| format!("error: {e}"))
+        });
+    ctx.redaction =
+        Some(json!({"replaced": found, "placeholders": session.len(), "mapping_sealed": sealed}));
     if !session.is_empty() {
         ctx.session = Some(session);
     }

@@ -10,9 +10,9 @@
 
 mod authenticate;
 mod call_upstream;
-mod desensitize;
 pub mod check_policy;
 mod context;
+mod desensitize;
 mod parse;
 mod record;
 mod relay_stream;

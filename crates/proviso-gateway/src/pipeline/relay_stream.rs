@@ -61,7 +61,9 @@ async fn relay(state: AppState, mut ctx: Context, answer: Answer, tx: mpsc::Send
     let mut splitter = SseSplitter::default();
     let mut asm = Assembler::default();
     let session = ctx.session.take();
-    let mut restorer = session.as_ref().map(crate::pipeline::restore::StreamState::new);
+    let mut restorer = session
+        .as_ref()
+        .map(crate::pipeline::restore::StreamState::new);
     let end = 'outer: loop {
         let idle = up
             .stream_idle_timeout

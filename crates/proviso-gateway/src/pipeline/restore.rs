@@ -18,12 +18,22 @@ fn restore_str(v: &mut Value, s: &Session) {
 /// Restores a whole (non-streamed) response body; `None` if it is not JSON.
 pub fn body(bytes: &[u8], s: &Session) -> Option<Bytes> {
     let mut v: Value = serde_json::from_slice(bytes).ok()?;
-    for c in v.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+    for c in v
+        .get_mut("choices")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
         if let Some(m) = c.get_mut("message") {
             if let Some(t) = m.get_mut("content") {
                 restore_str(t, s);
             }
-            for tc in m.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
+            for tc in m
+                .get_mut("tool_calls")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(a) = tc.pointer_mut("/function/arguments") {
                     restore_str(a, s);
                 }
@@ -45,11 +55,17 @@ pub struct StreamState<'a> {
 impl<'a> StreamState<'a> {
     /// For `session`'s placeholders.
     pub fn new(session: &'a Session) -> Self {
-        Self { session, restorers: HashMap::new() }
+        Self {
+            session,
+            restorers: HashMap::new(),
+        }
     }
 
     fn piece(&mut self, key: (u64, i64), v: &mut Value, finish: bool) {
-        let r = self.restorers.entry(key).or_insert_with(|| StreamRestorer::new(self.session));
+        let r = self
+            .restorers
+            .entry(key)
+            .or_insert_with(|| StreamRestorer::new(self.session));
         let mut out = match v.as_str() {
             Some(t) => r.push(t),
             None => String::new(),
@@ -64,31 +80,31 @@ impl<'a> StreamState<'a> {
 
     /// Rewrites one chunk (parsed JSON) in place.
     pub fn chunk(&mut self, chunk: &mut Value) {
-        for c in chunk.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+        for c in chunk
+            .get_mut("choices")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
             let finish = c.get("finish_reason").is_some_and(|f| !f.is_null());
-            if let Some(d) = c.get_mut("delta") {
-                if d.get("content").is_some() || finish {
-                    let slot = d.as_object_mut().map(|o| o.entry("content").or_insert(Value::Null));
-                    if let Some(v) = slot {
-                        self.piece((idx, -1), v, finish);
-                        if v.is_null() {
-                            if let Some(o) = d.as_object_mut() {
-                                o.remove("content");
-                            }
-                        }
+            if let Some(d) = c.get_mut("delta").and_then(Value::as_object_mut) {
+                if d.contains_key("content") || finish {
+                    let mut v = d.remove("content").unwrap_or(Value::Null);
+                    self.piece((idx, -1), &mut v, finish);
+                    if !v.is_null() {
+                        d.insert("content".into(), v);
                     }
                 }
-                for (ti, tc) in d.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+                let calls = d.get_mut("tool_calls").and_then(Value::as_array_mut);
+                for (ti, tc) in calls.into_iter().flatten().enumerate() {
                     let t = tc.get("index").and_then(Value::as_i64).unwrap_or(ti as i64);
                     if let Some(a) = tc.pointer_mut("/function/arguments") {
                         self.piece((idx, t), a, false);
                     }
                 }
-            } else if c.get("text").is_some() {
-                if let Some(v) = c.get_mut("text") {
-                    self.piece((idx, -1), v, finish);
-                }
+            } else if let Some(v) = c.get_mut("text") {
+                self.piece((idx, -1), v, finish);
             }
         }
     }
