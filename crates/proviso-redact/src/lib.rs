@@ -19,6 +19,7 @@
 
 mod actions;
 mod entity;
+pub mod evalset;
 mod overlap;
 pub mod recognizers;
 mod redactor;

@@ -18,7 +18,14 @@ fn validate(text: &str, start: usize, end: usize) -> bool {
     let Some((local, _domain)) = text[start..end].split_once('@') else {
         return false;
     };
-    !local.ends_with('.') && !local.contains("..")
+    // `scheme://user:password@host` is a URL's userinfo, not an address.
+    let token_start = text[..start]
+        .rfind(|c: char| !c.is_ascii_graphic())
+        .map_or(0, |i| {
+            i + text[i..].chars().next().map_or(1, char::len_utf8)
+        });
+    let in_url = text[token_start..start].contains("://");
+    !local.ends_with('.') && !local.contains("..") && !in_url
 }
 
 #[cfg(test)]
@@ -37,5 +44,10 @@ mod tests {
         assert_eq!(kinds("write to ann.lee+tag@mail.example.co.uk today"), 1);
         assert_eq!(kinds("请发邮件到zhang.wei@example.cn谢谢"), 1);
         assert_eq!(kinds("not an email: a@b, user@localhost, @example.com"), 0);
+        assert_eq!(
+            kinds("postgres://svc:Pw1x@db.internal:5432/app"),
+            0,
+            "URL userinfo"
+        );
     }
 }
