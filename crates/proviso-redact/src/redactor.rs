@@ -126,11 +126,14 @@ impl Redactor {
                     continue;
                 }
                 let mut score = r.score;
-                if !r.context.is_empty() {
+                if !r.context.is_empty() || !r.negative.is_empty() {
                     let from = floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
                     let window = text[from..start].to_lowercase();
                     if r.context.iter().any(|w| window.contains(w)) {
                         score = (score + 0.3).min(1.0);
+                    }
+                    if r.negative.iter().any(|w| window.contains(w)) {
+                        score = (score - 0.3).max(0.0);
                     }
                 }
                 if score >= self.cfg.threshold {
@@ -236,6 +239,12 @@ mod tests {
         let r = Redactor::new(cfg).unwrap();
         assert!(r.find("see 415-555-0132", None).is_empty());
         assert_eq!(r.find("phone: 415-555-0132", None).len(), 1);
+        let default = Redactor::new(RedactConfig::default()).unwrap();
+        assert_eq!(default.find("see 415-555-0132", None).len(), 1);
+        assert!(
+            default.find("order no. 415-555-0132", None).is_empty(),
+            "negative context lowers confidence"
+        );
     }
 
     #[test]

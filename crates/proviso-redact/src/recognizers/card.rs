@@ -1,6 +1,9 @@
 use super::{Recognizer, digits, isolated, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &["order", "invoice", "tracking", "isbn", "订单", "单号"];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CreditCard,
@@ -19,6 +22,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             "信用卡",
             "银行卡",
         ],
+        negative: NEG,
     }])
 }
 

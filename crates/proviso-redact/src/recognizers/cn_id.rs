@@ -1,6 +1,9 @@
 use super::{Recognizer, isolated, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CnResidentId,
@@ -16,6 +19,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             "resident id",
             "identity",
         ],
+        negative: NEG,
     }])
 }
 

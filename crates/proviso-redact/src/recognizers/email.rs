@@ -1,6 +1,9 @@
 use super::{Recognizer, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::Email,
@@ -11,6 +14,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         validate,
         score: 0.9,
         context: &["email", "e-mail", "mail", "contact", "邮箱", "邮件"],
+        negative: NEG,
     }])
 }
 

@@ -1,6 +1,9 @@
 use super::{Recognizer, isolated, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::Iban,
@@ -9,6 +12,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         validate,
         score: 0.9,
         context: &["iban", "account", "bank", "transfer", "账户", "账号"],
+        negative: NEG,
     }])
 }
 

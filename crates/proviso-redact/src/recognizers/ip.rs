@@ -1,5 +1,8 @@
 use std::net::Ipv6Addr;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &["version", "release", "v.", "版本"];
+
 use super::{Recognizer, isolated, re};
 use crate::EntityKind;
 
@@ -12,6 +15,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: v4,
             score: 0.7,
             context: &["ip", "address", "host", "server", "地址"],
+            negative: NEG,
         },
         Recognizer {
             kind: EntityKind::IpAddress,
@@ -20,6 +24,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: v6,
             score: 0.7,
             context: &["ip", "ipv6", "address", "host"],
+            negative: NEG,
         },
     ])
 }

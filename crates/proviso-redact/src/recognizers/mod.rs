@@ -33,6 +33,9 @@ pub struct Recognizer {
     pub score: f32,
     /// Words that, shortly before the candidate, raise confidence by 0.3.
     pub context: &'static [&'static str],
+    /// Words that, shortly before the candidate, lower confidence by 0.3
+    /// (an order number is not a phone number).
+    pub negative: &'static [&'static str],
 }
 
 /// Compiles a pattern written in this crate; a bad pattern is a bug caught

@@ -1,6 +1,11 @@
 use super::{Recognizer, digits, isolated, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[
+    "order", "invoice", "isbn", "tracking", "serial", "订单", "单号", "编号",
+];
+
 const CONTEXT: &[&str] = &[
     "phone", "tel", "call", "mobile", "cell", "whatsapp", "fax", "电话", "手机", "联系", "致电",
 ];
@@ -16,6 +21,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: cn_mobile,
             score: 0.85,
             context: CONTEXT,
+            negative: NEG,
         },
         // International form: +CC then groups, 8 to 15 digits in all (E.164).
         Recognizer {
@@ -25,6 +31,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: international,
             score: 0.8,
             context: CONTEXT,
+            negative: NEG,
         },
         // North American national form: (415) 555-0132, 415-555-0132, 415.555.0132.
         Recognizer {
@@ -34,6 +41,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: nanp,
             score: 0.6,
             context: CONTEXT,
+            negative: NEG,
         },
     ])
 }

@@ -1,6 +1,9 @@
 use super::{Recognizer, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 fn always(_: &str, _: usize, _: usize) -> bool {
     true
 }
@@ -14,6 +17,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: boundary,
             score: 0.95,
             context: &[],
+            negative: NEG,
         })
     };
     Ok(vec![
@@ -27,6 +31,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: always,
             score: 1.0,
             context: &[],
+            negative: NEG,
         },
         known(r"sk-ant-[A-Za-z0-9_-]{20,}")?,
         known(r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}")?,
@@ -49,6 +54,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             validate: high_entropy,
             score: 0.75,
             context: &[],
+            negative: NEG,
         },
     ])
 }

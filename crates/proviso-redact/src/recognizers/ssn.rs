@@ -1,6 +1,9 @@
 use super::{Recognizer, isolated, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::UsSsn,
@@ -9,6 +12,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         validate,
         score: 0.85,
         context: &["ssn", "social security", "social-security", "taxpayer"],
+        negative: NEG,
     }])
 }
 

@@ -1,6 +1,9 @@
 use super::{Recognizer, re};
 use crate::EntityKind;
 
+/// Words before a candidate that make it less likely.
+const NEG: &[&str] = &[];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::UrlCredentials,
@@ -12,6 +15,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         validate: |_, _, _| true,
         score: 0.95,
         context: &[],
+        negative: NEG,
     }])
 }
 
