@@ -1,0 +1,22 @@
+use thiserror::Error;
+
+/// Errors reading or writing index segments.
+#[derive(Debug, Error)]
+pub enum IndexError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a segment of a format this build reads, or is damaged.
+    #[error("{path}: {why}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+}

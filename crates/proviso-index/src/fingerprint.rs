@@ -1,0 +1,92 @@
+//! k-token shingles and winnowing (Schleimer, Wilkerson and Aiken, 2003).
+
+use crate::Token;
+
+#[inline]
+fn mix(h: u64, t: u64) -> u64 {
+    (h.rotate_left(23) ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Hashes of every window of `k` consecutive tokens, in order (position i
+/// is the window starting at token i). Fewer than `k` tokens give one
+/// window over all of them, so short texts still have a fingerprint.
+pub fn shingles(tokens: &[Token], k: usize) -> Vec<u64> {
+    let k = k.max(1);
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    if tokens.len() < k {
+        let h = tokens
+            .iter()
+            .fold(0x5151_5151u64 ^ tokens.len() as u64, |h, t| mix(h, t.hash));
+        return vec![h ^ (h >> 29)];
+    }
+    tokens
+        .windows(k)
+        .map(|w| {
+            let h = w
+                .iter()
+                .fold(0x5151_5151u64 ^ k as u64, |h, t| mix(h, t.hash));
+            h ^ (h >> 29)
+        })
+        .collect()
+}
+
+/// Winnowing with window `w`: the minimum hash of every `w` consecutive
+/// shingles (the rightmost on ties), each kept once, as (hash, position).
+/// Any run of `w + k - 1` shared tokens shares at least one of them.
+pub fn winnow(hashes: &[u64], w: usize) -> Vec<(u64, u32)> {
+    let w = w.max(1);
+    if hashes.len() <= w {
+        return match hashes.iter().enumerate().rev().min_by_key(|(_, h)| **h) {
+            Some((i, h)) => vec![(*h, i as u32)],
+            None => Vec::new(),
+        };
+    }
+    let mut out: Vec<(u64, u32)> = Vec::with_capacity(2 * hashes.len() / (w + 1) + 1);
+    // A monotone deque of positions with increasing hashes.
+    let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::with_capacity(w);
+    for (i, &h) in hashes.iter().enumerate() {
+        while dq.back().is_some_and(|&j| hashes[j] >= h) {
+            dq.pop_back();
+        }
+        dq.push_back(i);
+        if dq.front().is_some_and(|&j| j + w <= i) {
+            dq.pop_front();
+        }
+        let front = dq.front().copied().filter(|_| i + 1 >= w);
+        if let Some(j) = front.filter(|&j| out.last().is_none_or(|&(_, p)| p as usize != j)) {
+            out.push((hashes[j], j as u32));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_long_enough_shared_run_shares_a_fingerprint() {
+        // Pseudo-random hashes; any window of w positions contains a selected one.
+        let hs: Vec<u64> = (0..500u64)
+            .map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()))
+            .collect();
+        let w = 8;
+        let fp = winnow(&hs, w);
+        let pos: Vec<usize> = fp.iter().map(|(_, p)| *p as usize).collect();
+        for start in 0..=hs.len() - w {
+            assert!(
+                pos.iter().any(|p| (start..start + w).contains(p)),
+                "window at {start}"
+            );
+        }
+        assert!(fp.len() < hs.len() / 3, "density about 2/(w+1)");
+    }
+
+    #[test]
+    fn short_inputs() {
+        assert!(winnow(&[], 4).is_empty());
+        assert_eq!(winnow(&[5, 3, 9], 4), vec![(3, 1)]);
+    }
+}

@@ -1,0 +1,47 @@
+//! The fingerprint index: what makes `proviso audit` find provider output
+//! in training data, and say where it came from.
+//!
+//! Text is normalised ([`tokenize`]: NFKD, diacritics and zero-width
+//! characters dropped, look-alike Cyrillic and Greek letters folded, case
+//! folded, punctuation and Markdown decoration ignored) into tokens that
+//! keep their byte offsets: words for space-separated scripts, single
+//! characters for Chinese, Japanese and Korean. Two indexes sit over the
+//! reference outputs:
+//!
+//! - **exact spans**: xxh3 hashes of k-token windows, winnowed with window
+//!   w, so every shared run of at least `w + k - 1` tokens is found; hits on
+//!   one diagonal are chained into matched runs;
+//! - **near duplicates**: 128-value MinHash over word 3-shingles with LSH
+//!   banding; every candidate is verified by the estimated Jaccard of the
+//!   full signatures.
+//!
+//! ```
+//! use proviso_index::{IndexBuilder, Params, Reference};
+//! let mut b = IndexBuilder::new(Params::default());
+//! let answer = "Photosynthesis is the process by which green plants and some other organisms use sunlight to synthesize foods from carbon dioxide and water, generating oxygen as a by-product.";
+//! b.add(answer, Reference::file("answers.jsonl", 1));
+//! let index = b.build();
+//! let doc = format!("Intro text from a forum post. {} More unrelated text follows here.", answer.to_uppercase());
+//! let m = index.query(&doc);
+//! assert!(m.flagged);
+//! assert_eq!(&doc[m.spans[0].0..m.spans[0].1].to_lowercase(), &answer.to_lowercase()[..answer.len() - 1]);
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod fingerprint;
+mod index;
+mod minhash;
+mod normalize;
+mod segment;
+
+pub use error::IndexError;
+pub use fingerprint::{shingles, winnow};
+pub use index::{Index, IndexBuilder, Match, Params, QueryResult, Reference};
+pub use minhash::{MinHasher, jaccard_estimate};
+pub use normalize::{Token, tokenize};
+pub use segment::{FORMAT_VERSION, read_segment, write_segment};
+
+/// The fixed seed of every stored hash (xxh3): changing it invalidates
+/// every index on disk.
+pub const SEED: u64 = 0x5052_4f56_4953_4f31; // "PROVISO1"
