@@ -46,6 +46,18 @@ pub struct Config {
     /// `[redact]`
     #[serde(default)]
     pub redact: proviso_gateway::redaction::RedactSection,
+    /// `[index]`
+    #[serde(default)]
+    pub index: IndexSection,
+}
+
+/// `[index]`
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSection {
+    /// Where index segments live; default `<data_dir>/index`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -143,6 +155,7 @@ impl Default for Config {
             quotas: proviso_gateway::quota::QuotaConfig::default(),
             admin: proviso_gateway::admin::AdminConfig::default(),
             redact: proviso_gateway::redaction::RedactSection::default(),
+            index: IndexSection::default(),
         }
     }
 }
@@ -285,7 +298,7 @@ mod tests {
                     [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n\
                     [admin]\ntoken = \"0123456789abcdef\"\n\
                     [redact]\nalways = true\nentities = [\"email\"]\nthreshold = 0.5\nhmac_key = \"k\"\n\
-                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n";
+                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n[index]\ndir = \"i\"\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

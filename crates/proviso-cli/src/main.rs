@@ -1,5 +1,7 @@
 //! `proviso`: the gateway, and the tools around its ledger and keys.
 
+mod cmd_audit;
+mod cmd_index;
 mod cmd_keys;
 mod cmd_ledger;
 mod cmd_policy;
@@ -39,6 +41,11 @@ enum Command {
     /// Mask personal data and secrets: text on stdin, masked text on
     /// stdout, findings on stderr.
     Redact(cmd_redact::Args),
+    /// Fill the fingerprint index from files or from the ledger.
+    #[command(subcommand)]
+    Index(cmd_index::Command),
+    /// Scan training data for provider outputs. Exit 0, or 3 above --fail-above.
+    Audit(cmd_audit::Args),
 }
 
 /// An error that carries its exit code.
@@ -77,5 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger(c) => cmd_ledger::run(&cfg, c),
         Command::Policy(c) => cmd_policy::run(&cfg, c),
         Command::Redact(a) => cmd_redact::run(&cfg, a),
+        Command::Index(c) => cmd_index::run(&cfg, c),
+        Command::Audit(a) => cmd_audit::run(&cfg, a),
     }
 }

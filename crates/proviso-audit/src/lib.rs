@@ -1,0 +1,18 @@
+//! The training-data audit: finds provider outputs in training data, says
+//! where (file, line, byte ranges) and from which reference (ledger record
+//! or source file row) they came.
+//!
+//! [`read`] turns files, directories and globs (JSON lines, JSON arrays,
+//! plain text; gzip or zstd) into documents, counting every bad line with
+//! its file and line; [`scan`] queries the index over all cores;
+//! [`sample`] draws a uniform sample and [`stats`] gives the contaminated
+//! fraction with Wilson and Clopper–Pearson intervals. No async runtime and
+//! no terminal code here: the CLI drives it.
+#![deny(missing_docs)]
+
+mod read;
+mod report;
+pub mod stats;
+
+pub use read::{BadInput, Document, FieldSpec, read, read_references};
+pub use report::{AttributedMatch, Flagged, Sampler, Summary, sample, scan};

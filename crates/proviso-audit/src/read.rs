@@ -1,0 +1,446 @@
+//! Reading training data: formats, compression, fields, bad input.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One document to audit.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// The file it came from.
+    pub file: String,
+    /// Its line (JSON lines, text) or element (JSON arrays), 1-based.
+    pub line: u64,
+    /// The text audited.
+    pub text: String,
+}
+
+/// Input that could not be read, with where.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadInput {
+    /// The file.
+    pub file: String,
+    /// The line or element (0 for the file as a whole).
+    pub line: u64,
+    /// What is wrong.
+    pub error: String,
+}
+
+/// Which part of a record is the text.
+#[derive(Clone, Debug, Default)]
+pub enum FieldSpec {
+    /// `text`; else OpenAI chat `messages`; else ShareGPT `conversations`;
+    /// else Alpaca `instruction`/`input`/`output`; else `output`/`content`.
+    #[default]
+    Auto,
+    /// A JSON pointer (`/a/b`) or a top-level key.
+    Named(String),
+}
+
+fn join_messages(arr: &[Value], content_key: &str) -> String {
+    arr.iter()
+        .filter_map(|m| match m.get(content_key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Array(parts)) => Some(
+                parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text of a JSON record, or why there is none.
+pub fn extract(v: &Value, spec: &FieldSpec) -> Result<String, String> {
+    match spec {
+        FieldSpec::Named(f) => {
+            let found = if f.starts_with('/') {
+                v.pointer(f)
+            } else {
+                v.get(f)
+            };
+            match found {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(Value::Array(a)) => Ok(join_messages(a, "content")),
+                Some(other) => Err(format!("field {f} is {}, not text", kind(other))),
+                None => Err(format!("missing field {f}")),
+            }
+        }
+        FieldSpec::Auto => {
+            if let Value::String(s) = v {
+                return Ok(s.clone());
+            }
+            if let Some(s) = v.get("text").and_then(Value::as_str) {
+                return Ok(s.to_owned());
+            }
+            if let Some(a) = v.get("messages").and_then(Value::as_array) {
+                return Ok(join_messages(a, "content"));
+            }
+            if let Some(a) = v.get("conversations").and_then(Value::as_array) {
+                return Ok(join_messages(a, "value"));
+            }
+            if v.get("instruction").is_some() || v.get("output").is_some() {
+                let parts: Vec<&str> = ["instruction", "input", "output"]
+                    .iter()
+                    .filter_map(|k| v.get(*k).and_then(Value::as_str))
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                return Ok(parts.join("\n"));
+            }
+            if let Some(s) = v.get("content").and_then(Value::as_str) {
+                return Ok(s.to_owned());
+            }
+            Err("no text field (looked for text, messages, conversations, instruction/input/output, content; use --field)".into())
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Files named by `paths`: files as they are, directories recursively
+/// (sorted), globs expanded.
+pub fn expand(paths: &[String], bad: &mut Vec<BadInput>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.contains(['*', '?', '[']) {
+            match glob::glob(p) {
+                Ok(g) => {
+                    let mut hits: Vec<PathBuf> =
+                        g.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+                    if hits.is_empty() {
+                        bad.push(BadInput {
+                            file: p.clone(),
+                            line: 0,
+                            error: "the pattern matches no file".into(),
+                        });
+                    }
+                    hits.sort();
+                    out.extend(hits);
+                }
+                Err(e) => bad.push(BadInput {
+                    file: p.clone(),
+                    line: 0,
+                    error: format!("bad pattern: {e}"),
+                }),
+            }
+            continue;
+        }
+        let path = Path::new(p);
+        if path.is_dir() {
+            let mut stack = vec![path.to_path_buf()];
+            let mut files = Vec::new();
+            while let Some(d) = stack.pop() {
+                match std::fs::read_dir(&d) {
+                    Ok(rd) => {
+                        for e in rd.flatten() {
+                            let ep = e.path();
+                            if ep.is_dir() {
+                                stack.push(ep)
+                            } else {
+                                files.push(ep)
+                            }
+                        }
+                    }
+                    Err(e) => bad.push(BadInput {
+                        file: d.display().to_string(),
+                        line: 0,
+                        error: e.to_string(),
+                    }),
+                }
+            }
+            files.sort();
+            out.extend(files);
+        } else if path.is_file() {
+            out.push(path.to_path_buf());
+        } else {
+            bad.push(BadInput {
+                file: p.clone(),
+                line: 0,
+                error: "no such file or directory".into(),
+            });
+        }
+    }
+    out
+}
+
+fn open(path: &Path) -> std::io::Result<(Box<dyn Read + Send>, String)> {
+    let f = File::open(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if let Some(inner) = name.strip_suffix(".gz") {
+        return Ok((
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f))),
+            inner.to_owned(),
+        ));
+    }
+    if let Some(inner) = name.strip_suffix(".zst") {
+        return Ok((
+            Box::new(zstd::stream::read::Decoder::new(f)?),
+            inner.to_owned(),
+        ));
+    }
+    Ok((Box::new(f), name))
+}
+
+/// Calls `f` on every document of every file; bad input goes to `bad`.
+pub fn read(
+    paths: &[String],
+    spec: &FieldSpec,
+    bad: &mut Vec<BadInput>,
+    f: &mut dyn FnMut(Document),
+) {
+    for path in expand(paths, bad) {
+        let file = path.display().to_string();
+        let (reader, inner) = match open(&path) {
+            Ok(x) => x,
+            Err(e) => {
+                bad.push(BadInput {
+                    file,
+                    line: 0,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if inner.ends_with(".json") {
+            let mut buf = Vec::new();
+            if let Err(e) = BufReader::new(reader).read_to_end(&mut buf) {
+                bad.push(BadInput {
+                    file,
+                    line: 0,
+                    error: format!("cannot read (truncated or damaged?): {e}"),
+                });
+                continue;
+            }
+            match serde_json::from_slice::<Value>(&buf) {
+                Ok(Value::Array(items)) => {
+                    for (i, v) in items.iter().enumerate() {
+                        match extract(v, spec) {
+                            Ok(text) => f(Document {
+                                file: file.clone(),
+                                line: i as u64 + 1,
+                                text,
+                            }),
+                            Err(e) => bad.push(BadInput {
+                                file: file.clone(),
+                                line: i as u64 + 1,
+                                error: e,
+                            }),
+                        }
+                    }
+                }
+                Ok(v) => match extract(&v, spec) {
+                    Ok(text) => f(Document {
+                        file: file.clone(),
+                        line: 1,
+                        text,
+                    }),
+                    Err(e) => bad.push(BadInput {
+                        file: file.clone(),
+                        line: 1,
+                        error: e,
+                    }),
+                },
+                Err(e) => bad.push(BadInput {
+                    file,
+                    line: e.line() as u64,
+                    error: format!("invalid JSON: {e}"),
+                }),
+            }
+            continue;
+        }
+        let json_lines = inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
+        let mut r = BufReader::with_capacity(1 << 20, reader);
+        let mut buf = Vec::new();
+        let mut line = 0u64;
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    bad.push(BadInput {
+                        file: file.clone(),
+                        line: line + 1,
+                        error: format!("cannot read further (truncated or damaged?): {e}"),
+                    });
+                    break;
+                }
+            }
+            line += 1;
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let text = match std::str::from_utf8(&buf) {
+                Ok(t) => t,
+                Err(e) => {
+                    bad.push(BadInput {
+                        file: file.clone(),
+                        line,
+                        error: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    });
+                    continue;
+                }
+            };
+            if json_lines {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(v) => match extract(&v, spec) {
+                        Ok(t) => f(Document {
+                            file: file.clone(),
+                            line,
+                            text: t,
+                        }),
+                        Err(e) => bad.push(BadInput {
+                            file: file.clone(),
+                            line,
+                            error: e,
+                        }),
+                    },
+                    Err(e) => bad.push(BadInput {
+                        file: file.clone(),
+                        line,
+                        error: format!("invalid JSON: {e}"),
+                    }),
+                }
+            } else {
+                f(Document {
+                    file: file.clone(),
+                    line,
+                    text: text.to_owned(),
+                });
+            }
+        }
+    }
+}
+
+/// Reference outputs from files (JSON arrays or lines of objects with
+/// `output`, `text`, `content` or `messages`), for `proviso index add`.
+pub fn read_references(
+    paths: &[String],
+    spec: &FieldSpec,
+    bad: &mut Vec<BadInput>,
+    f: &mut dyn FnMut(Document),
+) {
+    let spec = match spec {
+        FieldSpec::Auto => FieldSpec::Named(String::new()),
+        s => s.clone(),
+    };
+    let auto = matches!(&spec, FieldSpec::Named(n) if n.is_empty());
+    let pick = |v: &Value| -> Result<String, String> {
+        if auto {
+            for k in ["output", "text", "content", "response", "completion"] {
+                if let Some(s) = v.get(k).and_then(Value::as_str) {
+                    return Ok(s.to_owned());
+                }
+            }
+            if let Value::String(s) = v {
+                return Ok(s.clone());
+            }
+            return extract(v, &FieldSpec::Auto);
+        }
+        extract(v, &spec)
+    };
+    for path in expand(paths, bad) {
+        let file = path.display().to_string();
+        let (mut reader, inner) = match open(&path) {
+            Ok(x) => x,
+            Err(e) => {
+                bad.push(BadInput {
+                    file,
+                    line: 0,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let mut buf = Vec::new();
+        if let Err(e) = reader.read_to_end(&mut buf) {
+            bad.push(BadInput {
+                file,
+                line: 0,
+                error: format!("cannot read: {e}"),
+            });
+            continue;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        if inner.ends_with(".json") || text.trim_start().starts_with('[') {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Array(items)) => {
+                    for (i, v) in items.iter().enumerate() {
+                        match pick(v) {
+                            Ok(t) if !t.trim().is_empty() => f(Document {
+                                file: file.clone(),
+                                line: i as u64 + 1,
+                                text: t,
+                            }),
+                            Ok(_) => {}
+                            Err(e) => bad.push(BadInput {
+                                file: file.clone(),
+                                line: i as u64 + 1,
+                                error: e,
+                            }),
+                        }
+                    }
+                }
+                Ok(_) => bad.push(BadInput {
+                    file,
+                    line: 1,
+                    error: "expected a JSON array".into(),
+                }),
+                Err(e) => bad.push(BadInput {
+                    file,
+                    line: e.line() as u64,
+                    error: format!("invalid JSON: {e}"),
+                }),
+            }
+        } else {
+            for (i, l) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                match serde_json::from_str::<Value>(l) {
+                    Ok(v) => match pick(&v) {
+                        Ok(t) if !t.trim().is_empty() => f(Document {
+                            file: file.clone(),
+                            line: i as u64 + 1,
+                            text: t,
+                        }),
+                        Ok(_) => {}
+                        Err(e) => bad.push(BadInput {
+                            file: file.clone(),
+                            line: i as u64 + 1,
+                            error: e,
+                        }),
+                    },
+                    Err(e) => bad.push(BadInput {
+                        file: file.clone(),
+                        line: i as u64 + 1,
+                        error: format!("invalid JSON: {e}"),
+                    }),
+                }
+            }
+        }
+    }
+}

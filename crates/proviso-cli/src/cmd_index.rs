@@ -1,0 +1,166 @@
+//! `proviso index add | rebuild | stats`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use proviso_audit::{BadInput, FieldSpec, read_references};
+use proviso_index::{Index, IndexBuilder, Params, Reference, read_segment, write_segment};
+use proviso_ledger::{LedgerReader, Outcome, RecordKind, SqliteConfig, SqliteStore};
+
+use crate::config::Config;
+use crate::{EXIT_USAGE, Exit};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Add reference outputs from files (JSON arrays or JSON lines with
+    /// `output`, `text` or `content`); each keeps its file and row.
+    Add {
+        /// Files, directories or globs.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The field holding the output (a key or a JSON pointer).
+        #[arg(long)]
+        field: Option<String>,
+    },
+    /// Rebuild the ledger's segment from every output the ledger holds.
+    Rebuild,
+    /// Show what the index holds.
+    Stats,
+}
+
+/// The index directory.
+pub fn dir(cfg: &Config) -> PathBuf {
+    cfg.index
+        .dir
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("index"))
+}
+
+/// Loads every segment of the index directory into one index.
+pub fn load(cfg: &Config) -> anyhow::Result<Index> {
+    let d = dir(cfg);
+    let mut parts = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+        .with_context(|| {
+            format!(
+                "no index at {} (run `proviso index add` or `proviso index rebuild`)",
+                d.display()
+            )
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pvx"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        parts.push(read_segment(&p)?);
+    }
+    if parts.is_empty() {
+        return Err(Exit(
+            EXIT_USAGE,
+            format!(
+                "the index at {} is empty (run `proviso index add`)",
+                d.display()
+            ),
+        )
+        .into());
+    }
+    Index::merge(parts).ok_or_else(|| {
+        Exit(
+            1,
+            "index segments were built with different parameters; rebuild them".into(),
+        )
+        .into()
+    })
+}
+
+fn report_bad(bad: &[BadInput]) {
+    for b in bad.iter().take(20) {
+        eprintln!("proviso: {}:{}: {}", b.file, b.line, b.error);
+    }
+    if bad.len() > 20 {
+        eprintln!("proviso: … and {} more bad inputs", bad.len() - 20);
+    }
+}
+
+fn segment_name() -> String {
+    format!("seg-{}.pvx", proviso_types::RecordId::new())
+}
+
+pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Add { files, field } => {
+            let spec = field.map(FieldSpec::Named).unwrap_or_default();
+            let mut b = IndexBuilder::new(Params::default());
+            let mut bad = Vec::new();
+            read_references(&files, &spec, &mut bad, &mut |d| {
+                b.add(&d.text, Reference::file(&d.file, d.line));
+            });
+            report_bad(&bad);
+            if b.is_empty() {
+                return Err(Exit(1, "no reference outputs found in the given files".into()).into());
+            }
+            let n = b.len();
+            let path = dir(cfg).join(segment_name());
+            write_segment(&b.build(), &path)?;
+            eprintln!(
+                "indexed {n} reference outputs into {} ({} bad inputs)",
+                path.display(),
+                bad.len()
+            );
+            Ok(if bad.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Rebuild => {
+            let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
+            let mut b = IndexBuilder::new(Params::default());
+            store.scan(0, &mut |c| {
+                let r = &c.record;
+                let served = matches!(
+                    r.outcome,
+                    Outcome::Ok | Outcome::Partial | Outcome::Withheld
+                );
+                if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
+                    b.add(
+                        &r.output,
+                        Reference {
+                            source: "ledger".into(),
+                            record_id: Some(r.id.to_string()),
+                            key_id: r.key_id.as_ref().map(|k| k.0.clone()),
+                            team: r.team.clone(),
+                            model: r.model.clone(),
+                            time: Some(r.time.to_rfc3339()),
+                            ..Reference::default()
+                        },
+                    );
+                }
+                true
+            })?;
+            let n = b.len();
+            let path = dir(cfg).join("ledger.pvx");
+            write_segment(&b.build(), &path)?;
+            eprintln!(
+                "indexed {n} outputs from the ledger into {}",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats => {
+            let idx = load(cfg)?;
+            let size: u64 = std::fs::read_dir(dir(cfg))?
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum();
+            println!(
+                "{}",
+                serde_json::json!({"references": idx.len(), "bytes_on_disk": size, "params": idx.params()})
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
