@@ -1,0 +1,77 @@
+"""`proviso index` and `proviso audit` end to end: index reference files and
+the gateway's own ledger, audit training data, attribute matches to ledger
+records (key, team, model, time), report bad input, gate with --fail-above."""
+
+import gzip
+import json
+import subprocess
+
+import openai
+
+from conftest import BIN_DIR, FIXTURES
+
+
+def run(cfg, *args):
+    return subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_audit_files_against_reference_outputs(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    r = run(cfg, "index", "add", str(FIXTURES / "gpt4_outputs.json"))
+    assert r.returncode == 0, r.stderr
+    assert "indexed 40 reference outputs" in r.stderr
+    gpt4 = json.loads((FIXTURES / "gpt4_outputs.json").read_text())
+    claude = json.loads((FIXTURES / "claude3_outputs.json").read_text())
+    human = [json.loads(l)["text"] for l in (FIXTURES / "c4_human.jsonl").read_text().splitlines()]
+    train = tmp_path / "train.jsonl.gz"
+    with gzip.open(train, "wt") as f:
+        for i, h in enumerate(human[:30]):
+            text = h + "\n\n" + gpt4[i]["output"] if i % 5 == 0 else h
+            f.write(json.dumps({"text": text}) + "\n")
+        for c in claude[:20]:
+            f.write(json.dumps({"messages": [{"role": "assistant", "content": c["output"]}]}) + "\n")
+        f.write("{broken\n")
+    out = tmp_path / "report.jsonl"
+    r = run(cfg, "audit", str(train), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    flagged, summary = lines[:-1], lines[-1]["summary"]
+    assert sorted(f["line"] for f in flagged) == [1, 6, 11, 16, 21, 26]
+    f0 = flagged[0]
+    assert f0["kind"] == "exact" and f0["references"][0]["attribution"]["row"] == 1
+    a, b = f0["spans"][0]
+    assert "gpt4_outputs.json" in f0["references"][0]["attribution"]["source"]
+    assert summary["audited"] == 50 and summary["flagged"] == 6
+    assert summary["errors"][0]["line"] == 51 and "invalid JSON" in summary["errors"][0]["error"]
+    lo, hi = summary["wilson"]
+    assert lo < 0.12 < hi
+    r = run(cfg, "audit", str(train), "--fail-above", "0.05")
+    assert r.returncode == 3 and "above --fail-above" in r.stderr
+    r = run(cfg, "audit", str(train), "--sample", "20", "--seed", "7", "--fail-above", "0.9")
+    assert r.returncode == 0 and "audited 20 of 50" in r.stderr
+    r = run(cfg, "audit", str(tmp_path / "nope.jsonl"))
+    assert r.returncode == 0 and "no such file" in r.stderr
+    r = run(cfg, "audit", str(train), "--fail-above", "7")
+    assert r.returncode == 2
+
+
+def test_audit_attributes_to_ledger_records(gw):
+    c = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("growth"), max_retries=0)
+    answers = []
+    for q in ["Tell me about rivers.", "Explain photosynthesis.", "Plan a trip."]:
+        answers.append(c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": q}]).choices[0].message.content)
+    rec_ids = [r["id"] for r in gw.records()]
+    r = gw.cli("index", "rebuild")
+    assert "indexed 3 outputs from the ledger" in r.stderr
+    train = gw.tmp / "train.jsonl"
+    train.write_text("\n".join(json.dumps({"text": "Some preface. " + a}) for a in answers[1:]) + "\n"
+                     + json.dumps({"text": "unrelated human text about cooking pasta at home"}) + "\n")
+    out = gw.tmp / "audit.jsonl"
+    r = gw.cli("audit", str(train), "--json", str(out))
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    flagged = lines[:-1]
+    assert len(flagged) == 2
+    att = flagged[0]["references"][0]["attribution"]
+    assert att["source"] == "ledger" and att["record_id"] in rec_ids[1:]
+    assert att["team"] == "growth" and att["model"] == "gpt-4o-mini" and att["key_id"].startswith("key_") and att["time"]
