@@ -204,10 +204,53 @@ pub struct Index {
     pub(crate) toks: Vec<u16>,
     pub(crate) tok_start: Vec<u64>,
     directory: Vec<u32>,
+    dir_bits: u32,
+    band_dir: Vec<u32>,
+    band_bits: u32,
     hasher: MinHasher,
 }
 
-const DIR_BITS: u32 = 16;
+/// A directory over a sorted array of 64-bit keys: entry `b` is the first
+/// position whose top `bits` bits are at least `b`, so a look-up touches a
+/// bucket of about one entry instead of binary-searching the whole array
+/// (which is a cache miss per step).
+struct Directory;
+
+impl Directory {
+    fn build(keys: impl Iterator<Item = u64>, len: usize) -> (u32, Vec<u32>) {
+        let bits = (usize::BITS - len.max(1).leading_zeros()).clamp(8, 26);
+        let mut dir = vec![0u32; (1usize << bits) + 1];
+        let mut counts = vec![0u32; 1usize << bits];
+        for k in keys {
+            counts[(k >> (64 - bits)) as usize] += 1;
+        }
+        let mut acc = 0u32;
+        for (b, c) in counts.iter().enumerate() {
+            dir[b] = acc;
+            acc += c;
+        }
+        dir[1usize << bits] = acc;
+        (bits, dir)
+    }
+}
+
+fn bucket<'a, T>(
+    items: &'a [T],
+    dir: &[u32],
+    bits: u32,
+    key: u64,
+    key_of: impl Fn(&T) -> u64,
+) -> &'a [T] {
+    let b = (key >> (64 - bits)) as usize;
+    let (lo, hi) = match (dir.get(b), dir.get(b + 1)) {
+        (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
+        _ => return &[],
+    };
+    let slice = items.get(lo..hi).unwrap_or(&[]);
+    let start = slice.partition_point(|e| key_of(e) < key);
+    let end = start + slice[start..].partition_point(|e| key_of(e) == key);
+    &slice[start..end]
+}
 
 impl Index {
     pub(crate) fn from_parts(
@@ -217,15 +260,8 @@ impl Index {
         bands: Vec<(u64, u32)>,
         sigs: Vec<u32>,
     ) -> Self {
-        // directory[b] = first entry whose top bits are >= b.
-        let mut directory = vec![0u32; (1 << DIR_BITS) + 1];
-        let mut j = 0usize;
-        for (b, d) in directory.iter_mut().enumerate() {
-            while j < exact.len() && ((exact[j].0 >> (64 - DIR_BITS)) as usize) < b {
-                j += 1;
-            }
-            *d = j as u32;
-        }
+        let (dir_bits, directory) = Directory::build(exact.iter().map(|e| e.0), exact.len());
+        let (band_bits, band_dir) = Directory::build(bands.iter().map(|e| e.0), bands.len());
         let hasher = MinHasher::new(params.num_perm);
         Self {
             params,
@@ -236,6 +272,9 @@ impl Index {
             toks: Vec::new(),
             tok_start: Vec::new(),
             directory,
+            dir_bits,
+            band_dir,
+            band_bits,
             hasher,
         }
     }
@@ -298,12 +337,7 @@ impl Index {
     }
 
     fn lookup(&self, h: u64) -> &[(u64, u32, u32)] {
-        let b = (h >> (64 - DIR_BITS)) as usize;
-        let (lo, hi) = (self.directory[b] as usize, self.directory[b + 1] as usize);
-        let slice = &self.exact[lo..hi];
-        let start = slice.partition_point(|e| e.0 < h);
-        let end = start + slice[start..].partition_point(|e| e.0 == h);
-        &slice[start..end]
+        bucket(&self.exact, &self.directory, self.dir_bits, h, |e| e.0)
     }
 
     fn signature(&self, r: u32) -> &[u32] {
@@ -423,13 +457,8 @@ impl Index {
         let sig = self.hasher.signature(&MinHasher::shingle_set(&tokens));
         let mut cands: Vec<u32> = Vec::new();
         for key in band_keys(&sig, p.bands, p.rows) {
-            let start = self.bands.partition_point(|e| e.0 < key);
-            cands.extend(
-                self.bands[start..]
-                    .iter()
-                    .take_while(|e| e.0 == key)
-                    .map(|e| e.1),
-            );
+            let hits = bucket(&self.bands, &self.band_dir, self.band_bits, key, |e| e.0);
+            cands.extend(hits.iter().map(|e| e.1));
         }
         cands.sort_unstable();
         cands.dedup();

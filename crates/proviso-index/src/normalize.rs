@@ -94,14 +94,48 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             word.clear();
         }
     };
+    // A separator character: ends the word; drops a list number at the
+    // start of a line; keeps track of whether only list or heading marks
+    // have been seen on this line.
+    macro_rules! separator {
+        ($c:expr) => {{
+            let c: char = $c;
+            if word_at_line_start
+                && (c == '.' || c == ')')
+                && !word.is_empty()
+                && word.bytes().all(|b| b.is_ascii_digit())
+            {
+                word.clear();
+            }
+            flush(&mut word, &mut out, wstart, wend);
+            if !c.is_whitespace() {
+                line_start =
+                    line_start && matches!(c, '#' | '*' | '-' | '+' | '>' | '.' | ')' | '|');
+            }
+        }};
+    }
     for (i, c) in text.char_indices() {
-        let clen = c.len_utf8();
-        if invisible(c) {
+        // Fast path: ASCII needs no decomposition or folding tables.
+        if c.is_ascii() {
+            let b = c as u8;
+            if b.is_ascii_alphanumeric() {
+                if word.is_empty() {
+                    wstart = i;
+                    word_at_line_start = line_start;
+                }
+                word.push(char::from(b.to_ascii_lowercase()));
+                wend = i + 1;
+                line_start = false;
+            } else if b == b'\n' {
+                flush(&mut word, &mut out, wstart, wend);
+                line_start = true;
+            } else {
+                separator!(c);
+            }
             continue;
         }
-        if c == '\n' {
-            flush(&mut word, &mut out, wstart, wend);
-            line_start = true;
+        let clen = c.len_utf8();
+        if invisible(c) {
             continue;
         }
         let mut any_alnum = false;
@@ -137,19 +171,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             }
         }
         if sep && !any_alnum {
-            // A list number at the start of a line: `1.` / `12)`.
-            if word_at_line_start
-                && (c == '.' || c == ')')
-                && word.bytes().all(|b| b.is_ascii_digit())
-                && !word.is_empty()
-            {
-                word.clear();
-            }
-            flush(&mut word, &mut out, wstart, wend);
-            if !c.is_whitespace() {
-                line_start =
-                    line_start && matches!(c, '#' | '*' | '-' | '+' | '>' | '.' | ')' | '|');
-            }
+            separator!(c);
         } else if any_alnum {
             line_start = false;
         }
