@@ -306,20 +306,58 @@ fn reason(b: &ReasonBody, required: bool, default: &str) -> Result<String, ApiEr
     }
 }
 
+/// What a state change needs from its request body.
+struct Transition {
+    event: &'static str,
+    /// `None`: a reason is required.
+    default_reason: Option<&'static str>,
+    apply:
+        fn(&mut KeyStore, &KeyId, Option<Duration>, &Change<'_>) -> Result<KeyRecord, AccessError>,
+}
+
+/// deny, suspend, reinstate and revoke: read the reason (and notice),
+/// change the key, record the event, answer the key.
+async fn transition(
+    s: AppState,
+    h: HeaderMap,
+    id: String,
+    raw: axum::body::Bytes,
+    t: Transition,
+) -> R {
+    let by = admin(&s, &h)?;
+    let b: ReasonBody = body(&raw)?;
+    let r = reason(
+        &b,
+        t.default_reason.is_none(),
+        t.default_reason.unwrap_or_default(),
+    )?;
+    let notice = b.notice_seconds.map(Duration::from_secs);
+    let (k, _) = change(&s, &by, t.event, &r, |st, c| {
+        (t.apply)(st, &KeyId(id), notice, c).map(|k| (k, None))
+    })
+    .await?;
+    Ok(Json(key_json(&k)).into_response())
+}
+
 async fn deny(
     State(s): State<AppState>,
     h: HeaderMap,
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> R {
-    let by = admin(&s, &h)?;
-    let b: ReasonBody = body(&raw)?;
-    let r = reason(&b, true, "")?;
-    let (k, _) = change(&s, &by, "key.denied", &r, |st, c| {
-        st.deny(&KeyId(id), c).map(|k| (k, None))
-    })
-    .await?;
-    Ok(Json(key_json(&k)).into_response())
+    let apply = |st: &mut KeyStore, id: &KeyId, _: Option<Duration>, c: &Change<'_>| st.deny(id, c);
+    transition(
+        s,
+        h,
+        id,
+        raw,
+        Transition {
+            event: "key.denied",
+            default_reason: None,
+            apply,
+        },
+    )
+    .await
 }
 
 async fn suspend(
@@ -328,15 +366,20 @@ async fn suspend(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> R {
-    let by = admin(&s, &h)?;
-    let b: ReasonBody = body(&raw)?;
-    let r = reason(&b, true, "")?;
-    let notice = b.notice_seconds.map(Duration::from_secs);
-    let (k, _) = change(&s, &by, "key.suspended", &r, |st, c| {
-        st.suspend(&KeyId(id), notice, c).map(|k| (k, None))
-    })
-    .await?;
-    Ok(Json(key_json(&k)).into_response())
+    let apply =
+        |st: &mut KeyStore, id: &KeyId, n: Option<Duration>, c: &Change<'_>| st.suspend(id, n, c);
+    transition(
+        s,
+        h,
+        id,
+        raw,
+        Transition {
+            event: "key.suspended",
+            default_reason: None,
+            apply,
+        },
+    )
+    .await
 }
 
 async fn reinstate(
@@ -345,14 +388,21 @@ async fn reinstate(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> R {
-    let by = admin(&s, &h)?;
-    let b: ReasonBody = body(&raw)?;
-    let r = reason(&b, false, "reinstated after review")?;
-    let (k, _) = change(&s, &by, "key.reinstated", &r, |st, c| {
-        st.reinstate(&KeyId(id), c).map(|k| (k, None))
-    })
-    .await?;
-    Ok(Json(key_json(&k)).into_response())
+    let apply =
+        |st: &mut KeyStore, id: &KeyId, _: Option<Duration>, c: &Change<'_>| st.reinstate(id, c);
+    let default_reason = Some("reinstated after review");
+    transition(
+        s,
+        h,
+        id,
+        raw,
+        Transition {
+            event: "key.reinstated",
+            default_reason,
+            apply,
+        },
+    )
+    .await
 }
 
 async fn revoke(
@@ -361,14 +411,21 @@ async fn revoke(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> R {
-    let by = admin(&s, &h)?;
-    let b: ReasonBody = body(&raw)?;
-    let r = reason(&b, false, "revoked by administrator")?;
-    let (k, _) = change(&s, &by, "key.revoked", &r, |st, c| {
-        st.revoke(&KeyId(id), c).map(|k| (k, None))
-    })
-    .await?;
-    Ok(Json(key_json(&k)).into_response())
+    let apply =
+        |st: &mut KeyStore, id: &KeyId, _: Option<Duration>, c: &Change<'_>| st.revoke(id, c);
+    let default_reason = Some("revoked by administrator");
+    transition(
+        s,
+        h,
+        id,
+        raw,
+        Transition {
+            event: "key.revoked",
+            default_reason,
+            apply,
+        },
+    )
+    .await
 }
 
 async fn policy(State(s): State<AppState>, h: HeaderMap) -> R {

@@ -3,8 +3,8 @@
 //! the exchanges.
 
 use proviso_access::KeyRecord;
-use proviso_ledger::{Outcome, Record, RecordKind};
-use proviso_types::{RecordId, UnixMillis};
+use proviso_ledger::Record;
+use proviso_types::RecordId;
 use serde_json::json;
 
 /// The record of lifecycle event `event` (e.g. `key.suspended`) on `key`,
@@ -21,28 +21,11 @@ pub fn event_record(id: RecordId, event: &str, key: &KeyRecord, by: &str, reason
         "expires": key.expires.map(|t| t.to_rfc3339()),
         "revoke_at": key.revoke_at.map(|t| t.to_rfc3339()),
     });
-    Record {
+    Record::event(
         id,
-        time: UnixMillis::now(),
-        kind: RecordKind::Event,
-        key_id: Some(key.id.clone()),
-        team: Some(key.team.clone()),
-        endpoint: event.to_owned(),
-        model: None,
-        upstream: None,
-        upstream_model: None,
-        status: 0,
-        outcome: Outcome::Ok,
-        stream: false,
-        request: String::new(),
-        output: String::new(),
-        response: None,
-        finish_reason: None,
-        usage: None,
-        latency_ms: 0,
-        ttfb_ms: None,
-        error_code: None,
-        error: None,
-        detail: Some(detail.to_string()),
-    }
+        event,
+        Some(key.id.clone()),
+        Some(key.team.clone()),
+        detail.to_string(),
+    )
 }

@@ -129,23 +129,30 @@ pub struct Record {
 }
 
 impl Record {
-    /// A minimal exchange record, for examples and tests.
-    pub fn test(output: &str) -> Self {
+    /// An administrative event (`key.suspended`, …) about `key_id` of
+    /// `team`, with its details as JSON.
+    pub fn event(
+        id: RecordId,
+        name: &str,
+        key_id: Option<KeyId>,
+        team: Option<String>,
+        detail: String,
+    ) -> Self {
         Record {
-            id: RecordId::new(),
+            id,
             time: UnixMillis::now(),
-            kind: RecordKind::Exchange,
-            key_id: None,
-            team: None,
-            endpoint: "/v1/chat/completions".into(),
-            model: Some("test-model".into()),
+            kind: RecordKind::Event,
+            key_id,
+            team,
+            endpoint: name.into(),
+            model: None,
             upstream: None,
             upstream_model: None,
-            status: 200,
+            status: 0,
             outcome: Outcome::Ok,
             stream: false,
-            request: "{}".into(),
-            output: output.into(),
+            request: String::new(),
+            output: String::new(),
             response: None,
             finish_reason: None,
             usage: None,
@@ -153,7 +160,21 @@ impl Record {
             ttfb_ms: None,
             error_code: None,
             error: None,
+            detail: Some(detail),
+        }
+    }
+
+    /// A minimal exchange record, for examples and tests.
+    pub fn test(output: &str) -> Self {
+        Record {
+            kind: RecordKind::Exchange,
+            endpoint: "/v1/chat/completions".into(),
+            model: Some("test-model".into()),
+            status: 200,
+            request: "{}".into(),
+            output: output.into(),
             detail: None,
+            ..Record::event(RecordId::new(), "", None, None, String::new())
         }
     }
 }

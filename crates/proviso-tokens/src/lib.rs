@@ -56,6 +56,22 @@ fn content_text(v: &Value, out: &mut String) {
     }
 }
 
+fn input_tokens(v: &Value, n: &dyn Fn(&str) -> u64) -> u64 {
+    match v {
+        Value::String(s) => n(s),
+        Value::Array(items) => items
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => n(s),
+                Value::Array(ids) => ids.len() as u64,
+                Value::Number(_) => 1,
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// Prompt tokens of a request body for `path` (`/v1/chat/completions`,
 /// `/v1/completions` or `/v1/embeddings`).
 pub fn prompt_tokens(path: &str, body: &Map<String, Value>) -> u64 {
@@ -86,32 +102,10 @@ pub fn prompt_tokens(path: &str, body: &Map<String, Value>) -> u64 {
             }
             total
         }
-        "/v1/completions" => match body.get("prompt") {
-            Some(Value::String(s)) => n(s),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|p| match p {
-                    Value::String(s) => n(s),
-                    Value::Array(ids) => ids.len() as u64,
-                    Value::Number(_) => 1,
-                    _ => 0,
-                })
-                .sum(),
-            _ => 0,
-        },
-        "/v1/embeddings" => match body.get("input") {
-            Some(Value::String(s)) => n(s),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|p| match p {
-                    Value::String(s) => n(s),
-                    Value::Array(ids) => ids.len() as u64,
-                    Value::Number(_) => 1,
-                    _ => 0,
-                })
-                .sum(),
-            _ => 0,
-        },
+        // A prompt or input is a string, a list of strings, a list of
+        // token ids, or a list of such lists.
+        "/v1/completions" => body.get("prompt").map_or(0, |v| input_tokens(v, &n)),
+        "/v1/embeddings" => body.get("input").map_or(0, |v| input_tokens(v, &n)),
         _ => 0,
     }
 }
