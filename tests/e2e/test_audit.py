@@ -46,6 +46,15 @@ def test_audit_files_against_reference_outputs(tmp_path):
     assert summary["errors"][0]["line"] == 51 and "invalid JSON" in summary["errors"][0]["error"]
     lo, hi = summary["wilson"]
     assert lo < 0.12 < hi
+    report = tmp_path / "report.html"
+    r = run(cfg, "audit", str(train), "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    page = report.read_text()
+    assert page.startswith("<!doctype html>") and "Provider output found" in page
+    assert page.count("<mark>") >= 6, "matched text highlighted"
+    assert "gpt4_outputs.json row 1" in page
+    assert gpt4[0]["output"][:60].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") in page, "the reference text beside it"
+    assert "invalid JSON" in page, "bad input listed"
     r = run(cfg, "audit", str(train), "--fail-above", "0.05")
     assert r.returncode == 3 and "above --fail-above" in r.stderr
     r = run(cfg, "audit", str(train), "--sample", "20", "--seed", "7", "--fail-above", "0.9")
@@ -75,3 +84,8 @@ def test_audit_attributes_to_ledger_records(gw):
     att = flagged[0]["references"][0]["attribution"]
     assert att["source"] == "ledger" and att["record_id"] in rec_ids[1:]
     assert att["team"] == "growth" and att["model"] == "gpt-4o-mini" and att["key_id"].startswith("key_") and att["time"]
+    report = gw.tmp / "audit.html"
+    gw.cli("audit", str(train), "--report", str(report))
+    page = report.read_text()
+    assert "ledger record " + att["record_id"] in page or any("ledger record " + i in page for i in rec_ids)
+    assert "team growth" in page

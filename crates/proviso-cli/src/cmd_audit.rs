@@ -29,6 +29,9 @@ pub struct Args {
     /// Write one JSON line per flagged document, then the summary, here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Exit with status 3 when the flagged rate (the sample's upper 95%
     /// Wilson bound when sampling) is above this fraction.
     #[arg(long)]
@@ -36,6 +39,86 @@ pub struct Args {
 }
 
 const BATCH: usize = 4096;
+/// Flagged documents kept with their text for the HTML report.
+const SHOWN: usize = 50;
+
+/// Keeps the texts of the best flagged documents of a batch.
+fn keep_best(
+    shown: &mut Vec<(proviso_audit::Flagged, String)>,
+    batch: &[Document],
+    flagged: &[proviso_audit::Flagged],
+) {
+    for f in flagged {
+        if let Some(d) = batch.iter().find(|d| d.line == f.line && d.file == f.file) {
+            shown.push((f.clone(), d.text.clone()));
+        }
+    }
+    if shown.len() > 2 * SHOWN {
+        shown.sort_by(|a, b| {
+            b.0.longest_run
+                .cmp(&a.0.longest_run)
+                .then(b.0.jaccard.total_cmp(&a.0.jaccard))
+        });
+        shown.truncate(SHOWN);
+    }
+}
+
+/// The text of each shown document's best reference: from the ledger by
+/// record id, or from its source file by row.
+fn reference_texts(
+    cfg: &Config,
+    shown: &[(proviso_audit::Flagged, String)],
+) -> Vec<Option<String>> {
+    use std::collections::HashMap;
+    let attr = |f: &proviso_audit::Flagged| f.references.first().map(|r| r.attribution.clone());
+    let mut by_record: HashMap<String, String> = HashMap::new();
+    let wanted: Vec<String> = shown
+        .iter()
+        .filter_map(|(f, _)| attr(f)?.record_id)
+        .collect();
+    let store = (!wanted.is_empty())
+        .then(|| {
+            proviso_ledger::SqliteStore::open_existing(
+                &cfg.ledger_path(),
+                proviso_ledger::SqliteConfig::default(),
+            )
+            .ok()
+        })
+        .flatten();
+    if let Some(store) = store {
+        let _ = proviso_ledger::LedgerReader::scan(&store, 0, &mut |c| {
+            let id = c.record.id.to_string();
+            if wanted.contains(&id) {
+                by_record.insert(id, c.record.output.clone());
+            }
+            by_record.len() < wanted.len()
+        });
+    }
+    let mut files: HashMap<String, HashMap<u64, String>> = HashMap::new();
+    shown
+        .iter()
+        .map(|(f, _)| {
+            let a = attr(f)?;
+            if let Some(id) = a.record_id {
+                return by_record.get(&id).cloned();
+            }
+            let rows = files.entry(a.source.clone()).or_insert_with(|| {
+                let mut m = HashMap::new();
+                let mut bad = Vec::new();
+                proviso_audit::read_references(
+                    std::slice::from_ref(&a.source),
+                    &FieldSpec::Auto,
+                    &mut bad,
+                    &mut |d| {
+                        m.insert(d.line, d.text);
+                    },
+                );
+                m
+            });
+            rows.get(&a.row?).cloned()
+        })
+        .collect()
+}
 
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if let Some(r) = a.fail_above.filter(|r| !(0.0..=1.0).contains(r)) {
@@ -54,7 +137,10 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     let mut bad = Vec::new();
     let mut flagged = Vec::new();
     let mut docs = 0u64;
+    let mut shown: Vec<(proviso_audit::Flagged, String)> = Vec::new();
     let started = std::time::Instant::now();
+    // Progress on stderr only when a person watches it.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match a.sample {
         Some(n) => {
             let mut s = sample(n, a.seed);
@@ -62,6 +148,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
             docs = s.seen();
             summary.sampled = true;
             flagged = scan(&index, &s.kept, &mut summary);
+            keep_best(&mut shown, &s.kept, &flagged);
         }
         None => {
             let mut batch: Vec<Document> = Vec::with_capacity(BATCH);
@@ -69,11 +156,28 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                 docs += 1;
                 batch.push(d);
                 if batch.len() == BATCH {
-                    flagged.extend(scan(&index, &batch, &mut summary));
+                    let f = scan(&index, &batch, &mut summary);
+                    keep_best(&mut shown, &batch, &f);
+                    flagged.extend(f);
                     batch.clear();
+                    if tty {
+                        let secs = started.elapsed().as_secs_f64().max(1e-9);
+                        eprint!(
+                            "\r{} documents, {:.0} MB, {:.1} MB/s, {} flagged   ",
+                            summary.audited,
+                            summary.bytes as f64 / 1e6,
+                            summary.bytes as f64 / 1e6 / secs,
+                            summary.flagged
+                        );
+                    }
                 }
             });
-            flagged.extend(scan(&index, &batch, &mut summary));
+            let f = scan(&index, &batch, &mut summary);
+            keep_best(&mut shown, &batch, &f);
+            flagged.extend(f);
+            if tty {
+                eprintln!();
+            }
         }
     }
     summary.documents = docs;
@@ -88,6 +192,29 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
         }
         writeln!(w, "{}", serde_json::json!({"summary": summary}))?;
         w.flush()?;
+    }
+    if let Some(path) = &a.report {
+        shown.sort_by(|x, y| {
+            y.0.longest_run
+                .cmp(&x.0.longest_run)
+                .then(y.0.jaccard.total_cmp(&x.0.jaccard))
+        });
+        shown.truncate(SHOWN);
+        let refs = reference_texts(cfg, &shown);
+        let items: Vec<crate::report_html::Shown> = shown
+            .into_iter()
+            .zip(refs)
+            .map(
+                |((flagged, text), reference_text)| crate::report_html::Shown {
+                    flagged,
+                    text,
+                    reference_text,
+                },
+            )
+            .collect();
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        std::fs::write(path, crate::report_html::render(&summary, &items, &command))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let (wl, wh) = summary.wilson;
     let (cl, ch) = summary.clopper_pearson;

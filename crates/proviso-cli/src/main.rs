@@ -8,6 +8,7 @@ mod cmd_policy;
 mod cmd_redact;
 mod cmd_serve;
 mod config;
+mod report_html;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
