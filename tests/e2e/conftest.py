@@ -60,6 +60,7 @@ class Proviso:
             f'data_dir = "{self.data}"\n'
             f'[server]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_ms = 5000\nkey_refresh_ms = 100\n'
             f'[ledger]\ncheckpoint_every = 16\n'
+            f'[index]\nfollow_interval_ms = 200\n'
             f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{upstream_url}/v1"\n'
             f'models = ["gpt-4o-mini", "text-embedding-3-small"]\n'
             f'first_byte_timeout_ms = 2000\nstream_idle_timeout_ms = 1000\ntotal_timeout_ms = 5000\n'

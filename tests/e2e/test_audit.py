@@ -89,3 +89,23 @@ def test_audit_attributes_to_ledger_records(gw):
     page = report.read_text()
     assert "ledger record " + att["record_id"] in page or any("ledger record " + i in page for i in rec_ids)
     assert "team growth" in page
+
+
+def test_outputs_are_indexed_as_they_are_recorded(gw):
+    """`proviso serve` follows the ledger: no rebuild needed."""
+    import time
+    c = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("live"), max_retries=0)
+    answer = c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Explain tides."}]).choices[0].message.content
+    train = gw.tmp / "live.jsonl"
+    train.write_text(json.dumps({"text": "Copied: " + answer}) + "\n")
+    out = gw.tmp / "live-audit.jsonl"
+    deadline = time.time() + 10
+    while True:
+        r = gw.cli("audit", str(train), "--json", str(out), check=False)
+        lines = [json.loads(l) for l in out.read_text().splitlines()] if out.exists() else []
+        if len(lines) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert len(lines) == 2, r.stderr
+    att = lines[0]["references"][0]["attribution"]
+    assert att["team"] == "live" and att["record_id"] == gw.records()[-1]["id"]

@@ -54,7 +54,13 @@ pub fn load(cfg: &Config) -> anyhow::Result<Index> {
         .collect();
     entries.sort();
     for p in entries {
-        parts.push(read_segment(&p)?);
+        match read_segment(&p) {
+            Ok(seg) => parts.push(seg),
+            // Merged away by the follower between listing and reading.
+            Err(proviso_index::IndexError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     if parts.is_empty() {
         return Err(Exit(
@@ -116,32 +122,28 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Rebuild => {
+            // Replace every ledger segment with one built from the whole ledger.
+            let d = dir(cfg);
+            for (_, _, p) in ledger_segments(&d) {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
             let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
             let mut b = IndexBuilder::new(Params::default());
+            let mut last = 0;
             store.scan(0, &mut |c| {
+                last = c.seq;
                 let r = &c.record;
                 let served = matches!(
                     r.outcome,
                     Outcome::Ok | Outcome::Partial | Outcome::Withheld
                 );
                 if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
-                    b.add(
-                        &r.output,
-                        Reference {
-                            source: "ledger".into(),
-                            record_id: Some(r.id.to_string()),
-                            key_id: r.key_id.as_ref().map(|k| k.0.clone()),
-                            team: r.team.clone(),
-                            model: r.model.clone(),
-                            time: Some(r.time.to_rfc3339()),
-                            ..Reference::default()
-                        },
-                    );
+                    b.add(&r.output, ledger_reference(r));
                 }
                 true
             })?;
             let n = b.len();
-            let path = dir(cfg).join("ledger.pvx");
+            let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build(), &path)?;
             eprintln!(
                 "indexed {n} outputs from the ledger into {}",
@@ -162,5 +164,91 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Segments made from the ledger are named `ledger-<first>-<last>.pvx`
+/// after the sequence numbers they cover.
+fn ledger_segments(dir: &std::path::Path) -> Vec<(u64, u64, PathBuf)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(range) = name
+            .strip_prefix("ledger-")
+            .and_then(|n| n.strip_suffix(".pvx"))
+        else {
+            continue;
+        };
+        let parsed = range
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+        if let Some((a, b)) = parsed {
+            out.push((a, b, p));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Indexes the ledger's records after the last one already indexed; merges
+/// the ledger segments when there are many. Returns how many outputs were
+/// added.
+pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
+    let d = dir(cfg);
+    let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
+    let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
+    let mut b = IndexBuilder::new(Params::default());
+    let mut last = done;
+    store.scan(done + 1, &mut |c| {
+        last = c.seq;
+        let r = &c.record;
+        let served = matches!(
+            r.outcome,
+            Outcome::Ok | Outcome::Partial | Outcome::Withheld
+        );
+        if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
+            b.add(&r.output, ledger_reference(r));
+        }
+        true
+    })?;
+    let n = b.len();
+    if last > done {
+        write_segment(
+            &b.build(),
+            &d.join(format!("ledger-{}-{last}.pvx", done + 1)),
+        )?;
+    }
+    let segs = ledger_segments(&d);
+    if segs.len() > 8 {
+        let parts = segs
+            .iter()
+            .map(|s| read_segment(&s.2))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(merged) = Index::merge(parts) {
+            let (first, end) = (segs[0].0, segs[segs.len() - 1].1);
+            write_segment(&merged, &d.join(format!("ledger-{first}-{end}.pvx")))?;
+            for s in &segs {
+                if !(s.0 == first && s.1 == end) {
+                    let _ = std::fs::remove_file(&s.2);
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
+    Reference {
+        source: "ledger".into(),
+        record_id: Some(r.id.to_string()),
+        key_id: r.key_id.as_ref().map(|k| k.0.clone()),
+        team: r.team.clone(),
+        model: r.model.clone(),
+        time: Some(r.time.to_rfc3339()),
+        ..Reference::default()
     }
 }

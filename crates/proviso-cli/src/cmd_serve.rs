@@ -34,6 +34,23 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         cfg.upstreams.push(UpstreamConfig::default_openai(key));
     }
+    // What the index follower needs, taken before the config is consumed.
+    let follow_settings = cfg.index.follow.then(|| {
+        let every = std::time::Duration::from_millis(cfg.index.follow_interval_ms.max(50));
+        let c = crate::config::Config {
+            data_dir: cfg.data_dir.clone(),
+            ledger: crate::config::LedgerSection {
+                path: Some(cfg.ledger_path()),
+                ..crate::config::LedgerSection::default()
+            },
+            index: crate::config::IndexSection {
+                dir: Some(crate::cmd_index::dir(&cfg)),
+                ..crate::config::IndexSection::default()
+            },
+            ..crate::config::Config::default()
+        };
+        (every, c)
+    });
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.server.worker_threads > 0 {
         rt.worker_threads(cfg.server.worker_threads);
@@ -78,6 +95,31 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     let state = proviso_gateway::state(gw, ledger.clone(), keys)
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
     let listen = cfg.server.listen.clone();
+    // Index recorded outputs as they are committed, in a thread of its own:
+    // never on the request path, and a failure here never fails a request.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = follow_settings.map(|(every, cfg_for_index)| {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("index-follower".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match crate::cmd_index::follow_once(&cfg_for_index) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(outputs = n, "indexed new ledger outputs"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "indexing the ledger failed; will retry")
+                        }
+                    }
+                    let until = std::time::Instant::now() + every;
+                    while std::time::Instant::now() < until
+                        && !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                }
+            })
+    });
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
             proviso_gateway::StartError::Bind {
@@ -94,6 +136,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     });
     // Make sure the writer has flushed even if serving failed.
     ledger.shutdown();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(Ok(h)) = follower {
+        let _ = h.join();
+    }
     rt.shutdown_timeout(Duration::from_secs(1));
     result?;
     Ok(ExitCode::SUCCESS)

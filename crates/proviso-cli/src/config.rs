@@ -52,12 +52,36 @@ pub struct Config {
 }
 
 /// `[index]`
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexSection {
     /// Where index segments live; default `<data_dir>/index`.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// Whether `proviso serve` indexes recorded outputs as they are
+    /// committed (off the request path).
+    #[serde(default = "default_true")]
+    pub follow: bool,
+    /// How often the follower looks for new records, milliseconds.
+    #[serde(default = "default_follow_ms")]
+    pub follow_interval_ms: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_follow_ms() -> u64 {
+    2000
+}
+
+impl Default for IndexSection {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            follow: true,
+            follow_interval_ms: default_follow_ms(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -298,7 +322,7 @@ mod tests {
                     [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n\
                     [admin]\ntoken = \"0123456789abcdef\"\n\
                     [redact]\nalways = true\nentities = [\"email\"]\nthreshold = 0.5\nhmac_key = \"k\"\n\
-                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n[index]\ndir = \"i\"\n";
+                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n[index]\ndir = \"i\"\nfollow = true\nfollow_interval_ms = 100\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

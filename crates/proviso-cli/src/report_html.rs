@@ -38,7 +38,7 @@ fn highlighted(text: &str, spans: &[(usize, usize)]) -> String {
     let mut last = 0;
     for &(a, b) in spans {
         let (a, b) = (a.min(text.len()), b.min(text.len()));
-        if a < last || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
+        if a >= b || a < last || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
             continue;
         }
         out.push_str(&esc(&text[last..a]));
