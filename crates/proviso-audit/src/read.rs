@@ -220,6 +220,10 @@ pub fn read(
                 continue;
             }
         };
+        if inner.ends_with(".parquet") {
+            read_parquet(&path, &file, spec, bad, f);
+            continue;
+        }
         if inner.ends_with(".json") {
             let mut buf = Vec::new();
             if let Err(e) = BufReader::new(reader).read_to_end(&mut buf) {
@@ -440,6 +444,103 @@ pub fn read_references(
                         error: format!("invalid JSON: {e}"),
                     }),
                 }
+            }
+        }
+    }
+}
+
+/// Parquet: the text column is `--field` (default `text`); each row is a
+/// document, numbered from 1. Nulls and non-text columns are bad input.
+fn read_parquet(
+    path: &Path,
+    file: &str,
+    spec: &FieldSpec,
+    bad: &mut Vec<BadInput>,
+    f: &mut dyn FnMut(Document),
+) {
+    use arrow_array::{Array, LargeStringArray, StringArray, StringViewArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let column = match spec {
+        FieldSpec::Named(n) => n.trim_start_matches('/').to_owned(),
+        FieldSpec::Auto => "text".to_owned(),
+    };
+    let fail = |bad: &mut Vec<BadInput>, line: u64, error: String| {
+        bad.push(BadInput {
+            file: file.to_owned(),
+            line,
+            error,
+        })
+    };
+    let opened = File::open(path).map_err(|e| e.to_string()).and_then(|fh| {
+        ParquetRecordBatchReaderBuilder::try_new(fh)
+            .map_err(|e| format!("not a readable Parquet file: {e}"))
+    });
+    let builder = match opened {
+        Ok(b) => b,
+        Err(e) => return fail(bad, 0, e),
+    };
+    let Some(idx) = builder
+        .schema()
+        .fields()
+        .iter()
+        .position(|fl| fl.name() == &column)
+    else {
+        let cols: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| fl.name().clone())
+            .collect();
+        return fail(
+            bad,
+            0,
+            format!(
+                "no column {column:?} (columns: {}; use --field)",
+                cols.join(", ")
+            ),
+        );
+    };
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [idx]);
+    let reader = match builder.with_projection(mask).with_batch_size(4096).build() {
+        Ok(r) => r,
+        Err(e) => return fail(bad, 0, e.to_string()),
+    };
+    let mut row = 0u64;
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(
+                    bad,
+                    row + 1,
+                    format!("cannot read further (truncated or damaged?): {e}"),
+                );
+            }
+        };
+        let col = batch.column(0);
+        let get: Box<dyn Fn(usize) -> Option<String>> =
+            if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+                Box::new(move |i| a.is_valid(i).then(|| a.value(i).to_owned()))
+            } else if let Some(a) = col.as_any().downcast_ref::<LargeStringArray>() {
+                Box::new(move |i| a.is_valid(i).then(|| a.value(i).to_owned()))
+            } else if let Some(a) = col.as_any().downcast_ref::<StringViewArray>() {
+                Box::new(move |i| a.is_valid(i).then(|| a.value(i).to_owned()))
+            } else {
+                return fail(
+                    bad,
+                    0,
+                    format!("column {column:?} is {}, not text", col.data_type()),
+                );
+            };
+        for i in 0..batch.num_rows() {
+            row += 1;
+            match get(i) {
+                Some(text) => f(Document {
+                    file: file.to_owned(),
+                    line: row,
+                    text,
+                }),
+                None => fail(bad, row, format!("column {column:?} is null")),
             }
         }
     }

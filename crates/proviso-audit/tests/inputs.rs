@@ -151,3 +151,53 @@ fn sample_intervals_cover_the_true_rate() {
     scan(&index, &docs, &mut sum);
     assert_eq!(sum.flagged, 200);
 }
+
+#[test]
+fn parquet_column_rows_and_problems() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.parquet");
+    let text: ArrayRef = Arc::new(StringArray::from(vec![
+        Some("first row"),
+        None,
+        Some("third row"),
+    ]));
+    let n: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+    let batch = RecordBatch::try_from_iter([("text", text), ("n", n)]).unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let p = path.display().to_string();
+    let (docs, bad) = collect(std::slice::from_ref(&p), &FieldSpec::Auto);
+    assert_eq!(
+        docs.iter()
+            .map(|d| (d.line, d.text.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1, "first row"), (3, "third row")]
+    );
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        (bad[0].line, bad[0].error.as_str()),
+        (2, "column \"text\" is null")
+    );
+    let (_, bad) = collect(std::slice::from_ref(&p), &FieldSpec::Named("body".into()));
+    assert!(
+        bad[0].error.contains("no column \"body\"") && bad[0].error.contains("text, n"),
+        "{bad:?}"
+    );
+    let (_, bad) = collect(std::slice::from_ref(&p), &FieldSpec::Named("n".into()));
+    assert!(bad[0].error.contains("not text"), "{bad:?}");
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (_, bad) = collect(&[cut.display().to_string()], &FieldSpec::Auto);
+    assert!(
+        bad[0].error.contains("not a readable Parquet file"),
+        "{bad:?}"
+    );
+}
