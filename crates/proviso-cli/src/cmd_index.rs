@@ -128,20 +128,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }
             let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
-            let mut b = IndexBuilder::new(Params::default());
-            let mut last = 0;
-            store.scan(0, &mut |c| {
-                last = c.seq;
-                let r = &c.record;
-                let served = matches!(
-                    r.outcome,
-                    Outcome::Ok | Outcome::Partial | Outcome::Withheld
-                );
-                if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
-                    b.add(&r.output, ledger_reference(r));
-                }
-                true
-            })?;
+            let (b, last) = index_ledger_from(&store, 1)?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build(), &path)?;
@@ -201,20 +188,7 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
     let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
-    let mut b = IndexBuilder::new(Params::default());
-    let mut last = done;
-    store.scan(done + 1, &mut |c| {
-        last = c.seq;
-        let r = &c.record;
-        let served = matches!(
-            r.outcome,
-            Outcome::Ok | Outcome::Partial | Outcome::Withheld
-        );
-        if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
-            b.add(&r.output, ledger_reference(r));
-        }
-        true
-    })?;
+    let (b, last) = index_ledger_from(&store, done + 1)?;
     let n = b.len();
     if last > done {
         write_segment(
@@ -239,6 +213,26 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// Adds every served output with a sequence number of `from` or more;
+/// returns the builder and the last sequence number seen (or `from - 1`).
+fn index_ledger_from(store: &SqliteStore, from: u64) -> anyhow::Result<(IndexBuilder, u64)> {
+    let mut b = IndexBuilder::new(Params::default());
+    let mut last = from.saturating_sub(1);
+    store.scan(from, &mut |c| {
+        last = c.seq;
+        let r = &c.record;
+        let served = matches!(
+            r.outcome,
+            Outcome::Ok | Outcome::Partial | Outcome::Withheld
+        );
+        if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
+            b.add(&r.output, ledger_reference(r));
+        }
+        true
+    })?;
+    Ok((b, last))
 }
 
 fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
