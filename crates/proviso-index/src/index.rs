@@ -207,6 +207,7 @@ pub struct Index {
     dir_bits: u32,
     band_dir: Vec<u32>,
     band_bits: u32,
+    longest_ref: usize,
     hasher: MinHasher,
 }
 
@@ -263,7 +264,9 @@ impl Index {
         let (dir_bits, directory) = Directory::build(exact.iter().map(|e| e.0), exact.len());
         let (band_bits, band_dir) = Directory::build(bands.iter().map(|e| e.0), bands.len());
         let hasher = MinHasher::new(params.num_perm);
+        let longest_ref = refs.iter().map(|r| r.tokens as usize).max().unwrap_or(0);
         Self {
+            longest_ref,
             params,
             refs,
             exact,
@@ -453,7 +456,15 @@ impl Index {
             m.reference_coverage = (m.reference_coverage + len as f64 / rtok as f64).min(1.0);
             m.spans.push(span);
         }
-        // Near duplicates of the whole text: LSH candidates, verified.
+        // Near duplicates of the whole text: LSH candidates, verified. A
+        // document with more than 1/threshold times the shingles of the
+        // longest reference cannot reach the threshold (J <= |B| / |A|), so
+        // the signature is skipped: exact spans cover copies inside it.
+        let longest = self.longest_ref;
+        let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
+        if tokens.len() > ceiling {
+            return self.finish(res, by_ref, covered);
+        }
         let sig = self.hasher.signature(&MinHasher::shingle_set(&tokens));
         let mut cands: Vec<u32> = Vec::new();
         for key in band_keys(&sig, p.bands, p.rows) {
@@ -480,6 +491,15 @@ impl Index {
                 }
             }
         }
+        self.finish(res, by_ref, covered)
+    }
+
+    fn finish(
+        &self,
+        mut res: QueryResult,
+        by_ref: std::collections::BTreeMap<u32, Match>,
+        covered: Vec<bool>,
+    ) -> QueryResult {
         let mut matches: Vec<Match> = by_ref.into_values().collect();
         matches.sort_by(|a, b| {
             b.longest_run
@@ -487,7 +507,7 @@ impl Index {
                 .then(b.jaccard.total_cmp(&a.jaccard))
         });
         res.longest_run = matches.iter().map(|m| m.longest_run).max().unwrap_or(0);
-        res.covered = covered.iter().filter(|c| **c).count() as f64 / tokens.len() as f64;
+        res.covered = covered.iter().filter(|c| **c).count() as f64 / covered.len().max(1) as f64;
         let mut spans: Vec<(usize, usize)> = matches.iter().flat_map(|m| m.spans.clone()).collect();
         spans.sort_unstable();
         let mut merged: Vec<(usize, usize)> = Vec::new();
