@@ -99,6 +99,7 @@ def main():
         cfg.write_text(
             f'data_dir = "{tmp / "data"}"\n[server]\nlisten = "127.0.0.1:{pport}"\nworker_threads = 1\n'
             f'[log]\nlevel = "warn"\n'
+            f'[index]\nfollow = false\n'
             f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:{fport}/v1"\n'
             f'models = ["gpt-4o-mini"]\n')
         prov = start([str(bins / "proviso"), "--config", str(cfg), "serve"], 1, logs)
@@ -160,7 +161,9 @@ def main():
         "Fake upstream with 20 ms latency (`proviso-fake-upstream --threads 1`, answers from "
         "`tests/fixtures/gpt4_outputs.json`, mean 1.6 KB), chat request of 0.1 KB. Pinned: oha and the "
         "fake upstream on core 0; the gateway under test (Proviso `worker_threads = 1`, ledger on, SQLite WAL; "
-        "LiteLLM `--num_workers 1`, master key, no database) on core 1. Both authenticate a client key. Release build. "
+        "LiteLLM `--num_workers 1`, master key, no database) on core 1. Both authenticate a client key. "
+        "Proviso runs its default policy (provider packs, then allow) and, like LiteLLM, no quotas or masking; "
+        "its index follower is off (it shares the pinned core otherwise; it indexes off the request path). Release build. "
         f"oha at fixed rates with `--latency-correction`, {a.seconds} s per rate, max(64, rate × 0.05) connections.",
         "",
         "| rate (req/s) | direct p50 / p99 | Proviso p50 / p99 | LiteLLM p50 / p99 | Proviso added p50 / p99 | LiteLLM added p50 / p99 |",

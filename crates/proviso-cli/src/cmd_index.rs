@@ -196,16 +196,20 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
             &d.join(format!("ledger-{}-{last}.pvx", done + 1)),
         )?;
     }
+    // Tiered merging: when there are more than eight ledger segments, the
+    // newest eight (consecutive ranges) become one, so each record is
+    // rewritten a logarithmic number of times, not on every pass.
     let segs = ledger_segments(&d);
     if segs.len() > 8 {
-        let parts = segs
+        let newest = &segs[segs.len() - 8..];
+        let parts = newest
             .iter()
             .map(|s| read_segment(&s.2))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(merged) = Index::merge(parts) {
-            let (first, end) = (segs[0].0, segs[segs.len() - 1].1);
+            let (first, end) = (newest[0].0, newest[newest.len() - 1].1);
             write_segment(&merged, &d.join(format!("ledger-{first}-{end}.pvx")))?;
-            for s in &segs {
+            for s in newest {
                 if !(s.0 == first && s.1 == end) {
                     let _ = std::fs::remove_file(&s.2);
                 }
@@ -244,5 +248,49 @@ fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
         model: r.model.clone(),
         time: Some(r.time.to_rfc3339()),
         ..Reference::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proviso_ledger::{LedgerStore, Record};
+
+    #[test]
+    fn follower_indexes_new_records_and_merges_in_tiers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = crate::config::parse(
+            &format!("data_dir = {:?}\n", tmp.path().display().to_string()),
+            "t",
+        )
+        .unwrap();
+        let mut store = SqliteStore::open(&cfg.ledger_path(), SqliteConfig::default()).unwrap();
+        let text = |i: usize| {
+            (0..40)
+                .map(|w| format!("record{i}word{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for pass in 0..12 {
+            store.append(&[Record::test(&text(pass))]).unwrap();
+            assert_eq!(
+                follow_once(&cfg).unwrap(),
+                1,
+                "pass {pass} indexes exactly the new record"
+            );
+            assert!(ledger_segments(&dir(&cfg)).len() <= 8, "merged in tiers");
+        }
+        assert_eq!(follow_once(&cfg).unwrap(), 0, "nothing new");
+        let segs = ledger_segments(&dir(&cfg));
+        let covered: Vec<(u64, u64)> = segs.iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(covered.first().map(|c| c.0), Some(1));
+        assert_eq!(covered.last().map(|c| c.1), Some(12));
+        assert!(
+            covered.windows(2).all(|w| w[0].1 + 1 == w[1].0),
+            "contiguous ranges: {covered:?}"
+        );
+        let idx = load(&cfg).unwrap();
+        assert_eq!(idx.len(), 12);
+        assert!(idx.query(&format!("prefix {} suffix", text(3))).flagged);
     }
 }
