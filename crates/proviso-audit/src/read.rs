@@ -207,16 +207,78 @@ pub fn read(
     bad: &mut Vec<BadInput>,
     f: &mut dyn FnMut(Document),
 ) {
+    read_with(paths, spec, &|v| extract(v, spec), false, bad, f);
+}
+
+/// Reference outputs from files (JSON arrays or lines of objects with
+/// `output`, `text`, `content` or `messages`), for `proviso index add`.
+/// Empty outputs are skipped.
+pub fn read_references(
+    paths: &[String],
+    spec: &FieldSpec,
+    bad: &mut Vec<BadInput>,
+    f: &mut dyn FnMut(Document),
+) {
+    let pick = |v: &Value| -> Result<String, String> {
+        if let FieldSpec::Named(_) = spec {
+            return extract(v, spec);
+        }
+        for k in ["output", "text", "content", "response", "completion"] {
+            if let Some(s) = v.get(k).and_then(Value::as_str) {
+                return Ok(s.to_owned());
+            }
+        }
+        extract(v, &FieldSpec::Auto)
+    };
+    read_with(paths, spec, &pick, true, bad, &mut |d| {
+        if !d.text.trim().is_empty() {
+            f(d);
+        }
+    });
+}
+
+fn bad_at(bad: &mut Vec<BadInput>, file: &str, line: u64, error: String) {
+    bad.push(BadInput {
+        file: file.to_owned(),
+        line,
+        error,
+    });
+}
+
+/// A document, or its problem.
+fn give(
+    f: &mut dyn FnMut(Document),
+    bad: &mut Vec<BadInput>,
+    file: &str,
+    line: u64,
+    text: Result<String, String>,
+) {
+    match text {
+        Ok(text) => f(Document {
+            file: file.to_owned(),
+            line,
+            text,
+        }),
+        Err(e) => bad_at(bad, file, line, e),
+    }
+}
+
+/// The shared reader. `references`: every file is JSON (an array when it
+/// starts with `[`, else JSON lines), and a file must be an array.
+fn read_with(
+    paths: &[String],
+    spec: &FieldSpec,
+    pick: &dyn Fn(&Value) -> Result<String, String>,
+    references: bool,
+    bad: &mut Vec<BadInput>,
+    f: &mut dyn FnMut(Document),
+) {
     for path in expand(paths, bad) {
         let file = path.display().to_string();
         let (reader, inner) = match open(&path) {
             Ok(x) => x,
             Err(e) => {
-                bad.push(BadInput {
-                    file,
-                    line: 0,
-                    error: e.to_string(),
-                });
+                bad_at(bad, &file, 0, e.to_string());
                 continue;
             }
         };
@@ -224,55 +286,35 @@ pub fn read(
             read_parquet(&path, &file, spec, bad, f);
             continue;
         }
-        if inner.ends_with(".json") {
+        let mut r = BufReader::with_capacity(1 << 20, reader);
+        let array = inner.ends_with(".json")
+            || (references
+                && r.fill_buf()
+                    .is_ok_and(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[')));
+        if array {
             let mut buf = Vec::new();
-            if let Err(e) = BufReader::new(reader).read_to_end(&mut buf) {
-                bad.push(BadInput {
-                    file,
-                    line: 0,
-                    error: format!("cannot read (truncated or damaged?): {e}"),
-                });
+            if let Err(e) = r.read_to_end(&mut buf) {
+                bad_at(
+                    bad,
+                    &file,
+                    0,
+                    format!("cannot read (truncated or damaged?): {e}"),
+                );
                 continue;
             }
             match serde_json::from_slice::<Value>(&buf) {
                 Ok(Value::Array(items)) => {
                     for (i, v) in items.iter().enumerate() {
-                        match extract(v, spec) {
-                            Ok(text) => f(Document {
-                                file: file.clone(),
-                                line: i as u64 + 1,
-                                text,
-                            }),
-                            Err(e) => bad.push(BadInput {
-                                file: file.clone(),
-                                line: i as u64 + 1,
-                                error: e,
-                            }),
-                        }
+                        give(f, bad, &file, i as u64 + 1, pick(v));
                     }
                 }
-                Ok(v) => match extract(&v, spec) {
-                    Ok(text) => f(Document {
-                        file: file.clone(),
-                        line: 1,
-                        text,
-                    }),
-                    Err(e) => bad.push(BadInput {
-                        file: file.clone(),
-                        line: 1,
-                        error: e,
-                    }),
-                },
-                Err(e) => bad.push(BadInput {
-                    file,
-                    line: e.line() as u64,
-                    error: format!("invalid JSON: {e}"),
-                }),
+                Ok(_) if references => bad_at(bad, &file, 1, "expected a JSON array".into()),
+                Ok(v) => give(f, bad, &file, 1, pick(&v)),
+                Err(e) => bad_at(bad, &file, e.line() as u64, format!("invalid JSON: {e}")),
             }
             continue;
         }
-        let json_lines = inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
-        let mut r = BufReader::with_capacity(1 << 20, reader);
+        let json_lines = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
         let mut buf = Vec::new();
         let mut line = 0u64;
         loop {
@@ -281,11 +323,12 @@ pub fn read(
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => {
-                    bad.push(BadInput {
-                        file: file.clone(),
-                        line: line + 1,
-                        error: format!("cannot read further (truncated or damaged?): {e}"),
-                    });
+                    bad_at(
+                        bad,
+                        &file,
+                        line + 1,
+                        format!("cannot read further (truncated or damaged?): {e}"),
+                    );
                     break;
                 }
             }
@@ -299,152 +342,23 @@ pub fn read(
             let text = match std::str::from_utf8(&buf) {
                 Ok(t) => t,
                 Err(e) => {
-                    bad.push(BadInput {
-                        file: file.clone(),
+                    bad_at(
+                        bad,
+                        &file,
                         line,
-                        error: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    });
+                        format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    );
                     continue;
                 }
             };
-            if json_lines {
-                match serde_json::from_str::<Value>(text) {
-                    Ok(v) => match extract(&v, spec) {
-                        Ok(t) => f(Document {
-                            file: file.clone(),
-                            line,
-                            text: t,
-                        }),
-                        Err(e) => bad.push(BadInput {
-                            file: file.clone(),
-                            line,
-                            error: e,
-                        }),
-                    },
-                    Err(e) => bad.push(BadInput {
-                        file: file.clone(),
-                        line,
-                        error: format!("invalid JSON: {e}"),
-                    }),
-                }
+            let doc = if json_lines {
+                serde_json::from_str::<Value>(text)
+                    .map_err(|e| format!("invalid JSON: {e}"))
+                    .and_then(|v| pick(&v))
             } else {
-                f(Document {
-                    file: file.clone(),
-                    line,
-                    text: text.to_owned(),
-                });
-            }
-        }
-    }
-}
-
-/// Reference outputs from files (JSON arrays or lines of objects with
-/// `output`, `text`, `content` or `messages`), for `proviso index add`.
-pub fn read_references(
-    paths: &[String],
-    spec: &FieldSpec,
-    bad: &mut Vec<BadInput>,
-    f: &mut dyn FnMut(Document),
-) {
-    let spec = match spec {
-        FieldSpec::Auto => FieldSpec::Named(String::new()),
-        s => s.clone(),
-    };
-    let auto = matches!(&spec, FieldSpec::Named(n) if n.is_empty());
-    let pick = |v: &Value| -> Result<String, String> {
-        if auto {
-            for k in ["output", "text", "content", "response", "completion"] {
-                if let Some(s) = v.get(k).and_then(Value::as_str) {
-                    return Ok(s.to_owned());
-                }
-            }
-            if let Value::String(s) = v {
-                return Ok(s.clone());
-            }
-            return extract(v, &FieldSpec::Auto);
-        }
-        extract(v, &spec)
-    };
-    for path in expand(paths, bad) {
-        let file = path.display().to_string();
-        let (mut reader, inner) = match open(&path) {
-            Ok(x) => x,
-            Err(e) => {
-                bad.push(BadInput {
-                    file,
-                    line: 0,
-                    error: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let mut buf = Vec::new();
-        if let Err(e) = reader.read_to_end(&mut buf) {
-            bad.push(BadInput {
-                file,
-                line: 0,
-                error: format!("cannot read: {e}"),
-            });
-            continue;
-        }
-        let text = String::from_utf8_lossy(&buf);
-        if inner.ends_with(".json") || text.trim_start().starts_with('[') {
-            match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Array(items)) => {
-                    for (i, v) in items.iter().enumerate() {
-                        match pick(v) {
-                            Ok(t) if !t.trim().is_empty() => f(Document {
-                                file: file.clone(),
-                                line: i as u64 + 1,
-                                text: t,
-                            }),
-                            Ok(_) => {}
-                            Err(e) => bad.push(BadInput {
-                                file: file.clone(),
-                                line: i as u64 + 1,
-                                error: e,
-                            }),
-                        }
-                    }
-                }
-                Ok(_) => bad.push(BadInput {
-                    file,
-                    line: 1,
-                    error: "expected a JSON array".into(),
-                }),
-                Err(e) => bad.push(BadInput {
-                    file,
-                    line: e.line() as u64,
-                    error: format!("invalid JSON: {e}"),
-                }),
-            }
-        } else {
-            for (i, l) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                match serde_json::from_str::<Value>(l) {
-                    Ok(v) => match pick(&v) {
-                        Ok(t) if !t.trim().is_empty() => f(Document {
-                            file: file.clone(),
-                            line: i as u64 + 1,
-                            text: t,
-                        }),
-                        Ok(_) => {}
-                        Err(e) => bad.push(BadInput {
-                            file: file.clone(),
-                            line: i as u64 + 1,
-                            error: e,
-                        }),
-                    },
-                    Err(e) => bad.push(BadInput {
-                        file: file.clone(),
-                        line: i as u64 + 1,
-                        error: format!("invalid JSON: {e}"),
-                    }),
-                }
-            }
+                Ok(text.to_owned())
+            };
+            give(f, bad, &file, line, doc);
         }
     }
 }
