@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -89,8 +89,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-pub(crate) async fn fallback(OriginalUri(uri): OriginalUri, req: Request) -> Response {
-    let _ = req;
+pub(crate) async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
     ApiError::no_route(uri.path()).into_response()
 }
 
