@@ -70,7 +70,10 @@ pub async fn run(
         .await;
         ctx.upstream = Some(up.name.clone());
         ctx.upstream_model = Some(d.model.clone());
-        ctx.request_text = String::from_utf8_lossy(&body).into_owned();
+        // The ledger records the body as sent; copy it only if it differs.
+        if body != ctx.request_text.as_bytes() {
+            ctx.request_text = String::from_utf8_lossy(&body).into_owned();
+        }
         let resp = match result {
             Err(_) => {
                 fail("timeout", "no response headers in time");
