@@ -11,10 +11,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod clock;
 mod ids;
 mod time_ms;
 mod usage;
 
+pub use clock::Clock;
 pub use ids::{KeyId, RecordId};
 pub use time_ms::UnixMillis;
 pub use usage::Usage;

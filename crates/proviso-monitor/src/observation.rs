@@ -1,0 +1,201 @@
+//! What the monitor learns from one exchange. Built from the ledger record,
+//! the same way live (the gateway's observe stage hands over the record)
+//! and on restart (replaying the ledger), so both give the same state.
+
+use proviso_ledger::{Record, RecordKind};
+use proviso_types::{RecordId, UnixMillis};
+use serde_json::Value;
+
+/// One request as the monitor sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// The ledger record id.
+    pub record_id: RecordId,
+    /// When it arrived.
+    pub time: UnixMillis,
+    /// The key id.
+    pub key: String,
+    /// The key's team.
+    pub team: String,
+    /// The declared (or implied) purpose.
+    pub purpose: Option<String>,
+    /// The client address, when the gateway knows it.
+    pub client: Option<String>,
+    /// Refused by a rate limit (429 `rate_limit_exceeded`).
+    pub rate_limited: bool,
+    /// The user's text: user messages, the prompt or the input.
+    pub prompt: String,
+    /// Prompt tokens (reported, or counted before the call).
+    pub prompt_tokens: u64,
+    /// Completion tokens reported.
+    pub completion_tokens: u64,
+    /// The answer stopped at `max_tokens` (`finish_reason: length`).
+    pub hit_max_tokens: bool,
+    /// Asked for `logprobs`/`top_logprobs`, a `logit_bias` or `n > 1`.
+    pub probing_params: bool,
+    /// `temperature` and `top_p` as asked (for sweeps), in thousandths.
+    pub sampling: (i32, i32),
+}
+
+impl Observation {
+    /// The observation of an exchange record with a key; `None` for events
+    /// and for requests that never authenticated.
+    pub fn from_record(r: &Record) -> Option<Self> {
+        if r.kind != RecordKind::Exchange {
+            return None;
+        }
+        let key = r.key_id.as_ref()?.0.clone();
+        let body: Value = serde_json::from_str(&r.request).unwrap_or(Value::Null);
+        let detail: Value = r
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null);
+        let prompt = prompt_text(&body);
+        let num = |k: &str| body.get(k).and_then(Value::as_f64);
+        let logprobs = match body.get("logprobs") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(_)) => true,
+            _ => false,
+        };
+        let probing_params = logprobs
+            || body.get("top_logprobs").is_some_and(|v| !v.is_null())
+            || body
+                .get("logit_bias")
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty())
+            || num("n").is_some_and(|n| n > 1.0)
+            || num("best_of").is_some_and(|n| n > 1.0);
+        let milli = |v: Option<f64>, dflt: f64| (v.unwrap_or(dflt) * 1000.0).round() as i32;
+        let (prompt_tokens, completion_tokens) = match &r.usage {
+            Some(u) => (u.prompt_tokens, u.completion_tokens),
+            None => (
+                detail
+                    .get("counted_prompt_tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                0,
+            ),
+        };
+        Some(Self {
+            record_id: r.id,
+            time: r.time,
+            key,
+            team: r.team.clone().unwrap_or_default(),
+            purpose: detail
+                .get("purpose")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            client: detail
+                .get("client")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            rate_limited: r.status == 429 && r.error_code.as_deref() == Some("rate_limit_exceeded"),
+            prompt,
+            prompt_tokens,
+            completion_tokens,
+            hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
+            probing_params,
+            sampling: (milli(num("temperature"), 1.0), milli(num("top_p"), 1.0)),
+        })
+    }
+}
+
+/// The user's words in a request body: the user messages of a chat, the
+/// prompt of a completion, the input of an embedding.
+pub fn prompt_text(body: &Value) -> String {
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(s);
+    };
+    if let Some(msgs) = body.get("messages").and_then(Value::as_array) {
+        for m in msgs {
+            if m.get("role").and_then(Value::as_str) != Some("user") {
+                continue;
+            }
+            match m.get("content") {
+                Some(Value::String(s)) => push(s),
+                Some(Value::Array(parts)) => {
+                    for p in parts {
+                        if let Some(t) = p.get("text").and_then(Value::as_str) {
+                            push(t);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        return out;
+    }
+    for field in ["prompt", "input"] {
+        match body.get(field) {
+            Some(Value::String(s)) => push(s),
+            Some(Value::Array(items)) => {
+                for i in items {
+                    if let Some(s) = i.as_str() {
+                        push(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proviso_types::{KeyId, Usage};
+
+    #[test]
+    fn reads_prompt_params_and_detail() {
+        let mut r = Record::test("answer");
+        r.key_id = Some(KeyId("key_a".into()));
+        r.team = Some("t".into());
+        r.request = r#"{"model":"m","messages":[{"role":"system","content":"sys"},{"role":"user","content":"Explain step by step"}],"logprobs":true,"temperature":0.7}"#.into();
+        r.detail = Some(r#"{"purpose":"evaluation","client":"10.0.0.1"}"#.into());
+        r.finish_reason = Some("length".into());
+        r.usage = Some(Usage {
+            prompt_tokens: 5,
+            completion_tokens: 50,
+            total_tokens: 55,
+        });
+        let o = Observation::from_record(&r).unwrap();
+        assert_eq!(o.prompt, "Explain step by step");
+        assert!(o.probing_params && o.hit_max_tokens && !o.rate_limited);
+        assert_eq!(o.purpose.as_deref(), Some("evaluation"));
+        assert_eq!(o.client.as_deref(), Some("10.0.0.1"));
+        assert_eq!(o.sampling, (700, 1000));
+        assert_eq!((o.prompt_tokens, o.completion_tokens), (5, 50));
+    }
+
+    #[test]
+    fn events_and_keyless_records_are_not_observed() {
+        let r = Record::test("x");
+        assert!(Observation::from_record(&r).is_none());
+        let mut e = Record::event(
+            proviso_types::RecordId::new(),
+            "key.suspended",
+            None,
+            None,
+            "{}".into(),
+        );
+        e.key_id = Some(KeyId("key_a".into()));
+        assert!(Observation::from_record(&e).is_none());
+    }
+
+    #[test]
+    fn malformed_request_gives_an_empty_prompt() {
+        let mut r = Record::test("x");
+        r.key_id = Some(KeyId("key_a".into()));
+        r.request = "not json".into();
+        r.status = 429;
+        r.error_code = Some("rate_limit_exceeded".into());
+        let o = Observation::from_record(&r).unwrap();
+        assert!(o.prompt.is_empty() && o.rate_limited);
+    }
+}

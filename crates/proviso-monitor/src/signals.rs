@@ -1,0 +1,459 @@
+//! The signals, computed over a view of requests (one key's window, or the
+//! merged windows of a cluster's members). Every value is in 0..=1 and
+//! comes with a sentence saying what was measured.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::config::MonitorConfig;
+use crate::window::{Ev, LIMITED, MAX_TOKENS, PARAMS, REASONING};
+
+/// One signal's value and its part in the score.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Signal {
+    /// Its name (as in `[monitor.weights]`).
+    pub name: &'static str,
+    /// Its value, 0..=1.
+    pub value: f64,
+    /// The weight in force.
+    pub weight: f64,
+    /// What it adds to the score.
+    pub contribution: f64,
+    /// What was measured.
+    pub detail: String,
+}
+
+/// A view over requests: sorted by time.
+pub(crate) struct View<'a> {
+    pub events: Vec<&'a Ev>,
+    pub hours: BTreeMap<i64, u32>,
+}
+
+/// Raw values before weighting.
+pub(crate) type Raw = Vec<(&'static str, f64, String)>;
+
+fn clamp(x: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+fn pct(a: usize, b: usize) -> String {
+    if b == 0 {
+        "0".into()
+    } else {
+        format!("{a} of {b} ({:.0}%)", 100.0 * a as f64 / b as f64)
+    }
+}
+
+/// The largest template clusters of a view (template id, requests), most
+/// used first, counting only clusters with at least 3 requests.
+pub(crate) fn top_templates(events: &[&Ev]) -> Vec<(u32, usize)> {
+    let mut by: HashMap<u32, usize> = HashMap::new();
+    for e in events {
+        *by.entry(e.template).or_insert(0) += 1;
+    }
+    let mut v: Vec<(u32, usize)> = by.into_iter().filter(|(_, n)| *n >= 3).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// The per-request signals of a view (all but shift and the cluster ones).
+pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
+    let ev = &view.events;
+    let n = ev.len();
+    let mut out: Raw = Vec::with_capacity(16);
+    // volume
+    out.push((
+        "volume",
+        clamp(n as f64 / f64::from(cfg.volume_requests_high.max(1))),
+        format!(
+            "{n} requests in the window (full volume at {})",
+            cfg.volume_requests_high
+        ),
+    ));
+    let served: Vec<&&Ev> = ev.iter().filter(|e| e.flags & LIMITED == 0).collect();
+    let (pt, ct) = served.iter().fold((0u64, 0u64), |(a, b), e| {
+        (
+            a + u64::from(e.prompt_tokens),
+            b + u64::from(e.completion_tokens),
+        )
+    });
+    let ratio = ct as f64 / pt.max(1) as f64;
+    out.push((
+        "output_ratio",
+        if served.is_empty() {
+            0.0
+        } else {
+            clamp((ratio - 2.0) / 8.0)
+        },
+        format!("{ct} output tokens for {pt} input tokens ({ratio:.1}x)"),
+    ));
+    let maxed = served.iter().filter(|e| e.flags & MAX_TOKENS != 0).count();
+    out.push((
+        "max_tokens_share",
+        clamp(maxed as f64 / served.len().max(1) as f64),
+        format!("{} answers stopped at max_tokens", pct(maxed, served.len())),
+    ));
+    // pressure
+    let limited = ev.iter().filter(|e| e.flags & LIMITED != 0).count();
+    let mut minutes: HashMap<i64, bool> = HashMap::new();
+    for e in ev {
+        let m = minutes.entry(e.t.div_euclid(60_000)).or_insert(false);
+        *m |= e.flags & LIMITED != 0;
+    }
+    let limited_minutes = minutes.values().filter(|v| **v).count();
+    out.push((
+        "limit_time",
+        clamp(limited_minutes as f64 / minutes.len().max(1) as f64),
+        format!(
+            "{} active minutes had a 429",
+            pct(limited_minutes, minutes.len())
+        ),
+    ));
+    out.push((
+        "limit_429_rate",
+        clamp(limited as f64 / n.max(1) as f64),
+        format!("{} requests refused by a rate limit", pct(limited, n)),
+    ));
+    let retried = ev
+        .windows(2)
+        .filter(|w| w[0].flags & LIMITED != 0 && w[1].t - w[0].t <= cfg.retry_window_ms as i64)
+        .count();
+    out.push((
+        "limit_retries",
+        clamp(retried as f64 / limited.max(1) as f64),
+        format!(
+            "{} 429s retried within {} s",
+            pct(retried, limited),
+            cfg.retry_window_ms / 1000
+        ),
+    ));
+    // rhythm
+    out.push(rhythm(&view.hours));
+    out.push(regularity(ev));
+    // templates and coverage
+    let tops = top_templates(ev);
+    let in_top: usize = tops.iter().take(3).map(|(_, c)| c).sum();
+    out.push((
+        "template_share",
+        clamp(in_top as f64 / n.max(1) as f64),
+        format!(
+            "{} requests in the {} largest prompt templates",
+            pct(in_top, n),
+            tops.len().min(3)
+        ),
+    ));
+    let templated: HashSet<u32> = tops
+        .iter()
+        .filter(|(_, c)| *c >= 5)
+        .map(|(t, _)| *t)
+        .collect();
+    let distinct: HashSet<u64> = ev
+        .iter()
+        .filter(|e| templated.contains(&e.template))
+        .map(|e| e.exact)
+        .collect();
+    out.push((
+        "coverage",
+        clamp(distinct.len() as f64 / n.max(1) as f64),
+        format!(
+            "{} distinct instructions enumerated under {} templates",
+            distinct.len(),
+            templated.len()
+        ),
+    ));
+    let reasoning = ev.iter().filter(|e| e.flags & REASONING != 0).count();
+    out.push((
+        "reasoning",
+        clamp(reasoning as f64 / n.max(1) as f64),
+        format!(
+            "{} requests ask for step-by-step reasoning",
+            pct(reasoning, n)
+        ),
+    ));
+    let probing = ev.iter().filter(|e| e.flags & PARAMS != 0).count();
+    let mut sweeps: HashMap<u64, HashSet<(i32, i32)>> = HashMap::new();
+    for e in ev {
+        sweeps.entry(e.exact).or_default().insert(e.sampling);
+    }
+    let swept: HashSet<u64> = sweeps
+        .iter()
+        .filter(|(_, s)| s.len() >= 3)
+        .map(|(h, _)| *h)
+        .collect();
+    let in_sweeps = ev.iter().filter(|e| swept.contains(&e.exact)).count();
+    let p = probing.max(in_sweeps);
+    out.push((
+        "parameters",
+        clamp(p as f64 / n.max(1) as f64),
+        format!(
+            "{} ask for logprobs, logit_bias or n > 1; {} prompts swept over temperature/top_p",
+            pct(probing, n),
+            swept.len()
+        ),
+    ));
+    out
+}
+
+fn entropy(counts: &[f64]) -> f64 {
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 || counts.len() < 2 {
+        return 0.0;
+    }
+    let h: f64 = counts
+        .iter()
+        .filter(|c| **c > 0.0)
+        .map(|c| {
+            let p = c / total;
+            -p * p.ln()
+        })
+        .sum();
+    h / (counts.len() as f64).ln()
+}
+
+/// Flatness over the hours of the day (and the days of the week, once a
+/// week is seen): normalised entropy, 0 below 0.80 (a working day), 1 at a
+/// flat 24/7 load.
+fn rhythm(hours: &BTreeMap<i64, u32>) -> (&'static str, f64, String) {
+    let total: u32 = hours.values().sum();
+    let span_h = match (hours.first_key_value(), hours.last_key_value()) {
+        (Some((a, _)), Some((b, _))) => b - a + 1,
+        _ => 0,
+    };
+    if total < 48 || span_h < 24 {
+        return (
+            "flat_rhythm",
+            0.0,
+            format!("not enough history ({total} requests over {span_h} h)"),
+        );
+    }
+    let mut day = [0f64; 24];
+    let mut week = [0f64; 7];
+    for (h, c) in hours {
+        day[h.rem_euclid(24) as usize] += f64::from(*c);
+        week[(h.div_euclid(24) + 4).rem_euclid(7) as usize] += f64::from(*c);
+    }
+    let hd = entropy(&day);
+    let vd = clamp((hd - 0.80) / 0.18);
+    if span_h >= 7 * 24 {
+        let hw = entropy(&week);
+        let vw = clamp((hw - 0.90) / 0.09);
+        (
+            "flat_rhythm",
+            (vd + vw) / 2.0,
+            format!("hour-of-day entropy {hd:.2}, day-of-week entropy {hw:.2} (1 = flat)"),
+        )
+    } else {
+        (
+            "flat_rhythm",
+            vd,
+            format!("hour-of-day entropy {hd:.2} over {span_h} h (1 = flat)"),
+        )
+    }
+}
+
+/// Regular inter-arrival times: 1 − coefficient of variation of the last
+/// 256 gaps (people are bursty, CV ≥ 1; a paced loop is near 0).
+fn regularity(ev: &[&Ev]) -> (&'static str, f64, String) {
+    let start = ev.len().saturating_sub(257);
+    let gaps: Vec<f64> = ev[start..]
+        .windows(2)
+        .map(|w| (w[1].t - w[0].t).max(0) as f64)
+        .collect();
+    if gaps.len() < 20 {
+        return (
+            "regular_timing",
+            0.0,
+            format!("{} gaps (need 20)", gaps.len()),
+        );
+    }
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    if mean <= 0.0 {
+        return ("regular_timing", 1.0, "all requests at once".into());
+    }
+    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+    let cv = var.sqrt() / mean;
+    (
+        "regular_timing",
+        clamp(1.0 - cv),
+        format!(
+            "inter-arrival CV {cv:.2} over {} gaps (mean {:.1} s)",
+            gaps.len(),
+            mean / 1000.0
+        ),
+    )
+}
+
+/// Weights the raw values into signals; `confidence` scales every
+/// contribution, `bounded` halves the automation signals of a declared,
+/// bounded purpose.
+pub(crate) fn weigh(
+    raw: Raw,
+    cfg: &MonitorConfig,
+    confidence: f64,
+    bounded: bool,
+) -> (f64, Vec<Signal>) {
+    let mut score = 0.0;
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, value, detail) in raw {
+        let weight = cfg.weights.get(name);
+        let automation = matches!(
+            name,
+            "volume"
+                | "output_ratio"
+                | "max_tokens_share"
+                | "limit_time"
+                | "limit_429_rate"
+                | "limit_retries"
+                | "flat_rhythm"
+                | "regular_timing"
+        );
+        let factor = if bounded && automation { 0.5 } else { 1.0 };
+        let contribution = weight * value * confidence * factor;
+        score += contribution;
+        out.push(Signal {
+            name,
+            value: (value * 1000.0).round() / 1000.0,
+            weight,
+            contribution: (contribution * 1000.0).round() / 1000.0,
+            detail,
+        });
+    }
+    (score, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proviso_types::RecordId;
+
+    fn ev(t: i64, template: u32, exact: u64, flags: u8) -> Ev {
+        Ev {
+            t,
+            rid: RecordId::new(),
+            prompt_tokens: 20,
+            completion_tokens: 400,
+            flags,
+            template,
+            exact,
+            sampling: (1000, 1000),
+        }
+    }
+
+    fn value(raw: &Raw, name: &str) -> f64 {
+        raw.iter().find(|r| r.0 == name).map_or(-1.0, |r| r.1)
+    }
+
+    fn view(evs: &[Ev]) -> View<'_> {
+        let mut hours = BTreeMap::new();
+        for e in evs {
+            *hours.entry(e.t.div_euclid(3_600_000)).or_insert(0) += 1;
+        }
+        View {
+            events: evs.iter().collect(),
+            hours,
+        }
+    }
+
+    #[test]
+    fn one_request_gives_no_signal_beyond_its_own_flags() {
+        let evs = [ev(0, 1, 1, 0)];
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        for (name, v, _) in &raw {
+            if *name == "output_ratio" || *name == "volume" {
+                continue;
+            }
+            assert_eq!(*v, 0.0, "{name}");
+        }
+    }
+
+    #[test]
+    fn template_enumeration_reasoning_and_pressure() {
+        let mut evs = Vec::new();
+        for i in 0..200i64 {
+            let flags = REASONING | if i % 4 == 0 { LIMITED } else { 0 };
+            evs.push(ev(i * 5_000, 7, i as u64, flags));
+        }
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        assert_eq!(value(&raw, "template_share"), 1.0);
+        assert!(value(&raw, "coverage") > 0.7, "{}", value(&raw, "coverage"));
+        assert_eq!(value(&raw, "reasoning"), 1.0);
+        assert!((value(&raw, "limit_429_rate") - 0.25).abs() < 1e-9);
+        assert_eq!(value(&raw, "limit_retries"), 1.0);
+        assert_eq!(value(&raw, "regular_timing"), 1.0);
+        assert!(value(&raw, "output_ratio") > 0.9);
+    }
+
+    #[test]
+    fn a_fixed_benchmark_repeated_has_no_coverage() {
+        let mut evs = Vec::new();
+        for pass in 0..5i64 {
+            for q in 0..100i64 {
+                evs.push(ev(pass * 1_000_000 + q * 1000, q as u32, q as u64, 0));
+            }
+        }
+        evs.sort_by_key(|e| e.t);
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        assert!(value(&raw, "template_share") < 0.05);
+        assert!(value(&raw, "coverage") < 0.25);
+    }
+
+    #[test]
+    fn rhythm_of_a_working_day_is_not_flat_and_24_7_is() {
+        let mut office = Vec::new();
+        let mut flat = Vec::new();
+        for d in 0..14i64 {
+            for h in 0..24i64 {
+                let t = (d * 24 + h) * 3_600_000;
+                if (9..18).contains(&h) && d % 7 < 5 {
+                    office.push(ev(t, 0, 0, 0));
+                }
+                flat.push(ev(t, 0, 0, 0));
+            }
+        }
+        let raw_o = compute(&view(&office), &MonitorConfig::default());
+        let raw_f = compute(&view(&flat), &MonitorConfig::default());
+        assert_eq!(value(&raw_o, "flat_rhythm"), 0.0);
+        assert!(value(&raw_f, "flat_rhythm") > 0.95);
+        // a day of history is not enough to judge a week
+        let raw_short = compute(&view(&flat[..10]), &MonitorConfig::default());
+        assert_eq!(value(&raw_short, "flat_rhythm"), 0.0);
+    }
+
+    #[test]
+    fn sweeps_and_probing_parameters() {
+        let mut evs = Vec::new();
+        for i in 0..30i64 {
+            let mut e = ev(i * 1000, i as u32 % 3, (i % 3) as u64, 0);
+            e.sampling = ((i % 10) as i32 * 100, 1000);
+            evs.push(e);
+        }
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        assert_eq!(value(&raw, "parameters"), 1.0);
+        let evs: Vec<Ev> = (0..10)
+            .map(|i| ev(i, i as u32, i as u64, if i < 5 { PARAMS } else { 0 }))
+            .collect();
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        assert!((value(&raw, "parameters") - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bursty_people_are_not_regular() {
+        let mut t = 0i64;
+        let mut evs = Vec::new();
+        for i in 0..100i64 {
+            t += if i % 10 == 0 {
+                3_600_000
+            } else {
+                20_000 + (i * 7919 % 50_000)
+            };
+            evs.push(ev(t, i as u32, i as u64, 0));
+        }
+        let raw = compute(&view(&evs), &MonitorConfig::default());
+        assert_eq!(value(&raw, "regular_timing"), 0.0);
+    }
+}

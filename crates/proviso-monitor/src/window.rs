@@ -1,0 +1,132 @@
+//! Per-key state: the requests of the sliding window (compact), hourly
+//! counts of the rhythm window, prompt vectors for the shift test, and the
+//! distinct prompts of a bounded purpose.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use proviso_types::RecordId;
+
+/// Flags of an event.
+pub(crate) const LIMITED: u8 = 1;
+pub(crate) const MAX_TOKENS: u8 = 2;
+pub(crate) const REASONING: u8 = 4;
+pub(crate) const PARAMS: u8 = 8;
+
+/// One request, compactly.
+#[derive(Clone, Debug)]
+pub(crate) struct Ev {
+    pub t: i64,
+    pub rid: RecordId,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub flags: u8,
+    pub template: u32,
+    pub exact: u64,
+    pub sampling: (i32, i32),
+}
+
+/// Most events a key keeps in its window (the oldest go first).
+pub(crate) const MAX_EVENTS: usize = 8192;
+
+/// The state of one key.
+#[derive(Default)]
+pub(crate) struct KeyWindow {
+    pub team: String,
+    pub events: VecDeque<Ev>,
+    /// Requests per hour (hours since the epoch) in the rhythm window.
+    pub hours: BTreeMap<i64, u32>,
+    pub recent: VecDeque<Vec<f32>>,
+    pub history: Vec<Vec<f32>>,
+    pub distinct: HashSet<u64>,
+    pub clients: Vec<String>,
+    pub purpose: Option<String>,
+    /// Requests ever observed (since the last reset).
+    pub total: u64,
+    pub since_eval: u32,
+    pub last_t: i64,
+    /// `total` when the shift test last ran, and its value then.
+    pub shift: Option<(u64, f64, f64)>,
+}
+
+impl KeyWindow {
+    pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {
+        // A clock that jumps back must not reorder the window: an event
+        // earlier than the last one is taken as happening at the last time.
+        let t = ev.t.max(self.last_t);
+        let ev = Ev { t, ..ev };
+        self.last_t = t;
+        *self.hours.entry(t.div_euclid(3_600_000)).or_insert(0) += 1;
+        if self.distinct.len() <= bounded_cap {
+            self.distinct.insert(ev.exact);
+        }
+        self.events.push_back(ev);
+        if self.events.len() > MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.total += 1;
+        self.since_eval += 1;
+        self.prune(t, cfg_window, rhythm_window);
+    }
+
+    /// Drops what is older than the windows ending at `now`.
+    pub fn prune(&mut self, now: i64, window: i64, rhythm_window: i64) {
+        while self.events.front().is_some_and(|e| e.t < now - window) {
+            self.events.pop_front();
+        }
+        let first_hour = (now - rhythm_window).div_euclid(3_600_000);
+        while let Some((&h, _)) = self.hours.first_key_value() {
+            if h >= first_hour {
+                break;
+            }
+            self.hours.remove(&h);
+        }
+    }
+
+    pub fn add_vector(&mut self, v: Vec<f32>, recent: usize, history: usize) {
+        if self.history.len() < history {
+            self.history.push(v);
+            return;
+        }
+        self.recent.push_back(v);
+        if self.recent.len() > recent {
+            self.recent.pop_front();
+        }
+    }
+
+    pub fn note_client(&mut self, c: &str) {
+        if !self.clients.iter().any(|x| x == c) && self.clients.len() < 16 {
+            self.clients.push(c.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t: i64) -> Ev {
+        Ev {
+            t,
+            rid: RecordId::new(),
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            flags: 0,
+            template: 0,
+            exact: t as u64,
+            sampling: (1000, 1000),
+        }
+    }
+
+    #[test]
+    fn window_prunes_and_survives_a_clock_jumping_back() {
+        let mut w = KeyWindow::default();
+        w.push(ev(10_000_000), 1_000_000, 10_000_000, 10);
+        w.push(ev(5), 1_000_000, 10_000_000, 10);
+        assert_eq!(w.events.back().map(|e| e.t), Some(10_000_000));
+        // idle for a week: the old requests leave the window
+        w.push(ev(10_000_000 + 7 * 86_400_000), 1_000_000, 10_000_000, 10);
+        assert_eq!(w.events.len(), 1);
+        assert_eq!(w.hours.len(), 1);
+        assert_eq!(w.total, 3);
+    }
+}
