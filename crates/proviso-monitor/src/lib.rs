@@ -99,6 +99,7 @@ pub struct Monitor {
     detected: HashMap<String, u64>,
     observed: u64,
     since_clusters: u32,
+    window_total: usize,
     now: i64,
     enforcing: bool,
 }
@@ -119,6 +120,7 @@ impl Monitor {
             detected: HashMap::new(),
             observed: 0,
             since_clusters: 0,
+            window_total: 0,
             now: i64::MIN,
             enforcing: true,
         })
@@ -205,14 +207,19 @@ impl Monitor {
                 team.push((o.key.clone(), v));
             }
         }
-        let due = w.since_eval >= self.cfg.evaluate_every;
+        // Re-score every `evaluate_every` requests while a key is young, then
+        // every 1/16 of its window: early detection matters, and scoring a
+        // window costs in proportion to its length.
+        let every = (self.cfg.evaluate_every as usize).max(w.events.len() / 16);
+        let due = w.since_eval as usize >= every;
         let mut out = Vec::new();
         if due {
             self.evaluate_key(&o.key);
             out.extend(self.decide(&o.key));
         }
         self.since_clusters += 1;
-        if self.since_clusters >= self.cfg.evaluate_every.saturating_mul(5) {
+        let every = (self.cfg.evaluate_every as usize * 5).max(self.window_total / 20);
+        if self.since_clusters as usize >= every {
             out.extend(self.evaluate_clusters());
         }
         if self.observed.is_multiple_of(10_000) {
@@ -361,6 +368,7 @@ impl Monitor {
 
     fn evaluate_clusters(&mut self) -> Vec<Decision> {
         self.since_clusters = 0;
+        self.window_total = self.keys.values().map(|w| w.events.len()).sum();
         let mut names: Vec<&String> = self.keys.keys().collect();
         names.sort();
         let idx: HashMap<&str, usize> = names
@@ -706,7 +714,7 @@ fn shift_signal(
 ) -> (&'static str, f64, String) {
     let own = w.history.len() >= cfg.shift_history && w.recent.len() >= cfg.shift_recent;
     if let Some((at, v, p)) = w.shift
-        && w.total < at + (cfg.shift_recent as u64 / 2).max(1)
+        && w.total < at + (cfg.shift_recent as u64).max(1)
     {
         return (
             "shift",
@@ -747,15 +755,19 @@ fn shift_signal(
         }
         (mine, base, "the team's other keys")
     };
-    match mmd::test(&x, &y, 200, seed) {
+    match mmd::test(&x, &y, 100, seed) {
         Some(t) => {
-            let v = ((0.02 - t.p_value) / 0.015).clamp(0.0, 1.0);
+            // Tests repeat every `shift_recent` requests on fresh samples; a
+            // shift counts only when two tests in a row reject, so chance
+            // rejections of repeated testing do not add up.
+            let prev = w.shift.map_or(1.0, |s| s.2);
+            let v = ((0.03 - t.p_value.max(prev)) / 0.02).clamp(0.0, 1.0);
             w.shift = Some((w.total, v, t.p_value));
             (
                 "shift",
                 v,
                 format!(
-                    "MMD² {:.4}, p = {:.3}: {} recent prompts against {} from {against}",
+                    "MMD² {:.4}, p = {:.3} (previous test {prev:.3}): {} recent prompts against {} from {against}",
                     t.mmd2,
                     t.p_value,
                     x.len(),
