@@ -51,7 +51,7 @@ class Fake:
 class Proviso:
     """A gateway with its own config and data directory."""
 
-    def __init__(self, tmp: Path, upstream_url: str, extra: str = ""):
+    def __init__(self, tmp: Path, upstream_url: str, extra: str = "", server_extra: str = ""):
         self.tmp = tmp
         self.port = free_port()
         self.data = tmp / "data"
@@ -59,6 +59,7 @@ class Proviso:
         self.config.write_text(
             f'data_dir = "{self.data}"\n'
             f'[server]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_ms = 5000\nkey_refresh_ms = 100\n'
+            + server_extra +
             f'[ledger]\ncheckpoint_every = 16\n'
             f'[index]\nfollow_interval_ms = 200\n'
             f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{upstream_url}/v1"\n'

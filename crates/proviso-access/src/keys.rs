@@ -507,12 +507,42 @@ impl KeyStore {
                     .saturating_add(i64::try_from(n.as_millis()).unwrap_or(i64::MAX)),
             )
         });
+        self.suspend_until(id, revoke_at, change)
+    }
+
+    /// Suspends an active key, to be revoked at `revoke_at` (if given)
+    /// unless reinstated first. For callers with their own clock (the
+    /// monitor under simulated time).
+    pub fn suspend_until(
+        &mut self,
+        id: &KeyId,
+        revoke_at: Option<UnixMillis>,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
         self.transition(
             id,
             &[KeyState::Active],
             KeyState::Suspended,
             revoke_at,
             "suspend",
+            change,
+        )
+    }
+
+    /// Gives a suspended key a notice period: it is revoked at `revoke_at`
+    /// unless reinstated first.
+    pub fn schedule_revocation(
+        &mut self,
+        id: &KeyId,
+        revoke_at: UnixMillis,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
+        self.transition(
+            id,
+            &[KeyState::Suspended],
+            KeyState::Suspended,
+            Some(revoke_at),
+            "schedule the revocation of",
             change,
         )
     }

@@ -88,12 +88,30 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         quotas: cfg.quotas,
         admin: cfg.admin,
         redact: cfg.redact,
+        monitor: cfg.monitor,
         ledger_path: Some(ledger_path.clone()),
     };
     // The Redis quota client attaches to the runtime it is built in.
     let _in_runtime = rt.enter();
     let state = proviso_gateway::state(gw, ledger.clone(), keys)
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
+    // The monitor's state survives a restart: rebuilt from the ledger.
+    if let Some(m) = &state.monitor {
+        let reader = SqliteStore::open_existing(&ledger_path, SqliteConfig::default())
+            .with_context(|| format!("reading the ledger {}", ledger_path.display()))?;
+        let t = std::time::Instant::now();
+        let n = m
+            .replay(&reader, &state.quotas)
+            .context("rebuilding the monitor from the ledger")?;
+        let (observed, keys) = m.totals();
+        tracing::info!(
+            records = n,
+            observed,
+            keys,
+            ms = t.elapsed().as_millis() as u64,
+            "monitor rebuilt from the ledger"
+        );
+    }
     let listen = cfg.server.listen.clone();
     // Index recorded outputs as they are committed, in a thread of its own:
     // never on the request path, and a failure here never fails a request.

@@ -49,6 +49,9 @@ pub struct Config {
     /// `[index]`
     #[serde(default)]
     pub index: IndexSection,
+    /// `[monitor]`
+    #[serde(default)]
+    pub monitor: proviso_monitor::MonitorConfig,
 }
 
 /// `[index]`
@@ -180,6 +183,7 @@ impl Default for Config {
             admin: proviso_gateway::admin::AdminConfig::default(),
             redact: proviso_gateway::redaction::RedactSection::default(),
             index: IndexSection::default(),
+            monitor: proviso_monitor::MonitorConfig::default(),
         }
     }
 }
@@ -219,7 +223,32 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, Exit> {
             ),
         ));
     }
+    if let Err(e) = cfg.monitor.validate() {
+        let at = line_of(text, &e.key).map_or(String::new(), |l| format!(", line {l}"));
+        return Err(Exit(EXIT_USAGE, format!("{origin}{at}: {e}")));
+    }
     Ok(cfg)
+}
+
+/// The line (from 1) where `[monitor]` key `dotted` (`weights.shift`) is
+/// set, if it is written as `key = …` under its table.
+fn line_of(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = match dotted.rsplit_once('.') {
+        Some((t, k)) => (format!("monitor.{t}"), k),
+        None => ("monitor".to_owned(), dotted),
+    };
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = h.trim().to_owned();
+            continue;
+        }
+        if current == table && l.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Reads the file, or returns the defaults when there is none.
@@ -252,6 +281,42 @@ pub fn init_logging(log: &LogSection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitor_errors_name_the_key_and_line() {
+        let e = parse(
+            "[monitor]\nenabled = true\n[monitor.weights]\ntemplate_reuse = 1.0\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.1.contains("template_reuse") && e.1.contains("line 4"),
+            "{}",
+            e.1
+        );
+        let e = parse(
+            "[monitor.weights]\nreasoning = 0.2\nshift = -0.5\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.1.contains("weights.shift") && e.1.contains("line 3"),
+            "{}",
+            e.1
+        );
+        let e = parse("[monitor.thresholds]\nnotice = 0.9\n", "x.toml").unwrap_err();
+        assert!(
+            e.1.contains("thresholds.notice") && e.1.contains("line 2"),
+            "{}",
+            e.1
+        );
+        let e = parse("[monitor.ladder]\nsuspend = \"sometimes\"\n", "x.toml").unwrap_err();
+        assert!(
+            e.1.contains("line 2") && e.1.contains("sometimes"),
+            "{}",
+            e.1
+        );
+    }
 
     #[test]
     fn default_config_builds() {

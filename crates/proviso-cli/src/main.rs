@@ -4,6 +4,7 @@ mod cmd_audit;
 mod cmd_index;
 mod cmd_keys;
 mod cmd_ledger;
+mod cmd_monitor;
 mod cmd_policy;
 mod cmd_redact;
 mod cmd_serve;
@@ -47,6 +48,9 @@ enum Command {
     Index(cmd_index::Command),
     /// Scan training data for provider outputs. Exit 0, or 3 above --fail-above.
     Audit(cmd_audit::Args),
+    /// Per-key and per-cluster risk of model extraction, with each signal's
+    /// contribution (rebuilt from the ledger).
+    Monitor(cmd_monitor::Args),
 }
 
 /// An error that carries its exit code.
@@ -87,5 +91,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Redact(a) => cmd_redact::run(&cfg, a),
         Command::Index(c) => cmd_index::run(&cfg, c),
         Command::Audit(a) => cmd_audit::run(&cfg, a),
+        Command::Monitor(a) => cmd_monitor::run(&cfg, a),
     }
 }

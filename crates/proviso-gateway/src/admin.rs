@@ -49,6 +49,9 @@ pub fn routes() -> Router<AppState> {
         .route("/policy/check", post(policy_check))
         .route("/policy/lint", get(policy_lint))
         .route("/usage", get(usage))
+        .route("/monitor", get(monitor))
+        .route("/monitor/keys/{id}/clear", post(monitor_clear))
+        .route("/clock", get(clock).post(set_clock))
 }
 
 fn err(status: StatusCode, code: &'static str, msg: String) -> ApiError {
@@ -501,4 +504,89 @@ async fn usage(State(s): State<AppState>, h: HeaderMap) -> R {
         })
         .collect();
     Ok(Json(rows).into_response())
+}
+
+fn monitor_off() -> ApiError {
+    err(
+        StatusCode::NOT_FOUND,
+        "monitor_disabled",
+        "The monitor is off: [monitor] enabled = false.".into(),
+    )
+}
+
+/// `GET /admin/monitor`: keys and clusters by risk, each signal's value and
+/// contribution, the level, what the ladder enforced, and evidence.
+async fn monitor(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let m = s.monitor.as_ref().ok_or_else(monitor_off)?;
+    Ok(Json(m.report()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearBody {
+    reason: String,
+}
+
+/// `POST /admin/monitor/keys/{id}/clear`: an administrator closes a review:
+/// the notice and throttle are lifted and the key is watched afresh.
+async fn monitor_clear(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> R {
+    let by = admin(&s, &h)?;
+    let m = s.monitor.as_ref().ok_or_else(monitor_off)?;
+    let b: ClearBody = body(&raw)?;
+    let key = s
+        .keys
+        .with_store(|st| st.get(&KeyId(id.clone())))
+        .map_err(access_err)?
+        .ok_or_else(|| access_err(AccessError::UnknownKey(id.clone())))?;
+    let now = s.clock.now();
+    let mut rec = proviso_ledger::Record::event(
+        RecordId::new_at(now),
+        "monitor.cleared",
+        Some(key.id.clone()),
+        Some(key.team.clone()),
+        json!({"by": by, "reason": b.reason}).to_string(),
+    );
+    rec.time = now;
+    crate::pipeline::record_event(&s, rec).await?;
+    m.clear(&key.id.0, &s.quotas);
+    Ok(Json(json!({"key_id": key.id, "cleared": true})).into_response())
+}
+
+/// `GET /admin/clock`: the gateway's time.
+async fn clock(State(s): State<AppState>, h: HeaderMap) -> R {
+    admin(&s, &h)?;
+    let now = s.clock.now();
+    Ok(
+        Json(
+            json!({"now_ms": now.0, "now": now.to_rfc3339(), "simulated": s.clock.is_simulated()}),
+        )
+        .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    now_ms: i64,
+}
+
+/// `POST /admin/clock`: sets a simulated clock (also backwards, to test
+/// clock jumps); refused on the system clock.
+async fn set_clock(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
+    admin(&s, &h)?;
+    let b: ClockBody = body(&raw)?;
+    if !s.clock.set(UnixMillis(b.now_ms)) {
+        return Err(err(
+            StatusCode::CONFLICT,
+            "clock_not_simulated",
+            "The gateway runs on the system clock ([server] clock = \"system\").".into(),
+        ));
+    }
+    clock(State(s), h).await
 }

@@ -25,6 +25,26 @@ pub struct ServerConfig {
     /// Worker threads of the async runtime (0: one per core).
     #[serde(default)]
     pub worker_threads: usize,
+    /// `system`, or `simulated`: the gateway's time is driven by clients
+    /// through the `Proviso-Sim-Time` header (for `proviso-traffic` and
+    /// tests only; never in production).
+    #[serde(default)]
+    pub clock: ClockKind,
+    /// Take the client address from the first `X-Forwarded-For` hop (behind
+    /// a trusted proxy); otherwise it is the TCP peer.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+}
+
+/// Where the gateway's time comes from.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockKind {
+    /// Wall-clock time.
+    #[default]
+    System,
+    /// Simulated time, moved forward by the `Proviso-Sim-Time` header.
+    Simulated,
 }
 
 fn default_listen() -> String {
@@ -48,6 +68,8 @@ impl Default for ServerConfig {
             shutdown_grace_ms: default_grace(),
             key_refresh_ms: default_key_refresh(),
             worker_threads: 0,
+            clock: ClockKind::System,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -183,6 +205,8 @@ pub struct GatewayConfig {
     pub admin: crate::admin::AdminConfig,
     /// `[redact]`.
     pub redact: crate::redaction::RedactSection,
+    /// `[monitor]`.
+    pub monitor: proviso_monitor::MonitorConfig,
     /// The ledger file, for usage reports (set by the binary, not a key).
     pub ledger_path: Option<std::path::PathBuf>,
 }

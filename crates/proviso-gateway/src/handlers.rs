@@ -1,7 +1,6 @@
 //! Thin handlers: extract, call the pipeline, map back.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,24 +11,32 @@ use crate::pipeline;
 use crate::state::AppState;
 use crate::upstream::Endpoint;
 
-pub(crate) async fn chat(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    pipeline::run(s, Endpoint::Chat, headers, body).await
+/// The TCP peer, when the server was started with connection info.
+fn peer(req: &axum::extract::Request) -> Option<String> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+pub(crate) async fn chat(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    let peer = peer(&req);
+    let (parts, body) = req.into_parts();
+    pipeline::run(s, Endpoint::Chat, parts.headers, body, peer).await
 }
 
 pub(crate) async fn completions(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
-    pipeline::run(s, Endpoint::Completions, headers, body).await
+    let peer = peer(&req);
+    let (parts, body) = req.into_parts();
+    pipeline::run(s, Endpoint::Completions, parts.headers, body, peer).await
 }
 
-pub(crate) async fn embeddings(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    pipeline::run(s, Endpoint::Embeddings, headers, body).await
+pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    let peer = peer(&req);
+    let (parts, body) = req.into_parts();
+    pipeline::run(s, Endpoint::Embeddings, parts.headers, body, peer).await
 }
 
 pub(crate) async fn models(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -76,6 +83,23 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         q.redis_errors.load(std::sync::atomic::Ordering::Relaxed),
         u8::from(q.falling_back()),
     );
+    let mut extra = extra;
+    if let Some(m) = &s.monitor {
+        let r = std::sync::atomic::Ordering::Relaxed;
+        let (observed, keys) = m.totals();
+        extra.push_str(&format!(
+            "# HELP proviso_monitor_queued Exchanges handed to the monitor\n# TYPE proviso_monitor_queued counter\nproviso_monitor_queued_total {}\n\
+             # HELP proviso_monitor_dropped Exchanges not observed because the monitor's queue was full\n# TYPE proviso_monitor_dropped counter\nproviso_monitor_dropped_total {}\n\
+             # HELP proviso_monitor_observed Exchanges the monitor has taken in (also from the ledger at start)\n# TYPE proviso_monitor_observed counter\nproviso_monitor_observed_total {observed}\n\
+             # HELP proviso_monitor_keys Keys with monitor state\n# TYPE proviso_monitor_keys gauge\nproviso_monitor_keys {keys}\n\
+             # HELP proviso_monitor_steps Ladder steps taken or sent for review\n# TYPE proviso_monitor_steps counter\nproviso_monitor_steps_total {}\n\
+             # HELP proviso_monitor_webhook_failures Webhook calls that failed after every attempt\n# TYPE proviso_monitor_webhook_failures counter\nproviso_monitor_webhook_failures_total {}\n",
+            m.queued.load(r),
+            m.dropped.load(r),
+            m.steps.load(r),
+            m.webhook_failures.load(r),
+        ));
+    }
     if let Some(i) = body.rfind("# EOF") {
         body.insert_str(i, &extra);
     }

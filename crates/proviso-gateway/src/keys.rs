@@ -59,6 +59,17 @@ impl KeyCache {
 }
 
 impl KeyCache {
+    /// The stored state of the key with id `id`, from the cache (a scan:
+    /// for rare checks, not the request path).
+    pub fn state_of(&self, id: &str) -> Option<proviso_access::KeyState> {
+        self.map
+            .read()
+            .ok()?
+            .values()
+            .find(|k| k.id.0 == id)
+            .map(|k| k.state)
+    }
+
     /// Runs `f` with the key store (for administrative changes), then
     /// reloads the cache: SQLite's `data_version` does not move for changes
     /// made on this very connection.
@@ -80,8 +91,8 @@ impl KeyCache {
     pub fn revoke_due(
         &self,
         ledger: &proviso_ledger::LedgerHandle,
+        now: proviso_types::UnixMillis,
     ) -> Result<usize, proviso_access::AccessError> {
-        let now = proviso_types::UnixMillis::now();
         let mut store = self.store.lock().map_err(|_| poisoned())?;
         let due = store.due_for_revocation(now)?;
         let reason = "the suspension's notice period ended without reinstatement";
@@ -89,7 +100,9 @@ impl KeyCache {
             let id = proviso_types::RecordId::new();
             let mut revoked = key.clone();
             revoked.state = proviso_access::KeyState::Revoked;
-            let rec = crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
+            let mut rec =
+                crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
+            rec.time = now;
             ledger
                 .append_blocking(rec)
                 .map_err(|e| proviso_access::AccessError::Invalid(format!("ledger: {e}")))?;

@@ -14,6 +14,7 @@ mod handlers;
 pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
+pub mod monitor;
 pub mod pipeline;
 pub mod quota;
 pub mod redaction;
@@ -77,10 +78,28 @@ pub fn state(
             ));
         }
     }
-    let keys = keys::KeyCache::new(keys)?;
+    let keys = std::sync::Arc::new(keys::KeyCache::new(keys)?);
+    let clock = match config.server.clock {
+        config::ClockKind::System => proviso_types::Clock::System,
+        config::ClockKind::Simulated => {
+            tracing::warn!(
+                "[server] clock = \"simulated\": clients set the time with Proviso-Sim-Time; for simulations and tests only"
+            );
+            proviso_types::Clock::simulated(proviso_types::UnixMillis::now())
+        }
+    };
+    let monitor = if config.monitor.enabled {
+        Some(
+            monitor::MonitorHandle::new(config.monitor.clone())
+                .map_err(|e| StartError::Config(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     let policy = proviso_policy::Policy::new(config.policy.clone())
         .map_err(|e| StartError::Config(e.to_string()))?;
-    let quotas = quota::QuotaService::new(config.quotas.clone()).map_err(StartError::Config)?;
+    let quotas = quota::QuotaService::with_clock(config.quotas.clone(), clock.clone())
+        .map_err(StartError::Config)?;
     for r in policy.rules() {
         for e in &r.entities {
             e.parse::<proviso_redact::EntityKind>()
@@ -103,6 +122,8 @@ pub fn state(
         quotas,
         redactor,
         metrics: metrics::Metrics::default(),
+        clock,
+        monitor,
     })))
 }
 
@@ -145,6 +166,14 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let refresh = Duration::from_millis(state.config.server.key_refresh_ms.max(10));
     let grace = Duration::from_millis(state.config.server.shutdown_grace_ms);
+    if let Some(m) = &state.monitor {
+        m.start(
+            state.ledger.clone(),
+            state.keys.clone(),
+            state.quotas.clone(),
+            tokio::runtime::Handle::current(),
+        );
+    }
     let st = state.clone();
     let refresher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(refresh);
@@ -154,7 +183,9 @@ pub async fn serve(
                 tracing::warn!(error = %e, "key refresh failed");
             }
             let (keys, ledger) = (st.clone(), st.ledger.clone());
-            let swept = tokio::task::spawn_blocking(move || keys.keys.revoke_due(&ledger)).await;
+            let now = st.clock.now();
+            let swept =
+                tokio::task::spawn_blocking(move || keys.keys.revoke_due(&ledger, now)).await;
             if let Ok(Err(e)) = swept {
                 tracing::warn!(error = %e, "revoking keys at the end of their notice failed");
             }
@@ -162,7 +193,8 @@ pub async fn serve(
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stop_rx2 = stop_rx.clone();
-    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|v| *v).await;
     });

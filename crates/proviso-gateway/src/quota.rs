@@ -23,7 +23,6 @@ use proviso_access::limits::{
 };
 use proviso_access::{KeyRecord, Quotas};
 use proviso_policy::glob_match;
-use proviso_types::UnixMillis;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -205,6 +204,9 @@ pub struct QuotaService {
     pub redis_errors: AtomicU64,
     /// Requests refused by a rate limit or budget since start.
     pub refusals: AtomicU64,
+    clock: proviso_types::Clock,
+    /// Keys the monitor throttled: (requests, tokens) per minute.
+    throttles: std::sync::RwLock<std::collections::HashMap<String, (u64, u64)>>,
 }
 
 fn rate_charges(out: &mut Vec<RateCharge>, scope: &str, id: &str, q: &Quotas, tokens: u64) {
@@ -257,6 +259,12 @@ impl QuotaService {
     /// Builds the service; with the Redis backend, connects lazily (must be
     /// called inside a Tokio runtime).
     pub fn new(cfg: QuotaConfig) -> Result<Arc<Self>, String> {
+        Self::with_clock(cfg, proviso_types::Clock::System)
+    }
+
+    /// Like [`new`](Self::new), on `clock` (the memory limiter's time; Redis
+    /// keeps its own).
+    pub fn with_clock(cfg: QuotaConfig, clock: proviso_types::Clock) -> Result<Arc<Self>, String> {
         let redis = match cfg.backend {
             Backend::Memory => None,
             Backend::Redis => {
@@ -285,6 +293,8 @@ impl QuotaService {
             falling_back: AtomicBool::new(false),
             redis_errors: AtomicU64::new(0),
             refusals: AtomicU64::new(0),
+            clock,
+            throttles: std::sync::RwLock::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -308,7 +318,13 @@ impl QuotaService {
     ) -> Plan {
         let team_q = self.cfg.teams.get(&key.team);
         let (kq, tq) = (&key.quotas, team_q);
-        let limited = !kq.is_unlimited() || tq.is_some_and(|q| !q.is_unlimited());
+        let throttle = self
+            .throttles
+            .read()
+            .ok()
+            .and_then(|t| t.get(&key.id.0).copied());
+        let limited =
+            !kq.is_unlimited() || tq.is_some_and(|q| !q.is_unlimited()) || throttle.is_some();
         if !limited {
             return Plan::default();
         }
@@ -328,7 +344,7 @@ impl QuotaService {
         let cost = price.map_or(0, |(i, o)| {
             (prompt_tokens as f64 * i + completion_allowance as f64 * o).ceil() as u64
         });
-        let (month, ttl_ms) = UnixMillis::now().month();
+        let (month, ttl_ms) = self.clock.now().month();
         let ttl_ms = u64::try_from(ttl_ms).unwrap_or(0);
         let mut rates = Vec::new();
         let mut budgets = Vec::new();
@@ -365,6 +381,14 @@ impl QuotaService {
         if let Some(q) = tq {
             add("team", &key.team, q);
         }
+        if let Some((rpm, tpm)) = throttle {
+            let q = Quotas {
+                requests_per_minute: Some(rpm),
+                tokens_per_minute: Some(tpm),
+                ..Quotas::default()
+            };
+            rate_charges(&mut rates, "monitor", &key.id.0, &q, tokens);
+        }
         Plan {
             rates,
             budgets,
@@ -372,6 +396,30 @@ impl QuotaService {
             completion_allowance,
             price,
         }
+    }
+
+    fn now_us(&self) -> f64 {
+        self.clock.now().0 as f64 * 1000.0
+    }
+
+    /// Lowers `key`'s limits to `rpm` requests and `tpm` tokens per minute
+    /// (the monitor's throttle step), on top of its own.
+    pub fn throttle(&self, key: &str, rpm: u64, tpm: u64) {
+        if let Ok(mut t) = self.throttles.write() {
+            t.insert(key.to_owned(), (rpm, tpm));
+        }
+    }
+
+    /// Lifts a throttle.
+    pub fn unthrottle(&self, key: &str) {
+        if let Ok(mut t) = self.throttles.write() {
+            t.remove(key);
+        }
+    }
+
+    /// Whether `key` is throttled.
+    pub fn throttled(&self, key: &str) -> Option<(u64, u64)> {
+        self.throttles.read().ok()?.get(key).copied()
     }
 
     fn prefixed(&self, k: &str) -> String {
@@ -391,7 +439,9 @@ impl QuotaService {
         }
         let mut local = true;
         let verdict = match &self.redis {
-            None => self.memory.charge(&plan.rates, &plan.budgets, now_us()),
+            None => self
+                .memory
+                .charge(&plan.rates, &plan.budgets, self.now_us()),
             Some(r) => match self.redis_charge(r, &plan).await {
                 Ok(v) => {
                     if self.falling_back.swap(false, Ordering::Relaxed) {
@@ -411,7 +461,8 @@ impl QuotaService {
                             if !self.falling_back.swap(true, Ordering::Relaxed) {
                                 tracing::warn!(error = %e, "Redis unreachable; enforcing quotas per replica (quotas.on_redis_error = local)");
                             }
-                            self.memory.charge(&plan.rates, &plan.budgets, now_us())
+                            self.memory
+                                .charge(&plan.rates, &plan.budgets, self.now_us())
                         }
                     }
                 }
@@ -557,13 +608,6 @@ impl QuotaService {
             }
         });
     }
-}
-
-fn now_us() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1e6)
-        .unwrap_or(0.0)
 }
 
 /// OpenAI's duration form for `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.

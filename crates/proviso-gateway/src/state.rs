@@ -22,7 +22,7 @@ pub struct Services {
     /// The ledger writer.
     pub ledger: LedgerHandle,
     /// Client keys.
-    pub keys: KeyCache,
+    pub keys: std::sync::Arc<KeyCache>,
     /// The usage specification.
     pub policy: proviso_policy::Policy,
     /// Quotas.
@@ -31,6 +31,10 @@ pub struct Services {
     pub redactor: proviso_redact::Redactor,
     /// Metrics.
     pub metrics: Metrics,
+    /// The gateway's time (system, or simulated).
+    pub clock: proviso_types::Clock,
+    /// The monitor, unless `[monitor] enabled = false`.
+    pub monitor: Option<std::sync::Arc<crate::monitor::MonitorHandle>>,
 }
 
 impl std::ops::Deref for AppState {

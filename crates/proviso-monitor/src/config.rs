@@ -213,7 +213,8 @@ pub struct MonitorConfig {
     pub template_jaccard: f64,
     /// Purposes whose workloads are declared bounded (a fixed benchmark):
     /// while the key's distinct prompts stay under `bounded_prompts`, the
-    /// automation signals (volume, limits, rhythm) count half.
+    /// automation signals (volume, output, limits, rhythm, timing) and the
+    /// shift test count half.
     pub bounded_purposes: Vec<String>,
     /// Distinct prompts a bounded purpose may use before it counts as
     /// unbounded.
@@ -265,10 +266,22 @@ impl Default for MonitorConfig {
     }
 }
 
-/// A configuration that cannot work.
+/// A configuration that cannot work: the key (as `weights.shift`) and why.
 #[derive(Debug, thiserror::Error)]
-#[error("[monitor] {0}")]
-pub struct ConfigError(pub String);
+#[error("[monitor] {key}: {message}")]
+pub struct ConfigError {
+    /// The key under `[monitor]`, dotted.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn bad(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
 
 impl MonitorConfig {
     /// Checks values serde cannot: ranges and the order of thresholds.
@@ -276,9 +289,10 @@ impl MonitorConfig {
         for name in SIGNALS {
             let w = self.weights.get(name);
             if !w.is_finite() || w < 0.0 {
-                return Err(ConfigError(format!(
-                    "weights.{name} = {w}: a weight must be a finite number >= 0"
-                )));
+                return Err(bad(
+                    format!("weights.{name}"),
+                    format!("{w}: a weight must be a finite number >= 0"),
+                ));
             }
         }
         let t = &self.thresholds;
@@ -290,34 +304,48 @@ impl MonitorConfig {
         ];
         for (n, v) in seq {
             if !v.is_finite() || v <= 0.0 {
-                return Err(ConfigError(format!(
-                    "thresholds.{n} = {v}: must be a number > 0"
-                )));
+                return Err(bad(
+                    format!("thresholds.{n}"),
+                    format!("{v}: must be a number > 0"),
+                ));
             }
         }
         for w in seq.windows(2) {
             if w[0].1 > w[1].1 {
-                return Err(ConfigError(format!(
-                    "thresholds.{} ({}) is above thresholds.{} ({}): levels must rise",
-                    w[0].0, w[0].1, w[1].0, w[1].1
-                )));
+                return Err(bad(
+                    format!("thresholds.{}", w[0].0),
+                    format!(
+                        "{} is above thresholds.{} ({}): levels must rise",
+                        w[0].1, w[1].0, w[1].1
+                    ),
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.template_jaccard) {
-            return Err(ConfigError(format!(
-                "template_jaccard = {}: must be within 0..=1",
-                self.template_jaccard
-            )));
-        }
-        if self.window_ms == 0 || self.queue == 0 || self.evaluate_every == 0 {
-            return Err(ConfigError(
-                "window_ms, queue and evaluate_every must be > 0".into(),
+            return Err(bad(
+                "template_jaccard",
+                format!("{}: must be within 0..=1", self.template_jaccard),
             ));
         }
-        if self.shift_recent < 8 || self.shift_history < 8 {
-            return Err(ConfigError(
-                "shift_recent and shift_history must be at least 8".into(),
-            ));
+        for (k, v) in [
+            ("window_ms", self.window_ms),
+            ("queue", self.queue as u64),
+            ("evaluate_every", u64::from(self.evaluate_every)),
+        ] {
+            if v == 0 {
+                return Err(bad(k, "must be > 0"));
+            }
+        }
+        for (k, v) in [
+            ("shift_recent", self.shift_recent),
+            ("shift_history", self.shift_history),
+        ] {
+            if v < 8 {
+                return Err(bad(k, format!("{v}: must be at least 8")));
+            }
+        }
+        if self.rhythm_window_ms < self.window_ms {
+            return Err(bad("rhythm_window_ms", "must be at least window_ms"));
         }
         Ok(())
     }

@@ -472,6 +472,13 @@ impl Monitor {
         self.key_cluster = key_cluster;
         let mut members: Vec<String> = self.key_cluster.keys().cloned().collect();
         members.sort();
+        // A member too new to have been scored on its own still gets a report
+        // (the cluster may act on it after a handful of requests).
+        for k in &members {
+            if !self.reports.contains_key(k) {
+                self.evaluate_key(k);
+            }
+        }
         for (k, r) in self.reports.iter_mut() {
             r.cluster = self
                 .key_cluster
@@ -627,6 +634,25 @@ impl Monitor {
             .collect();
         v.sort();
         v
+    }
+
+    /// The highest step taken on `key`.
+    pub fn enforced_level(&self, key: &str) -> Level {
+        self.enforced.get(key).copied().unwrap_or_default()
+    }
+
+    /// Undoes the marking of step `level` on `key` (it could not be carried
+    /// out); the monitor will decide it again.
+    pub fn forget_step(&mut self, key: &str, level: Level) {
+        if let Some(e) = self.enforced.get_mut(key)
+            && *e >= level
+        {
+            *e = Level::ALL
+                .into_iter()
+                .rev()
+                .find(|l| *l < level)
+                .unwrap_or_default();
+        }
     }
 
     /// Records that step `level` was taken on `key` (replaying the ledger).

@@ -38,10 +38,18 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// The observation of an exchange record with a key; `None` for events
-    /// and for requests that never authenticated.
+    /// The observation of an exchange record with a key: a request that was
+    /// served, or refused by a rate limit. `None` for events, for requests
+    /// that never authenticated and for other refusals (a suspended key, a
+    /// denied policy, bad input): nothing reached a model, and their bodies
+    /// may be unread.
     pub fn from_record(r: &Record) -> Option<Self> {
         if r.kind != RecordKind::Exchange {
+            return None;
+        }
+        let rate_limited =
+            r.status == 429 && r.error_code.as_deref() == Some("rate_limit_exceeded");
+        if r.status != 200 && !rate_limited {
             return None;
         }
         let key = r.key_id.as_ref()?.0.clone();
@@ -90,7 +98,7 @@ impl Observation {
                 .get("client")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            rate_limited: r.status == 429 && r.error_code.as_deref() == Some("rate_limit_exceeded"),
+            rate_limited,
             prompt,
             prompt_tokens,
             completion_tokens,
@@ -186,6 +194,11 @@ mod tests {
         );
         e.key_id = Some(KeyId("key_a".into()));
         assert!(Observation::from_record(&e).is_none());
+        let mut refused = Record::test("");
+        refused.key_id = Some(KeyId("key_a".into()));
+        refused.status = 403;
+        refused.error_code = Some("key_suspended".into());
+        assert!(Observation::from_record(&refused).is_none());
     }
 
     #[test]

@@ -237,10 +237,10 @@ fn rhythm(hours: &BTreeMap<i64, u32>) -> (&'static str, f64, String) {
         day[h.rem_euclid(24) as usize] += f64::from(*c);
         week[(h.div_euclid(24) + 4).rem_euclid(7) as usize] += f64::from(*c);
     }
-    let hd = entropy(&day);
+    let hd = entropy(&day) + 0.0;
     let vd = clamp((hd - 0.80) / 0.18);
     if span_h >= 7 * 24 {
-        let hw = entropy(&week);
+        let hw = entropy(&week) + 0.0;
         let vw = clamp((hw - 0.90) / 0.09);
         (
             "flat_rhythm",
@@ -289,8 +289,9 @@ fn regularity(ev: &[&Ev]) -> (&'static str, f64, String) {
 }
 
 /// Weights the raw values into signals; `confidence` scales every
-/// contribution, `bounded` halves the automation signals of a declared,
-/// bounded purpose.
+/// contribution, `bounded` halves the automation signals and the shift test
+/// of a declared, bounded purpose (a fixed benchmark runs like a machine and
+/// moves from one section to the next).
 pub(crate) fn weigh(
     raw: Raw,
     cfg: &MonitorConfig,
@@ -311,6 +312,7 @@ pub(crate) fn weigh(
                 | "limit_retries"
                 | "flat_rhythm"
                 | "regular_timing"
+                | "shift"
         );
         let factor = if bounded && automation { 0.5 } else { 1.0 };
         let contribution = weight * value * confidence * factor;

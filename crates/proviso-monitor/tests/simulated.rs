@@ -113,6 +113,11 @@ fn extraction_is_detected_and_benign_traffic_is_not() {
             .map(|r| (r.score, r.key_id))
             .max_by(|a, b| a.0.total_cmp(&b.0));
         println!("seed {seed}: highest benign score {worst:?}");
+        if let Some(r) = worst.as_ref().and_then(|w| m.key_report(&w.1)) {
+            for s in &r.signals {
+                println!("    {} {} {} {}", s.name, s.value, s.contribution, s.detail);
+            }
+        }
         println!(
             "seed {seed}: missed {missed:?}, false positives {false_pos:?} of {benign} benign"
         );

@@ -357,7 +357,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         purpose: "research".into(),
         workload: "self_instruct".into(),
         role: Role::Extraction,
-        requests_per_minute: Some(20),
+        requests_per_minute: Some(5),
     });
     let mut t = start + 3_600_000;
     while t < end {
@@ -482,7 +482,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
     }
 
     // Extraction 5: a key with ordinary traffic that later mixes in
-    // enumeration (one request in two from the second day on).
+    // enumeration (one request in two after its first 150).
     let k = keys.len();
     keys.push(SimKey {
         name: "mixed".into(),
@@ -494,8 +494,10 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
     });
     let mut t = start + 3_600_000;
     let mut i = 0usize;
+    let mut sent = 0usize;
     while t < end {
-        let late = t >= start + day;
+        let late = sent >= 150;
+        sent += 1;
         let extraction = late && rng.random_bool(0.5);
         let prompt = if extraction {
             i += 1;

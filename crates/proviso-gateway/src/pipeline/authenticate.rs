@@ -40,6 +40,9 @@ pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(
         // was edited by hand. Refuse.
         KeyState::Pending | KeyState::Denied => Some(ApiError::invalid_key()),
     };
+    if let Some(m) = &state.monitor {
+        ctx.notice = m.notice(&key.id.0);
+    }
     ctx.key = Some(key);
     err.map_or(Ok(()), Err)
 }

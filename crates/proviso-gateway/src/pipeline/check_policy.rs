@@ -133,6 +133,7 @@ pub fn run(
 pub fn detail(ctx: &Context) -> serde_json::Value {
     json!({
         "purpose": ctx.purpose,
+        "client": ctx.client,
         "counted_prompt_tokens": ctx.counted_prompt_tokens,
         "desensitized": ctx.redaction,
         "policy": ctx.decision.as_ref().map(|d| json!({

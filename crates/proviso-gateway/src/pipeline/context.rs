@@ -55,6 +55,10 @@ pub struct Context {
     pub session: Option<proviso_redact::Session>,
     /// What desensitize did, for the record's `detail`.
     pub redaction: Option<serde_json::Value>,
+    /// The client's address.
+    pub client: Option<String>,
+    /// The monitor's notice on the key, for the `Proviso-Notice` header.
+    pub notice: Option<String>,
 }
 
 /// What a record says beyond the context.
@@ -75,11 +79,11 @@ pub struct Ending {
 }
 
 impl Context {
-    /// A fresh context for a request that just arrived.
-    pub fn new(endpoint: Endpoint) -> Self {
+    /// A fresh context for a request that arrived at `time`.
+    pub fn new(endpoint: Endpoint, time: UnixMillis) -> Self {
         Self {
-            id: RecordId::new(),
-            time: UnixMillis::now(),
+            id: RecordId::new_at(time),
+            time,
             started: Instant::now(),
             endpoint,
             key: None,
@@ -99,6 +103,8 @@ impl Context {
             limit_states: Vec::new(),
             session: None,
             redaction: None,
+            client: None,
+            notice: None,
         }
     }
 

@@ -4,15 +4,16 @@
 //! ```text
 //! authenticate → parse → route → check policy → reserve quota → desensitize →
 //! (ledger writable?) → call upstream → respond | relay stream (each restores)
-//!   → settle quota → record   ([observe] plugs in beside them)
+//!   → settle quota → record → observe
 //! ```
-//! The bracketed stage arrives with the monitor.
+//! Observe hands each committed exchange to the monitor's queue.
 
 mod authenticate;
 mod call_upstream;
 pub mod check_policy;
 mod context;
 mod desensitize;
+mod observe;
 mod parse;
 mod record;
 mod relay_stream;
@@ -33,8 +34,15 @@ use crate::state::AppState;
 use crate::upstream::Endpoint;
 
 /// Handles one proxied request from arrival to response.
-pub async fn run(state: AppState, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
-    let mut ctx = Context::new(endpoint);
+pub async fn run(
+    state: AppState,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+    peer: Option<String>,
+) -> Response {
+    let mut ctx = Context::new(endpoint, now(&state, &headers));
+    ctx.client = client(&state, &headers, peer);
     match before_upstream(&state, &mut ctx, &headers, body).await {
         Err(e) => {
             settle_quota::nothing_used(&mut ctx);
@@ -75,6 +83,38 @@ async fn before_upstream(
     call_upstream::run(state, ctx, &deployments).await
 }
 
+/// The request's time: the gateway's clock, moved forward first by a
+/// `Proviso-Sim-Time` header (milliseconds since the epoch) when the clock is
+/// simulated.
+fn now(state: &AppState, headers: &HeaderMap) -> proviso_types::UnixMillis {
+    if state.clock.is_simulated()
+        && let Some(t) = headers
+            .get("proviso-sim-time")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        return state.clock.advance_to(proviso_types::UnixMillis(t));
+    }
+    state.clock.now()
+}
+
+/// The client's address: the first `X-Forwarded-For` hop behind a trusted
+/// proxy, else the TCP peer.
+fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option<String> {
+    if state.config.server.trust_forwarded_for {
+        let hop = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 64);
+        if let Some(h) = hop {
+            return Some(h.to_owned());
+        }
+    }
+    peer
+}
+
 /// Appends an administrative event and waits for the commit.
 pub async fn record_event(state: &AppState, rec: proviso_ledger::Record) -> Result<(), ApiError> {
     record::commit(state, rec).await.map(|_| ())
@@ -83,7 +123,7 @@ pub async fn record_event(state: &AppState, rec: proviso_ledger::Record) -> Resu
 /// `/v1/models`: the models this key may use. Not recorded unless refused
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
-    let mut ctx = Context::new(Endpoint::Models);
+    let mut ctx = Context::new(Endpoint::Models, now(&state, &headers));
     match authenticate::run(&state, &mut ctx, &headers) {
         Ok(()) => {
             record::emit(&state, &ctx, 200, None, None);

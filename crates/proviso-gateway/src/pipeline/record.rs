@@ -29,8 +29,12 @@ pub fn ensure_writable(state: &AppState) -> Result<(), ApiError> {
 
 /// Appends and waits for the commit.
 pub async fn commit(state: &AppState, record: Record) -> Result<Receipt, ApiError> {
+    let observed = super::observe::prepare(state, &record);
     match state.ledger.append(record).await {
-        Ok(Ok(r)) => Ok(r),
+        Ok(Ok(r)) => {
+            super::observe::run(state, observed);
+            Ok(r)
+        }
         Ok(Err(e)) => Err(ApiError::ledger_unavailable(&e.to_string())),
         Err(_) => Err(ApiError::ledger_unavailable("the ledger writer stopped")),
     }
@@ -70,6 +74,13 @@ pub fn tag(resp: &mut Response, ctx: &Context) {
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.id.to_string()) {
         h.insert("x-proviso-record-id", v);
+    }
+    if let Some(v) = ctx
+        .notice
+        .as_deref()
+        .and_then(|n| HeaderValue::from_str(n).ok())
+    {
+        h.insert("proviso-notice", v);
     }
     for (unit, name) in [(Unit::Requests, "requests"), (Unit::Tokens, "tokens")] {
         let tightest = ctx

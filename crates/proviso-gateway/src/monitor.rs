@@ -1,0 +1,414 @@
+//! The monitor beside the gateway. The request path's observe stage hands
+//! each committed record (without its output) to a bounded queue; a plain
+//! thread feeds them to [`proviso_monitor::Monitor`] and carries out the
+//! ladder's decisions: ledger events with their evidence, the
+//! `Proviso-Notice` header, lower limits, suspension and scheduled
+//! revocation through the key lifecycle, and webhook calls retried with
+//! backoff that never hold the ladder up. A full queue drops the
+//! observation and counts it; it never slows or fails a request.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use proviso_access::{Change, KeyState};
+use proviso_ledger::{LedgerHandle, LedgerReader, Record, RecordKind};
+use proviso_monitor::{ActorReport, Decision, Level, Mode, Monitor, MonitorConfig};
+use proviso_types::{KeyId, RecordId, UnixMillis};
+use serde_json::json;
+
+use crate::keys::KeyCache;
+use crate::quota::QuotaService;
+
+/// The monitor's shared side: the queue, counters, the report, and what
+/// the ladder put in force (notices, throttles).
+pub struct MonitorHandle {
+    tx: SyncSender<Record>,
+    state: Arc<Mutex<Monitor>>,
+    notices: RwLock<HashMap<String, String>>,
+    /// Observations dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Observations queued.
+    pub queued: AtomicU64,
+    /// Webhook calls that failed after every attempt.
+    pub webhook_failures: Arc<AtomicU64>,
+    /// Ladder steps taken or sent for review.
+    pub steps: AtomicU64,
+    cfg: MonitorConfig,
+    rx: Mutex<Option<Receiver<Record>>>,
+    suspended_at: Mutex<HashMap<String, i64>>,
+}
+
+impl MonitorHandle {
+    /// A monitor with `cfg` (checked); start its thread with [`start`](Self::start).
+    pub fn new(cfg: MonitorConfig) -> Result<Arc<Self>, proviso_monitor::ConfigError> {
+        let monitor = Monitor::new(cfg.clone())?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue);
+        Ok(Arc::new(Self {
+            tx,
+            state: Arc::new(Mutex::new(monitor)),
+            notices: RwLock::new(HashMap::new()),
+            dropped: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            webhook_failures: Arc::new(AtomicU64::new(0)),
+            steps: AtomicU64::new(0),
+            cfg,
+            rx: Mutex::new(Some(rx)),
+            suspended_at: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Rebuilds the state from the ledger (exchanges, and the ladder's own
+    /// events), then puts notices and throttles back in force.
+    pub fn replay(
+        &self,
+        reader: &dyn LedgerReader,
+        quotas: &QuotaService,
+    ) -> Result<u64, proviso_ledger::LedgerError> {
+        let Ok(mut m) = self.state.lock() else {
+            return Ok(0);
+        };
+        let mut n = 0u64;
+        reader.scan(1, &mut |c| {
+            m.replay(&c.record);
+            n += 1;
+            true
+        })?;
+        let l = &self.cfg.ladder;
+        for (key, level) in m.enforced() {
+            if level >= Level::Notice && l.notice == Mode::Auto {
+                self.set_notice(&key, level);
+            }
+            if level >= Level::Throttle && l.throttle == Mode::Auto {
+                quotas.throttle(
+                    &key,
+                    l.throttle_requests_per_minute,
+                    l.throttle_tokens_per_minute,
+                );
+            }
+        }
+        Ok(n)
+    }
+
+    /// Queues a committed record; never waits.
+    pub fn observe(&self, rec: Record) {
+        match self.tx.try_send(rec) {
+            Ok(()) => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The notice in force on a key, for the `Proviso-Notice` header.
+    pub fn notice(&self, key: &str) -> Option<String> {
+        self.notices.read().ok()?.get(key).cloned()
+    }
+
+    fn set_notice(&self, key: &str, level: Level) {
+        if let Ok(mut n) = self.notices.write() {
+            n.insert(
+                key.to_owned(),
+                format!(
+                    "usage of this key is under review for patterns of model extraction (level {level}); see your provider's terms"
+                ),
+            );
+        }
+    }
+
+    /// Lifts the notice and throttle on `key` and watches it afresh (an
+    /// administrator closed the review; the caller recorded it).
+    pub fn clear(&self, key: &str, quotas: &QuotaService) {
+        if let Ok(mut m) = self.state.lock() {
+            m.reset_key(key);
+        }
+        if let Ok(mut n) = self.notices.write() {
+            n.remove(key);
+        }
+        quotas.unthrottle(key);
+    }
+
+    /// Keys and clusters by risk, as last scored.
+    pub fn report(&self) -> Vec<ActorReport> {
+        self.state.lock().map(|m| m.report()).unwrap_or_default()
+    }
+
+    /// Observations taken in, keys with state.
+    pub fn totals(&self) -> (u64, usize) {
+        self.state
+            .lock()
+            .map(|m| (m.observed(), m.active_keys()))
+            .unwrap_or((0, 0))
+    }
+
+    /// Starts the monitor thread. Webhooks run on `rt`.
+    pub fn start(
+        self: &Arc<Self>,
+        ledger: LedgerHandle,
+        keys: Arc<KeyCache>,
+        quotas: Arc<QuotaService>,
+        rt: tokio::runtime::Handle,
+    ) {
+        let Some(rx) = self.rx.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("proviso-monitor".into())
+            .spawn(move || {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .ok();
+                while let Ok(rec) = rx.recv() {
+                    let Some(obs) = proviso_monitor::Observation::from_record(&rec) else {
+                        continue;
+                    };
+                    let decisions = {
+                        let Ok(mut m) = me.state.lock() else { return };
+                        // A key the ladder suspended that is served again, on a
+                        // request that arrived after the suspension, and is
+                        // active in the key store, was reinstated by an
+                        // administrator: watch it afresh.
+                        if m.enforced_level(&obs.key) >= Level::Suspend
+                            && rec.status == 200
+                            && me.reinstated(&obs.key, rec.time, &keys)
+                        {
+                            m.reset_key(&obs.key);
+                            if let Ok(mut n) = me.notices.write() {
+                                n.remove(&obs.key);
+                            }
+                            quotas.unthrottle(&obs.key);
+                        }
+                        m.observe(&obs)
+                    };
+                    for d in decisions {
+                        me.carry_out(&d, &ledger, &keys, &quotas, obs.time, &rt, http.as_ref());
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the monitor thread");
+        }
+    }
+
+    fn reinstated(&self, key: &str, at: UnixMillis, keys: &KeyCache) -> bool {
+        let after = self
+            .suspended_at
+            .lock()
+            .map(|s| s.get(key).is_none_or(|t| at.0 > *t))
+            .unwrap_or(false);
+        after && keys.state_of(key) == Some(KeyState::Active)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn carry_out(
+        &self,
+        d: &Decision,
+        ledger: &LedgerHandle,
+        keys: &KeyCache,
+        quotas: &QuotaService,
+        now: UnixMillis,
+        rt: &tokio::runtime::Handle,
+        http: Option<&reqwest::Client>,
+    ) {
+        self.steps.fetch_add(1, Ordering::Relaxed);
+        let l = &self.cfg.ladder;
+        let name = if d.mode == Mode::Manual {
+            "monitor.review".to_owned()
+        } else {
+            format!("monitor.{}", d.level)
+        };
+        let detail = json!({
+            "level": d.level,
+            "mode": d.mode,
+            "actor": d.actor,
+            "score": d.score,
+            "signals": d.signals,
+            "evidence": d.evidence,
+            "limits": (d.level == Level::Throttle).then(|| json!({
+                "requests_per_minute": l.throttle_requests_per_minute,
+                "tokens_per_minute": l.throttle_tokens_per_minute,
+            })),
+        });
+        let id = RecordId::new_at(now);
+        let mut rec = Record::event(
+            id,
+            &name,
+            Some(KeyId(d.key.clone())),
+            Some(d.team.clone()),
+            detail.to_string(),
+        );
+        rec.time = now;
+        if let Err(e) = ledger.append_blocking(rec) {
+            // Without its record a step must not be taken: the ledger is the
+            // investigation's evidence. The monitor will decide again.
+            tracing::error!(error = %e, key = %d.key, step = %d.level, "cannot record a ladder step; not taken");
+            if let Ok(mut m) = self.state.lock() {
+                m.forget_step(&d.key, d.level);
+            }
+            return;
+        }
+        tracing::warn!(key = %d.key, step = %d.level, mode = ?d.mode, score = d.score, actor = %d.actor, "monitor ladder step");
+        if d.mode == Mode::Auto {
+            match d.level {
+                Level::Ok => {}
+                Level::Notice => self.set_notice(&d.key, d.level),
+                Level::Throttle => quotas.throttle(
+                    &d.key,
+                    l.throttle_requests_per_minute,
+                    l.throttle_tokens_per_minute,
+                ),
+                Level::Suspend => {
+                    let reason = format!(
+                        "suspended pending review by the monitor (score {:.3}, {})",
+                        d.score, d.actor
+                    );
+                    if let Ok(mut s) = self.suspended_at.lock() {
+                        s.insert(d.key.clone(), now.0);
+                    }
+                    self.lifecycle(ledger, keys, &d.key, now, "key.suspended", &reason, None);
+                }
+                Level::Revoke => {
+                    let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
+                    let reason = format!(
+                        "to be revoked at {} unless reinstated (monitor score {:.3})",
+                        at.to_rfc3339(),
+                        d.score
+                    );
+                    self.lifecycle(
+                        ledger,
+                        keys,
+                        &d.key,
+                        now,
+                        "key.suspended",
+                        &reason,
+                        Some(at),
+                    );
+                }
+            }
+        }
+        if let (Some(url), Some(http)) = (self.cfg.webhook_url.clone(), http.cloned()) {
+            let body = json!({
+                "event": name,
+                "record_id": id.to_string(),
+                "key_id": d.key,
+                "team": d.team,
+                "level": d.level,
+                "mode": d.mode,
+                "score": d.score,
+                "actor": d.actor,
+                "signals": d.signals,
+                "evidence": d.evidence,
+                "time": now.to_rfc3339(),
+            });
+            let attempts = self.cfg.webhook_attempts.max(1);
+            let failures = Arc::clone(&self.webhook_failures);
+            rt.spawn(async move {
+                let mut delay = Duration::from_millis(500);
+                for attempt in 1..=attempts {
+                    match http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status().is_success() => return,
+                        Ok(r) => {
+                            tracing::warn!(status = %r.status(), attempt, "monitor webhook refused")
+                        }
+                        Err(e) => tracing::warn!(error = %e, attempt, "monitor webhook failed"),
+                    }
+                    if attempt < attempts {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(60));
+                    }
+                }
+                failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(url, attempts, "monitor webhook gave up");
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn lifecycle(
+        &self,
+        ledger: &LedgerHandle,
+        keys: &KeyCache,
+        key: &str,
+        now: UnixMillis,
+        event: &str,
+        reason: &str,
+        revoke_at: Option<UnixMillis>,
+    ) {
+        let id = KeyId(key.to_owned());
+        let rid = RecordId::new_at(now);
+        let rid_s = rid.to_string();
+        let change = Change {
+            by: "monitor",
+            reason,
+            record_id: &rid_s,
+        };
+        let result = keys.with_store(|st| {
+            let Some(k) = st.get(&id)? else {
+                return Ok(None);
+            };
+            let updated = match (k.state, revoke_at) {
+                (KeyState::Active, at) => st.suspend_until(&id, at, &change)?,
+                (KeyState::Suspended, Some(at)) => st.schedule_revocation(&id, at, &change)?,
+                _ => return Ok(None),
+            };
+            Ok(Some(updated))
+        });
+        match result {
+            Ok(Some(k)) => {
+                let mut rec = crate::lifecycle::event_record(rid, event, &k, "monitor", reason);
+                rec.time = now;
+                if let Err(e) = ledger.append_blocking(rec) {
+                    tracing::error!(error = %e, key, "cannot record the key's suspension");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, key, "the monitor cannot change the key"),
+        }
+    }
+}
+
+/// Whether a record is one the monitor learns from (exchanges with a key).
+pub fn observable(rec: &Record) -> bool {
+    rec.kind == RecordKind::Exchange && rec.key_id.is_some()
+}
+
+/// The record without what the monitor never reads (the output and the
+/// response body), to keep the request path's copy small.
+pub fn slim(rec: &Record) -> Record {
+    Record {
+        id: rec.id,
+        time: rec.time,
+        kind: rec.kind,
+        key_id: rec.key_id.clone(),
+        team: rec.team.clone(),
+        endpoint: String::new(),
+        model: None,
+        upstream: None,
+        upstream_model: None,
+        status: rec.status,
+        outcome: rec.outcome,
+        stream: rec.stream,
+        request: rec.request.clone(),
+        output: String::new(),
+        response: None,
+        finish_reason: rec.finish_reason.clone(),
+        usage: rec.usage,
+        latency_ms: 0,
+        ttfb_ms: None,
+        error_code: rec.error_code.clone(),
+        error: None,
+        detail: rec.detail.clone(),
+    }
+}
