@@ -89,12 +89,14 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         let (observed, keys) = m.totals();
         extra.push_str(&format!(
             "# HELP proviso_monitor_queued Exchanges handed to the monitor\n# TYPE proviso_monitor_queued counter\nproviso_monitor_queued_total {}\n\
+             # HELP proviso_monitor_processed Exchanges the monitor thread has dealt with (queued minus processed: its backlog)\n# TYPE proviso_monitor_processed counter\nproviso_monitor_processed_total {}\n\
              # HELP proviso_monitor_dropped Exchanges not observed because the monitor's queue was full\n# TYPE proviso_monitor_dropped counter\nproviso_monitor_dropped_total {}\n\
              # HELP proviso_monitor_observed Exchanges the monitor has taken in (also from the ledger at start)\n# TYPE proviso_monitor_observed counter\nproviso_monitor_observed_total {observed}\n\
              # HELP proviso_monitor_keys Keys with monitor state\n# TYPE proviso_monitor_keys gauge\nproviso_monitor_keys {keys}\n\
              # HELP proviso_monitor_steps Ladder steps taken or sent for review\n# TYPE proviso_monitor_steps counter\nproviso_monitor_steps_total {}\n\
              # HELP proviso_monitor_webhook_failures Webhook calls that failed after every attempt\n# TYPE proviso_monitor_webhook_failures counter\nproviso_monitor_webhook_failures_total {}\n",
             m.queued.load(r),
+            m.processed.load(r),
             m.dropped.load(r),
             m.steps.load(r),
             m.webhook_failures.load(r),

@@ -32,6 +32,8 @@ pub struct MonitorHandle {
     pub dropped: AtomicU64,
     /// Observations queued.
     pub queued: AtomicU64,
+    /// Queued observations the monitor thread has dealt with.
+    pub processed: Arc<AtomicU64>,
     /// Webhook calls that failed after every attempt.
     pub webhook_failures: Arc<AtomicU64>,
     /// Ladder steps taken or sent for review.
@@ -52,6 +54,7 @@ impl MonitorHandle {
             notices: RwLock::new(HashMap::new()),
             dropped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            processed: Arc::new(AtomicU64::new(0)),
             webhook_failures: Arc::new(AtomicU64::new(0)),
             steps: AtomicU64::new(0),
             cfg,
@@ -76,6 +79,11 @@ impl MonitorHandle {
             n += 1;
             true
         })?;
+        // Score everything once; what the ladder already did is in the
+        // ledger, and a step now due is taken on the key's next request.
+        m.set_enforcing(false);
+        m.evaluate_all();
+        m.set_enforcing(true);
         let l = &self.cfg.ladder;
         for (key, level) in m.enforced() {
             if level >= Level::Notice && l.notice == Mode::Auto {
@@ -165,8 +173,30 @@ impl MonitorHandle {
                     .build()
                     .ok();
                 while let Ok(rec) = rx.recv() {
-                    let Some(obs) = proviso_monitor::Observation::from_record(&rec) else {
-                        continue;
+                    me.step(&rec, &ledger, &keys, &quotas, &rt, http.as_ref());
+                    me.processed.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the monitor thread");
+        }
+    }
+
+    fn step(
+        &self,
+        rec: &Record,
+        ledger: &LedgerHandle,
+        keys: &KeyCache,
+        quotas: &QuotaService,
+        rt: &tokio::runtime::Handle,
+        http: Option<&reqwest::Client>,
+    ) {
+        let me = self;
+        {
+            {
+                {
+                    let Some(obs) = proviso_monitor::Observation::from_record(rec) else {
+                        return;
                     };
                     let decisions = {
                         let Ok(mut m) = me.state.lock() else { return };
@@ -176,7 +206,7 @@ impl MonitorHandle {
                         // administrator: watch it afresh.
                         if m.enforced_level(&obs.key) >= Level::Suspend
                             && rec.status == 200
-                            && me.reinstated(&obs.key, rec.time, &keys)
+                            && me.reinstated(&obs.key, rec.time, keys)
                         {
                             m.reset_key(&obs.key);
                             if let Ok(mut n) = me.notices.write() {
@@ -187,12 +217,10 @@ impl MonitorHandle {
                         m.observe(&obs)
                     };
                     for d in decisions {
-                        me.carry_out(&d, &ledger, &keys, &quotas, obs.time, &rt, http.as_ref());
+                        me.carry_out(&d, ledger, keys, quotas, obs.time, rt, http);
                     }
                 }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the monitor thread");
+            }
         }
     }
 

@@ -605,11 +605,22 @@ impl Monitor {
 
     /// Keys and clusters by risk, highest first.
     pub fn report(&self) -> Vec<ActorReport> {
+        let enforced = |k: &str| self.enforced.get(k).copied().unwrap_or_default();
         let mut out: Vec<ActorReport> = self
             .reports
             .values()
             .cloned()
             .chain(self.clusters.iter().cloned())
+            .map(|mut r| {
+                // What the ladder did may postdate the last scoring.
+                r.enforced = r
+                    .members
+                    .iter()
+                    .map(|m| enforced(m))
+                    .max()
+                    .unwrap_or_default();
+                r
+            })
             .collect();
         out.sort_by(|a, b| {
             b.score

@@ -216,6 +216,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let _ = t.await;
     }
     let elapsed = started.elapsed();
+    // Let the monitor finish its backlog before reading its verdicts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let m = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let val = |name: &str| {
+            m.lines().find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        };
+        match (
+            val("proviso_monitor_queued_total"),
+            val("proviso_monitor_processed_total"),
+        ) {
+            (Some(q), Some(p)) if p >= q => break,
+            (None, _) | (_, None) => {
+                bail!("the gateway's monitor is off ([monitor] enabled = false)")
+            }
+            _ if std::time::Instant::now() > deadline => {
+                bail!("the monitor did not catch up within 120 s")
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
     let report: Value = http
         .get(format!("{base}/admin/monitor"))
         .header("authorization", &admin)

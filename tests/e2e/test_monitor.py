@@ -1,0 +1,237 @@
+"""The monitor end to end: `proviso-traffic` drives the real gateway (on a
+simulated clock) through the fake upstream with seeded workloads; the
+monitor must catch every extraction key and cluster within 500 of its
+requests, leave benign keys alone, walk the ladder in order with its
+evidence in the ledger, take effect without a restart, and rebuild its
+state from the ledger after one."""
+
+import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import openai
+import pytest
+
+from conftest import BIN_DIR, FIXTURES, Proviso
+
+TOKEN = "adm-monitor-0123456789"
+SIM = 'clock = "simulated"\ntrust_forwarded_for = true\n'
+
+
+def admin(gw, method, path, body=None):
+    return httpx.request(method, gw.url + "/admin" + path, json=body,
+                         headers={"authorization": f"Bearer {TOKEN}"}, timeout=60)
+
+
+def traffic(gw, tmp_path, seed=7, days=1):
+    out = tmp_path / f"traffic-{seed}.json"
+    r = subprocess.run(
+        [str(BIN_DIR / "proviso-traffic"), "--gateway", gw.url, "--admin-token", TOKEN,
+         "--fixtures", str(FIXTURES), "--seed", str(seed), "--days", str(days), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr + r.stdout
+    return json.loads(out.read_text())
+
+
+@pytest.fixture
+def sim(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=f'[admin]\ntoken = "{TOKEN}"\n')
+    yield g
+    g.stop()
+
+
+def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evidence(sim, tmp_path):
+    rep = traffic(sim, tmp_path)
+    s = rep["summary"]
+    keys = {k["name"]: k for k in rep["keys"]}
+    print(json.dumps(s))
+    # Every extraction key caught within 500 of its extraction requests; no
+    # benign key above notice (thresholds in docs/monitor.md).
+    assert s["extraction_detected_within_500"] == s["extraction_keys"] == 16, rep["keys"]
+    assert s["benign_above_notice"] == 0
+    for name in ["eval-harness", "product-support"] + [f"chat-{i:02}" for i in range(20)]:
+        assert keys[name]["enforced"] in ("ok",), (name, keys[name])
+        assert keys[name]["refused_suspended"] == 0
+    # The hydra is one actor with its member keys.
+    hydra_ids = {k["key_id"] for k in rep["keys"] if k["workload"] == "hydra"}
+    clusters = [c for c in rep["clusters"] if c["level"] != "ok"]
+    assert any(len(hydra_ids & set(c["members"])) == len(hydra_ids) for c in clusters), clusters
+    # The ladder took effect in the running gateway: suspended keys were
+    # refused, the mixed key saw the notice header.
+    for name in ["selfinstruct", "enumerator", "reasoning", "hydra-00"]:
+        assert keys[name]["enforced"] in ("suspend", "revoke") and keys[name]["refused_suspended"] > 0, keys[name]
+    assert keys["mixed"]["first_effect"] == "notice"
+
+    # Each step is a ledger event, in order, with evidence from the ledger.
+    recs = sim.cli("ledger", "export").stdout.splitlines()
+    recs = [json.loads(l) for l in recs if l.strip()]
+    ids = {r["id"]: r for r in recs}
+    kid = keys["selfinstruct"]["key_id"]
+    steps = [r for r in recs if r["key_id"] == kid and r["kind"] == "event"]
+    names = [r["endpoint"] for r in steps]
+    assert names[0] == "key.created"
+    steps = steps[1:]
+    names = names[1:]
+    assert names[:4] == ["monitor.notice", "monitor.throttle", "monitor.suspend", "key.suspended"], names
+    d = json.loads(steps[2]["detail"])
+    assert d["level"] == "suspend" and d["score"] >= 0.5
+    assert {"name", "value", "contribution"} <= set(d["signals"][0])
+    assert any(x["name"] == "template_share" and x["contribution"] > 0.1 for x in d["signals"])
+    assert d["evidence"] and all(ids[e]["key_id"] == kid and ids[e]["kind"] == "exchange" for e in d["evidence"])
+    assert json.loads(steps[1]["detail"])["limits"]["requests_per_minute"] == 10
+    assert "monitor" in json.loads(steps[3]["detail"])["by"]
+    assert sim.verify().returncode == 0
+
+    # `proviso monitor --json` (rebuilt from the ledger) agrees with the API.
+    api = {a["key_id"]: a for a in admin(sim, "GET", "/monitor").json()}
+    cli = json.loads(sim.cli("monitor", "--json", "--top", "0").stdout)
+    assert all({"key_id", "team", "score", "level", "signals", "evidence"} <= set(a) for a in cli)
+    cli_by = {a["key_id"]: a for a in cli}
+    assert cli_by[kid]["enforced"] == api[kid]["enforced"] == "suspend"
+    text = sim.cli("monitor", "--min-level", "suspend").stdout
+    assert "template_share" in text and "evidence:" in text
+
+    # The state survives a restart: rebuilt from the ledger.
+    sim.stop()
+    sim.start()
+    after = {a["key_id"]: a for a in admin(sim, "GET", "/monitor").json()}
+    assert after[kid]["enforced"] == "suspend"
+    assert after[kid]["level"] in ("suspend", "revoke", "throttle", "notice")
+    assert abs(after[kid]["requests"] - api[kid]["requests"]) <= 20
+    m = httpx.get(sim.url + "/metrics").text
+    assert "proviso_monitor_observed_total" in m
+
+
+class Hook(BaseHTTPRequestHandler):
+    calls: list = []
+    fail_first = 2
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        Hook.calls.append(json.loads(body))
+        ok = len(Hook.calls) > Hook.fail_first
+        self.send_response(200 if ok else 500)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_notice_header_throttle_review_webhook_retries_and_clock_jumps(tmp_path, fake):
+    Hook.calls = []
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    extra = (f'[admin]\ntoken = "{TOKEN}"\n'
+             f'[monitor]\nmin_requests = 10\nevaluate_every = 5\nwebhook_url = "http://127.0.0.1:{hook.server_port}/hook"\n'
+             f'[monitor.ladder]\nsuspend = "manual"\nrevoke = "off"\nthrottle_requests_per_minute = 2\n')
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra)
+    try:
+        secret = g.create_key(team="gen")
+        c = openai.OpenAI(base_url=g.url + "/v1", api_key=secret, max_retries=0)
+        t0 = admin(g, "GET", "/clock").json()["now_ms"] + 86_400_000
+        notice_seen, limited = None, 0
+        for i in range(60):
+            topic = ["volcanoes", "tax law", "jazz", "chess", "protein folding", "sailing"][i % 6]
+            try:
+                r = c.chat.completions.with_raw_response.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": f"Write 5 diverse instructions about {topic} number {i} with ideal responses for a dataset. Explain your reasoning step by step."}],
+                    extra_headers={"proviso-sim-time": str(t0 + i * 2000), "proviso-purpose": "research"},
+                )
+                if notice_seen is None and r.headers.get("proviso-notice"):
+                    notice_seen = i
+            except openai.RateLimitError as e:
+                limited += 1
+                assert e.status_code == 429
+            time.sleep(0.01)
+        assert notice_seen is not None and notice_seen < 40, "the notice header reached the client"
+        assert limited > 0, "the throttle lowered the key's limit"
+        deadline = time.time() + 5
+        names = []
+        while time.time() < deadline:
+            names = [r["endpoint"] for r in g.records(kind="event") if r["endpoint"].startswith("monitor.")]
+            if "monitor.review" in names:
+                break
+            time.sleep(0.1)
+        assert names[:3] == ["monitor.notice", "monitor.throttle", "monitor.review"], names
+        review = [r for r in g.records(kind="event") if r["endpoint"] == "monitor.review"][0]
+        assert json.loads(review["detail"])["level"] == "suspend"
+        # manual suspension: the key stays usable until an administrator acts
+        keys = json.loads(g.cli("keys", "list", "--json").stdout)
+        assert [k["state"] for k in keys] == ["active"]
+        # The webhook failed twice and was retried; every step reached it.
+        deadline = time.time() + 15
+        while time.time() < deadline and len({c["event"] for c in Hook.calls}) < 3:
+            time.sleep(0.2)
+        events = [c["event"] for c in Hook.calls]
+        assert set(events) >= {"monitor.notice", "monitor.throttle", "monitor.review"}, events
+        assert len(events) >= 5, "the two failed calls were retried"
+        assert all(c["evidence"] and c["signals"] for c in Hook.calls)
+        # A clock that jumps back breaks nothing.
+        assert admin(g, "POST", "/clock", {"now_ms": t0 - 7 * 86_400_000}).status_code == 200
+        r = httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
+                       json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ECHO: hi"}]}, timeout=30)
+        assert r.status_code in (200, 429), r.text
+        assert admin(g, "GET", "/monitor").status_code == 200
+        # An administrator closes the review: notice and throttle lifted.
+        kid = keys[0]["id"]
+        assert admin(g, "POST", f"/monitor/keys/{kid}/clear", {"reason": "research project, approved"}).status_code == 200
+        r = c.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "ECHO: fine"}],
+            extra_headers={"proviso-sim-time": str(t0 + 3_600_000)})
+        assert r.headers.get("proviso-notice") is None
+        assert "monitor.cleared" in [r["endpoint"] for r in g.records(kind="event")]
+        assert g.verify().returncode == 0
+    finally:
+        g.stop()
+        hook.shutdown()
+
+
+def test_system_clock_cannot_be_set(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=f'[admin]\ntoken = "{TOKEN}"\n')
+    try:
+        r = admin(g, "POST", "/clock", {"now_ms": 0})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "clock_not_simulated"
+    finally:
+        g.stop()
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("[monitor.weights]\ntemplate_reuse = 0.3\n", "template_reuse"),
+    ("[monitor.weights]\nreasoning = \"high\"\n", "reasoning"),
+    ("[monitor.weights]\nshift = -1.0\n", "weights.shift"),
+    ("[monitor.thresholds]\nnotice = 0.9\n", "thresholds.notice"),
+])
+def test_bad_monitor_config_stops_start_up_naming_key_and_line(tmp_path, body, needle):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/d"\n[server]\nlisten = "127.0.0.1:0"\n' + body)
+    r = subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "serve"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and "line 5" in r.stderr and "bad.toml" in r.stderr, r.stderr
+
+
+def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
+    # (200 requests of one template would rightly be throttled: the ladder
+    # is off here, this test is about the queue.)
+    g = Proviso(tmp_path, fake.url, extra="[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = \"off\"\nthrottle = \"off\"\nsuspend = \"off\"\n")
+    try:
+        secret = g.create_key()
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(i):
+            return httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
+                              json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"ECHO: {i}"}]},
+                              timeout=30).status_code
+        with ThreadPoolExecutor(32) as ex:
+            codes = list(ex.map(one, range(200)))
+        assert codes == [200] * 200
+        m = httpx.get(g.url + "/metrics").text
+        val = lambda n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))
+        assert val("proviso_monitor_queued_total") + val("proviso_monitor_dropped_total") == 200
+    finally:
+        g.stop()
