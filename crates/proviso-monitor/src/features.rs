@@ -39,6 +39,50 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// Bytes of a prompt the features read: a template or a topic shows in its
+/// first few kilobytes, and a pasted document need not be read to the end.
+pub const MAX_FEATURE_BYTES: usize = 4096;
+
+fn head(text: &str) -> &str {
+    if text.len() <= MAX_FEATURE_BYTES {
+        return text;
+    }
+    let mut end = MAX_FEATURE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The xxh3 hashes of [`words`], without allocating a string per word.
+pub fn word_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 5 + 1);
+    let mut cur = String::with_capacity(32);
+    let flush = |cur: &mut String, out: &mut Vec<u64>| {
+        if !cur.is_empty() {
+            out.push(xxh3_64_with_seed(cur.as_bytes(), SEED));
+            cur.clear();
+        }
+    };
+    let mut buf = [0u8; 4];
+    for ch in text.chars() {
+        if is_cjk(ch) {
+            flush(&mut cur, &mut out);
+            out.push(xxh3_64_with_seed(ch.encode_utf8(&mut buf).as_bytes(), SEED));
+        } else if ch.is_alphanumeric() {
+            if ch.is_ascii() {
+                cur.push(ch.to_ascii_lowercase());
+            } else {
+                cur.extend(ch.to_lowercase());
+            }
+        } else {
+            flush(&mut cur, &mut out);
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
 fn is_cjk(ch: char) -> bool {
     matches!(ch as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
 }
@@ -108,7 +152,7 @@ pub fn mask(prompt: &str) -> String {
 /// for one-word prompts): one xxh3 per shingle, then one multiply-xorshift
 /// per slot.
 pub fn template_signature(prompt: &str) -> [u32; SIG] {
-    let w = words(&mask(prompt));
+    let w = word_hashes(&mask(head(prompt)));
     let mut sig = [u32::MAX; SIG];
     let mut add = |h: u64| {
         for (i, s) in sig.iter_mut().enumerate() {
@@ -121,13 +165,11 @@ pub fn template_signature(prompt: &str) -> [u32; SIG] {
     };
     if w.len() < 2 {
         for x in &w {
-            add(xxh3_64_with_seed(x.as_bytes(), SEED));
+            add(*x);
         }
     } else {
         for pair in w.windows(2) {
-            let a = xxh3_64_with_seed(pair[0].as_bytes(), SEED);
-            let b = xxh3_64_with_seed(pair[1].as_bytes(), SEED);
-            add(a.rotate_left(17) ^ b);
+            add(pair[0].rotate_left(17) ^ pair[1]);
         }
     }
     sig
@@ -165,23 +207,23 @@ pub fn band_hash(sig: &[u32; SIG], b: usize) -> u64 {
 
 /// The exact prompt's hash (white space and case folded).
 pub fn exact_hash(prompt: &str) -> u64 {
-    xxh3_64_with_seed(words(prompt).join(" ").as_bytes(), SEED)
+    word_hashes(prompt)
+        .iter()
+        .fold(SEED, |h, w| mix(h.rotate_left(5) ^ w))
 }
 
 /// A unit vector of feature-hashed word unigrams and bigrams (signed), so
 /// the shift test runs with no embedding model.
 pub fn vector(prompt: &str) -> Vec<f32> {
-    let w = words(prompt);
+    let w = word_hashes(head(prompt));
     let mut v = vec![0f32; DIM];
     let mut add = |h: u64| {
         let i = (h % DIM as u64) as usize;
         v[i] += if (h >> 63) == 1 { 1.0 } else { -1.0 };
     };
-    for (i, x) in w.iter().enumerate() {
-        let a = xxh3_64_with_seed(x.as_bytes(), SEED);
+    for (i, &a) in w.iter().enumerate() {
         add(mix(a));
-        if let Some(y) = w.get(i + 1) {
-            let b = xxh3_64_with_seed(y.as_bytes(), SEED);
+        if let Some(&b) = w.get(i + 1) {
             add(mix(a.rotate_left(29) ^ b ^ 1));
         }
     }
@@ -190,6 +232,32 @@ pub fn vector(prompt: &str) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x /= n);
     }
     v
+}
+
+/// A unit vector stored in one byte per dimension (components times 127,
+/// rounded): a quarter of the memory, and the test's kernel hardly moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packed(Box<[i8]>);
+
+impl Packed {
+    /// Packs a vector whose components are within −1..=1.
+    pub fn pack(v: &[f32]) -> Self {
+        Packed(
+            v.iter()
+                .map(|x| (x.clamp(-1.0, 1.0) * 127.0).round() as i8)
+                .collect(),
+        )
+    }
+
+    /// Back to floats (re-normalised to unit length).
+    pub fn unpack(&self) -> Vec<f32> {
+        let mut v: Vec<f32> = self.0.iter().map(|x| f32::from(*x) / 127.0).collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if n > 0.0 {
+            v.iter_mut().for_each(|x| *x /= n);
+        }
+        v
+    }
 }
 
 const REASONING: &[&str] = &[
@@ -258,6 +326,14 @@ mod tests {
     }
 
     #[test]
+    fn packed_vectors_keep_their_direction() {
+        let a = vector("how do I bake sourdough bread at home");
+        let b = Packed::pack(&a).unpack();
+        let dot: f32 = a.iter().zip(&b).map(|(p, q)| p * q).sum();
+        assert!(dot > 0.995, "{dot}");
+    }
+
+    #[test]
     fn reasoning_requests_are_recognised() {
         assert!(asks_for_reasoning("Solve it. Let's think Step By Step."));
         assert!(asks_for_reasoning("请一步一步地解释"));
@@ -270,6 +346,13 @@ mod tests {
             words("写一首诗 about Spring"),
             ["写", "一", "首", "诗", "about", "spring"]
         );
-        assert_eq!(exact_hash("Hello,  World"), exact_hash("hello world"));
+        let h = |s: &str| word_hashes(s);
+        assert_eq!(h("Hello,  World"), h("hello world"));
+        assert_eq!(exact_hash("Hello, World"), exact_hash("hello  world"));
+        assert_ne!(exact_hash("hello world"), exact_hash("world hello"));
+        assert_eq!(
+            h("写一首诗 about Spring").len(),
+            words("写一首诗 about Spring").len()
+        );
     }
 }

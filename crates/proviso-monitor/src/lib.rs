@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod fast;
 pub mod features;
 pub mod ladder;
 pub mod mmd;
@@ -17,7 +18,7 @@ pub mod signals;
 pub mod templates;
 mod window;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use proviso_ledger::{Record, RecordKind};
 use serde::Serialize;
@@ -90,7 +91,7 @@ pub struct Decision {
 pub struct Monitor {
     cfg: MonitorConfig,
     keys: HashMap<String, KeyWindow>,
-    teams: HashMap<String, Vec<(String, Vec<f32>)>>,
+    teams: HashMap<String, Vec<(String, features::Packed)>>,
     templates: Templates,
     reports: HashMap<String, ActorReport>,
     clusters: Vec<ActorReport>,
@@ -195,7 +196,7 @@ impl Monitor {
         }
         w.push(ev, window, rhythm, cap);
         if !o.rate_limited && !o.prompt.is_empty() {
-            let v = features::vector(&o.prompt);
+            let v = features::Packed::pack(&features::vector(&o.prompt));
             let own_in_team = w.history.len();
             w.add_vector(v.clone(), self.cfg.shift_recent, self.cfg.shift_history);
             let team = self.teams.entry(o.team.clone()).or_default();
@@ -378,9 +379,9 @@ impl Monitor {
             .collect();
         let mut uf = UnionFind::new(names.len());
         // shared templates
-        let mut by_template: HashMap<u32, Vec<usize>> = HashMap::new();
+        let mut by_template: fast::FastMap<u32, Vec<usize>> = fast::FastMap::default();
         for (i, k) in names.iter().enumerate() {
-            let mut counts: HashMap<u32, u32> = HashMap::new();
+            let mut counts: fast::FastMap<u32, u32> = fast::FastMap::default();
             for e in &self.keys[*k].events {
                 *counts.entry(e.template).or_insert(0) += 1;
             }
@@ -417,10 +418,12 @@ impl Monitor {
         }
         // synchronised bursts, within a team
         let mut synced = vec![false; names.len()];
-        let mut by_team: BTreeMap<&str, Vec<(usize, HashSet<i64>)>> = BTreeMap::new();
+        let mut by_team: BTreeMap<&str, Vec<(usize, Vec<i64>)>> = BTreeMap::new();
         for (i, k) in names.iter().enumerate() {
             let w = &self.keys[*k];
-            let mins: HashSet<i64> = w.events.iter().map(|e| e.t.div_euclid(60_000)).collect();
+            // Events are in time order: their minutes come sorted.
+            let mut mins: Vec<i64> = w.events.iter().map(|e| e.t.div_euclid(60_000)).collect();
+            mins.dedup();
             if mins.len() >= 10 {
                 by_team.entry(w.team.as_str()).or_default().push((i, mins));
             }
@@ -431,7 +434,7 @@ impl Monitor {
                 for b in (a + 1)..members.len() {
                     let (ia, ma) = &members[a];
                     let (ib, mb) = &members[b];
-                    let inter = ma.intersection(mb).count();
+                    let inter = sorted_intersection(ma, mb);
                     let union = ma.len() + mb.len() - inter;
                     if union > 0 && inter as f64 / union as f64 >= 0.5 {
                         synced[*ia] = true;
@@ -546,7 +549,7 @@ impl Monitor {
             spread,
             format!("{n} requests over {k} keys, the busiest key has {top}"),
         ));
-        let tops: HashSet<u32> = top_templates(&view.events)
+        let tops: fast::FastSet<u32> = top_templates(&view.events)
             .into_iter()
             .take(3)
             .map(|(t, _)| t)
@@ -746,7 +749,7 @@ fn round3(x: f64) -> f64 {
 fn shift_signal(
     w: &mut KeyWindow,
     key: &str,
-    team: Option<&Vec<(String, Vec<f32>)>>,
+    team: Option<&Vec<(String, features::Packed)>>,
     cfg: &MonitorConfig,
 ) -> (&'static str, f64, String) {
     let own = w.history.len() >= cfg.shift_history && w.recent.len() >= cfg.shift_recent;
@@ -760,28 +763,34 @@ fn shift_signal(
         );
     }
     let seed = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
-    let (x, y, against): (Vec<&[f32]>, Vec<&[f32]>, &str) = if own {
+    let unpack = |v: &features::Packed| v.unpack();
+    if own && w.history_gram.is_empty() {
+        let h: Vec<Vec<f32>> = w.history.iter().map(unpack).collect();
+        let h: Vec<&[f32]> = h.iter().map(Vec::as_slice).collect();
+        w.history_gram = mmd::gram(&h);
+    }
+    let (x, y, against): (Vec<Vec<f32>>, Vec<Vec<f32>>, &str) = if own {
         (
-            w.recent.iter().map(Vec::as_slice).collect(),
-            w.history.iter().map(Vec::as_slice).collect(),
+            w.recent.iter().map(unpack).collect(),
+            w.history.iter().map(unpack).collect(),
             "the key's own first requests",
         )
     } else {
-        let base: Vec<&[f32]> = team
+        let base: Vec<Vec<f32>> = team
             .map(|t| {
                 t.iter()
                     .filter(|(k, _)| k != key)
-                    .map(|(_, v)| v.as_slice())
+                    .map(|(_, v)| v.unpack())
                     .collect()
             })
             .unwrap_or_default();
-        let mine: Vec<&[f32]> = w
+        let mine: Vec<Vec<f32>> = w
             .history
             .iter()
             .chain(w.recent.iter())
             .rev()
             .take(cfg.shift_recent)
-            .map(Vec::as_slice)
+            .map(unpack)
             .collect();
         if base.len() < cfg.shift_recent || mine.len() < cfg.shift_recent {
             return (
@@ -792,7 +801,12 @@ fn shift_signal(
         }
         (mine, base, "the team's other keys")
     };
-    match mmd::test(&x, &y, 100, seed) {
+    let (x, y): (Vec<&[f32]>, Vec<&[f32]>) = (
+        x.iter().map(Vec::as_slice).collect(),
+        y.iter().map(Vec::as_slice).collect(),
+    );
+    let g = own.then_some(w.history_gram.as_slice());
+    match mmd::test_with(&x, &y, g, 100, 0.03, seed) {
         Some(t) => {
             // Tests repeat every `shift_recent` requests on fresh samples; a
             // shift counts only when two tests in a row reject, so chance
@@ -853,6 +867,23 @@ fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
             .collect();
     }
     out
+}
+
+/// Elements two sorted, deduplicated lists share.
+fn sorted_intersection(a: &[i64], b: &[i64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 struct UnionFind(Vec<usize>);

@@ -2,7 +2,9 @@
 //! merged windows of a cluster's members). Every value is in 0..=1 and
 //! comes with a sentence saying what was measured.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::fast::{FastMap as HashMap, FastSet as HashSet};
 
 use serde::Serialize;
 
@@ -52,7 +54,7 @@ fn pct(a: usize, b: usize) -> String {
 /// The largest template clusters of a view (template id, requests), most
 /// used first, counting only clusters with at least 3 requests.
 pub(crate) fn top_templates(events: &[&Ev]) -> Vec<(u32, usize)> {
-    let mut by: HashMap<u32, usize> = HashMap::new();
+    let mut by: HashMap<u32, usize> = HashMap::default();
     for e in events {
         *by.entry(e.template).or_insert(0) += 1;
     }
@@ -100,7 +102,7 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
     ));
     // pressure
     let limited = ev.iter().filter(|e| e.flags & LIMITED != 0).count();
-    let mut minutes: HashMap<i64, bool> = HashMap::new();
+    let mut minutes: HashMap<i64, bool> = HashMap::default();
     for e in ev {
         let m = minutes.entry(e.t.div_euclid(60_000)).or_insert(false);
         *m |= e.flags & LIMITED != 0;
@@ -176,7 +178,7 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
         ),
     ));
     let probing = ev.iter().filter(|e| e.flags & PARAMS != 0).count();
-    let mut sweeps: HashMap<u64, HashSet<(i32, i32)>> = HashMap::new();
+    let mut sweeps: HashMap<u64, HashSet<(i32, i32)>> = HashMap::default();
     for e in ev {
         sweeps.entry(e.exact).or_default().insert(e.sampling);
     }

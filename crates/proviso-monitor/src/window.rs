@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use proviso_types::RecordId;
 
+use crate::features::Packed;
+
 /// Flags of an event.
 pub(crate) const LIMITED: u8 = 1;
 pub(crate) const MAX_TOKENS: u8 = 2;
@@ -35,8 +37,10 @@ pub(crate) struct KeyWindow {
     pub events: VecDeque<Ev>,
     /// Requests per hour (hours since the epoch) in the rhythm window.
     pub hours: BTreeMap<i64, u32>,
-    pub recent: VecDeque<Vec<f32>>,
-    pub history: Vec<Vec<f32>>,
+    pub recent: VecDeque<Packed>,
+    pub history: Vec<Packed>,
+    /// Dot products of the full history (it never changes once full).
+    pub history_gram: Vec<f32>,
     pub distinct: HashSet<u64>,
     pub clients: Vec<String>,
     pub purpose: Option<String>,
@@ -82,7 +86,7 @@ impl KeyWindow {
         }
     }
 
-    pub fn add_vector(&mut self, v: Vec<f32>, recent: usize, history: usize) {
+    pub fn add_vector(&mut self, v: Packed, recent: usize, history: usize) {
         if self.history.len() < history {
             self.history.push(v);
             return;
