@@ -173,6 +173,7 @@ pub async fn serve(
             state.quotas.clone(),
             tokio::runtime::Handle::current(),
         );
+        state.ledger.set_tap(pipeline::observe::tap(m.clone()));
     }
     let st = state.clone();
     let refresher = tokio::spawn(async move {

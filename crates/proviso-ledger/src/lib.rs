@@ -46,7 +46,7 @@ pub use sqlite::{SqliteConfig, SqliteStore};
 pub use store::{LedgerReader, LedgerStore};
 pub use verify::{Finding, FindingKind, VerifyReport, verify};
 pub use writer::{
-    COMMIT_BUCKETS as COMMIT_BUCKETS_SECONDS, LedgerHandle, LedgerStats, Receipt, WriterConfig,
+    COMMIT_BUCKETS as COMMIT_BUCKETS_SECONDS, LedgerHandle, LedgerStats, Receipt, Tap, WriterConfig,
 };
 
 /// A SHA-256 digest.

@@ -56,7 +56,13 @@ type Reply = oneshot::Sender<Result<Receipt, LedgerError>>;
 enum Job {
     Append(Box<Record>, Option<Reply>),
     Stop(oneshot::Sender<()>),
+    Tap(Tap),
 }
+
+/// Receives every committed batch, on the writer thread, after the callers
+/// were answered: for subscribers such as the monitor, which then cost the
+/// request path nothing. It must be quick and must not block.
+pub type Tap = Box<dyn FnMut(Vec<Record>) + Send>;
 
 /// Bucket upper bounds of the commit-latency histogram, in seconds.
 pub const COMMIT_BUCKETS: [f64; 12] = [
@@ -156,6 +162,7 @@ impl LedgerHandle {
                     shared: s2,
                     config,
                     backlog: Vec::new(),
+                    tap: None,
                 }
                 .run()
             })?;
@@ -167,6 +174,12 @@ impl LedgerHandle {
                 max_backlog,
             }),
         })
+    }
+
+    /// Hands every committed record from now on to `tap` (replacing any
+    /// tap before it).
+    pub fn set_tap(&self, tap: Tap) {
+        let _ = self.inner.tx.send(Job::Tap(tap));
     }
 
     /// Appends a record; the returned receiver yields once it is committed
@@ -271,6 +284,7 @@ struct Writer {
     shared: Arc<Shared>,
     config: WriterConfig,
     backlog: Vec<Record>,
+    tap: Option<Tap>,
 }
 
 impl Writer {
@@ -305,6 +319,7 @@ impl Writer {
             while let Some(job) = next.take() {
                 match job {
                     Job::Append(r, reply) => jobs.push((r, reply)),
+                    Job::Tap(t) => self.tap = Some(t),
                     Job::Stop(done) => {
                         stopping = Some(done);
                         break;
@@ -380,6 +395,9 @@ impl Writer {
                     if let Some(r) = reply {
                         let _ = r.send(Ok(Receipt { seq, hash }));
                     }
+                }
+                if let Some(tap) = self.tap.as_mut() {
+                    tap(records);
                 }
             }
             Err(e) => {
@@ -509,6 +527,28 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(h.is_healthy());
+    }
+
+    #[test]
+    fn the_tap_sees_every_committed_record_once_in_order() {
+        let h =
+            LedgerHandle::spawn(Box::new(MemoryStore::default()), WriterConfig::default()).unwrap();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        h.set_tap(Box::new(move |recs: Vec<Record>| {
+            s2.lock()
+                .unwrap()
+                .extend(recs.into_iter().map(|r| r.output));
+        }));
+        let rx: Vec<_> = (0..50)
+            .map(|i| h.append(Record::test(&format!("r{i}"))))
+            .collect();
+        for r in rx {
+            r.recv().unwrap().unwrap();
+        }
+        h.shutdown();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>());
     }
 
     #[test]

@@ -6,14 +6,15 @@
 //! (ledger writable?) → call upstream → respond | relay stream (each restores)
 //!   → settle quota → record → observe
 //! ```
-//! Observe hands each committed exchange to the monitor's queue.
+//! Observe hands each committed exchange to the monitor's queue, from the
+//! ledger's writer thread (see [`observe`]).
 
 mod authenticate;
 mod call_upstream;
 pub mod check_policy;
 mod context;
 mod desensitize;
-mod observe;
+pub mod observe;
 mod parse;
 mod record;
 mod relay_stream;

@@ -1,21 +1,22 @@
-//! Stage: observe. Hands each committed exchange (without its output) to
-//! the monitor's bounded queue. Never waits: a full queue drops the
-//! observation and counts it.
+//! Stage: observe. Every committed exchange goes to the monitor — but not
+//! from the request path: the ledger's writer thread hands each committed
+//! batch to [`tap`], after the callers were answered, which moves the
+//! records (no copy) into the monitor's bounded queue without waiting. A
+//! full queue drops the observation and counts it; a request is never
+//! slowed or failed by the monitor.
 
-use proviso_ledger::Record;
+use proviso_ledger::{Record, Tap};
 
-use crate::state::AppState;
+use crate::monitor::{MonitorHandle, observable, slim};
+use std::sync::Arc;
 
-/// The copy the monitor will get, taken before the record moves to the
-/// ledger; `None` when there is no monitor or nothing to learn.
-pub fn prepare(state: &AppState, rec: &Record) -> Option<Record> {
-    state.monitor.as_ref()?;
-    crate::monitor::observable(rec).then(|| crate::monitor::slim(rec))
-}
-
-/// Queues it, once the record is committed.
-pub fn run(state: &AppState, rec: Option<Record>) {
-    if let (Some(m), Some(r)) = (&state.monitor, rec) {
-        m.observe(r);
-    }
+/// The ledger tap that feeds `monitor`.
+pub fn tap(monitor: Arc<MonitorHandle>) -> Tap {
+    Box::new(move |records: Vec<Record>| {
+        for r in records {
+            if observable(&r) {
+                monitor.observe(slim(r));
+            }
+        }
+    })
 }

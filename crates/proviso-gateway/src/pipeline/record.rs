@@ -29,12 +29,8 @@ pub fn ensure_writable(state: &AppState) -> Result<(), ApiError> {
 
 /// Appends and waits for the commit.
 pub async fn commit(state: &AppState, record: Record) -> Result<Receipt, ApiError> {
-    let observed = super::observe::prepare(state, &record);
     match state.ledger.append(record).await {
-        Ok(Ok(r)) => {
-            super::observe::run(state, observed);
-            Ok(r)
-        }
+        Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(ApiError::ledger_unavailable(&e.to_string())),
         Err(_) => Err(ApiError::ledger_unavailable("the ledger writer stopped")),
     }
