@@ -45,7 +45,7 @@ TOML
   kill "$gpid" "$fpid"; wait "$gpid" "$fpid" 2>/dev/null || true
   reports+=("$d/report.json")
 done
-observe=$(cargo bench -q -p proviso-gateway --bench observe_overhead -- 50000 | grep -E '^\||^Added')
-cost=$(cargo bench -q -p proviso-monitor --bench monitor_cost -- "$days" | grep -E '^\||^$')
+observe=$(cargo bench -q -p proviso-gateway --bench observe_overhead -- 50000 | grep -E '^\||^Added|^The tap')
+cost=$(cargo bench -q -p proviso-monitor --bench monitor_cost -- "$days" | grep -E '^\||^Added|^The tap')|^$')
 python3 bench/monitor_report.py "$days" "$observe" "$cost" "${reports[@]}"
 rm -rf "$work"
