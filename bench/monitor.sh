@@ -46,6 +46,6 @@ TOML
   reports+=("$d/report.json")
 done
 observe=$(cargo bench -q -p proviso-gateway --bench observe_overhead -- 50000 | grep -E '^\||^Added|^The tap')
-cost=$(cargo bench -q -p proviso-monitor --bench monitor_cost -- "$days" | grep -E '^\||^Added|^The tap')|^$')
+cost=$(cargo bench -q -p proviso-monitor --bench monitor_cost -- "$days" | grep -E '^\||^$')
 python3 bench/monitor_report.py "$days" "$observe" "$cost" "${reports[@]}"
 rm -rf "$work"
