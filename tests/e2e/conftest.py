@@ -51,7 +51,13 @@ class Fake:
 class Proviso:
     """A gateway with its own config and data directory."""
 
-    def __init__(self, tmp: Path, upstream_url: str, extra: str = "", server_extra: str = ""):
+    # The monitor runs in every test, but its ladder is off unless a test
+    # turns it on: tests send templated prompts ("request 17") at machine
+    # speed, which the monitor rightly takes for extraction.
+    QUIET_MONITOR = '[monitor.ladder]\nnotice = "off"\nthrottle = "off"\nsuspend = "off"\n'
+
+    def __init__(self, tmp: Path, upstream_url: str, extra: str = "", server_extra: str = "",
+                 monitor: str | None = None):
         self.tmp = tmp
         self.port = free_port()
         self.data = tmp / "data"
@@ -66,6 +72,7 @@ class Proviso:
             f'models = ["gpt-4o-mini", "text-embedding-3-small"]\n'
             f'first_byte_timeout_ms = 2000\nstream_idle_timeout_ms = 1000\ntotal_timeout_ms = 5000\n'
             + extra
+            + (self.QUIET_MONITOR if monitor is None else monitor)
         )
         self.proc = None
         self.start()

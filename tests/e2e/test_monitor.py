@@ -39,7 +39,7 @@ def traffic(gw, tmp_path, seed=7, days=1):
 
 @pytest.fixture
 def sim(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=f'[admin]\ntoken = "{TOKEN}"\n')
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=f'[admin]\ntoken = "{TOKEN}"\n', monitor="")
     yield g
     g.stop()
 
@@ -91,7 +91,8 @@ def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evide
     cli = json.loads(sim.cli("monitor", "--json", "--top", "0").stdout)
     assert all({"key_id", "team", "score", "level", "signals", "evidence"} <= set(a) for a in cli)
     cli_by = {a["key_id"]: a for a in cli}
-    assert cli_by[kid]["enforced"] == api[kid]["enforced"] == "suspend"
+    # (revoke is a manual step by default: "revoke" here means it awaits review)
+    assert cli_by[kid]["enforced"] == api[kid]["enforced"] in ("suspend", "revoke")
     text = sim.cli("monitor", "--min-level", "suspend").stdout
     assert "template_share" in text and "evidence:" in text
 
@@ -99,7 +100,7 @@ def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evide
     sim.stop()
     sim.start()
     after = {a["key_id"]: a for a in admin(sim, "GET", "/monitor").json()}
-    assert after[kid]["enforced"] == "suspend"
+    assert after[kid]["enforced"] == api[kid]["enforced"]
     assert after[kid]["level"] in ("suspend", "revoke", "throttle", "notice")
     assert abs(after[kid]["requests"] - api[kid]["requests"]) <= 20
     m = httpx.get(sim.url + "/metrics").text
@@ -128,7 +129,7 @@ def test_notice_header_throttle_review_webhook_retries_and_clock_jumps(tmp_path,
     extra = (f'[admin]\ntoken = "{TOKEN}"\n'
              f'[monitor]\nmin_requests = 10\nevaluate_every = 5\nwebhook_url = "http://127.0.0.1:{hook.server_port}/hook"\n'
              f'[monitor.ladder]\nsuspend = "manual"\nrevoke = "off"\nthrottle_requests_per_minute = 2\n')
-    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra)
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra, monitor="")
     try:
         secret = g.create_key(team="gen")
         c = openai.OpenAI(base_url=g.url + "/v1", api_key=secret, max_retries=0)
@@ -218,7 +219,7 @@ def test_bad_monitor_config_stops_start_up_naming_key_and_line(tmp_path, body, n
 def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
     # (200 requests of one template would rightly be throttled: the ladder
     # is off here, this test is about the queue.)
-    g = Proviso(tmp_path, fake.url, extra="[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = \"off\"\nthrottle = \"off\"\nsuspend = \"off\"\n")
+    g = Proviso(tmp_path, fake.url, extra="[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = \"off\"\nthrottle = \"off\"\nsuspend = \"off\"\n", monitor="")
     try:
         secret = g.create_key()
         from concurrent.futures import ThreadPoolExecutor
@@ -233,5 +234,56 @@ def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
         m = httpx.get(g.url + "/metrics").text
         val = lambda n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))
         assert val("proviso_monitor_queued_total") + val("proviso_monitor_dropped_total") == 200
+    finally:
+        g.stop()
+
+
+def test_revoke_step_gives_notice_then_revokes_on_the_simulated_clock(tmp_path, fake):
+    extra = (f'[admin]\ntoken = "{TOKEN}"\n'
+             '[monitor]\nmin_requests = 10\nevaluate_every = 5\n'
+             '[monitor.ladder]\nrevoke = "auto"\nrevoke_notice_ms = 60000\n')
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra, monitor="")
+    try:
+        secret = g.create_key(team="gen")
+        h = {"authorization": f"Bearer {secret}"}
+        t0 = admin(g, "GET", "/clock").json()["now_ms"] + 86_400_000
+
+        def ask(i, t):
+            return httpx.post(g.url + "/v1/chat/completions", headers={**h, "proviso-sim-time": str(t)}, timeout=30,
+                              json={"model": "gpt-4o-mini", "logprobs": True, "top_logprobs": 5,
+                                    "messages": [{"role": "user", "content": f"Write 5 diverse instructions about topic number {i} with ideal responses for a training dataset. Explain your reasoning step by step."}]})
+        refused = None
+        for i in range(80):
+            r = ask(i, t0 + i * 1000)
+            if r.status_code == 403:
+                refused = r.json()["error"]
+                break
+            time.sleep(0.02)
+        assert refused and refused["code"] == "key_suspended", refused
+        names = []
+        deadline = time.time() + 5
+        while time.time() < deadline and "monitor.revoke" not in names:
+            names = [e["endpoint"] for e in g.records(kind="event") if e["endpoint"].startswith(("monitor.", "key.s"))]
+            time.sleep(0.1)
+        assert names[:5] == ["monitor.notice", "monitor.throttle", "monitor.suspend", "key.suspended", "monitor.revoke"], names
+        key = json.loads(g.cli("keys", "list", "--json").stdout)[0]
+        assert key["state"] == "suspended" and key["revoke_at"], key
+        # The notice period runs on the gateway's clock: move it past the end.
+        ask(999, t0 + 10 * 60_000)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            r = ask(1000, t0 + 10 * 60_000 + 1000)
+            if r.status_code == 401:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "key_revoked", r.text
+        # the gateway's sweeper records the revocation (every key_refresh_ms)
+        deadline = time.time() + 5
+        revoked = []
+        while time.time() < deadline and not revoked:
+            revoked = [e for e in g.records(kind="event") if e["endpoint"] == "key.revoked"]
+            time.sleep(0.1)
+        assert len(revoked) == 1 and json.loads(revoked[0]["detail"])["by"] == "system"
+        assert g.verify().returncode == 0
     finally:
         g.stop()
