@@ -194,6 +194,7 @@ impl MonitorHandle {
         }
     }
 
+    /// Takes in one committed record and carries out what it leads to.
     fn step(
         &self,
         rec: &Record,
@@ -203,36 +204,28 @@ impl MonitorHandle {
         rt: &tokio::runtime::Handle,
         http: Option<&reqwest::Client>,
     ) {
-        let me = self;
-        {
+        let Some(obs) = proviso_monitor::Observation::from_record(rec) else {
+            return;
+        };
+        let decisions = {
+            let Ok(mut m) = self.state.lock() else { return };
+            // A key the ladder suspended that is served again, on a request
+            // that arrived after the suspension, and is active in the key
+            // store, was reinstated by an administrator: watch it afresh.
+            if m.enforced_level(&obs.key) >= Level::Suspend
+                && rec.status == 200
+                && self.reinstated(&obs.key, rec.time, keys)
             {
-                {
-                    let Some(obs) = proviso_monitor::Observation::from_record(rec) else {
-                        return;
-                    };
-                    let decisions = {
-                        let Ok(mut m) = me.state.lock() else { return };
-                        // A key the ladder suspended that is served again, on a
-                        // request that arrived after the suspension, and is
-                        // active in the key store, was reinstated by an
-                        // administrator: watch it afresh.
-                        if m.enforced_level(&obs.key) >= Level::Suspend
-                            && rec.status == 200
-                            && me.reinstated(&obs.key, rec.time, keys)
-                        {
-                            m.reset_key(&obs.key);
-                            if let Ok(mut n) = me.notices.write() {
-                                n.remove(&obs.key);
-                            }
-                            quotas.unthrottle(&obs.key);
-                        }
-                        m.observe(&obs)
-                    };
-                    for d in decisions {
-                        me.carry_out(&d, ledger, keys, quotas, obs.time, rt, http);
-                    }
+                m.reset_key(&obs.key);
+                if let Ok(mut n) = self.notices.write() {
+                    n.remove(&obs.key);
                 }
+                quotas.unthrottle(&obs.key);
             }
+            m.observe(&obs)
+        };
+        for d in decisions {
+            self.carry_out(&d, ledger, keys, quotas, obs.time, rt, http);
         }
     }
 
