@@ -14,5 +14,5 @@ mod read;
 mod report;
 pub mod stats;
 
-pub use read::{BadInput, Document, FieldSpec, read, read_references};
+pub use read::{BadInput, Document, FieldSpec, Progress, read, read_references, read_tracked};
 pub use report::{AttributedMatch, Flagged, Sampler, Summary, sample, scan};

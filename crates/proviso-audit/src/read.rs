@@ -179,8 +179,61 @@ pub fn expand(paths: &[String], bad: &mut Vec<BadInput>) -> Vec<PathBuf> {
     out
 }
 
-fn open(path: &Path) -> std::io::Result<(Box<dyn Read + Send>, String)> {
-    let f = File::open(path)?;
+/// How far reading has got, in bytes of the input files as stored
+/// (compressed or not), for a progress line with an ETA.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of every input file, as stored.
+    pub total: u64,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Progress {
+    /// The total size of the files `paths` name (after expanding
+    /// directories and globs).
+    pub fn for_paths(paths: &[String]) -> Self {
+        let mut scratch = Vec::new();
+        let total = expand(paths, &mut scratch)
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        Self {
+            total,
+            done: Default::default(),
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A file that counts the bytes read from it.
+struct Counting {
+    f: File,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.f.read(buf)?;
+        self.done
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open(path: &Path, progress: &Progress) -> std::io::Result<(Box<dyn Read + Send>, String)> {
+    let f = Counting {
+        f: File::open(path)?,
+        done: progress.done.clone(),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
@@ -207,7 +260,26 @@ pub fn read(
     bad: &mut Vec<BadInput>,
     f: &mut dyn FnMut(Document),
 ) {
-    read_with(paths, spec, &|v| extract(v, spec), false, bad, f);
+    read_with(
+        paths,
+        spec,
+        &|v| extract(v, spec),
+        false,
+        bad,
+        &Progress::default(),
+        f,
+    );
+}
+
+/// [`read`], counting the bytes read into `progress`.
+pub fn read_tracked(
+    paths: &[String],
+    spec: &FieldSpec,
+    bad: &mut Vec<BadInput>,
+    progress: &Progress,
+    f: &mut dyn FnMut(Document),
+) {
+    read_with(paths, spec, &|v| extract(v, spec), false, bad, progress, f);
 }
 
 /// Reference outputs from files (JSON arrays or lines of objects with
@@ -230,11 +302,19 @@ pub fn read_references(
         }
         extract(v, &FieldSpec::Auto)
     };
-    read_with(paths, spec, &pick, true, bad, &mut |d| {
-        if !d.text.trim().is_empty() {
-            f(d);
-        }
-    });
+    read_with(
+        paths,
+        spec,
+        &pick,
+        true,
+        bad,
+        &Progress::default(),
+        &mut |d| {
+            if !d.text.trim().is_empty() {
+                f(d);
+            }
+        },
+    );
 }
 
 fn bad_at(bad: &mut Vec<BadInput>, file: &str, line: u64, error: String) {
@@ -271,11 +351,12 @@ fn read_with(
     pick: &dyn Fn(&Value) -> Result<String, String>,
     references: bool,
     bad: &mut Vec<BadInput>,
+    progress: &Progress,
     f: &mut dyn FnMut(Document),
 ) {
     for path in expand(paths, bad) {
         let file = path.display().to_string();
-        let (reader, inner) = match open(&path) {
+        let (reader, inner) = match open(&path, progress) {
             Ok(x) => x,
             Err(e) => {
                 bad_at(bad, &file, 0, e.to_string());
@@ -284,6 +365,7 @@ fn read_with(
         };
         if inner.ends_with(".parquet") {
             read_parquet(&path, &file, spec, bad, f);
+            progress.add(std::fs::metadata(&path).map_or(0, |m| m.len()));
             continue;
         }
         let mut r = BufReader::with_capacity(1 << 20, reader);

@@ -201,3 +201,34 @@ fn parquet_column_rows_and_problems() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn progress_counts_the_stored_bytes_of_every_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(p("a.jsonl"), "{\"text\": \"one\"}\n{\"text\": \"two\"}\n").unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all("{\"text\": \"three\"}\n".repeat(200).as_bytes())
+        .unwrap();
+    std::fs::write(p("b.jsonl.gz"), e.finish().unwrap()).unwrap();
+    let paths = vec![dir.path().display().to_string()];
+    let progress = proviso_audit::Progress::for_paths(&paths);
+    let sizes: u64 = ["a.jsonl", "b.jsonl.gz"]
+        .iter()
+        .map(|n| std::fs::metadata(p(n)).unwrap().len())
+        .sum();
+    assert_eq!(progress.total, sizes);
+    assert_eq!(progress.done(), 0);
+    let mut n = 0;
+    let mut bad = Vec::new();
+    proviso_audit::read_tracked(&paths, &FieldSpec::Auto, &mut bad, &progress, &mut |_| {
+        n += 1
+    });
+    assert_eq!(n, 202);
+    assert!(bad.is_empty());
+    assert_eq!(
+        progress.done(),
+        progress.total,
+        "every stored byte was read"
+    );
+}
