@@ -110,6 +110,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             let n = b.len();
             let path = dir(cfg).join(segment_name());
             write_segment(&b.build(), &path)?;
+            merge_added(&dir(cfg))?;
             eprintln!(
                 "indexed {n} reference outputs into {} ({} bad inputs)",
                 path.display(),
@@ -152,6 +153,55 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Segments of `index add` (`seg-<ULID>.pvx`, oldest first).
+fn added_segments(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".pvx"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// When `index add` has left more than eight segments, they become one (a
+/// new segment, written before the old ones are removed), so an audit opens
+/// few files however many times references were added.
+fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
+    let segs = added_segments(dir);
+    if segs.len() <= 8 {
+        return Ok(());
+    }
+    let parts = segs
+        .iter()
+        .map(|p| read_segment(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(merged) = Index::merge(parts) else {
+        return Err(Exit(
+            1,
+            "index segments were built with different parameters; rebuild them".into(),
+        )
+        .into());
+    };
+    let path = dir.join(segment_name());
+    write_segment(&merged, &path)?;
+    for p in &segs {
+        std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))?;
+    }
+    eprintln!(
+        "merged {} index segments into {}",
+        segs.len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Segments made from the ledger are named `ledger-<first>-<last>.pvx`
@@ -255,6 +305,41 @@ fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
 mod tests {
     use super::*;
     use proviso_ledger::{LedgerStore, Record};
+
+    #[test]
+    fn added_segments_are_merged_past_eight() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = crate::config::parse(
+            &format!("data_dir = {:?}\n", tmp.path().display().to_string()),
+            "t",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir(&cfg)).unwrap();
+        let text = |i: usize| {
+            (0..40)
+                .map(|w| format!("added{i}word{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for i in 0..12 {
+            let f = tmp.path().join(format!("r{i}.jsonl"));
+            std::fs::write(&f, format!("{{\"output\": \"{}\"}}\n", text(i))).unwrap();
+            run(
+                &cfg,
+                Command::Add {
+                    files: vec![f.display().to_string()],
+                    field: None,
+                },
+            )
+            .unwrap();
+            assert!(added_segments(&dir(&cfg)).len() <= 8, "after add {i}");
+        }
+        let idx = load(&cfg).unwrap();
+        assert_eq!(idx.len(), 12, "every reference once, none lost or doubled");
+        for i in [0, 5, 11] {
+            assert!(idx.query(&format!("prefix {} suffix", text(i))).flagged);
+        }
+    }
 
     #[test]
     fn follower_indexes_new_records_and_merges_in_tiers() {
