@@ -102,7 +102,7 @@ def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evide
     after = {a["key_id"]: a for a in admin(sim, "GET", "/monitor").json()}
     assert after[kid]["enforced"] == api[kid]["enforced"]
     assert after[kid]["level"] in ("suspend", "revoke", "throttle", "notice")
-    assert abs(after[kid]["requests"] - api[kid]["requests"]) <= 20
+    assert abs(after[kid]["requests"] - api[kid]["requests"]) <= 5, (after[kid]["requests"], api[kid]["requests"])
     m = httpx.get(sim.url + "/metrics").text
     assert "proviso_monitor_observed_total" in m
 

@@ -615,7 +615,13 @@ impl Monitor {
             .cloned()
             .chain(self.clusters.iter().cloned())
             .map(|mut r| {
-                // What the ladder did may postdate the last scoring.
+                // Requests and what the ladder did may postdate the last
+                // scoring (a long window is re-scored every 1/16 of it).
+                if r.kind == "key"
+                    && let Some(w) = self.keys.get(&r.key_id)
+                {
+                    r.requests = w.total;
+                }
                 r.enforced = r
                     .members
                     .iter()
