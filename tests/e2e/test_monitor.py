@@ -287,3 +287,53 @@ def test_revoke_step_gives_notice_then_revokes_on_the_simulated_clock(tmp_path, 
         assert g.verify().returncode == 0
     finally:
         g.stop()
+
+
+def test_shift_vectors_from_a_self_hosted_embeddings_model(tmp_path, fake):
+    extra = (f'[admin]\ntoken = "{TOKEN}"\n'
+             '[monitor]\nembeddings_model = "text-embedding-3-small"\nshift_recent = 8\nshift_history = 16\n')
+    g = Proviso(tmp_path, fake.url, extra=extra)
+    try:
+        secret = g.create_key()
+        prompts = [f"ECHO: tell me about {w} in one line" for w in
+                   ["otters", "granite", "tea", "sailing", "opera", "moss", "radar", "kites", "salt", "comets",
+                    "maple", "rivets", "tango", "yeast", "zinc", "chess", "ferns", "jazz", "lynx", "quartz",
+                    "reefs", "sonar", "tulips", "umami", "vinyl", "wharf", "bison", "cedar", "dunes", "elbows"]]
+        for p in prompts:
+            r = httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"}, timeout=30,
+                           json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": p}]})
+            assert r.status_code == 200
+        # The monitor asked the (self-hosted) embeddings model for the
+        # prompts' vectors, in batches, off the request path.
+        deadline = time.time() + 10
+        inputs = []
+        while time.time() < deadline and len(inputs) < len(prompts):
+            seen = httpx.get(fake.url + "/_fake/requests").json()
+            inputs = [i for s in seen if s["path"] == "/v1/embeddings" for i in s["body"]["input"]]
+            time.sleep(0.1)
+        assert sorted(inputs) == sorted(prompts)
+        m = httpx.get(g.url + "/metrics").text
+        assert "proviso_monitor_embedding_failures_total 0" in m
+        deadline = time.time() + 10
+        shift = []
+        while time.time() < deadline:
+            rep = admin(g, "GET", "/monitor").json()
+            shift = [s for a in rep if a["kind"] == "key" for s in a["signals"] if s["name"] == "shift"]
+            if shift and "embeddings" in shift[0]["detail"]:
+                break
+            time.sleep(0.1)
+        assert shift and "text-embedding-3-small embeddings" in shift[0]["detail"], shift
+        # None of those calls is an exchange: the ledger holds the 30 chats only.
+        assert len(g.records()) == len(prompts)
+    finally:
+        g.stop()
+
+
+def test_embeddings_only_from_a_self_hosted_upstream(tmp_path, fake):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/d"\n[server]\nlisten = "127.0.0.1:0"\n'
+                   '[[upstreams]]\nname = "openai"\nkind = "openai"\napi_key = "sk-x"\nmodels = ["text-embedding-3-small"]\n'
+                   '[monitor]\nembeddings_model = "text-embedding-3-small"\n')
+    r = subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "serve"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "embeddings_model" in r.stderr and "self-hosted" in r.stderr, r.stderr

@@ -72,7 +72,7 @@ fn main() {
         KeyCache::new(proviso_access::KeyStore::open(&dir.path().join("k.db")).unwrap()).unwrap(),
     );
     let quotas = QuotaService::new(QuotaConfig::default()).unwrap();
-    let handle = MonitorHandle::new(MonitorConfig::default()).unwrap();
+    let handle = MonitorHandle::new(MonitorConfig::default(), None).unwrap();
     handle.start(ledger.clone(), keys, quotas, rt.handle().clone());
 
     // What a request waits for at the end of the request path: its record

@@ -94,11 +94,13 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
              # HELP proviso_monitor_observed Exchanges the monitor has taken in (also from the ledger at start)\n# TYPE proviso_monitor_observed counter\nproviso_monitor_observed_total {observed}\n\
              # HELP proviso_monitor_keys Keys with monitor state\n# TYPE proviso_monitor_keys gauge\nproviso_monitor_keys {keys}\n\
              # HELP proviso_monitor_steps Ladder steps taken or sent for review\n# TYPE proviso_monitor_steps counter\nproviso_monitor_steps_total {}\n\
+             # HELP proviso_monitor_embedding_failures Calls to the monitor's embeddings model that failed\n# TYPE proviso_monitor_embedding_failures counter\nproviso_monitor_embedding_failures_total {}\n\
              # HELP proviso_monitor_webhook_failures Webhook calls that failed after every attempt\n# TYPE proviso_monitor_webhook_failures counter\nproviso_monitor_webhook_failures_total {}\n",
             m.queued.load(r),
             m.processed.load(r),
             m.dropped.load(r),
             m.steps.load(r),
+            m.embedding_failures.load(r),
             m.webhook_failures.load(r),
         ));
     }

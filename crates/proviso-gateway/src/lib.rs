@@ -89,8 +89,25 @@ pub fn state(
         }
     };
     let monitor = if config.monitor.enabled {
+        // Vectors from an embeddings model only from a self-hosted upstream:
+        // the monitor's own calls are not exchanges, so prompts must not
+        // leave for a third-party API this way.
+        let embeddings = match config.monitor.embeddings_model.as_deref() {
+            None => None,
+            Some(m) => Some(
+                upstreams
+                    .resolve(m)
+                    .into_iter()
+                    .find(|d| d.upstream.kind_name() == "openai-compatible")
+                    .ok_or_else(|| {
+                        StartError::Config(format!(
+                            "[monitor] embeddings_model = {m:?}: no openai-compatible (self-hosted) upstream serves it; the monitor sends prompts only to one"
+                        ))
+                    })?,
+            ),
+        };
         Some(
-            monitor::MonitorHandle::new(config.monitor.clone())
+            monitor::MonitorHandle::new(config.monitor.clone(), embeddings)
                 .map_err(|e| StartError::Config(e.to_string()))?,
         )
     } else {

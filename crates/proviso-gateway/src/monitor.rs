@@ -38,6 +38,9 @@ pub struct MonitorHandle {
     pub webhook_failures: Arc<AtomicU64>,
     /// Ladder steps taken or sent for review.
     pub steps: AtomicU64,
+    /// Calls to the embeddings model that failed.
+    pub embedding_failures: AtomicU64,
+    embeddings: Option<crate::upstream::Deployment>,
     cfg: MonitorConfig,
     rx: Mutex<Option<Receiver<Record>>>,
     suspended_at: Mutex<HashMap<String, i64>>,
@@ -45,7 +48,10 @@ pub struct MonitorHandle {
 
 impl MonitorHandle {
     /// A monitor with `cfg` (checked); start its thread with [`start`](Self::start).
-    pub fn new(cfg: MonitorConfig) -> Result<Arc<Self>, proviso_monitor::ConfigError> {
+    pub fn new(
+        cfg: MonitorConfig,
+        embeddings: Option<crate::upstream::Deployment>,
+    ) -> Result<Arc<Self>, proviso_monitor::ConfigError> {
         let monitor = Monitor::new(cfg.clone())?;
         let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue);
         Ok(Arc::new(Self {
@@ -57,6 +63,8 @@ impl MonitorHandle {
             processed: Arc::new(AtomicU64::new(0)),
             webhook_failures: Arc::new(AtomicU64::new(0)),
             steps: AtomicU64::new(0),
+            embedding_failures: AtomicU64::new(0),
+            embeddings,
             cfg,
             rx: Mutex::new(Some(rx)),
             suspended_at: Mutex::new(HashMap::new()),
@@ -176,16 +184,33 @@ impl MonitorHandle {
                 // Polls rather than blocks: a receiver asleep in `recv` would
                 // make every sender pay for a wake-up (a system call) on
                 // the request path. Idle, it looks every 2 ms.
-                loop {
-                    match rx.try_recv() {
-                        Ok(rec) => {
-                            me.step(&rec, &ledger, &keys, &quotas, &rt, http.as_ref());
-                            me.processed.fetch_add(1, Ordering::Relaxed);
+                let mut open = true;
+                while open {
+                    let mut batch = Vec::new();
+                    while batch.len() < 64 {
+                        match rx.try_recv() {
+                            Ok(rec) => batch.push(rec),
+                            Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                                open = false;
+                                break;
+                            }
                         }
-                        Err(std::sync::mpsc::TryRecvError::Empty) => {
-                            std::thread::sleep(Duration::from_millis(2));
-                        }
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    }
+                    if batch.is_empty() {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                    let mut obs: Vec<Option<proviso_monitor::Observation>> = batch
+                        .iter()
+                        .map(proviso_monitor::Observation::from_record)
+                        .collect();
+                    if let Some(dep) = &me.embeddings {
+                        me.embed(dep, &mut obs, &rt);
+                    }
+                    for (rec, o) in batch.iter().zip(obs) {
+                        me.step(rec, o, &ledger, &keys, &quotas, &rt, http.as_ref());
+                        me.processed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
@@ -194,17 +219,89 @@ impl MonitorHandle {
         }
     }
 
+    /// Asks the embeddings model for the vectors of a batch's prompts (one
+    /// call); on failure the batch adds no vectors and the failure is
+    /// counted.
+    fn embed(
+        &self,
+        dep: &crate::upstream::Deployment,
+        obs: &mut [Option<proviso_monitor::Observation>],
+        rt: &tokio::runtime::Handle,
+    ) {
+        let want: Vec<usize> = obs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                o.as_ref()
+                    .is_some_and(|o| !o.rate_limited && !o.prompt.is_empty())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if want.is_empty() {
+            return;
+        }
+        let inputs: Vec<String> = want
+            .iter()
+            .filter_map(|i| obs[*i].as_ref())
+            .map(|o| o.prompt.chars().take(8_000).collect())
+            .collect();
+        let body = json!({"model": dep.model, "input": inputs}).to_string();
+        let req = dep
+            .upstream
+            .post(crate::upstream::Endpoint::Embeddings, &dep.model)
+            .timeout(Duration::from_secs(10))
+            .body(body);
+        let answer = rt.block_on(async move {
+            let r = req.send().await.map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                return Err(format!("status {}", r.status()));
+            }
+            r.json::<serde_json::Value>()
+                .await
+                .map_err(|e| e.to_string())
+        });
+        let data = match answer {
+            Ok(v) => v
+                .get("data")
+                .and_then(|d| d.as_array())
+                .cloned()
+                .unwrap_or_default(),
+            Err(e) => {
+                self.embedding_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "monitor embeddings call failed; this batch adds no vectors");
+                return;
+            }
+        };
+        for (pos, item) in data.iter().enumerate() {
+            let at = item
+                .get("index")
+                .and_then(|i| i.as_u64())
+                .map_or(pos, |i| i as usize);
+            let vector: Option<Vec<f32>> = item
+                .get("embedding")
+                .and_then(|e| e.as_array())
+                .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect());
+            if let (Some(i), Some(v)) = (want.get(at), vector)
+                && let Some(Some(o)) = obs.get_mut(*i)
+            {
+                o.vector = Some(v);
+            }
+        }
+    }
+
     /// Takes in one committed record and carries out what it leads to.
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
         rec: &Record,
+        obs: Option<proviso_monitor::Observation>,
         ledger: &LedgerHandle,
         keys: &KeyCache,
         quotas: &QuotaService,
         rt: &tokio::runtime::Handle,
         http: Option<&reqwest::Client>,
     ) {
-        let Some(obs) = proviso_monitor::Observation::from_record(rec) else {
+        let Some(obs) = obs else {
             return;
         };
         let decisions = {

@@ -30,6 +30,7 @@ fn observations(s: &Scenario) -> Vec<Observation> {
                 hit_max_tokens: false,
                 probing_params: r.body.get("logprobs").is_some(),
                 sampling: (1000, 1000),
+                vector: None,
                 prompt,
             }
         })

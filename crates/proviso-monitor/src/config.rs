@@ -227,6 +227,10 @@ pub struct MonitorConfig {
     pub min_cluster_keys: usize,
     /// Example record ids kept as evidence per actor.
     pub evidence: usize,
+    /// Prompt vectors for the shift test from this embeddings model (a
+    /// model the gateway serves from an `openai-compatible`, i.e.
+    /// self-hosted, upstream) instead of the built-in hashed n-grams.
+    pub embeddings_model: Option<String>,
     /// Where notices are sent (POST, JSON); none: no webhook.
     pub webhook_url: Option<String>,
     /// Attempts per webhook call (with exponential backoff from 500 ms).
@@ -257,6 +261,7 @@ impl Default for MonitorConfig {
             shift_history: 96,
             min_cluster_keys: 3,
             evidence: 5,
+            embeddings_model: None,
             webhook_url: None,
             webhook_attempts: 5,
             weights: Weights::default(),

@@ -234,6 +234,16 @@ pub fn vector(prompt: &str) -> Vec<f32> {
     v
 }
 
+/// `v` scaled to unit length (all zeros stays all zeros).
+pub fn unit(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 && n.is_finite() {
+        v.iter().map(|x| x / n).collect()
+    } else {
+        vec![0.0; v.len()]
+    }
+}
+
 /// A unit vector stored in one byte per dimension (components times 127,
 /// rounded): a quarter of the memory, and the test's kernel hardly moves.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -195,8 +195,16 @@ impl Monitor {
             w.note_client(c);
         }
         w.push(ev, window, rhythm, cap);
-        if !o.rate_limited && !o.prompt.is_empty() {
-            let v = features::Packed::pack(&features::vector(&o.prompt));
+        // With an embeddings model configured, only its vectors are used (a
+        // test must not mix two spaces); an observation without one (the
+        // call failed, or replay after a restart) adds none.
+        let vector = match (&o.vector, self.cfg.embeddings_model.is_some()) {
+            (Some(v), _) => Some(features::unit(v)),
+            (None, false) => Some(features::vector(&o.prompt)),
+            (None, true) => None,
+        };
+        if let (false, false, Some(v)) = (o.rate_limited, o.prompt.is_empty(), vector) {
+            let v = features::Packed::pack(&v);
             let own_in_team = w.history.len();
             w.add_vector(v.clone(), self.cfg.shift_recent, self.cfg.shift_history);
             let team = self.teams.entry(o.team.clone()).or_default();
@@ -824,11 +832,16 @@ fn shift_signal(
                 "shift",
                 v,
                 format!(
-                    "MMD² {:.4}, p = {:.3} (previous test {prev:.3}): {} recent prompts against {} from {against}",
+                    "MMD² {:.4}, p = {:.3} (previous test {prev:.3}): {} recent prompts against {} from {against} ({})",
                     t.mmd2,
                     t.p_value,
                     x.len(),
-                    y.len()
+                    y.len(),
+                    cfg.embeddings_model
+                        .as_deref()
+                        .map_or("hashed n-gram vectors".to_owned(), |m| format!(
+                            "{m} embeddings"
+                        ))
                 ),
             )
         }

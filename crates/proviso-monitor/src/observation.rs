@@ -35,6 +35,9 @@ pub struct Observation {
     pub probing_params: bool,
     /// `temperature` and `top_p` as asked (for sweeps), in thousandths.
     pub sampling: (i32, i32),
+    /// The prompt's vector from an embeddings model, when one is configured
+    /// (none: the built-in hashed n-gram vector).
+    pub vector: Option<Vec<f32>>,
 }
 
 impl Observation {
@@ -105,6 +108,7 @@ impl Observation {
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
             probing_params,
             sampling: (milli(num("temperature"), 1.0), milli(num("top_p"), 1.0)),
+            vector: None,
         })
     }
 }

@@ -36,6 +36,7 @@ fn observe_all(s: &Scenario, m: &mut Monitor) -> HashMap<String, (u64, Option<u6
             hit_max_tokens: max_tokens.is_some_and(|m| m <= 400),
             probing_params: r.body.get("logprobs").is_some(),
             sampling: (1000, 1000),
+            vector: None,
             prompt,
         };
         let e = out.entry(k.name.clone()).or_insert((0, None, Level::Ok));
