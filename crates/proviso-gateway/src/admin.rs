@@ -545,14 +545,13 @@ async fn monitor_clear(
         .map_err(access_err)?
         .ok_or_else(|| access_err(AccessError::UnknownKey(id.clone())))?;
     let now = s.clock.now();
-    let mut rec = proviso_ledger::Record::event(
+    let rec = proviso_ledger::Record::event(
         RecordId::new_at(now),
         "monitor.cleared",
         Some(key.id.clone()),
         Some(key.team.clone()),
         json!({"by": by, "reason": b.reason}).to_string(),
     );
-    rec.time = now;
     crate::pipeline::record_event(&s, rec).await?;
     m.clear(&key.id.0, &s.quotas);
     Ok(Json(json!({"key_id": key.id, "cleared": true})).into_response())

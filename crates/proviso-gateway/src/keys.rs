@@ -97,12 +97,10 @@ impl KeyCache {
         let due = store.due_for_revocation(now)?;
         let reason = "the suspension's notice period ended without reinstatement";
         for key in &due {
-            let id = proviso_types::RecordId::new();
+            let id = proviso_types::RecordId::new_at(now);
             let mut revoked = key.clone();
             revoked.state = proviso_access::KeyState::Revoked;
-            let mut rec =
-                crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
-            rec.time = now;
+            let rec = crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
             ledger
                 .append_blocking(rec)
                 .map_err(|e| proviso_access::AccessError::Invalid(format!("ledger: {e}")))?;

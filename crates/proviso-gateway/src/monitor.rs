@@ -366,14 +366,13 @@ impl MonitorHandle {
             })),
         });
         let id = RecordId::new_at(now);
-        let mut rec = Record::event(
+        let rec = Record::event(
             id,
             &name,
             Some(KeyId(d.key.clone())),
             Some(d.team.clone()),
             detail.to_string(),
         );
-        rec.time = now;
         if let Err(e) = ledger.append_blocking(rec) {
             // Without its record a step must not be taken: the ledger is the
             // investigation's evidence. The monitor will decide again.
@@ -497,8 +496,7 @@ impl MonitorHandle {
         });
         match result {
             Ok(Some(k)) => {
-                let mut rec = crate::lifecycle::event_record(rid, event, &k, "monitor", reason);
-                rec.time = now;
+                let rec = crate::lifecycle::event_record(rid, event, &k, "monitor", reason);
                 if let Err(e) = ledger.append_blocking(rec) {
                     tracing::error!(error = %e, key, "cannot record the key's suspension");
                 }

@@ -130,7 +130,8 @@ pub struct Record {
 
 impl Record {
     /// An administrative event (`key.suspended`, …) about `key_id` of
-    /// `team`, with its details as JSON.
+    /// `team`, with its details as JSON. Its time is the id's
+    /// ([`RecordId::new_at`] for a clock other than the system's).
     pub fn event(
         id: RecordId,
         name: &str,
@@ -140,7 +141,7 @@ impl Record {
     ) -> Self {
         Record {
             id,
-            time: UnixMillis::now(),
+            time: id.timestamp(),
             kind: RecordKind::Event,
             key_id,
             team,
