@@ -417,11 +417,6 @@ impl QuotaService {
         }
     }
 
-    /// Whether `key` is throttled.
-    pub fn throttled(&self, key: &str) -> Option<(u64, u64)> {
-        self.throttles.read().ok()?.get(key).copied()
-    }
-
     fn prefixed(&self, k: &str) -> String {
         format!("{}:{k}", self.cfg.key_prefix)
     }

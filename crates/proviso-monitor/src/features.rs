@@ -17,8 +17,10 @@ pub const DIM: usize = 128;
 
 const SEED: u64 = 0x7072_6f76_6973_6f21;
 
-/// Lower-cased words (letters and digits) and single CJK characters.
-pub fn words(text: &str) -> Vec<String> {
+/// Lower-cased words (letters and digits) and single CJK characters: what
+/// [`word_hashes`] hashes, spelled out (for tests).
+#[cfg(test)]
+fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for ch in text.chars() {

@@ -380,11 +380,6 @@ impl Monitor {
         self.window_total = self.keys.values().map(|w| w.events.len()).sum();
         let mut names: Vec<&String> = self.keys.keys().collect();
         names.sort();
-        let idx: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i))
-            .collect();
         let mut uf = UnionFind::new(names.len());
         // shared templates
         let mut by_template: fast::FastMap<u32, Vec<usize>> = fast::FastMap::default();
@@ -475,7 +470,6 @@ impl Monitor {
             }
             clusters.push(report);
         }
-        drop(idx);
         self.clusters = clusters;
         for c in &mut self.clusters {
             c.detected_after = self.detected.get(&c.key_id).copied();
