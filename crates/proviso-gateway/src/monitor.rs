@@ -256,9 +256,8 @@ impl MonitorHandle {
             if !r.status().is_success() {
                 return Err(format!("status {}", r.status()));
             }
-            r.json::<serde_json::Value>()
-                .await
-                .map_err(|e| e.to_string())
+            let body = r.bytes().await.map_err(|e| e.to_string())?;
+            serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| e.to_string())
         });
         let data = match answer {
             Ok(v) => v
