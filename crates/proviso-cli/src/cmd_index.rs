@@ -180,21 +180,13 @@ fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
     if segs.len() <= 8 {
         return Ok(());
     }
-    let parts = segs
-        .iter()
-        .map(|p| read_segment(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let Some(merged) = Index::merge(parts) else {
+    let path = dir.join(segment_name());
+    if !merge_segments(&segs, &path)? {
         return Err(Exit(
             1,
             "index segments were built with different parameters; rebuild them".into(),
         )
         .into());
-    };
-    let path = dir.join(segment_name());
-    write_segment(&merged, &path)?;
-    for p in &segs {
-        std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))?;
     }
     eprintln!(
         "merged {} index segments into {}",
@@ -202,6 +194,24 @@ fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// Merges the segments `parts` into `dest` (written before any part is
+/// removed; a part that is `dest` itself stays). False, and nothing
+/// written, when they were built with different parameters.
+fn merge_segments(parts: &[PathBuf], dest: &std::path::Path) -> anyhow::Result<bool> {
+    let read = parts
+        .iter()
+        .map(|p| read_segment(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(merged) = Index::merge(read) else {
+        return Ok(false);
+    };
+    write_segment(&merged, dest)?;
+    for p in parts.iter().filter(|p| p.as_path() != dest) {
+        std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))?;
+    }
+    Ok(true)
 }
 
 /// Segments made from the ledger are named `ledger-<first>-<last>.pvx`
@@ -252,19 +262,9 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let segs = ledger_segments(&d);
     if segs.len() > 8 {
         let newest = &segs[segs.len() - 8..];
-        let parts = newest
-            .iter()
-            .map(|s| read_segment(&s.2))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(merged) = Index::merge(parts) {
-            let (first, end) = (newest[0].0, newest[newest.len() - 1].1);
-            write_segment(&merged, &d.join(format!("ledger-{first}-{end}.pvx")))?;
-            for s in newest {
-                if !(s.0 == first && s.1 == end) {
-                    let _ = std::fs::remove_file(&s.2);
-                }
-            }
-        }
+        let (first, end) = (newest[0].0, newest[newest.len() - 1].1);
+        let parts: Vec<PathBuf> = newest.iter().map(|s| s.2.clone()).collect();
+        merge_segments(&parts, &d.join(format!("ledger-{first}-{end}.pvx")))?;
     }
     Ok(n)
 }
