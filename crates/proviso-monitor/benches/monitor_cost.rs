@@ -7,33 +7,17 @@
 use std::path::Path;
 use std::time::Instant;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use proviso_monitor::{Monitor, MonitorConfig, Observation};
 use proviso_traffic::{Corpus, Options, Scenario, scenario};
-use proviso_types::{RecordId, UnixMillis};
+use proviso_types::UnixMillis;
 
 fn observations(s: &Scenario) -> Vec<Observation> {
     s.requests
         .iter()
-        .map(|r| {
-            let k = &s.keys[r.key];
-            let prompt = proviso_monitor::observation::prompt_text(&r.body);
-            Observation {
-                record_id: RecordId::new_at(UnixMillis(r.t)),
-                time: UnixMillis(r.t),
-                key: k.name.clone(),
-                team: k.team.clone(),
-                purpose: Some(k.purpose.clone()),
-                client: Some(r.client.clone()),
-                rate_limited: false,
-                prompt_tokens: prompt.split_whitespace().count() as u64,
-                completion_tokens: 400,
-                hit_max_tokens: false,
-                probing_params: r.body.get("logprobs").is_some(),
-                sampling: (1000, 1000),
-                vector: None,
-                prompt,
-            }
-        })
+        .map(|r| support::observation(s, r))
         .collect()
 }
 

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use proviso_monitor::{Level, Monitor, MonitorConfig, Observation};
+mod support;
+
+use proviso_monitor::{Level, Monitor, MonitorConfig};
 use proviso_traffic::{Corpus, Options, Role, Scenario, scenario};
-use proviso_types::{RecordId, UnixMillis};
 
 fn corpus() -> Corpus {
     Corpus::from_fixtures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"))
@@ -20,25 +21,7 @@ fn observe_all(s: &Scenario, m: &mut Monitor) -> HashMap<String, (u64, Option<u6
     let mut out: HashMap<String, (u64, Option<u64>, Level)> = HashMap::new();
     for r in &s.requests {
         let k = &s.keys[r.key];
-        let prompt = proviso_monitor::observation::prompt_text(&r.body);
-        let max_tokens = r.body.get("max_tokens").and_then(|v| v.as_u64());
-        let completion = max_tokens.unwrap_or(400).min(400);
-        let o = Observation {
-            record_id: RecordId::new_at(UnixMillis(r.t)),
-            time: UnixMillis(r.t),
-            key: k.name.clone(),
-            team: k.team.clone(),
-            purpose: Some(k.purpose.clone()),
-            client: Some(r.client.clone()),
-            rate_limited: false,
-            prompt_tokens: (prompt.split_whitespace().count() as u64 * 4) / 3 + 1,
-            completion_tokens: completion,
-            hit_max_tokens: max_tokens.is_some_and(|m| m <= 400),
-            probing_params: r.body.get("logprobs").is_some(),
-            sampling: (1000, 1000),
-            vector: None,
-            prompt,
-        };
+        let o = support::observation(s, r);
         let e = out.entry(k.name.clone()).or_insert((0, None, Level::Ok));
         // requests-to-detection counts from the key's first extraction
         // request (a mixed key is ordinary before it).

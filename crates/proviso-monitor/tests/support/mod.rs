@@ -1,0 +1,29 @@
+//! What the monitor would observe of a simulated request, without a gateway
+//! (no rate limits; answers of 400 tokens, cut when `max_tokens` is lower):
+//! shared by `tests/simulated.rs` and `benches/monitor_cost.rs`.
+
+use proviso_monitor::Observation;
+use proviso_traffic::{Scenario, SimRequest};
+use proviso_types::{RecordId, UnixMillis};
+
+pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
+    let k = &s.keys[r.key];
+    let prompt = proviso_monitor::observation::prompt_text(&r.body);
+    let max_tokens = r.body.get("max_tokens").and_then(|v| v.as_u64());
+    Observation {
+        record_id: RecordId::new_at(UnixMillis(r.t)),
+        time: UnixMillis(r.t),
+        key: k.name.clone(),
+        team: k.team.clone(),
+        purpose: Some(k.purpose.clone()),
+        client: Some(r.client.clone()),
+        rate_limited: false,
+        prompt_tokens: (prompt.split_whitespace().count() as u64 * 4) / 3 + 1,
+        completion_tokens: max_tokens.unwrap_or(400).min(400),
+        hit_max_tokens: max_tokens.is_some_and(|m| m <= 400),
+        probing_params: r.body.get("logprobs").is_some(),
+        sampling: (1000, 1000),
+        vector: None,
+        prompt,
+    }
+}
