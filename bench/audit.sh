@@ -2,7 +2,7 @@
 # Audit throughput: index N generated reference outputs, then full-scan a
 # generated JSON-lines training set of S MB; reports index build rate, index
 # size per output, scan MB/s (and per core), documents/s, peak memory, and
-# recall of the planted copies.
+# recall of the planted copies, and classifies the other flagged documents.
 # Usage (from the project root): bench/audit.sh [N_REFS] [TRAIN_MB]   (default 1000000 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,7 @@ python3 - "$n" "$mb" "$data" "$t0" "$t1" "$t2" <<'PY'
 import json, os, sys
 sys.path.insert(0, "bench")
 from common import append_results
+from audit_classify import classify
 n, mb, data, t0, t1, t2 = int(sys.argv[1]), sys.argv[2], sys.argv[3], *map(float, sys.argv[4:])
 lines = open(f"{data}/findings.jsonl").read().splitlines()
 summary = json.loads(lines[-1])["summary"]
@@ -44,6 +45,13 @@ rows = [
     f"| peak memory of the scan | {int(open(f'{data}/audit.rss').read()) / 1024:,.0f} MiB |",
     f"| planted copies found | {len(planted & flagged):,} / {len(planted):,} |",
     f"| other documents flagged | {len(flagged - planted):,} of {summary['documents'] - len(planted):,} |",
+    "",
+    "The other flagged documents, classified by `bench/audit_classify.py` (is the matched text really in the",
+    "reference output it points at, in normalised words; where the document and the shared sentence came from):",
+    "",
+    "```",
+    classify(data),
+    "```",
 ]
 append_results("Audit: full scan against the fingerprint index", f"bench/audit.sh {n} {mb}", "\n".join(rows))
 PY

@@ -10,9 +10,10 @@
 //! no terminal code here: the CLI drives it.
 #![deny(missing_docs)]
 
+mod fast;
 mod read;
 mod report;
 pub mod stats;
 
 pub use read::{BadInput, Document, FieldSpec, Progress, read, read_references, read_tracked};
-pub use report::{AttributedMatch, Flagged, Sampler, Summary, sample, scan};
+pub use report::{AttributedMatch, Flagged, Sampler, Summary, sample, scan, scan_paths};

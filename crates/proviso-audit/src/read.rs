@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use crate::fast::Picker;
+
 /// One document to audit.
 #[derive(Clone, Debug)]
 pub struct Document {
@@ -260,15 +262,24 @@ pub fn read(
     bad: &mut Vec<BadInput>,
     f: &mut dyn FnMut(Document),
 ) {
-    read_with(
-        paths,
-        spec,
-        &|v| extract(v, spec),
-        false,
-        bad,
-        &Progress::default(),
-        f,
-    );
+    read_tracked(paths, spec, bad, &Progress::default(), f);
+}
+
+impl FieldSpec {
+    /// The top-level key whose string value is the text when present: the
+    /// fast path of [`Picker`]. `references`: the reader of reference
+    /// outputs, which looks at `output` first.
+    pub(crate) fn first_key(&self, references: bool) -> Option<&str> {
+        match self {
+            FieldSpec::Auto if references => Some("output"),
+            FieldSpec::Auto => Some("text"),
+            FieldSpec::Named(f) => match f.strip_prefix('/') {
+                None => Some(f),
+                Some(k) if !k.contains(['/', '~']) => Some(k),
+                Some(_) => None,
+            },
+        }
+    }
 }
 
 /// [`read`], counting the bytes read into `progress`.
@@ -279,7 +290,11 @@ pub fn read_tracked(
     progress: &Progress,
     f: &mut dyn FnMut(Document),
 ) {
-    read_with(paths, spec, &|v| extract(v, spec), false, bad, progress, f);
+    let picker = Picker {
+        first_key: spec.first_key(false),
+        pick: &|v| extract(v, spec),
+    };
+    read_with(paths, spec, picker, false, bad, progress, f);
 }
 
 /// Reference outputs from files (JSON arrays or lines of objects with
@@ -302,10 +317,14 @@ pub fn read_references(
         }
         extract(v, &FieldSpec::Auto)
     };
+    let picker = Picker {
+        first_key: spec.first_key(true),
+        pick: &pick,
+    };
     read_with(
         paths,
         spec,
-        &pick,
+        picker,
         true,
         bad,
         &Progress::default(),
@@ -325,50 +344,154 @@ fn bad_at(bad: &mut Vec<BadInput>, file: &str, line: u64, error: String) {
     });
 }
 
-/// A document, or its problem.
-fn give(
-    f: &mut dyn FnMut(Document),
-    bad: &mut Vec<BadInput>,
-    file: &str,
-    line: u64,
-    text: Result<String, String>,
-) {
-    match text {
-        Ok(text) => f(Document {
-            file: file.to_owned(),
-            line,
-            text,
-        }),
-        Err(e) => bad_at(bad, file, line, e),
+/// Bytes of complete lines handed on at a time.
+const BLOCK: usize = 4 << 20;
+
+/// The function that takes a record's text.
+pub(crate) type Pick<'a> = &'a (dyn Fn(&Value) -> Result<String, String> + Sync);
+
+/// What the reader hands on: complete lines of one file (parsed by whoever
+/// takes them, in parallel when scanning), documents already parsed (JSON
+/// arrays, Parquet) with their problems in order, or a file's problem.
+pub(crate) enum Unit {
+    Lines(Lines),
+    Parsed(Vec<Result<Document, BadInput>>),
+    Bad(BadInput),
+}
+
+/// Complete lines of one file.
+pub(crate) struct Lines {
+    pub file: std::sync::Arc<str>,
+    /// The number of the first line in `buf` (1-based).
+    pub first: u64,
+    pub buf: Vec<u8>,
+    /// JSON lines (else plain text, a line a document).
+    pub json: bool,
+}
+
+impl Lines {
+    /// Each line with its number (a final empty piece is a blank line).
+    pub fn each(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.buf
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .map(|(i, l)| (self.first + i as u64, l))
     }
 }
 
-/// The shared reader. `references`: every file is JSON (an array when it
-/// starts with `[`, else JSON lines), and a file must be an array.
+/// The text of one line: `None` for a blank line, else the document's text
+/// or what is wrong with the line.
+pub(crate) fn line_text(
+    raw: &[u8],
+    json: bool,
+    picker: Picker<'_>,
+) -> Option<Result<String, String>> {
+    let mut b = raw;
+    while let [rest @ .., b'\r' | b'\n'] = b {
+        b = rest;
+    }
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let text = match std::str::from_utf8(b) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))),
+    };
+    Some(if json {
+        picker.text_of_line(text)
+    } else {
+        Ok(text.to_owned())
+    })
+}
+
+/// The shared reader: calls `f` on every document in order.
 fn read_with(
     paths: &[String],
     spec: &FieldSpec,
-    pick: &dyn Fn(&Value) -> Result<String, String>,
+    picker: Picker<'_>,
     references: bool,
     bad: &mut Vec<BadInput>,
     progress: &Progress,
     f: &mut dyn FnMut(Document),
 ) {
-    for path in expand(paths, bad) {
+    produce(
+        paths,
+        spec,
+        picker,
+        references,
+        progress,
+        &mut |unit| match unit {
+            Unit::Lines(l) => {
+                for (n, raw) in l.each() {
+                    match line_text(raw, l.json, picker) {
+                        Some(Ok(text)) => f(Document {
+                            file: l.file.to_string(),
+                            line: n,
+                            text,
+                        }),
+                        Some(Err(e)) => bad_at(bad, &l.file, n, e),
+                        None => {}
+                    }
+                }
+            }
+            Unit::Parsed(items) => {
+                for item in items {
+                    match item {
+                        Ok(d) => f(d),
+                        Err(b) => bad.push(b),
+                    }
+                }
+            }
+            Unit::Bad(b) => bad.push(b),
+        },
+    );
+}
+
+/// Reads every file into [`Unit`]s. `references`: every file is JSON (an
+/// array when it starts with `[`, else JSON lines), and a file must be an
+/// array.
+pub(crate) fn produce(
+    paths: &[String],
+    spec: &FieldSpec,
+    picker: Picker<'_>,
+    references: bool,
+    progress: &Progress,
+    emit: &mut dyn FnMut(Unit),
+) {
+    let mut expand_bad = Vec::new();
+    let files = expand(paths, &mut expand_bad);
+    for b in expand_bad {
+        emit(Unit::Bad(b));
+    }
+    for path in files {
         let file = path.display().to_string();
+        let file_bad = |line: u64, error: String| {
+            Unit::Bad(BadInput {
+                file: file.clone(),
+                line,
+                error,
+            })
+        };
         let (reader, inner) = match open(&path, progress) {
             Ok(x) => x,
             Err(e) => {
-                bad_at(bad, &file, 0, e.to_string());
+                emit(file_bad(0, e.to_string()));
                 continue;
             }
         };
         if inner.ends_with(".parquet") {
-            read_parquet(&path, &file, spec, bad, f);
+            let mut items = Vec::new();
+            read_parquet(&path, &file, spec, &mut |item| {
+                items.push(item);
+                if items.len() == 4096 {
+                    emit(Unit::Parsed(std::mem::take(&mut items)));
+                }
+            });
+            emit(Unit::Parsed(items));
             progress.add(std::fs::metadata(&path).map_or(0, |m| m.len()));
             continue;
         }
-        let mut r = BufReader::with_capacity(1 << 20, reader);
+        let mut r = BufReader::with_capacity(1 << 16, reader);
         let array = inner.ends_with(".json")
             || (references
                 && r.fill_buf()
@@ -376,71 +499,122 @@ fn read_with(
         if array {
             let mut buf = Vec::new();
             if let Err(e) = r.read_to_end(&mut buf) {
-                bad_at(
-                    bad,
-                    &file,
+                emit(file_bad(
                     0,
                     format!("cannot read (truncated or damaged?): {e}"),
-                );
+                ));
                 continue;
             }
+            let doc = |line: u64, text: Result<String, String>| match text {
+                Ok(text) => Ok(Document {
+                    file: file.clone(),
+                    line,
+                    text,
+                }),
+                Err(error) => Err(BadInput {
+                    file: file.clone(),
+                    line,
+                    error,
+                }),
+            };
             match serde_json::from_slice::<Value>(&buf) {
                 Ok(Value::Array(items)) => {
-                    for (i, v) in items.iter().enumerate() {
-                        give(f, bad, &file, i as u64 + 1, pick(v));
+                    for chunk in items.chunks(4096).enumerate() {
+                        let (c, vs) = chunk;
+                        emit(Unit::Parsed(
+                            vs.iter()
+                                .enumerate()
+                                .map(|(i, v)| doc((c * 4096 + i) as u64 + 1, (picker.pick)(v)))
+                                .collect(),
+                        ));
                     }
                 }
-                Ok(_) if references => bad_at(bad, &file, 1, "expected a JSON array".into()),
-                Ok(v) => give(f, bad, &file, 1, pick(&v)),
-                Err(e) => bad_at(bad, &file, e.line() as u64, format!("invalid JSON: {e}")),
+                Ok(_) if references => emit(file_bad(1, "expected a JSON array".into())),
+                Ok(v) => emit(Unit::Parsed(vec![doc(1, (picker.pick)(&v))])),
+                Err(e) => emit(file_bad(e.line() as u64, format!("invalid JSON: {e}"))),
             }
             continue;
         }
-        let json_lines = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
-        let mut buf = Vec::new();
-        let mut line = 0u64;
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
+        let json = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
+        let file: std::sync::Arc<str> = file.as_str().into();
+        read_lines(&mut r, &mut |first, buf| {
+            emit(Unit::Lines(Lines {
+                file: file.clone(),
+                first,
+                buf,
+                json,
+            }))
+        })
+        .unwrap_or_else(|(line, e)| {
+            emit(Unit::Bad(BadInput {
+                file: file.to_string(),
+                line,
+                error: format!("cannot read further (truncated or damaged?): {e}"),
+            }))
+        });
+    }
+}
+
+/// Hands on blocks of about [`BLOCK`] bytes of complete lines, each with
+/// the number of its first line. On a read error, the complete lines read
+/// before it are handed on and the error comes back with the number of the
+/// line it stopped.
+fn read_lines(
+    r: &mut dyn Read,
+    emit: &mut dyn FnMut(u64, Vec<u8>),
+) -> Result<(), (u64, std::io::Error)> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line = 0u64; // lines handed on so far
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let target = buf.len() + BLOCK;
+        buf.reserve(BLOCK);
+        let mut failed = None;
+        let mut eof = false;
+        while buf.len() < target {
+            let start = buf.len();
+            buf.resize(target, 0);
+            match r.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    eof = true;
+                    break;
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
                 Err(e) => {
-                    bad_at(
-                        bad,
-                        &file,
-                        line + 1,
-                        format!("cannot read further (truncated or damaged?): {e}"),
-                    );
+                    buf.truncate(start);
+                    failed = Some(e);
                     break;
                 }
             }
-            line += 1;
-            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                buf.pop();
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let text = match std::str::from_utf8(&buf) {
-                Ok(t) => t,
-                Err(e) => {
-                    bad_at(
-                        bad,
-                        &file,
-                        line,
-                        format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    );
+        }
+        if !eof {
+            // Keep the unfinished last line for the next block (or drop it
+            // when reading failed: it is where the file broke).
+            match buf.iter().rposition(|b| *b == b'\n') {
+                Some(p) => carry = buf.split_off(p + 1),
+                None if failed.is_none() => {
+                    carry = buf; // one line longer than a block: read on
                     continue;
                 }
-            };
-            let doc = if json_lines {
-                serde_json::from_str::<Value>(text)
-                    .map_err(|e| format!("invalid JSON: {e}"))
-                    .and_then(|v| pick(&v))
-            } else {
-                Ok(text.to_owned())
-            };
-            give(f, bad, &file, line, doc);
+                None => buf.clear(),
+            }
+            if failed.is_some() {
+                carry.clear();
+            }
+        }
+        let ends_open = !buf.is_empty() && buf.last() != Some(&b'\n');
+        let lines = buf.iter().filter(|b| **b == b'\n').count() as u64 + u64::from(ends_open);
+        if !buf.is_empty() {
+            emit(line + 1, buf);
+        }
+        line += lines;
+        if let Some(e) = failed {
+            return Err((line + 1, e));
+        }
+        if eof {
+            return Ok(());
         }
     }
 }
@@ -451,8 +625,7 @@ fn read_parquet(
     path: &Path,
     file: &str,
     spec: &FieldSpec,
-    bad: &mut Vec<BadInput>,
-    f: &mut dyn FnMut(Document),
+    f: &mut dyn FnMut(Result<Document, BadInput>),
 ) {
     use arrow_array::{Array, LargeStringArray, StringArray, StringViewArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -460,12 +633,12 @@ fn read_parquet(
         FieldSpec::Named(n) => n.trim_start_matches('/').to_owned(),
         FieldSpec::Auto => "text".to_owned(),
     };
-    let fail = |bad: &mut Vec<BadInput>, line: u64, error: String| {
-        bad.push(BadInput {
+    let fail = |f: &mut dyn FnMut(Result<Document, BadInput>), line: u64, error: String| {
+        f(Err(BadInput {
             file: file.to_owned(),
             line,
             error,
-        })
+        }))
     };
     let opened = File::open(path).map_err(|e| e.to_string()).and_then(|fh| {
         ParquetRecordBatchReaderBuilder::try_new(fh)
@@ -473,7 +646,7 @@ fn read_parquet(
     });
     let builder = match opened {
         Ok(b) => b,
-        Err(e) => return fail(bad, 0, e),
+        Err(e) => return fail(f, 0, e),
     };
     let Some(idx) = builder
         .schema()
@@ -488,7 +661,7 @@ fn read_parquet(
             .map(|fl| fl.name().clone())
             .collect();
         return fail(
-            bad,
+            f,
             0,
             format!(
                 "no column {column:?} (columns: {}; use --field)",
@@ -499,7 +672,7 @@ fn read_parquet(
     let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [idx]);
     let reader = match builder.with_projection(mask).with_batch_size(4096).build() {
         Ok(r) => r,
-        Err(e) => return fail(bad, 0, e.to_string()),
+        Err(e) => return fail(f, 0, e.to_string()),
     };
     let mut row = 0u64;
     for batch in reader {
@@ -507,7 +680,7 @@ fn read_parquet(
             Ok(b) => b,
             Err(e) => {
                 return fail(
-                    bad,
+                    f,
                     row + 1,
                     format!("cannot read further (truncated or damaged?): {e}"),
                 );
@@ -523,7 +696,7 @@ fn read_parquet(
                 Box::new(move |i| a.is_valid(i).then(|| a.value(i).to_owned()))
             } else {
                 return fail(
-                    bad,
+                    f,
                     0,
                     format!("column {column:?} is {}, not text", col.data_type()),
                 );
@@ -531,12 +704,12 @@ fn read_parquet(
         for i in 0..batch.num_rows() {
             row += 1;
             match get(i) {
-                Some(text) => f(Document {
+                Some(text) => f(Ok(Document {
                     file: file.to_owned(),
                     line: row,
                     text,
-                }),
-                None => fail(bad, row, format!("column {column:?} is null")),
+                })),
+                None => fail(f, row, format!("column {column:?} is null")),
             }
         }
     }

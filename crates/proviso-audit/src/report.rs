@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use proviso_index::{Index, Match, Reference};
+use proviso_index::{IndexSet, Match, Reference};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::read::{Picker, Unit, extract, line_text, produce};
 use crate::stats::{clopper_pearson, wilson};
-use crate::{BadInput, Document};
+use crate::{BadInput, Document, FieldSpec, Progress};
 
 /// One flagged document.
 #[derive(Clone, Debug, Serialize)]
@@ -69,13 +70,25 @@ pub struct Summary {
     pub errors: Vec<BadInput>,
     /// Whether the figures come from a sample.
     pub sampled: bool,
+    /// Tokens inside flagged documents.
+    #[serde(skip)]
+    flagged_tokens: u64,
 }
 
-fn audit_one(index: &Index, d: &Document) -> (usize, Option<Flagged>) {
-    let r = index.query(&d.text);
+/// What one document came to.
+enum Outcome {
+    Clean { bytes: usize, tokens: usize },
+    Flagged(Box<Flagged>, String),
+}
+
+fn audit_one(index: &IndexSet, file: &str, line: u64, text: String) -> Outcome {
+    let r = index.query(&text);
     let tokens = r.tokens;
     if !r.flagged {
-        return (tokens, None);
+        return Outcome::Clean {
+            bytes: text.len(),
+            tokens,
+        };
     }
     let kind = r.matches.first().map_or("exact", |m| m.kind).to_string();
     let references = r
@@ -84,53 +97,154 @@ fn audit_one(index: &Index, d: &Document) -> (usize, Option<Flagged>) {
         .take(10)
         .map(|m| AttributedMatch {
             matched: m.clone(),
-            attribution: index
-                .references()
-                .get(m.reference as usize)
-                .cloned()
-                .unwrap_or_default(),
+            attribution: index.reference(m.reference).cloned().unwrap_or_default(),
         })
         .collect();
-    (
+    let flagged = Flagged {
+        file: file.to_owned(),
+        line,
+        kind,
+        longest_run: r.longest_run,
+        covered: r.covered,
+        jaccard: r.jaccard,
+        spans: r.spans,
         tokens,
-        Some(Flagged {
-            file: d.file.clone(),
-            line: d.line,
-            kind,
-            longest_run: r.longest_run,
-            covered: r.covered,
-            jaccard: r.jaccard,
-            spans: r.spans,
-            tokens,
-            references,
-        }),
-    )
+        references,
+    };
+    Outcome::Flagged(Box::new(flagged), text)
+}
+
+impl Summary {
+    /// Counts one audited document.
+    fn count(&mut self, file: &str, bytes: usize, tokens: usize, flagged: bool) {
+        self.audited += 1;
+        self.bytes += bytes as u64;
+        self.tokens += tokens as u64;
+        let e = match self.by_file.get_mut(file) {
+            Some(e) => e,
+            None => self.by_file.entry(file.to_owned()).or_default(),
+        };
+        e.0 += 1;
+        if flagged {
+            e.1 += 1;
+            self.flagged += 1;
+            self.flagged_tokens += tokens as u64;
+        }
+    }
+
+    /// Recomputes the rate and its intervals.
+    fn settle(&mut self) {
+        self.rate = self.flagged as f64 / self.audited.max(1) as f64;
+        self.wilson = wilson(self.flagged, self.audited);
+        self.clopper_pearson = clopper_pearson(self.flagged, self.audited);
+        self.token_weighted_rate = self.flagged_tokens as f64 / self.tokens.max(1) as f64;
+    }
+
+    /// Counts an outcome; hands a flagged document on with its text.
+    fn take(&mut self, file: &str, o: Outcome, on_flagged: &mut dyn FnMut(Flagged, String)) {
+        match o {
+            Outcome::Clean { bytes, tokens } => self.count(file, bytes, tokens, false),
+            Outcome::Flagged(f, text) => {
+                self.count(file, text.len(), f.tokens, true);
+                on_flagged(*f, text);
+            }
+        }
+    }
 }
 
 /// Audits `docs` in parallel; adds to `summary` and returns the flagged.
-pub fn scan(index: &Index, docs: &[Document], summary: &mut Summary) -> Vec<Flagged> {
-    let results: Vec<(usize, Option<Flagged>)> =
-        docs.par_iter().map(|d| audit_one(index, d)).collect();
+pub fn scan(index: &IndexSet, docs: &[Document], summary: &mut Summary) -> Vec<Flagged> {
+    let results: Vec<Outcome> = docs
+        .par_iter()
+        .map(|d| audit_one(index, &d.file, d.line, d.text.clone()))
+        .collect();
     let mut flagged = Vec::new();
-    let mut flagged_tokens = (summary.token_weighted_rate * summary.tokens as f64).round() as u64;
-    for (d, (tokens, f)) in docs.iter().zip(results) {
-        summary.audited += 1;
-        summary.bytes += d.text.len() as u64;
-        summary.tokens += tokens as u64;
-        let e = summary.by_file.entry(d.file.clone()).or_default();
-        e.0 += 1;
-        if let Some(f) = f {
-            e.1 += 1;
-            summary.flagged += 1;
-            flagged_tokens += tokens as u64;
-            flagged.push(f);
-        }
+    for (d, o) in docs.iter().zip(results) {
+        summary.take(&d.file, o, &mut |f, _| flagged.push(f));
     }
-    summary.rate = summary.flagged as f64 / summary.audited.max(1) as f64;
-    summary.wilson = wilson(summary.flagged, summary.audited);
-    summary.clopper_pearson = clopper_pearson(summary.flagged, summary.audited);
-    summary.token_weighted_rate = flagged_tokens as f64 / summary.tokens.max(1) as f64;
+    summary.settle();
     flagged
+}
+
+/// A full scan of every document of `paths`: the files are read on a
+/// thread of their own, a block of lines ahead, while the lines of the
+/// block before are parsed and looked up on every core. Counts go to
+/// `summary` (bad input to `summary.errors`, in the order of the input);
+/// each flagged document is handed to `on_flagged` with its text, in input
+/// order; `on_block` sees the counts after every block (for a progress
+/// line; the rate and its intervals are computed once, at the end).
+pub fn scan_paths(
+    index: &IndexSet,
+    paths: &[String],
+    spec: &FieldSpec,
+    progress: &Progress,
+    summary: &mut Summary,
+    on_flagged: &mut dyn FnMut(Flagged, String),
+    on_block: &mut dyn FnMut(&Summary),
+) {
+    let pick = |v: &serde_json::Value| extract(v, spec);
+    let picker = Picker {
+        first_key: spec.first_key(false),
+        pick: &pick,
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Unit>(2);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            produce(paths, spec, picker, false, progress, &mut |u| {
+                // The receiver lives until every unit is taken.
+                let _ = tx.send(u);
+            })
+        });
+        for unit in rx {
+            match unit {
+                Unit::Lines(l) => {
+                    let lines: Vec<(u64, &[u8])> = l.each().collect();
+                    let results: Vec<Option<Result<Outcome, BadInput>>> = lines
+                        .par_iter()
+                        .map(|&(n, raw)| {
+                            Some(match line_text(raw, l.json, picker)? {
+                                Ok(text) => Ok(audit_one(index, &l.file, n, text)),
+                                Err(error) => Err(BadInput {
+                                    file: l.file.to_string(),
+                                    line: n,
+                                    error,
+                                }),
+                            })
+                        })
+                        .collect();
+                    for r in results.into_iter().flatten() {
+                        match r {
+                            Ok(o) => summary.take(&l.file, o, on_flagged),
+                            Err(b) => summary.errors.push(b),
+                        }
+                    }
+                }
+                Unit::Parsed(items) => {
+                    let results: Vec<Result<(String, Outcome), BadInput>> = items
+                        .into_par_iter()
+                        .map(|item| {
+                            item.map(|d| {
+                                let o = audit_one(index, &d.file, d.line, d.text);
+                                (d.file, o)
+                            })
+                        })
+                        .collect();
+                    for r in results {
+                        match r {
+                            Ok((file, o)) => summary.take(&file, o, on_flagged),
+                            Err(b) => summary.errors.push(b),
+                        }
+                    }
+                }
+                Unit::Bad(b) => summary.errors.push(b),
+            }
+            summary.documents = summary.audited;
+            on_block(summary);
+        }
+    });
+    // Once, at the end: the Clopper-Pearson bounds cost a sum over the
+    // flagged count for every step of their bisection.
+    summary.settle();
 }
 
 /// A uniform reservoir sample of `n` documents from a stream, seeded.

@@ -6,7 +6,9 @@
 
 use std::io::Write;
 
-use proviso_audit::{BadInput, Document, FieldSpec, Summary, read, sample, scan};
+use proviso_audit::{
+    BadInput, Document, FieldSpec, Progress, Summary, read, sample, scan, scan_paths,
+};
 use proviso_index::{IndexBuilder, Params, Reference};
 
 fn collect(paths: &[String], spec: &FieldSpec) -> (Vec<Document>, Vec<BadInput>) {
@@ -108,7 +110,7 @@ fn sample_intervals_cover_the_true_rate() {
     for (i, r) in refs.iter().enumerate() {
         b.add(r, Reference::file("refs", i as u64));
     }
-    let index = b.build();
+    let index = proviso_index::IndexSet::from(b.build());
     let docs: Vec<Document> = (0..2000)
         .map(|i| Document {
             file: "train".into(),
@@ -231,4 +233,138 @@ fn progress_counts_the_stored_bytes_of_every_input() {
         progress.total,
         "every stored byte was read"
     );
+}
+
+/// The full scan (reader thread, blocks of lines parsed on every core)
+/// gives what reading in order and scanning gives: the same documents,
+/// flagged lines, counts and bad input in the same order, across block
+/// boundaries, and with the index split into segments.
+#[test]
+fn full_scan_agrees_with_reading_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let refs: Vec<String> = (0..40)
+        .map(|i| {
+            (0..50)
+                .map(|w| format!("ref{i}w{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mut segs = Vec::new();
+    for half in refs.chunks(20) {
+        let mut b = IndexBuilder::new(Params::default());
+        for (i, r) in half.iter().enumerate() {
+            b.add(r, Reference::file("refs", i as u64 + 1));
+        }
+        segs.push(b.build());
+    }
+    let split = proviso_index::IndexSet::new(segs).unwrap();
+    // About 9 MB: the reader hands on at least three blocks.
+    let path = dir.path().join("big.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let filler: String = (0..300)
+        .map(|w| format!("human{w}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut want_flagged = Vec::new();
+    for i in 1..=4000u64 {
+        match i % 97 {
+            0 => {
+                want_flagged.push(i);
+                let r = &refs[(i as usize / 97) % 40];
+                writeln!(
+                    f,
+                    "{}",
+                    serde_json::json!({"text": format!("{filler} {r} {filler}")})
+                )
+                .unwrap();
+            }
+            5 => writeln!(f, "{{broken").unwrap(),
+            7 => f.write_all(b"{\"text\": \"bad \xff utf8\"}\n").unwrap(),
+            9 => writeln!(f).unwrap(),
+            _ => writeln!(
+                f,
+                "{}",
+                serde_json::json!({"id": i, "text": format!("{filler} doc{i}")})
+            )
+            .unwrap(),
+        }
+    }
+    f.write_all(b"{\"text\": \"no newline at the end\"}")
+        .unwrap();
+    drop(f);
+    let paths = vec![
+        path.display().to_string(),
+        dir.path().join("missing.jsonl").display().to_string(),
+    ];
+    let mut summary = Summary::default();
+    let mut flagged = Vec::new();
+    let mut blocks = 0;
+    scan_paths(
+        &split,
+        &paths,
+        &FieldSpec::Auto,
+        &Progress::for_paths(&paths),
+        &mut summary,
+        &mut |fl, text| {
+            assert!(text.contains("ref"));
+            flagged.push(fl.line)
+        },
+        &mut |_| blocks += 1,
+    );
+    assert!(blocks >= 3, "{blocks} blocks");
+    assert_eq!(flagged, want_flagged, "flagged lines, in order");
+    // The same by reading in order, and with one merged segment.
+    let (docs, bad) = collect(&paths, &FieldSpec::Auto);
+    assert_eq!(
+        docs.last().map(|d| (d.line, d.text.as_str())),
+        Some((4001, "no newline at the end"))
+    );
+    let mut seq = Summary::default();
+    let mut b = IndexBuilder::new(Params::default());
+    for (i, r) in refs.iter().enumerate() {
+        b.add(r, Reference::file("refs", i as u64 + 1));
+    }
+    let one = proviso_index::IndexSet::from(b.build());
+    let seq_flagged: Vec<u64> = scan(&one, &docs, &mut seq).iter().map(|f| f.line).collect();
+    assert_eq!(seq_flagged, want_flagged);
+    assert_eq!(
+        (
+            summary.audited,
+            summary.documents,
+            summary.bytes,
+            summary.tokens,
+            summary.flagged
+        ),
+        (
+            seq.audited,
+            docs.len() as u64,
+            seq.bytes,
+            seq.tokens,
+            seq.flagged
+        )
+    );
+    let lines = |b: &[BadInput]| {
+        b.iter()
+            .map(|e| (e.line, e.error.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&summary.errors), lines(&bad));
+    let every = |k: u64| (1..=4000u64).filter(|i| i % 97 == k).count();
+    assert_eq!(
+        summary.errors.len(),
+        every(5) + every(7) + 1,
+        "broken lines, invalid UTF-8, one missing file"
+    );
+    assert!(
+        summary.errors[0].error.contains("no such file"),
+        "file problems come first: {:?}",
+        summary.errors[0]
+    );
+    assert_eq!(summary.errors[1].line, 5);
+    assert_eq!(summary.errors[2].line, 7);
+    // Matches in the second segment are numbered after the first's.
+    let r = split.query(&refs[30]);
+    assert_eq!(r.matches[0].reference, 30);
+    assert_eq!(split.reference(30).unwrap().row, Some(11));
 }

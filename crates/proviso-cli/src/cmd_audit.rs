@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use proviso_audit::{Document, FieldSpec, Summary, read, sample, scan};
+use proviso_audit::{FieldSpec, Summary, read, sample, scan, scan_paths};
 
 use crate::config::Config;
 use crate::{EXIT_USAGE, Exit};
@@ -38,21 +38,16 @@ pub struct Args {
     fail_above: Option<f64>,
 }
 
-const BATCH: usize = 4096;
 /// Flagged documents kept with their text for the HTML report.
 const SHOWN: usize = 50;
 
-/// Keeps the texts of the best flagged documents of a batch.
+/// Keeps the best flagged documents with their texts, for the report.
 fn keep_best(
     shown: &mut Vec<(proviso_audit::Flagged, String)>,
-    batch: &[Document],
-    flagged: &[proviso_audit::Flagged],
+    flagged: proviso_audit::Flagged,
+    text: String,
 ) {
-    for f in flagged {
-        if let Some(d) = batch.iter().find(|d| d.line == f.line && d.file == f.file) {
-            shown.push((f.clone(), d.text.clone()));
-        }
-    }
+    shown.push((flagged, text));
     if shown.len() > 2 * SHOWN {
         shown.sort_by(|a, b| {
             b.0.longest_run
@@ -134,9 +129,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     let index = crate::cmd_index::load(cfg)?;
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
     let mut summary = Summary::default();
-    let mut bad = Vec::new();
     let mut flagged = Vec::new();
-    let mut docs = 0u64;
     let mut shown: Vec<(proviso_audit::Flagged, String)> = Vec::new();
     let started = std::time::Instant::now();
     // Progress on stderr only when a person watches it.
@@ -144,23 +137,31 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     match a.sample {
         Some(n) => {
             let mut s = sample(n, a.seed);
+            let mut bad = Vec::new();
             read(&a.paths, &spec, &mut bad, &mut |d| s.offer(d));
-            docs = s.seen();
             summary.sampled = true;
             flagged = scan(&index, &s.kept, &mut summary);
-            keep_best(&mut shown, &s.kept, &flagged);
+            for f in &flagged {
+                if let Some(d) = s.kept.iter().find(|d| d.line == f.line && d.file == f.file) {
+                    keep_best(&mut shown, f.clone(), d.text.clone());
+                }
+            }
+            summary.documents = s.seen();
+            summary.errors = bad;
         }
         None => {
-            let mut batch: Vec<Document> = Vec::with_capacity(BATCH);
             let progress = proviso_audit::Progress::for_paths(&a.paths);
-            proviso_audit::read_tracked(&a.paths, &spec, &mut bad, &progress, &mut |d| {
-                docs += 1;
-                batch.push(d);
-                if batch.len() == BATCH {
-                    let f = scan(&index, &batch, &mut summary);
-                    keep_best(&mut shown, &batch, &f);
-                    flagged.extend(f);
-                    batch.clear();
+            scan_paths(
+                &index,
+                &a.paths,
+                &spec,
+                &progress,
+                &mut summary,
+                &mut |f, text| {
+                    keep_best(&mut shown, f.clone(), text);
+                    flagged.push(f);
+                },
+                &mut |summary| {
                     if tty {
                         let secs = started.elapsed().as_secs_f64().max(1e-9);
                         eprint!(
@@ -172,18 +173,13 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                             eta(progress.done(), progress.total, secs)
                         );
                     }
-                }
-            });
-            let f = scan(&index, &batch, &mut summary);
-            keep_best(&mut shown, &batch, &f);
-            flagged.extend(f);
+                },
+            );
             if tty {
                 eprintln!();
             }
         }
     }
-    summary.documents = docs;
-    summary.errors = bad;
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.json {
         let mut w = std::io::BufWriter::new(

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use proviso_audit::{BadInput, FieldSpec, read_references};
-use proviso_index::{Index, IndexBuilder, Params, Reference, read_segment, write_segment};
+use proviso_index::{
+    Index, IndexBuilder, IndexSet, Params, Reference, read_segment, write_segment,
+};
 use proviso_ledger::{LedgerReader, Outcome, RecordKind, SqliteConfig, SqliteStore};
 
 use crate::config::Config;
@@ -38,7 +40,7 @@ pub fn dir(cfg: &Config) -> PathBuf {
 }
 
 /// Loads every segment of the index directory into one index.
-pub fn load(cfg: &Config) -> anyhow::Result<Index> {
+pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
     let d = dir(cfg);
     let mut parts = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
@@ -72,7 +74,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<Index> {
         )
         .into());
     }
-    Index::merge(parts).ok_or_else(|| {
+    IndexSet::new(parts).ok_or_else(|| {
         Exit(
             1,
             "index segments were built with different parameters; rebuild them".into(),
@@ -148,7 +150,13 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 .sum();
             println!(
                 "{}",
-                serde_json::json!({"references": idx.len(), "bytes_on_disk": size, "params": idx.params()})
+                serde_json::json!({
+                    "references": idx.len(),
+                    "segments": idx.segments().len(),
+                    "mapped": idx.segments().iter().all(Index::is_mapped),
+                    "bytes_on_disk": size,
+                    "params": idx.params(),
+                })
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::minhash::band_keys;
-use crate::{MinHasher, jaccard_estimate, shingles, tokenize, winnow};
+use crate::store::{self, Bytes};
+use crate::{MinHasher, shingles, tokenize, winnow};
 
 /// Index parameters (stored in each segment; see `docs/audit.md` for why
 /// these values).
@@ -183,29 +184,27 @@ impl IndexBuilder {
         id
     }
 
-    /// Sorts everything into a queryable index.
-    pub fn build(mut self) -> Index {
-        self.exact.sort_unstable();
-        self.bands.sort_unstable();
-        let mut ix = Index::from_parts(self.params, self.refs, self.exact, self.bands, self.sigs);
-        ix.toks = self.toks;
-        ix.tok_start = self.tok_start;
-        ix
+    /// Sorts everything into a queryable index (laid out as a segment).
+    pub fn build(self) -> Index {
+        Index::assemble(
+            self.params,
+            self.refs,
+            self.exact,
+            self.bands,
+            self.sigs,
+            self.tok_start,
+            self.toks,
+        )
     }
 }
 
-/// An immutable index.
+/// An immutable index: one segment, in memory or mapped from its file.
 pub struct Index {
     pub(crate) params: Params,
     pub(crate) refs: Vec<Reference>,
-    pub(crate) exact: Vec<(u64, u32, u32)>,
-    pub(crate) bands: Vec<(u64, u32)>,
-    pub(crate) sigs: Vec<u32>,
-    pub(crate) toks: Vec<u16>,
-    pub(crate) tok_start: Vec<u64>,
-    directory: Vec<u32>,
+    bytes: Bytes,
+    sec: [(usize, usize); store::SECTIONS],
     dir_bits: u32,
-    band_dir: Vec<u32>,
     band_bits: u32,
     longest_ref: usize,
     hasher: MinHasher,
@@ -215,80 +214,205 @@ pub struct Index {
 /// position whose top `bits` bits are at least `b`, so a look-up touches a
 /// bucket of about one entry instead of binary-searching the whole array
 /// (which is a cache miss per step).
-struct Directory;
-
-impl Directory {
-    fn build(keys: impl Iterator<Item = u64>, len: usize) -> (u32, Vec<u32>) {
-        let bits = (usize::BITS - len.max(1).leading_zeros()).clamp(8, 26);
-        let mut dir = vec![0u32; (1usize << bits) + 1];
-        let mut counts = vec![0u32; 1usize << bits];
-        for k in keys {
-            counts[(k >> (64 - bits)) as usize] += 1;
-        }
-        let mut acc = 0u32;
-        for (b, c) in counts.iter().enumerate() {
-            dir[b] = acc;
-            acc += c;
-        }
-        dir[1usize << bits] = acc;
-        (bits, dir)
+fn directory(keys: impl Iterator<Item = u64>, len: usize) -> Vec<u32> {
+    let bits = (usize::BITS - len.max(1).leading_zeros()).clamp(8, 26);
+    let mut dir = vec![0u32; (1usize << bits) + 1];
+    for k in keys {
+        dir[(k >> (64 - bits)) as usize + 1] += 1;
     }
+    for b in 1..dir.len() {
+        dir[b] += dir[b - 1];
+    }
+    dir
 }
 
-fn bucket<'a, T>(
-    items: &'a [T],
-    dir: &[u32],
-    bits: u32,
-    key: u64,
-    key_of: impl Fn(&T) -> u64,
-) -> &'a [T] {
-    let b = (key >> (64 - bits)) as usize;
-    let (lo, hi) = match (dir.get(b), dir.get(b + 1)) {
-        (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
-        _ => return &[],
-    };
-    let slice = items.get(lo..hi).unwrap_or(&[]);
-    let start = slice.partition_point(|e| key_of(e) < key);
-    let end = start + slice[start..].partition_point(|e| key_of(e) == key);
-    &slice[start..end]
+/// The bits of a directory of `len` entries (`2^bits + 1`).
+fn bits_of_dir(len: usize) -> Option<u32> {
+    let n = len.checked_sub(1)?;
+    (n.is_power_of_two() && (8..=26).contains(&n.trailing_zeros())).then_some(n.trailing_zeros())
 }
 
 impl Index {
-    pub(crate) fn from_parts(
+    /// Sorts the tables, builds their directories and lays them out.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
         params: Params,
         refs: Vec<Reference>,
-        exact: Vec<(u64, u32, u32)>,
-        bands: Vec<(u64, u32)>,
+        mut exact: Vec<(u64, u32, u32)>,
+        mut bands: Vec<(u64, u32)>,
         sigs: Vec<u32>,
-    ) -> Self {
-        let (dir_bits, directory) = Directory::build(exact.iter().map(|e| e.0), exact.len());
-        let (band_bits, band_dir) = Directory::build(bands.iter().map(|e| e.0), bands.len());
+        tok_start: Vec<u64>,
+        toks: Vec<u16>,
+    ) -> Index {
+        exact.sort_unstable();
+        bands.sort_unstable();
+        let exact_dir = directory(exact.iter().map(|e| e.0), exact.len());
+        let band_dir = directory(bands.iter().map(|e| e.0), bands.len());
+        let bytes = store::lay_out(
+            &store::Tables {
+                params: &params,
+                refs_json: serde_json::to_vec(&refs).unwrap_or_default(),
+                exact: &exact,
+                exact_dir: &exact_dir,
+                bands: &bands,
+                band_dir: &band_dir,
+                sigs: &sigs,
+                tok_start: &tok_start,
+                toks: &toks,
+            },
+            crate::FORMAT_VERSION,
+        );
+        drop((exact, bands, exact_dir, band_dir, sigs, tok_start, toks));
+        // Laid out just now by this build: it reads back.
+        match Index::from_bytes(Bytes::Owned(bytes), false) {
+            Ok(ix) => ix,
+            Err(_) => Index::empty(params),
+        }
+    }
+
+    fn empty(params: Params) -> Index {
         let hasher = MinHasher::new(params.num_perm);
-        let longest_ref = refs.iter().map(|r| r.tokens as usize).max().unwrap_or(0);
-        Self {
-            longest_ref,
+        Index {
             params,
-            refs,
-            exact,
-            bands,
-            sigs,
-            toks: Vec::new(),
-            tok_start: Vec::new(),
-            directory,
-            dir_bits,
-            band_dir,
-            band_bits,
+            refs: Vec::new(),
+            bytes: Bytes::Owned(Vec::new()),
+            sec: [(0, 0); store::SECTIONS],
+            dir_bits: 8,
+            band_bits: 8,
+            longest_ref: 0,
             hasher,
         }
+    }
+
+    /// Opens laid-out bytes: checks the frame (and, with `verify`, the
+    /// checksum of everything), the sections and their sizes.
+    pub(crate) fn from_bytes(bytes: Bytes, verify: bool) -> Result<Index, String> {
+        let b: &[u8] = &bytes;
+        if b.len() < store::FOOTER + 16
+            || &b[..8] != store::MAGIC
+            || &b[b.len() - 8..] != store::FOOTER_MAGIC
+        {
+            return Err("not a Proviso index segment (or truncated)".into());
+        }
+        let foot = b.len() - store::FOOTER;
+        let version = store::u32_at(b, foot);
+        if version != crate::FORMAT_VERSION || store::u32_at(b, 8) != version {
+            return Err(format!(
+                "segment format {version}; this build reads {} (and 1)",
+                crate::FORMAT_VERSION
+            ));
+        }
+        if verify
+            && xxhash_rust::xxh3::xxh3_64_with_seed(&b[..foot], crate::SEED)
+                != store::u64_at(b, foot + 4)
+        {
+            return Err("checksum mismatch: the file is damaged".into());
+        }
+        let sec = store::sections(b)?;
+        let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
+        let params: Params =
+            serde_json::from_slice(slice(store::PARAMS)).map_err(|e| format!("parameters: {e}"))?;
+        let refs: Vec<Reference> =
+            serde_json::from_slice(slice(store::REFS)).map_err(|e| format!("references: {e}"))?;
+        let n = refs.len();
+        if sec[store::SIGS].1 != n * params.num_perm * 4 || sec[store::TOK_START].1 != n * 8 {
+            return Err("tables do not match the number of references".into());
+        }
+        let dir_bits = bits_of_dir(sec[store::EXACT_DIR].1 / 4).ok_or("bad directory")?;
+        let band_bits = bits_of_dir(sec[store::BAND_DIR].1 / 4).ok_or("bad band directory")?;
+        let longest_ref = refs.iter().map(|r| r.tokens as usize).max().unwrap_or(0);
+        let hasher = MinHasher::new(params.num_perm);
+        Ok(Index {
+            params,
+            refs,
+            sec,
+            bytes,
+            dir_bits,
+            band_bits,
+            longest_ref,
+            hasher,
+        })
+    }
+
+    /// The segment's bytes, as written to its file.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether it is mapped from a file (else in memory).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Bytes::Mapped(_))
+    }
+
+    /// Opens a mapped segment (`verify`: check the checksum of every
+    /// byte, reading the file once).
+    pub(crate) fn from_map(map: proviso_mmap::Mapped, verify: bool) -> Result<Index, String> {
+        Index::from_bytes(Bytes::Mapped(map), verify)
+    }
+
+    fn count(&self, section: usize, size: usize) -> usize {
+        self.sec[section].1 / size
+    }
+
+    fn exact_at(&self, i: usize) -> (u64, u32, u32) {
+        let at = self.sec[store::EXACT].0 + i * 16;
+        let b = self.bytes();
+        (
+            store::u64_at(b, at),
+            store::u32_at(b, at + 8),
+            store::u32_at(b, at + 12),
+        )
+    }
+
+    fn band_at(&self, i: usize) -> (u64, u32) {
+        let at = self.sec[store::BANDS].0 + i * 16;
+        let b = self.bytes();
+        (store::u64_at(b, at), store::u32_at(b, at + 8))
+    }
+
+    /// The bucket of `key` in a directory: the positions of the table
+    /// whose keys share its top bits.
+    fn slot(&self, dir: usize, bits: u32, key: u64) -> (u32, u32) {
+        let b = self.bytes();
+        let d = self.sec[dir].0 + ((key >> (64 - bits)) as usize) * 4;
+        (store::u32_at(b, d), store::u32_at(b, d + 4))
+    }
+
+    /// The positions of `key` inside its bucket of a sorted table of
+    /// 16-byte entries that start with their key.
+    fn find(&self, table: usize, (lo, hi): (u32, u32), key: u64) -> std::ops::Range<usize> {
+        let b = self.bytes();
+        let hi = (hi as usize).min(self.count(table, 16));
+        let base = self.sec[table].0;
+        let key_at = |i: usize| store::u64_at(b, base + i * 16);
+        let mut s = (lo as usize).min(hi);
+        if hi - s > 16 {
+            let (mut l, mut h) = (s, hi);
+            while l < h {
+                let m = l + (h - l) / 2;
+                if key_at(m) < key { l = m + 1 } else { h = m }
+            }
+            s = l;
+        }
+        // Buckets hold about one entry: a scan beats a binary search.
+        while s < hi && key_at(s) < key {
+            s += 1;
+        }
+        let mut e = s;
+        while e < hi && key_at(e) == key {
+            e += 1;
+        }
+        s..e
     }
 
     /// A summary for `Debug`.
     fn summary(&self) -> String {
         format!(
-            "Index {{ refs: {}, fingerprints: {}, bands: {} }}",
+            "Index {{ refs: {}, fingerprints: {}, bands: {}, mapped: {} }}",
             self.refs.len(),
-            self.exact.len(),
-            self.bands.len()
+            self.count(store::EXACT, 16),
+            self.count(store::BANDS, 16),
+            self.is_mapped()
         )
     }
 
@@ -298,25 +422,34 @@ impl Index {
         let (mut refs, mut exact, mut bands, mut sigs) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut toks, mut tok_start) = (Vec::new(), Vec::new());
-        for p in parts {
+        for p in &parts {
             if p.params != params {
                 return None;
             }
-            let off = refs.len() as u32;
-            refs.extend(p.refs);
-            exact.extend(p.exact.into_iter().map(|(h, r, pos)| (h, r + off, pos)));
-            bands.extend(p.bands.into_iter().map(|(b, r)| (b, r + off)));
-            sigs.extend(p.sigs);
-            let toff = toks.len() as u64;
-            tok_start.extend(p.tok_start.into_iter().map(|s| s + toff));
-            toks.extend(p.toks);
         }
-        exact.sort_unstable();
-        bands.sort_unstable();
-        let mut ix = Index::from_parts(params, refs, exact, bands, sigs);
-        ix.toks = toks;
-        ix.tok_start = tok_start;
-        Some(ix)
+        for p in parts {
+            let off = refs.len() as u32;
+            exact.extend((0..p.count(store::EXACT, 16)).map(|i| {
+                let (h, r, pos) = p.exact_at(i);
+                (h, r + off, pos)
+            }));
+            bands.extend((0..p.count(store::BANDS, 16)).map(|i| {
+                let (k, r) = p.band_at(i);
+                (k, r + off)
+            }));
+            let b = p.bytes();
+            let (so, sl) = p.sec[store::SIGS];
+            sigs.extend((0..sl / 4).map(|i| store::u32_at(b, so + i * 4)));
+            let toff = toks.len() as u64;
+            let (to, tl) = p.sec[store::TOK_START];
+            tok_start.extend((0..tl / 8).map(|i| store::u64_at(b, to + i * 8) + toff));
+            let (ko, kl) = p.sec[store::TOKS];
+            toks.extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
+            refs.extend(p.refs);
+        }
+        Some(Index::assemble(
+            params, refs, exact, bands, sigs, tok_start, toks,
+        ))
     }
 
     /// The parameters.
@@ -339,25 +472,30 @@ impl Index {
         self.refs.is_empty()
     }
 
-    fn lookup(&self, h: u64) -> &[(u64, u32, u32)] {
-        bucket(&self.exact, &self.directory, self.dir_bits, h, |e| e.0)
-    }
-
-    fn signature(&self, r: u32) -> &[u32] {
+    fn signature_matches(&self, r: u32, sig: &[u32]) -> usize {
         let n = self.params.num_perm;
-        self.sigs
-            .get(r as usize * n..(r as usize + 1) * n)
-            .unwrap_or(&[])
+        let b = self.bytes();
+        let at = self.sec[store::SIGS].0 + r as usize * n * 4;
+        if sig.len() != n || at + n * 4 > self.sec[store::SIGS].0 + self.sec[store::SIGS].1 {
+            return 0;
+        }
+        sig.iter()
+            .enumerate()
+            .filter(|(i, v)| store::u32_at(b, at + i * 4) == **v)
+            .count()
     }
 
     /// The reference's token at `i` (16 bits), if stored.
     fn ref_tok(&self, r: u32, i: i64) -> Option<u16> {
-        let start = *self.tok_start.get(r as usize)?;
         let len = self.refs.get(r as usize)?.tokens as i64;
         if i < 0 || i >= len {
             return None;
         }
-        self.toks.get(start as usize + i as usize).copied()
+        let b = self.bytes();
+        let start = store::u64_at(b, self.sec[store::TOK_START].0 + r as usize * 8) as usize;
+        let idx = start.checked_add(i as usize)?;
+        (idx < self.count(store::TOKS, 2))
+            .then(|| store::u16_at(b, self.sec[store::TOKS].0 + idx * 2))
     }
 
     /// Grows a run `[first, end)` of document tokens on diagonal `diag`
@@ -370,9 +508,6 @@ impl Index {
         mut end: usize,
         doc: &[crate::Token],
     ) -> (usize, usize) {
-        if self.toks.is_empty() {
-            return (first, end);
-        }
         while first > 0
             && self.ref_tok(r, first as i64 - 1 + diag) == Some(doc[first - 1].hash as u16)
         {
@@ -386,22 +521,34 @@ impl Index {
 
     /// Looks a document up.
     pub fn query(&self, text: &str) -> QueryResult {
+        query_parts(&[(self, 0)], text)
+    }
+
+    /// Copied spans of this segment: fingerprint hits, chained along
+    /// diagonals into runs, extended to where the texts part. References
+    /// are numbered from `base`.
+    fn exact_matches(&self, q: &Prepared<'_>, base: u32, acc: &mut Acc) {
         let p = &self.params;
-        let tokens = tokenize(text);
-        let mut res = QueryResult {
-            tokens: tokens.len(),
-            ..QueryResult::default()
-        };
-        if tokens.is_empty() || self.refs.is_empty() {
-            return res;
-        }
-        let sh = shingles(&tokens, p.k);
-        // Exact: fingerprint hits, chained along diagonals into runs.
+        let tokens = &q.tokens;
+        // The directory slots first, then the entries: the look-ups do not
+        // wait on each other, so their cache misses overlap.
+        let slots: Vec<(u32, u32)> = q
+            .fingerprints
+            .iter()
+            .map(|&(h, _)| self.slot(store::EXACT_DIR, self.dir_bits, h))
+            .collect();
         let mut hits: Vec<(u32, i64, u32)> = Vec::new();
-        for (h, pos) in winnow(&sh, p.w) {
-            for &(_, r, rpos) in self.lookup(h) {
+        for (slot, &(h, pos)) in slots.into_iter().zip(&q.fingerprints) {
+            if slot.0 == slot.1 {
+                continue;
+            }
+            for i in self.find(store::EXACT, slot, h) {
+                let (_, r, rpos) = self.exact_at(i);
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
+        }
+        if hits.is_empty() {
+            return;
         }
         hits.sort_unstable();
         // (ref, diagonal, first doc pos, last doc pos)
@@ -412,8 +559,6 @@ impl Index {
                 _ => runs.push((r, diag, pos, pos)),
             }
         }
-        let mut by_ref: std::collections::BTreeMap<u32, Match> = std::collections::BTreeMap::new();
-        let mut covered = vec![false; tokens.len()];
         for (r, diag, first, last) in runs {
             // Extend the run token by token to where the texts part.
             let (first, end_excl) = self.extend(
@@ -421,31 +566,25 @@ impl Index {
                 diag,
                 first as usize,
                 (last as usize + p.k).min(tokens.len()),
-                &tokens,
+                tokens,
             );
-            let (first, last) = (
-                first as u32,
-                (end_excl.saturating_sub(p.k.min(end_excl))) as u32,
-            );
-            let len = end_excl - first as usize;
-            let reference = &self.refs[r as usize];
+            let len = end_excl - first;
+            let Some(reference) = self.refs.get(r as usize) else {
+                continue;
+            };
             let rtok = reference.tokens.max(1) as usize;
             let whole_short_ref =
                 rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
             if len < p.min_run && !whole_short_ref {
                 continue;
             }
-            let _ = last;
             let end_tok = end_excl - 1;
-            for c in &mut covered[first as usize..=end_tok] {
+            for c in &mut acc.covered[first..=end_tok] {
                 *c = true;
             }
-            let span = (
-                tokens[first as usize].start as usize,
-                tokens[end_tok].end as usize,
-            );
-            let m = by_ref.entry(r).or_insert_with(|| Match {
-                reference: r,
+            let span = (tokens[first].start as usize, tokens[end_tok].end as usize);
+            let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
+                reference: base + r,
                 kind: "exact",
                 longest_run: 0,
                 reference_coverage: 0.0,
@@ -456,29 +595,34 @@ impl Index {
             m.reference_coverage = (m.reference_coverage + len as f64 / rtok as f64).min(1.0);
             m.spans.push(span);
         }
-        // Near duplicates of the whole text: LSH candidates, verified. A
-        // document with more than 1/threshold times the shingles of the
-        // longest reference cannot reach the threshold (J <= |B| / |A|), so
-        // the signature is skipped: exact spans cover copies inside it.
-        let longest = self.longest_ref;
-        let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
-        if tokens.len() > ceiling {
-            return self.finish(res, by_ref, covered);
-        }
-        let sig = self.hasher.signature(&MinHasher::shingle_set(&tokens));
-        let mut cands: Vec<u32> = Vec::new();
-        for key in band_keys(&sig, p.bands, p.rows) {
-            let hits = bucket(&self.bands, &self.band_dir, self.band_bits, key, |e| e.0);
-            cands.extend(hits.iter().map(|e| e.1));
+    }
+
+    /// Near duplicates of the whole text in this segment: LSH candidates,
+    /// each verified by the estimated Jaccard of the full signatures.
+    fn near_matches(&self, q: &Prepared<'_>, sig: &[u32], keys: &[u64], base: u32, acc: &mut Acc) {
+        let p = &self.params;
+        let slots: Vec<(u32, u32)> = keys
+            .iter()
+            .map(|&k| self.slot(store::BAND_DIR, self.band_bits, k))
+            .collect();
+        let mut cands: Vec<u32> = slots
+            .into_iter()
+            .zip(keys)
+            .filter(|(s, _)| s.0 != s.1)
+            .flat_map(|(s, &k)| self.find(store::BANDS, s, k))
+            .map(|i| self.band_at(i).1)
+            .collect();
+        if cands.is_empty() {
+            return;
         }
         cands.sort_unstable();
         cands.dedup();
         for r in cands {
-            let j = jaccard_estimate(&sig, self.signature(r));
-            res.jaccard = res.jaccard.max(j);
+            let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
+            acc.jaccard = acc.jaccard.max(j);
             if j >= p.near_threshold {
-                let m = by_ref.entry(r).or_insert_with(|| Match {
-                    reference: r,
+                let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
+                    reference: base + r,
                     kind: "near",
                     longest_run: 0,
                     reference_coverage: 0.0,
@@ -487,40 +631,167 @@ impl Index {
                 });
                 m.jaccard = j;
                 if m.spans.is_empty() {
-                    m.spans.push((0, text.len()));
+                    m.spans.push((0, q.text.len()));
                 }
             }
         }
-        self.finish(res, by_ref, covered)
+    }
+}
+
+/// A document made ready for look-ups in every segment.
+struct Prepared<'t> {
+    text: &'t str,
+    tokens: Vec<crate::Token>,
+    fingerprints: Vec<(u64, u32)>,
+}
+
+/// What the segments found so far.
+struct Acc {
+    by_ref: std::collections::BTreeMap<u32, Match>,
+    covered: Vec<bool>,
+    jaccard: f64,
+}
+
+/// Looks `text` up in every segment (each with the number of its first
+/// reference). All segments share the parameters of the first.
+fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
+    let Some(p) = parts.first().map(|(ix, _)| &ix.params) else {
+        return QueryResult::default();
+    };
+    let tokens = tokenize(text);
+    let mut res = QueryResult {
+        tokens: tokens.len(),
+        ..QueryResult::default()
+    };
+    if tokens.is_empty() || parts.iter().all(|(ix, _)| ix.refs.is_empty()) {
+        return res;
+    }
+    let fingerprints = winnow(&shingles(&tokens, p.k), p.w);
+    let q = Prepared {
+        text,
+        tokens,
+        fingerprints,
+    };
+    let mut acc = Acc {
+        by_ref: std::collections::BTreeMap::new(),
+        covered: vec![false; q.tokens.len()],
+        jaccard: 0.0,
+    };
+    for (ix, base) in parts {
+        ix.exact_matches(&q, *base, &mut acc);
+    }
+    // Near duplicates of the whole text. A document with more than
+    // 1/threshold times the shingles of the longest reference cannot reach
+    // the threshold (J <= |B| / |A|), so the signature is skipped: exact
+    // spans cover copies inside it.
+    let longest = parts
+        .iter()
+        .map(|(ix, _)| ix.longest_ref)
+        .max()
+        .unwrap_or(0);
+    let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
+    if q.tokens.len() <= ceiling {
+        let hasher = &parts[0].0.hasher;
+        let sig = hasher.signature(&MinHasher::shingle_set(&q.tokens));
+        let keys = band_keys(&sig, p.bands, p.rows);
+        for (ix, base) in parts {
+            ix.near_matches(&q, &sig, &keys, *base, &mut acc);
+        }
+    }
+    res.jaccard = acc.jaccard;
+    finish(res, acc)
+}
+
+fn finish(mut res: QueryResult, acc: Acc) -> QueryResult {
+    let mut matches: Vec<Match> = acc.by_ref.into_values().collect();
+    matches.sort_by(|a, b| {
+        b.longest_run
+            .cmp(&a.longest_run)
+            .then(b.jaccard.total_cmp(&a.jaccard))
+    });
+    res.longest_run = matches.iter().map(|m| m.longest_run).max().unwrap_or(0);
+    res.covered =
+        acc.covered.iter().filter(|c| **c).count() as f64 / acc.covered.len().max(1) as f64;
+    let mut spans: Vec<(usize, usize)> = matches.iter().flat_map(|m| m.spans.clone()).collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for s in spans {
+        match merged.last_mut() {
+            Some(l) if s.0 <= l.1 => l.1 = l.1.max(s.1),
+            _ => merged.push(s),
+        }
+    }
+    res.spans = merged;
+    res.flagged = !matches.is_empty();
+    res.matches = matches;
+    res
+}
+
+/// Several segments queried as one index: references are numbered across
+/// them in order, and a document's matches in every segment are combined
+/// (spans, coverage, longest run) as if the segments were one.
+#[derive(Debug)]
+pub struct IndexSet {
+    parts: Vec<Index>,
+    bases: Vec<u32>,
+}
+
+impl IndexSet {
+    /// The segments as one index; `None` when they were built with
+    /// different parameters.
+    pub fn new(parts: Vec<Index>) -> Option<IndexSet> {
+        let first = parts.first().map(|p| p.params.clone());
+        if parts.iter().any(|p| Some(&p.params) != first.as_ref()) {
+            return None;
+        }
+        let mut bases = Vec::with_capacity(parts.len());
+        let mut n = 0u32;
+        for p in &parts {
+            bases.push(n);
+            n += p.len() as u32;
+        }
+        Some(IndexSet { parts, bases })
     }
 
-    fn finish(
-        &self,
-        mut res: QueryResult,
-        by_ref: std::collections::BTreeMap<u32, Match>,
-        covered: Vec<bool>,
-    ) -> QueryResult {
-        let mut matches: Vec<Match> = by_ref.into_values().collect();
-        matches.sort_by(|a, b| {
-            b.longest_run
-                .cmp(&a.longest_run)
-                .then(b.jaccard.total_cmp(&a.jaccard))
-        });
-        res.longest_run = matches.iter().map(|m| m.longest_run).max().unwrap_or(0);
-        res.covered = covered.iter().filter(|c| **c).count() as f64 / covered.len().max(1) as f64;
-        let mut spans: Vec<(usize, usize)> = matches.iter().flat_map(|m| m.spans.clone()).collect();
-        spans.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::new();
-        for s in spans {
-            match merged.last_mut() {
-                Some(l) if s.0 <= l.1 => l.1 = l.1.max(s.1),
-                _ => merged.push(s),
-            }
+    /// Looks a document up in every segment.
+    pub fn query(&self, text: &str) -> QueryResult {
+        let parts: Vec<(&Index, u32)> = self.parts.iter().zip(self.bases.iter().copied()).collect();
+        query_parts(&parts, text)
+    }
+
+    /// The reference numbered `r` (across segments).
+    pub fn reference(&self, r: u32) -> Option<&Reference> {
+        let i = self.bases.partition_point(|b| *b <= r).checked_sub(1)?;
+        self.parts.get(i)?.refs.get((r - self.bases[i]) as usize)
+    }
+
+    /// References in all segments.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Index::len).sum()
+    }
+
+    /// Whether no segment holds a reference.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parameters (of every segment).
+    pub fn params(&self) -> Option<&Params> {
+        self.parts.first().map(Index::params)
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> &[Index] {
+        &self.parts
+    }
+}
+
+impl From<Index> for IndexSet {
+    fn from(ix: Index) -> IndexSet {
+        IndexSet {
+            parts: vec![ix],
+            bases: vec![0],
         }
-        res.spans = merged;
-        res.flagged = !matches.is_empty();
-        res.matches = matches;
-        res
     }
 }
 

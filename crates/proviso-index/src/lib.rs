@@ -34,13 +34,14 @@ mod index;
 mod minhash;
 mod normalize;
 mod segment;
+mod store;
 
 pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
-pub use index::{Index, IndexBuilder, Match, Params, QueryResult, Reference};
+pub use index::{Index, IndexBuilder, IndexSet, Match, Params, QueryResult, Reference};
 pub use minhash::{MinHasher, jaccard_estimate};
 pub use normalize::{Token, tokenize};
-pub use segment::{FORMAT_VERSION, read_segment, write_segment};
+pub use segment::{FORMAT_VERSION, read_segment, verify_segment, write_segment};
 
 /// The fixed seed of every stored hash (xxh3): changing it invalidates
 /// every index on disk.

@@ -73,12 +73,11 @@ impl MinHasher {
         bins
     }
 
-    /// Word 3-shingle hashes of tokens (the set MinHash is taken over).
+    /// Word 3-shingle hashes of tokens: the set MinHash is taken over,
+    /// with repeats (a minimum does not change when a value repeats, so
+    /// the signature is that of the set without sorting them out).
     pub fn shingle_set(tokens: &[Token]) -> Vec<u64> {
-        let mut v = crate::shingles(tokens, 3);
-        v.sort_unstable();
-        v.dedup();
-        v
+        crate::shingles(tokens, 3)
     }
 }
 
@@ -92,17 +91,20 @@ pub fn jaccard_estimate(a: &[u32], b: &[u32]) -> f64 {
 
 /// Band keys of a signature: `bands` bands of `rows` values each.
 pub fn band_keys(sig: &[u32], bands: usize, rows: usize) -> Vec<u64> {
-    (0..bands)
-        .filter_map(|b| {
-            let part = sig.get(b * rows..(b + 1) * rows)?;
-            let mut bytes = Vec::with_capacity(rows * 4 + 1);
-            bytes.push(b as u8);
-            for v in part {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-            Some(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, crate::SEED))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(bands);
+    let mut bytes = Vec::with_capacity(rows * 4 + 1);
+    for b in 0..bands {
+        let Some(part) = sig.get(b * rows..(b + 1) * rows) else {
+            break;
+        };
+        bytes.clear();
+        bytes.push(b as u8);
+        for v in part {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, crate::SEED));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,74 +4,58 @@
 
 use std::path::Path;
 
+use crate::store;
+#[cfg(test)]
+use crate::store::Bytes;
 use crate::{Index, IndexError, Params, Reference};
 
-/// The format version written by this build.
-pub const FORMAT_VERSION: u32 = 1;
-const MAGIC: &[u8; 8] = b"PVXSEG\0\0";
-const FOOTER_MAGIC: &[u8; 8] = b"PVXEND\0\0";
+/// The format version written by this build (format 1, which this build
+/// still reads by converting it in memory, stored every table as entries
+/// to be parsed; format 2 is laid out to be queried where it lies).
+pub const FORMAT_VERSION: u32 = 2;
 
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_blob(out: &mut Vec<u8>, b: &[u8]) {
-    put_u64(out, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-/// Writes `index` to `path` (atomically: a temporary file, then rename).
+/// Writes `index` to `path` (atomically: a temporary file, synced, then
+/// renamed; a segment is never written in place, which is what lets
+/// readers map it).
 pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
+    use std::io::Write;
     let io = |e: std::io::Error| IndexError::Io {
         path: path.display().to_string(),
         source: e,
     };
-    let mut out = Vec::with_capacity(
-        64 + index.exact.len() * 16 + index.bands.len() * 12 + index.sigs.len() * 4,
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    put_blob(
-        &mut out,
-        &serde_json::to_vec(&index.params).unwrap_or_default(),
-    );
-    put_blob(
-        &mut out,
-        &serde_json::to_vec(&index.refs).unwrap_or_default(),
-    );
-    put_u64(&mut out, index.exact.len() as u64);
-    for (h, r, p) in &index.exact {
-        put_u64(&mut out, *h);
-        out.extend_from_slice(&r.to_le_bytes());
-        out.extend_from_slice(&p.to_le_bytes());
-    }
-    put_u64(&mut out, index.bands.len() as u64);
-    for (b, r) in &index.bands {
-        put_u64(&mut out, *b);
-        out.extend_from_slice(&r.to_le_bytes());
-    }
-    put_u64(&mut out, index.sigs.len() as u64);
-    for s in &index.sigs {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    put_u64(&mut out, index.tok_start.len() as u64);
-    for t in &index.tok_start {
-        put_u64(&mut out, *t);
-    }
-    put_u64(&mut out, index.toks.len() as u64);
-    for t in &index.toks {
-        out.extend_from_slice(&t.to_le_bytes());
-    }
-    let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    put_u64(&mut out, sum);
-    out.extend_from_slice(FOOTER_MAGIC);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &out).map_err(io)?;
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(index.bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Opens a segment memory-mapped, checking its frame, its checksum (the
+/// whole file is read once, sequentially) and its tables. A format-1
+/// segment is read into memory and converted.
+pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
+    let name = path.display().to_string();
+    let bad = |why: String| IndexError::Corrupt {
+        path: name.clone(),
+        why,
+    };
+    let map = proviso_mmap::Mapped::open(path).map_err(|e| IndexError::Io {
+        path: name.clone(),
+        source: e,
+    })?;
+    if map.len() >= 12 && &map[..8] == store::MAGIC && store::u32_at(&map, 8) == 1 {
+        return read_v1(&map).map_err(bad);
+    }
+    Index::from_map(map, true).map_err(bad)
+}
+
+/// Checks a segment without keeping it: frame, checksum, tables.
+pub fn verify_segment(path: &Path) -> Result<(), IndexError> {
+    read_segment(path).map(drop)
 }
 
 struct Reader<'a> {
@@ -97,31 +81,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a segment, checking its footer first.
-pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
-    let name = path.display().to_string();
-    let bad = |why: &str| IndexError::Corrupt {
-        path: name.clone(),
-        why: why.to_owned(),
-    };
-    let b = std::fs::read(path).map_err(|e| IndexError::Io {
-        path: name.clone(),
-        source: e,
-    })?;
-    if b.len() < 8 + 4 + 20 || &b[..8] != MAGIC || &b[b.len() - 8..] != FOOTER_MAGIC {
-        return Err(bad("not a Proviso index segment (or truncated)"));
+/// Format 1: every table as a count and its entries, parsed into memory.
+fn read_v1(b: &[u8]) -> Result<Index, String> {
+    if b.len() < 8 + 4 + 20 || &b[b.len() - 8..] != store::FOOTER_MAGIC {
+        return Err("not a Proviso index segment (or truncated)".into());
     }
     let body = &b[..b.len() - 20];
-    let foot = &b[b.len() - 20..];
-    let version = u32::from_le_bytes([foot[0], foot[1], foot[2], foot[3]]);
-    if version != FORMAT_VERSION {
-        return Err(bad(&format!(
-            "segment format {version}; this build reads {FORMAT_VERSION}"
-        )));
-    }
-    let sum = u64::from_le_bytes(foot[4..12].try_into().map_err(|_| bad("footer"))?);
+    let sum = store::u64_at(b, b.len() - 16);
     if xxhash_rust::xxh3::xxh3_64_with_seed(body, crate::SEED) != sum {
-        return Err(bad("checksum mismatch: the file is damaged"));
+        return Err("checksum mismatch: the file is damaged".into());
     }
     let mut r = Reader { b: body, at: 12 };
     let parse = |r: &mut Reader<'_>| -> Option<Index> {
@@ -154,12 +122,17 @@ pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
         for _ in 0..n {
             toks.push(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
         }
-        let mut ix = Index::from_parts(params, refs, exact, bands, sigs);
-        ix.toks = toks;
-        ix.tok_start = tok_start;
-        Some(ix)
+        Some(Index::assemble(
+            params, refs, exact, bands, sigs, tok_start, toks,
+        ))
     };
-    parse(&mut r).ok_or_else(|| bad("malformed segment body"))
+    parse(&mut r).ok_or_else(|| "malformed segment body".to_owned())
+}
+
+/// Bytes read back as laid out (for tests of the layout).
+#[cfg(test)]
+pub(crate) fn reopen(bytes: Vec<u8>) -> Result<Index, String> {
+    Index::from_bytes(Bytes::Owned(bytes), true)
 }
 
 #[cfg(test)]
@@ -176,6 +149,12 @@ mod tests {
         let idx = b.build();
         write_segment(&idx, &path).unwrap();
         let back = read_segment(&path).unwrap();
+        assert!(back.is_mapped() && !idx.is_mapped());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            idx.bytes(),
+            "the file is the layout"
+        );
         assert_eq!(back.references(), idx.references());
         assert!(back.query("x one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone y").flagged);
         let mut bytes = std::fs::read(&path).unwrap();
@@ -190,6 +169,109 @@ mod tests {
         );
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         assert!(read_segment(&path).is_err());
+        std::fs::write(&path, b"").unwrap();
+        assert!(read_segment(&path).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A table of contents that points outside the file is refused, even
+    /// when the checksum is made to agree.
+    #[test]
+    fn sections_outside_the_file_are_refused() {
+        let mut b = IndexBuilder::new(Params::default());
+        b.add(
+            "alpha beta gamma delta epsilon zeta eta theta iota kappa",
+            Reference::file("f", 1),
+        );
+        let mut bytes = b.build().bytes().to_vec();
+        bytes[16 + 2 * 16..16 + 2 * 16 + 8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        let foot = bytes.len() - store::FOOTER;
+        let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..foot], crate::SEED);
+        bytes[foot + 4..foot + 12].copy_from_slice(&sum.to_le_bytes());
+        assert!(reopen(bytes).unwrap_err().contains("outside"));
+    }
+
+    /// Format 1 (entries parsed into memory) is still read, converted.
+    #[test]
+    fn format_1_segments_are_converted() {
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone";
+        let params = Params::default();
+        let tokens = crate::tokenize(text);
+        let sh = crate::shingles(&tokens, params.k);
+        let exact: Vec<(u64, u32, u32)> = {
+            let mut e: Vec<_> = crate::winnow(&sh, params.w)
+                .into_iter()
+                .map(|(h, p)| (h, 0, p))
+                .collect();
+            e.sort_unstable();
+            e
+        };
+        let sig = crate::MinHasher::new(params.num_perm)
+            .signature(&crate::MinHasher::shingle_set(&tokens));
+        let mut bands: Vec<(u64, u32)> = crate::minhash::band_keys(&sig, params.bands, params.rows)
+            .into_iter()
+            .map(|k| (k, 0))
+            .collect();
+        bands.sort_unstable();
+        let mut r = Reference::file("old.jsonl", 7);
+        r.tokens = tokens.len() as u32;
+        let mut out = Vec::new();
+        let blob = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            out.extend_from_slice(b);
+        };
+        out.extend_from_slice(store::MAGIC);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        blob(&mut out, &serde_json::to_vec(&params).unwrap());
+        blob(&mut out, &serde_json::to_vec(&vec![r]).unwrap());
+        out.extend_from_slice(&(exact.len() as u64).to_le_bytes());
+        for (h, r, p) in &exact {
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&r.to_le_bytes());
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        out.extend_from_slice(&(bands.len() as u64).to_le_bytes());
+        for (k, r) in &bands {
+            out.extend_from_slice(&k.to_le_bytes());
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(sig.len() as u64).to_le_bytes());
+        for s in &sig {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out.extend_from_slice(&1u64.to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        out.extend_from_slice(&(tokens.len() as u64).to_le_bytes());
+        for t in &tokens {
+            out.extend_from_slice(&(t.hash as u16).to_le_bytes());
+        }
+        let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&sum.to_le_bytes());
+        out.extend_from_slice(store::FOOTER_MAGIC);
+        let dir = tempfile_dir("v1");
+        let path = dir.join("old.pvx");
+        std::fs::write(&path, &out).unwrap();
+        let ix = read_segment(&path).unwrap();
+        assert!(!ix.is_mapped());
+        let m = ix.query(&format!("before {text} after"));
+        assert!(m.flagged);
+        assert_eq!(m.longest_run, 21);
+        assert_eq!(ix.references()[0].row, Some(7));
+        out[40] ^= 1;
+        std::fs::write(&path, &out).unwrap();
+        assert!(
+            read_segment(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("pvx-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 }

@@ -1,0 +1,180 @@
+//! The bytes of an index: the same layout in memory (just built) and on
+//! disk (a segment file, opened memory-mapped), so an opened segment is
+//! queried where it lies, with no copy and no parse of its tables.
+//!
+//! Layout (format 2, little-endian):
+//!
+//! ```text
+//! 0    "PVXSEG\0\0"  format u32  reserved u32
+//! 16   table of contents: 9 × (offset u64, length u64)
+//! 160  sections, each at a multiple of 16:
+//!        0 params (JSON)        1 references (JSON)
+//!        2 exact fingerprints   (hash u64, reference u32, position u32), sorted
+//!        3 their directory      (u32 × 2^bits + 1)
+//!        4 LSH bands            (key u64, reference u32, 0 u32), sorted
+//!        5 their directory      (u32 × 2^bits + 1)
+//!        6 signatures           (u32 × num_perm per reference)
+//!        7 token starts         (u64 per reference)
+//!        8 tokens               (u16 per token: low bits of its hash)
+//! end  format u32  xxh3(everything before) u64  "PVXEND\0\0"
+//! ```
+
+use crate::Params;
+
+pub(crate) const MAGIC: &[u8; 8] = b"PVXSEG\0\0";
+pub(crate) const FOOTER_MAGIC: &[u8; 8] = b"PVXEND\0\0";
+pub(crate) const FOOTER: usize = 20;
+pub(crate) const SECTIONS: usize = 9;
+const TOC: usize = 16;
+const DATA: usize = TOC + SECTIONS * 16;
+
+pub(crate) const PARAMS: usize = 0;
+pub(crate) const REFS: usize = 1;
+pub(crate) const EXACT: usize = 2;
+pub(crate) const EXACT_DIR: usize = 3;
+pub(crate) const BANDS: usize = 4;
+pub(crate) const BAND_DIR: usize = 5;
+pub(crate) const SIGS: usize = 6;
+pub(crate) const TOK_START: usize = 7;
+pub(crate) const TOKS: usize = 8;
+
+/// Where the bytes live.
+pub(crate) enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(proviso_mmap::Mapped),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
+/// Reads little-endian numbers at byte offsets (out of range: zero, which
+/// a checked segment never reaches).
+#[inline]
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+#[inline]
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+#[inline]
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
+    b.get(at..at + 2)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u16::from_le_bytes)
+}
+
+/// The tables of an index, to be laid out.
+pub(crate) struct Tables<'a> {
+    pub params: &'a Params,
+    pub refs_json: Vec<u8>,
+    pub exact: &'a [(u64, u32, u32)],
+    pub exact_dir: &'a [u32],
+    pub bands: &'a [(u64, u32)],
+    pub band_dir: &'a [u32],
+    pub sigs: &'a [u32],
+    pub tok_start: &'a [u64],
+    pub toks: &'a [u16],
+}
+
+/// Lays the tables out as a segment, footer and checksum included.
+pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
+    let params_json = serde_json::to_vec(t.params).unwrap_or_default();
+    let lens = [
+        params_json.len(),
+        t.refs_json.len(),
+        t.exact.len() * 16,
+        t.exact_dir.len() * 4,
+        t.bands.len() * 16,
+        t.band_dir.len() * 4,
+        t.sigs.len() * 4,
+        t.tok_start.len() * 8,
+        t.toks.len() * 2,
+    ];
+    let total = DATA + lens.iter().map(|l| l + 15).sum::<usize>() + FOOTER;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut at = DATA;
+    for l in lens {
+        out.extend_from_slice(&(at as u64).to_le_bytes());
+        out.extend_from_slice(&(l as u64).to_le_bytes());
+        at = (at + l).next_multiple_of(16);
+    }
+    let pad = |out: &mut Vec<u8>| out.resize(out.len().next_multiple_of(16), 0);
+    out.extend_from_slice(&params_json);
+    pad(&mut out);
+    out.extend_from_slice(&t.refs_json);
+    pad(&mut out);
+    for (h, r, p) in t.exact {
+        out.extend_from_slice(&h.to_le_bytes());
+        out.extend_from_slice(&r.to_le_bytes());
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    pad(&mut out);
+    for d in t.exact_dir {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    pad(&mut out);
+    for (k, r) in t.bands {
+        out.extend_from_slice(&k.to_le_bytes());
+        out.extend_from_slice(&r.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+    }
+    pad(&mut out);
+    for d in t.band_dir {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    pad(&mut out);
+    for s in t.sigs {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    pad(&mut out);
+    for s in t.tok_start {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    pad(&mut out);
+    for s in t.toks {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    pad(&mut out);
+    let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&sum.to_le_bytes());
+    out.extend_from_slice(FOOTER_MAGIC);
+    out
+}
+
+/// The sections of a laid-out segment: (offset, length in bytes) each,
+/// checked to lie inside the body and to be whole entries.
+pub(crate) fn sections(b: &[u8]) -> Result<[(usize, usize); SECTIONS], String> {
+    if b.len() < DATA + FOOTER {
+        return Err("truncated".into());
+    }
+    let body = b.len() - FOOTER;
+    let mut out = [(0usize, 0usize); SECTIONS];
+    let sizes = [1, 1, 16, 4, 16, 4, 4, 8, 2];
+    for (i, s) in out.iter_mut().enumerate() {
+        let off = usize::try_from(u64_at(b, TOC + i * 16)).map_err(|e| e.to_string())?;
+        let len = usize::try_from(u64_at(b, TOC + i * 16 + 8)).map_err(|e| e.to_string())?;
+        if off < DATA || off.checked_add(len).is_none_or(|end| end > body) || len % sizes[i] != 0 {
+            return Err(format!("section {i} lies outside the file"));
+        }
+        *s = (off, len);
+    }
+    Ok(out)
+}

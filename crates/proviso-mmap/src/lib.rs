@@ -1,0 +1,97 @@
+//! Read-only memory maps of immutable files.
+//!
+//! Proviso's index segments are opened memory-mapped, so that opening an
+//! index of millions of outputs costs no copy and the pages are the page
+//! cache's, shared by every process that audits at once. Mapping a file is
+//! `unsafe` in Rust because the program's view of the bytes changes if
+//! another process writes or truncates the file while it is mapped. The
+//! invariant that makes it sound here: **a segment file is never changed
+//! in place**. Writers create a new file under a temporary name and rename
+//! it into place (readers keep the inode they mapped); merging writes a new
+//! segment and unlinks the old ones (an unlinked file stays mapped until the
+//! last map is dropped). A file truncated by hand while an audit runs
+//! would stop that process with SIGBUS: documented in `docs/audit.md`.
+//!
+//! ```
+//! let path = std::env::temp_dir().join(format!("proviso-mmap-doc-{}", std::process::id()));
+//! std::fs::write(&path, b"hello").unwrap();
+//! let m = proviso_mmap::Mapped::open(&path).unwrap();
+//! assert_eq!(&m[..], b"hello");
+//! # std::fs::remove_file(&path).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+use std::fs::File;
+use std::path::Path;
+
+/// A file mapped read-only (an empty file is an empty slice, not a map).
+pub struct Mapped {
+    map: Option<memmap2::Mmap>,
+}
+
+impl Mapped {
+    /// Maps `path` read-only. See the crate documentation for why this is
+    /// sound for Proviso's segment files, and only for files that are never
+    /// written in place.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(Self { map: None });
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: the file is only ever replaced by rename or unlinked,
+        // never written or truncated in place (see the crate docs), so the
+        // mapped bytes do not change while the map lives. The map is
+        // read-only and outlives every slice borrowed from it (`Deref`).
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Self { map: Some(map) })
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// Whether the file was empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for Mapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mapped({} bytes)", self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn maps_and_survives_replacement_by_rename() {
+        let dir = std::env::temp_dir().join(format!("proviso-mmap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("seg");
+        std::fs::write(&p, b"first version").unwrap();
+        let m = Mapped::open(&p).unwrap();
+        // A writer replaces the file the way segments are written.
+        std::fs::write(dir.join("seg.tmp"), b"second").unwrap();
+        std::fs::rename(dir.join("seg.tmp"), &p).unwrap();
+        assert_eq!(&m[..], b"first version", "the old inode stays mapped");
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(&m[..5], b"first", "and survives the unlink");
+        std::fs::write(&p, b"").unwrap();
+        assert!(Mapped::open(&p).unwrap().is_empty());
+        assert!(Mapped::open(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
