@@ -485,35 +485,44 @@ impl Index {
             .count()
     }
 
-    /// The reference's token at `i` (16 bits), if stored.
-    fn ref_tok(&self, r: u32, i: i64) -> Option<u16> {
-        let len = self.refs.get(r as usize)?.tokens as i64;
-        if i < 0 || i >= len {
-            return None;
-        }
+    /// The reference's 16-bit token hashes, two bytes each (from the
+    /// token starts: one cache line for the reference's bounds).
+    fn ref_tokens(&self, r: u32) -> &[u8] {
         let b = self.bytes();
-        let start = store::u64_at(b, self.sec[store::TOK_START].0 + r as usize * 8) as usize;
-        let idx = start.checked_add(i as usize)?;
-        (idx < self.count(store::TOKS, 2))
-            .then(|| store::u16_at(b, self.sec[store::TOKS].0 + idx * 2))
+        let (so, sl) = self.sec[store::TOK_START];
+        let (ko, kl) = self.sec[store::TOKS];
+        let i = r as usize;
+        if (i + 1) * 8 > sl {
+            return &[];
+        }
+        let start = store::u64_at(b, so + i * 8) as usize;
+        let end = if (i + 2) * 8 <= sl {
+            store::u64_at(b, so + (i + 1) * 8) as usize
+        } else {
+            kl / 2
+        };
+        b.get(ko + start * 2..ko + end.min(kl / 2) * 2)
+            .unwrap_or(&[])
     }
 
     /// Grows a run `[first, end)` of document tokens on diagonal `diag`
-    /// while the reference's tokens agree.
+    /// while the reference's tokens `rt` agree.
     fn extend(
-        &self,
-        r: u32,
+        rt: &[u8],
         diag: i64,
         mut first: usize,
         mut end: usize,
         doc: &[crate::Token],
     ) -> (usize, usize) {
-        while first > 0
-            && self.ref_tok(r, first as i64 - 1 + diag) == Some(doc[first - 1].hash as u16)
-        {
+        let tok = |i: i64| -> Option<u16> {
+            let i = usize::try_from(i).ok()?;
+            let s = rt.get(i * 2..i * 2 + 2)?;
+            Some(u16::from_le_bytes([s[0], s[1]]))
+        };
+        while first > 0 && tok(first as i64 - 1 + diag) == Some(doc[first - 1].hash as u16) {
             first -= 1;
         }
-        while end < doc.len() && self.ref_tok(r, end as i64 + diag) == Some(doc[end].hash as u16) {
+        while end < doc.len() && tok(end as i64 + diag) == Some(doc[end].hash as u16) {
             end += 1;
         }
         (first, end)
@@ -559,20 +568,29 @@ impl Index {
                 _ => runs.push((r, diag, pos, pos)),
             }
         }
-        for (r, diag, first, last) in runs {
+        // Each run reads its reference's tokens somewhere in the index: a
+        // cache miss or two per run, and a text shared by many references
+        // gives many runs. Their bounds are read for every run first, then
+        // the first token of each, so the misses overlap instead of
+        // following one another; the extension below then finds them in
+        // the cache.
+        let rts: Vec<&[u8]> = runs.iter().map(|run| self.ref_tokens(run.0)).collect();
+        let touched = runs.iter().zip(&rts).fold(0u8, |acc, (run, rt)| {
+            let at = (i64::from(run.2) + run.1).max(0) as usize * 2;
+            acc ^ rt.get(at).copied().unwrap_or(0)
+        });
+        std::hint::black_box(touched);
+        for ((r, diag, first, last), rt) in runs.into_iter().zip(rts) {
             // Extend the run token by token to where the texts part.
-            let (first, end_excl) = self.extend(
-                r,
+            let (first, end_excl) = Index::extend(
+                rt,
                 diag,
                 first as usize,
                 (last as usize + p.k).min(tokens.len()),
                 tokens,
             );
             let len = end_excl - first;
-            let Some(reference) = self.refs.get(r as usize) else {
-                continue;
-            };
-            let rtok = reference.tokens.max(1) as usize;
+            let rtok = (rt.len() / 2).max(1);
             let whole_short_ref =
                 rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
             if len < p.min_run && !whole_short_ref {
