@@ -263,8 +263,9 @@ impl Index {
             crate::FORMAT_VERSION,
         );
         drop((exact, bands, exact_dir, band_dir, sigs, tok_start, toks));
-        // Laid out just now by this build: it reads back.
-        match Index::from_bytes(Bytes::Owned(bytes), false) {
+        // Laid out just now by this build: it reads back (the references
+        // are handed over, not parsed back from their JSON).
+        match Index::open(Bytes::Owned(bytes), false, Some(refs)) {
             Ok(ix) => ix,
             Err(_) => Index::empty(params),
         }
@@ -287,6 +288,10 @@ impl Index {
     /// Opens laid-out bytes: checks the frame (and, with `verify`, the
     /// checksum of everything), the sections and their sizes.
     pub(crate) fn from_bytes(bytes: Bytes, verify: bool) -> Result<Index, String> {
+        Index::open(bytes, verify, None)
+    }
+
+    fn open(bytes: Bytes, verify: bool, refs: Option<Vec<Reference>>) -> Result<Index, String> {
         let b: &[u8] = &bytes;
         if b.len() < store::FOOTER + 16
             || &b[..8] != store::MAGIC
@@ -312,8 +317,11 @@ impl Index {
         let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
         let params: Params =
             serde_json::from_slice(slice(store::PARAMS)).map_err(|e| format!("parameters: {e}"))?;
-        let refs: Vec<Reference> =
-            serde_json::from_slice(slice(store::REFS)).map_err(|e| format!("references: {e}"))?;
+        let refs: Vec<Reference> = match refs {
+            Some(r) => r,
+            None => serde_json::from_slice(slice(store::REFS))
+                .map_err(|e| format!("references: {e}"))?,
+        };
         let n = refs.len();
         if sec[store::SIGS].1 != n * params.num_perm * 4 || sec[store::TOK_START].1 != n * 8 {
             return Err("tables do not match the number of references".into());
