@@ -559,7 +559,8 @@ impl Index {
             if slot.0 == slot.1 {
                 continue;
             }
-            for i in self.find(store::EXACT, slot, h) {
+            let found = self.find(store::EXACT, slot, h);
+            for i in found.take(COMMON) {
                 let (_, r, rpos) = self.exact_at(i);
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
@@ -663,6 +664,15 @@ impl Index {
         }
     }
 }
+
+/// A fingerprint found in more than this many references of a segment is
+/// common text (a stock sentence many outputs share): only the first this
+/// many of them (by reference number) are followed. The document is still
+/// flagged and its spans and longest run found through them (they hold the
+/// same text); what is lost is the list of every other reference that
+/// holds it too. Without the bound, one stock sentence shared by thousands
+/// of outputs costs thousands of runs per document.
+pub const COMMON: usize = 64;
 
 /// A document made ready for look-ups in every segment.
 struct Prepared<'t> {
@@ -824,5 +834,52 @@ impl From<Index> for IndexSet {
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.summary())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A stock sentence in every reference: each copy is still attributed
+    /// to its own reference (through its own text), a document holding
+    /// only the stock sentence is flagged through the first COMMON
+    /// references that hold it, not all of them.
+    #[test]
+    fn common_text_is_followed_in_a_bounded_number_of_references() {
+        let stock = "thank you for your question here is a detailed answer that covers the main points you asked about in order";
+        let n = 3 * COMMON;
+        let mut b = IndexBuilder::new(Params::default());
+        let text = |i: usize| {
+            let own: Vec<String> = (0..30).map(|w| format!("own{i}x{w}")).collect();
+            format!("{stock} {}", own.join(" "))
+        };
+        for i in 0..n {
+            b.add(&text(i), Reference::file("refs", i as u64 + 1));
+        }
+        let ix = b.build();
+        let last = n - 1;
+        let r = ix.query(&format!("some human preface. {}", text(last)));
+        assert!(r.flagged);
+        assert_eq!(
+            r.matches[0].reference as usize, last,
+            "attributed to its own reference"
+        );
+        assert_eq!(
+            r.longest_run,
+            ix.references()[last].tokens as usize,
+            "the whole reference"
+        );
+        let r = ix.query(&format!(
+            "a forum post quoting: {stock} and nothing else of note"
+        ));
+        assert!(r.flagged, "the stock sentence is a copied span");
+        assert!(r.longest_run >= 20);
+        assert!(
+            r.matches.len() <= COMMON,
+            "{} references followed",
+            r.matches.len()
+        );
     }
 }
