@@ -386,6 +386,49 @@ impl Index {
         (store::u32_at(b, d), store::u32_at(b, d + 4))
     }
 
+    /// The positions of each key in a sorted table of 16-byte entries, in
+    /// three passes so that the cache misses of different keys overlap
+    /// instead of waiting on each other: every directory slot; then the
+    /// first entry of every non-empty bucket (a bucket of one entry is
+    /// decided by it, as most are); then the rest.
+    fn find_many(
+        &self,
+        table: usize,
+        dir: usize,
+        bits: u32,
+        keys: impl Iterator<Item = u64> + Clone,
+    ) -> Vec<std::ops::Range<usize>> {
+        let slots: Vec<(u32, u32)> = keys.clone().map(|k| self.slot(dir, bits, k)).collect();
+        let b = self.bytes();
+        let base = self.sec[table].0;
+        let n = self.count(table, 16);
+        let firsts: Vec<u64> = slots
+            .iter()
+            .map(|&(lo, hi)| {
+                let lo = lo as usize;
+                if lo < hi as usize && lo < n {
+                    store::u64_at(b, base + lo * 16)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        slots
+            .into_iter()
+            .zip(firsts)
+            .zip(keys)
+            .map(|(((lo, hi), first), key)| {
+                let (l, h) = (lo as usize, (hi as usize).min(n));
+                match h.saturating_sub(l) {
+                    0 => 0..0,
+                    1 if first == key => l..h,
+                    1 => 0..0,
+                    _ => self.find(table, (lo, hi), key),
+                }
+            })
+            .collect()
+    }
+
     /// The positions of `key` inside its bucket of a sorted table of
     /// 16-byte entries that start with their key.
     fn find(&self, table: usize, (lo, hi): (u32, u32), key: u64) -> std::ops::Range<usize> {
@@ -549,17 +592,14 @@ impl Index {
         let tokens = &q.tokens;
         // The directory slots first, then the entries: the look-ups do not
         // wait on each other, so their cache misses overlap.
-        let slots: Vec<(u32, u32)> = q
-            .fingerprints
-            .iter()
-            .map(|&(h, _)| self.slot(store::EXACT_DIR, self.dir_bits, h))
-            .collect();
+        let found = self.find_many(
+            store::EXACT,
+            store::EXACT_DIR,
+            self.dir_bits,
+            q.fingerprints.iter().map(|f| f.0),
+        );
         let mut hits: Vec<(u32, i64, u32)> = Vec::new();
-        for (slot, &(h, pos)) in slots.into_iter().zip(&q.fingerprints) {
-            if slot.0 == slot.1 {
-                continue;
-            }
-            let found = self.find(store::EXACT, slot, h);
+        for (found, &(_, pos)) in found.into_iter().zip(&q.fingerprints) {
             for i in found.take(COMMON) {
                 let (_, r, rpos) = self.exact_at(i);
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
@@ -628,15 +668,15 @@ impl Index {
     /// each verified by the estimated Jaccard of the full signatures.
     fn near_matches(&self, q: &Prepared<'_>, sig: &[u32], keys: &[u64], base: u32, acc: &mut Acc) {
         let p = &self.params;
-        let slots: Vec<(u32, u32)> = keys
-            .iter()
-            .map(|&k| self.slot(store::BAND_DIR, self.band_bits, k))
-            .collect();
-        let mut cands: Vec<u32> = slots
+        let mut cands: Vec<u32> = self
+            .find_many(
+                store::BANDS,
+                store::BAND_DIR,
+                self.band_bits,
+                keys.iter().copied(),
+            )
             .into_iter()
-            .zip(keys)
-            .filter(|(s, _)| s.0 != s.1)
-            .flat_map(|(s, &k)| self.find(store::BANDS, s, k))
+            .flatten()
             .map(|i| self.band_at(i).1)
             .collect();
         if cands.is_empty() {
