@@ -84,6 +84,45 @@ mod tests {
         assert!(fp.len() < hs.len() / 3, "density about 2/(w+1)");
     }
 
+    /// The same selection as the definition, window by window, on hashes
+    /// with many ties.
+    #[test]
+    fn agrees_with_the_definition() {
+        let mut x = 7u64;
+        for n in [1usize, 2, 7, 8, 9, 16, 17, 100, 333] {
+            for w in [1usize, 2, 3, 8] {
+                let hs: Vec<u64> = (0..n)
+                    .map(|_| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        (x >> 60) % 5
+                    })
+                    .collect();
+                let mut want: Vec<(u64, u32)> = Vec::new();
+                if n <= w {
+                    let (i, h) = hs
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .min_by_key(|(_, h)| **h)
+                        .unwrap();
+                    want.push((*h, i as u32));
+                } else {
+                    for s in 0..=n - w {
+                        let (i, h) = (s..s + w)
+                            .rev()
+                            .map(|i| (i, hs[i]))
+                            .min_by_key(|p| p.1)
+                            .unwrap();
+                        if want.last().is_none_or(|l| l.1 != i as u32) {
+                            want.push((h, i as u32));
+                        }
+                    }
+                }
+                assert_eq!(winnow(&hs, w), want, "n {n} w {w}");
+            }
+        }
+    }
+
     #[test]
     fn short_inputs() {
         assert!(winnow(&[], 4).is_empty());
