@@ -115,48 +115,37 @@ pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
         out.extend_from_slice(&(l as u64).to_le_bytes());
         at = (at + l).next_multiple_of(16);
     }
-    let pad = |out: &mut Vec<u8>| out.resize(out.len().next_multiple_of(16), 0);
-    out.extend_from_slice(&params_json);
-    pad(&mut out);
-    out.extend_from_slice(&t.refs_json);
-    pad(&mut out);
-    for (h, r, p) in t.exact {
-        out.extend_from_slice(&h.to_le_bytes());
-        out.extend_from_slice(&r.to_le_bytes());
-        out.extend_from_slice(&p.to_le_bytes());
-    }
-    pad(&mut out);
-    for d in t.exact_dir {
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    pad(&mut out);
-    for (k, r) in t.bands {
-        out.extend_from_slice(&k.to_le_bytes());
-        out.extend_from_slice(&r.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-    }
-    pad(&mut out);
-    for d in t.band_dir {
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    pad(&mut out);
-    for s in t.sigs {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    pad(&mut out);
-    for s in t.tok_start {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    pad(&mut out);
-    for s in t.toks {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    pad(&mut out);
+    put(&mut out, &params_json, |b| [*b]);
+    put(&mut out, &t.refs_json, |b| [*b]);
+    put(&mut out, t.exact, |(h, r, p)| entry(*h, *r, *p));
+    put(&mut out, t.exact_dir, |d| d.to_le_bytes());
+    put(&mut out, t.bands, |(k, r)| entry(*k, *r, 0));
+    put(&mut out, t.band_dir, |d| d.to_le_bytes());
+    put(&mut out, t.sigs, |s| s.to_le_bytes());
+    put(&mut out, t.tok_start, |s| s.to_le_bytes());
+    put(&mut out, t.toks, |s| s.to_le_bytes());
     let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&sum.to_le_bytes());
     out.extend_from_slice(FOOTER_MAGIC);
     out
+}
+
+/// Appends a section: each item's bytes, then zeros to a multiple of 16.
+fn put<T, const N: usize>(out: &mut Vec<u8>, items: &[T], bytes: impl Fn(&T) -> [u8; N]) {
+    for x in items {
+        out.extend_from_slice(&bytes(x));
+    }
+    out.resize(out.len().next_multiple_of(16), 0);
+}
+
+/// A 16-byte table entry: key, reference, and a third field.
+fn entry(key: u64, r: u32, third: u32) -> [u8; 16] {
+    let mut e = [0u8; 16];
+    e[..8].copy_from_slice(&key.to_le_bytes());
+    e[8..12].copy_from_slice(&r.to_le_bytes());
+    e[12..].copy_from_slice(&third.to_le_bytes());
+    e
 }
 
 /// The sections of a laid-out segment: (offset, length in bytes) each,
