@@ -102,9 +102,14 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
             let mut b = IndexBuilder::new(Params::default());
             let mut bad = Vec::new();
+            let mut pending = Vec::new();
             read_references(&files, &spec, &mut bad, &mut |d| {
-                b.add(&d.text, Reference::file(&d.file, d.line));
+                pending.push((d.text, Reference::file(&d.file, d.line)));
+                if pending.len() == 8192 {
+                    b.add_all(std::mem::take(&mut pending));
+                }
             });
+            b.add_all(pending);
             report_bad(&bad);
             if b.is_empty() {
                 return Err(Exit(1, "no reference outputs found in the given files".into()).into());
