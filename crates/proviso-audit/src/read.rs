@@ -567,28 +567,13 @@ fn read_lines(
     let mut line = 0u64; // lines handed on so far
     loop {
         let mut buf = std::mem::take(&mut carry);
-        let target = buf.len() + BLOCK;
         buf.reserve(BLOCK);
-        let mut failed = None;
-        let mut eof = false;
-        while buf.len() < target {
-            let start = buf.len();
-            buf.resize(target, 0);
-            match r.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    eof = true;
-                    break;
-                }
-                Ok(n) => buf.truncate(start + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-                Err(e) => {
-                    buf.truncate(start);
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
+        // Up to a block more (short of it only at the end of the input);
+        // on an error, what was read before it stays in `buf`.
+        let (eof, failed) = match (&mut *r).take(BLOCK as u64).read_to_end(&mut buf) {
+            Ok(n) => (n < BLOCK, None),
+            Err(e) => (false, Some(e)),
+        };
         if !eof {
             // Keep the unfinished last line for the next block (or drop it
             // when reading failed: it is where the file broke).

@@ -81,14 +81,23 @@ enum Outcome {
     Flagged(Box<Flagged>, String),
 }
 
-fn audit_one(index: &IndexSet, file: &str, line: u64, text: String) -> Outcome {
-    let r = index.query(&text);
-    let tokens = r.tokens;
-    if !r.flagged {
-        return Outcome::Clean {
+/// A document's outcome, keeping its text when it is flagged.
+fn outcome(index: &IndexSet, file: &str, line: u64, text: String) -> Outcome {
+    match audit_one(index, file, line, &text) {
+        (tokens, None) => Outcome::Clean {
             bytes: text.len(),
             tokens,
-        };
+        },
+        (_, Some(f)) => Outcome::Flagged(f, text),
+    }
+}
+
+/// The document's tokens, and what it matched when it is flagged.
+fn audit_one(index: &IndexSet, file: &str, line: u64, text: &str) -> (usize, Option<Box<Flagged>>) {
+    let r = index.query(text);
+    let tokens = r.tokens;
+    if !r.flagged {
+        return (tokens, None);
     }
     let kind = r.matches.first().map_or("exact", |m| m.kind).to_string();
     let references = r
@@ -111,7 +120,7 @@ fn audit_one(index: &IndexSet, file: &str, line: u64, text: String) -> Outcome {
         tokens,
         references,
     };
-    Outcome::Flagged(Box::new(flagged), text)
+    (tokens, Some(Box::new(flagged)))
 }
 
 impl Summary {
@@ -154,13 +163,14 @@ impl Summary {
 
 /// Audits `docs` in parallel; adds to `summary` and returns the flagged.
 pub fn scan(index: &IndexSet, docs: &[Document], summary: &mut Summary) -> Vec<Flagged> {
-    let results: Vec<Outcome> = docs
+    let results: Vec<(usize, Option<Box<Flagged>>)> = docs
         .par_iter()
-        .map(|d| audit_one(index, &d.file, d.line, d.text.clone()))
+        .map(|d| audit_one(index, &d.file, d.line, &d.text))
         .collect();
     let mut flagged = Vec::new();
-    for (d, o) in docs.iter().zip(results) {
-        summary.take(&d.file, o, &mut |f, _| flagged.push(f));
+    for (d, (tokens, f)) in docs.iter().zip(results) {
+        summary.count(&d.file, d.text.len(), tokens, f.is_some());
+        flagged.extend(f.map(|f| *f));
     }
     summary.settle();
     flagged
@@ -203,7 +213,7 @@ pub fn scan_paths(
                         .par_iter()
                         .map(|&(n, raw)| {
                             Some(match line_text(raw, l.json, picker)? {
-                                Ok(text) => Ok(audit_one(index, &l.file, n, text)),
+                                Ok(text) => Ok(outcome(index, &l.file, n, text)),
                                 Err(error) => Err(BadInput {
                                     file: l.file.to_string(),
                                     line: n,
@@ -224,7 +234,7 @@ pub fn scan_paths(
                         .into_par_iter()
                         .map(|item| {
                             item.map(|d| {
-                                let o = audit_one(index, &d.file, d.line, d.text);
+                                let o = outcome(index, &d.file, d.line, d.text);
                                 (d.file, o)
                             })
                         })
@@ -238,10 +248,10 @@ pub fn scan_paths(
                 }
                 Unit::Bad(b) => summary.errors.push(b),
             }
-            summary.documents = summary.audited;
             on_block(summary);
         }
     });
+    summary.documents = summary.audited;
     // Once, at the end: the Clopper-Pearson bounds cost a sum over the
     // flagged count for every step of their bisection.
     summary.settle();
