@@ -318,13 +318,15 @@ impl Index {
         }
     }
 
-    /// Opens laid-out bytes: checks the frame (and, with `verify`, the
-    /// checksum of everything), the sections and their sizes.
-    pub(crate) fn from_bytes(bytes: Bytes, verify: bool) -> Result<Index, String> {
-        Index::open(bytes, verify, None)
-    }
-
-    fn open(bytes: Bytes, verify: bool, refs: Option<Vec<Reference>>) -> Result<Index, String> {
+    /// Opens laid-out bytes (in memory or mapped): checks the frame (and,
+    /// with `verify`, the checksum of every byte, reading them once), the
+    /// sections and their sizes. `refs`: the references when the caller
+    /// has them already, else they are parsed from the segment.
+    pub(crate) fn open(
+        bytes: Bytes,
+        verify: bool,
+        refs: Option<Vec<Reference>>,
+    ) -> Result<Index, String> {
         let b: &[u8] = &bytes;
         if b.len() < store::FOOTER + 16
             || &b[..8] != store::MAGIC
@@ -383,12 +385,6 @@ impl Index {
     /// Whether it is mapped from a file (else in memory).
     pub fn is_mapped(&self) -> bool {
         matches!(self.bytes, Bytes::Mapped(_))
-    }
-
-    /// Opens a mapped segment (`verify`: check the checksum of every
-    /// byte, reading the file once).
-    pub(crate) fn from_map(map: proviso_mmap::Mapped, verify: bool) -> Result<Index, String> {
-        Index::from_bytes(Bytes::Mapped(map), verify)
     }
 
     fn count(&self, section: usize, size: usize) -> usize {

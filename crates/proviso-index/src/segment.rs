@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use crate::store;
-#[cfg(test)]
-use crate::store::Bytes;
+use crate::store::{self, Bytes};
 use crate::{Index, IndexError, Params, Reference};
 
 /// The format version written by this build (format 1, which this build
@@ -50,7 +48,7 @@ pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
     if map.len() >= 12 && &map[..8] == store::MAGIC && store::u32_at(&map, 8) == 1 {
         return read_v1(&map).map_err(bad);
     }
-    Index::from_map(map, true).map_err(bad)
+    Index::open(Bytes::Mapped(map), true, None).map_err(bad)
 }
 
 /// Checks a segment without keeping it: frame, checksum, tables.
@@ -132,7 +130,7 @@ fn read_v1(b: &[u8]) -> Result<Index, String> {
 /// Bytes read back as laid out (for tests of the layout).
 #[cfg(test)]
 pub(crate) fn reopen(bytes: Vec<u8>) -> Result<Index, String> {
-    Index::from_bytes(Bytes::Owned(bytes), true)
+    Index::open(Bytes::Owned(bytes), true, None)
 }
 
 #[cfg(test)]
