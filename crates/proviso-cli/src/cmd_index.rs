@@ -74,13 +74,16 @@ pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
         )
         .into());
     }
-    IndexSet::new(parts).ok_or_else(|| {
-        Exit(
-            1,
-            "index segments were built with different parameters; rebuild them".into(),
-        )
-        .into()
-    })
+    IndexSet::new(parts).ok_or_else(params_differ)
+}
+
+/// Segments that cannot be queried or merged together.
+fn params_differ() -> anyhow::Error {
+    Exit(
+        1,
+        "index segments were built with different parameters; rebuild them".into(),
+    )
+    .into()
 }
 
 fn report_bad(bad: &[BadInput]) {
@@ -194,13 +197,7 @@ fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let path = dir.join(segment_name());
-    if !merge_segments(&segs, &path)? {
-        return Err(Exit(
-            1,
-            "index segments were built with different parameters; rebuild them".into(),
-        )
-        .into());
-    }
+    merge_segments(&segs, &path)?;
     eprintln!(
         "merged {} index segments into {}",
         segs.len(),
@@ -210,21 +207,20 @@ fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Merges the segments `parts` into `dest` (written before any part is
-/// removed; a part that is `dest` itself stays). False, and nothing
-/// written, when they were built with different parameters.
-fn merge_segments(parts: &[PathBuf], dest: &std::path::Path) -> anyhow::Result<bool> {
+/// removed; a part that is `dest` itself stays). Nothing is written when
+/// they were built with different parameters: that is an error, for
+/// `index add` and the follower alike.
+fn merge_segments(parts: &[PathBuf], dest: &std::path::Path) -> anyhow::Result<()> {
     let read = parts
         .iter()
         .map(|p| read_segment(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(merged) = Index::merge(read) else {
-        return Ok(false);
-    };
+    let merged = Index::merge(read).ok_or_else(params_differ)?;
     write_segment(&merged, dest)?;
     for p in parts.iter().filter(|p| p.as_path() != dest) {
         std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Segments made from the ledger are named `ledger-<first>-<last>.pvx`
@@ -319,21 +315,30 @@ mod tests {
     use super::*;
     use proviso_ledger::{LedgerStore, Record};
 
-    #[test]
-    fn added_segments_are_merged_past_eight() {
+    /// A configuration whose data directory is a fresh temporary one.
+    fn temp_config() -> (tempfile::TempDir, Config) {
         let tmp = tempfile::tempdir().unwrap();
         let cfg = crate::config::parse(
             &format!("data_dir = {:?}\n", tmp.path().display().to_string()),
             "t",
         )
         .unwrap();
+        (tmp, cfg)
+    }
+
+    /// Forty distinct words for reference `i`.
+    fn words(prefix: &str, i: usize) -> String {
+        (0..40)
+            .map(|w| format!("{prefix}{i}word{w}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn added_segments_are_merged_past_eight() {
+        let (tmp, cfg) = temp_config();
         std::fs::create_dir_all(dir(&cfg)).unwrap();
-        let text = |i: usize| {
-            (0..40)
-                .map(|w| format!("added{i}word{w}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let text = |i: usize| words("added", i);
         for i in 0..12 {
             let f = tmp.path().join(format!("r{i}.jsonl"));
             std::fs::write(&f, format!("{{\"output\": \"{}\"}}\n", text(i))).unwrap();
@@ -356,19 +361,9 @@ mod tests {
 
     #[test]
     fn follower_indexes_new_records_and_merges_in_tiers() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = crate::config::parse(
-            &format!("data_dir = {:?}\n", tmp.path().display().to_string()),
-            "t",
-        )
-        .unwrap();
+        let (_tmp, cfg) = temp_config();
         let mut store = SqliteStore::open(&cfg.ledger_path(), SqliteConfig::default()).unwrap();
-        let text = |i: usize| {
-            (0..40)
-                .map(|w| format!("record{i}word{w}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let text = |i: usize| words("record", i);
         for pass in 0..12 {
             store.append(&[Record::test(&text(pass))]).unwrap();
             assert_eq!(
