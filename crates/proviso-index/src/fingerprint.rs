@@ -2,6 +2,27 @@
 
 use crate::Token;
 
+/// splitmix64's finaliser: a bijection of 64-bit values with good
+/// avalanche.
+#[inline]
+pub(crate) fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The key a fingerprint is stored under (format 3 on). Winnowing keeps
+/// the smallest hash of every window, so fingerprints crowd towards zero
+/// (about eight times as dense there as on average, for w = 8); spread by
+/// a bijection they are uniform again, which is what lets a look-up guess
+/// a key's place in the sorted table from its value.
+#[inline]
+pub(crate) fn spread(fingerprint: u64) -> u64 {
+    mix64(fingerprint)
+}
+
 #[inline]
 fn mix(h: u64, t: u64) -> u64 {
     (h.rotate_left(23) ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15)

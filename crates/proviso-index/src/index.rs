@@ -207,8 +207,12 @@ impl IndexBuilder {
     fn push(&mut self, parts: Parts, mut reference: Reference) -> u32 {
         let id = self.refs.len() as u32;
         reference.tokens = parts.toks.len() as u32;
-        self.exact
-            .extend(parts.exact.into_iter().map(|(h, pos)| (h, id, pos)));
+        self.exact.extend(
+            parts
+                .exact
+                .into_iter()
+                .map(|(h, pos)| (crate::fingerprint::spread(h), id, pos)),
+        );
         self.bands.extend(parts.bands.into_iter().map(|b| (b, id)));
         self.sigs.extend_from_slice(&parts.sig);
         self.tok_start.push(self.toks.len() as u64);
@@ -241,14 +245,24 @@ pub struct Index {
     band_bits: u32,
     longest_ref: usize,
     hasher: MinHasher,
+    /// Whether fingerprints are stored under spread keys (format 3 on).
+    spread: bool,
 }
 
+/// Keys per directory bucket the writer aims at (a power of two).
+const PER_BUCKET: usize = 64;
+
 /// A directory over a sorted array of 64-bit keys: entry `b` is the first
-/// position whose top `bits` bits are at least `b`, so a look-up touches a
-/// bucket of about one entry instead of binary-searching the whole array
-/// (which is a cache miss per step).
+/// position whose top `bits` bits are at least `b`. A bucket holds about
+/// [`PER_BUCKET`] keys, and as the keys are hashes (uniform), a key's place
+/// inside its bucket is guessed from its next bits to within a cache line
+/// or two: a look-up is one read of the directory, small enough to stay in
+/// the processor's cache (4 bytes per 64 keys), and about one cache miss in
+/// the table, where a directory of a bucket per key was a cache miss of
+/// its own and 16 times the size. Segments written with finer directories
+/// (bits up to 26) are read the same way.
 fn directory(keys: impl Iterator<Item = u64>, len: usize) -> Vec<u32> {
-    let bits = (usize::BITS - len.max(1).leading_zeros()).clamp(8, 26);
+    let bits = (usize::BITS - (len / PER_BUCKET).max(1).leading_zeros()).clamp(8, 26);
     let mut dir = vec![0u32; (1usize << bits) + 1];
     for k in keys {
         dir[(k >> (64 - bits)) as usize + 1] += 1;
@@ -271,6 +285,32 @@ impl Index {
     pub(crate) fn assemble(
         params: Params,
         refs: Vec<Reference>,
+        exact: Vec<(u64, u32, u32)>,
+        bands: Vec<(u64, u32)>,
+        sigs: Vec<u32>,
+        tok_start: Vec<u64>,
+        toks: Vec<u16>,
+    ) -> Index {
+        Index::assemble_as(
+            crate::FORMAT_VERSION,
+            params,
+            refs,
+            exact,
+            bands,
+            sigs,
+            tok_start,
+            toks,
+        )
+    }
+
+    /// [`Index::assemble`] in format `version`; `exact` holds the
+    /// fingerprints under that format's keys, one entry per posting (they
+    /// are grouped by key here from format 3 on).
+    #[allow(clippy::too_many_arguments)]
+    fn assemble_as(
+        version: u32,
+        params: Params,
+        refs: Vec<Reference>,
         mut exact: Vec<(u64, u32, u32)>,
         mut bands: Vec<(u64, u32)>,
         sigs: Vec<u32>,
@@ -279,6 +319,11 @@ impl Index {
     ) -> Index {
         exact.sort_unstable();
         bands.sort_unstable();
+        let postings = if version >= 3 {
+            group_postings(&mut exact)
+        } else {
+            Vec::new()
+        };
         let exact_dir = directory(exact.iter().map(|e| e.0), exact.len());
         let band_dir = directory(bands.iter().map(|e| e.0), bands.len());
         let bytes = store::lay_out(
@@ -292,10 +337,13 @@ impl Index {
                 sigs: &sigs,
                 tok_start: &tok_start,
                 toks: &toks,
+                postings: &postings,
             },
-            crate::FORMAT_VERSION,
+            version,
         );
-        drop((exact, bands, exact_dir, band_dir, sigs, tok_start, toks));
+        drop((
+            exact, bands, exact_dir, band_dir, sigs, tok_start, toks, postings,
+        ));
         // Laid out just now by this build: it reads back (the references
         // are handed over, not parsed back from their JSON).
         match Index::open(Bytes::Owned(bytes), false, Some(refs)) {
@@ -315,6 +363,7 @@ impl Index {
             band_bits: 8,
             longest_ref: 0,
             hasher,
+            spread: true,
         }
     }
 
@@ -336,9 +385,9 @@ impl Index {
         }
         let foot = b.len() - store::FOOTER;
         let version = store::u32_at(b, foot);
-        if version != crate::FORMAT_VERSION || store::u32_at(b, 8) != version {
+        if !(2..=crate::FORMAT_VERSION).contains(&version) || store::u32_at(b, 8) != version {
             return Err(format!(
-                "segment format {version}; this build reads {} (and 1)",
+                "segment format {version}; this build reads 1 to {}",
                 crate::FORMAT_VERSION
             ));
         }
@@ -348,7 +397,7 @@ impl Index {
         {
             return Err("checksum mismatch: the file is damaged".into());
         }
-        let sec = store::sections(b)?;
+        let sec = store::sections(b, version)?;
         let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
         let params: Params =
             serde_json::from_slice(slice(store::PARAMS)).map_err(|e| format!("parameters: {e}"))?;
@@ -374,6 +423,7 @@ impl Index {
             band_bits,
             longest_ref,
             hasher,
+            spread: version >= 3,
         })
     }
 
@@ -401,25 +451,52 @@ impl Index {
         )
     }
 
+    /// The (reference, position) postings of exact entry `i`: the entry's
+    /// own, or those it points at.
+    fn postings(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let (_, a, b) = self.exact_at(i);
+        let (at, len) = self.sec[store::POSTINGS];
+        let (one, many) = if b & store::MANY == 0 {
+            (Some((a, b)), 0..0)
+        } else {
+            let end = (a as usize + (b & !store::MANY) as usize).min(len / 8);
+            (None, (a as usize).min(end)..end)
+        };
+        let bytes = self.bytes();
+        one.into_iter().chain(many.map(move |k| {
+            (
+                store::u32_at(bytes, at + k * 8),
+                store::u32_at(bytes, at + k * 8 + 4),
+            )
+        }))
+    }
+
     fn band_at(&self, i: usize) -> (u64, u32) {
         let at = self.sec[store::BANDS].0 + i * 16;
         let b = self.bytes();
         (store::u64_at(b, at), store::u32_at(b, at + 8))
     }
 
-    /// The bucket of `key` in a directory: the positions of the table
-    /// whose keys share its top bits.
-    fn slot(&self, dir: usize, bits: u32, key: u64) -> (u32, u32) {
+    /// Where `key` should stand in a sorted table of 16-byte entries: its
+    /// bucket `[lo, hi)` from the directory, and a guess inside it by
+    /// interpolation on the key's next 32 bits (keys are uniform hashes).
+    fn guess(&self, table: usize, dir: usize, bits: u32, key: u64) -> Guess {
         let b = self.bytes();
         let d = self.sec[dir].0 + ((key >> (64 - bits)) as usize) * 4;
-        (store::u32_at(b, d), store::u32_at(b, d + 4))
+        let n = self.count(table, 16);
+        let hi = (store::u32_at(b, d + 4) as usize).min(n);
+        let lo = (store::u32_at(b, d) as usize).min(hi);
+        let frac = (key << bits) >> 32;
+        let at = lo + ((((hi - lo) as u64) * frac) >> 32) as usize;
+        Guess { lo, hi, at }
     }
 
     /// The positions of each key in a sorted table of 16-byte entries, in
-    /// three passes so that the cache misses of different keys overlap
-    /// instead of waiting on each other: every directory slot; then the
-    /// first entry of every non-empty bucket (a bucket of one entry is
-    /// decided by it, as most are); then the rest.
+    /// passes so that the cache misses of different keys overlap instead
+    /// of waiting on each other: every key's guess (the directory, mostly
+    /// in the processor's cache); then the entry at every guess, which
+    /// brings its cache line in; then each key's range, found from its
+    /// guess among lines mostly in the cache by now.
     fn find_many(
         &self,
         table: usize,
@@ -427,61 +504,97 @@ impl Index {
         bits: u32,
         keys: impl Iterator<Item = u64> + Clone,
     ) -> Vec<std::ops::Range<usize>> {
-        let slots: Vec<(u32, u32)> = keys.clone().map(|k| self.slot(dir, bits, k)).collect();
+        let guesses: Vec<Guess> = keys
+            .clone()
+            .map(|k| self.guess(table, dir, bits, k))
+            .collect();
         let b = self.bytes();
         let base = self.sec[table].0;
-        let n = self.count(table, 16);
-        let firsts: Vec<u64> = slots
-            .iter()
-            .map(|&(lo, hi)| {
-                let lo = lo as usize;
-                if lo < hi as usize && lo < n {
-                    store::u64_at(b, base + lo * 16)
-                } else {
-                    0
-                }
-            })
-            .collect();
-        slots
+        // The guess is off by a few entries either way (4 at most, mostly):
+        // the lines before and after it are brought in with it.
+        let touched = guesses.iter().fold(0u64, |acc, g| {
+            if g.at < g.hi {
+                let before = g.at.saturating_sub(4).max(g.lo);
+                let after = (g.at + 4).min(g.hi - 1);
+                acc ^ store::u64_at(b, base + g.at * 16)
+                    ^ store::u64_at(b, base + before * 16)
+                    ^ store::u64_at(b, base + after * 16)
+            } else {
+                acc
+            }
+        });
+        std::hint::black_box(touched);
+        guesses
             .into_iter()
-            .zip(firsts)
             .zip(keys)
-            .map(|(((lo, hi), first), key)| {
-                let (l, h) = (lo as usize, (hi as usize).min(n));
-                match h.saturating_sub(l) {
-                    0 => 0..0,
-                    1 if first == key => l..h,
-                    1 => 0..0,
-                    _ => self.find(table, (lo, hi), key),
-                }
-            })
+            .map(|(g, key)| self.find(table, g, key))
             .collect()
     }
 
-    /// The positions of `key` inside its bucket of a sorted table of
-    /// 16-byte entries that start with their key.
-    fn find(&self, table: usize, (lo, hi): (u32, u32), key: u64) -> std::ops::Range<usize> {
+    /// The positions of `key` in a sorted table of 16-byte entries that
+    /// start with their key, searched from a guess outwards: a step at a
+    /// time over the lines brought in with the guess, then galloping
+    /// (steps 2, 4, 8, ...) to bracket the first entry not below the key,
+    /// then a binary search of the bracket; the same from there for the
+    /// end of the key's entries. A good guess costs a few steps in the
+    /// cache; a bad one (a key repeated in many references) costs its
+    /// logarithm.
+    fn find(&self, table: usize, g: Guess, key: u64) -> std::ops::Range<usize> {
         let b = self.bytes();
-        let hi = (hi as usize).min(self.count(table, 16));
         let base = self.sec[table].0;
         let key_at = |i: usize| store::u64_at(b, base + i * 16);
-        let mut s = (lo as usize).min(hi);
-        if hi - s > 16 {
-            let (mut l, mut h) = (s, hi);
-            while l < h {
-                let m = l + (h - l) / 2;
-                if key_at(m) < key { l = m + 1 } else { h = m }
+        let below = |k: u64| k < key;
+        let (lo, hi) = (g.lo, g.hi);
+        let at = g.at.min(hi);
+        let s = if at < hi && key_at(at) < key {
+            // Forward; key_at(l) < key.
+            let mut l = at;
+            let mut taken = 0;
+            loop {
+                let probe = l + stride(taken);
+                taken += 1;
+                if probe >= hi {
+                    break partition(&key_at, l + 1, hi, &below);
+                }
+                if key_at(probe) >= key {
+                    break partition(&key_at, l + 1, probe, &below);
+                }
+                l = probe;
             }
-            s = l;
+        } else {
+            // Backward; h == hi or key_at(h) >= key.
+            let mut h = at;
+            let mut taken = 0;
+            loop {
+                if h <= lo {
+                    break lo;
+                }
+                let probe = h.saturating_sub(stride(taken)).max(lo);
+                taken += 1;
+                if key_at(probe) < key {
+                    break partition(&key_at, probe + 1, h, &below);
+                }
+                h = probe;
+            }
+        };
+        if s >= hi || key_at(s) != key {
+            return s..s;
         }
-        // Buckets hold about one entry: a scan beats a binary search.
-        while s < hi && key_at(s) < key {
-            s += 1;
-        }
-        let mut e = s;
-        while e < hi && key_at(e) == key {
-            e += 1;
-        }
+        // The end: the first position after s whose key is above `key`.
+        let not_above = |k: u64| k <= key;
+        let mut l = s;
+        let mut taken = 0;
+        let e = loop {
+            let probe = l + stride(taken);
+            taken += 1;
+            if probe >= hi {
+                break partition(&key_at, l + 1, hi, &not_above);
+            }
+            if key_at(probe) > key {
+                break partition(&key_at, l + 1, probe, &not_above);
+            }
+            l = probe;
+        };
         s..e
     }
 
@@ -509,10 +622,15 @@ impl Index {
         }
         for p in parts {
             let off = refs.len() as u32;
-            exact.extend((0..p.count(store::EXACT, 16)).map(|i| {
-                let (h, r, pos) = p.exact_at(i);
-                (h, r + off, pos)
-            }));
+            for i in 0..p.count(store::EXACT, 16) {
+                let (h, _, _) = p.exact_at(i);
+                let key = if p.spread {
+                    h
+                } else {
+                    crate::fingerprint::spread(h)
+                };
+                exact.extend(p.postings(i).map(|(r, pos)| (key, r + off, pos)));
+            }
             bands.extend((0..p.count(store::BANDS, 16)).map(|i| {
                 let (k, r) = p.band_at(i);
                 (k, r + off)
@@ -625,12 +743,17 @@ impl Index {
             store::EXACT,
             store::EXACT_DIR,
             self.dir_bits,
-            q.fingerprints.iter().map(|f| f.0),
+            q.fingerprints.iter().map(|f| {
+                if self.spread {
+                    crate::fingerprint::spread(f.0)
+                } else {
+                    f.0
+                }
+            }),
         );
         let mut hits: Vec<(u32, i64, u32)> = Vec::new();
         for (found, &(_, pos)) in found.into_iter().zip(&q.fingerprints) {
-            for i in found.take(COMMON) {
-                let (_, r, rpos) = self.exact_at(i);
+            for (r, rpos) in found.flat_map(|i| self.postings(i)).take(COMMON) {
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
         }
@@ -732,6 +855,70 @@ impl Index {
             }
         }
     }
+}
+
+/// Groups sorted exact entries (one per posting) by key, in place: a key
+/// held once keeps its entry; a key held more than once gets one entry
+/// pointing at its postings, which are returned. (A position of 2^31 or
+/// more, which would read as the flag, is stored as a posting too; a key's
+/// postings beyond 2^31 - 1, or any beyond 2^32 in all, are dropped.)
+fn group_postings(exact: &mut Vec<(u64, u32, u32)>) -> Vec<(u32, u32)> {
+    let mut postings: Vec<(u32, u32)> = Vec::new();
+    let mut out = 0;
+    let mut i = 0;
+    while i < exact.len() {
+        let key = exact[i].0;
+        let mut j = i + 1;
+        while j < exact.len() && exact[j].0 == key {
+            j += 1;
+        }
+        if j - i == 1 && exact[i].2 & store::MANY == 0 {
+            exact[out] = exact[i];
+            out += 1;
+        } else if let Ok(first) = u32::try_from(postings.len()) {
+            let count = (j - i).min((store::MANY - 1) as usize);
+            postings.extend(exact[i..i + count].iter().map(|e| (e.1, e.2)));
+            exact[out] = (key, first, store::MANY | count as u32);
+            out += 1;
+        }
+        i = j;
+    }
+    exact.truncate(out);
+    postings
+}
+
+/// Where a key should stand in a table: its directory bucket `[lo, hi)`
+/// and the interpolated guess `at` inside it.
+#[derive(Clone, Copy, Debug)]
+struct Guess {
+    lo: usize,
+    hi: usize,
+    at: usize,
+}
+
+/// The `taken`-th step of a search from a guess: eight single steps
+/// (over the guess's own cache lines, in the cache by then), then doubling.
+fn stride(taken: u32) -> usize {
+    if taken < 8 {
+        1
+    } else {
+        1usize << (taken - 7).min(40)
+    }
+}
+
+/// The first position in `[l, h)` whose key does not satisfy `pred` (`h`
+/// if all do), for a `pred` true on a prefix of the table (binary search).
+fn partition(
+    key_at: &dyn Fn(usize) -> u64,
+    mut l: usize,
+    mut h: usize,
+    pred: &dyn Fn(u64) -> bool,
+) -> usize {
+    while l < h {
+        let m = l + (h - l) / 2;
+        if pred(key_at(m)) { l = m + 1 } else { h = m }
+    }
+    l
 }
 
 /// A fingerprint found in more than this many references of a segment is
@@ -910,6 +1097,120 @@ impl std::fmt::Debug for Index {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The guessed and galloping look-up finds exactly the positions of a
+    /// key, present or not, on uniform keys, clustered keys, and keys
+    /// repeated thousands of times (a sentence in many references).
+    #[test]
+    fn look_ups_find_every_position_of_a_key() {
+        let mut x = 99u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut keys: Vec<u64> = (0..20_000).map(|_| next()).collect();
+        keys.extend(std::iter::repeat_n(keys[7], 3_000));
+        keys.extend((0..2_000u64).map(|i| (5 << 60) + i * 3)); // clustered
+        keys.extend([0, 0, u64::MAX, u64::MAX]);
+        let exact: Vec<(u64, u32, u32)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (k, 0, i as u32))
+            .collect();
+        let ix = Index::assemble(
+            Params::default(),
+            vec![Reference::file("t", 1)],
+            exact,
+            Vec::new(),
+            vec![0; 128],
+            vec![0],
+            Vec::new(),
+        );
+        assert!(ix.dir_bits < 14, "a bucket per 64 keys, not per key");
+        assert_eq!(
+            ix.count(store::POSTINGS, 8),
+            3_001 + 2 + 2,
+            "repeated keys are grouped"
+        );
+        let mut probes: Vec<u64> = keys.iter().step_by(7).copied().collect();
+        probes.extend((0..3_000).map(|_| next()));
+        probes.extend([
+            1,
+            u64::MAX - 1,
+            (5 << 60) + 1,
+            (5 << 60) + 3,
+            keys[7] + 1,
+            keys[7] - 1,
+        ]);
+        let found = ix.find_many(
+            store::EXACT,
+            store::EXACT_DIR,
+            ix.dir_bits,
+            probes.iter().copied(),
+        );
+        let mut at: std::collections::HashMap<u64, Vec<u32>> = Default::default();
+        for (i, k) in keys.iter().enumerate() {
+            at.entry(*k).or_default().push(i as u32);
+        }
+        for (k, r) in probes.iter().zip(found) {
+            let mut want = at.get(k).cloned().unwrap_or_default();
+            let mut got: Vec<u32> = r.flat_map(|i| ix.postings(i)).map(|p| p.1).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "key {k:#x}");
+        }
+    }
+
+    /// Format 2 stored fingerprints under their own value: such a segment
+    /// is still queried as it is, alone or beside format 3, and merging
+    /// rewrites it as format 3.
+    #[test]
+    fn format_2_segments_are_read_and_merged() {
+        let p = Params::default();
+        let a = "the committee met on tuesday to review the annual budget and decided that the library would stay open on sundays through the winter months";
+        let b = "photosynthesis turns light water and carbon dioxide into sugar and oxygen inside the chloroplasts of green plants and many kinds of algae";
+        let v2 = || {
+            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), a);
+            let mut r = Reference::file("old.jsonl", 1);
+            r.tokens = parts.toks.len() as u32;
+            Index::assemble_as(
+                2,
+                p.clone(),
+                vec![r],
+                parts.exact.iter().map(|&(h, pos)| (h, 0, pos)).collect(),
+                parts.bands.iter().map(|&k| (k, 0)).collect(),
+                parts.sig,
+                vec![0],
+                parts.toks,
+            )
+        };
+        let v3 = || {
+            let mut nb = IndexBuilder::new(p.clone());
+            nb.add(b, Reference::file("new.jsonl", 1));
+            nb.build()
+        };
+        assert!(!v2().spread && v3().spread);
+        assert_eq!(store::u32_at(v2().bytes(), 8), 2);
+        let doc = format!("Some words first. {a}. Then more. {b}. The end.");
+        let alone = v2().query(&doc);
+        assert!(alone.flagged);
+        assert_eq!(alone.longest_run, tokenize(a).len());
+        let refs = |r: &QueryResult| {
+            let mut v: Vec<u32> = r.matches.iter().map(|m| m.reference).collect();
+            v.sort_unstable();
+            v
+        };
+        let set = IndexSet::new(vec![v2(), v3()]).unwrap();
+        assert_eq!(refs(&set.query(&doc)), vec![0, 1]);
+        let merged = Index::merge(vec![v2(), v3()]).unwrap();
+        assert!(merged.spread);
+        assert_eq!(store::u32_at(merged.bytes(), 8), crate::FORMAT_VERSION);
+        let q = merged.query(&doc);
+        assert_eq!(refs(&q), vec![0, 1]);
+        assert!(q.matches.iter().all(|m| m.kind == "exact"));
+    }
 
     /// Adding in parallel gives the very same segment as adding one by one.
     #[test]

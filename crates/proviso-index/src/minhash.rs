@@ -12,15 +12,7 @@ pub struct MinHasher {
     n: usize,
 }
 
-#[inline]
-fn mix64(mut x: u64) -> u64 {
-    // splitmix64's finaliser: a bijection with good avalanche.
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+use crate::fingerprint::mix64;
 
 impl MinHasher {
     /// `n` values per signature (stored signatures depend on it).

@@ -7,10 +7,13 @@ use std::path::Path;
 use crate::store::{self, Bytes};
 use crate::{Index, IndexError, Params, Reference};
 
-/// The format version written by this build (format 1, which this build
+/// The format version written by this build. Format 1, which this build
 /// still reads by converting it in memory, stored every table as entries
-/// to be parsed; format 2 is laid out to be queried where it lies).
-pub const FORMAT_VERSION: u32 = 2;
+/// to be parsed; format 2 is laid out to be queried where it lies; format
+/// 3 is format 2 with fingerprints stored under spread keys (uniform, so
+/// that a look-up can guess where a key stands). Format 2 is still read
+/// and queried as it is; merging rewrites it as format 3.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Writes `index` to `path` (atomically: a temporary file, synced, then
 /// renamed; a segment is never written in place, which is what lets
@@ -98,7 +101,7 @@ fn read_v1(b: &[u8]) -> Result<Index, String> {
         let n = usize::try_from(r.u64()?).ok()?;
         let mut exact = Vec::with_capacity(n.min(body.len() / 16));
         for _ in 0..n {
-            exact.push((r.u64()?, r.u32()?, r.u32()?));
+            exact.push((crate::fingerprint::spread(r.u64()?), r.u32()?, r.u32()?));
         }
         let n = usize::try_from(r.u64()?).ok()?;
         let mut bands = Vec::with_capacity(n.min(body.len() / 12));

@@ -2,31 +2,49 @@
 //! disk (a segment file, opened memory-mapped), so an opened segment is
 //! queried where it lies, with no copy and no parse of its tables.
 //!
-//! Layout (format 2, little-endian):
+//! Layout (format 3, little-endian):
 //!
 //! ```text
 //! 0    "PVXSEG\0\0"  format u32  reserved u32
-//! 16   table of contents: 9 × (offset u64, length u64)
-//! 160  sections, each at a multiple of 16:
+//! 16   table of contents: 10 × (offset u64, length u64)
+//! 176  sections, each at a multiple of 16:
 //!        0 params (JSON)        1 references (JSON)
-//!        2 exact fingerprints   (hash u64, reference u32, position u32), sorted
+//!        2 exact fingerprints   one entry per distinct key, sorted:
+//!                               (key u64, reference u32, position u32), or for a
+//!                               key held more than once
+//!                               (key u64, first posting u32, 2^31 | count u32)
 //!        3 their directory      (u32 × 2^bits + 1)
 //!        4 LSH bands            (key u64, reference u32, 0 u32), sorted
 //!        5 their directory      (u32 × 2^bits + 1)
 //!        6 signatures           (u32 × num_perm per reference)
 //!        7 token starts         (u64 per reference)
 //!        8 tokens               (u16 per token: low bits of its hash)
+//!        9 postings             (reference u32, position u32) of repeated keys
 //! end  format u32  xxh3(everything before) u64  "PVXEND\0\0"
 //! ```
+//!
+//! Format 2 is the same without section 9 (a table of contents of 9, the
+//! sections from byte 160): every fingerprint has an entry of its own, and
+//! fingerprints are stored under their own value instead of spread keys.
 
 use crate::Params;
 
 pub(crate) const MAGIC: &[u8; 8] = b"PVXSEG\0\0";
 pub(crate) const FOOTER_MAGIC: &[u8; 8] = b"PVXEND\0\0";
 pub(crate) const FOOTER: usize = 20;
-pub(crate) const SECTIONS: usize = 9;
+/// Sections of the newest format (format 2 has the first 9).
+pub(crate) const SECTIONS: usize = 10;
 const TOC: usize = 16;
-const DATA: usize = TOC + SECTIONS * 16;
+
+/// Sections in a segment of format `version`.
+fn section_count(version: u32) -> usize {
+    if version >= 3 { SECTIONS } else { 9 }
+}
+
+/// Where the sections start in format `version`.
+fn data_start(version: u32) -> usize {
+    TOC + section_count(version) * 16
+}
 
 pub(crate) const PARAMS: usize = 0;
 pub(crate) const REFS: usize = 1;
@@ -37,6 +55,11 @@ pub(crate) const BAND_DIR: usize = 5;
 pub(crate) const SIGS: usize = 6;
 pub(crate) const TOK_START: usize = 7;
 pub(crate) const TOKS: usize = 8;
+pub(crate) const POSTINGS: usize = 9;
+
+/// The flag of an exact entry that points at postings (its count in the
+/// other bits); an entry without it is the one posting of its key.
+pub(crate) const MANY: u32 = 1 << 31;
 
 /// Where the bytes live.
 pub(crate) enum Bytes {
@@ -88,12 +111,13 @@ pub(crate) struct Tables<'a> {
     pub sigs: &'a [u32],
     pub tok_start: &'a [u64],
     pub toks: &'a [u16],
+    pub postings: &'a [(u32, u32)],
 }
 
 /// Lays the tables out as a segment, footer and checksum included.
 pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
     let params_json = serde_json::to_vec(t.params).unwrap_or_default();
-    let lens = [
+    let lens_all = [
         params_json.len(),
         t.refs_json.len(),
         t.exact.len() * 16,
@@ -103,14 +127,16 @@ pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
         t.sigs.len() * 4,
         t.tok_start.len() * 8,
         t.toks.len() * 2,
+        t.postings.len() * 8,
     ];
-    let total = DATA + lens.iter().map(|l| l + 15).sum::<usize>() + FOOTER;
+    let lens = &lens_all[..section_count(version)];
+    let total = data_start(version) + lens.iter().map(|l| l + 15).sum::<usize>() + FOOTER;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    let mut at = DATA;
-    for l in lens {
+    let mut at = data_start(version);
+    for &l in lens {
         out.extend_from_slice(&(at as u64).to_le_bytes());
         out.extend_from_slice(&(l as u64).to_le_bytes());
         at = (at + l).next_multiple_of(16);
@@ -124,6 +150,14 @@ pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
     put(&mut out, t.sigs, |s| s.to_le_bytes());
     put(&mut out, t.tok_start, |s| s.to_le_bytes());
     put(&mut out, t.toks, |s| s.to_le_bytes());
+    if lens.len() > POSTINGS {
+        put(&mut out, t.postings, |&(r, p)| {
+            let mut e = [0u8; 8];
+            e[..4].copy_from_slice(&r.to_le_bytes());
+            e[4..].copy_from_slice(&p.to_le_bytes());
+            e
+        });
+    }
     let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&sum.to_le_bytes());
@@ -148,19 +182,21 @@ fn entry(key: u64, r: u32, third: u32) -> [u8; 16] {
     e
 }
 
-/// The sections of a laid-out segment: (offset, length in bytes) each,
-/// checked to lie inside the body and to be whole entries.
-pub(crate) fn sections(b: &[u8]) -> Result<[(usize, usize); SECTIONS], String> {
-    if b.len() < DATA + FOOTER {
+/// The sections of a laid-out segment of format `version`: (offset,
+/// length in bytes) each, checked to lie inside the body and to be whole
+/// entries (those a format does not have are empty).
+pub(crate) fn sections(b: &[u8], version: u32) -> Result<[(usize, usize); SECTIONS], String> {
+    let data = data_start(version);
+    if b.len() < data + FOOTER {
         return Err("truncated".into());
     }
     let body = b.len() - FOOTER;
-    let mut out = [(0usize, 0usize); SECTIONS];
-    let sizes = [1, 1, 16, 4, 16, 4, 4, 8, 2];
-    for (i, s) in out.iter_mut().enumerate() {
+    let mut out = [(data, 0usize); SECTIONS];
+    let sizes = [1, 1, 16, 4, 16, 4, 4, 8, 2, 8];
+    for (i, s) in out.iter_mut().enumerate().take(section_count(version)) {
         let off = usize::try_from(u64_at(b, TOC + i * 16)).map_err(|e| e.to_string())?;
         let len = usize::try_from(u64_at(b, TOC + i * 16 + 8)).map_err(|e| e.to_string())?;
-        if off < DATA || off.checked_add(len).is_none_or(|end| end > body) || len % sizes[i] != 0 {
+        if off < data || off.checked_add(len).is_none_or(|end| end > body) || len % sizes[i] != 0 {
             return Err(format!("section {i} lies outside the file"));
         }
         *s = (off, len);

@@ -1,0 +1,83 @@
+//! Where a full scan's time goes, one thread: the documents of a JSON-lines
+//! training set (field `text`) are read into memory, then timed through
+//! each stage of a look-up in turn (tokens; tokens and winnowed
+//! fingerprints; and the MinHash signature; the whole query against the
+//! index's segments). Each line gives MB/s of document text.
+//! Usage: stages INDEX_DIR TRAIN.jsonl [MB]   (default 100 MB of documents)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
+
+use std::io::BufRead;
+use std::time::Instant;
+
+use proviso_index::{IndexSet, MinHasher, read_segment, shingles, tokenize, winnow};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = args
+        .next()
+        .expect("usage: stages INDEX_DIR TRAIN.jsonl [MB]");
+    let train = args
+        .next()
+        .expect("usage: stages INDEX_DIR TRAIN.jsonl [MB]");
+    let mb: usize = args.next().map_or(100, |s| s.parse().unwrap());
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pvx"))
+        .collect();
+    paths.sort();
+    let set = IndexSet::new(paths.iter().map(|p| read_segment(p).unwrap()).collect()).unwrap();
+    let p = set.params().unwrap().clone();
+    let mut docs: Vec<String> = Vec::new();
+    let mut bytes = 0usize;
+    for line in std::io::BufReader::new(std::fs::File::open(train).unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let t = v["text"].as_str().unwrap_or("").to_string();
+        bytes += t.len();
+        docs.push(t);
+        if bytes >= mb << 20 {
+            break;
+        }
+    }
+    let hasher = MinHasher::new(p.num_perm);
+    let time = |name: &str, f: &dyn Fn(&str) -> u64| {
+        let t = Instant::now();
+        let check = docs.iter().fold(0u64, |a, d| a.wrapping_add(f(d)));
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{name:<36} {:>8.1} MB/s  {:>8.0} docs/s  (check {check})",
+            bytes as f64 / 1e6 / s,
+            docs.len() as f64 / s
+        );
+    };
+    println!(
+        "{} documents, {:.1} MB, {} references in {} segments",
+        docs.len(),
+        bytes as f64 / 1e6,
+        set.len(),
+        set.segments().len()
+    );
+    // STAGES=query times only the query (for a profiler).
+    let only_query = std::env::var("STAGES").is_ok_and(|s| s == "query");
+    if !only_query {
+        time("tokens", &|d| tokenize(d).len() as u64);
+        time("tokens + fingerprints", &|d| {
+            let t = tokenize(d);
+            winnow(&shingles(&t, p.k), p.w).len() as u64
+        });
+        time("tokens + fingerprints + signature", &|d| {
+            let t = tokenize(d);
+            let f = winnow(&shingles(&t, p.k), p.w).len() as u64;
+            f + u64::from(hasher.signature(&MinHasher::shingle_set(&t))[0])
+        });
+    }
+    time("query", &|d| {
+        let r = set.query(d);
+        r.tokens as u64 + u64::from(r.flagged)
+    });
+    time("query (again: index pages warm)", &|d| {
+        let r = set.query(d);
+        r.tokens as u64 + u64::from(r.flagged)
+    });
+}
