@@ -65,20 +65,35 @@ pub fn winnow(hashes: &[u64], w: usize) -> Vec<(u64, u32)> {
         };
     }
     let mut out: Vec<(u64, u32)> = Vec::with_capacity(2 * hashes.len() / (w + 1) + 1);
-    // A monotone deque of positions with increasing hashes.
-    let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::with_capacity(w);
-    for (i, &h) in hashes.iter().enumerate() {
-        while dq.back().is_some_and(|&j| hashes[j] >= h) {
-            dq.pop_back();
+    // The rightmost minimum of `window`, as a position in it.
+    let rightmost_min = |window: &[u64]| {
+        let mut m = 0;
+        for (j, &h) in window.iter().enumerate() {
+            if h <= window[m] {
+                m = j;
+            }
         }
-        dq.push_back(i);
-        if dq.front().is_some_and(|&j| j + w <= i) {
-            dq.pop_front();
+        m
+    };
+    // The current minimum `m` stays until a hash as small arrives (it is
+    // the new one) or it leaves the window (the window is scanned again,
+    // about once every w/2 positions): a comparison a position, and
+    // branches that mostly go the same way.
+    let mut m = rightmost_min(&hashes[..w]);
+    let mut cur = hashes[m];
+    out.push((cur, m as u32));
+    for (i, &h) in hashes.iter().enumerate().skip(w) {
+        if h <= cur {
+            m = i;
+            cur = h;
+        } else if m + w <= i {
+            let start = i + 1 - w;
+            m = start + rightmost_min(&hashes[start..=i]);
+            cur = hashes[m];
+        } else {
+            continue;
         }
-        let front = dq.front().copied().filter(|_| i + 1 >= w);
-        if let Some(j) = front.filter(|&j| out.last().is_none_or(|&(_, p)| p as usize != j)) {
-            out.push((hashes[j], j as u32));
-        }
+        out.push((cur, m as u32));
     }
     out
 }

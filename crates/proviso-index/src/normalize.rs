@@ -151,6 +151,53 @@ const WORD_BYTE: [u8; 256] = {
     t
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `y` (bytes below 0x80) set where the byte
+/// lies in `lo..=hi`: eight comparisons in a few additions, none carrying
+/// into the next byte.
+#[inline]
+fn bytes_in(y: u64, lo: u8, hi: u8) -> u64 {
+    let at_least_lo = y.wrapping_add(ONES * u64::from(0x80 - lo));
+    let above_hi = y.wrapping_add(ONES * u64::from(0x7F - hi));
+    at_least_lo & !above_hi & HIGH
+}
+
+/// The end of the run of ASCII letters and digits that starts at `i`, and
+/// whether it holds an upper-case letter: eight bytes at a time, so the end
+/// of a word costs one branch, not one per letter (most words end inside
+/// the first eight bytes).
+#[inline]
+fn word_run(bytes: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i;
+    let mut upper = false;
+    while let Some(chunk) = bytes.get(j..j + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let ascii = !x & HIGH;
+        let y = x & !HIGH;
+        let up = bytes_in(y, b'A', b'Z') & ascii;
+        let word = (bytes_in(y, b'a', b'z') | bytes_in(y, b'0', b'9') | up) & ascii;
+        let stop = !word & HIGH;
+        if stop != 0 {
+            let n = stop.trailing_zeros() as usize / 8;
+            upper |= up & ((1u64 << (n * 8)) - 1) != 0;
+            return (j + n, upper);
+        }
+        upper |= up != 0;
+        j += 8;
+    }
+    while let Some(&c) = bytes.get(j) {
+        let k = WORD_BYTE[c as usize];
+        if k == 0 {
+            break;
+        }
+        upper |= k & 2 != 0;
+        j += 1;
+    }
+    (j, upper)
+}
+
 /// Tokens of `text`. Markdown decoration, punctuation and white space
 /// separate tokens and are otherwise ignored; a list number at the start of
 /// a line (`1.` or `2)`) is dropped, so numbering a list does not hide it.
@@ -189,27 +236,17 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         // run of lower-case letters and digits is hashed where it lies.
         if b.is_ascii() {
             if b.is_ascii_alphanumeric() {
-                let mut j = i;
-                let mut class = 0u8;
-                while let Some(&c) = bytes.get(j) {
-                    let k = WORD_BYTE[c as usize];
-                    if k == 0 {
-                        break;
-                    }
-                    class |= k;
-                    j += 1;
-                }
-                let upper = class & 2 != 0;
+                let (j, upper) = word_run(bytes, i);
                 w.open(i, line_start);
                 if !upper && w.plain && w.end == i {
                     w.end = j;
                 } else {
                     w.unplain(text);
-                    w.buf.extend(
-                        bytes[i..j]
-                            .iter()
-                            .map(|c| char::from(c.to_ascii_lowercase())),
-                    );
+                    let from = w.buf.len();
+                    w.buf.push_str(text.get(i..j).unwrap_or(""));
+                    if let Some(s) = w.buf.get_mut(from..) {
+                        s.make_ascii_lowercase();
+                    }
                     w.end = j;
                 }
                 line_start = false;
