@@ -491,44 +491,58 @@ impl Index {
         Guess { lo, hi, at }
     }
 
-    /// The positions of each key in a sorted table of 16-byte entries, in
-    /// passes so that the cache misses of different keys overlap instead
-    /// of waiting on each other: every key's guess (the directory, mostly
-    /// in the processor's cache); then the entry at every guess, which
-    /// brings its cache line in; then each key's range, found from its
-    /// guess among lines mostly in the cache by now.
+    /// The positions of each key in a sorted table of 16-byte entries, as
+    /// a software pipeline, so that the cache misses of different keys
+    /// overlap instead of waiting on each other: while key `i` is found,
+    /// the entries around key `i + AHEAD`'s guess are asked for (its
+    /// directory slot read by then) and key `i + 2 AHEAD`'s directory slot
+    /// is asked for. A steady stream, not a burst: a burst of prefetches
+    /// outruns the processor's few outstanding-miss slots and most are
+    /// dropped.
     fn find_many(
         &self,
         table: usize,
         dir: usize,
         bits: u32,
-        keys: impl Iterator<Item = u64> + Clone,
+        keys: &[u64],
     ) -> Vec<std::ops::Range<usize>> {
-        let guesses: Vec<Guess> = keys
-            .clone()
-            .map(|k| self.guess(table, dir, bits, k))
-            .collect();
+        const AHEAD: usize = 16;
         let b = self.bytes();
         let base = self.sec[table].0;
-        // The guess is off by a few entries either way (4 at most, mostly):
-        // the lines before and after it are brought in with it.
-        let touched = guesses.iter().fold(0u64, |acc, g| {
+        let dir_at = self.sec[dir].0;
+        let ask_dir =
+            |k: u64| proviso_mmap::prefetch(b, dir_at + ((k >> (64 - bits)) as usize) * 4);
+        let ask_entries = |g: &Guess| {
             if g.at < g.hi {
-                let before = g.at.saturating_sub(4).max(g.lo);
-                let after = (g.at + 4).min(g.hi - 1);
-                acc ^ store::u64_at(b, base + g.at * 16)
-                    ^ store::u64_at(b, base + before * 16)
-                    ^ store::u64_at(b, base + after * 16)
-            } else {
-                acc
+                // The guess is off by a few entries either way (4 at most,
+                // mostly): the lines before and after it come with it.
+                proviso_mmap::prefetch(b, base + g.at * 16);
+                proviso_mmap::prefetch(b, base + g.at.saturating_sub(4).max(g.lo) * 16);
+                proviso_mmap::prefetch(b, base + (g.at + 4).min(g.hi - 1) * 16);
             }
-        });
-        std::hint::black_box(touched);
-        guesses
-            .into_iter()
-            .zip(keys)
-            .map(|(g, key)| self.find(table, g, key))
-            .collect()
+        };
+        for &k in keys.iter().take(2 * AHEAD) {
+            ask_dir(k);
+        }
+        let mut guesses: Vec<Guess> = Vec::with_capacity(keys.len());
+        for &k in keys.iter().take(AHEAD) {
+            let g = self.guess(table, dir, bits, k);
+            ask_entries(&g);
+            guesses.push(g);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, &key) in keys.iter().enumerate() {
+            if let Some(&k) = keys.get(i + 2 * AHEAD) {
+                ask_dir(k);
+            }
+            if let Some(&k) = keys.get(i + AHEAD) {
+                let g = self.guess(table, dir, bits, k);
+                ask_entries(&g);
+                guesses.push(g);
+            }
+            out.push(self.find(table, guesses[i], key));
+        }
+        out
     }
 
     /// The positions of `key` in a sorted table of 16-byte entries that
@@ -739,18 +753,18 @@ impl Index {
         let tokens = &q.tokens;
         // The directory slots first, then the entries: the look-ups do not
         // wait on each other, so their cache misses overlap.
-        let found = self.find_many(
-            store::EXACT,
-            store::EXACT_DIR,
-            self.dir_bits,
-            q.fingerprints.iter().map(|f| {
+        let keys: Vec<u64> = q
+            .fingerprints
+            .iter()
+            .map(|f| {
                 if self.spread {
                     crate::fingerprint::spread(f.0)
                 } else {
                     f.0
                 }
-            }),
-        );
+            })
+            .collect();
+        let found = self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, &keys);
         let mut hits: Vec<(u32, i64, u32)> = Vec::new();
         for (found, &(_, pos)) in found.into_iter().zip(&q.fingerprints) {
             for (r, rpos) in found.flat_map(|i| self.postings(i)).take(COMMON) {
@@ -771,17 +785,36 @@ impl Index {
         }
         // Each run reads its reference's tokens somewhere in the index: a
         // cache miss or two per run, and a text shared by many references
-        // gives many runs. Their bounds are read for every run first, then
-        // the first token of each, so the misses overlap instead of
-        // following one another; the extension below then finds them in
-        // the cache.
-        let rts: Vec<&[u8]> = runs.iter().map(|run| self.ref_tokens(run.0)).collect();
-        let touched = runs.iter().zip(&rts).fold(0u8, |acc, (run, rt)| {
-            let at = (i64::from(run.2) + run.1).max(0) as usize * 2;
-            acc ^ rt.get(at).copied().unwrap_or(0)
-        });
-        std::hint::black_box(touched);
-        for ((r, diag, first, last), rt) in runs.into_iter().zip(rts) {
+        // gives many runs. As in `find_many`, a pipeline: while run `i` is
+        // extended, run `i + AHEAD`'s tokens (their bounds read by then)
+        // and run `i + 2 AHEAD`'s bounds are asked for.
+        const AHEAD: usize = 8;
+        let b = self.bytes();
+        let starts = self.sec[store::TOK_START].0;
+        let ask_bounds = |r: u32| proviso_mmap::prefetch(b, starts + r as usize * 8 + 4);
+        let ask_tokens = |run: &(u32, i64, u32, u32), rt: &[u8]| {
+            proviso_mmap::prefetch(rt, (i64::from(run.2) + run.1).max(0) as usize * 2);
+        };
+        for run in runs.iter().take(2 * AHEAD) {
+            ask_bounds(run.0);
+        }
+        let mut rts: Vec<&[u8]> = Vec::with_capacity(runs.len());
+        for run in runs.iter().take(AHEAD) {
+            let rt = self.ref_tokens(run.0);
+            ask_tokens(run, rt);
+            rts.push(rt);
+        }
+        for i in 0..runs.len() {
+            if let Some(run) = runs.get(i + 2 * AHEAD) {
+                ask_bounds(run.0);
+            }
+            if let Some(run) = runs.get(i + AHEAD) {
+                let rt = self.ref_tokens(run.0);
+                ask_tokens(run, rt);
+                rts.push(rt);
+            }
+            let (r, diag, first, last) = runs[i];
+            let rt = rts[i];
             // Extend the run token by token to where the texts part.
             let (first, end_excl) = Index::extend(
                 rt,
@@ -821,12 +854,7 @@ impl Index {
     fn near_matches(&self, q: &Prepared<'_>, sig: &[u32], keys: &[u64], base: u32, acc: &mut Acc) {
         let p = &self.params;
         let mut cands: Vec<u32> = self
-            .find_many(
-                store::BANDS,
-                store::BAND_DIR,
-                self.band_bits,
-                keys.iter().copied(),
-            )
+            .find_many(store::BANDS, store::BAND_DIR, self.band_bits, keys)
             .into_iter()
             .flatten()
             .map(|i| self.band_at(i).1)
@@ -1149,12 +1177,7 @@ mod tests {
             keys[7] + 1,
             keys[7] - 1,
         ]);
-        let found = ix.find_many(
-            store::EXACT,
-            store::EXACT_DIR,
-            ix.dir_bits,
-            probes.iter().copied(),
-        );
+        let found = ix.find_many(store::EXACT, store::EXACT_DIR, ix.dir_bits, &probes);
         let mut at: std::collections::HashMap<u64, Vec<u32>> = Default::default();
         for (i, k) in keys.iter().enumerate() {
             at.entry(*k).or_default().push(i as u32);

@@ -12,6 +12,10 @@
 //! last map is dropped). A file truncated by hand while an audit runs
 //! would stop that process with SIGBUS: documented in `docs/audit.md`.
 //!
+//! The crate's other `unsafe` expression is [`prefetch`]: a hint to the
+//! processor to bring a line of memory into its cache, which reads nothing
+//! into the program and cannot fault, but takes a raw pointer.
+//!
 //! ```
 //! let path = std::env::temp_dir().join(format!("proviso-mmap-doc-{}", std::process::id()));
 //! std::fs::write(&path, b"hello").unwrap();
@@ -58,6 +62,28 @@ impl Mapped {
     }
 }
 
+/// Asks the processor to bring the cache line holding `bytes[at]` in,
+/// without waiting for it (nothing when `at` is out of range, or on a
+/// processor without the instruction). A look-up that will read many
+/// scattered places of an index asks for all of them first, so their
+/// cache misses overlap with each other and with other work: a load used
+/// for that purpose instead would hold up the instructions behind it.
+#[inline]
+pub fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = bytes.get(at) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        #[allow(unsafe_code)]
+        // SAFETY: a prefetch is a hint: it reads nothing into the program
+        // and cannot fault; the pointer is that of a byte in `bytes`.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast::<i8>())
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
+}
+
 impl std::ops::Deref for Mapped {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -75,6 +101,18 @@ impl std::fmt::Debug for Mapped {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A prefetch anywhere in a slice, or past its end, is harmless and
+    /// changes nothing.
+    #[test]
+    fn prefetch_is_only_a_hint() {
+        let v: Vec<u8> = (0..=255).collect();
+        for at in [0, 1, 63, 64, 255, 256, usize::MAX] {
+            prefetch(&v, at);
+        }
+        prefetch(&[], 0);
+        assert_eq!(v.iter().map(|&b| u64::from(b)).sum::<u64>(), 255 * 256 / 2);
+    }
 
     #[test]
     fn maps_and_survives_replacement_by_rename() {
