@@ -124,8 +124,13 @@ impl Word {
 
     fn flush(&mut self, text: &str, out: &mut Vec<Token>) {
         if self.any {
+            let word = if self.plain {
+                text.as_bytes().get(self.start..self.end).unwrap_or(&[])
+            } else {
+                self.buf.as_bytes()
+            };
             out.push(Token {
-                hash: xxh3_64_with_seed(self.text(text).as_bytes(), SEED),
+                hash: xxh3_64_with_seed(word, SEED),
                 start: self.start as u32,
                 end: self.end as u32,
             });
@@ -251,6 +256,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 }
                 line_start = false;
                 i = j;
+                // Most words end at a space, which only ends the word:
+                // taken here, without another turn of the loop.
+                if bytes.get(j) == Some(&b' ') {
+                    w.flush(text, &mut out);
+                    i += 1;
+                }
                 continue;
             }
             if b == b' ' || b == b'\t' || b == b'\r' {
