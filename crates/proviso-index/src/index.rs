@@ -247,6 +247,8 @@ pub struct Index {
     hasher: MinHasher,
     /// Whether fingerprints are stored under spread keys (format 3 on).
     spread: bool,
+    /// Whether directories are records with filters (format 4 on).
+    filtered: bool,
 }
 
 /// Keys per directory bucket the writer aims at (a power of two).
@@ -261,21 +263,66 @@ const PER_BUCKET: usize = 64;
 /// the table, where a directory of a bucket per key was a cache miss of
 /// its own and 16 times the size. Segments written with finer directories
 /// (bits up to 26) are read the same way.
-fn directory(keys: impl Iterator<Item = u64>, len: usize) -> Vec<u32> {
-    let bits = (usize::BITS - (len / PER_BUCKET).max(1).leading_zeros()).clamp(8, 26);
-    let mut dir = vec![0u32; (1usize << bits) + 1];
-    for k in keys {
-        dir[(k >> (64 - bits)) as usize + 1] += 1;
+///
+/// Format 4 on, a bucket is a 64-byte record, one cache line: its first
+/// position and its count, and a Bloom filter of its keys (448 bits for
+/// about 64 keys, 4 bits set per key: about 4% false positives). A key the
+/// filter rules out costs that one line and no read of the table: most of
+/// a clean document's fingerprints, and nearly all its band keys.
+fn directory(keys: &[u64], version: u32) -> Vec<u8> {
+    let bits = (usize::BITS - (keys.len() / PER_BUCKET).max(1).leading_zeros()).clamp(8, 26);
+    let slot = |k: u64| (k >> (64 - bits)) as usize;
+    if version < 4 {
+        let mut dir = vec![0u32; (1usize << bits) + 1];
+        for &k in keys {
+            dir[slot(k) + 1] += 1;
+        }
+        for b in 1..dir.len() {
+            dir[b] += dir[b - 1];
+        }
+        return dir.iter().flat_map(|d| d.to_le_bytes()).collect();
     }
-    for b in 1..dir.len() {
-        dir[b] += dir[b - 1];
+    let mut recs = vec![0u8; (1usize << bits) * RECORD];
+    let mut first = 0u32;
+    let mut i = 0;
+    for b in 0..1usize << bits {
+        let start = i;
+        while i < keys.len() && slot(keys[i]) == b {
+            let rec = &mut recs[b * RECORD..(b + 1) * RECORD];
+            for bit in filter_bits(keys[i]) {
+                rec[8 + bit / 8] |= 1 << (bit % 8);
+            }
+            i += 1;
+        }
+        let count = (i - start) as u32;
+        recs[b * RECORD..b * RECORD + 4].copy_from_slice(&first.to_le_bytes());
+        recs[b * RECORD + 4..b * RECORD + 8].copy_from_slice(&count.to_le_bytes());
+        first += count;
     }
-    dir
+    recs
 }
 
-/// The bits of a directory of `len` entries (`2^bits + 1`).
-fn bits_of_dir(len: usize) -> Option<u32> {
-    let n = len.checked_sub(1)?;
+/// Bytes of a directory record (format 4 on).
+const RECORD: usize = 64;
+
+/// Bits of a record's filter.
+const FILTER_BITS: u64 = (RECORD as u64 - 8) * 8;
+
+/// The filter bits of a key: four 9-bit slices of its low 36 bits (the
+/// bucket is chosen by its top bits), each scaled to the filter.
+#[inline]
+fn filter_bits(key: u64) -> [usize; 4] {
+    let at = |shift: u32| ((((key >> shift) & 511) * FILTER_BITS) >> 9) as usize;
+    [at(0), at(9), at(18), at(27)]
+}
+
+/// The bits of a directory of `len` bytes in format `version`.
+fn bits_of_dir(len: usize, version: u32) -> Option<u32> {
+    let n = if version >= 4 {
+        len.is_multiple_of(RECORD).then_some(len / RECORD)?
+    } else {
+        len.is_multiple_of(4).then_some(len / 4)?.checked_sub(1)?
+    };
     (n.is_power_of_two() && (8..=26).contains(&n.trailing_zeros())).then_some(n.trailing_zeros())
 }
 
@@ -324,8 +371,8 @@ impl Index {
         } else {
             Vec::new()
         };
-        let exact_dir = directory(exact.iter().map(|e| e.0), exact.len());
-        let band_dir = directory(bands.iter().map(|e| e.0), bands.len());
+        let exact_dir = directory(&exact.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
+        let band_dir = directory(&bands.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
         let bytes = store::lay_out(
             &store::Tables {
                 params: &params,
@@ -364,6 +411,7 @@ impl Index {
             longest_ref: 0,
             hasher,
             spread: true,
+            filtered: true,
         }
     }
 
@@ -410,8 +458,8 @@ impl Index {
         if sec[store::SIGS].1 != n * params.num_perm * 4 || sec[store::TOK_START].1 != n * 8 {
             return Err("tables do not match the number of references".into());
         }
-        let dir_bits = bits_of_dir(sec[store::EXACT_DIR].1 / 4).ok_or("bad directory")?;
-        let band_bits = bits_of_dir(sec[store::BAND_DIR].1 / 4).ok_or("bad band directory")?;
+        let dir_bits = bits_of_dir(sec[store::EXACT_DIR].1, version).ok_or("bad directory")?;
+        let band_bits = bits_of_dir(sec[store::BAND_DIR].1, version).ok_or("bad band directory")?;
         let longest_ref = refs.iter().map(|r| r.tokens as usize).max().unwrap_or(0);
         let hasher = MinHasher::new(params.num_perm);
         Ok(Index {
@@ -424,6 +472,7 @@ impl Index {
             longest_ref,
             hasher,
             spread: version >= 3,
+            filtered: version >= 4,
         })
     }
 
@@ -482,10 +531,24 @@ impl Index {
     /// interpolation on the key's next 32 bits (keys are uniform hashes).
     fn guess(&self, table: usize, dir: usize, bits: u32, key: u64) -> Guess {
         let b = self.bytes();
-        let d = self.sec[dir].0 + ((key >> (64 - bits)) as usize) * 4;
         let n = self.count(table, 16);
-        let hi = (store::u32_at(b, d + 4) as usize).min(n);
-        let lo = (store::u32_at(b, d) as usize).min(hi);
+        let slot = (key >> (64 - bits)) as usize;
+        let (lo, hi) = if self.filtered {
+            let rec = self.sec[dir].0 + slot * RECORD;
+            let lo = (store::u32_at(b, rec) as usize).min(n);
+            let present = filter_bits(key).iter().all(|&bit| {
+                b.get(rec + 8 + bit / 8)
+                    .is_some_and(|&x| x & (1 << (bit % 8)) != 0)
+            });
+            if !present {
+                return Guess { lo, hi: lo, at: lo };
+            }
+            (lo, (lo + store::u32_at(b, rec + 4) as usize).min(n))
+        } else {
+            let d = self.sec[dir].0 + slot * 4;
+            let hi = (store::u32_at(b, d + 4) as usize).min(n);
+            ((store::u32_at(b, d) as usize).min(hi), hi)
+        };
         let frac = (key << bits) >> 32;
         let at = lo + ((((hi - lo) as u64) * frac) >> 32) as usize;
         Guess { lo, hi, at }
@@ -510,8 +573,9 @@ impl Index {
         let b = self.bytes();
         let base = self.sec[table].0;
         let dir_at = self.sec[dir].0;
+        let stride = if self.filtered { RECORD } else { 4 };
         let ask_dir =
-            |k: u64| proviso_mmap::prefetch(b, dir_at + ((k >> (64 - bits)) as usize) * 4);
+            |k: u64| proviso_mmap::prefetch(b, dir_at + ((k >> (64 - bits)) as usize) * stride);
         let ask_entries = |g: &Guess| {
             if g.at < g.hi {
                 // The guess is off by a few entries either way (4 at most,
@@ -1191,36 +1255,56 @@ mod tests {
         }
     }
 
-    /// Format 2 stored fingerprints under their own value: such a segment
-    /// is still queried as it is, alone or beside format 3, and merging
-    /// rewrites it as format 3.
+    /// Format 2 stored fingerprints under their own value, format 3 had
+    /// directories without filters: such segments are still queried as
+    /// they are, alone or beside the newest format, and merging rewrites
+    /// them in it.
     #[test]
-    fn format_2_segments_are_read_and_merged() {
+    fn older_formats_are_read_and_merged() {
         let p = Params::default();
         let a = "the committee met on tuesday to review the annual budget and decided that the library would stay open on sundays through the winter months";
         let b = "photosynthesis turns light water and carbon dioxide into sugar and oxygen inside the chloroplasts of green plants and many kinds of algae";
-        let v2 = || {
-            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), a);
+        let c = "the river flooded the lower town twice that spring and the council voted to raise the embankment before the autumn rains came again";
+        // Format 2 (or 3: fingerprints under spread keys, directories
+        // without filters) of one text.
+        let old = |version: u32, text: &str, key: fn(u64) -> u64| {
+            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), text);
             let mut r = Reference::file("old.jsonl", 1);
             r.tokens = parts.toks.len() as u32;
             Index::assemble_as(
-                2,
+                version,
                 p.clone(),
                 vec![r],
-                parts.exact.iter().map(|&(h, pos)| (h, 0, pos)).collect(),
+                parts
+                    .exact
+                    .iter()
+                    .map(|&(h, pos)| (key(h), 0, pos))
+                    .collect(),
                 parts.bands.iter().map(|&k| (k, 0)).collect(),
                 parts.sig,
                 vec![0],
                 parts.toks,
             )
         };
-        let v3 = || {
+        let v2 = || old(2, a, |h| h);
+        let v3 = || old(3, c, crate::fingerprint::spread);
+        let v4 = || {
             let mut nb = IndexBuilder::new(p.clone());
             nb.add(b, Reference::file("new.jsonl", 1));
             nb.build()
         };
-        assert!(!v2().spread && v3().spread);
+        assert!(!v2().spread && !v2().filtered);
+        assert!(v3().spread && !v3().filtered);
+        assert!(v4().spread && v4().filtered);
         assert_eq!(store::u32_at(v2().bytes(), 8), 2);
+        assert_eq!(store::u32_at(v3().bytes(), 8), 3);
+        let doc3 = format!("Before. {c}. After.");
+        assert_eq!(v3().query(&doc3).longest_run, tokenize(c).len());
+        let set = IndexSet::new(vec![v3(), v4()]).unwrap();
+        assert!(set.query(&doc3).flagged);
+        let merged = Index::merge(vec![v3(), v4()]).unwrap();
+        assert!(merged.filtered);
+        assert_eq!(merged.query(&doc3).longest_run, tokenize(c).len());
         let doc = format!("Some words first. {a}. Then more. {b}. The end.");
         let alone = v2().query(&doc);
         assert!(alone.flagged);
@@ -1230,9 +1314,9 @@ mod tests {
             v.sort_unstable();
             v
         };
-        let set = IndexSet::new(vec![v2(), v3()]).unwrap();
+        let set = IndexSet::new(vec![v2(), v4()]).unwrap();
         assert_eq!(refs(&set.query(&doc)), vec![0, 1]);
-        let merged = Index::merge(vec![v2(), v3()]).unwrap();
+        let merged = Index::merge(vec![v2(), v4()]).unwrap();
         assert!(merged.spread);
         assert_eq!(store::u32_at(merged.bytes(), 8), crate::FORMAT_VERSION);
         let q = merged.query(&doc);

@@ -11,9 +11,11 @@ use crate::{Index, IndexError, Params, Reference};
 /// still reads by converting it in memory, stored every table as entries
 /// to be parsed; format 2 is laid out to be queried where it lies; format
 /// 3 is format 2 with fingerprints stored under spread keys (uniform, so
-/// that a look-up can guess where a key stands). Format 2 is still read
-/// and queried as it is; merging rewrites it as format 3.
-pub const FORMAT_VERSION: u32 = 3;
+/// that a look-up can guess where a key stands) and postings for shared
+/// keys; format 4 adds a Bloom filter to every directory bucket. Formats 2
+/// and 3 are still read and queried as they are; merging rewrites them as
+/// format 4.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Writes `index` to `path` (atomically: a temporary file, synced, then
 /// renamed; a segment is never written in place, which is what lets

@@ -2,7 +2,7 @@
 //! disk (a segment file, opened memory-mapped), so an opened segment is
 //! queried where it lies, with no copy and no parse of its tables.
 //!
-//! Layout (format 3, little-endian):
+//! Layout (format 4, little-endian):
 //!
 //! ```text
 //! 0    "PVXSEG\0\0"  format u32  reserved u32
@@ -13,9 +13,10 @@
 //!                               (key u64, reference u32, position u32), or for a
 //!                               key held more than once
 //!                               (key u64, first posting u32, 2^31 | count u32)
-//!        3 their directory      (u32 × 2^bits + 1)
+//!        3 their directory      2^bits buckets of 64 bytes: (first u32, count u32,
+//!                               a 448-bit Bloom filter of the bucket's keys)
 //!        4 LSH bands            (key u64, reference u32, 0 u32), sorted
-//!        5 their directory      (u32 × 2^bits + 1)
+//!        5 their directory      as 3
 //!        6 signatures           (u32 × num_perm per reference)
 //!        7 token starts         (u64 per reference)
 //!        8 tokens               (u16 per token: low bits of its hash)
@@ -23,7 +24,8 @@
 //! end  format u32  xxh3(everything before) u64  "PVXEND\0\0"
 //! ```
 //!
-//! Format 2 is the same without section 9 (a table of contents of 9, the
+//! Format 3 had directories of `2^bits + 1` 32-bit first positions and no
+//! filters. Format 2 is the same without section 9 (a table of contents of 9, the
 //! sections from byte 160): every fingerprint has an entry of its own, and
 //! fingerprints are stored under their own value instead of spread keys.
 
@@ -105,9 +107,9 @@ pub(crate) struct Tables<'a> {
     pub params: &'a Params,
     pub refs_json: Vec<u8>,
     pub exact: &'a [(u64, u32, u32)],
-    pub exact_dir: &'a [u32],
+    pub exact_dir: &'a [u8],
     pub bands: &'a [(u64, u32)],
-    pub band_dir: &'a [u32],
+    pub band_dir: &'a [u8],
     pub sigs: &'a [u32],
     pub tok_start: &'a [u64],
     pub toks: &'a [u16],
@@ -121,9 +123,9 @@ pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
         params_json.len(),
         t.refs_json.len(),
         t.exact.len() * 16,
-        t.exact_dir.len() * 4,
+        t.exact_dir.len(),
         t.bands.len() * 16,
-        t.band_dir.len() * 4,
+        t.band_dir.len(),
         t.sigs.len() * 4,
         t.tok_start.len() * 8,
         t.toks.len() * 2,
@@ -144,9 +146,9 @@ pub(crate) fn lay_out(t: &Tables<'_>, version: u32) -> Vec<u8> {
     put(&mut out, &params_json, |b| [*b]);
     put(&mut out, &t.refs_json, |b| [*b]);
     put(&mut out, t.exact, |(h, r, p)| entry(*h, *r, *p));
-    put(&mut out, t.exact_dir, |d| d.to_le_bytes());
+    put(&mut out, t.exact_dir, |b| [*b]);
     put(&mut out, t.bands, |(k, r)| entry(*k, *r, 0));
-    put(&mut out, t.band_dir, |d| d.to_le_bytes());
+    put(&mut out, t.band_dir, |b| [*b]);
     put(&mut out, t.sigs, |s| s.to_le_bytes());
     put(&mut out, t.tok_start, |s| s.to_le_bytes());
     put(&mut out, t.toks, |s| s.to_le_bytes());
