@@ -52,7 +52,7 @@ fn setup() -> Setup {
         b.add(t, Reference::file("zh", i as u64 + 1));
     }
     Setup {
-        index: b.build(),
+        index: b.build().unwrap(),
         gpt4,
         zh,
     }

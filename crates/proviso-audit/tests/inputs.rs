@@ -110,7 +110,7 @@ fn sample_intervals_cover_the_true_rate() {
     for (i, r) in refs.iter().enumerate() {
         b.add(r, Reference::file("refs", i as u64));
     }
-    let index = proviso_index::IndexSet::from(b.build());
+    let index = proviso_index::IndexSet::from(b.build().unwrap());
     let docs: Vec<Document> = (0..2000)
         .map(|i| Document {
             file: "train".into(),
@@ -256,7 +256,7 @@ fn full_scan_agrees_with_reading_in_order() {
         for (i, r) in half.iter().enumerate() {
             b.add(r, Reference::file("refs", i as u64 + 1));
         }
-        segs.push(b.build());
+        segs.push(b.build().unwrap());
     }
     let split = proviso_index::IndexSet::new(segs).unwrap();
     // About 9 MB: the reader hands on at least three blocks.
@@ -325,7 +325,7 @@ fn full_scan_agrees_with_reading_in_order() {
     for (i, r) in refs.iter().enumerate() {
         b.add(r, Reference::file("refs", i as u64 + 1));
     }
-    let one = proviso_index::IndexSet::from(b.build());
+    let one = proviso_index::IndexSet::from(b.build().unwrap());
     let seq_flagged: Vec<u64> = scan(&one, &docs, &mut seq).iter().map(|f| f.line).collect();
     assert_eq!(seq_flagged, want_flagged);
     assert_eq!(

@@ -119,7 +119,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             }
             let n = b.len();
             let path = dir(cfg).join(segment_name());
-            write_segment(&b.build(), &path)?;
+            write_segment(&b.build()?, &path)?;
             merge_added(&dir(cfg))?;
             eprintln!(
                 "indexed {n} reference outputs into {} ({} bad inputs)",
@@ -142,7 +142,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             let (b, last) = index_ledger_from(&store, 1)?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
-            write_segment(&b.build(), &path)?;
+            write_segment(&b.build()?, &path)?;
             eprintln!(
                 "indexed {n} outputs from the ledger into {}",
                 path.display()
@@ -215,7 +215,10 @@ fn merge_segments(parts: &[PathBuf], dest: &std::path::Path) -> anyhow::Result<(
         .iter()
         .map(|p| read_segment(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let merged = Index::merge(read).ok_or_else(params_differ)?;
+    let merged = Index::merge(read).map_err(|e| match e {
+        proviso_index::IndexError::ParamsDiffer => params_differ(),
+        e => e.into(),
+    })?;
     write_segment(&merged, dest)?;
     for p in parts.iter().filter(|p| p.as_path() != dest) {
         std::fs::remove_file(p).with_context(|| format!("removing {}", p.display()))?;
@@ -261,7 +264,7 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let n = b.len();
     if last > done {
         write_segment(
-            &b.build(),
+            &b.build()?,
             &d.join(format!("ledger-{}-{last}.pvx", done + 1)),
         )?;
     }

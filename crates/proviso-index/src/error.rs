@@ -19,4 +19,11 @@ pub enum IndexError {
         /// What is wrong.
         why: String,
     },
+    /// Segments to merge were built with different parameters.
+    #[error("index segments were built with different parameters; rebuild them")]
+    ParamsDiffer,
+    /// A segment could not be laid out (it would exceed a limit of the
+    /// format), or did not read back as laid out.
+    #[error("building an index segment: {0}")]
+    Build(String),
 }

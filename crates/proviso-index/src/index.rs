@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::minhash::band_keys;
 use crate::store::{self, Bytes};
-use crate::{MinHasher, shingles, tokenize, winnow};
+use crate::{IndexError, MinHasher, shingles, tokenize, winnow};
 
 /// Index parameters (stored in each segment; see `docs/audit.md` for why
 /// these values).
@@ -222,7 +222,9 @@ impl IndexBuilder {
     }
 
     /// Sorts everything into a queryable index (laid out as a segment).
-    pub fn build(self) -> Index {
+    /// Fails only past a limit of the format (2^32 fingerprints, bands or
+    /// references in one segment): split the input.
+    pub fn build(self) -> Result<Index, IndexError> {
         Index::assemble(
             self.params,
             self.refs,
@@ -337,7 +339,7 @@ impl Index {
         sigs: Vec<u32>,
         tok_start: Vec<u64>,
         toks: Vec<u16>,
-    ) -> Index {
+    ) -> Result<Index, IndexError> {
         Index::assemble_as(
             crate::FORMAT_VERSION,
             params,
@@ -363,7 +365,16 @@ impl Index {
         sigs: Vec<u32>,
         tok_start: Vec<u64>,
         toks: Vec<u16>,
-    ) -> Index {
+    ) -> Result<Index, IndexError> {
+        let limit = u32::MAX as usize;
+        if refs.len() > limit || exact.len() > limit || bands.len() > limit {
+            return Err(IndexError::Build(format!(
+                "{} references, {} fingerprints and {} band keys: a segment holds at most {limit} of each; index the input in parts",
+                refs.len(),
+                exact.len(),
+                bands.len()
+            )));
+        }
         exact.sort_unstable();
         bands.sort_unstable();
         let postings = if version >= 3 {
@@ -392,27 +403,9 @@ impl Index {
             exact, bands, exact_dir, band_dir, sigs, tok_start, toks, postings,
         ));
         // Laid out just now by this build: it reads back (the references
-        // are handed over, not parsed back from their JSON).
-        match Index::open(Bytes::Owned(bytes), false, Some(refs)) {
-            Ok(ix) => ix,
-            Err(_) => Index::empty(params),
-        }
-    }
-
-    fn empty(params: Params) -> Index {
-        let hasher = MinHasher::new(params.num_perm);
-        Index {
-            params,
-            refs: Vec::new(),
-            bytes: Bytes::Owned(Vec::new()),
-            sec: [(0, 0); store::SECTIONS],
-            dir_bits: 8,
-            band_bits: 8,
-            longest_ref: 0,
-            hasher,
-            spread: true,
-            filtered: true,
-        }
+        // are handed over, not parsed back from their JSON); if it did not,
+        // that is said, never replaced by an empty index.
+        Index::open(Bytes::Owned(bytes), false, Some(refs)).map_err(IndexError::Build)
     }
 
     /// Opens laid-out bytes (in memory or mapped): checks the frame (and,
@@ -688,14 +681,17 @@ impl Index {
     }
 
     /// Merges several indexes with the same parameters (segments).
-    pub fn merge(parts: Vec<Index>) -> Option<Index> {
-        let params = parts.first()?.params.clone();
+    pub fn merge(parts: Vec<Index>) -> Result<Index, IndexError> {
+        let params = parts
+            .first()
+            .map(|p| p.params.clone())
+            .ok_or_else(|| IndexError::Build("nothing to merge".into()))?;
         let (mut refs, mut exact, mut bands, mut sigs) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut toks, mut tok_start) = (Vec::new(), Vec::new());
         for p in &parts {
             if p.params != params {
-                return None;
+                return Err(IndexError::ParamsDiffer);
             }
         }
         for p in parts {
@@ -723,9 +719,7 @@ impl Index {
             toks.extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
             refs.extend(p.refs);
         }
-        Some(Index::assemble(
-            params, refs, exact, bands, sigs, tok_start, toks,
-        ))
+        Index::assemble(params, refs, exact, bands, sigs, tok_start, toks)
     }
 
     /// The parameters.
@@ -1224,7 +1218,8 @@ mod tests {
             vec![0; 128],
             vec![0],
             Vec::new(),
-        );
+        )
+        .unwrap();
         assert!(ix.dir_bits < 14, "a bucket per 64 keys, not per key");
         assert_eq!(
             ix.count(store::POSTINGS, 8),
@@ -1285,13 +1280,14 @@ mod tests {
                 vec![0],
                 parts.toks,
             )
+            .unwrap()
         };
         let v2 = || old(2, a, |h| h);
         let v3 = || old(3, c, crate::fingerprint::spread);
         let v4 = || {
             let mut nb = IndexBuilder::new(p.clone());
             nb.add(b, Reference::file("new.jsonl", 1));
-            nb.build()
+            nb.build().unwrap()
         };
         assert!(!v2().spread && !v2().filtered);
         assert!(v3().spread && !v3().filtered);
@@ -1324,6 +1320,37 @@ mod tests {
         assert!(q.matches.iter().all(|m| m.kind == "exact"));
     }
 
+    /// A merge that cannot be done says why; it never yields an empty
+    /// index in place of the segments.
+    #[test]
+    fn merges_that_cannot_be_done_are_errors() {
+        assert!(matches!(
+            Index::merge(Vec::new()),
+            Err(IndexError::Build(_))
+        ));
+        let one = |params: Params| {
+            let mut b = IndexBuilder::new(params);
+            b.add(
+                "alpha beta gamma delta epsilon zeta eta theta iota kappa",
+                Reference::file("f", 1),
+            );
+            b.build().unwrap()
+        };
+        let other = Params {
+            min_run: 30,
+            ..Params::default()
+        };
+        let e = Index::merge(vec![one(Params::default()), one(other)]).unwrap_err();
+        assert!(matches!(e, IndexError::ParamsDiffer));
+        assert!(e.to_string().contains("different parameters"));
+        assert_eq!(
+            Index::merge(vec![one(Params::default()), one(Params::default())])
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
     /// Adding in parallel gives the very same segment as adding one by one.
     #[test]
     fn add_all_is_add_in_order() {
@@ -1349,7 +1376,7 @@ mod tests {
                 .map(|(i, t)| (t.clone(), Reference::file("f", i as u64)))
                 .collect(),
         );
-        assert_eq!(one.build().bytes(), all.build().bytes());
+        assert_eq!(one.build().unwrap().bytes(), all.build().unwrap().bytes());
     }
 
     /// A stock sentence in every reference: each copy is still attributed
@@ -1368,7 +1395,7 @@ mod tests {
         for i in 0..n {
             b.add(&text(i), Reference::file("refs", i as u64 + 1));
         }
-        let ix = b.build();
+        let ix = b.build().unwrap();
         let last = n - 1;
         let r = ix.query(&format!("some human preface. {}", text(last)));
         assert!(r.flagged);

@@ -20,11 +20,12 @@
 //! let mut b = IndexBuilder::new(Params::default());
 //! let answer = "Photosynthesis is the process by which green plants and some other organisms use sunlight to synthesize foods from carbon dioxide and water, generating oxygen as a by-product.";
 //! b.add(answer, Reference::file("answers.jsonl", 1));
-//! let index = b.build();
+//! let index = b.build()?;
 //! let doc = format!("Intro text from a forum post. {} More unrelated text follows here.", answer.to_uppercase());
 //! let m = index.query(&doc);
 //! assert!(m.flagged);
 //! assert_eq!(&doc[m.spans[0].0..m.spans[0].1].to_lowercase(), &answer.to_lowercase()[..answer.len() - 1]);
+//! # Ok::<(), proviso_index::IndexError>(())
 //! ```
 #![deny(missing_docs)]
 

@@ -95,7 +95,7 @@ fn read_v1(b: &[u8]) -> Result<Index, String> {
         return Err("checksum mismatch: the file is damaged".into());
     }
     let mut r = Reader { b: body, at: 12 };
-    let parse = |r: &mut Reader<'_>| -> Option<Index> {
+    let parse = |r: &mut Reader<'_>| -> Option<Result<Index, IndexError>> {
         let n = usize::try_from(r.u64()?).ok()?;
         let params: Params = serde_json::from_slice(r.take(n)?).ok()?;
         let n = usize::try_from(r.u64()?).ok()?;
@@ -129,7 +129,9 @@ fn read_v1(b: &[u8]) -> Result<Index, String> {
             params, refs, exact, bands, sigs, tok_start, toks,
         ))
     };
-    parse(&mut r).ok_or_else(|| "malformed segment body".to_owned())
+    parse(&mut r)
+        .ok_or_else(|| "malformed segment body".to_owned())?
+        .map_err(|e| e.to_string())
 }
 
 /// Bytes read back as laid out (for tests of the layout).
@@ -149,7 +151,7 @@ mod tests {
         let path = dir.join("a.pvx");
         let mut b = IndexBuilder::new(Params::default());
         b.add("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone", Reference::file("f", 1));
-        let idx = b.build();
+        let idx = b.build().unwrap();
         write_segment(&idx, &path).unwrap();
         let back = read_segment(&path).unwrap();
         assert!(back.is_mapped() && !idx.is_mapped());
@@ -186,7 +188,7 @@ mod tests {
             "alpha beta gamma delta epsilon zeta eta theta iota kappa",
             Reference::file("f", 1),
         );
-        let mut bytes = b.build().bytes().to_vec();
+        let mut bytes = b.build().unwrap().bytes().to_vec();
         bytes[16 + 2 * 16..16 + 2 * 16 + 8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
         let foot = bytes.len() - store::FOOTER;
         let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..foot], crate::SEED);
