@@ -148,14 +148,24 @@ fn fingerprint_one(p: &Params, hasher: &MinHasher, text: &str) -> Parts {
 
 /// Adds reference outputs, then [`IndexBuilder::build`].
 pub struct IndexBuilder {
-    params: Params,
-    refs: Vec<Reference>,
-    exact: Vec<(u64, u32, u32)>,
-    bands: Vec<(u64, u32)>,
-    sigs: Vec<u32>,
-    toks: Vec<u16>,
-    tok_start: Vec<u64>,
+    c: Contents,
     hasher: MinHasher,
+}
+
+/// What an index holds, before it is laid out: built up by
+/// [`IndexBuilder`], gathered from segments by [`Index::merge`], or read
+/// from a format-1 file.
+#[derive(Default)]
+pub(crate) struct Contents {
+    pub params: Params,
+    pub refs: Vec<Reference>,
+    /// (key, reference, position), one per posting, under the keys of the
+    /// format being written.
+    pub exact: Vec<(u64, u32, u32)>,
+    pub bands: Vec<(u64, u32)>,
+    pub sigs: Vec<u32>,
+    pub tok_start: Vec<u64>,
+    pub toks: Vec<u16>,
 }
 
 impl IndexBuilder {
@@ -163,30 +173,27 @@ impl IndexBuilder {
     pub fn new(params: Params) -> Self {
         let hasher = MinHasher::new(params.num_perm);
         Self {
-            params,
-            refs: Vec::new(),
-            exact: Vec::new(),
-            bands: Vec::new(),
-            sigs: Vec::new(),
-            toks: Vec::new(),
-            tok_start: Vec::new(),
+            c: Contents {
+                params,
+                ..Contents::default()
+            },
             hasher,
         }
     }
 
     /// Number of references added.
     pub fn len(&self) -> usize {
-        self.refs.len()
+        self.c.refs.len()
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.refs.is_empty()
+        self.c.refs.is_empty()
     }
 
     /// Adds one reference output. Returns its number.
     pub fn add(&mut self, text: &str, reference: Reference) -> u32 {
-        let parts = fingerprint_one(&self.params, &self.hasher, text);
+        let parts = fingerprint_one(&self.c.params, &self.hasher, text);
         self.push(parts, reference)
     }
 
@@ -194,7 +201,7 @@ impl IndexBuilder {
     /// (the numbers follow on from those already added).
     pub fn add_all(&mut self, items: Vec<(String, Reference)>) {
         use rayon::prelude::*;
-        let (params, hasher) = (&self.params, &self.hasher);
+        let (params, hasher) = (&self.c.params, &self.hasher);
         let parts: Vec<Parts> = items
             .par_iter()
             .map(|(text, _)| fingerprint_one(params, hasher, text))
@@ -205,19 +212,20 @@ impl IndexBuilder {
     }
 
     fn push(&mut self, parts: Parts, mut reference: Reference) -> u32 {
-        let id = self.refs.len() as u32;
+        let c = &mut self.c;
+        let id = c.refs.len() as u32;
         reference.tokens = parts.toks.len() as u32;
-        self.exact.extend(
+        c.exact.extend(
             parts
                 .exact
                 .into_iter()
                 .map(|(h, pos)| (crate::fingerprint::spread(h), id, pos)),
         );
-        self.bands.extend(parts.bands.into_iter().map(|b| (b, id)));
-        self.sigs.extend_from_slice(&parts.sig);
-        self.tok_start.push(self.toks.len() as u64);
-        self.toks.extend_from_slice(&parts.toks);
-        self.refs.push(reference);
+        c.bands.extend(parts.bands.into_iter().map(|b| (b, id)));
+        c.sigs.extend_from_slice(&parts.sig);
+        c.tok_start.push(c.toks.len() as u64);
+        c.toks.extend_from_slice(&parts.toks);
+        c.refs.push(reference);
         id
     }
 
@@ -225,15 +233,7 @@ impl IndexBuilder {
     /// Fails only past a limit of the format (2^32 fingerprints, bands or
     /// references in one segment): split the input.
     pub fn build(self) -> Result<Index, IndexError> {
-        Index::assemble(
-            self.params,
-            self.refs,
-            self.exact,
-            self.bands,
-            self.sigs,
-            self.tok_start,
-            self.toks,
-        )
+        Index::assemble(self.c)
     }
 }
 
@@ -330,42 +330,23 @@ fn bits_of_dir(len: usize, version: u32) -> Option<u32> {
 
 impl Index {
     /// Sorts the tables, builds their directories and lays them out.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn assemble(
-        params: Params,
-        refs: Vec<Reference>,
-        exact: Vec<(u64, u32, u32)>,
-        bands: Vec<(u64, u32)>,
-        sigs: Vec<u32>,
-        tok_start: Vec<u64>,
-        toks: Vec<u16>,
-    ) -> Result<Index, IndexError> {
-        Index::assemble_as(
-            crate::FORMAT_VERSION,
+    pub(crate) fn assemble(c: Contents) -> Result<Index, IndexError> {
+        Index::assemble_as(crate::FORMAT_VERSION, c)
+    }
+
+    /// [`Index::assemble`] in format `version`; `c.exact` holds the
+    /// fingerprints under that format's keys, one entry per posting (they
+    /// are grouped by key here from format 3 on).
+    fn assemble_as(version: u32, c: Contents) -> Result<Index, IndexError> {
+        let Contents {
             params,
             refs,
-            exact,
-            bands,
+            mut exact,
+            mut bands,
             sigs,
             tok_start,
             toks,
-        )
-    }
-
-    /// [`Index::assemble`] in format `version`; `exact` holds the
-    /// fingerprints under that format's keys, one entry per posting (they
-    /// are grouped by key here from format 3 on).
-    #[allow(clippy::too_many_arguments)]
-    fn assemble_as(
-        version: u32,
-        params: Params,
-        refs: Vec<Reference>,
-        mut exact: Vec<(u64, u32, u32)>,
-        mut bands: Vec<(u64, u32)>,
-        sigs: Vec<u32>,
-        tok_start: Vec<u64>,
-        toks: Vec<u16>,
-    ) -> Result<Index, IndexError> {
+        } = c;
         let limit = u32::MAX as usize;
         if refs.len() > limit || exact.len() > limit || bands.len() > limit {
             return Err(IndexError::Build(format!(
@@ -719,7 +700,15 @@ impl Index {
             toks.extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
             refs.extend(p.refs);
         }
-        Index::assemble(params, refs, exact, bands, sigs, tok_start, toks)
+        Index::assemble(Contents {
+            params,
+            refs,
+            exact,
+            bands,
+            sigs,
+            tok_start,
+            toks,
+        })
     }
 
     /// The parameters.
@@ -1210,15 +1199,14 @@ mod tests {
             .enumerate()
             .map(|(i, &k)| (k, 0, i as u32))
             .collect();
-        let ix = Index::assemble(
-            Params::default(),
-            vec![Reference::file("t", 1)],
+        let ix = Index::assemble(Contents {
+            params: Params::default(),
+            refs: vec![Reference::file("t", 1)],
             exact,
-            Vec::new(),
-            vec![0; 128],
-            vec![0],
-            Vec::new(),
-        )
+            sigs: vec![0; 128],
+            tok_start: vec![0],
+            ..Contents::default()
+        })
         .unwrap();
         assert!(ix.dir_bits < 14, "a bucket per 64 keys, not per key");
         assert_eq!(
@@ -1268,17 +1256,19 @@ mod tests {
             r.tokens = parts.toks.len() as u32;
             Index::assemble_as(
                 version,
-                p.clone(),
-                vec![r],
-                parts
-                    .exact
-                    .iter()
-                    .map(|&(h, pos)| (key(h), 0, pos))
-                    .collect(),
-                parts.bands.iter().map(|&k| (k, 0)).collect(),
-                parts.sig,
-                vec![0],
-                parts.toks,
+                Contents {
+                    params: p.clone(),
+                    refs: vec![r],
+                    exact: parts
+                        .exact
+                        .iter()
+                        .map(|&(h, pos)| (key(h), 0, pos))
+                        .collect(),
+                    bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
+                    sigs: parts.sig,
+                    tok_start: vec![0],
+                    toks: parts.toks,
+                },
             )
             .unwrap()
         };

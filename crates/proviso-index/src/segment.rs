@@ -125,9 +125,15 @@ fn read_v1(b: &[u8]) -> Result<Index, String> {
         for _ in 0..n {
             toks.push(u16::from_le_bytes(r.take(2)?.try_into().ok()?));
         }
-        Some(Index::assemble(
-            params, refs, exact, bands, sigs, tok_start, toks,
-        ))
+        Some(Index::assemble(crate::index::Contents {
+            params,
+            refs,
+            exact,
+            bands,
+            sigs,
+            tok_start,
+            toks,
+        }))
     };
     parse(&mut r)
         .ok_or_else(|| "malformed segment body".to_owned())?
