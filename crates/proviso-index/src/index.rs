@@ -667,48 +667,44 @@ impl Index {
             .first()
             .map(|p| p.params.clone())
             .ok_or_else(|| IndexError::Build("nothing to merge".into()))?;
-        let (mut refs, mut exact, mut bands, mut sigs) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut toks, mut tok_start) = (Vec::new(), Vec::new());
-        for p in &parts {
-            if p.params != params {
-                return Err(IndexError::ParamsDiffer);
-            }
+        if parts.iter().any(|p| p.params != params) {
+            return Err(IndexError::ParamsDiffer);
         }
+        let mut c = Contents {
+            params,
+            ..Contents::default()
+        };
         for p in parts {
-            let off = refs.len() as u32;
+            let off = c.refs.len() as u32;
             for i in 0..p.count(store::EXACT, 16) {
-                let (h, _, _) = p.exact_at(i);
+                // Stored under the fingerprint itself before format 3.
+                let stored = p.exact_at(i).0;
                 let key = if p.spread {
-                    h
+                    stored
                 } else {
-                    crate::fingerprint::spread(h)
+                    crate::fingerprint::spread(stored)
                 };
-                exact.extend(p.postings(i).map(|(r, pos)| (key, r + off, pos)));
+                c.exact
+                    .extend(p.postings(i).map(|(r, pos)| (key, r + off, pos)));
             }
-            bands.extend((0..p.count(store::BANDS, 16)).map(|i| {
+            c.bands.extend((0..p.count(store::BANDS, 16)).map(|i| {
                 let (k, r) = p.band_at(i);
                 (k, r + off)
             }));
             let b = p.bytes();
             let (so, sl) = p.sec[store::SIGS];
-            sigs.extend((0..sl / 4).map(|i| store::u32_at(b, so + i * 4)));
-            let toff = toks.len() as u64;
+            c.sigs
+                .extend((0..sl / 4).map(|i| store::u32_at(b, so + i * 4)));
+            let toff = c.toks.len() as u64;
             let (to, tl) = p.sec[store::TOK_START];
-            tok_start.extend((0..tl / 8).map(|i| store::u64_at(b, to + i * 8) + toff));
+            c.tok_start
+                .extend((0..tl / 8).map(|i| store::u64_at(b, to + i * 8) + toff));
             let (ko, kl) = p.sec[store::TOKS];
-            toks.extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
-            refs.extend(p.refs);
+            c.toks
+                .extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
+            c.refs.extend(p.refs);
         }
-        Index::assemble(Contents {
-            params,
-            refs,
-            exact,
-            bands,
-            sigs,
-            tok_start,
-            toks,
-        })
+        Index::assemble(c)
     }
 
     /// The parameters.
@@ -798,8 +794,8 @@ impl Index {
     fn exact_matches(&self, q: &Prepared<'_>, base: u32, acc: &mut Acc) {
         let p = &self.params;
         let tokens = &q.tokens;
-        // The directory slots first, then the entries: the look-ups do not
-        // wait on each other, so their cache misses overlap.
+        // The keys the fingerprints are stored under in this segment
+        // (themselves before format 3).
         let keys: Vec<u64> = q
             .fingerprints
             .iter()
