@@ -242,6 +242,37 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         if b.is_ascii() {
             if b.is_ascii_alphanumeric() {
                 let (j, upper) = word_run(bytes, i);
+                // Most words stand alone: no word open before them, not at
+                // the start of a line (where a list number may be
+                // dropped), and ended by an ASCII byte that is not a
+                // letter or digit (or the end). Such a word is hashed
+                // here, lower-cased on the stack if need be, and the
+                // spaces after it skipped, with no other state kept.
+                let ends = bytes
+                    .get(j)
+                    .is_none_or(|c| c.is_ascii() && !c.is_ascii_alphanumeric());
+                if !w.any && !line_start && ends && j - i <= 32 {
+                    let word = &bytes[i..j];
+                    let mut low = [0u8; 32];
+                    let hash = if upper {
+                        let low = &mut low[..word.len()];
+                        low.copy_from_slice(word);
+                        low.make_ascii_lowercase();
+                        xxh3_64_with_seed(low, SEED)
+                    } else {
+                        xxh3_64_with_seed(word, SEED)
+                    };
+                    out.push(Token {
+                        hash,
+                        start: i as u32,
+                        end: j as u32,
+                    });
+                    i = j;
+                    while bytes.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    continue;
+                }
                 w.open(i, line_start);
                 if !upper && w.plain && w.end == i {
                     w.end = j;
