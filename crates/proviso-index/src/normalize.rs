@@ -426,6 +426,21 @@ mod tests {
         );
         assert_eq!(tokenize("ab").len(), 1);
         assert!(tokenize("").is_empty());
+        // Words that stand alone (not at a line start, ended by ASCII) are
+        // hashed at once; the same words built up hash the same.
+        let alone = hashes("x Paris, ROME and berlin. Madrid");
+        assert_eq!(
+            alone,
+            hashes("x pa\u{200B}ris, ro\u{00AD}me and berl\u{200B}in. madri\u{200B}d")
+        );
+        assert_eq!(alone, hashes("x PARIS,   Rome and Berlin.\tMADRID"));
+        let long = "x Supercalifragilisticexpialidociousandthensomemore word";
+        assert_eq!(
+            hashes(long),
+            hashes(&long.to_lowercase()),
+            "longer than the stack buffer"
+        );
+        assert_eq!(words("x Hello, World"), vec!["x", "Hello", "World"]);
     }
 
     #[test]
