@@ -46,6 +46,7 @@ impl Default for Params {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reference {
     /// The file it was read from, or `ledger`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
     /// Its line or row in the file (1-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,10 +366,11 @@ impl Index {
         };
         let exact_dir = directory(&exact.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
         let band_dir = directory(&bands.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
+        let (refs_json, refs) = refs_to_json(refs);
         let bytes = store::lay_out(
             &store::Tables {
                 params: &params,
-                refs_json: serde_json::to_vec(&refs).unwrap_or_default(),
+                refs_json: refs_json.map_err(|e| IndexError::Build(format!("references: {e}")))?,
                 exact: &exact,
                 exact_dir: &exact_dir,
                 bands: &bands,
@@ -425,8 +427,7 @@ impl Index {
             serde_json::from_slice(slice(store::PARAMS)).map_err(|e| format!("parameters: {e}"))?;
         let refs: Vec<Reference> = match refs {
             Some(r) => r,
-            None => serde_json::from_slice(slice(store::REFS))
-                .map_err(|e| format!("references: {e}"))?,
+            None => refs_from_json(slice(store::REFS)).map_err(|e| format!("references: {e}"))?,
         };
         let n = refs.len();
         if sec[store::SIGS].1 != n * params.num_perm * 4 || sec[store::TOK_START].1 != n * 8 {
@@ -928,6 +929,68 @@ impl Index {
     }
 }
 
+/// The references as a segment stores them: each distinct source (a file
+/// path, `ledger`) once, and each reference with the number of its source
+/// instead of the text (a million references read from one file repeat
+/// its path a million times otherwise).
+#[derive(Serialize, Deserialize)]
+struct StoredRefs {
+    sources: Vec<String>,
+    source_of: Vec<u32>,
+    refs: Vec<Reference>,
+}
+
+/// The references' JSON for a segment (and the references, handed back).
+fn refs_to_json(mut refs: Vec<Reference>) -> (serde_json::Result<Vec<u8>>, Vec<Reference>) {
+    let taken: Vec<String> = refs
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.source))
+        .collect();
+    let mut number: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut sources: Vec<String> = Vec::new();
+    let source_of: Vec<u32> = taken
+        .iter()
+        .map(|s| {
+            *number.entry(s).or_insert_with(|| {
+                sources.push(s.clone());
+                (sources.len() - 1) as u32
+            })
+        })
+        .collect();
+    let stored = StoredRefs {
+        sources,
+        source_of,
+        refs,
+    };
+    let json = serde_json::to_vec(&stored);
+    let mut refs = stored.refs;
+    for (r, s) in refs.iter_mut().zip(taken) {
+        r.source = s;
+    }
+    (json, refs)
+}
+
+/// The references from a segment's JSON: sources numbered (format 4 on),
+/// or a plain array (written before).
+fn refs_from_json(json: &[u8]) -> Result<Vec<Reference>, String> {
+    if json.first() == Some(&b'[') {
+        return serde_json::from_slice(json).map_err(|e| e.to_string());
+    }
+    let stored: StoredRefs = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    if stored.source_of.len() != stored.refs.len() {
+        return Err("sources do not match the references".into());
+    }
+    let mut refs = stored.refs;
+    for (r, &s) in refs.iter_mut().zip(&stored.source_of) {
+        r.source = stored
+            .sources
+            .get(s as usize)
+            .cloned()
+            .ok_or("a source number past the list of sources")?;
+    }
+    Ok(refs)
+}
+
 /// Groups sorted exact entries (one per posting) by key, in place: a key
 /// held once keeps its entry; a key held more than once gets one entry
 /// pointing at its postings, which are returned. (A position of 2^31 or
@@ -1304,6 +1367,37 @@ mod tests {
         let q = merged.query(&doc);
         assert_eq!(refs(&q), vec![0, 1]);
         assert!(q.matches.iter().all(|m| m.kind == "exact"));
+    }
+
+    /// References are stored with each source once, and read back whole;
+    /// the plain array written before is still read; a source number
+    /// past the list is an error, not a guess.
+    #[test]
+    fn references_store_each_source_once() {
+        let mut refs: Vec<Reference> = (1..=1000)
+            .map(|i| Reference::file("/data/a/very/long/path/to/outputs.jsonl", i))
+            .collect();
+        refs.push(Reference {
+            source: "ledger".into(),
+            record_id: Some("01J".into()),
+            team: Some("research".into()),
+            ..Reference::default()
+        });
+        let (json, back) = refs_to_json(refs.clone());
+        let json = json.unwrap();
+        assert_eq!(back, refs, "handed back unchanged");
+        assert_eq!(refs_from_json(&json).unwrap(), refs);
+        assert!(
+            json.len() < 1000 * 30,
+            "{} bytes: the path is stored once",
+            json.len()
+        );
+        let plain = serde_json::to_vec(&refs).unwrap();
+        assert_eq!(refs_from_json(&plain).unwrap(), refs);
+        let bad = br#"{"sources":["a"],"source_of":[3],"refs":[{"row":1,"tokens":0}]}"#;
+        assert!(refs_from_json(bad).unwrap_err().contains("source number"));
+        let short = br#"{"sources":["a"],"source_of":[],"refs":[{"row":1,"tokens":0}]}"#;
+        assert!(refs_from_json(short).is_err());
     }
 
     /// A merge that cannot be done says why; it never yields an empty

@@ -8,7 +8,8 @@
 //! 0    "PVXSEG\0\0"  format u32  reserved u32
 //! 16   table of contents: 10 × (offset u64, length u64)
 //! 176  sections, each at a multiple of 16:
-//!        0 params (JSON)        1 references (JSON)
+//!        0 params (JSON)        1 references (JSON: {sources, source_of, refs},
+//!                                 each source once; a plain array before)
 //!        2 exact fingerprints   one entry per distinct key, sorted:
 //!                               (key u64, reference u32, position u32), or for a
 //!                               key held more than once
