@@ -535,8 +535,8 @@ impl Index {
     /// the entries around key `i + AHEAD`'s guess are asked for (its
     /// directory slot read by then) and key `i + 2 AHEAD`'s directory slot
     /// is asked for. A steady stream, not a burst: a burst of prefetches
-    /// outruns the processor's few outstanding-miss slots and most are
-    /// dropped.
+    /// (or of loads) for all the keys first measured no faster, as it
+    /// outruns the processor's few outstanding-miss slots.
     fn find_many(
         &self,
         table: usize,
