@@ -162,6 +162,15 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                     "references": idx.len(),
                     "segments": idx.segments().len(),
                     "mapped": idx.segments().iter().all(Index::is_mapped),
+                    // Segments per format: older ones are queried as they
+                    // are; `index rebuild` or a merge rewrites them.
+                    "formats": idx.segments().iter().fold(
+                        std::collections::BTreeMap::<String, usize>::new(),
+                        |mut m, s| {
+                            *m.entry(s.format().to_string()).or_default() += 1;
+                            m
+                        },
+                    ),
                     "bytes_on_disk": size,
                     "params": idx.params(),
                 })

@@ -252,6 +252,8 @@ pub struct Index {
     spread: bool,
     /// Whether directories are records with filters (format 4 on).
     filtered: bool,
+    /// The segment format it was laid out in.
+    format: u32,
 }
 
 /// Keys per directory bucket the writer aims at (a power of two).
@@ -448,12 +450,19 @@ impl Index {
             hasher,
             spread: version >= 3,
             filtered: version >= 4,
+            format: version,
         })
     }
 
     /// The segment's bytes, as written to its file.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The segment format it is laid out in (a format-1 file is converted
+    /// to the newest format when read).
+    pub fn format(&self) -> u32 {
+        self.format
     }
 
     /// Whether it is mapped from a file (else in memory).
