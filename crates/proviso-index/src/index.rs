@@ -248,10 +248,6 @@ pub struct Index {
     band_bits: u32,
     longest_ref: usize,
     hasher: MinHasher,
-    /// Whether fingerprints are stored under spread keys (format 3 on).
-    spread: bool,
-    /// Whether directories are records with filters (format 4 on).
-    filtered: bool,
     /// The segment format it was laid out in.
     format: u32,
 }
@@ -448,8 +444,6 @@ impl Index {
             band_bits,
             longest_ref,
             hasher,
-            spread: version >= 3,
-            filtered: version >= 4,
             format: version,
         })
     }
@@ -463,6 +457,16 @@ impl Index {
     /// to the newest format when read).
     pub fn format(&self) -> u32 {
         self.format
+    }
+
+    /// Whether fingerprints are stored under spread keys (format 3 on).
+    fn spread(&self) -> bool {
+        self.format >= 3
+    }
+
+    /// Whether directories are records with filters (format 4 on).
+    fn filtered(&self) -> bool {
+        self.format >= 4
     }
 
     /// Whether it is mapped from a file (else in memory).
@@ -517,7 +521,7 @@ impl Index {
         let b = self.bytes();
         let n = self.count(table, 16);
         let slot = (key >> (64 - bits)) as usize;
-        let (lo, hi) = if self.filtered {
+        let (lo, hi) = if self.filtered() {
             let rec = self.sec[dir].0 + slot * RECORD;
             let lo = (store::u32_at(b, rec) as usize).min(n);
             let present = filter_bits(key).iter().all(|&bit| {
@@ -557,7 +561,7 @@ impl Index {
         let b = self.bytes();
         let base = self.sec[table].0;
         let dir_at = self.sec[dir].0;
-        let stride = if self.filtered { RECORD } else { 4 };
+        let stride = if self.filtered() { RECORD } else { 4 };
         let ask_dir =
             |k: u64| proviso_mmap::prefetch(b, dir_at + ((k >> (64 - bits)) as usize) * stride);
         let ask_entries = |g: &Guess| {
@@ -689,7 +693,7 @@ impl Index {
             for i in 0..p.count(store::EXACT, 16) {
                 // Stored under the fingerprint itself before format 3.
                 let stored = p.exact_at(i).0;
-                let key = if p.spread {
+                let key = if p.spread() {
                     stored
                 } else {
                     crate::fingerprint::spread(stored)
@@ -810,7 +814,7 @@ impl Index {
             .fingerprints
             .iter()
             .map(|f| {
-                if self.spread {
+                if self.spread() {
                     crate::fingerprint::spread(f.0)
                 } else {
                     f.0
@@ -1347,9 +1351,9 @@ mod tests {
             nb.add(b, Reference::file("new.jsonl", 1));
             nb.build().unwrap()
         };
-        assert!(!v2().spread && !v2().filtered);
-        assert!(v3().spread && !v3().filtered);
-        assert!(v4().spread && v4().filtered);
+        assert!(!v2().spread() && !v2().filtered());
+        assert!(v3().spread() && !v3().filtered());
+        assert!(v4().spread() && v4().filtered());
         assert_eq!(store::u32_at(v2().bytes(), 8), 2);
         assert_eq!(store::u32_at(v3().bytes(), 8), 3);
         let doc3 = format!("Before. {c}. After.");
@@ -1357,7 +1361,7 @@ mod tests {
         let set = IndexSet::new(vec![v3(), v4()]).unwrap();
         assert!(set.query(&doc3).flagged);
         let merged = Index::merge(vec![v3(), v4()]).unwrap();
-        assert!(merged.filtered);
+        assert!(merged.filtered());
         assert_eq!(merged.query(&doc3).longest_run, tokenize(c).len());
         let doc = format!("Some words first. {a}. Then more. {b}. The end.");
         let alone = v2().query(&doc);
@@ -1371,7 +1375,7 @@ mod tests {
         let set = IndexSet::new(vec![v2(), v4()]).unwrap();
         assert_eq!(refs(&set.query(&doc)), vec![0, 1]);
         let merged = Index::merge(vec![v2(), v4()]).unwrap();
-        assert!(merged.spread);
+        assert!(merged.spread());
         assert_eq!(store::u32_at(merged.bytes(), 8), crate::FORMAT_VERSION);
         let q = merged.query(&doc);
         assert_eq!(refs(&q), vec![0, 1]);
