@@ -270,35 +270,40 @@ const PER_BUCKET: usize = 64;
 /// about 64 keys, 4 bits set per key: about 4% false positives). A key the
 /// filter rules out costs that one line and no read of the table: most of
 /// a clean document's fingerprints, and nearly all its band keys.
-fn directory(keys: &[u64], version: u32) -> Vec<u8> {
+fn directory(keys: impl ExactSizeIterator<Item = u64>, version: u32) -> Vec<u8> {
     let bits = (usize::BITS - (keys.len() / PER_BUCKET).max(1).leading_zeros()).clamp(8, 26);
     let slot = |k: u64| (k >> (64 - bits)) as usize;
-    if version < 4 {
-        let mut dir = vec![0u32; (1usize << bits) + 1];
-        for &k in keys {
-            dir[slot(k) + 1] += 1;
-        }
-        for b in 1..dir.len() {
-            dir[b] += dir[b - 1];
-        }
-        return dir.iter().flat_map(|d| d.to_le_bytes()).collect();
-    }
-    let mut recs = vec![0u8; (1usize << bits) * RECORD];
-    let mut first = 0u32;
-    let mut i = 0;
-    for b in 0..1usize << bits {
-        let start = i;
-        while i < keys.len() && slot(keys[i]) == b {
-            let rec = &mut recs[b * RECORD..(b + 1) * RECORD];
-            for bit in filter_bits(keys[i]) {
+    // Keys per bucket, and (format 4) each record's filter.
+    let mut counts = vec![0u32; 1usize << bits];
+    let mut recs = if version >= 4 {
+        vec![0u8; (1usize << bits) * RECORD]
+    } else {
+        Vec::new()
+    };
+    for k in keys {
+        let b = slot(k);
+        counts[b] += 1;
+        if let Some(rec) = recs.get_mut(b * RECORD..(b + 1) * RECORD) {
+            for bit in filter_bits(k) {
                 rec[8 + bit / 8] |= 1 << (bit % 8);
             }
-            i += 1;
         }
-        let count = (i - start) as u32;
-        recs[b * RECORD..b * RECORD + 4].copy_from_slice(&first.to_le_bytes());
-        recs[b * RECORD + 4..b * RECORD + 8].copy_from_slice(&count.to_le_bytes());
-        first += count;
+    }
+    let mut first = 0u32;
+    if version < 4 {
+        // 2^bits + 1 first positions.
+        let mut dir = Vec::with_capacity((counts.len() + 1) * 4);
+        for c in counts {
+            dir.extend_from_slice(&first.to_le_bytes());
+            first += c;
+        }
+        dir.extend_from_slice(&first.to_le_bytes());
+        return dir;
+    }
+    for (rec, c) in recs.chunks_exact_mut(RECORD).zip(counts) {
+        rec[..4].copy_from_slice(&first.to_le_bytes());
+        rec[4..8].copy_from_slice(&c.to_le_bytes());
+        first += c;
     }
     recs
 }
@@ -362,8 +367,8 @@ impl Index {
         } else {
             Vec::new()
         };
-        let exact_dir = directory(&exact.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
-        let band_dir = directory(&bands.iter().map(|e| e.0).collect::<Vec<u64>>(), version);
+        let exact_dir = directory(exact.iter().map(|e| e.0), version);
+        let band_dir = directory(bands.iter().map(|e| e.0), version);
         let (refs_json, refs) = refs_to_json(refs);
         let bytes = store::lay_out(
             &store::Tables {
