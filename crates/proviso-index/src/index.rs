@@ -618,20 +618,7 @@ impl Index {
         let (lo, hi) = (g.lo, g.hi);
         let at = g.at.min(hi);
         let s = if at < hi && key_at(at) < key {
-            // Forward; key_at(l) < key.
-            let mut l = at;
-            let mut taken = 0;
-            loop {
-                let probe = l + stride(taken);
-                taken += 1;
-                if probe >= hi {
-                    break partition(&key_at, l + 1, hi, &below);
-                }
-                if key_at(probe) >= key {
-                    break partition(&key_at, l + 1, probe, &below);
-                }
-                l = probe;
-            }
+            gallop(&key_at, at, hi, &below)
         } else {
             // Backward; h == hi or key_at(h) >= key.
             let mut h = at;
@@ -652,21 +639,7 @@ impl Index {
             return s..s;
         }
         // The end: the first position after s whose key is above `key`.
-        let not_above = |k: u64| k <= key;
-        let mut l = s;
-        let mut taken = 0;
-        let e = loop {
-            let probe = l + stride(taken);
-            taken += 1;
-            if probe >= hi {
-                break partition(&key_at, l + 1, hi, &not_above);
-            }
-            if key_at(probe) > key {
-                break partition(&key_at, l + 1, probe, &not_above);
-            }
-            l = probe;
-        };
-        s..e
+        s..gallop(&key_at, s, hi, &|k| k <= key)
     }
 
     /// A summary for `Debug`.
@@ -1055,6 +1028,30 @@ fn stride(taken: u32) -> usize {
         1
     } else {
         1usize << (taken - 7).min(40)
+    }
+}
+
+/// The first position after `from` (whose key satisfies `pred`) and
+/// before `hi` whose key does not (`hi` if none): stepping forwards by
+/// [`stride`], then a binary search of the last step.
+fn gallop(
+    key_at: &dyn Fn(usize) -> u64,
+    from: usize,
+    hi: usize,
+    pred: &dyn Fn(u64) -> bool,
+) -> usize {
+    let mut l = from;
+    let mut taken = 0;
+    loop {
+        let probe = l + stride(taken);
+        taken += 1;
+        if probe >= hi {
+            return partition(key_at, l + 1, hi, pred);
+        }
+        if !pred(key_at(probe)) {
+            return partition(key_at, l + 1, probe, pred);
+        }
+        l = probe;
     }
 }
 
