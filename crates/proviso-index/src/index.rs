@@ -578,27 +578,18 @@ impl Index {
                 proviso_mmap::prefetch(b, base + (g.at + 4).min(g.hi - 1) * 16);
             }
         };
-        for &k in keys.iter().take(2 * AHEAD) {
-            ask_dir(k);
-        }
-        let mut guesses: Vec<Guess> = Vec::with_capacity(keys.len());
-        for &k in keys.iter().take(AHEAD) {
-            let g = self.guess(table, dir, bits, k);
-            ask_entries(&g);
-            guesses.push(g);
-        }
         let mut out = Vec::with_capacity(keys.len());
-        for (i, &key) in keys.iter().enumerate() {
-            if let Some(&k) = keys.get(i + 2 * AHEAD) {
-                ask_dir(k);
-            }
-            if let Some(&k) = keys.get(i + AHEAD) {
-                let g = self.guess(table, dir, bits, k);
+        pipeline(
+            keys.len(),
+            AHEAD,
+            |i| ask_dir(keys[i]),
+            |i| {
+                let g = self.guess(table, dir, bits, keys[i]);
                 ask_entries(&g);
-                guesses.push(g);
-            }
-            out.push(self.find(table, guesses[i], key));
-        }
+                g
+            },
+            |i, g| out.push(self.find(table, g, keys[i])),
+        );
         out
     }
 
@@ -830,58 +821,51 @@ impl Index {
         let ask_tokens = |run: &(u32, i64, u32, u32), rt: &[u8]| {
             proviso_mmap::prefetch(rt, (i64::from(run.2) + run.1).max(0) as usize * 2);
         };
-        for run in runs.iter().take(2 * AHEAD) {
-            ask_bounds(run.0);
-        }
-        let mut rts: Vec<&[u8]> = Vec::with_capacity(runs.len());
-        for run in runs.iter().take(AHEAD) {
-            let rt = self.ref_tokens(run.0);
-            ask_tokens(run, rt);
-            rts.push(rt);
-        }
-        for i in 0..runs.len() {
-            if let Some(run) = runs.get(i + 2 * AHEAD) {
-                ask_bounds(run.0);
-            }
-            if let Some(run) = runs.get(i + AHEAD) {
-                let rt = self.ref_tokens(run.0);
-                ask_tokens(run, rt);
-                rts.push(rt);
-            }
-            let (r, diag, first, last) = runs[i];
-            let rt = rts[i];
-            // Extend the run token by token to where the texts part.
-            let (first, end_excl) = Index::extend(
-                rt,
-                diag,
-                first as usize,
-                (last as usize + p.k).min(tokens.len()),
-                tokens,
-            );
-            let len = end_excl - first;
-            let rtok = (rt.len() / 2).max(1);
-            let whole_short_ref =
-                rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
-            if len < p.min_run && !whole_short_ref {
-                continue;
-            }
-            let end_tok = end_excl - 1;
-            for c in &mut acc.covered[first..=end_tok] {
-                *c = true;
-            }
-            let span = (tokens[first].start as usize, tokens[end_tok].end as usize);
-            let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
-                reference: base + r,
-                kind: "exact",
-                longest_run: 0,
-                reference_coverage: 0.0,
-                jaccard: 0.0,
-                spans: Vec::new(),
-            });
-            m.longest_run = m.longest_run.max(len);
-            m.reference_coverage = (m.reference_coverage + len as f64 / rtok as f64).min(1.0);
-            m.spans.push(span);
-        }
+        let near = |i: usize| {
+            let rt = self.ref_tokens(runs[i].0);
+            ask_tokens(&runs[i], rt);
+            rt
+        };
+        pipeline(
+            runs.len(),
+            AHEAD,
+            |i| ask_bounds(runs[i].0),
+            near,
+            |i, rt| {
+                let (r, diag, first, last) = runs[i];
+                // Extend the run token by token to where the texts part.
+                let (first, end_excl) = Index::extend(
+                    rt,
+                    diag,
+                    first as usize,
+                    (last as usize + p.k).min(tokens.len()),
+                    tokens,
+                );
+                let len = end_excl - first;
+                let rtok = (rt.len() / 2).max(1);
+                let whole_short_ref =
+                    rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
+                if len < p.min_run && !whole_short_ref {
+                    return;
+                }
+                let end_tok = end_excl - 1;
+                for c in &mut acc.covered[first..=end_tok] {
+                    *c = true;
+                }
+                let span = (tokens[first].start as usize, tokens[end_tok].end as usize);
+                let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
+                    reference: base + r,
+                    kind: "exact",
+                    longest_run: 0,
+                    reference_coverage: 0.0,
+                    jaccard: 0.0,
+                    spans: Vec::new(),
+                });
+                m.longest_run = m.longest_run.max(len);
+                m.reference_coverage = (m.reference_coverage + len as f64 / rtok as f64).min(1.0);
+                m.spans.push(span);
+            },
+        );
     }
 
     /// Near duplicates of the whole text in this segment: LSH candidates,
@@ -1019,6 +1003,35 @@ struct Guess {
     lo: usize,
     hi: usize,
     at: usize,
+}
+
+/// Runs `work(i, made)` for every `i` in `0..n` as a software pipeline:
+/// `far(i)` is called `2 * ahead` items before (it asks for what `near`
+/// will read), `near(i)` `ahead` items before (it reads that, asks for what
+/// `work` will read, and makes what `work` needs), so that the cache misses
+/// of one item are served while earlier items are worked on.
+fn pipeline<T>(
+    n: usize,
+    ahead: usize,
+    mut far: impl FnMut(usize),
+    mut near: impl FnMut(usize) -> T,
+    mut work: impl FnMut(usize, T),
+) {
+    for i in 0..n.min(2 * ahead) {
+        far(i);
+    }
+    let mut made: std::collections::VecDeque<T> = (0..n.min(ahead)).map(&mut near).collect();
+    for i in 0..n {
+        if i + 2 * ahead < n {
+            far(i + 2 * ahead);
+        }
+        if i + ahead < n {
+            made.push_back(near(i + ahead));
+        }
+        if let Some(m) = made.pop_front() {
+            work(i, m);
+        }
+    }
 }
 
 /// The `taken`-th step of a search from a guess: eight single steps
@@ -1413,6 +1426,39 @@ mod tests {
         assert!(refs_from_json(bad).unwrap_err().contains("source number"));
         let short = br#"{"sources":["a"],"source_of":[],"refs":[{"row":1,"tokens":0}]}"#;
         assert!(refs_from_json(short).is_err());
+    }
+
+    /// The pipeline asks far, then near, then works, for every item once
+    /// and in order, however many items there are.
+    #[test]
+    fn pipeline_visits_every_item_in_order() {
+        for n in [0usize, 1, 3, 5, 40] {
+            let log = std::cell::RefCell::new(Vec::new());
+            pipeline(
+                n,
+                2,
+                |i| log.borrow_mut().push(('f', i)),
+                |i| {
+                    log.borrow_mut().push(('n', i));
+                    i * 10
+                },
+                |i, m| {
+                    assert_eq!(m, i * 10);
+                    log.borrow_mut().push(('w', i));
+                },
+            );
+            let log = log.into_inner();
+            let at = |e| log.iter().position(|x| *x == e).unwrap();
+            for i in 0..n {
+                assert!(
+                    at(('f', i)) < at(('n', i)) && at(('n', i)) < at(('w', i)),
+                    "n {n} item {i}"
+                );
+            }
+            let worked: Vec<usize> = log.iter().filter(|e| e.0 == 'w').map(|e| e.1).collect();
+            assert_eq!(worked, (0..n).collect::<Vec<_>>());
+            assert_eq!(log.len(), 3 * n);
+        }
     }
 
     /// A merge that cannot be done says why; it never yields an empty
