@@ -88,11 +88,13 @@ struct Word {
 }
 
 impl Word {
-    fn text<'a>(&'a self, text: &'a str) -> &'a str {
+    /// The word's normalised bytes: a slice of the text while it is plain,
+    /// else what was built up.
+    fn bytes<'a>(&'a self, text: &'a str) -> &'a [u8] {
         if self.plain {
-            text.get(self.start..self.end).unwrap_or("")
+            text.as_bytes().get(self.start..self.end).unwrap_or(&[])
         } else {
-            &self.buf
+            self.buf.as_bytes()
         }
     }
 
@@ -124,13 +126,8 @@ impl Word {
 
     fn flush(&mut self, text: &str, out: &mut Vec<Token>) {
         if self.any {
-            let word = if self.plain {
-                text.as_bytes().get(self.start..self.end).unwrap_or(&[])
-            } else {
-                self.buf.as_bytes()
-            };
             out.push(Token {
-                hash: xxh3_64_with_seed(word, SEED),
+                hash: xxh3_64_with_seed(self.bytes(text), SEED),
                 start: self.start as u32,
                 end: self.end as u32,
             });
@@ -225,7 +222,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         if w.at_line_start
             && (c == '.' || c == ')')
             && w.any
-            && w.text(text).bytes().all(|b| b.is_ascii_digit())
+            && w.bytes(text).iter().all(u8::is_ascii_digit)
         {
             w.drop_word();
         }
