@@ -79,11 +79,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
 
 /// Segments that cannot be queried or merged together.
 fn params_differ() -> anyhow::Error {
-    Exit(
-        1,
-        "index segments were built with different parameters; rebuild them".into(),
-    )
-    .into()
+    Exit(1, proviso_index::IndexError::ParamsDiffer.to_string()).into()
 }
 
 fn report_bad(bad: &[BadInput]) {

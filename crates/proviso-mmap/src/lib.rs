@@ -65,9 +65,10 @@ impl Mapped {
 /// Asks the processor to bring the cache line holding `bytes[at]` in,
 /// without waiting for it (nothing when `at` is out of range, or on a
 /// processor without the instruction). A look-up that will read many
-/// scattered places of an index asks for all of them first, so their
-/// cache misses overlap with each other and with other work: a load used
-/// for that purpose instead would hold up the instructions behind it.
+/// scattered places of an index asks for each a few items before it reads
+/// it, so their cache misses overlap with each other and with other work:
+/// a load used for that purpose instead would hold up the instructions
+/// behind it.
 #[inline]
 pub fn prefetch(bytes: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
