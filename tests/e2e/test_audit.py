@@ -68,6 +68,17 @@ def test_audit_files_against_reference_outputs(tmp_path):
     assert r.returncode == 0 and "no such file" in r.stderr
     r = run(cfg, "audit", str(train), "--fail-above", "7")
     assert r.returncode == 2
+    # A damaged segment (one byte of its last table changed: its frame and
+    # tables still read) stops the audit before anything is written.
+    (seg,) = (tmp_path / "data" / "index").glob("*.pvx")
+    raw = bytearray(seg.read_bytes())
+    raw[-30] ^= 0x5A
+    seg.write_bytes(bytes(raw))
+    damaged_out = tmp_path / "damaged.jsonl"
+    for extra in ([], ["--sample", "5"]):
+        r = run(cfg, "audit", str(train), "--json", str(damaged_out), *extra)
+        assert r.returncode == 1 and "checksum mismatch" in r.stderr, r.stderr
+        assert not damaged_out.exists()
 
 
 def test_audit_attributes_to_ledger_records(gw):

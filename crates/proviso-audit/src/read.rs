@@ -419,13 +419,8 @@ fn read_with(
     progress: &Progress,
     f: &mut dyn FnMut(Document),
 ) {
-    produce(
-        paths,
-        spec,
-        picker,
-        references,
-        progress,
-        &mut |unit| match unit {
+    produce(paths, spec, picker, references, progress, &mut |unit| {
+        match unit {
             Unit::Lines(l) => {
                 for (n, raw) in l.each() {
                     match line_text(raw, l.json, picker) {
@@ -448,27 +443,33 @@ fn read_with(
                 }
             }
             Unit::Bad(b) => bad.push(b),
-        },
-    );
+        }
+        true
+    });
 }
 
 /// Reads every file into [`Unit`]s. `references`: every file is JSON (an
 /// array when it starts with `[`, else JSON lines), and a file must be an
-/// array.
+/// array. Reading stops when `emit` returns false (the units are no
+/// longer wanted).
 pub(crate) fn produce(
     paths: &[String],
     spec: &FieldSpec,
     picker: Picker<'_>,
     references: bool,
     progress: &Progress,
-    emit: &mut dyn FnMut(Unit),
+    emit: &mut dyn FnMut(Unit) -> bool,
 ) {
     let mut expand_bad = Vec::new();
     let files = expand(paths, &mut expand_bad);
+    let mut going = true;
     for b in expand_bad {
-        emit(Unit::Bad(b));
+        going &= emit(Unit::Bad(b));
     }
     for path in files {
+        if !going {
+            return;
+        }
         let file = path.display().to_string();
         let file_bad = |line: u64, error: String| {
             Unit::Bad(BadInput {
@@ -480,7 +481,7 @@ pub(crate) fn produce(
         let (reader, inner) = match open(&path, progress) {
             Ok(x) => x,
             Err(e) => {
-                emit(file_bad(0, e.to_string()));
+                going &= emit(file_bad(0, e.to_string()));
                 continue;
             }
         };
@@ -488,11 +489,11 @@ pub(crate) fn produce(
             let mut items = Vec::new();
             read_parquet(&path, &file, spec, &mut |item| {
                 items.push(item);
-                if items.len() == 4096 {
-                    emit(Unit::Parsed(std::mem::take(&mut items)));
+                if items.len() == 4096 && going {
+                    going = emit(Unit::Parsed(std::mem::take(&mut items)));
                 }
             });
-            emit(Unit::Parsed(items));
+            going &= emit(Unit::Parsed(items));
             progress.add(std::fs::metadata(&path).map_or(0, |m| m.len()));
             continue;
         }
@@ -504,7 +505,7 @@ pub(crate) fn produce(
         if array {
             let mut buf = Vec::new();
             if let Err(e) = r.read_to_end(&mut buf) {
-                emit(file_bad(
+                going &= emit(file_bad(
                     0,
                     format!("cannot read (truncated or damaged?): {e}"),
                 ));
@@ -526,7 +527,7 @@ pub(crate) fn produce(
                 Ok(Value::Array(items)) => {
                     for chunk in items.chunks(4096).enumerate() {
                         let (c, vs) = chunk;
-                        emit(Unit::Parsed(
+                        going &= emit(Unit::Parsed(
                             vs.iter()
                                 .enumerate()
                                 .map(|(i, v)| doc((c * 4096 + i) as u64 + 1, (picker.pick)(v)))
@@ -534,39 +535,40 @@ pub(crate) fn produce(
                         ));
                     }
                 }
-                Ok(_) if references => emit(file_bad(1, "expected a JSON array".into())),
-                Ok(v) => emit(Unit::Parsed(vec![doc(1, (picker.pick)(&v))])),
-                Err(e) => emit(file_bad(e.line() as u64, format!("invalid JSON: {e}"))),
+                Ok(_) if references => going &= emit(file_bad(1, "expected a JSON array".into())),
+                Ok(v) => going &= emit(Unit::Parsed(vec![doc(1, (picker.pick)(&v))])),
+                Err(e) => going &= emit(file_bad(e.line() as u64, format!("invalid JSON: {e}"))),
             }
             continue;
         }
         let json = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
         let file: std::sync::Arc<str> = file.as_str().into();
-        read_lines(&mut r, &mut |first, buf| {
-            emit(Unit::Lines(Lines {
+        let read = read_lines(&mut r, &mut |first, buf| {
+            going = emit(Unit::Lines(Lines {
                 file: file.clone(),
                 first,
                 buf,
                 json,
-            }))
-        })
-        .unwrap_or_else(|(line, e)| {
-            emit(Unit::Bad(BadInput {
+            }));
+            going
+        });
+        if let Err((line, e)) = read {
+            going &= emit(Unit::Bad(BadInput {
                 file: file.to_string(),
                 line,
                 error: format!("cannot read further (truncated or damaged?): {e}"),
-            }))
-        });
+            }));
+        }
     }
 }
 
 /// Hands on blocks of about [`BLOCK`] bytes of complete lines, each with
 /// the number of its first line. On a read error, the complete lines read
 /// before it are handed on and the error comes back with the number of the
-/// line it stopped.
+/// line it stopped. Reading stops when `emit` returns false.
 fn read_lines(
     r: &mut dyn Read,
-    emit: &mut dyn FnMut(u64, Vec<u8>),
+    emit: &mut dyn FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<(), (u64, std::io::Error)> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 0u64; // lines handed on so far
@@ -596,8 +598,8 @@ fn read_lines(
         }
         let ends_open = !buf.is_empty() && buf.last() != Some(&b'\n');
         let lines = memchr::memchr_iter(b'\n', &buf).count() as u64 + u64::from(ends_open);
-        if !buf.is_empty() {
-            emit(line + 1, buf);
+        if !buf.is_empty() && !emit(line + 1, buf) {
+            return Ok(()); // no more wanted
         }
         line += lines;
         if let Some(e) = failed {
@@ -745,6 +747,7 @@ mod tests {
                     seen.push((n, String::from_utf8_lossy(s).into_owned()));
                 }
             }
+            true
         })
         .unwrap();
         assert_eq!(seen.len(), 500_000);

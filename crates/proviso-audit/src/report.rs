@@ -182,7 +182,8 @@ pub fn scan(index: &IndexSet, docs: &[Document], summary: &mut Summary) -> Vec<F
 /// `summary` (bad input to `summary.errors`, in the order of the input);
 /// each flagged document is handed to `on_flagged` with its text, in input
 /// order; `on_block` sees the counts after every block (for a progress
-/// line; the rate and its intervals are computed once, at the end).
+/// line; the rate and its intervals are computed once, at the end) and
+/// stops the scan by returning false.
 pub fn scan_paths(
     index: &IndexSet,
     paths: &[String],
@@ -190,7 +191,7 @@ pub fn scan_paths(
     progress: &Progress,
     summary: &mut Summary,
     on_flagged: &mut dyn FnMut(Flagged, String),
-    on_block: &mut dyn FnMut(&Summary),
+    on_block: &mut dyn FnMut(&Summary) -> bool,
 ) {
     let pick = |v: &serde_json::Value| extract(v, spec);
     let picker = Picker {
@@ -200,9 +201,9 @@ pub fn scan_paths(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Unit>(2);
     std::thread::scope(|s| {
         s.spawn(move || {
+            // Sending fails once the receiver is gone (the scan stopped).
             produce(paths, spec, picker, false, progress, &mut |u| {
-                // The receiver lives until every unit is taken.
-                let _ = tx.send(u);
+                tx.send(u).is_ok()
             })
         });
         for unit in rx {
@@ -248,7 +249,9 @@ pub fn scan_paths(
                 }
                 Unit::Bad(b) => summary.errors.push(b),
             }
-            on_block(summary);
+            if !on_block(summary) {
+                break; // the receiver goes: the reader stops at its next block
+            }
         }
     });
     summary.documents = summary.audited;

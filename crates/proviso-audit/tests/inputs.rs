@@ -310,10 +310,31 @@ fn full_scan_agrees_with_reading_in_order() {
             assert!(text.contains("ref"));
             flagged.push(fl.line)
         },
-        &mut |_| blocks += 1,
+        &mut |_| {
+            blocks += 1;
+            true
+        },
     );
     assert!(blocks >= 3, "{blocks} blocks");
     assert_eq!(flagged, want_flagged, "flagged lines, in order");
+    // A scan told to stop after its first block (of lines: the file
+    // alone) stops there.
+    let mut first = Summary::default();
+    let mut seen_blocks = 0;
+    scan_paths(
+        &split,
+        &paths[..1],
+        &FieldSpec::Auto,
+        &Progress::for_paths(&paths[..1]),
+        &mut first,
+        &mut |_, _| {},
+        &mut |_| {
+            seen_blocks += 1;
+            false
+        },
+    );
+    assert_eq!(seen_blocks, 1);
+    assert!(first.audited > 0 && first.audited < summary.audited);
     // The same by reading in order, and with one merged segment.
     let (docs, bad) = collect(&paths, &FieldSpec::Auto);
     assert_eq!(

@@ -126,7 +126,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if a.sample == Some(0) {
         return Err(Exit(EXIT_USAGE, "--sample must be at least 1".into()).into());
     }
-    let index = crate::cmd_index::load(cfg)?;
+    let (index, segment_paths) = crate::cmd_index::load_unchecked(cfg)?;
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
     let mut summary = Summary::default();
     let mut flagged = Vec::new();
@@ -134,52 +134,70 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     // Progress on stderr only when a person watches it.
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    match a.sample {
-        Some(n) => {
-            let mut s = sample(n, a.seed);
-            let mut bad = Vec::new();
-            read(&a.paths, &spec, &mut bad, &mut |d| s.offer(d));
-            summary.sampled = true;
-            flagged = scan(&index, &s.kept, &mut summary);
-            for f in &flagged {
-                if let Some(d) = s.kept.iter().find(|d| d.line == f.line && d.file == f.file) {
-                    keep_best(&mut shown, f.clone(), d.text.clone());
+    // The segments' checksums (every byte of the index read once) are
+    // checked on a thread of their own while the scan starts, instead of
+    // before it: on one core the other would wait that long. A damaged
+    // segment stops the scan at its next block and the audit with the
+    // error it would have had at the start, before anything found is
+    // written.
+    let damaged = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let checked = scope.spawn(|| {
+            let r = crate::cmd_index::check_loaded(&index, &segment_paths);
+            damaged.store(r.is_err(), std::sync::atomic::Ordering::Relaxed);
+            r
+        });
+        match a.sample {
+            Some(n) => {
+                let mut s = sample(n, a.seed);
+                let mut bad = Vec::new();
+                read(&a.paths, &spec, &mut bad, &mut |d| s.offer(d));
+                summary.sampled = true;
+                flagged = scan(&index, &s.kept, &mut summary);
+                for f in &flagged {
+                    if let Some(d) = s.kept.iter().find(|d| d.line == f.line && d.file == f.file) {
+                        keep_best(&mut shown, f.clone(), d.text.clone());
+                    }
+                }
+                summary.documents = s.seen();
+                summary.errors = bad;
+            }
+            None => {
+                let progress = proviso_audit::Progress::for_paths(&a.paths);
+                scan_paths(
+                    &index,
+                    &a.paths,
+                    &spec,
+                    &progress,
+                    &mut summary,
+                    &mut |f, text| {
+                        keep_best(&mut shown, f.clone(), text);
+                        flagged.push(f);
+                    },
+                    &mut |summary| {
+                        if tty {
+                            let secs = started.elapsed().as_secs_f64().max(1e-9);
+                            eprint!(
+                                "\r{} documents, {:.0} MB, {:.1} MB/s, {} flagged, {}   ",
+                                summary.audited,
+                                summary.bytes as f64 / 1e6,
+                                summary.bytes as f64 / 1e6 / secs,
+                                summary.flagged,
+                                eta(progress.done(), progress.total, secs)
+                            );
+                        }
+                        !damaged.load(std::sync::atomic::Ordering::Relaxed)
+                    },
+                );
+                if tty {
+                    eprintln!();
                 }
             }
-            summary.documents = s.seen();
-            summary.errors = bad;
         }
-        None => {
-            let progress = proviso_audit::Progress::for_paths(&a.paths);
-            scan_paths(
-                &index,
-                &a.paths,
-                &spec,
-                &progress,
-                &mut summary,
-                &mut |f, text| {
-                    keep_best(&mut shown, f.clone(), text);
-                    flagged.push(f);
-                },
-                &mut |summary| {
-                    if tty {
-                        let secs = started.elapsed().as_secs_f64().max(1e-9);
-                        eprint!(
-                            "\r{} documents, {:.0} MB, {:.1} MB/s, {} flagged, {}   ",
-                            summary.audited,
-                            summary.bytes as f64 / 1e6,
-                            summary.bytes as f64 / 1e6 / secs,
-                            summary.flagged,
-                            eta(progress.done(), progress.total, secs)
-                        );
-                    }
-                },
-            );
-            if tty {
-                eprintln!();
-            }
-        }
-    }
+        checked
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("checking the index failed")))
+    })?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.json {
         let mut w = std::io::BufWriter::new(

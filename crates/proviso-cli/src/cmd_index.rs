@@ -41,8 +41,31 @@ pub fn dir(cfg: &Config) -> PathBuf {
 
 /// Loads every segment of the index directory into one index.
 pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
+    load_with(cfg, read_segment).map(|(set, _)| set)
+}
+
+/// Loads every segment without reading each whole file for its checksum
+/// (see [`proviso_index::open_segment`]); the paths are returned for
+/// [`check_loaded`], which must pass before anything found is reported.
+pub fn load_unchecked(cfg: &Config) -> anyhow::Result<(IndexSet, Vec<PathBuf>)> {
+    load_with(cfg, proviso_index::open_segment)
+}
+
+/// The checksum of every segment of a [`load_unchecked`] index.
+pub fn check_loaded(set: &IndexSet, paths: &[PathBuf]) -> anyhow::Result<()> {
+    for (seg, path) in set.segments().iter().zip(paths) {
+        proviso_index::check_opened(seg, path)?;
+    }
+    Ok(())
+}
+
+fn load_with(
+    cfg: &Config,
+    open: fn(&std::path::Path) -> Result<Index, proviso_index::IndexError>,
+) -> anyhow::Result<(IndexSet, Vec<PathBuf>)> {
     let d = dir(cfg);
     let mut parts = Vec::new();
+    let mut opened = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
         .with_context(|| {
             format!(
@@ -56,8 +79,11 @@ pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
         .collect();
     entries.sort();
     for p in entries {
-        match read_segment(&p) {
-            Ok(seg) => parts.push(seg),
+        match open(&p) {
+            Ok(seg) => {
+                parts.push(seg);
+                opened.push(p);
+            }
             // Merged away by the follower between listing and reading.
             Err(proviso_index::IndexError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -74,7 +100,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<IndexSet> {
         )
         .into());
     }
-    IndexSet::new(parts).ok_or_else(params_differ)
+    Ok((IndexSet::new(parts).ok_or_else(params_differ)?, opened))
 }
 
 /// Segments that cannot be queried or merged together.

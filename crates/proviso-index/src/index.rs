@@ -418,11 +418,8 @@ impl Index {
                 crate::FORMAT_VERSION
             ));
         }
-        if verify
-            && xxhash_rust::xxh3::xxh3_64_with_seed(&b[..foot], crate::SEED)
-                != store::u64_at(b, foot + 4)
-        {
-            return Err("checksum mismatch: the file is damaged".into());
+        if verify && !checksum_agrees(b) {
+            return Err(CHECKSUM_MISMATCH.into());
         }
         let sec = store::sections(b, version)?;
         let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
@@ -451,6 +448,14 @@ impl Index {
             hasher,
             format: version,
         })
+    }
+
+    /// Whether every byte of the segment agrees with the checksum in its
+    /// footer (reads them all). [`crate::read_segment`] checks this before
+    /// it returns a segment; one from [`crate::open_segment`] has not been
+    /// checked yet.
+    pub fn checksum_agrees(&self) -> bool {
+        checksum_agrees(self.bytes())
     }
 
     /// The segment's bytes, as written to its file.
@@ -902,6 +907,17 @@ impl Index {
             }
         }
     }
+}
+
+/// What a damaged segment's error says.
+pub(crate) const CHECKSUM_MISMATCH: &str = "checksum mismatch: the file is damaged";
+
+/// Whether laid-out segment bytes agree with the xxh3 checksum in their
+/// footer (false when there is no footer).
+fn checksum_agrees(b: &[u8]) -> bool {
+    b.len().checked_sub(store::FOOTER).is_some_and(|foot| {
+        xxhash_rust::xxh3::xxh3_64_with_seed(&b[..foot], crate::SEED) == store::u64_at(b, foot + 4)
+    })
 }
 
 /// The references as a segment stores them: each distinct source (a file

@@ -42,7 +42,9 @@ pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, Params, QueryResult, Reference};
 pub use minhash::{MinHasher, jaccard_estimate};
 pub use normalize::{Token, tokenize};
-pub use segment::{FORMAT_VERSION, read_segment, verify_segment, write_segment};
+pub use segment::{
+    FORMAT_VERSION, check_opened, open_segment, read_segment, verify_segment, write_segment,
+};
 
 /// The fixed seed of every stored hash (xxh3): changing it invalidates
 /// every index on disk.

@@ -41,6 +41,10 @@ pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
 /// whole file is read once, sequentially) and its tables. A format-1
 /// segment is read into memory and converted.
 pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
+    open_checked(path, true)
+}
+
+fn open_checked(path: &Path, verify: bool) -> Result<Index, IndexError> {
     let name = path.display().to_string();
     let bad = |why: String| IndexError::Corrupt {
         path: name.clone(),
@@ -53,7 +57,31 @@ pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
     if map.len() >= 12 && &map[..8] == store::MAGIC && store::u32_at(&map, 8) == 1 {
         return read_v1(&map).map_err(bad);
     }
-    Index::open(Bytes::Mapped(map), true, None).map_err(bad)
+    Index::open(Bytes::Mapped(map), verify, None).map_err(bad)
+}
+
+/// Opens a segment as [`read_segment`] does (frame, sections and tables
+/// checked; format 1 converted) except for the checksum of every byte,
+/// which is left to [`Index::checksum_agrees`]: an audit reads it on
+/// another thread while the scan has begun, instead of reading the whole
+/// file before the first look-up. Queries of a damaged segment never
+/// panic or hang, but what they find is not to be reported before the
+/// checksum agrees.
+pub fn open_segment(path: &Path) -> Result<Index, IndexError> {
+    open_checked(path, false)
+}
+
+/// Checks the checksum of a segment opened by [`open_segment`] from `path`
+/// (reads every byte); the error is [`read_segment`]'s for a damaged file.
+pub fn check_opened(index: &Index, path: &Path) -> Result<(), IndexError> {
+    if index.checksum_agrees() {
+        Ok(())
+    } else {
+        Err(IndexError::Corrupt {
+            path: path.display().to_string(),
+            why: crate::index::CHECKSUM_MISMATCH.into(),
+        })
+    }
 }
 
 /// Checks a segment without keeping it: frame, checksum, tables.
