@@ -166,21 +166,37 @@ fn bytes_in(y: u64, lo: u8, hi: u8) -> u64 {
     at_least_lo & !above_hi & HIGH
 }
 
-/// The end of the run of ASCII letters and digits that starts at `i`, and
-/// whether it holds an upper-case letter: eight bytes at a time, so the end
-/// of a word costs one branch, not one per letter (most words end inside
-/// the first eight bytes).
+/// Eight bytes with the ASCII capitals lower-cased (bit 5 set), every
+/// other byte as it is.
 #[inline]
-fn word_run(bytes: &[u8], i: usize) -> (usize, bool) {
+fn lower8(x: u64) -> u64 {
+    x | (bytes_in(x & !HIGH, b'A', b'Z') & !x) >> 2
+}
+
+/// The high bit of each byte of `x` set where the byte is an ASCII letter
+/// or digit (bit 5 set, capitals become small letters; digits have it).
+#[inline]
+fn word_bytes(x: u64) -> u64 {
+    let y = x & !HIGH;
+    (bytes_in(y | ONES * 0x20, b'a', b'z') | bytes_in(y, b'0', b'9')) & !x
+}
+
+/// The end of the run of ASCII letters and digits that starts at `i`, and
+/// (with `CAPS`; else false) whether it holds an upper-case letter: eight
+/// bytes at a time, so the end of a word costs one branch, not one per
+/// letter (most words end inside the first eight bytes).
+#[inline]
+fn word_run<const CAPS: bool>(bytes: &[u8], i: usize) -> (usize, bool) {
     let mut j = i;
     let mut upper = false;
     while let Some(chunk) = bytes.get(j..j + 8) {
         let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let ascii = !x & HIGH;
-        let y = x & !HIGH;
-        let up = bytes_in(y, b'A', b'Z') & ascii;
-        let word = (bytes_in(y, b'a', b'z') | bytes_in(y, b'0', b'9') | up) & ascii;
-        let stop = !word & HIGH;
+        let stop = !word_bytes(x) & HIGH;
+        let up = if CAPS {
+            bytes_in(x & !HIGH, b'A', b'Z') & !x
+        } else {
+            0
+        };
         if stop != 0 {
             let n = stop.trailing_zeros() as usize / 8;
             upper |= up & ((1u64 << (n * 8)) - 1) != 0;
@@ -204,7 +220,116 @@ fn word_run(bytes: &[u8], i: usize) -> (usize, bool) {
 /// separate tokens and are otherwise ignored; a list number at the start of
 /// a line (`1.` or `2)`) is dropped, so numbering a list does not hide it.
 pub fn tokenize(text: &str) -> Vec<Token> {
+    tokenize_with(text, true)
+}
+
+/// Whether a line break and nothing but white space, invisible
+/// characters, lone combining marks and Markdown marks (`# * - + > . ) |`)
+/// stand between the start of the line and byte `i` of `text` (or the text
+/// starts there): what the character-by-character reader keeps as
+/// `line_start` on reaching `i`, found by looking back instead (the first
+/// character that decides it is usually the one before).
+fn line_start_at(text: &str, i: usize) -> bool {
+    let Some(before) = text.get(..i) else {
+        return false;
+    };
+    for c in before.chars().rev() {
+        match c {
+            '\n' => return true,
+            '#' | '*' | '-' | '+' | '>' | '.' | ')' | '|' => {}
+            c if c.is_whitespace() || invisible(c) => {}
+            c if !c.is_ascii() && confusable(c).nfkd().all(is_combining_mark) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The next byte at or after `i` that is an ASCII letter or digit or not
+/// ASCII (`bytes.len()` if none): eight bytes at a time.
+#[inline]
+fn next_word_or_other(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let found = (word_bytes(x) | x) & HIGH;
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    while let Some(&c) = bytes.get(i) {
+        if !c.is_ascii() || WORD_BYTE[c as usize] != 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Reads ASCII words from `i` (an ASCII letter or digit, no word open)
+/// while they stand alone: each ends at an ASCII byte that is not a letter
+/// or digit (or at the end), and only ASCII lies between them. Each is
+/// lower-cased (on the stack) and hashed where it lies; the separators
+/// between words only matter for a list number (digits followed by `.` or
+/// `)` at the start of a line, dropped), which is looked back for when one
+/// is met. Returns where the character-by-character reader must go on: the
+/// first non-ASCII byte, the start of a word that runs into one, or the
+/// end; no word is open there.
+fn ascii_words(text: &str, mut i: usize, long: &mut Vec<u8>, out: &mut Vec<Token>) -> usize {
     let bytes = text.as_bytes();
+    loop {
+        let (j, _) = word_run::<false>(bytes, i);
+        let next = bytes.get(j).copied();
+        if next.is_some_and(|c| !c.is_ascii()) {
+            return i; // the word may go on past its ASCII part
+        }
+        let word = &bytes[i..j];
+        let list_number = matches!(next, Some(b'.' | b')'))
+            && word.iter().all(u8::is_ascii_digit)
+            && line_start_at(text, i);
+        if !list_number {
+            let mut low = [0u8; 32];
+            let hash = if let Some(sixteen) = bytes.get(i..i + 16).filter(|_| word.len() <= 16) {
+                // Most words: the 16 bytes from the word's start lower-cased
+                // at once, without a branch on whether it has a capital.
+                let (a, b) = sixteen.split_at(8);
+                let a = lower8(u64::from_le_bytes(a.try_into().unwrap_or([0; 8])));
+                let b = lower8(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                low[..8].copy_from_slice(&a.to_le_bytes());
+                low[8..16].copy_from_slice(&b.to_le_bytes());
+                xxh3_64_with_seed(&low[..word.len()], SEED)
+            } else if !word.iter().any(u8::is_ascii_uppercase) {
+                xxh3_64_with_seed(word, SEED)
+            } else if let Some(low) = low.get_mut(..word.len()) {
+                low.copy_from_slice(word);
+                low.make_ascii_lowercase();
+                xxh3_64_with_seed(low, SEED)
+            } else {
+                long.clear();
+                long.extend_from_slice(word);
+                long.make_ascii_lowercase();
+                xxh3_64_with_seed(long, SEED)
+            };
+            out.push(Token {
+                hash,
+                start: i as u32,
+                end: j as u32,
+            });
+        }
+        i = next_word_or_other(bytes, j);
+        match bytes.get(i) {
+            Some(c) if c.is_ascii() => {}
+            _ => return i,
+        }
+    }
+}
+
+/// [`tokenize`]; with `fast` false, every character goes through the
+/// character-by-character reader, which defines the tokens (the tests
+/// check the fast path against it).
+fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
+    let bytes = text.as_bytes();
+    let mut long = Vec::new();
     let mut out = Vec::with_capacity(text.len() / 5);
     let mut w = Word {
         buf: String::new(),
@@ -238,38 +363,17 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         // run of lower-case letters and digits is hashed where it lies.
         if b.is_ascii() {
             if b.is_ascii_alphanumeric() {
-                let (j, upper) = word_run(bytes, i);
-                // Most words stand alone: no word open before them, not at
-                // the start of a line (where a list number may be
-                // dropped), and ended by an ASCII byte that is not a
-                // letter or digit (or the end). Such a word is hashed
-                // here, lower-cased on the stack if need be, and the
-                // spaces after it skipped, with no other state kept.
-                let ends = bytes
-                    .get(j)
-                    .is_none_or(|c| c.is_ascii() && !c.is_ascii_alphanumeric());
-                if !w.any && !line_start && ends && j - i <= 32 {
-                    let word = &bytes[i..j];
-                    let mut low = [0u8; 32];
-                    let hash = if upper {
-                        let low = &mut low[..word.len()];
-                        low.copy_from_slice(word);
-                        low.make_ascii_lowercase();
-                        xxh3_64_with_seed(low, SEED)
-                    } else {
-                        xxh3_64_with_seed(word, SEED)
-                    };
-                    out.push(Token {
-                        hash,
-                        start: i as u32,
-                        end: j as u32,
-                    });
-                    i = j;
-                    while bytes.get(i) == Some(&b' ') {
-                        i += 1;
+                // Most text is ASCII words that stand alone: read by
+                // `ascii_words` until something else comes.
+                if fast && !w.any {
+                    let stop = ascii_words(text, i, &mut long, &mut out);
+                    if stop != i {
+                        i = stop;
+                        line_start = line_start_at(text, i);
+                        continue;
                     }
-                    continue;
                 }
+                let (j, upper) = word_run::<true>(bytes, i);
                 w.open(i, line_start);
                 if !upper && w.plain && w.end == i {
                     w.end = j;
@@ -438,6 +542,111 @@ mod tests {
             "longer than the stack buffer"
         );
         assert_eq!(words("x Hello, World"), vec!["x", "Hello", "World"]);
+    }
+
+    /// The ASCII fast path gives what the character-by-character reader
+    /// gives, token for token (hash and bytes): on random strings of the
+    /// characters where the two could part (line starts, list numbers,
+    /// Markdown marks, words that run into accents, invisible characters,
+    /// combining marks, CJK, full-width and non-breaking spaces), and on the
+    /// corpus fixtures.
+    #[test]
+    fn the_fast_path_is_the_reader() {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "1",
+            "42",
+            "word",
+            "Mixed",
+            "UPPER",
+            " ",
+            "  ",
+            "\n",
+            "\r\n",
+            "\t",
+            ".",
+            ")",
+            "(",
+            ",",
+            "#",
+            "-",
+            "*",
+            "+",
+            ">",
+            "|",
+            "é",
+            "e\u{301}",
+            "\u{301}",
+            "\u{200B}",
+            "\u{00AD}",
+            "\u{FEFF}",
+            "我",
+            "’",
+            "Ａ",
+            "\u{00A0}",
+            "\u{2003}",
+            "—",
+            "ı",
+            "ｓ",
+            "\u{0B}",
+            "\u{01}",
+            "Supercalifragilisticexpialidociousandthensomemore",
+            "ALongCapitalisedWordOfMoreThanThirtyTwoBytes",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 24) as usize;
+            let text: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            assert_eq!(
+                tokenize_with(&text, true),
+                tokenize_with(&text, false),
+                "{text:?}"
+            );
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(raw) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            // Every string of a JSON file or of each JSON line.
+            fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+                match v {
+                    serde_json::Value::String(s) => out.push(s.clone()),
+                    serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                    serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+                    _ => {}
+                }
+            }
+            let mut texts = Vec::new();
+            match serde_json::from_str::<serde_json::Value>(&raw) {
+                Ok(v) => strings(&v, &mut texts),
+                Err(_) => raw
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .for_each(|v| strings(&v, &mut texts)),
+            }
+            for text in &texts {
+                assert_eq!(
+                    tokenize_with(text, true),
+                    tokenize_with(text, false),
+                    "{}: {text:?}",
+                    path.display()
+                );
+            }
+            read += usize::from(!texts.is_empty());
+        }
+        assert!(read >= 5, "fixtures read: {read}");
     }
 
     #[test]
