@@ -178,7 +178,7 @@ fn lower8(x: u64) -> u64 {
 #[inline]
 fn word_bytes(x: u64) -> u64 {
     let y = x & !HIGH;
-    (bytes_in(y | ONES * 0x20, b'a', b'z') | bytes_in(y, b'0', b'9')) & !x
+    (bytes_in(y | (ONES * 0x20), b'a', b'z') | bytes_in(y, b'0', b'9')) & !x
 }
 
 /// The end of the run of ASCII letters and digits that starts at `i`, and
