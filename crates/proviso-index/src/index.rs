@@ -241,7 +241,12 @@ impl IndexBuilder {
 /// An immutable index: one segment, in memory or mapped from its file.
 pub struct Index {
     pub(crate) params: Params,
-    pub(crate) refs: Vec<Reference>,
+    /// The references, parsed from the segment's JSON the first time they
+    /// are asked for (or given when the segment was built here): a million
+    /// take ~0.2 s to parse, and a scan needs them only for what it flags.
+    refs: std::sync::OnceLock<Result<Vec<Reference>, String>>,
+    /// How many references the tables hold.
+    n_refs: usize,
     bytes: Bytes,
     sec: [(usize, usize); store::SECTIONS],
     dir_bits: u32,
@@ -395,9 +400,11 @@ impl Index {
     }
 
     /// Opens laid-out bytes (in memory or mapped): checks the frame (and,
-    /// with `verify`, the checksum of every byte, reading them once), the
-    /// sections and their sizes. `refs`: the references when the caller
-    /// has them already, else they are parsed from the segment.
+    /// with `verify`, the checksum of every byte, reading them once, and
+    /// the references, parsing them), the sections and their sizes.
+    /// `refs`: the references when the caller has them already; else they
+    /// are parsed from the segment when first asked for (or now, with
+    /// `verify`).
     pub(crate) fn open(
         bytes: Bytes,
         verify: bool,
@@ -425,21 +432,41 @@ impl Index {
         let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
         let params: Params =
             serde_json::from_slice(slice(store::PARAMS)).map_err(|e| format!("parameters: {e}"))?;
-        let refs: Vec<Reference> = match refs {
-            Some(r) => r,
-            None => refs_from_json(slice(store::REFS)).map_err(|e| format!("references: {e}"))?,
-        };
-        let n = refs.len();
+        // One token start per reference.
+        let n = sec[store::TOK_START].1 / 8;
         if sec[store::SIGS].1 != n * params.num_perm * 4 || sec[store::TOK_START].1 != n * 8 {
             return Err("tables do not match the number of references".into());
         }
         let dir_bits = bits_of_dir(sec[store::EXACT_DIR].1, version).ok_or("bad directory")?;
         let band_bits = bits_of_dir(sec[store::BAND_DIR].1, version).ok_or("bad band directory")?;
-        let longest_ref = refs.iter().map(|r| r.tokens as usize).max().unwrap_or(0);
+        // The longest reference in tokens, from where each one's tokens
+        // start (the last ends where the token table does).
+        let starts = sec[store::TOK_START].0;
+        let start = |i: usize| {
+            if i < n {
+                store::u64_at(b, starts + i * 8)
+            } else {
+                (sec[store::TOKS].1 / 2) as u64
+            }
+        };
+        let longest_ref = (0..n)
+            .map(|i| start(i + 1).saturating_sub(start(i)))
+            .max()
+            .unwrap_or(0) as usize;
         let hasher = MinHasher::new(params.num_perm);
-        Ok(Index {
+        let parsed = std::sync::OnceLock::new();
+        if let Some(r) = refs {
+            let _ = parsed.set(Ok(r));
+        } else if verify {
+            let _ =
+                parsed
+                    .set(Ok(refs_from_json(slice(store::REFS))
+                        .map_err(|e| format!("references: {e}"))?));
+        }
+        let ix = Index {
             params,
-            refs,
+            refs: parsed,
+            n_refs: n,
             sec,
             bytes,
             dir_bits,
@@ -447,7 +474,40 @@ impl Index {
             longest_ref,
             hasher,
             format: version,
-        })
+        };
+        if ix.refs.get().is_some() {
+            ix.parsed_references()?;
+        }
+        Ok(ix)
+    }
+
+    /// The references, parsed now if they were not yet; an error when
+    /// their JSON does not read or holds another number of references
+    /// than the tables.
+    fn parsed_references(&self) -> Result<&[Reference], String> {
+        let r = self.refs.get_or_init(|| {
+            let (o, l) = self.sec[store::REFS];
+            refs_from_json(self.bytes().get(o..o + l).unwrap_or(&[]))
+                .map_err(|e| format!("references: {e}"))
+        });
+        match r {
+            Ok(r) if r.len() == self.n_refs => Ok(r),
+            Ok(_) => Err("tables do not match the number of references".into()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Whether the references are still to be parsed.
+    #[cfg(test)]
+    pub(crate) fn refs_pending(&self) -> bool {
+        self.refs.get().is_none()
+    }
+
+    /// Checks that the references read (parsing them if they were not
+    /// yet): what [`crate::read_segment`] checks at open and
+    /// [`crate::check_opened`] later.
+    pub fn check_references(&self) -> Result<(), String> {
+        self.parsed_references().map(drop)
     }
 
     /// Whether every byte of the segment agrees with the checksum in its
@@ -642,7 +702,7 @@ impl Index {
     fn summary(&self) -> String {
         format!(
             "Index {{ refs: {}, fingerprints: {}, bands: {}, mapped: {} }}",
-            self.refs.len(),
+            self.len(),
             self.count(store::EXACT, 16),
             self.count(store::BANDS, 16),
             self.is_mapped()
@@ -690,7 +750,10 @@ impl Index {
             let (ko, kl) = p.sec[store::TOKS];
             c.toks
                 .extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
-            c.refs.extend(p.refs);
+            p.check_references().map_err(IndexError::Build)?;
+            if let Some(Ok(refs)) = p.refs.into_inner() {
+                c.refs.extend(refs);
+            }
         }
         Index::assemble(c)
     }
@@ -700,19 +763,20 @@ impl Index {
         &self.params
     }
 
-    /// The references.
+    /// The references (parsed the first time they are asked for; none
+    /// when they do not read, which [`Index::check_references`] says).
     pub fn references(&self) -> &[Reference] {
-        &self.refs
+        self.parsed_references().unwrap_or(&[])
     }
 
     /// Number of references.
     pub fn len(&self) -> usize {
-        self.refs.len()
+        self.n_refs
     }
 
     /// Whether it holds no reference.
     pub fn is_empty(&self) -> bool {
-        self.refs.is_empty()
+        self.n_refs == 0
     }
 
     fn signature_matches(&self, r: u32, sig: &[u32]) -> usize {
@@ -1138,7 +1202,7 @@ fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
         tokens: tokens.len(),
         ..QueryResult::default()
     };
-    if tokens.is_empty() || parts.iter().all(|(ix, _)| ix.refs.is_empty()) {
+    if tokens.is_empty() || parts.iter().all(|(ix, _)| ix.is_empty()) {
         return res;
     }
     let fingerprints = winnow(&shingles(&tokens, p.k), p.w);
@@ -1237,7 +1301,10 @@ impl IndexSet {
     /// The reference numbered `r` (across segments).
     pub fn reference(&self, r: u32) -> Option<&Reference> {
         let i = self.bases.partition_point(|b| *b <= r).checked_sub(1)?;
-        self.parts.get(i)?.refs.get((r - self.bases[i]) as usize)
+        self.parts
+            .get(i)?
+            .references()
+            .get((r - self.bases[i]) as usize)
     }
 
     /// References in all segments.

@@ -61,27 +61,34 @@ fn open_checked(path: &Path, verify: bool) -> Result<Index, IndexError> {
 }
 
 /// Opens a segment as [`read_segment`] does (frame, sections and tables
-/// checked; format 1 converted) except for the checksum of every byte,
-/// which is left to [`Index::checksum_agrees`]: an audit reads it on
-/// another thread while the scan has begun, instead of reading the whole
-/// file before the first look-up. Queries of a damaged segment never
-/// panic or hang, but what they find is not to be reported before the
-/// checksum agrees.
+/// checked; format 1 converted) except for the checksum of every byte and
+/// the parse of the references, which are left to [`check_opened`] (the
+/// references are otherwise parsed when first asked for): an audit does
+/// that on another thread while the scan has begun, instead of reading
+/// the whole file before the first look-up. Queries of a damaged segment
+/// never panic or hang, but what they find is not to be reported before
+/// [`check_opened`] passes.
 pub fn open_segment(path: &Path) -> Result<Index, IndexError> {
     open_checked(path, false)
 }
 
-/// Checks the checksum of a segment opened by [`open_segment`] from `path`
-/// (reads every byte); the error is [`read_segment`]'s for a damaged file.
+/// Checks what [`open_segment`] left for later in a segment opened from
+/// `path`: the checksum (reads every byte) and the references (parses
+/// them, as a look-up of one would); the error is [`read_segment`]'s for
+/// such a file.
 pub fn check_opened(index: &Index, path: &Path) -> Result<(), IndexError> {
-    if index.checksum_agrees() {
-        Ok(())
+    let why = if index.checksum_agrees() {
+        match index.check_references() {
+            Ok(()) => return Ok(()),
+            Err(why) => why,
+        }
     } else {
-        Err(IndexError::Corrupt {
-            path: path.display().to_string(),
-            why: crate::index::CHECKSUM_MISMATCH.into(),
-        })
-    }
+        crate::index::CHECKSUM_MISMATCH.into()
+    };
+    Err(IndexError::Corrupt {
+        path: path.display().to_string(),
+        why,
+    })
 }
 
 /// Checks a segment without keeping it: frame, checksum, tables.
@@ -206,10 +213,60 @@ mod tests {
                 .to_string()
                 .contains("checksum")
         );
+        // Opened without the checks, the damage is found by check_opened.
+        let unchecked = open_segment(&path).unwrap();
+        assert!(!unchecked.checksum_agrees());
+        assert!(
+            check_opened(&unchecked, &path)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         assert!(read_segment(&path).is_err());
         std::fs::write(&path, b"").unwrap();
         assert!(read_segment(&path).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// References are parsed when first asked for after `open_segment`;
+    /// references that do not read (checksum made to agree) are an error
+    /// of `check_opened` and of `read_segment`, and none are given.
+    #[test]
+    fn references_are_parsed_when_first_needed() {
+        let dir = std::env::temp_dir().join(format!("pvx-refs-{}", std::process::id()));
+        let path = dir.join("a.pvx");
+        let mut b = IndexBuilder::new(Params::default());
+        for i in 0..5 {
+            b.add(
+                &format!("text number {i} with some words in it to be indexed"),
+                Reference::file("refs.jsonl", i + 1),
+            );
+        }
+        let idx = b.build().unwrap();
+        write_segment(&idx, &path).unwrap();
+        let ix = open_segment(&path).unwrap();
+        assert_eq!(ix.len(), 5);
+        assert!(ix.refs_pending());
+        check_opened(&ix, &path).unwrap();
+        assert!(!ix.refs_pending());
+        assert_eq!(ix.references(), idx.references());
+        // The references' JSON damaged, the checksum made to agree.
+        let mut bytes = idx.bytes().to_vec();
+        let sec = store::sections(&bytes, crate::FORMAT_VERSION).unwrap();
+        let (o, l) = sec[store::REFS];
+        assert!(l > 0);
+        bytes[o] = b'X'; // no JSON starts so
+        let foot = bytes.len() - store::FOOTER;
+        let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..foot], crate::SEED);
+        bytes[foot + 4..foot + 12].copy_from_slice(&sum.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let ix = open_segment(&path).unwrap();
+        let err = check_opened(&ix, &path).unwrap_err().to_string();
+        assert!(err.contains("references"), "{err}");
+        assert!(ix.references().is_empty());
+        let err = read_segment(&path).unwrap_err().to_string();
+        assert!(err.contains("references"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
     }
 
