@@ -952,6 +952,17 @@ impl Index {
         }
         cands.sort_unstable();
         cands.dedup();
+        // Each candidate's signature (512 bytes at 128 values) is
+        // somewhere in the index: asked for all at once, their misses
+        // overlap instead of coming one after another.
+        let b = self.bytes();
+        let row = self.params.num_perm * 4;
+        let sigs = self.sec[store::SIGS].0;
+        for &r in cands.iter().take(16) {
+            for line in (0..row).step_by(64) {
+                proviso_mmap::prefetch(b, sigs + r as usize * row + line);
+            }
+        }
         for r in cands {
             let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
             acc.jaccard = acc.jaccard.max(j);

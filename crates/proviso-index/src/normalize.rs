@@ -245,83 +245,121 @@ fn line_start_at(text: &str, i: usize) -> bool {
     true
 }
 
-/// The next byte at or after `i` that is an ASCII letter or digit or not
-/// ASCII (`bytes.len()` if none): eight bytes at a time.
+/// The high bits of eight bytes (each 0x80 or 0) gathered into eight bits,
+/// byte `j`'s into bit `j`.
 #[inline]
-fn next_word_or_other(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let found = (word_bytes(x) | x) & HIGH;
-        if found != 0 {
-            return i + found.trailing_zeros() as usize / 8;
-        }
-        i += 8;
+fn gather(high: u64) -> u64 {
+    high.wrapping_mul(0x0002_0408_1020_4081) >> 56
+}
+
+/// The hash of an ASCII word (lower-cased): the word and the 16 bytes
+/// from its start where they can be read (most words): lower-cased eight
+/// at a time, without a branch on whether the word holds a capital.
+#[inline]
+fn word_hash(word: &[u8], sixteen: Option<&[u8]>, long: &mut Vec<u8>) -> u64 {
+    let mut low = [0u8; 16];
+    if let Some((a, b)) = sixteen
+        .filter(|_| word.len() <= 16)
+        .and_then(|s| s.get(..16))
+        .map(|s| s.split_at(8))
+    {
+        let a = lower8(u64::from_le_bytes(a.try_into().unwrap_or([0; 8])));
+        let b = lower8(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+        low[..8].copy_from_slice(&a.to_le_bytes());
+        low[8..].copy_from_slice(&b.to_le_bytes());
+        return xxh3_64_with_seed(&low[..word.len()], SEED);
     }
-    while let Some(&c) = bytes.get(i) {
-        if !c.is_ascii() || WORD_BYTE[c as usize] != 0 {
-            break;
-        }
-        i += 1;
+    if !word.iter().any(u8::is_ascii_uppercase) {
+        return xxh3_64_with_seed(word, SEED);
     }
-    i
+    long.clear();
+    long.extend_from_slice(word);
+    long.make_ascii_lowercase();
+    xxh3_64_with_seed(long, SEED)
 }
 
 /// Reads ASCII words from `i` (an ASCII letter or digit, no word open)
 /// while they stand alone: each ends at an ASCII byte that is not a letter
 /// or digit (or at the end), and only ASCII lies between them. Each is
-/// lower-cased (on the stack) and hashed where it lies; the separators
-/// between words only matter for a list number (digits followed by `.` or
-/// `)` at the start of a line, dropped), which is looked back for when one
-/// is met. Returns where the character-by-character reader must go on: the
-/// first non-ASCII byte, the start of a word that runs into one, or the
-/// end; no word is open there.
-fn ascii_words(text: &str, mut i: usize, long: &mut Vec<u8>, out: &mut Vec<Token>) -> usize {
+/// lower-cased and hashed where it lies; the separators between words only
+/// matter for a list number (digits followed by `.` or `)` at the start of
+/// a line, dropped), which is looked back for when one is met. Returns
+/// where the character-by-character reader must go on: the first
+/// non-ASCII byte, the start of a word that runs into one, or the end; no
+/// word is open there.
+///
+/// The text is read 64 bytes at a time: a bit per byte for "letter or
+/// digit" and one for "not ASCII", then the words of the block are taken
+/// from the bits. Finding the next word is then a bit operation, not a
+/// scan that waits on the end of the last word, so the work of several
+/// words overlaps in the processor.
+fn ascii_words(text: &str, start: usize, long: &mut Vec<u8>, out: &mut Vec<Token>) -> usize {
     let bytes = text.as_bytes();
-    loop {
-        let (j, _) = word_run::<false>(bytes, i);
-        let next = bytes.get(j).copied();
-        if next.is_some_and(|c| !c.is_ascii()) {
-            return i; // the word may go on past its ASCII part
+    let n = bytes.len();
+    let mut p = start;
+    // A block and the 16 bytes after it (the last word's hash reads them);
+    // near the end, a copy padded with zeros (not letters: words end).
+    let mut pad = [0u8; 80];
+    'blocks: while p < n {
+        let blk: &[u8] = match bytes.get(p..p + 80) {
+            Some(b) => b,
+            None => {
+                pad.fill(0);
+                let rest = &bytes[p..];
+                pad[..rest.len()].copy_from_slice(rest);
+                &pad
+            }
+        };
+        let (mut w, mut na) = (0u64, 0u64);
+        for (k, chunk) in blk[..64].chunks_exact(8).enumerate() {
+            let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            w |= gather(word_bytes(x) & HIGH) << (8 * k);
+            na |= gather(x & HIGH) << (8 * k);
         }
-        let word = &bytes[i..j];
-        let list_number = matches!(next, Some(b'.' | b')'))
-            && word.iter().all(u8::is_ascii_digit)
-            && line_start_at(text, i);
-        if !list_number {
-            let mut low = [0u8; 32];
-            let hash = if let Some(sixteen) = bytes.get(i..i + 16).filter(|_| word.len() <= 16) {
-                // Most words: the 16 bytes from the word's start lower-cased
-                // at once, without a branch on whether it has a capital.
-                let (a, b) = sixteen.split_at(8);
-                let a = lower8(u64::from_le_bytes(a.try_into().unwrap_or([0; 8])));
-                let b = lower8(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-                low[..8].copy_from_slice(&a.to_le_bytes());
-                low[8..16].copy_from_slice(&b.to_le_bytes());
-                xxh3_64_with_seed(&low[..word.len()], SEED)
-            } else if !word.iter().any(u8::is_ascii_uppercase) {
-                xxh3_64_with_seed(word, SEED)
-            } else if let Some(low) = low.get_mut(..word.len()) {
-                low.copy_from_slice(word);
-                low.make_ascii_lowercase();
-                xxh3_64_with_seed(low, SEED)
+        // Bytes from the first non-ASCII one on are not this loop's.
+        let limit = na.trailing_zeros() as usize;
+        let mut starts = w & !(w << 1);
+        while starts != 0 {
+            let s = starts.trailing_zeros() as usize;
+            if s > limit {
+                break;
+            }
+            starts &= starts - 1;
+            let run = (!(w >> s)).trailing_zeros() as usize;
+            let from = p + s;
+            // A word that reaches the end of the block is followed on.
+            let crosses = s + run >= 64;
+            let end = if crosses {
+                word_run::<false>(bytes, p + 64).0
             } else {
-                long.clear();
-                long.extend_from_slice(word);
-                long.make_ascii_lowercase();
-                xxh3_64_with_seed(long, SEED)
+                from + run
             };
-            out.push(Token {
-                hash,
-                start: i as u32,
-                end: j as u32,
-            });
+            let next = bytes.get(end).copied();
+            if next.is_some_and(|c| !c.is_ascii()) {
+                return from; // the word may go on past its ASCII part
+            }
+            let word = &bytes[from..end];
+            let list_number = matches!(next, Some(b'.' | b')'))
+                && word.iter().all(u8::is_ascii_digit)
+                && line_start_at(text, from);
+            if !list_number {
+                out.push(Token {
+                    hash: word_hash(word, blk.get(s..s + 16), long),
+                    start: from as u32,
+                    end: end as u32,
+                });
+            }
+            if crosses {
+                p = end;
+                continue 'blocks;
+            }
         }
-        i = next_word_or_other(bytes, j);
-        match bytes.get(i) {
-            Some(c) if c.is_ascii() => {}
-            _ => return i,
+        if limit < 64 {
+            return p + limit;
         }
+        p += 64;
     }
+    n
 }
 
 /// [`tokenize`]; with `fast` false, every character goes through the
@@ -601,8 +639,10 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..20_000 {
-            let n = (next() % 24) as usize;
+        for round in 0..20_000 {
+            // Short strings, and long ones (blocks of 64 bytes and words
+            // across them).
+            let n = (next() % if round % 2 == 0 { 24 } else { 300 }) as usize;
             let text: String = (0..n)
                 .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
                 .collect();
