@@ -32,39 +32,53 @@ fn mix(h: u64, t: u64) -> u64 {
 /// is the window starting at token i). Fewer than `k` tokens give one
 /// window over all of them, so short texts still have a fingerprint.
 pub fn shingles(tokens: &[Token], k: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    shingles_into(tokens, k, &mut out);
+    out
+}
+
+/// [`shingles`] into `out` (cleared first).
+pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
     let k = k.max(1);
+    out.clear();
     if tokens.is_empty() {
-        return Vec::new();
+        return;
     }
     if tokens.len() < k {
         let h = tokens
             .iter()
             .fold(0x5151_5151u64 ^ tokens.len() as u64, |h, t| mix(h, t.hash));
-        return vec![h ^ (h >> 29)];
+        out.push(h ^ (h >> 29));
+        return;
     }
-    tokens
-        .windows(k)
-        .map(|w| {
-            let h = w
-                .iter()
-                .fold(0x5151_5151u64 ^ k as u64, |h, t| mix(h, t.hash));
-            h ^ (h >> 29)
-        })
-        .collect()
+    out.extend(tokens.windows(k).map(|w| {
+        let h = w
+            .iter()
+            .fold(0x5151_5151u64 ^ k as u64, |h, t| mix(h, t.hash));
+        h ^ (h >> 29)
+    }));
 }
 
 /// Winnowing with window `w`: the minimum hash of every `w` consecutive
 /// shingles (the rightmost on ties), each kept once, as (hash, position).
 /// Any run of `w + k - 1` shared tokens shares at least one of them.
 pub fn winnow(hashes: &[u64], w: usize) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    winnow_into(hashes, w, &mut out);
+    out
+}
+
+/// [`winnow`] into `out` (cleared first).
+pub(crate) fn winnow_into(hashes: &[u64], w: usize, out: &mut Vec<(u64, u32)>) {
     let w = w.max(1);
+    out.clear();
     if hashes.len() <= w {
-        return match hashes.iter().enumerate().rev().min_by_key(|(_, h)| **h) {
-            Some((i, h)) => vec![(*h, i as u32)],
-            None => Vec::new(),
-        };
+        if let Some((i, h)) = hashes.iter().enumerate().rev().min_by_key(|(_, h)| **h) {
+            out.push((*h, i as u32));
+        }
+        return;
     }
-    let mut out: Vec<(u64, u32)> = Vec::with_capacity(2 * hashes.len() / (w + 1) + 1);
+    out.reserve(2 * hashes.len() / (w + 1) + 1);
     // The rightmost minimum of `window`, as a position in it.
     let rightmost_min = |window: &[u64]| {
         let mut m = 0;
@@ -95,7 +109,6 @@ pub fn winnow(hashes: &[u64], w: usize) -> Vec<(u64, u32)> {
         }
         out.push((cur, m as u32));
     }
-    out
 }
 
 #[cfg(test)]

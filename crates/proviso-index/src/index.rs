@@ -626,7 +626,8 @@ impl Index {
         dir: usize,
         bits: u32,
         keys: &[u64],
-    ) -> Vec<std::ops::Range<usize>> {
+        out: &mut Vec<std::ops::Range<usize>>,
+    ) {
         const AHEAD: usize = 16;
         let b = self.bytes();
         let base = self.sec[table].0;
@@ -643,7 +644,7 @@ impl Index {
                 proviso_mmap::prefetch(b, base + (g.at + 4).min(g.hi - 1) * 16);
             }
         };
-        let mut out = Vec::with_capacity(keys.len());
+        out.clear();
         pipeline(
             keys.len(),
             AHEAD,
@@ -655,7 +656,6 @@ impl Index {
             },
             |i, g| out.push(self.find(table, g, keys[i])),
         );
-        out
     }
 
     /// The positions of `key` in a sorted table of 16-byte entries that
@@ -843,36 +843,40 @@ impl Index {
     /// Copied spans of this segment: fingerprint hits, chained along
     /// diagonals into runs, extended to where the texts part. References
     /// are numbered from `base`.
-    fn exact_matches(&self, q: &Prepared<'_>, base: u32, acc: &mut Acc) {
+    fn exact_matches(&self, q: &Prepared<'_>, base: u32, acc: &mut Acc, work: &mut Work) {
         let p = &self.params;
-        let tokens = &q.tokens;
+        let tokens = q.tokens;
         // The keys the fingerprints are stored under in this segment
         // (themselves before format 3).
-        let keys: Vec<u64> = q
-            .fingerprints
-            .iter()
-            .map(|f| {
-                if self.spread() {
-                    crate::fingerprint::spread(f.0)
-                } else {
-                    f.0
-                }
-            })
-            .collect();
-        let found = self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, &keys);
-        let mut hits: Vec<(u32, i64, u32)> = Vec::new();
-        for (found, &(_, pos)) in found.into_iter().zip(&q.fingerprints) {
-            for (r, rpos) in found.flat_map(|i| self.postings(i)).take(COMMON) {
+        let Work {
+            keys,
+            found,
+            hits,
+            runs,
+            ..
+        } = work;
+        keys.clear();
+        keys.extend(q.fingerprints.iter().map(|f| {
+            if self.spread() {
+                crate::fingerprint::spread(f.0)
+            } else {
+                f.0
+            }
+        }));
+        self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, keys, found);
+        hits.clear();
+        for (found, &(_, pos)) in found.iter().zip(q.fingerprints) {
+            for (r, rpos) in found.clone().flat_map(|i| self.postings(i)).take(COMMON) {
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
         }
+        runs.clear();
         if hits.is_empty() {
             return;
         }
         hits.sort_unstable();
         // (ref, diagonal, first doc pos, last doc pos)
-        let mut runs: Vec<(u32, i64, u32, u32)> = Vec::new();
-        for (r, diag, pos) in hits {
+        for &(r, diag, pos) in hits.iter() {
             match runs.last_mut() {
                 Some(l) if l.0 == r && l.1 == diag && l.3 + (p.w as u32) >= pos => l.3 = pos,
                 _ => runs.push((r, diag, pos, pos)),
@@ -939,14 +943,20 @@ impl Index {
 
     /// Near duplicates of the whole text in this segment: LSH candidates,
     /// each verified by the estimated Jaccard of the full signatures.
-    fn near_matches(&self, q: &Prepared<'_>, sig: &[u32], keys: &[u64], base: u32, acc: &mut Acc) {
+    fn near_matches(
+        &self,
+        q: &Prepared<'_>,
+        sig: &[u32],
+        keys: &[u64],
+        base: u32,
+        acc: &mut Acc,
+        work: &mut Work,
+    ) {
         let p = &self.params;
-        let mut cands: Vec<u32> = self
-            .find_many(store::BANDS, store::BAND_DIR, self.band_bits, keys)
-            .into_iter()
-            .flatten()
-            .map(|i| self.band_at(i).1)
-            .collect();
+        let Work { found, cands, .. } = work;
+        self.find_many(store::BANDS, store::BAND_DIR, self.band_bits, keys, found);
+        cands.clear();
+        cands.extend(found.iter().cloned().flatten().map(|i| self.band_at(i).1));
         if cands.is_empty() {
             return;
         }
@@ -963,7 +973,7 @@ impl Index {
                 proviso_mmap::prefetch(b, sigs + r as usize * row + line);
             }
         }
-        for r in cands {
+        for &r in cands.iter() {
             let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
             acc.jaccard = acc.jaccard.max(j);
             if j >= p.near_threshold {
@@ -1101,25 +1111,32 @@ struct Guess {
 /// will read), `near(i)` `ahead` items before (it reads that, asks for what
 /// `work` will read, and makes what `work` needs), so that the cache misses
 /// of one item are served while earlier items are worked on.
-fn pipeline<T>(
+fn pipeline<T: Copy>(
     n: usize,
     ahead: usize,
     mut far: impl FnMut(usize),
     mut near: impl FnMut(usize) -> T,
     mut work: impl FnMut(usize, T),
 ) {
+    // What `near` made for items i..i + ahead, in a ring on the stack.
+    const RING: usize = 32;
+    let ahead = ahead.clamp(1, RING);
+    let mut made: [Option<T>; RING] = [None; RING];
     for i in 0..n.min(2 * ahead) {
         far(i);
     }
-    let mut made: std::collections::VecDeque<T> = (0..n.min(ahead)).map(&mut near).collect();
+    for (i, slot) in made.iter_mut().enumerate().take(n.min(ahead)) {
+        *slot = Some(near(i));
+    }
     for i in 0..n {
         if i + 2 * ahead < n {
             far(i + 2 * ahead);
         }
+        let m = made[i % RING].take();
         if i + ahead < n {
-            made.push_back(near(i + ahead));
+            made[(i + ahead) % RING] = Some(near(i + ahead));
         }
-        if let Some(m) = made.pop_front() {
+        if let Some(m) = m {
             work(i, m);
         }
     }
@@ -1191,24 +1208,68 @@ pub const COMMON: usize = 16;
 /// A document made ready for look-ups in every segment.
 struct Prepared<'t> {
     text: &'t str,
+    tokens: &'t [crate::Token],
+    fingerprints: &'t [(u64, u32)],
+}
+
+/// Buffers a look-up uses and leaves for the next document of its thread
+/// (a dozen allocations and frees per document otherwise).
+#[derive(Default)]
+struct Scratch {
     tokens: Vec<crate::Token>,
+    shingles: Vec<u64>,
     fingerprints: Vec<(u64, u32)>,
+    covered: Vec<bool>,
+    sig: Vec<u32>,
+    bands: Vec<u64>,
+    work: Work,
+}
+
+/// The buffers of the look-ups in one segment.
+#[derive(Default)]
+struct Work {
+    keys: Vec<u64>,
+    found: Vec<std::ops::Range<usize>>,
+    hits: Vec<(u32, i64, u32)>,
+    runs: Vec<(u32, i64, u32, u32)>,
+    cands: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
 /// What the segments found so far.
-struct Acc {
+struct Acc<'s> {
     by_ref: std::collections::BTreeMap<u32, Match>,
-    covered: Vec<bool>,
+    covered: &'s mut Vec<bool>,
     jaccard: f64,
 }
 
 /// Looks `text` up in every segment (each with the number of its first
 /// reference). All segments share the parameters of the first.
 fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
+    // This thread's buffers, taken for the look-up and given back after.
+    let mut s = SCRATCH.with(std::cell::Cell::take);
+    let res = query_with(parts, text, &mut s);
+    SCRATCH.with(|c| c.set(s));
+    res
+}
+
+fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResult {
     let Some(p) = parts.first().map(|(ix, _)| &ix.params) else {
         return QueryResult::default();
     };
-    let tokens = tokenize(text);
+    let Scratch {
+        tokens,
+        shingles,
+        fingerprints,
+        covered,
+        sig,
+        bands,
+        work,
+    } = s;
+    crate::normalize::tokenize_into(text, tokens);
     let mut res = QueryResult {
         tokens: tokens.len(),
         ..QueryResult::default()
@@ -1216,19 +1277,22 @@ fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
     if tokens.is_empty() || parts.iter().all(|(ix, _)| ix.is_empty()) {
         return res;
     }
-    let fingerprints = winnow(&shingles(&tokens, p.k), p.w);
+    crate::fingerprint::shingles_into(tokens, p.k, shingles);
+    crate::fingerprint::winnow_into(shingles, p.w, fingerprints);
     let q = Prepared {
         text,
         tokens,
         fingerprints,
     };
+    covered.clear();
+    covered.resize(q.tokens.len(), false);
     let mut acc = Acc {
         by_ref: std::collections::BTreeMap::new(),
-        covered: vec![false; q.tokens.len()],
+        covered,
         jaccard: 0.0,
     };
     for (ix, base) in parts {
-        ix.exact_matches(&q, *base, &mut acc);
+        ix.exact_matches(&q, *base, &mut acc, work);
     }
     // Near duplicates of the whole text. A document with more than
     // 1/threshold times the shingles of the longest reference cannot reach
@@ -1242,10 +1306,13 @@ fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
     let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
     if q.tokens.len() <= ceiling {
         let hasher = &parts[0].0.hasher;
-        let sig = hasher.signature(&MinHasher::shingle_set(&q.tokens));
-        let keys = band_keys(&sig, p.bands, p.rows);
+        // The word 3-shingles (`MinHasher::shingle_set`), in the buffer
+        // the k-shingles are done with.
+        crate::fingerprint::shingles_into(q.tokens, 3, shingles);
+        hasher.signature_into(shingles, sig);
+        crate::minhash::band_keys_into(sig, p.bands, p.rows, bands);
         for (ix, base) in parts {
-            ix.near_matches(&q, &sig, &keys, *base, &mut acc);
+            ix.near_matches(&q, sig, bands, *base, &mut acc, work);
         }
     }
     res.jaccard = acc.jaccard;
@@ -1405,7 +1472,14 @@ mod tests {
             keys[7] + 1,
             keys[7] - 1,
         ]);
-        let found = ix.find_many(store::EXACT, store::EXACT_DIR, ix.dir_bits, &probes);
+        let mut found = vec![0..7, 1..2]; // replaced, not added to
+        ix.find_many(
+            store::EXACT,
+            store::EXACT_DIR,
+            ix.dir_bits,
+            &probes,
+            &mut found,
+        );
         let mut at: std::collections::HashMap<u64, Vec<u32>> = Default::default();
         for (i, k) in keys.iter().enumerate() {
             at.entry(*k).or_default().push(i as u32);
@@ -1526,11 +1600,14 @@ mod tests {
     /// and in order, however many items there are.
     #[test]
     fn pipeline_visits_every_item_in_order() {
-        for n in [0usize, 1, 3, 5, 40] {
+        for (n, ahead) in [0usize, 1, 3, 5, 40, 100]
+            .into_iter()
+            .flat_map(|n| [(n, 2), (n, 16), (n, 32)])
+        {
             let log = std::cell::RefCell::new(Vec::new());
             pipeline(
                 n,
-                2,
+                ahead,
                 |i| log.borrow_mut().push(('f', i)),
                 |i| {
                     log.borrow_mut().push(('n', i));

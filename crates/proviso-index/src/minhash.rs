@@ -86,8 +86,16 @@ impl MinHasher {
 
     /// The signature of a set of shingle hashes (empty set: all `u32::MAX`).
     pub fn signature(&self, shingles: &[u64]) -> Vec<u32> {
+        let mut bins = Vec::new();
+        self.signature_into(shingles, &mut bins);
+        bins
+    }
+
+    /// [`MinHasher::signature`] into `bins` (whatever it held replaced).
+    pub(crate) fn signature_into(&self, shingles: &[u64], bins: &mut Vec<u32>) {
         let n = self.n as u64;
-        let mut bins = vec![u32::MAX; self.n];
+        bins.clear();
+        bins.resize(self.n, u32::MAX);
         for &x in shingles {
             let h = mix64(x ^ crate::SEED);
             // The bin from the upper half (multiply-shift, no division), the
@@ -99,7 +107,7 @@ impl MinHasher {
             }
         }
         if shingles.is_empty() || !bins.contains(&u32::MAX) {
-            return bins;
+            return;
         }
         let orig = bins.clone();
         let filled: Vec<usize> = (0..self.n).filter(|&j| orig[j] != u32::MAX).collect();
@@ -140,7 +148,6 @@ impl MinHasher {
                 t += 1;
             }
         }
-        bins
     }
 
     /// Word 3-shingle hashes of tokens: the set MinHash is taken over,
@@ -161,26 +168,60 @@ pub fn jaccard_estimate(a: &[u32], b: &[u32]) -> f64 {
 
 /// Band keys of a signature: `bands` bands of `rows` values each.
 pub fn band_keys(sig: &[u32], bands: usize, rows: usize) -> Vec<u64> {
-    let mut out = Vec::with_capacity(bands);
-    let mut bytes = Vec::with_capacity(rows * 4 + 1);
+    let mut out = Vec::new();
+    band_keys_into(sig, bands, rows, &mut out);
+    out
+}
+
+/// [`band_keys`] into `out` (cleared first); each band's bytes are laid
+/// out on the stack (up to 15 rows; more, in a buffer).
+pub(crate) fn band_keys_into(sig: &[u32], bands: usize, rows: usize, out: &mut Vec<u64>) {
+    out.clear();
+    let mut stack = [0u8; 64];
+    let mut heap = Vec::new();
     for b in 0..bands {
         let Some(part) = sig.get(b * rows..(b + 1) * rows) else {
             break;
         };
-        bytes.clear();
-        bytes.push(b as u8);
-        for v in part {
-            bytes.extend_from_slice(&v.to_le_bytes());
+        let len = 1 + rows * 4;
+        let bytes: &mut [u8] = match stack.get_mut(..len) {
+            Some(s) => s,
+            None => {
+                heap.resize(len, 0);
+                &mut heap
+            }
+        };
+        bytes[0] = b as u8;
+        for (slot, v) in bytes[1..].chunks_exact_mut(4).zip(part) {
+            slot.copy_from_slice(&v.to_le_bytes());
         }
-        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, crate::SEED));
+        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(bytes, crate::SEED));
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tokenize;
+
+    /// A band's key is xxh3 of its number (a byte) and its values (little
+    /// endian), however many rows it has.
+    #[test]
+    fn band_keys_are_the_hash_of_their_bytes() {
+        let sig: Vec<u32> = (0..160u32).map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+        for (bands, rows) in [(32, 4), (16, 8), (8, 20), (160, 1)] {
+            let want: Vec<u64> = (0..bands)
+                .map(|b| {
+                    let mut bytes = vec![b as u8];
+                    for v in &sig[b * rows..(b + 1) * rows] {
+                        bytes.extend_from_slice(&v.to_le_bytes());
+                    }
+                    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, crate::SEED)
+                })
+                .collect();
+            assert_eq!(band_keys(&sig, bands, rows), want, "{bands} x {rows}");
+        }
+    }
 
     #[test]
     fn similar_texts_have_similar_signatures() {

@@ -220,7 +220,15 @@ fn word_run<const CAPS: bool>(bytes: &[u8], i: usize) -> (usize, bool) {
 /// separate tokens and are otherwise ignored; a list number at the start of
 /// a line (`1.` or `2)`) is dropped, so numbering a list does not hide it.
 pub fn tokenize(text: &str) -> Vec<Token> {
-    tokenize_with(text, true)
+    let mut out = Vec::new();
+    tokenize_with(text, true, &mut out);
+    out
+}
+
+/// [`tokenize`] into `out` (cleared first): a look-up reuses one buffer
+/// for every document instead of allocating one each time.
+pub(crate) fn tokenize_into(text: &str, out: &mut Vec<Token>) {
+    tokenize_with(text, true, out);
 }
 
 /// Whether a line break and nothing but white space, invisible
@@ -365,10 +373,11 @@ fn ascii_words(text: &str, start: usize, long: &mut Vec<u8>, out: &mut Vec<Token
 /// [`tokenize`]; with `fast` false, every character goes through the
 /// character-by-character reader, which defines the tokens (the tests
 /// check the fast path against it).
-fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
+fn tokenize_with(text: &str, fast: bool, out: &mut Vec<Token>) {
     let bytes = text.as_bytes();
     let mut long = Vec::new();
-    let mut out = Vec::with_capacity(text.len() / 5);
+    out.clear();
+    out.reserve(text.len() / 5);
     let mut w = Word {
         buf: String::new(),
         plain: true,
@@ -404,7 +413,7 @@ fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
                 // Most text is ASCII words that stand alone: read by
                 // `ascii_words` until something else comes.
                 if fast && !w.any {
-                    let stop = ascii_words(text, i, &mut long, &mut out);
+                    let stop = ascii_words(text, i, &mut long, out);
                     if stop != i {
                         i = stop;
                         line_start = line_start_at(text, i);
@@ -429,19 +438,19 @@ fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
                 // Most words end at a space, which only ends the word:
                 // taken here, without another turn of the loop.
                 if bytes.get(j) == Some(&b' ') {
-                    w.flush(text, &mut out);
+                    w.flush(text, out);
                     i += 1;
                 }
                 continue;
             }
             if b == b' ' || b == b'\t' || b == b'\r' {
                 // White space only ends the word.
-                w.flush(text, &mut out);
+                w.flush(text, out);
             } else if b == b'\n' {
-                w.flush(text, &mut out);
+                w.flush(text, out);
                 line_start = true;
             } else {
-                separator(char::from(b), &mut w, &mut out, &mut line_start);
+                separator(char::from(b), &mut w, out, &mut line_start);
             }
             i += 1;
             continue;
@@ -461,7 +470,7 @@ fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
                 continue;
             }
             if cjk(n) {
-                w.flush(text, &mut out);
+                w.flush(text, out);
                 let mut buf = [0u8; 4];
                 out.push(Token {
                     hash: xxh3_64_with_seed(n.encode_utf8(&mut buf).as_bytes(), SEED),
@@ -485,14 +494,13 @@ fn tokenize_with(text: &str, fast: bool) -> Vec<Token> {
             }
         }
         if sep && !any_alnum {
-            separator(c, &mut w, &mut out, &mut line_start);
+            separator(c, &mut w, out, &mut line_start);
         } else if any_alnum {
             line_start = false;
         }
         i += clen;
     }
-    w.flush(text, &mut out);
-    out
+    w.flush(text, out);
 }
 
 #[cfg(test)]
@@ -582,6 +590,16 @@ mod tests {
         assert_eq!(words("x Hello, World"), vec!["x", "Hello", "World"]);
     }
 
+    fn tokens_with(text: &str, fast: bool) -> Vec<Token> {
+        let mut out = vec![Token {
+            hash: 1,
+            start: 2,
+            end: 3,
+        }];
+        tokenize_with(text, fast, &mut out);
+        out
+    }
+
     /// The ASCII fast path gives what the character-by-character reader
     /// gives, token for token (hash and bytes): on random strings of the
     /// characters where the two could part (line starts, list numbers,
@@ -647,8 +665,8 @@ mod tests {
                 .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
                 .collect();
             assert_eq!(
-                tokenize_with(&text, true),
-                tokenize_with(&text, false),
+                tokens_with(&text, true),
+                tokens_with(&text, false),
                 "{text:?}"
             );
         }
@@ -678,8 +696,8 @@ mod tests {
             }
             for text in &texts {
                 assert_eq!(
-                    tokenize_with(text, true),
-                    tokenize_with(text, false),
+                    tokens_with(text, true),
+                    tokens_with(text, false),
                     "{}: {text:?}",
                     path.display()
                 );
