@@ -231,28 +231,37 @@ impl Read for Counting {
     }
 }
 
-fn open(path: &Path, progress: &Progress) -> std::io::Result<(Box<dyn Read + Send>, String)> {
-    let f = Counting {
-        f: File::open(path)?,
-        done: progress.done.clone(),
-    };
+/// The reader of a file (decompressed), the name it has once
+/// decompressed, and whether the reader counts the stored bytes into
+/// `progress` itself (a compressed file's; a plain file is read as it
+/// lies, without a wrapper: a `Read` of our own would have every buffer
+/// it fills zeroed first, a gigabyte of zeroes for a gigabyte of input,
+/// so its bytes are counted as they are handed on).
+fn open(path: &Path, progress: &Progress) -> std::io::Result<(Box<dyn Read + Send>, String, bool)> {
+    let file = File::open(path)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    let f = Counting {
+        f: file,
+        done: progress.done.clone(),
+    };
     if let Some(inner) = name.strip_suffix(".gz") {
         return Ok((
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f))),
             inner.to_owned(),
+            true,
         ));
     }
     if let Some(inner) = name.strip_suffix(".zst") {
         return Ok((
             Box::new(zstd::stream::read::Decoder::new(f)?),
             inner.to_owned(),
+            true,
         ));
     }
-    Ok((Box::new(f), name))
+    Ok((Box::new(f.f), name, false))
 }
 
 /// Calls `f` on every document of every file; bad input goes to `bad`.
@@ -478,7 +487,7 @@ pub(crate) fn produce(
                 error,
             })
         };
-        let (reader, inner) = match open(&path, progress) {
+        let (reader, inner, counted) = match open(&path, progress) {
             Ok(x) => x,
             Err(e) => {
                 going &= emit(file_bad(0, e.to_string()));
@@ -504,7 +513,11 @@ pub(crate) fn produce(
                     .is_ok_and(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[')));
         if array {
             let mut buf = Vec::new();
-            if let Err(e) = r.read_to_end(&mut buf) {
+            let read = r.read_to_end(&mut buf);
+            if !counted {
+                progress.add(buf.len() as u64);
+            }
+            if let Err(e) = read {
                 going &= emit(file_bad(
                     0,
                     format!("cannot read (truncated or damaged?): {e}"),
@@ -544,6 +557,9 @@ pub(crate) fn produce(
         let json = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
         let file: std::sync::Arc<str> = file.as_str().into();
         let read = read_lines(&mut r, &mut |first, buf| {
+            if !counted {
+                progress.add(buf.len() as u64);
+            }
             going = emit(Unit::Lines(Lines {
                 file: file.clone(),
                 first,
