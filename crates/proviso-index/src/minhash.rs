@@ -109,9 +109,29 @@ impl MinHasher {
         if shingles.is_empty() || !bins.contains(&u32::MAX) {
             return;
         }
-        let orig = bins.clone();
-        let filled: Vec<usize> = (0..self.n).filter(|&j| orig[j] != u32::MAX).collect();
-        let by_first = !self.first.is_empty() && filled.len() * filled.len() < self.n;
+        // The bins as hashed (on the stack for up to 256 values), read
+        // while the empty ones are filled from them.
+        let mut stack = [0u32; 256];
+        let heap;
+        let orig: &[u32] = match stack.get_mut(..bins.len()) {
+            Some(s) => {
+                s.copy_from_slice(bins);
+                s
+            }
+            None => {
+                heap = bins.clone();
+                &heap
+            }
+        };
+        let nfilled = orig.iter().filter(|&&v| v != u32::MAX).count();
+        let by_first = !self.first.is_empty() && nfilled * nfilled < self.n;
+        // Only a text with very few filled bins takes them from the table
+        // of first reaches.
+        let filled: Vec<usize> = if by_first {
+            (0..self.n).filter(|&j| orig[j] != u32::MAX).collect()
+        } else {
+            Vec::new()
+        };
         for (j, slot) in bins.iter_mut().enumerate() {
             if orig[j] != u32::MAX {
                 continue;
