@@ -428,45 +428,57 @@ fn read_with(
     progress: &Progress,
     f: &mut dyn FnMut(Document),
 ) {
-    produce(paths, spec, picker, references, progress, &mut |unit| {
-        match unit {
-            Unit::Lines(l) => {
-                for (n, raw) in l.each() {
-                    match line_text(raw, l.json, picker) {
-                        Some(Ok(text)) => f(Document {
-                            file: l.file.to_string(),
-                            line: n,
-                            text,
-                        }),
-                        Some(Err(e)) => bad_at(bad, &l.file, n, e),
-                        None => {}
+    produce(
+        paths,
+        spec,
+        picker,
+        references,
+        progress,
+        &mut || None,
+        &mut |unit| {
+            match unit {
+                Unit::Lines(l) => {
+                    for (n, raw) in l.each() {
+                        match line_text(raw, l.json, picker) {
+                            Some(Ok(text)) => f(Document {
+                                file: l.file.to_string(),
+                                line: n,
+                                text,
+                            }),
+                            Some(Err(e)) => bad_at(bad, &l.file, n, e),
+                            None => {}
+                        }
                     }
                 }
-            }
-            Unit::Parsed(items) => {
-                for item in items {
-                    match item {
-                        Ok(d) => f(d),
-                        Err(b) => bad.push(b),
+                Unit::Parsed(items) => {
+                    for item in items {
+                        match item {
+                            Ok(d) => f(d),
+                            Err(b) => bad.push(b),
+                        }
                     }
                 }
+                Unit::Bad(b) => bad.push(b),
             }
-            Unit::Bad(b) => bad.push(b),
-        }
-        true
-    });
+            true
+        },
+    );
 }
 
 /// Reads every file into [`Unit`]s. `references`: every file is JSON (an
 /// array when it starts with `[`, else JSON lines), and a file must be an
 /// array. Reading stops when `emit` returns false (the units are no
-/// longer wanted).
+/// longer wanted). Blocks of lines are read into buffers from `spare`
+/// when it has one (the buffers of blocks already scanned, handed back:
+/// a new 4 MiB buffer is new memory, a page fault and zeroed page every
+/// 4 KiB), else into new ones.
 pub(crate) fn produce(
     paths: &[String],
     spec: &FieldSpec,
     picker: Picker<'_>,
     references: bool,
     progress: &Progress,
+    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     emit: &mut dyn FnMut(Unit) -> bool,
 ) {
     let mut expand_bad = Vec::new();
@@ -556,7 +568,7 @@ pub(crate) fn produce(
         }
         let json = references || inner.ends_with(".jsonl") || inner.ends_with(".ndjson");
         let file: std::sync::Arc<str> = file.as_str().into();
-        let read = read_lines(&mut r, &mut |first, buf| {
+        let read = read_lines(&mut r, spare, &mut |first, buf| {
             if !counted {
                 progress.add(buf.len() as u64);
             }
@@ -584,12 +596,20 @@ pub(crate) fn produce(
 /// line it stopped. Reading stops when `emit` returns false.
 fn read_lines(
     r: &mut dyn Read,
+    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     emit: &mut dyn FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<(), (u64, std::io::Error)> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 0u64; // lines handed on so far
     loop {
-        let mut buf = std::mem::take(&mut carry);
+        let mut buf = match spare() {
+            Some(mut b) => {
+                b.clear();
+                b.append(&mut carry);
+                b
+            }
+            None => std::mem::take(&mut carry),
+        };
         buf.reserve(BLOCK);
         // Up to a block more (short of it only at the end of the input);
         // on an error, what was read before it stays in `buf`.
@@ -751,7 +771,7 @@ mod tests {
         // number.
         let text: String = (1..=500_000).map(|i| format!("line {i}\n")).collect();
         let mut seen = Vec::new();
-        read_lines(&mut text.as_bytes(), &mut |first, buf| {
+        read_lines(&mut text.as_bytes(), &mut || None, &mut |first, buf| {
             let l = Lines {
                 file: "f".into(),
                 first,

@@ -199,12 +199,20 @@ pub fn scan_paths(
         pick: &pick,
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Unit>(2);
+    // Blocks' buffers go back to the reader once their lines are scanned.
+    let (back, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     std::thread::scope(|s| {
         s.spawn(move || {
             // Sending fails once the receiver is gone (the scan stopped).
-            produce(paths, spec, picker, false, progress, &mut |u| {
-                tx.send(u).is_ok()
-            })
+            produce(
+                paths,
+                spec,
+                picker,
+                false,
+                progress,
+                &mut || spares.try_recv().ok(),
+                &mut |u| tx.send(u).is_ok(),
+            )
         });
         for unit in rx {
             match unit {
@@ -229,6 +237,8 @@ pub fn scan_paths(
                             Err(b) => summary.errors.push(b),
                         }
                     }
+                    drop(lines);
+                    let _ = back.try_send(l.buf);
                 }
                 Unit::Parsed(items) => {
                     let results: Vec<Result<(String, Outcome), BadInput>> = items
