@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Audit throughput: index N generated reference outputs, then full-scan a
 # generated JSON-lines training set of S MB; reports index build rate, index
-# size per output, scan MB/s (and per core), documents/s, peak memory, and
+# size per output, scan MB/s (and per core; the median of three scans of the
+# training set read into memory first), documents/s, peak memory, and
 # recall of the planted copies, and classifies the other flagged documents.
 # Usage (from the project root): bench/audit.sh [N_REFS] [TRAIN_MB]   (default 1000000 1000)
 set -euo pipefail
@@ -16,21 +17,30 @@ rm -rf "$data/proviso" && printf 'data_dir = "%s/proviso"\n' "$data" > "$data/pr
 t0=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$data/index.rss" "$bin" --config "$data/proviso.toml" index add "$data/refs.jsonl" 2> "$data/index.log"
 t1=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$data/audit.rss" "$bin" --config "$data/proviso.toml" audit "$data/train.jsonl" --json "$data/findings.jsonl" 2> "$data/audit.log"
-t2=$(date +%s.%N)
-python3 - "$n" "$mb" "$data" "$t0" "$t1" "$t2" <<'PY'
+# The training set read once first, so that the scans read it from memory
+# (a scan measures reading, parsing and looking up, not this disk), then
+# three scans: the figures are the median's, the three listed.
+cat "$data/train.jsonl" > /dev/null
+scans=()
+for _ in 1 2 3; do
+  s=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$data/audit.rss" "$bin" --config "$data/proviso.toml" audit "$data/train.jsonl" --json "$data/findings.jsonl" 2> "$data/audit.log"
+  scans+=("$(python3 -c "print($(date +%s.%N) - $s)")")
+done
+python3 - "$n" "$mb" "$data" "$t0" "$t1" "${scans[@]}" <<'PY'
 import json, os, sys
 sys.path.insert(0, "bench")
 from common import append_results
 from audit_classify import classify
-n, mb, data, t0, t1, t2 = int(sys.argv[1]), sys.argv[2], sys.argv[3], *map(float, sys.argv[4:])
+n, mb, data, t0, t1 = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+runs = sorted(map(float, sys.argv[6:]))
 lines = open(f"{data}/findings.jsonl").read().splitlines()
 summary = json.loads(lines[-1])["summary"]
 flagged = {json.loads(l)["line"] for l in lines[:-1]}
 planted = set(json.load(open(f"{data}/planted.json")))
 size = os.path.getsize(f"{data}/train.jsonl")
 seg = sum(os.path.getsize(os.path.join(f"{data}/proviso/index", x)) for x in os.listdir(f"{data}/proviso/index"))
-scan = t2 - t1
+scan = runs[len(runs) // 2]
 cores = os.cpu_count()
 rows = [
     f"{n:,} reference outputs (sentences of five alpaca_eval models' answers recombined), a {size / 1e6:,.0f} MB JSON-lines training set "
@@ -41,7 +51,7 @@ rows = [
     "| --- | --- |",
     f"| index build | {n / (t1 - t0):,.0f} outputs/s ({t1 - t0:.1f} s), peak {int(open(f'{data}/index.rss').read()) / 1024:,.0f} MiB |",
     f"| index size on disk | {seg / 1e6:,.0f} MB, {seg / n:,.0f} bytes per output |",
-    f"| full scan (read, parse, normalise, fingerprint, look up, verify) | {size / 1e6 / scan:,.1f} MB/s, {size / 1e6 / scan / cores:,.1f} MB/s per core, {summary['documents'] / scan:,.0f} documents/s ({scan:.1f} s, including loading the index) |",
+    f"| full scan (read, parse, normalise, fingerprint, look up, verify) | {size / 1e6 / scan:,.1f} MB/s, {size / 1e6 / scan / cores:,.1f} MB/s per core, {summary['documents'] / scan:,.0f} documents/s (median of three scans: {' / '.join(f'{r:.2f}' for r in runs)} s, each including loading the index; best {size / 1e6 / runs[0] / cores:,.1f} MB/s per core) |",
     f"| peak memory of the scan | {int(open(f'{data}/audit.rss').read()) / 1024:,.0f} MiB |",
     f"| planted copies found | {len(planted & flagged):,} / {len(planted):,} |",
     f"| other documents flagged | {len(flagged - planted):,} of {summary['documents'] - len(planted):,} |",
