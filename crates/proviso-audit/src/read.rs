@@ -243,25 +243,28 @@ fn open(path: &Path, progress: &Progress) -> std::io::Result<(Box<dyn Read + Sen
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let f = Counting {
-        f: file,
+    // Only a decompressor reads through the counter.
+    let counting = |f: File| Counting {
+        f,
         done: progress.done.clone(),
     };
     if let Some(inner) = name.strip_suffix(".gz") {
         return Ok((
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f))),
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(counting(
+                file,
+            )))),
             inner.to_owned(),
             true,
         ));
     }
     if let Some(inner) = name.strip_suffix(".zst") {
         return Ok((
-            Box::new(zstd::stream::read::Decoder::new(f)?),
+            Box::new(zstd::stream::read::Decoder::new(counting(file))?),
             inner.to_owned(),
             true,
         ));
     }
-    Ok((Box::new(f.f), name, false))
+    Ok((Box::new(file), name, false))
 }
 
 /// Calls `f` on every document of every file; bad input goes to `bad`.

@@ -51,7 +51,8 @@ pub fn load_unchecked(cfg: &Config) -> anyhow::Result<(IndexSet, Vec<PathBuf>)> 
     load_with(cfg, proviso_index::open_segment)
 }
 
-/// The checksum of every segment of a [`load_unchecked`] index.
+/// The checksum and references of every segment of a [`load_unchecked`]
+/// index.
 pub fn check_loaded(set: &IndexSet, paths: &[PathBuf]) -> anyhow::Result<()> {
     for (seg, path) in set.segments().iter().zip(paths) {
         proviso_index::check_opened(seg, path)?;

@@ -1306,9 +1306,9 @@ fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResu
     let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
     if q.tokens.len() <= ceiling {
         let hasher = &parts[0].0.hasher;
-        // The word 3-shingles (`MinHasher::shingle_set`), in the buffer
-        // the k-shingles are done with.
-        crate::fingerprint::shingles_into(q.tokens, 3, shingles);
+        // The set MinHash is taken over, in the buffer the k-shingles are
+        // done with.
+        MinHasher::shingle_set_into(q.tokens, shingles);
         hasher.signature_into(shingles, sig);
         crate::minhash::band_keys_into(sig, p.bands, p.rows, bands);
         for (ix, base) in parts {

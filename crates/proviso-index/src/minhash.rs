@@ -174,7 +174,14 @@ impl MinHasher {
     /// with repeats (a minimum does not change when a value repeats, so
     /// the signature is that of the set without sorting them out).
     pub fn shingle_set(tokens: &[Token]) -> Vec<u64> {
-        crate::shingles(tokens, 3)
+        let mut out = Vec::new();
+        Self::shingle_set_into(tokens, &mut out);
+        out
+    }
+
+    /// [`MinHasher::shingle_set`] into `out` (cleared first).
+    pub(crate) fn shingle_set_into(tokens: &[Token], out: &mut Vec<u64>) {
+        crate::fingerprint::shingles_into(tokens, 3, out);
     }
 }
 
