@@ -68,6 +68,14 @@ def test_audit_files_against_reference_outputs(tmp_path):
     assert r.returncode == 0 and "no such file" in r.stderr
     r = run(cfg, "audit", str(train), "--fail-above", "7")
     assert r.returncode == 2
+    # The findings written as the scan goes: to a pipe in place, the same
+    # lines; to a directory that does not exist, an error before the scan.
+    r = subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "audit", str(train), "--json", "/dev/stdout"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == out.read_text()
+    r = run(cfg, "audit", str(train), "--json", str(tmp_path / "no" / "such" / "dir.jsonl"))
+    assert r.returncode == 1 and "creating" in r.stderr and "audited" not in r.stderr, r.stderr
     # A damaged segment (one byte of its last table changed: its frame and
     # tables still read) stops the audit before anything is written.
     (seg,) = (tmp_path / "data" / "index").glob("*.pvx")
@@ -79,6 +87,7 @@ def test_audit_files_against_reference_outputs(tmp_path):
         r = run(cfg, "audit", str(train), "--json", str(damaged_out), *extra)
         assert r.returncode == 1 and "checksum mismatch" in r.stderr, r.stderr
         assert not damaged_out.exists()
+        assert not list(tmp_path.glob(".damaged.jsonl.*")), "no partial file left behind"
 
 
 def test_audit_attributes_to_ledger_records(gw):

@@ -16,4 +16,4 @@ mod report;
 pub mod stats;
 
 pub use read::{BadInput, Document, FieldSpec, Progress, read, read_references, read_tracked};
-pub use report::{AttributedMatch, Flagged, Sampler, Summary, sample, scan, scan_paths};
+pub use report::{AttributedMatch, Flagged, Found, Sampler, Summary, sample, scan, scan_paths};

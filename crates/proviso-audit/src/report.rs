@@ -75,20 +75,43 @@ pub struct Summary {
     flagged_tokens: u64,
 }
 
+/// A flagged document as a full scan hands it on.
+#[derive(Debug)]
+pub struct Found {
+    /// What it matched.
+    pub flagged: Flagged,
+    /// Its text.
+    pub text: String,
+    /// `flagged` as one line of JSON (without the line end), made on the
+    /// scanning thread beside the look-up when the scan is asked for it.
+    pub json: Option<String>,
+}
+
 /// What one document came to.
 enum Outcome {
     Clean { bytes: usize, tokens: usize },
-    Flagged(Box<Flagged>, String),
+    Flagged(Box<Found>),
 }
 
-/// A document's outcome, keeping its text when it is flagged.
-fn outcome(index: &IndexSet, file: &str, line: u64, text: String) -> Outcome {
+/// A document's outcome, keeping its text when it is flagged (and its
+/// JSON line, with `json`).
+fn outcome(index: &IndexSet, file: &str, line: u64, text: String, json: bool) -> Outcome {
     match audit_one(index, file, line, &text) {
         (tokens, None) => Outcome::Clean {
             bytes: text.len(),
             tokens,
         },
-        (_, Some(f)) => Outcome::Flagged(f, text),
+        (_, Some(f)) => {
+            let json = json.then(|| {
+                serde_json::to_string(&f)
+                    .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+            });
+            Outcome::Flagged(Box::new(Found {
+                flagged: *f,
+                text,
+                json,
+            }))
+        }
     }
 }
 
@@ -149,13 +172,13 @@ impl Summary {
         self.token_weighted_rate = self.flagged_tokens as f64 / self.tokens.max(1) as f64;
     }
 
-    /// Counts an outcome; hands a flagged document on with its text.
-    fn take(&mut self, file: &str, o: Outcome, on_flagged: &mut dyn FnMut(Flagged, String)) {
+    /// Counts an outcome; hands a flagged document on.
+    fn take(&mut self, file: &str, o: Outcome, on_flagged: &mut dyn FnMut(Found)) {
         match o {
             Outcome::Clean { bytes, tokens } => self.count(file, bytes, tokens, false),
-            Outcome::Flagged(f, text) => {
-                self.count(file, text.len(), f.tokens, true);
-                on_flagged(*f, text);
+            Outcome::Flagged(f) => {
+                self.count(file, f.text.len(), f.flagged.tokens, true);
+                on_flagged(*f);
             }
         }
     }
@@ -176,21 +199,34 @@ pub fn scan(index: &IndexSet, docs: &[Document], summary: &mut Summary) -> Vec<F
     flagged
 }
 
-/// A full scan of every document of `paths`: the files are read on a
-/// thread of their own, a block of lines ahead, while the lines of the
-/// block before are parsed and looked up on every core. Counts go to
-/// `summary` (bad input to `summary.errors`, in the order of the input);
-/// each flagged document is handed to `on_flagged` with its text, in input
-/// order; `on_block` sees the counts after every block (for a progress
+/// What the look-ups of one unit of input came to, in input order.
+enum Done {
+    Lines(std::sync::Arc<str>, Vec<Option<Result<Outcome, BadInput>>>),
+    Parsed(Vec<Result<(String, Outcome), BadInput>>),
+    Bad(BadInput),
+}
+
+/// A full scan of every document of `paths`, in three stages that run at
+/// once: the files are read on a thread of their own, a block of lines
+/// ahead; the lines of the block before are parsed and looked up on every
+/// core; and the outcomes of the block before that are counted and handed
+/// on here, on the calling thread (so that the cores do not wait while a
+/// block's outcomes are counted and its flagged documents written). Counts
+/// go to `summary` (bad input to `summary.errors`, in the order of the
+/// input); each flagged document is handed to `on_flagged`, in input
+/// order, with its JSON line when `json` is set (made on the scanning
+/// threads); `on_block` sees the counts after every block (for a progress
 /// line; the rate and its intervals are computed once, at the end) and
 /// stops the scan by returning false.
+#[allow(clippy::too_many_arguments)]
 pub fn scan_paths(
     index: &IndexSet,
     paths: &[String],
     spec: &FieldSpec,
     progress: &Progress,
+    json: bool,
     summary: &mut Summary,
-    on_flagged: &mut dyn FnMut(Flagged, String),
+    on_flagged: &mut dyn FnMut(Found),
     on_block: &mut dyn FnMut(&Summary) -> bool,
 ) {
     let pick = |v: &serde_json::Value| extract(v, spec);
@@ -201,6 +237,7 @@ pub fn scan_paths(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Unit>(2);
     // Blocks' buffers go back to the reader once their lines are scanned.
     let (back, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(1);
     std::thread::scope(|s| {
         s.spawn(move || {
             // Sending fails once the receiver is gone (the scan stopped).
@@ -214,42 +251,60 @@ pub fn scan_paths(
                 &mut |u| tx.send(u).is_ok(),
             )
         });
-        for unit in rx {
-            match unit {
-                Unit::Lines(l) => {
-                    let lines: Vec<(u64, &[u8])> = l.each().collect();
-                    let results: Vec<Option<Result<Outcome, BadInput>>> = lines
-                        .par_iter()
-                        .map(|&(n, raw)| {
-                            Some(match line_text(raw, l.json, picker)? {
-                                Ok(text) => Ok(outcome(index, &l.file, n, text)),
-                                Err(error) => Err(BadInput {
-                                    file: l.file.to_string(),
-                                    line: n,
-                                    error,
-                                }),
+        // The look-ups: this thread hands each unit to every core and
+        // waits; it stops when the counting below stops taking outcomes
+        // (and so the reader at its next block).
+        s.spawn(move || {
+            for unit in rx {
+                let done = match unit {
+                    Unit::Lines(l) => {
+                        let lines: Vec<(u64, &[u8])> = l.each().collect();
+                        let results = lines
+                            .par_iter()
+                            .map(|&(n, raw)| {
+                                Some(match line_text(raw, l.json, picker)? {
+                                    Ok(text) => Ok(outcome(index, &l.file, n, text, json)),
+                                    Err(error) => Err(BadInput {
+                                        file: l.file.to_string(),
+                                        line: n,
+                                        error,
+                                    }),
+                                })
                             })
-                        })
-                        .collect();
+                            .collect();
+                        drop(lines);
+                        let _ = back.try_send(l.buf);
+                        Done::Lines(l.file, results)
+                    }
+                    Unit::Parsed(items) => Done::Parsed(
+                        items
+                            .into_par_iter()
+                            .map(|item| {
+                                item.map(|d| {
+                                    let o = outcome(index, &d.file, d.line, d.text, json);
+                                    (d.file, o)
+                                })
+                            })
+                            .collect(),
+                    ),
+                    Unit::Bad(b) => Done::Bad(b),
+                };
+                if done_tx.send(done).is_err() {
+                    break;
+                }
+            }
+        });
+        for done in done_rx {
+            match done {
+                Done::Lines(file, results) => {
                     for r in results.into_iter().flatten() {
                         match r {
-                            Ok(o) => summary.take(&l.file, o, on_flagged),
+                            Ok(o) => summary.take(&file, o, on_flagged),
                             Err(b) => summary.errors.push(b),
                         }
                     }
-                    drop(lines);
-                    let _ = back.try_send(l.buf);
                 }
-                Unit::Parsed(items) => {
-                    let results: Vec<Result<(String, Outcome), BadInput>> = items
-                        .into_par_iter()
-                        .map(|item| {
-                            item.map(|d| {
-                                let o = outcome(index, &d.file, d.line, d.text);
-                                (d.file, o)
-                            })
-                        })
-                        .collect();
+                Done::Parsed(results) => {
                     for r in results {
                         match r {
                             Ok((file, o)) => summary.take(&file, o, on_flagged),
@@ -257,10 +312,10 @@ pub fn scan_paths(
                         }
                     }
                 }
-                Unit::Bad(b) => summary.errors.push(b),
+                Done::Bad(b) => summary.errors.push(b),
             }
             if !on_block(summary) {
-                break; // the receiver goes: the reader stops at its next block
+                break; // the look-ups stop at their next unit, the reader at its next block
             }
         }
     });

@@ -305,10 +305,17 @@ fn full_scan_agrees_with_reading_in_order() {
         &paths,
         &FieldSpec::Auto,
         &Progress::for_paths(&paths),
+        true,
         &mut summary,
-        &mut |fl, text| {
-            assert!(text.contains("ref"));
-            flagged.push(fl.line)
+        &mut |found| {
+            assert!(found.text.contains("ref"));
+            // The JSON line, made on the scanning threads, is the flagged
+            // document's.
+            let json: serde_json::Value =
+                serde_json::from_str(found.json.as_deref().unwrap()).unwrap();
+            assert_eq!(json["line"], found.flagged.line);
+            assert_eq!(json["longest_run"], found.flagged.longest_run);
+            flagged.push(found.flagged.line)
         },
         &mut |_| {
             blocks += 1;
@@ -326,8 +333,9 @@ fn full_scan_agrees_with_reading_in_order() {
         &paths[..1],
         &FieldSpec::Auto,
         &Progress::for_paths(&paths[..1]),
+        false,
         &mut first,
-        &mut |_, _| {},
+        &mut |found| assert!(found.json.is_none()),
         &mut |_| {
             seen_blocks += 1;
             false

@@ -41,6 +41,82 @@ pub struct Args {
 /// Flagged documents kept with their text for the HTML report.
 const SHOWN: usize = 50;
 
+/// Flagged documents listed on stderr at the end.
+const LISTED: usize = 10;
+
+/// The `--json` file, written as the scan goes: one line per flagged
+/// document, then the summary. A regular file is written beside its
+/// destination (`.NAME.PID.partial`) and takes its name only when the
+/// audit ends well, so a pipeline that reads it never sees a half-written
+/// one, and a failed audit leaves none (the partial file goes when this is
+/// dropped unfinished); anything else (`/dev/stdout`, a pipe) is written
+/// in place.
+struct Findings {
+    dest: PathBuf,
+    partial: Option<PathBuf>,
+    w: std::io::BufWriter<std::fs::File>,
+    error: Option<std::io::Error>,
+}
+
+impl Findings {
+    fn create(dest: &std::path::Path) -> anyhow::Result<Findings> {
+        let special = std::fs::metadata(dest).is_ok_and(|m| !m.is_file());
+        let partial = (!special).then(|| {
+            let name = dest
+                .file_name()
+                .map_or_else(|| "findings".into(), |n| n.to_string_lossy().into_owned());
+            dest.with_file_name(format!(".{name}.{}.partial", std::process::id()))
+        });
+        let at = partial.as_deref().unwrap_or(dest);
+        let opened = if special {
+            std::fs::OpenOptions::new().write(true).open(at)
+        } else {
+            std::fs::File::create(at)
+        };
+        let file = opened.with_context(|| format!("creating {}", dest.display()))?;
+        Ok(Findings {
+            dest: dest.to_owned(),
+            partial,
+            w: std::io::BufWriter::with_capacity(1 << 20, file),
+            error: None,
+        })
+    }
+
+    /// Writes one line; false once writing has failed (the first error is
+    /// kept for [`Findings::finish`]).
+    fn line(&mut self, line: &str) -> bool {
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.w, "{line}")
+        {
+            self.error = Some(e);
+        }
+        self.error.is_none()
+    }
+
+    /// Writes the last line and gives the file its name.
+    fn finish(mut self, last: &str) -> anyhow::Result<()> {
+        self.line(last);
+        let flushed = self.w.flush();
+        let failed = self.error.take().map_or(flushed, Err);
+        failed.with_context(|| format!("writing {}", self.dest.display()))?;
+        if let Some(partial) = self.partial.take() {
+            std::fs::rename(&partial, &self.dest).with_context(|| {
+                let _ = std::fs::remove_file(&partial);
+                format!("writing {}", self.dest.display())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Findings {
+    fn drop(&mut self) {
+        if let Some(partial) = &self.partial {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+}
+
 /// Keeps the best flagged documents with their texts, for the report.
 fn keep_best(
     shown: &mut Vec<(proviso_audit::Flagged, String)>,
@@ -128,8 +204,13 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     }
     let (index, segment_paths) = crate::cmd_index::load_unchecked(cfg)?;
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
+    // Created before the scan: a path that cannot be written fails now,
+    // not after an hour of scanning.
+    let mut out = a.json.as_deref().map(Findings::create).transpose()?;
+    let write_failed = std::cell::Cell::new(false);
     let mut summary = Summary::default();
-    let mut flagged = Vec::new();
+    // The first flagged documents, listed on stderr at the end.
+    let mut first: Vec<proviso_audit::Flagged> = Vec::new();
     let mut shown: Vec<(proviso_audit::Flagged, String)> = Vec::new();
     let started = std::time::Instant::now();
     // Progress on stderr only when a person watches it.
@@ -153,12 +234,19 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                 let mut bad = Vec::new();
                 read(&a.paths, &spec, &mut bad, &mut |d| s.offer(d));
                 summary.sampled = true;
-                flagged = scan(&index, &s.kept, &mut summary);
+                let flagged = scan(&index, &s.kept, &mut summary);
                 for f in &flagged {
-                    if let Some(d) = s.kept.iter().find(|d| d.line == f.line && d.file == f.file) {
+                    if let Some(out) = out.as_mut() {
+                        write_failed.set(!out.line(&serde_json::to_string(f)?));
+                    }
+                    if a.report.is_some()
+                        && let Some(d) =
+                            s.kept.iter().find(|d| d.line == f.line && d.file == f.file)
+                    {
                         keep_best(&mut shown, f.clone(), d.text.clone());
                     }
                 }
+                first = flagged.into_iter().take(LISTED).collect();
                 summary.documents = s.seen();
                 summary.errors = bad;
             }
@@ -169,10 +257,20 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                     &a.paths,
                     &spec,
                     &progress,
+                    out.is_some(),
                     &mut summary,
-                    &mut |f, text| {
-                        keep_best(&mut shown, f.clone(), text);
-                        flagged.push(f);
+                    &mut |found| {
+                        if let (Some(out), Some(line)) = (out.as_mut(), &found.json)
+                            && !out.line(line)
+                        {
+                            write_failed.set(true);
+                        }
+                        if first.len() < LISTED {
+                            first.push(found.flagged.clone());
+                        }
+                        if a.report.is_some() {
+                            keep_best(&mut shown, found.flagged, found.text);
+                        }
                     },
                     &mut |summary| {
                         if tty {
@@ -186,7 +284,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                                 eta(progress.done(), progress.total, secs)
                             );
                         }
-                        !damaged.load(std::sync::atomic::Ordering::Relaxed)
+                        // A damaged index or a findings file that
+                        // cannot be written stops the scan.
+                        !damaged.load(std::sync::atomic::Ordering::Relaxed) && !write_failed.get()
                     },
                 );
                 if tty {
@@ -199,15 +299,8 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| Err(anyhow::anyhow!("checking the index failed")))
     })?;
     let secs = started.elapsed().as_secs_f64();
-    if let Some(path) = &a.json {
-        let mut w = std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        );
-        for f in &flagged {
-            writeln!(w, "{}", serde_json::to_string(f)?)?;
-        }
-        writeln!(w, "{}", serde_json::json!({"summary": summary}))?;
-        w.flush()?;
+    if let Some(out) = out {
+        out.finish(&serde_json::json!({ "summary": summary }).to_string())?;
     }
     if let Some(path) = &a.report {
         shown.sort_by(|x, y| {
@@ -255,7 +348,7 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if summary.errors.len() > 20 {
         eprintln!("  … and {} more (all in --json)", summary.errors.len() - 20);
     }
-    for f in flagged.iter().take(10) {
+    for f in &first {
         let r = f.references.first();
         let origin = r
             .map(|r| {
