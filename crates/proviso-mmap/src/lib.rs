@@ -12,9 +12,12 @@
 //! last map is dropped). A file truncated by hand while an audit runs
 //! would stop that process with SIGBUS: documented in `docs/audit.md`.
 //!
-//! The crate's other `unsafe` expression is [`prefetch`]: a hint to the
+//! The crate's other `unsafe` expressions are [`prefetch`]: a hint to the
 //! processor to bring a line of memory into its cache, which reads nothing
-//! into the program and cannot fault, but takes a raw pointer.
+//! into the program and cannot fault, but takes a raw pointer; and the
+//! vector instructions of [`ascii_word_bytes`], called only after the
+//! processor is found to have them (their results are tested against the
+//! same masks computed without them, in `proviso-index`).
 //!
 //! ```
 //! let path = std::env::temp_dir().join(format!("proviso-mmap-doc-{}", std::process::id()));
@@ -83,6 +86,42 @@ pub fn prefetch(bytes: &[u8], at: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (bytes, at);
+}
+
+/// The ASCII letters and digits of 64 bytes (bit `i` for byte `i`) and
+/// the bytes that are not ASCII, found with AVX-512 byte compares where
+/// the processor has them (a few instructions for the 64 bytes); `None`
+/// where it does not, and the caller computes the same masks without.
+#[inline]
+pub fn ascii_word_bytes(block: &[u8; 64]) -> Option<(u64, u64)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        #[allow(unsafe_code)]
+        // SAFETY: the function only needs AVX-512BW, detected just now.
+        return Some(unsafe { word_bytes_avx512(block) });
+    }
+    let _ = block;
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn word_bytes_avx512(block: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    #[allow(unsafe_code)]
+    // SAFETY: an unaligned load of the 64 bytes of `block`.
+    let x = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let below = |v: __m512i, from: u8, n: u8| {
+        _mm512_cmplt_epu8_mask(
+            _mm512_sub_epi8(v, _mm512_set1_epi8(from as i8)),
+            _mm512_set1_epi8(n as i8),
+        )
+    };
+    // Bit 5 set makes capitals small letters and keeps digits as they are.
+    let letters = below(_mm512_or_si512(x, _mm512_set1_epi8(0x20)), b'a', 26);
+    let digits = below(x, b'0', 10);
+    let non_ascii = _mm512_movepi8_mask(x);
+    ((letters | digits) & !non_ascii, non_ascii)
 }
 
 impl std::ops::Deref for Mapped {
