@@ -45,10 +45,7 @@ pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
         return;
     }
     if tokens.len() < k {
-        let h = tokens
-            .iter()
-            .fold(0x5151_5151u64 ^ tokens.len() as u64, |h, t| mix(h, t.hash));
-        out.push(h ^ (h >> 29));
+        out.push(window_hash_of(tokens));
         return;
     }
     // The usual window sizes (the index's k, MinHash's 3) with the fold
@@ -56,13 +53,16 @@ pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
     match k {
         8 => out.extend(tokens.windows(8).map(window_hash::<8>)),
         3 => out.extend(tokens.windows(3).map(window_hash::<3>)),
-        _ => out.extend(tokens.windows(k).map(|w| {
-            let h = w
-                .iter()
-                .fold(0x5151_5151u64 ^ k as u64, |h, t| mix(h, t.hash));
-            h ^ (h >> 29)
-        })),
+        _ => out.extend(tokens.windows(k).map(window_hash_of)),
     }
+}
+
+/// The hash of a window of any number of tokens.
+fn window_hash_of(w: &[Token]) -> u64 {
+    let h = w
+        .iter()
+        .fold(0x5151_5151u64 ^ w.len() as u64, |h, t| mix(h, t.hash));
+    h ^ (h >> 29)
 }
 
 /// The hash of a window of `K` tokens (`w` holds `K`).
@@ -188,27 +188,36 @@ mod tests {
         }
     }
 
-    /// The unrolled window sizes hash as the general fold does.
+    /// Every way of hashing windows (the unrolled window sizes, the
+    /// general fold, a text shorter than a window) gives the hashes of the
+    /// fold written out here, which the stored indexes hold.
     #[test]
-    fn unrolled_windows_are_the_fold() {
-        let tokens: Vec<Token> = (0..50u64)
+    fn every_window_path_is_the_fold() {
+        let tokens: Vec<Token> = (0..70u64)
             .map(|i| Token {
-                hash: i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                hash: (i + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (i << 61),
                 start: i as u32,
                 end: i as u32 + 1,
             })
             .collect();
-        for k in [3usize, 8] {
-            let want: Vec<u64> = tokens
-                .windows(k)
-                .map(|w| {
-                    let h = w
-                        .iter()
-                        .fold(0x5151_5151u64 ^ k as u64, |h, t| mix(h, t.hash));
-                    h ^ (h >> 29)
-                })
-                .collect();
-            assert_eq!(shingles(&tokens, k), want, "k {k}");
+        let fold = |w: &[Token]| {
+            let h = w.iter().fold(0x5151_5151u64 ^ w.len() as u64, |h, t| {
+                (h.rotate_left(23) ^ t.hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            });
+            h ^ (h >> 29)
+        };
+        for n in 0..tokens.len() {
+            for k in 1..=10usize {
+                let t = &tokens[..n];
+                let want: Vec<u64> = if n == 0 {
+                    vec![]
+                } else if n < k {
+                    vec![fold(t)]
+                } else {
+                    t.windows(k).map(fold).collect()
+                };
+                assert_eq!(shingles(t, k), want, "n {n} k {k}");
+            }
         }
     }
 
