@@ -237,7 +237,8 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
                 let flagged = scan(&index, &s.kept, &mut summary);
                 for f in &flagged {
                     if let Some(out) = out.as_mut() {
-                        write_failed.set(!out.line(&serde_json::to_string(f)?));
+                        // A failed write is kept and reported by `finish`.
+                        out.line(&serde_json::to_string(f)?);
                     }
                     if a.report.is_some()
                         && let Some(d) =
