@@ -751,9 +751,6 @@ fn read_parquet(
 mod tests {
     use super::*;
 
-    /// Lines are what splitting at every newline gives (a final empty
-    /// piece included), numbered from the block's first line; blocks are
-    /// numbered on from the lines before them, however the input falls.
     #[test]
     fn invalid_utf8_is_reported_where_it_starts() {
         let pick = |_: &Value| -> Result<String, String> { Err("unused".into()) };
@@ -775,6 +772,9 @@ mod tests {
         );
     }
 
+    /// Lines are what splitting at every newline gives (a final empty
+    /// piece included), numbered from the block's first line; blocks are
+    /// numbered on from the lines before them, however the input falls.
     #[test]
     fn lines_are_split_and_numbered_as_the_input_lies() {
         for text in ["", "a", "a\n", "\n\n", "one\ntwo\n\nfour", "x\r\ny\r\n"] {

@@ -99,12 +99,12 @@ impl Findings {
         let flushed = self.w.flush();
         let failed = self.error.take().map_or(flushed, Err);
         failed.with_context(|| format!("writing {}", self.dest.display()))?;
-        if let Some(partial) = self.partial.take() {
-            std::fs::rename(&partial, &self.dest).with_context(|| {
-                let _ = std::fs::remove_file(&partial);
-                format!("writing {}", self.dest.display())
-            })?;
+        if let Some(partial) = &self.partial {
+            // On an error the partial file goes with `self` (`Drop`).
+            std::fs::rename(partial, &self.dest)
+                .with_context(|| format!("writing {}", self.dest.display()))?;
         }
+        self.partial = None;
         Ok(())
     }
 }
