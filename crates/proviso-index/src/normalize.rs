@@ -626,12 +626,6 @@ mod tests {
         out
     }
 
-    /// The ASCII fast path gives what the character-by-character reader
-    /// gives, token for token (hash and bytes): on random strings of the
-    /// characters where the two could part (line starts, list numbers,
-    /// Markdown marks, words that run into accents, invisible characters,
-    /// combining marks, CJK, full-width and non-breaking spaces), and on the
-    /// corpus fixtures.
     /// The byte classes of a block by vector compares (where this processor
     /// has them) and eight bytes at a time agree, for every byte value in
     /// every position.
@@ -664,6 +658,12 @@ mod tests {
         assert_eq!(block_classes_swar(&b), (0b1111, 0b11 << 10));
     }
 
+    /// The ASCII fast path gives what the character-by-character reader
+    /// gives, token for token (hash and bytes): on random strings of the
+    /// characters where the two could part (line starts, list numbers,
+    /// Markdown marks, words that run into accents, invisible characters,
+    /// combining marks, CJK, full-width and non-breaking spaces), and on the
+    /// corpus fixtures.
     #[test]
     fn the_fast_path_is_the_reader() {
         const PIECES: &[&str] = &[
