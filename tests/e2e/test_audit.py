@@ -74,6 +74,20 @@ def test_audit_files_against_reference_outputs(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout == out.read_text()
+    # A symbolic link is written through (the link stays, its file is
+    # replaced), also when the file it names does not exist yet.
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "findings.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    dangling = tmp_path / "next.jsonl"
+    dangling.symlink_to("kept/new.jsonl")
+    for via, real in ((link, target), (dangling, tmp_path / "kept" / "new.jsonl")):
+        r = run(cfg, "audit", str(train), "--json", str(via))
+        assert r.returncode == 0, r.stderr
+        assert via.is_symlink() and real.read_text() == out.read_text()
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["findings.jsonl", "new.jsonl"], "no partial file left"
     r = run(cfg, "audit", str(train), "--json", str(tmp_path / "no" / "such" / "dir.jsonl"))
     assert r.returncode == 1 and "creating" in r.stderr and "audited" not in r.stderr, r.stderr
     # A damaged segment (one byte of its last table changed: its frame and

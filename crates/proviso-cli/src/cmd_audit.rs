@@ -50,32 +50,54 @@ const LISTED: usize = 10;
 /// audit ends well, so a pipeline that reads it never sees a half-written
 /// one, and a failed audit leaves none (the partial file goes when this is
 /// dropped unfinished); anything else (`/dev/stdout`, a pipe) is written
-/// in place.
+/// in place. A symbolic link is followed: the file it points at is
+/// replaced (or created), and the link stays a link.
 struct Findings {
+    /// The path as the user gave it (for messages).
+    named: PathBuf,
+    /// Where the finished file goes: `named`, or the file a symbolic link
+    /// there points at.
     dest: PathBuf,
     partial: Option<PathBuf>,
     w: std::io::BufWriter<std::fs::File>,
     error: Option<std::io::Error>,
 }
 
+/// The file a symbolic link points at, followed to the end (a target that
+/// does not exist yet: the link's own target, relative to the link's
+/// directory); any other path as it is.
+fn link_target(path: &std::path::Path) -> PathBuf {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return path.to_owned();
+    }
+    std::fs::canonicalize(path).unwrap_or_else(|_| match std::fs::read_link(path) {
+        Ok(t) => path.parent().map_or_else(|| t.clone(), |dir| dir.join(&t)),
+        Err(_) => path.to_owned(),
+    })
+}
+
 impl Findings {
-    fn create(dest: &std::path::Path) -> anyhow::Result<Findings> {
-        let special = std::fs::metadata(dest).is_ok_and(|m| !m.is_file());
+    fn create(named: &std::path::Path) -> anyhow::Result<Findings> {
+        // A symbolic link is written through: the finished file replaces
+        // the file it points at, and the link stays.
+        let dest = link_target(named);
+        let special = std::fs::metadata(&dest).is_ok_and(|m| !m.is_file());
         let partial = (!special).then(|| {
             let name = dest
                 .file_name()
                 .map_or_else(|| "findings".into(), |n| n.to_string_lossy().into_owned());
             dest.with_file_name(format!(".{name}.{}.partial", std::process::id()))
         });
-        let at = partial.as_deref().unwrap_or(dest);
+        let at = partial.as_deref().unwrap_or(&dest);
         let opened = if special {
             std::fs::OpenOptions::new().write(true).open(at)
         } else {
             std::fs::File::create(at)
         };
-        let file = opened.with_context(|| format!("creating {}", dest.display()))?;
+        let file = opened.with_context(|| format!("creating {}", named.display()))?;
         Ok(Findings {
-            dest: dest.to_owned(),
+            named: named.to_owned(),
+            dest,
             partial,
             w: std::io::BufWriter::with_capacity(1 << 20, file),
             error: None,
@@ -98,11 +120,11 @@ impl Findings {
         self.line(last);
         let flushed = self.w.flush();
         let failed = self.error.take().map_or(flushed, Err);
-        failed.with_context(|| format!("writing {}", self.dest.display()))?;
+        failed.with_context(|| format!("writing {}", self.named.display()))?;
         if let Some(partial) = &self.partial {
             // On an error the partial file goes with `self` (`Drop`).
             std::fs::rename(partial, &self.dest)
-                .with_context(|| format!("writing {}", self.dest.display()))?;
+                .with_context(|| format!("writing {}", self.named.display()))?;
         }
         self.partial = None;
         Ok(())
