@@ -467,7 +467,7 @@ impl Index {
                     .set(Ok(refs_from_json(slice(store::REFS))
                         .map_err(|e| format!("references: {e}"))?));
         }
-        let ix = Index {
+        let mut ix = Index {
             params,
             refs: parsed,
             n_refs: n,
@@ -480,7 +480,6 @@ impl Index {
             format: version,
             hot: std::array::from_fn(|_| None),
         };
-        let mut ix = ix;
         if ix.is_mapped() {
             // Every fingerprint and band key of every document reads its
             // directory record, at random: in a mapped file each read is
@@ -488,8 +487,9 @@ impl Index {
             // cache (TLB) costs a walk of the page tables, twice nested in
             // a virtual machine. The directories are ~3% of a segment
             // (50 MB at a million references): copied into memory backed
-            // by 2 MiB pages, they take a few dozen TLB entries, and the
-            // scan measured ~5% less CPU time (bench/RESULTS.md).
+            // by 2 MiB pages, they take a few dozen TLB entries: with the
+            // file in 4 KiB pages, the scan measured ~5% less CPU time
+            // (bench/RESULTS.md); with the file in large folios, the same.
             for i in [store::EXACT_DIR, store::BAND_DIR] {
                 let copy = proviso_mmap::Mapped::copy_huge(ix.section(i))
                     .map_err(|e| format!("copying a directory into memory: {e}"))?;

@@ -31,7 +31,8 @@
 use std::fs::File;
 use std::path::Path;
 
-/// A file mapped read-only (an empty file is an empty slice, not a map).
+/// A file mapped read-only (an empty file is an empty slice, not a map),
+/// or a private read-only copy of bytes ([`Mapped::copy_huge`]).
 pub struct Mapped {
     map: Option<memmap2::Mmap>,
 }
