@@ -201,6 +201,53 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Each vector path this processor has (not only the one
+    /// `ascii_word_bytes` picks: a machine with AVX-512 tests the AVX2 path
+    /// too) gives the classes byte by byte, for every byte value in every
+    /// position.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_vector_path_classes_bytes_as_byte_by_byte() {
+        let want = |b: &[u8; 64]| {
+            let bit = |f: &dyn Fn(u8) -> bool| {
+                b.iter()
+                    .enumerate()
+                    .filter(|(_, x)| f(**x))
+                    .fold(0u64, |m, (i, _)| m | 1 << i)
+            };
+            (bit(&|x| x.is_ascii_alphanumeric()), bit(&|x| x >= 0x80))
+        };
+        let mut blocks: Vec<[u8; 64]> = (0..=255u8)
+            .collect::<Vec<_>>()
+            .chunks(64)
+            .map(|c| c.try_into().unwrap())
+            .collect();
+        // Each block again turned by one position, so every byte value
+        // meets every lane of both 32-byte halves.
+        for k in 1..64 {
+            for i in 0..4 {
+                let mut b = blocks[i];
+                b.rotate_left(k);
+                blocks.push(b);
+            }
+        }
+        for b in &blocks {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: AVX2 detected just now.
+                let got = unsafe { word_bytes_avx2(b) };
+                assert_eq!(got, want(b), "AVX2 {b:?}");
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                #[allow(unsafe_code)]
+                // SAFETY: AVX-512BW detected just now.
+                let got = unsafe { word_bytes_avx512(b) };
+                assert_eq!(got, want(b), "AVX-512 {b:?}");
+            }
+            assert!(ascii_word_bytes(b).is_none_or(|m| m == want(b)));
+        }
+    }
+
     /// A prefetch anywhere in a slice, or past its end, is harmless and
     /// changes nothing.
     #[test]
