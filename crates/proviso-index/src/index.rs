@@ -507,9 +507,7 @@ impl Index {
     /// than the tables.
     fn parsed_references(&self) -> Result<&[Reference], String> {
         let r = self.refs.get_or_init(|| {
-            let (o, l) = self.sec[store::REFS];
-            refs_from_json(self.bytes().get(o..o + l).unwrap_or(&[]))
-                .map_err(|e| format!("references: {e}"))
+            refs_from_json(self.section(store::REFS)).map_err(|e| format!("references: {e}"))
         });
         match r {
             Ok(r) if r.len() == self.n_refs => Ok(r),
@@ -565,7 +563,9 @@ impl Index {
         matches!(self.bytes, Bytes::Mapped(_))
     }
 
-    /// The bytes of section `i`: its hot copy, or where it lies.
+    /// The bytes of section `i`: its hot copy, or where it lies. Every
+    /// read of a table goes through here, so a section given a copy is
+    /// read from it everywhere.
     #[inline]
     fn section(&self, i: usize) -> &[u8] {
         if let Some(m) = &self.hot[i] {
@@ -593,20 +593,15 @@ impl Index {
     /// own, or those it points at.
     fn postings(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
         let (_, a, b) = self.exact_at(i);
-        let (at, len) = self.sec[store::POSTINGS];
+        let post = self.section(store::POSTINGS);
         let (one, many) = if b & store::MANY == 0 {
             (Some((a, b)), 0..0)
         } else {
-            let end = (a as usize + (b & !store::MANY) as usize).min(len / 8);
+            let end = (a as usize + (b & !store::MANY) as usize).min(post.len() / 8);
             (None, (a as usize).min(end)..end)
         };
-        let bytes = self.bytes();
-        one.into_iter().chain(many.map(move |k| {
-            (
-                store::u32_at(bytes, at + k * 8),
-                store::u32_at(bytes, at + k * 8 + 4),
-            )
-        }))
+        one.into_iter()
+            .chain(many.map(move |k| (store::u32_at(post, k * 8), store::u32_at(post, k * 8 + 4))))
     }
 
     fn band_at(&self, i: usize) -> (u64, u32) {
@@ -809,9 +804,9 @@ impl Index {
 
     fn signature_matches(&self, r: u32, sig: &[u32]) -> usize {
         let n = self.params.num_perm;
-        let b = self.bytes();
-        let at = self.sec[store::SIGS].0 + r as usize * n * 4;
-        if sig.len() != n || at + n * 4 > self.sec[store::SIGS].0 + self.sec[store::SIGS].1 {
+        let b = self.section(store::SIGS);
+        let at = r as usize * n * 4;
+        if sig.len() != n || at + n * 4 > b.len() {
             return 0;
         }
         sig.iter()
@@ -823,20 +818,19 @@ impl Index {
     /// The reference's 16-bit token hashes, two bytes each (from the
     /// token starts: one cache line for the reference's bounds).
     fn ref_tokens(&self, r: u32) -> &[u8] {
-        let b = self.bytes();
-        let (so, sl) = self.sec[store::TOK_START];
-        let (ko, kl) = self.sec[store::TOKS];
+        let starts = self.section(store::TOK_START);
+        let toks = self.section(store::TOKS);
         let i = r as usize;
-        if (i + 1) * 8 > sl {
+        if (i + 1) * 8 > starts.len() {
             return &[];
         }
-        let start = store::u64_at(b, so + i * 8) as usize;
-        let end = if (i + 2) * 8 <= sl {
-            store::u64_at(b, so + (i + 1) * 8) as usize
+        let start = store::u64_at(starts, i * 8) as usize;
+        let end = if (i + 2) * 8 <= starts.len() {
+            store::u64_at(starts, (i + 1) * 8) as usize
         } else {
-            kl / 2
+            toks.len() / 2
         };
-        b.get(ko + start * 2..ko + end.min(kl / 2) * 2)
+        toks.get(start * 2..end.min(toks.len() / 2) * 2)
             .unwrap_or(&[])
     }
 
@@ -916,9 +910,8 @@ impl Index {
         // extended, run `i + AHEAD`'s tokens (their bounds read by then)
         // and run `i + 2 AHEAD`'s bounds are asked for.
         const AHEAD: usize = 8;
-        let b = self.bytes();
-        let starts = self.sec[store::TOK_START].0;
-        let ask_bounds = |r: u32| proviso_mmap::prefetch(b, starts + r as usize * 8 + 4);
+        let starts = self.section(store::TOK_START);
+        let ask_bounds = |r: u32| proviso_mmap::prefetch(starts, r as usize * 8 + 4);
         let ask_tokens = |run: &(u32, i64, u32, u32), rt: &[u8]| {
             proviso_mmap::prefetch(rt, (i64::from(run.2) + run.1).max(0) as usize * 2);
         };
@@ -993,12 +986,11 @@ impl Index {
         // Each candidate's signature (512 bytes at 128 values) is
         // somewhere in the index: asked for all at once, their misses
         // overlap instead of coming one after another.
-        let b = self.bytes();
         let row = self.params.num_perm * 4;
-        let sigs = self.sec[store::SIGS].0;
+        let sigs = self.section(store::SIGS);
         for &r in cands.iter().take(16) {
             for line in (0..row).step_by(64) {
-                proviso_mmap::prefetch(b, sigs + r as usize * row + line);
+                proviso_mmap::prefetch(sigs, r as usize * row + line);
             }
         }
         for &r in cands.iter() {
