@@ -875,6 +875,7 @@ impl Index {
             found,
             hits,
             runs,
+            slots,
             ..
         } = work;
         keys.clear();
@@ -892,18 +893,11 @@ impl Index {
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
         }
-        runs.clear();
         if hits.is_empty() {
+            runs.clear();
             return;
         }
-        hits.sort_unstable();
-        // (ref, diagonal, first doc pos, last doc pos)
-        for &(r, diag, pos) in hits.iter() {
-            match runs.last_mut() {
-                Some(l) if l.0 == r && l.1 == diag && l.3 + (p.w as u32) >= pos => l.3 = pos,
-                _ => runs.push((r, diag, pos, pos)),
-            }
-        }
+        chain_runs(hits, p.w as u32, slots, runs);
         // Each run reads its reference's tokens somewhere in the index: a
         // cache miss or two per run, and a text shared by many references
         // gives many runs. As in `find_many`, a pipeline: while run `i` is
@@ -1252,7 +1246,58 @@ struct Work {
     found: Vec<std::ops::Range<usize>>,
     hits: Vec<(u32, i64, u32)>,
     runs: Vec<(u32, i64, u32, u32)>,
+    slots: Vec<u32>,
     cands: Vec<u32>,
+}
+
+/// Chains hits (reference, diagonal, document position), given in
+/// document order, into runs (reference, diagonal, first position, last
+/// position): hits of one reference on one diagonal at most `w` positions
+/// apart. The runs come out sorted as if the hits had been sorted and
+/// chained in turn, which is what they replace: a document holding copied
+/// text has hundreds of hits, and a small hash table from (reference,
+/// diagonal) to its latest run, then a sort of the fewer runs, costs less
+/// than sorting the hits. `slots` is the table's memory, kept between
+/// documents.
+fn chain_runs(
+    hits: &[(u32, i64, u32)],
+    w: u32,
+    slots: &mut Vec<u32>,
+    runs: &mut Vec<(u32, i64, u32, u32)>,
+) {
+    runs.clear();
+    // Open addressing, at most half full; a slot holds a run's number + 1.
+    let bits = (2 * hits.len()).next_power_of_two().trailing_zeros().max(4);
+    let mask = (1usize << bits) - 1;
+    slots.clear();
+    slots.resize(mask + 1, 0);
+    for &(r, diag, pos) in hits {
+        let h = (u64::from(r) << 32 ^ diag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut s = (h >> (64 - bits)) as usize;
+        loop {
+            let Some(&slot) = slots.get(s) else { break };
+            if slot == 0 {
+                if let Ok(n) = u32::try_from(runs.len() + 1) {
+                    slots[s] = n;
+                    runs.push((r, diag, pos, pos));
+                }
+                break;
+            }
+            let run = &mut runs[slot as usize - 1];
+            if run.0 == r && run.1 == diag {
+                if run.3.saturating_add(w) >= pos {
+                    run.3 = pos;
+                } else if let Ok(n) = u32::try_from(runs.len() + 1) {
+                    // A gap: a new run, now this pair's latest.
+                    slots[s] = n;
+                    runs.push((r, diag, pos, pos));
+                }
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+    runs.sort_unstable();
 }
 
 thread_local! {
@@ -1642,6 +1687,48 @@ mod tests {
 
     /// The pipeline asks far, then near, then works, for every item once
     /// and in order, however many items there are.
+    /// Chaining hits through the hash table gives the runs that sorting
+    /// the hits and chaining them in order gives, over many documents of
+    /// hits with few references and diagonals (many chains and gaps) and
+    /// with many (few collisions).
+    #[test]
+    fn chained_runs_are_those_of_sorted_hits() {
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % m
+        };
+        let (mut slots, mut runs) = (Vec::new(), Vec::new());
+        for case in 0..300 {
+            let spread = [3u64, 40, 100_000][case % 3];
+            let mut hits = Vec::new();
+            let mut pos = 0u32;
+            for _ in 0..next(400) {
+                pos += 1 + next(6) as u32;
+                for _ in 0..next(5) {
+                    let r = next(spread) as u32;
+                    let rpos = next(spread.min(50)) as i64;
+                    hits.push((r, rpos - i64::from(pos), pos));
+                }
+            }
+            hits.dedup();
+            let w = 1 + next(9) as u32;
+            let mut sorted = hits.clone();
+            sorted.sort_unstable();
+            let mut want: Vec<(u32, i64, u32, u32)> = Vec::new();
+            for &(r, d, p) in &sorted {
+                match want.last_mut() {
+                    Some(l) if l.0 == r && l.1 == d && l.3 + w >= p => l.3 = p,
+                    _ => want.push((r, d, p, p)),
+                }
+            }
+            chain_runs(&hits, w, &mut slots, &mut runs);
+            assert_eq!(runs, want, "case {case}");
+        }
+    }
+
     #[test]
     fn pipeline_visits_every_item_in_order() {
         for (n, ahead) in [0usize, 1, 3, 5, 40, 100]
