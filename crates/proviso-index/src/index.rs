@@ -1274,8 +1274,7 @@ fn chain_runs(
     for &(r, diag, pos) in hits {
         let h = (u64::from(r) << 32 ^ diag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut s = (h >> (64 - bits)) as usize;
-        loop {
-            let Some(&slot) = slots.get(s) else { break };
+        while let Some(&slot) = slots.get(s) {
             if slot == 0 {
                 if let Ok(n) = u32::try_from(runs.len() + 1) {
                     slots[s] = n;
