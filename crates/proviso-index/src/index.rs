@@ -940,33 +940,19 @@ impl Index {
                 for c in &mut acc.covered[first..=end_tok] {
                     *c = true;
                 }
-                let span = (tokens[first].start as usize, tokens[end_tok].end as usize);
-                let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
+                acc.pieces.push(Piece {
                     reference: base + r,
-                    kind: "exact",
-                    longest_run: 0,
-                    reference_coverage: 0.0,
-                    jaccard: 0.0,
-                    spans: Vec::new(),
+                    run: len,
+                    share: len as f64 / rtok as f64,
+                    span: (tokens[first].start as usize, tokens[end_tok].end as usize),
                 });
-                m.longest_run = m.longest_run.max(len);
-                m.reference_coverage = (m.reference_coverage + len as f64 / rtok as f64).min(1.0);
-                m.spans.push(span);
             },
         );
     }
 
     /// Near duplicates of the whole text in this segment: LSH candidates,
     /// each verified by the estimated Jaccard of the full signatures.
-    fn near_matches(
-        &self,
-        q: &Prepared<'_>,
-        sig: &[u32],
-        keys: &[u64],
-        base: u32,
-        acc: &mut Acc,
-        work: &mut Work,
-    ) {
+    fn near_matches(&self, sig: &[u32], keys: &[u64], base: u32, acc: &mut Acc, work: &mut Work) {
         let p = &self.params;
         let Work { found, cands, .. } = work;
         self.find_many(store::BANDS, store::BAND_DIR, self.band_bits, keys, found);
@@ -991,18 +977,7 @@ impl Index {
             let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
             acc.jaccard = acc.jaccard.max(j);
             if j >= p.near_threshold {
-                let m = acc.by_ref.entry(base + r).or_insert_with(|| Match {
-                    reference: base + r,
-                    kind: "near",
-                    longest_run: 0,
-                    reference_coverage: 0.0,
-                    jaccard: 0.0,
-                    spans: Vec::new(),
-                });
-                m.jaccard = j;
-                if m.spans.is_empty() {
-                    m.spans.push((0, q.text.len()));
-                }
+                acc.near.push((base + r, j));
             }
         }
     }
@@ -1234,6 +1209,9 @@ struct Scratch {
     shingles: Vec<u64>,
     fingerprints: Vec<(u64, u32)>,
     covered: Vec<bool>,
+    pieces: Vec<Piece>,
+    near: Vec<(u32, f64)>,
+    spans: Vec<(usize, usize)>,
     sig: Vec<u32>,
     bands: Vec<u64>,
     work: Work,
@@ -1303,11 +1281,24 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
-/// What the segments found so far.
+/// What the segments found so far: every matched run and near
+/// duplicate as it was found, made into one [`Match`] per reference at the
+/// end.
 struct Acc<'s> {
-    by_ref: std::collections::BTreeMap<u32, Match>,
+    pieces: &'s mut Vec<Piece>,
+    near: &'s mut Vec<(u32, f64)>,
     covered: &'s mut Vec<bool>,
     jaccard: f64,
+}
+
+/// A matched run: its reference, length in tokens, share of the
+/// reference's tokens, and byte range in the document.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    reference: u32,
+    run: usize,
+    share: f64,
+    span: (usize, usize),
 }
 
 /// Looks `text` up in every segment (each with the number of its first
@@ -1329,6 +1320,9 @@ fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResu
         shingles,
         fingerprints,
         covered,
+        pieces,
+        near,
+        spans,
         sig,
         bands,
         work,
@@ -1350,8 +1344,11 @@ fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResu
     };
     covered.clear();
     covered.resize(q.tokens.len(), false);
+    pieces.clear();
+    near.clear();
     let mut acc = Acc {
-        by_ref: std::collections::BTreeMap::new(),
+        pieces,
+        near,
         covered,
         jaccard: 0.0,
     };
@@ -1376,27 +1373,79 @@ fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResu
         hasher.signature_into(shingles, sig);
         crate::minhash::band_keys_into(sig, p.bands, p.rows, bands);
         for (ix, base) in parts {
-            ix.near_matches(&q, sig, bands, *base, &mut acc, work);
+            ix.near_matches(sig, bands, *base, &mut acc, work);
         }
     }
     res.jaccard = acc.jaccard;
-    finish(res, acc)
+    finish(res, acc, q.text.len(), spans)
 }
 
-fn finish(mut res: QueryResult, acc: Acc) -> QueryResult {
-    let mut matches: Vec<Match> = acc.by_ref.into_values().collect();
-    matches.sort_by(|a, b| {
+/// The matches of a document, one per reference, best first (longest run,
+/// then Jaccard, then reference number), and the totals over them.
+/// A reference's runs keep the order they were found in (segments in
+/// turn, each's runs by diagonal); a reference that is only a near
+/// duplicate covers the whole text.
+fn finish(
+    mut res: QueryResult,
+    acc: Acc,
+    text_len: usize,
+    spans: &mut Vec<(usize, usize)>,
+) -> QueryResult {
+    let Acc {
+        pieces,
+        near,
+        covered,
+        ..
+    } = acc;
+    pieces.sort_by_key(|p| p.reference);
+    near.sort_unstable_by_key(|n| n.0);
+    let mut matches: Vec<Match> = Vec::new();
+    let mut near_at = 0;
+    let mut i = 0;
+    while i < pieces.len() || near_at < near.len() {
+        let r = match (pieces.get(i), near.get(near_at)) {
+            (Some(p), Some(n)) => p.reference.min(n.0),
+            (Some(p), None) => p.reference,
+            (None, Some(n)) => n.0,
+            (None, None) => break,
+        };
+        let mut m = Match {
+            reference: r,
+            kind: "exact",
+            longest_run: 0,
+            reference_coverage: 0.0,
+            jaccard: 0.0,
+            spans: Vec::new(),
+        };
+        while let Some(p) = pieces.get(i).filter(|p| p.reference == r) {
+            m.longest_run = m.longest_run.max(p.run);
+            m.reference_coverage = (m.reference_coverage + p.share).min(1.0);
+            m.spans.push(p.span);
+            i += 1;
+        }
+        while let Some(&(_, j)) = near.get(near_at).filter(|n| n.0 == r) {
+            if m.spans.is_empty() {
+                m.kind = "near";
+                m.spans.push((0, text_len));
+            }
+            m.jaccard = j;
+            near_at += 1;
+        }
+        matches.push(m);
+    }
+    matches.sort_unstable_by(|a, b| {
         b.longest_run
             .cmp(&a.longest_run)
             .then(b.jaccard.total_cmp(&a.jaccard))
+            .then(a.reference.cmp(&b.reference))
     });
     res.longest_run = matches.iter().map(|m| m.longest_run).max().unwrap_or(0);
-    res.covered =
-        acc.covered.iter().filter(|c| **c).count() as f64 / acc.covered.len().max(1) as f64;
-    let mut spans: Vec<(usize, usize)> = matches.iter().flat_map(|m| m.spans.clone()).collect();
+    res.covered = covered.iter().filter(|c| **c).count() as f64 / covered.len().max(1) as f64;
+    spans.clear();
+    spans.extend(matches.iter().flat_map(|m| m.spans.iter().copied()));
     spans.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::new();
-    for s in spans {
+    for &s in spans.iter() {
         match merged.last_mut() {
             Some(l) if s.0 <= l.1 => l.1 = l.1.max(s.1),
             _ => merged.push(s),
