@@ -604,6 +604,19 @@ impl Index {
             .chain(many.map(move |k| (store::u32_at(post, k * 8), store::u32_at(post, k * 8 + 4))))
     }
 
+    /// Asks for the first line of exact entry `i`'s postings when they
+    /// are apart from it (the entry was just read): a key held by several
+    /// references costs a miss on its postings, which then overlaps the
+    /// look-ups of the keys after it instead of waiting until hits are
+    /// gathered.
+    #[inline]
+    fn ask_postings(&self, i: usize) {
+        let (_, a, b) = self.exact_at(i);
+        if b & store::MANY != 0 {
+            proviso_mmap::prefetch(self.section(store::POSTINGS), a as usize * 8);
+        }
+    }
+
     fn band_at(&self, i: usize) -> (u64, u32) {
         let at = i * 16;
         let b = self.section(store::BANDS);
@@ -678,7 +691,13 @@ impl Index {
                 ask_entries(&g);
                 g
             },
-            |i, g| out.push(self.find(table, g, keys[i])),
+            |i, g| {
+                let found = self.find(table, g, keys[i]);
+                if table == store::EXACT && !found.is_empty() {
+                    self.ask_postings(found.start);
+                }
+                out.push(found)
+            },
         );
     }
 
