@@ -125,11 +125,11 @@ fn audit_one(index: &IndexSet, file: &str, line: u64, text: &str) -> (usize, Opt
     let kind = r.matches.first().map_or("exact", |m| m.kind).to_string();
     let references = r
         .matches
-        .iter()
+        .into_iter()
         .take(10)
         .map(|m| AttributedMatch {
-            matched: m.clone(),
             attribution: index.reference(m.reference).cloned().unwrap_or_default(),
+            matched: m,
         })
         .collect();
     let flagged = Flagged {

@@ -265,16 +265,21 @@ mod tests {
     }
 
     /// The kept chains give the signature the definition gives, for sets
-    /// small enough that chains run past the kept steps.
+    /// small enough that chains run past the kept steps, with signatures
+    /// of a few sizes (a signature of more than 256 values keeps no table
+    /// of first reaches).
     #[test]
     fn kept_chains_are_the_definition() {
-        let m = MinHasher::new(128);
-        for size in [1u64, 2, 3, 5, 10, 40, 300] {
+        for (n, size) in [64usize, 100, 128, 256, 300]
+            .into_iter()
+            .flat_map(|n| [1u64, 2, 3, 5, 10, 40, 300].map(|s| (n, s)))
+        {
+            let m = MinHasher::new(n);
             let set: Vec<u64> = (0..size).map(|i| i * 7919 + size).collect();
-            let mut want = vec![u32::MAX; 128];
+            let mut want = vec![u32::MAX; n];
             for &x in &set {
                 let h = mix64(x ^ crate::SEED);
-                let b = (((h >> 32) * 128) >> 32) as usize;
+                let b = (((h >> 32) * n as u64) >> 32) as usize;
                 want[b] = want[b].min(h as u32);
             }
             let orig = want.clone();
@@ -284,7 +289,7 @@ mod tests {
                 }
                 let mut t = 0;
                 loop {
-                    let k = chain(j, t, 128);
+                    let k = chain(j, t, n as u64);
                     if orig[k] != u32::MAX {
                         *slot = orig[k];
                         break;
@@ -292,7 +297,7 @@ mod tests {
                     t += 1;
                 }
             }
-            assert_eq!(m.signature(&set), want, "{size} shingles");
+            assert_eq!(m.signature(&set), want, "{n} bins, {size} shingles");
         }
     }
 
