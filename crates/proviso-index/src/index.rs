@@ -626,11 +626,14 @@ impl Index {
     /// Where `key` should stand in a sorted table of 16-byte entries: its
     /// bucket `[lo, hi)` from the directory, and a guess inside it by
     /// interpolation on the key's next 32 bits (keys are uniform hashes).
-    fn guess(&self, table: usize, dir: usize, bits: u32, key: u64) -> Guess {
-        let b = self.section(dir);
-        let n = self.count(table, 16);
+    /// `d`: the table's directory, `n`: its entries, `filtered`: whether
+    /// the directory holds records with filters (format 4 on); resolved
+    /// once by the caller for all its keys.
+    #[inline]
+    fn guess(d: &[u8], n: usize, filtered: bool, bits: u32, key: u64) -> Guess {
+        let b = d;
         let slot = (key >> (64 - bits)) as usize;
-        let (lo, hi) = if self.filtered() {
+        let (lo, hi) = if filtered {
             let rec = slot * RECORD;
             let lo = (store::u32_at(b, rec) as usize).min(n);
             let present = filter_bits(key).iter().all(|&bit| {
@@ -670,7 +673,9 @@ impl Index {
         const AHEAD: usize = 16;
         let b = self.section(table);
         let d = self.section(dir);
-        let stride = if self.filtered() { RECORD } else { 4 };
+        let n = self.count(table, 16);
+        let filtered = self.filtered();
+        let stride = if filtered { RECORD } else { 4 };
         let ask_dir = |k: u64| proviso_mmap::prefetch(d, ((k >> (64 - bits)) as usize) * stride);
         let ask_entries = |g: &Guess| {
             if g.at < g.hi {
@@ -687,12 +692,12 @@ impl Index {
             AHEAD,
             |i| ask_dir(keys[i]),
             |i| {
-                let g = self.guess(table, dir, bits, keys[i]);
+                let g = Index::guess(d, n, filtered, bits, keys[i]);
                 ask_entries(&g);
                 g
             },
             |i, g| {
-                let found = self.find(table, g, keys[i]);
+                let found = Index::find(b, g, keys[i]);
                 if table == store::EXACT && !found.is_empty() {
                     self.ask_postings(found.start);
                 }
@@ -709,8 +714,8 @@ impl Index {
     /// end of the key's entries. A good guess costs a few steps in the
     /// cache; a bad one (a key repeated in many references) costs its
     /// logarithm.
-    fn find(&self, table: usize, g: Guess, key: u64) -> std::ops::Range<usize> {
-        let b = self.section(table);
+    #[inline]
+    fn find(b: &[u8], g: Guess, key: u64) -> std::ops::Range<usize> {
         let key_at = |i: usize| store::u64_at(b, i * 16);
         let below = |k: u64| k < key;
         let (lo, hi) = (g.lo, g.hi);
