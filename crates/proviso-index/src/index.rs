@@ -1112,7 +1112,7 @@ fn group_postings(exact: &mut Vec<(u64, u32, u32)>) -> Vec<(u32, u32)> {
 
 /// Where a key should stand in a table: its directory bucket `[lo, hi)`
 /// and the interpolated guess `at` inside it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Guess {
     lo: usize,
     hi: usize,
@@ -1124,7 +1124,7 @@ struct Guess {
 /// will read), `near(i)` `ahead` items before (it reads that, asks for what
 /// `work` will read, and makes what `work` needs), so that the cache misses
 /// of one item are served while earlier items are worked on.
-fn pipeline<T: Copy>(
+fn pipeline<T: Copy + Default>(
     n: usize,
     ahead: usize,
     mut far: impl FnMut(usize),
@@ -1134,24 +1134,23 @@ fn pipeline<T: Copy>(
     // What `near` made for items i..i + ahead, in a ring on the stack.
     const RING: usize = 32;
     let ahead = ahead.clamp(1, RING);
-    let mut made: [Option<T>; RING] = [None; RING];
+    // Every item's slot is filled by `near` before `work` reads it.
+    let mut made: [T; RING] = [T::default(); RING];
     for i in 0..n.min(2 * ahead) {
         far(i);
     }
     for (i, slot) in made.iter_mut().enumerate().take(n.min(ahead)) {
-        *slot = Some(near(i));
+        *slot = near(i);
     }
     for i in 0..n {
         if i + 2 * ahead < n {
             far(i + 2 * ahead);
         }
-        let m = made[i % RING].take();
+        let m = made[i % RING];
         if i + ahead < n {
-            made[(i + ahead) % RING] = Some(near(i + ahead));
+            made[(i + ahead) % RING] = near(i + ahead);
         }
-        if let Some(m) = m {
-            work(i, m);
-        }
+        work(i, m);
     }
 }
 
