@@ -626,28 +626,27 @@ impl Index {
     /// Where `key` should stand in a sorted table of 16-byte entries: its
     /// bucket `[lo, hi)` from the directory, and a guess inside it by
     /// interpolation on the key's next 32 bits (keys are uniform hashes).
-    /// `d`: the table's directory, `n`: its entries, `filtered`: whether
+    /// `dir`: the table's directory, `n`: its entries, `filtered`: whether
     /// the directory holds records with filters (format 4 on); resolved
     /// once by the caller for all its keys.
     #[inline]
-    fn guess(d: &[u8], n: usize, filtered: bool, bits: u32, key: u64) -> Guess {
-        let b = d;
+    fn guess(dir: &[u8], n: usize, filtered: bool, bits: u32, key: u64) -> Guess {
         let slot = (key >> (64 - bits)) as usize;
         let (lo, hi) = if filtered {
             let rec = slot * RECORD;
-            let lo = (store::u32_at(b, rec) as usize).min(n);
+            let lo = (store::u32_at(dir, rec) as usize).min(n);
             let present = filter_bits(key).iter().all(|&bit| {
-                b.get(rec + 8 + bit / 8)
+                dir.get(rec + 8 + bit / 8)
                     .is_some_and(|&x| x & (1 << (bit % 8)) != 0)
             });
             if !present {
                 return Guess { lo, hi: lo, at: lo };
             }
-            (lo, (lo + store::u32_at(b, rec + 4) as usize).min(n))
+            (lo, (lo + store::u32_at(dir, rec + 4) as usize).min(n))
         } else {
-            let d = slot * 4;
-            let hi = (store::u32_at(b, d + 4) as usize).min(n);
-            ((store::u32_at(b, d) as usize).min(hi), hi)
+            let at = slot * 4;
+            let hi = (store::u32_at(dir, at + 4) as usize).min(n);
+            ((store::u32_at(dir, at) as usize).min(hi), hi)
         };
         let frac = (key << bits) >> 32;
         let at = lo + ((((hi - lo) as u64) * frac) >> 32) as usize;
@@ -1756,8 +1755,6 @@ mod tests {
         assert!(refs_from_json(short).is_err());
     }
 
-    /// The pipeline asks far, then near, then works, for every item once
-    /// and in order, however many items there are.
     /// Chaining hits through the hash table gives the runs that sorting
     /// the hits and chaining them in order gives, over many documents of
     /// hits with few references and diagonals (many chains and gaps) and
@@ -1800,6 +1797,8 @@ mod tests {
         }
     }
 
+    /// The pipeline asks far, then near, then works, for every item once
+    /// and in order, however many items there are.
     #[test]
     fn pipeline_visits_every_item_in_order() {
         for (n, ahead) in [0usize, 1, 3, 5, 40, 100]
