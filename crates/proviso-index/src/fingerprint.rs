@@ -23,9 +23,15 @@ pub(crate) fn spread(fingerprint: u64) -> u64 {
     mix64(fingerprint)
 }
 
+/// The multiplier of a window hash's steps.
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A window hash's value before its first token (xor the window's length).
+const INIT: u64 = 0x5151_5151;
+
 #[inline]
 fn mix(h: u64, t: u64) -> u64 {
-    (h.rotate_left(23) ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    (h.rotate_left(23) ^ t).wrapping_mul(MUL)
 }
 
 /// Hashes of every window of `k` consecutive tokens, in order (position i
@@ -48,6 +54,22 @@ pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
         out.push(window_hash_of(tokens));
         return;
     }
+    if (k == 8 || k == 3) && proviso_simd::available() {
+        // Eight windows at a time with vector instructions, over the
+        // tokens' hashes laid out in `out`, window by window in place
+        // (the same hashes: tests compare them).
+        out.extend(tokens.iter().map(|t| t.hash));
+        let done = match k {
+            8 => proviso_simd::window_hashes_in_place::<8>(out, INIT, MUL),
+            _ => proviso_simd::window_hashes_in_place::<3>(out, INIT, MUL),
+        };
+        let windows = tokens.len() - k + 1;
+        for i in done..windows {
+            out[i] = fold(k, out[i..i + k].iter().copied());
+        }
+        out.truncate(windows);
+        return;
+    }
     // The usual window sizes (the index's k, MinHash's 3) with the fold
     // unrolled: the same hashes, ~4% faster to fingerprint.
     match k {
@@ -59,16 +81,20 @@ pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
 
 /// The hash of a window of any number of tokens.
 fn window_hash_of(w: &[Token]) -> u64 {
-    let h = w
-        .iter()
-        .fold(0x5151_5151u64 ^ w.len() as u64, |h, t| mix(h, t.hash));
+    fold(w.len(), w.iter().map(|t| t.hash))
+}
+
+/// The hash of a window of `len` token hashes.
+#[inline]
+fn fold(len: usize, hashes: impl Iterator<Item = u64>) -> u64 {
+    let h = hashes.fold(INIT ^ len as u64, mix);
     h ^ (h >> 29)
 }
 
 /// The hash of a window of `K` tokens (`w` holds `K`).
 #[inline]
 fn window_hash<const K: usize>(w: &[Token]) -> u64 {
-    let mut h = 0x5151_5151u64 ^ K as u64;
+    let mut h = INIT ^ K as u64;
     for t in &w[..K] {
         h = mix(h, t.hash);
     }
@@ -213,11 +239,12 @@ mod tests {
     }
 
     /// Every way of hashing windows (the unrolled window sizes, the
-    /// general fold, a text shorter than a window) gives the hashes of the
-    /// fold written out here, which the stored indexes hold.
+    /// vector path where the processor has it, the general fold, a text
+    /// shorter than a window) gives the hashes of the fold written out
+    /// here, which the stored indexes hold.
     #[test]
     fn every_window_path_is_the_fold() {
-        let tokens: Vec<Token> = (0..70u64)
+        let tokens: Vec<Token> = (0..140u64)
             .map(|i| Token {
                 hash: (i + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ (i << 61),
                 start: i as u32,

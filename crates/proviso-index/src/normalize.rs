@@ -300,7 +300,7 @@ fn block_classes(blk: &[u8]) -> (u64, u64) {
     let Some(block) = blk.first_chunk::<64>() else {
         return (0, 0);
     };
-    if let Some(masks) = proviso_mmap::ascii_word_bytes(block) {
+    if let Some(masks) = proviso_simd::ascii_word_bytes(block) {
         return masks;
     }
     block_classes_swar(block)

@@ -12,12 +12,10 @@
 //! last map is dropped). A file truncated by hand while an audit runs
 //! would stop that process with SIGBUS: documented in `docs/audit.md`.
 //!
-//! The crate's other `unsafe` expressions are [`prefetch`]: a hint to the
+//! The crate's other `unsafe` expression is [`prefetch`]: a hint to the
 //! processor to bring a line of memory into its cache, which reads nothing
-//! into the program and cannot fault, but takes a raw pointer; and the
-//! vector instructions of [`ascii_word_bytes`], called only after the
-//! processor is found to have them (their results are tested against the
-//! same masks computed without them, in `proviso-index`).
+//! into the program and cannot fault, but takes a raw pointer. (Vector
+//! instructions are `proviso-simd`'s.)
 //!
 //! ```
 //! let path = std::env::temp_dir().join(format!("proviso-mmap-doc-{}", std::process::id()));
@@ -109,80 +107,6 @@ pub fn prefetch(bytes: &[u8], at: usize) {
     let _ = (bytes, at);
 }
 
-/// The ASCII letters and digits of 64 bytes (bit `i` for byte `i`) and
-/// the bytes that are not ASCII, found with vector byte compares where the
-/// processor has them (AVX-512BW: one compare per class for the 64 bytes;
-/// else AVX2: two of 32 bytes each); `None` where it has neither, and the
-/// caller computes the same masks without.
-#[inline]
-pub fn ascii_word_bytes(block: &[u8; 64]) -> Option<(u64, u64)> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            #[allow(unsafe_code)]
-            // SAFETY: the function only needs AVX-512BW, detected just now.
-            return Some(unsafe { word_bytes_avx512(block) });
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code)]
-            // SAFETY: the function only needs AVX2, detected just now.
-            return Some(unsafe { word_bytes_avx2(block) });
-        }
-    }
-    let _ = block;
-    None
-}
-
-/// [`ascii_word_bytes`] with AVX2, 32 bytes at a time. AVX2 compares
-/// bytes only as signed numbers: a byte is in `from..from + n` (unsigned)
-/// when `byte - from`, moved by 128, is below `n - 128` as a signed byte.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn word_bytes_avx2(block: &[u8; 64]) -> (u64, u64) {
-    use std::arch::x86_64::*;
-    let half = |h: &[u8; 32]| {
-        #[allow(unsafe_code)]
-        // SAFETY: an unaligned load of the 32 bytes of `h`.
-        let x = unsafe { _mm256_loadu_si256(h.as_ptr().cast()) };
-        let below = |v: __m256i, from: u8, n: u8| {
-            let shifted = _mm256_add_epi8(v, _mm256_set1_epi8(128u8.wrapping_sub(from) as i8));
-            _mm256_cmpgt_epi8(_mm256_set1_epi8(n.wrapping_sub(128) as i8), shifted)
-        };
-        // Bit 5 set makes capitals small letters and keeps digits as they are.
-        let letters = below(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), b'a', 26);
-        let digits = below(x, b'0', 10);
-        let word = _mm256_movemask_epi8(_mm256_or_si256(letters, digits)) as u32;
-        let non_ascii = _mm256_movemask_epi8(x) as u32;
-        (u64::from(word & !non_ascii), u64::from(non_ascii))
-    };
-    let (lo, hi) = block.split_at(32);
-    let (Ok(lo), Ok(hi)) = (<&[u8; 32]>::try_from(lo), <&[u8; 32]>::try_from(hi)) else {
-        return (0, 0);
-    };
-    let ((w0, n0), (w1, n1)) = (half(lo), half(hi));
-    (w0 | w1 << 32, n0 | n1 << 32)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-fn word_bytes_avx512(block: &[u8; 64]) -> (u64, u64) {
-    use std::arch::x86_64::*;
-    #[allow(unsafe_code)]
-    // SAFETY: an unaligned load of the 64 bytes of `block`.
-    let x = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
-    let below = |v: __m512i, from: u8, n: u8| {
-        _mm512_cmplt_epu8_mask(
-            _mm512_sub_epi8(v, _mm512_set1_epi8(from as i8)),
-            _mm512_set1_epi8(n as i8),
-        )
-    };
-    // Bit 5 set makes capitals small letters and keeps digits as they are.
-    let letters = below(_mm512_or_si512(x, _mm512_set1_epi8(0x20)), b'a', 26);
-    let digits = below(x, b'0', 10);
-    let non_ascii = _mm512_movepi8_mask(x);
-    ((letters | digits) & !non_ascii, non_ascii)
-}
-
 impl std::ops::Deref for Mapped {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -200,53 +124,6 @@ impl std::fmt::Debug for Mapped {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    /// Each vector path this processor has (not only the one
-    /// `ascii_word_bytes` picks: a machine with AVX-512 tests the AVX2 path
-    /// too) gives the classes byte by byte, for every byte value in every
-    /// position.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn every_vector_path_classes_bytes_as_byte_by_byte() {
-        let want = |b: &[u8; 64]| {
-            let bit = |f: &dyn Fn(u8) -> bool| {
-                b.iter()
-                    .enumerate()
-                    .filter(|(_, x)| f(**x))
-                    .fold(0u64, |m, (i, _)| m | 1 << i)
-            };
-            (bit(&|x| x.is_ascii_alphanumeric()), bit(&|x| x >= 0x80))
-        };
-        let mut blocks: Vec<[u8; 64]> = (0..=255u8)
-            .collect::<Vec<_>>()
-            .chunks(64)
-            .map(|c| c.try_into().unwrap())
-            .collect();
-        // Each block again turned by one position, so every byte value
-        // meets every lane of both 32-byte halves.
-        for k in 1..64 {
-            for i in 0..4 {
-                let mut b = blocks[i];
-                b.rotate_left(k);
-                blocks.push(b);
-            }
-        }
-        for b in &blocks {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                #[allow(unsafe_code)]
-                // SAFETY: AVX2 detected just now.
-                let got = unsafe { word_bytes_avx2(b) };
-                assert_eq!(got, want(b), "AVX2 {b:?}");
-            }
-            if std::arch::is_x86_feature_detected!("avx512bw") {
-                #[allow(unsafe_code)]
-                // SAFETY: AVX-512BW detected just now.
-                let got = unsafe { word_bytes_avx512(b) };
-                assert_eq!(got, want(b), "AVX-512 {b:?}");
-            }
-            assert!(ascii_word_bytes(b).is_none_or(|m| m == want(b)));
-        }
-    }
 
     /// A prefetch anywhere in a slice, or past its end, is harmless and
     /// changes nothing.
