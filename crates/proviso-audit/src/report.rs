@@ -128,7 +128,7 @@ fn audit_one(index: &IndexSet, file: &str, line: u64, text: &str) -> (usize, Opt
         .into_iter()
         .take(10)
         .map(|m| AttributedMatch {
-            attribution: index.reference(m.reference).cloned().unwrap_or_default(),
+            attribution: index.reference(m.reference).unwrap_or_default(),
             matched: m,
         })
         .collect();

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::minhash::band_keys;
+use crate::refs::RefTable;
 use crate::store::{self, Bytes};
 use crate::{IndexError, MinHasher, shingles, tokenize, winnow};
 
@@ -242,9 +243,9 @@ impl IndexBuilder {
 pub struct Index {
     pub(crate) params: Params,
     /// The references, parsed from the segment's JSON the first time they
-    /// are asked for (or given when the segment was built here): a million
-    /// take ~0.2 s to parse, and a scan needs them only for what it flags.
-    refs: std::sync::OnceLock<Result<Vec<Reference>, String>>,
+    /// are asked for (or given when the segment was built here), in
+    /// columns: a scan needs them only for what it flags.
+    refs: std::sync::OnceLock<Result<RefTable, String>>,
     /// How many references the tables hold.
     n_refs: usize,
     bytes: Bytes,
@@ -460,12 +461,11 @@ impl Index {
         let hasher = MinHasher::new(params.num_perm);
         let parsed = std::sync::OnceLock::new();
         if let Some(r) = refs {
-            let _ = parsed.set(Ok(r));
+            let _ = parsed.set(Ok(RefTable::from_refs(r)));
         } else if verify {
-            let _ =
-                parsed
-                    .set(Ok(refs_from_json(slice(store::REFS))
-                        .map_err(|e| format!("references: {e}"))?));
+            let _ = parsed
+                .set(Ok(RefTable::from_json(slice(store::REFS))
+                    .map_err(|e| format!("references: {e}"))?));
         }
         let mut ix = Index {
             params,
@@ -505,9 +505,9 @@ impl Index {
     /// The references, parsed now if they were not yet; an error when
     /// their JSON does not read or holds another number of references
     /// than the tables.
-    fn parsed_references(&self) -> Result<&[Reference], String> {
+    fn parsed_references(&self) -> Result<&RefTable, String> {
         let r = self.refs.get_or_init(|| {
-            refs_from_json(self.section(store::REFS)).map_err(|e| format!("references: {e}"))
+            RefTable::from_json(self.section(store::REFS)).map_err(|e| format!("references: {e}"))
         });
         match r {
             Ok(r) if r.len() == self.n_refs => Ok(r),
@@ -798,7 +798,7 @@ impl Index {
                 .extend((0..kl / 2).map(|i| store::u16_at(b, ko + i * 2)));
             p.check_references().map_err(IndexError::Build)?;
             if let Some(Ok(refs)) = p.refs.into_inner() {
-                c.refs.extend(refs);
+                c.refs.extend(refs.all());
             }
         }
         Index::assemble(c)
@@ -809,10 +809,19 @@ impl Index {
         &self.params
     }
 
-    /// The references (parsed the first time they are asked for; none
-    /// when they do not read, which [`Index::check_references`] says).
-    pub fn references(&self) -> &[Reference] {
-        self.parsed_references().unwrap_or(&[])
+    /// Every reference, in order (parsed the first time they are asked
+    /// for; none when they do not read, which [`Index::check_references`]
+    /// says).
+    pub fn references(&self) -> Vec<Reference> {
+        self.parsed_references()
+            .map(RefTable::all)
+            .unwrap_or_default()
+    }
+
+    /// Reference `i` of this segment (`None` past the end, or when the
+    /// references do not read).
+    pub fn reference(&self, i: usize) -> Option<Reference> {
+        self.parsed_references().ok()?.get(i)
     }
 
     /// Number of references.
@@ -1056,27 +1065,6 @@ fn refs_to_json(mut refs: Vec<Reference>) -> (serde_json::Result<Vec<u8>>, Vec<R
         r.source = s;
     }
     (json, refs)
-}
-
-/// The references from a segment's JSON: sources numbered (format 4 on),
-/// or a plain array (written before).
-fn refs_from_json(json: &[u8]) -> Result<Vec<Reference>, String> {
-    if json.first() == Some(&b'[') {
-        return serde_json::from_slice(json).map_err(|e| e.to_string());
-    }
-    let stored: StoredRefs = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-    if stored.source_of.len() != stored.refs.len() {
-        return Err("sources do not match the references".into());
-    }
-    let mut refs = stored.refs;
-    for (r, &s) in refs.iter_mut().zip(&stored.source_of) {
-        r.source = stored
-            .sources
-            .get(s as usize)
-            .cloned()
-            .ok_or("a source number past the list of sources")?;
-    }
-    Ok(refs)
 }
 
 /// Groups sorted exact entries (one per posting) by key, in place: a key
@@ -1512,12 +1500,9 @@ impl IndexSet {
     }
 
     /// The reference numbered `r` (across segments).
-    pub fn reference(&self, r: u32) -> Option<&Reference> {
+    pub fn reference(&self, r: u32) -> Option<Reference> {
         let i = self.bases.partition_point(|b| *b <= r).checked_sub(1)?;
-        self.parts
-            .get(i)?
-            .references()
-            .get((r - self.bases[i]) as usize)
+        self.parts.get(i)?.reference((r - self.bases[i]) as usize)
     }
 
     /// References in all segments.
@@ -1724,9 +1709,16 @@ mod tests {
         assert!(q.matches.iter().all(|m| m.kind == "exact"));
     }
 
-    /// References are stored with each source once, and read back whole;
-    /// the plain array written before is still read; a source number
-    /// past the list is an error, not a guess.
+    /// The references of a segment's JSON, made whole.
+    fn refs_from_json(json: &[u8]) -> Result<Vec<Reference>, String> {
+        RefTable::from_json(json).map(|t| t.all())
+    }
+
+    /// References are stored with each source once, and read back whole
+    /// (ledger fields, escaped strings, unknown keys ignored, the keys in
+    /// any order); the plain array written before is still read; a source
+    /// number past the list, a missing part or a reference of the wrong
+    /// shape is an error, not a guess.
     #[test]
     fn references_store_each_source_once() {
         let mut refs: Vec<Reference> = (1..=1000)
@@ -1738,6 +1730,21 @@ mod tests {
             team: Some("research".into()),
             ..Reference::default()
         });
+        refs.push(Reference {
+            source: "C:\\data\\\"quoted\".jsonl".into(),
+            row: Some(7),
+            record_id: Some("01K".into()),
+            key_id: Some("key-\u{e9}".into()),
+            team: Some("t\nnewline".into()),
+            model: Some("gpt-4o".into()),
+            time: Some("2026-12-02T12:00:00Z".into()),
+            tokens: 12,
+        });
+        refs.push(Reference::file(
+            "/data/a/very/long/path/to/outputs.jsonl",
+            1001,
+        ));
+        assert_eq!(RefTable::from_refs(refs.clone()).all(), refs);
         let (json, back) = refs_to_json(refs.clone());
         let json = json.unwrap();
         assert_eq!(back, refs, "handed back unchanged");
@@ -1753,6 +1760,27 @@ mod tests {
         assert!(refs_from_json(bad).unwrap_err().contains("source number"));
         let short = br#"{"sources":["a"],"source_of":[],"refs":[{"row":1,"tokens":0}]}"#;
         assert!(refs_from_json(short).is_err());
+        let reordered = br#"{"refs":[{"tokens":3,"row":2,"extra":[1]}],"other":{},"source_of":[0],"sources":["a"]}"#;
+        assert_eq!(
+            refs_from_json(reordered).unwrap(),
+            vec![Reference {
+                tokens: 3,
+                ..Reference::file("a", 2)
+            }]
+        );
+        for bad in [
+            &br#"{"sources":["a"],"source_of":[0]}"#[..],
+            br#"{"sources":["a"],"refs":[{"row":1}]}"#,
+            br#"{"sources":["a"],"source_of":[0],"refs":[{"row":"one"}]}"#,
+            br#"{"sources":["a"],"source_of":[0],"refs":[{"row":1}]} trailing"#,
+            br#"{"sources":["a"],"source_of":[0],"refs":[{"row":1}"#,
+        ] {
+            assert!(
+                refs_from_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     /// Chaining hits through the hash table gives the runs that sorting
@@ -1918,7 +1946,7 @@ mod tests {
         );
         assert_eq!(
             r.longest_run,
-            ix.references()[last].tokens as usize,
+            ix.reference(last).unwrap().tokens as usize,
             "the whole reference"
         );
         let r = ix.query(&format!(

@@ -34,6 +34,7 @@ mod fingerprint;
 mod index;
 mod minhash;
 mod normalize;
+mod refs;
 mod segment;
 mod store;
 
