@@ -267,8 +267,7 @@ mod tests {
     /// The kept chains give the signature the definition gives, for sets
     /// small enough that chains run past the kept steps, with signatures
     /// of a few sizes (a signature of more than 256 values keeps no table
-    /// of first reaches). The sizes also take the bins' vector path where
-    /// the processor has it through every remainder of eight.
+    /// of first reaches), for sets of one to three hundred shingles.
     #[test]
     fn kept_chains_are_the_definition() {
         for (n, size) in [64usize, 100, 128, 256, 300]

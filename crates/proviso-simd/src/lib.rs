@@ -3,21 +3,19 @@
 //! The tokenizer classifies text 64 bytes at a time ([`ascii_word_bytes`]:
 //! letters and digits, and bytes that are not ASCII). A full scan then
 //! hashes every window of `k` tokens twice (the index's `k` = 8 for copied
-//! spans, 3 for MinHash) and puts every 3-token window into a MinHash bin.
-//! Done one window at a time these are chains of 64-bit multiplications,
-//! one per token of each window: ~13% of a scan's time. With AVX-512
-//! (foundation and doubleword/quadword instructions), eight windows go
-//! through each step at once ([`window_hashes_in_place`],
-//! [`minhash_bins`]).
+//! spans, 3 for MinHash). Done one window at a time these are chains of
+//! 64-bit multiplications, one per token of each window: ~8% of a scan's
+//! time. With AVX-512 (foundation and doubleword/quadword instructions),
+//! eight windows go through each step at once
+//! ([`window_hashes_in_place`]).
 //!
 //! Each function here computes exactly what the plain code in
-//! `proviso-index` computes (`fingerprint::window_hash`, the bins of
-//! `MinHasher::signature_into`, the tokenizer's byte classes), for as
-//! much of its input as it covers, and says how much that was; the caller
-//! does the rest (and everything, on a processor without these
-//! instructions). The tests in `proviso-index` compare both, on every
-//! length of window run up to 140 tokens and on sets that leave every
-//! remainder of eight; this crate's test checks the byte classes of both
+//! `proviso-index` computes (`fingerprint::window_hash`, the tokenizer's
+//! byte classes), for as much of its input as it covers, and says how
+//! much that was; the caller does the rest (and everything, on a
+//! processor without these instructions). The tests in `proviso-index`
+//! compare both on every length of token run up to 140 and every window
+//! size up to 10; this crate's test checks the byte classes of both
 //! vector paths byte by byte.
 //!
 //! The crate's `unsafe` expressions are vector loads and stores within
@@ -95,62 +93,6 @@ fn window_hashes_avx512<const K: usize>(buf: &mut [u64], init: u64, mul: u64) ->
         };
     }
     groups * 8
-}
-
-/// MinHash's bins by one-permutation hashing: for each `x` of `xs`,
-/// `h = splitmix64's finaliser of x ^ xor`, bin `((h >> 32) * n) >> 32`
-/// (`n = bins.len()`, at most 2^32) keeps the minimum of `h as u32`.
-/// Takes the first values in groups of eight and returns how many; 0
-/// without AVX-512.
-#[inline]
-pub fn minhash_bins(xs: &[u64], xor: u64, bins: &mut [u32]) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    if available() && u32::try_from(bins.len()).is_ok() {
-        #[allow(unsafe_code)]
-        // SAFETY: the function only needs AVX-512F and DQ, detected just now.
-        return unsafe { minhash_bins_avx512(xs, xor, bins) };
-    }
-    let _ = (xs, xor, bins);
-    0
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
-fn minhash_bins_avx512(xs: &[u64], xor: u64, bins: &mut [u32]) -> usize {
-    use std::arch::x86_64::*;
-    let n = _mm512_set1_epi64(bins.len() as i64);
-    let c1 = _mm512_set1_epi64(0xBF58_476D_1CE4_E5B9u64 as i64);
-    let c2 = _mm512_set1_epi64(0x94D0_49BB_1331_11EBu64 as i64);
-    let x0 = _mm512_set1_epi64(xor as i64);
-    let mut done = 0;
-    let mut b = [0u64; 8];
-    let mut v = [0u64; 8];
-    for chunk in xs.chunks_exact(8) {
-        #[allow(unsafe_code)]
-        // SAFETY: an unaligned load of the eight values of `chunk`.
-        let mut h = unsafe { _mm512_loadu_si512(chunk.as_ptr().cast()) };
-        h = _mm512_xor_si512(h, x0);
-        h = _mm512_xor_si512(h, _mm512_srli_epi64::<30>(h));
-        h = _mm512_mullo_epi64(h, c1);
-        h = _mm512_xor_si512(h, _mm512_srli_epi64::<27>(h));
-        h = _mm512_mullo_epi64(h, c2);
-        h = _mm512_xor_si512(h, _mm512_srli_epi64::<31>(h));
-        // The bin: the upper half times n (32 x 32 -> 64 bits), shifted.
-        let bin = _mm512_srli_epi64::<32>(_mm512_mul_epu32(_mm512_srli_epi64::<32>(h), n));
-        #[allow(unsafe_code)]
-        // SAFETY: unaligned stores to the eight values of `b` and of `v`.
-        unsafe {
-            _mm512_storeu_si512(b.as_mut_ptr().cast(), bin);
-            _mm512_storeu_si512(v.as_mut_ptr().cast(), h);
-        }
-        for (&b, &v) in b.iter().zip(&v) {
-            if let Some(slot) = bins.get_mut(b as usize) {
-                *slot = (*slot).min(v as u32);
-            }
-        }
-        done += 8;
-    }
-    done
 }
 
 /// The ASCII letters and digits of 64 bytes (bit `i` for byte `i`) and
