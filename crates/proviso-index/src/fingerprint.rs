@@ -45,6 +45,12 @@ pub fn shingles(tokens: &[Token], k: usize) -> Vec<u64> {
 
 /// [`shingles`] into `out` (cleared first).
 pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
+    shingles_with(tokens, k, proviso_simd::available(), out);
+}
+
+/// [`shingles_into`], with vector instructions or without (`vector`
+/// false; the tests take both paths on any processor).
+fn shingles_with(tokens: &[Token], k: usize, vector: bool, out: &mut Vec<u64>) {
     let k = k.max(1);
     out.clear();
     if tokens.is_empty() {
@@ -54,7 +60,7 @@ pub(crate) fn shingles_into(tokens: &[Token], k: usize, out: &mut Vec<u64>) {
         out.push(window_hash_of(tokens));
         return;
     }
-    if (k == 8 || k == 3) && proviso_simd::available() {
+    if (k == 8 || k == 3) && vector {
         // Eight windows at a time with vector instructions, over the
         // tokens' hashes laid out in `out`, window by window in place
         // (the same hashes: tests compare them).
@@ -239,9 +245,10 @@ mod tests {
     }
 
     /// Every way of hashing windows (the unrolled window sizes, the
-    /// vector path where the processor has it, the general fold, a text
-    /// shorter than a window) gives the hashes of the fold written out
-    /// here, which the stored indexes hold.
+    /// general fold, a text shorter than a window, and the vector path
+    /// where the processor has it, next to the plain path taken on
+    /// purpose) gives the hashes of the fold written out here, which the
+    /// stored indexes hold.
     #[test]
     fn every_window_path_is_the_fold() {
         let tokens: Vec<Token> = (0..140u64)
@@ -268,6 +275,9 @@ mod tests {
                     t.windows(k).map(fold).collect()
                 };
                 assert_eq!(shingles(t, k), want, "n {n} k {k}");
+                let mut plain = Vec::new();
+                shingles_with(t, k, false, &mut plain);
+                assert_eq!(plain, want, "without vectors: n {n} k {k}");
             }
         }
     }
