@@ -1029,8 +1029,8 @@ fn checksum_agrees(b: &[u8]) -> bool {
 /// The references as a segment stores them: each distinct source (a file
 /// path, `ledger`) once, and each reference with the number of its source
 /// instead of the text (a million references read from one file repeat
-/// its path a million times otherwise).
-#[derive(Serialize, Deserialize)]
+/// its path a million times otherwise). Read back by `refs::RefTable`.
+#[derive(Serialize)]
 struct StoredRefs {
     sources: Vec<String>,
     source_of: Vec<u32>,

@@ -5,8 +5,8 @@
 //! `Vec<Reference>` (168 bytes each, its source path copied into every
 //! one), a million took ~0.3 s of a core and ~200 MB; in columns (a
 //! source number, a row, a token count, and the ledger's fields only for
-//! references that have them: 32 bytes each) parsing costs half that, and
-//! a [`Reference`] is made when one is asked for.
+//! references that have them: 32 bytes each) parsing costs less than half
+//! that, and a [`Reference`] is made when one is asked for.
 
 use std::borrow::Cow;
 
