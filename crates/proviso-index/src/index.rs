@@ -379,11 +379,13 @@ impl Index {
         };
         let exact_dir = directory(exact.iter().map(|e| e.0), version);
         let band_dir = directory(bands.iter().map(|e| e.0), version);
-        let (refs_json, refs) = refs_to_json(refs);
+        let refs = RefTable::from_refs(refs);
         let bytes = store::lay_out(
             &store::Tables {
                 params: &params,
-                refs_json: refs_json.map_err(|e| IndexError::Build(format!("references: {e}")))?,
+                refs_json: refs
+                    .to_json()
+                    .map_err(|e| IndexError::Build(format!("references: {e}")))?,
                 exact: &exact,
                 exact_dir: &exact_dir,
                 bands: &bands,
@@ -413,7 +415,7 @@ impl Index {
     pub(crate) fn open(
         bytes: Bytes,
         verify: bool,
-        refs: Option<Vec<Reference>>,
+        refs: Option<RefTable>,
     ) -> Result<Index, String> {
         let b: &[u8] = &bytes;
         if b.len() < store::FOOTER + 16
@@ -461,7 +463,7 @@ impl Index {
         let hasher = MinHasher::new(params.num_perm);
         let parsed = std::sync::OnceLock::new();
         if let Some(r) = refs {
-            let _ = parsed.set(Ok(RefTable::from_refs(r)));
+            let _ = parsed.set(Ok(r));
         } else if verify {
             let _ = parsed
                 .set(Ok(RefTable::from_json(slice(store::REFS))
@@ -1024,47 +1026,6 @@ fn checksum_agrees(b: &[u8]) -> bool {
     b.len().checked_sub(store::FOOTER).is_some_and(|foot| {
         xxhash_rust::xxh3::xxh3_64_with_seed(&b[..foot], crate::SEED) == store::u64_at(b, foot + 4)
     })
-}
-
-/// The references as a segment stores them: each distinct source (a file
-/// path, `ledger`) once, and each reference with the number of its source
-/// instead of the text (a million references read from one file repeat
-/// its path a million times otherwise). Read back by `refs::RefTable`.
-#[derive(Serialize)]
-struct StoredRefs {
-    sources: Vec<String>,
-    source_of: Vec<u32>,
-    refs: Vec<Reference>,
-}
-
-/// The references' JSON for a segment (and the references, handed back).
-fn refs_to_json(mut refs: Vec<Reference>) -> (serde_json::Result<Vec<u8>>, Vec<Reference>) {
-    let taken: Vec<String> = refs
-        .iter_mut()
-        .map(|r| std::mem::take(&mut r.source))
-        .collect();
-    let mut number: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-    let mut sources: Vec<String> = Vec::new();
-    let source_of: Vec<u32> = taken
-        .iter()
-        .map(|s| {
-            *number.entry(s).or_insert_with(|| {
-                sources.push(s.clone());
-                (sources.len() - 1) as u32
-            })
-        })
-        .collect();
-    let stored = StoredRefs {
-        sources,
-        source_of,
-        refs,
-    };
-    let json = serde_json::to_vec(&stored);
-    let mut refs = stored.refs;
-    for (r, s) in refs.iter_mut().zip(taken) {
-        r.source = s;
-    }
-    (json, refs)
 }
 
 /// Groups sorted exact entries (one per posting) by key, in place: a key
@@ -1745,9 +1706,7 @@ mod tests {
             1001,
         ));
         assert_eq!(RefTable::from_refs(refs.clone()).all(), refs);
-        let (json, back) = refs_to_json(refs.clone());
-        let json = json.unwrap();
-        assert_eq!(back, refs, "handed back unchanged");
+        let json = RefTable::from_refs(refs.clone()).to_json().unwrap();
         assert_eq!(refs_from_json(&json).unwrap(), refs);
         assert!(
             json.len() < 1000 * 30,

@@ -7,11 +7,14 @@
 //! source number, a row, a token count, and the ledger's fields only for
 //! references that have them: 32 bytes each) parsing costs less than half
 //! that, and a [`Reference`] is made when one is asked for.
+//!
+//! The table is also what a build writes the segment's JSON from
+//! ([`RefTable::to_json`]), so the sources are numbered in one place.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::Reference;
 
@@ -37,23 +40,45 @@ struct Ledger {
 }
 
 /// One stored reference as the JSON holds it (its source is a number in
-/// `source_of`), strings borrowed from the JSON where they hold no escape.
-#[derive(Deserialize)]
+/// `source_of`; the fields and their order are a [`Reference`]'s, so a
+/// segment's JSON is what serialising the references without their source
+/// gives), strings borrowed from the JSON where they hold no escape.
+#[derive(Deserialize, Serialize)]
 struct Stored<'a> {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     row: Option<u64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     record_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     key_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     team: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     model: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     time: Option<Cow<'a, str>>,
     #[serde(default)]
     tokens: u32,
+}
+
+/// The references as a segment stores them: each distinct source (a file
+/// path, `ledger`) once, and each reference with the number of its source
+/// instead of the text (a million references read from one file would
+/// repeat its path a million times otherwise).
+#[derive(Serialize)]
+struct Written<'t> {
+    sources: &'t [String],
+    source_of: &'t [u32],
+    refs: AllStored<'t>,
+}
+
+/// The `refs` array of a [`Written`], made from the columns one by one.
+struct AllStored<'t>(&'t RefTable);
+
+impl Serialize for AllStored<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((0..self.0.len()).map(|i| self.0.stored(i)))
+    }
 }
 
 impl RefTable {
@@ -89,6 +114,32 @@ impl RefTable {
     /// How many references.
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
+    }
+
+    /// The segment's JSON of the references (what [`RefTable::from_json`]
+    /// reads).
+    pub(crate) fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&Written {
+            sources: &self.sources,
+            source_of: &self.source_of,
+            refs: AllStored(self),
+        })
+    }
+
+    /// Reference `i` as it is stored, its strings borrowed from the table.
+    fn stored(&self, i: usize) -> Stored<'_> {
+        let l = self.ledger.get(i).and_then(Option::as_deref);
+        let field =
+            |f: fn(&Ledger) -> &Option<String>| l.and_then(|l| f(l).as_deref()).map(Cow::Borrowed);
+        Stored {
+            row: self.rows.get(i).copied().flatten(),
+            record_id: field(|l| &l.record_id),
+            key_id: field(|l| &l.key_id),
+            team: field(|l| &l.team),
+            model: field(|l| &l.model),
+            time: field(|l| &l.time),
+            tokens: self.tokens.get(i).copied().unwrap_or(0),
+        }
     }
 
     /// Reference `i`, made whole.
