@@ -36,7 +36,7 @@ kind = "openai-compatible"
 base_url = "http://127.0.0.1:$fport/v1"
 models = ["gpt-4o-mini"]
 TOML
-  "$bin/proviso" --config "$d/proviso.toml" serve > "$d/proviso.log" 2>&1 &
+  "$bin/proviso" --config "$d/proviso.toml" serve --allow-simulated-clock > "$d/proviso.log" 2>&1 &
   gpid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && break; sleep 0.1; done
   "$bin/proviso-traffic" --gateway "http://127.0.0.1:$gport" --admin-token "$token" --fixtures tests/fixtures \

@@ -57,8 +57,9 @@ class Proviso:
     QUIET_MONITOR = '[monitor.ladder]\nnotice = "off"\nthrottle = "off"\nsuspend = "off"\n'
 
     def __init__(self, tmp: Path, upstream_url: str, extra: str = "", server_extra: str = "",
-                 monitor: str | None = None):
+                 monitor: str | None = None, serve_args: tuple[str, ...] = (), ledger_extra: str = ""):
         self.tmp = tmp
+        self.serve_args = serve_args
         self.port = free_port()
         self.data = tmp / "data"
         self.config = tmp / "proviso.toml"
@@ -66,7 +67,7 @@ class Proviso:
             f'data_dir = "{self.data}"\n'
             f'[server]\nlisten = "127.0.0.1:{self.port}"\nshutdown_grace_ms = 5000\nkey_refresh_ms = 100\n'
             + server_extra +
-            f'[ledger]\ncheckpoint_every = 16\n'
+            f'[ledger]\ncheckpoint_every = 16\n' + ledger_extra +
             f'[index]\nfollow_interval_ms = 200\n'
             f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{upstream_url}/v1"\n'
             f'models = ["gpt-4o-mini", "text-embedding-3-small"]\n'
@@ -81,7 +82,7 @@ class Proviso:
     def start(self):
         self.log = open(self.tmp / "proviso.log", "a")
         self.proc = subprocess.Popen(
-            [str(BIN_DIR / "proviso"), "--config", str(self.config), "serve"],
+            [str(BIN_DIR / "proviso"), "--config", str(self.config), "serve", *self.serve_args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_port(self.port)

@@ -19,6 +19,7 @@ from conftest import BIN_DIR, FIXTURES, Proviso
 
 TOKEN = "adm-monitor-0123456789"
 SIM = 'clock = "simulated"\ntrust_forwarded_for = true\n'
+SIM_ARGS = ("--allow-simulated-clock",)
 
 
 def admin(gw, method, path, body=None):
@@ -39,7 +40,7 @@ def traffic(gw, tmp_path, seed=7, days=1):
 
 @pytest.fixture
 def sim(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=f'[admin]\ntoken = "{TOKEN}"\n', monitor="")
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, serve_args=SIM_ARGS, extra=f'[admin]\ntoken = "{TOKEN}"\n', monitor="")
     yield g
     g.stop()
 
@@ -129,7 +130,7 @@ def test_notice_header_throttle_review_webhook_retries_and_clock_jumps(tmp_path,
     extra = (f'[admin]\ntoken = "{TOKEN}"\n'
              f'[monitor]\nmin_requests = 10\nevaluate_every = 5\nwebhook_url = "http://127.0.0.1:{hook.server_port}/hook"\n'
              f'[monitor.ladder]\nsuspend = "manual"\nrevoke = "off"\nthrottle_requests_per_minute = 2\n')
-    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra, monitor="")
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, serve_args=SIM_ARGS, extra=extra, monitor="")
     try:
         secret = g.create_key(team="gen")
         c = openai.OpenAI(base_url=g.url + "/v1", api_key=secret, max_retries=0)
@@ -242,7 +243,7 @@ def test_revoke_step_gives_notice_then_revokes_on_the_simulated_clock(tmp_path, 
     extra = (f'[admin]\ntoken = "{TOKEN}"\n'
              '[monitor]\nmin_requests = 10\nevaluate_every = 5\n'
              '[monitor.ladder]\nrevoke = "auto"\nrevoke_notice_ms = 60000\n')
-    g = Proviso(tmp_path, fake.url, server_extra=SIM, extra=extra, monitor="")
+    g = Proviso(tmp_path, fake.url, server_extra=SIM, serve_args=SIM_ARGS, extra=extra, monitor="")
     try:
         secret = g.create_key(team="gen")
         h = {"authorization": f"Bearer {secret}"}

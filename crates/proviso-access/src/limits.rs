@@ -286,7 +286,12 @@ for i = 1, n do
   end
 end
 for j = n + 1, #KEYS do
-  redis.call('INCRBY', KEYS[j], tonumber(ARGV[2 + j]))
+  -- A budget key that expired (its month ended) is not brought back: a
+  -- refund or correction after the month belongs to no budget, and a key
+  -- made here would have no expiry.
+  if redis.call('EXISTS', KEYS[j]) == 1 then
+    redis.call('INCRBY', KEYS[j], tonumber(ARGV[2 + j]))
+  end
 end
 return 1
 "#;

@@ -17,6 +17,11 @@ pub struct Args {
     /// Listen address (overrides `server.listen`; port 0 picks a free port).
     #[arg(long)]
     listen: Option<String>,
+    /// For tests and simulations only: allow `[server] clock = "simulated"`,
+    /// whose time clients move with `Proviso-Sim-Time` (loopback listeners
+    /// only).
+    #[arg(long)]
+    allow_simulated_clock: bool,
 }
 
 pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
@@ -65,6 +70,9 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         &ledger_path,
         SqliteConfig {
             checkpoint_every: cfg.ledger.checkpoint_every,
+            wal_checkpoint_interval: (cfg.ledger.wal_checkpoint_interval_ms > 0)
+                .then(|| Duration::from_millis(cfg.ledger.wal_checkpoint_interval_ms)),
+            wal_max_bytes: cfg.ledger.wal_max_bytes.max(1024 * 1024),
             ..SqliteConfig::default()
         },
     )
@@ -90,6 +98,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         redact: cfg.redact,
         monitor: cfg.monitor,
         ledger_path: Some(ledger_path.clone()),
+        allow_simulated_clock: args.allow_simulated_clock,
     };
     // The Redis quota client attaches to the runtime it is built in.
     let _in_runtime = rt.enter();

@@ -107,6 +107,21 @@ pub struct LedgerSection {
     /// Most records held in memory while the ledger cannot be written.
     #[serde(default = "default_max_backlog")]
     pub max_backlog: usize,
+    /// How often `proviso serve` checkpoints the SQLite write-ahead log
+    /// while records keep arriving, milliseconds (0: only when idle).
+    #[serde(default = "default_wal_checkpoint_interval")]
+    pub wal_checkpoint_interval_ms: u64,
+    /// Bound on the write-ahead log, bytes: above it the log is checkpointed
+    /// and truncated (waiting briefly for readers and the writer).
+    #[serde(default = "default_wal_max_bytes")]
+    pub wal_max_bytes: u64,
+}
+
+fn default_wal_checkpoint_interval() -> u64 {
+    1000
+}
+fn default_wal_max_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -126,6 +141,8 @@ impl Default for LedgerSection {
             checkpoint_every: default_checkpoint_every(),
             max_batch: default_max_batch(),
             max_backlog: default_max_backlog(),
+            wal_checkpoint_interval_ms: default_wal_checkpoint_interval(),
+            wal_max_bytes: default_wal_max_bytes(),
         }
     }
 }

@@ -30,10 +30,66 @@ pub struct ServerConfig {
     /// tests only; never in production).
     #[serde(default)]
     pub clock: ClockKind,
-    /// Take the client address from the first `X-Forwarded-For` hop (behind
-    /// a trusted proxy); otherwise it is the TCP peer.
+    /// Take the client address from `X-Forwarded-For` when the TCP peer is
+    /// one of `trusted_proxies`: the rightmost hop that is not a trusted
+    /// proxy (the leftmost is whatever the client wrote). Otherwise the
+    /// address is the TCP peer.
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// The proxies whose `X-Forwarded-For` is believed, as addresses or
+    /// CIDR ranges (`10.0.0.0/8`, `fd00::/8`).
+    #[serde(default = "default_trusted_proxies")]
+    pub trusted_proxies: Vec<String>,
+}
+
+fn default_trusted_proxies() -> Vec<String> {
+    vec!["127.0.0.0/8".into(), "::1/128".into()]
+}
+
+/// An address range: an address and how many leading bits must match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// Parses `1.2.3.4`, `1.2.0.0/16`, `::1`, `fd00::/8`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (a, b) = match s.trim().split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = a
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = match b {
+            None => max,
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, bits })
+    }
+
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let (a, b, width) = match (self.addr, ip) {
+            (V4(a), V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+            (V6(a), V6(b)) => (a.to_bits(), b.to_bits(), 128),
+            (V6(a), V4(b)) => (a.to_bits(), b.to_ipv6_mapped().to_bits(), 128),
+            (V4(a), V6(b)) => match b.to_ipv4_mapped() {
+                Some(b) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+                None => return false,
+            },
+        };
+        let shift = width - u32::from(self.bits);
+        shift >= width || (a >> shift) == (b >> shift)
+    }
 }
 
 /// Where the gateway's time comes from.
@@ -70,6 +126,7 @@ impl Default for ServerConfig {
             worker_threads: 0,
             clock: ClockKind::System,
             trust_forwarded_for: false,
+            trusted_proxies: default_trusted_proxies(),
         }
     }
 }
@@ -209,4 +266,29 @@ pub struct GatewayConfig {
     pub monitor: proviso_monitor::MonitorConfig,
     /// The ledger file, for usage reports (set by the binary, not a key).
     pub ledger_path: Option<std::path::PathBuf>,
+    /// Whether `[server] clock = "simulated"` may be used: set only by the
+    /// explicit test flag `proviso serve --allow-simulated-clock`, never by
+    /// a configuration key, and honoured only on a loopback listener.
+    pub allow_simulated_clock: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cidr;
+
+    #[test]
+    fn cidr_ranges() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let r = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(r.contains(ip("10.200.3.4")) && !r.contains(ip("11.0.0.1")));
+        assert!(r.contains(ip("::ffff:10.1.2.3")), "v4-mapped");
+        let one = Cidr::parse("192.168.1.7").unwrap();
+        assert!(one.contains(ip("192.168.1.7")) && !one.contains(ip("192.168.1.8")));
+        let v6 = Cidr::parse("fd00::/8").unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        for bad in ["10.0.0.0/33", "nope", "1.2.3.4/x", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -82,6 +82,19 @@ pub fn state(
     let clock = match config.server.clock {
         config::ClockKind::System => proviso_types::Clock::System,
         config::ClockKind::Simulated => {
+            // Anyone who can set the time can expire keys, reset limits and
+            // end suspension notices: only for tests, on loopback.
+            if !config.allow_simulated_clock {
+                return Err(StartError::Config(
+                    "[server] clock = \"simulated\" lets clients move the gateway's time; it needs the test flag --allow-simulated-clock".into(),
+                ));
+            }
+            if !listen_is_loopback(&config.server.listen) {
+                return Err(StartError::Config(format!(
+                    "[server] clock = \"simulated\" is allowed only on a loopback listener, not {}",
+                    config.server.listen
+                )));
+            }
             tracing::warn!(
                 "[server] clock = \"simulated\": clients set the time with Proviso-Sim-Time; for simulations and tests only"
             );
@@ -128,6 +141,13 @@ pub fn state(
             .seal(k.as_str())
             .map_err(|e| StartError::Config(format!("[redact] mapping_key: {e}")))?;
     }
+    let trusted_proxies = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|c| config::Cidr::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Config(format!("[server] trusted_proxies: {e}")))?;
     let redactor = proviso_redact::Redactor::new(config.redact.redact_config())
         .map_err(|e| StartError::Config(format!("[redact]: {e}")))?;
     Ok(AppState(Arc::new(Services {
@@ -140,8 +160,21 @@ pub fn state(
         redactor,
         metrics: metrics::Metrics::default(),
         clock,
+        trusted_proxies,
         monitor,
     })))
+}
+
+/// Whether a `listen` address is on the loopback interface only.
+fn listen_is_loopback(listen: &str) -> bool {
+    let host = match listen.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => listen,
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The router: the OpenAI endpoints, health, readiness and metrics.
@@ -237,4 +270,22 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
     tracing::info!("ledger flushed; stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_listeners() {
+        for l in [
+            "127.0.0.1:8080",
+            "127.3.4.5:0",
+            "[::1]:9000",
+            "localhost:80",
+        ] {
+            assert!(super::listen_is_loopback(l), "{l}");
+        }
+        for l in ["0.0.0.0:8080", "[::]:80", "10.0.0.1:80", "example.com:80"] {
+            assert!(!super::listen_is_loopback(l), "{l}");
+        }
+    }
 }

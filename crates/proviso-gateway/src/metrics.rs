@@ -154,6 +154,15 @@ impl Metrics {
             "counter",
             ledger.dropped.to_string(),
         );
+        if let Some(w) = ledger.wal_bytes {
+            g(
+                &mut out,
+                "proviso_ledger_wal_bytes",
+                "Size of the ledger's SQLite write-ahead log",
+                "gauge",
+                w.to_string(),
+            );
+        }
         let name = "proviso_ledger_commit_seconds";
         let _ = writeln!(
             out,

@@ -495,7 +495,10 @@ impl QuotaService {
             inv.arg(c.period_ms * 1000).arg(c.limit).arg(c.cost);
         }
         for b in &plan.budgets {
-            inv.arg(b.limit).arg(b.cost).arg(b.ttl_ms / 1000);
+            // The script takes the budget's time to the month's end in
+            // milliseconds: it sets the key's expiry from it and answers a
+            // refusal's wait in microseconds, like the rates.
+            inv.arg(b.limit).arg(b.cost).arg(b.ttl_ms);
         }
         let mut conn = r.conn.clone();
         let out: Vec<i64> = tokio::time::timeout(r.timeout * 2, inv.invoke_async(&mut conn))

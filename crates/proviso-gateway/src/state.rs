@@ -33,6 +33,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// The gateway's time (system, or simulated).
     pub clock: proviso_types::Clock,
+    /// `[server] trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<crate::config::Cidr>,
     /// The monitor, unless `[monitor] enabled = false`.
     pub monitor: Option<std::sync::Arc<crate::monitor::MonitorHandle>>,
 }

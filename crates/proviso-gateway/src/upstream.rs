@@ -95,6 +95,12 @@ impl Upstream {
                 c.name
             )));
         }
+        if c.kind == UpstreamKind::Azure && reqwest::Url::parse(&base).is_err() {
+            return Err(UpstreamConfigError(format!(
+                "upstream '{}': base_url {base:?} is not a URL",
+                c.name
+            )));
+        }
         if c.kind == UpstreamKind::Azure && c.api_version.is_none() {
             return Err(UpstreamConfigError(format!(
                 "upstream '{}': kind azure needs api_version (e.g. \"2024-10-21\")",
@@ -135,16 +141,28 @@ impl Upstream {
         }
     }
 
-    /// The URL for `endpoint` with upstream model (or Azure deployment) `model`.
+    /// The URL for `endpoint` with upstream model (or Azure deployment)
+    /// `model`. An Azure deployment name is one path segment, percent-encoded
+    /// (callers admit only [`valid_deployment_name`]s; the encoding is the
+    /// second guard), and `api-version` a query parameter.
     pub fn url(&self, endpoint: Endpoint, model: &str) -> String {
         match self.kind {
-            UpstreamKind::Azure => format!(
-                "{}/openai/deployments/{}/{}?api-version={}",
-                self.base_url,
-                model,
-                endpoint.suffix(),
-                self.api_version.as_deref().unwrap_or_default()
-            ),
+            UpstreamKind::Azure => {
+                let Ok(mut url) = reqwest::Url::parse(&self.base_url) else {
+                    // base_url was checked at start-up; an unparsable one
+                    // goes nowhere rather than somewhere unintended.
+                    return "http://invalid.invalid/".into();
+                };
+                if let Ok(mut segs) = url.path_segments_mut() {
+                    segs.pop_if_empty().extend(["openai", "deployments", model]);
+                    segs.extend(endpoint.suffix().split('/'));
+                }
+                url.query_pairs_mut().append_pair(
+                    "api-version",
+                    self.api_version.as_deref().unwrap_or_default(),
+                );
+                url.into()
+            }
             _ => format!("{}/{}", self.base_url, endpoint.suffix()),
         }
     }
@@ -161,6 +179,17 @@ impl Upstream {
             (None, _) => rb,
         }
     }
+}
+
+/// Whether `name` can be an Azure deployment name: 1 to 64 letters, digits,
+/// `-`, `_` or `.`, not made of dots alone. A client's model string that is
+/// not one is never put into an Azure URL (`x/../other`, `?`, `#`, `%2F`).
+pub fn valid_deployment_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.bytes().all(|b| b == b'.')
 }
 
 /// Where a model is served: an upstream and the name to use there.
@@ -195,6 +224,12 @@ impl Upstreams {
             }
             let up = Arc::new(Upstream::new(c)?);
             for m in &c.models {
+                if c.kind == UpstreamKind::Azure && m != "*" && !valid_deployment_name(m) {
+                    return Err(UpstreamConfigError(format!(
+                        "upstream '{}': {m:?} is not a valid Azure deployment name (letters, digits, '-', '_', '.')",
+                        c.name
+                    )));
+                }
                 if m == "*" {
                     wildcard.push(up.clone());
                 } else {
@@ -224,9 +259,16 @@ impl Upstreams {
                         m.name, d.upstream
                     ))
                 })?;
+                let model = d.model.clone().unwrap_or_else(|| m.name.clone());
+                if up.kind == UpstreamKind::Azure && !valid_deployment_name(&model) {
+                    return Err(UpstreamConfigError(format!(
+                        "model '{}': {model:?} is not a valid Azure deployment name on upstream '{}' (letters, digits, '-', '_', '.')",
+                        m.name, d.upstream
+                    )));
+                }
                 deps.push(Deployment {
                     upstream: up.clone(),
-                    model: d.model.clone().unwrap_or_else(|| m.name.clone()),
+                    model,
                 });
             }
             if !names.contains(&m.name) {
@@ -247,8 +289,11 @@ impl Upstreams {
         if let Some(d) = self.models.get(model) {
             return d.clone();
         }
+        // A wildcard Azure upstream takes the client's string as the
+        // deployment name: only if it is a valid one.
         self.wildcard
             .iter()
+            .filter(|u| u.kind != UpstreamKind::Azure || valid_deployment_name(model))
             .map(|u| Deployment {
                 upstream: u.clone(),
                 model: model.to_owned(),
@@ -264,5 +309,82 @@ impl Upstreams {
     /// Model names listed by `/v1/models`.
     pub fn model_names(&self) -> &[String] {
         &self.names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{GatewayConfig, UpstreamConfig, UpstreamKind};
+
+    fn azure(models: &[&str]) -> GatewayConfig {
+        let mut u = UpstreamConfig::default_openai(Some("k".into()));
+        u.name = "az".into();
+        u.kind = UpstreamKind::Azure;
+        u.base_url = Some(crate::env::EnvString::literal(
+            "https://res.openai.azure.com/",
+        ));
+        u.api_version = Some("2024-10-21".into());
+        u.models = models.iter().map(|m| (*m).to_owned()).collect();
+        GatewayConfig {
+            upstreams: vec![u],
+            ..GatewayConfig::default()
+        }
+    }
+
+    #[test]
+    fn deployment_names() {
+        for ok in ["gpt-4o", "gpt-4o-mini_eu.2", "a", &"x".repeat(64)] {
+            assert!(valid_deployment_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "x/../other",
+            "a?b",
+            "a#b",
+            "a b",
+            "a%2Fb",
+            "é",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid_deployment_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_wildcard_azure_upstream_never_takes_a_path_from_the_model() {
+        let ups = Upstreams::from_config(&azure(&["*"])).unwrap();
+        for bad in [
+            "x/../other-deployment",
+            "gpt?x=1",
+            "gpt#frag",
+            "../../admin",
+        ] {
+            assert!(ups.resolve(bad).is_empty(), "{bad} was routed");
+        }
+        let d = ups.resolve("gpt-4o");
+        assert_eq!(
+            d[0].upstream.url(Endpoint::Chat, &d[0].model),
+            "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        );
+    }
+
+    #[test]
+    fn azure_urls_encode_the_deployment_as_one_segment() {
+        let ups = Upstreams::from_config(&azure(&["gpt-4o"])).unwrap();
+        let up = &ups.resolve("gpt-4o")[0].upstream;
+        // Even if a bad name got this far, it stays one segment.
+        let u = up.url(Endpoint::Embeddings, "x/../y?z#w");
+        assert_eq!(
+            u,
+            "https://res.openai.azure.com/openai/deployments/x%2F..%2Fy%3Fz%23w/embeddings?api-version=2024-10-21"
+        );
+    }
+
+    #[test]
+    fn invalid_configured_deployment_names_are_refused_at_start() {
+        assert!(Upstreams::from_config(&azure(&["a/b"])).is_err());
     }
 }

@@ -4,6 +4,8 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use proviso_types::{KeyId, RecordId, UnixMillis, Usage};
@@ -71,6 +73,16 @@ pub struct SqliteConfig {
     pub checkpoint_every: u64,
     /// How long to wait for another process holding the write lock.
     pub busy_timeout: Duration,
+    /// How often a background thread checkpoints the write-ahead log
+    /// (PASSIVE: it never waits for the writer or readers) while records
+    /// keep arriving. `None`: only when the writer is idle (readers and
+    /// short-lived writers such as `proviso keys`).
+    pub wal_checkpoint_interval: Option<Duration>,
+    /// Above this size the writer, right after a commit, checkpoints with
+    /// TRUNCATE (waiting only for readers) so the log shrinks; also the size
+    /// a restarted log is cut back to. Applies with a background
+    /// checkpointer (`wal_checkpoint_interval`).
+    pub wal_max_bytes: u64,
 }
 
 impl Default for SqliteConfig {
@@ -78,6 +90,8 @@ impl Default for SqliteConfig {
         Self {
             checkpoint_every: 1024,
             busy_timeout: Duration::from_secs(5),
+            wal_checkpoint_interval: None,
+            wal_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -88,6 +102,69 @@ pub struct SqliteStore {
     path: PathBuf,
     inode: Option<u64>,
     config: SqliteConfig,
+    /// Held for its `Drop`, which stops the thread.
+    _checkpointer: Option<Checkpointer>,
+    wal_bytes: Arc<AtomicU64>,
+}
+
+/// The background WAL checkpointer of a writing store: its own connection,
+/// so that the log is moved into the database while commits go on.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
+
+fn wal_size(db: &Path) -> u64 {
+    std::fs::metadata(wal_path(db)).map_or(0, |m| m.len())
+}
+
+fn checkpoint_loop(
+    path: PathBuf,
+    config: &SqliteConfig,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+    gauge: Arc<AtomicU64>,
+) {
+    let conn = match Connection::open(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the ledger's WAL checkpointer cannot open the database; the log is checkpointed only when idle");
+            return;
+        }
+    };
+    if let Err(e) = conn.busy_timeout(config.busy_timeout) {
+        tracing::warn!(error = %e, "WAL checkpointer: busy timeout not set");
+    }
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::park_timeout(every);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // PASSIVE copies what it can without waiting for anyone; once all
+        // of the log is in the database, the writer's next commit starts
+        // the log again from its beginning, so it stops growing.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+        let size = wal_size(&path);
+        gauge.store(size, Ordering::Relaxed);
+    }
 }
 
 impl SqliteStore {
@@ -107,6 +184,12 @@ impl SqliteStore {
         // Checkpoints of the WAL run when the writer is idle (see `maintain`),
         // not inside a commit on the request path.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A log that was reset after a complete checkpoint shrinks to this.
+        conn.pragma_update(
+            None,
+            "journal_size_limit",
+            i64::try_from(config.wal_max_bytes).unwrap_or(i64::MAX),
+        )?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
             .query_row("SELECT v FROM meta WHERE k = 'schema_version'", [], |r| {
@@ -129,12 +212,75 @@ impl SqliteStore {
             }
         }
         let inode = std::fs::metadata(path).ok().map(|m| m.ino());
+        let wal_bytes = Arc::new(AtomicU64::new(wal_size(path)));
+        let checkpointer = match config.wal_checkpoint_interval {
+            None => None,
+            Some(every) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let (p, c, st, g) = (
+                    path.to_owned(),
+                    config.clone(),
+                    stop.clone(),
+                    wal_bytes.clone(),
+                );
+                let thread = std::thread::Builder::new()
+                    .name("ledger-wal-checkpoint".into())
+                    .spawn(move || {
+                        checkpoint_loop(p, &c, every.max(Duration::from_millis(10)), st, g)
+                    })
+                    .map_err(|e| {
+                        LedgerError::Unavailable(format!("cannot start the WAL checkpointer: {e}"))
+                    })?;
+                Some(Checkpointer {
+                    stop,
+                    thread: Some(thread),
+                })
+            }
+        };
         Ok(Self {
             conn,
             path: path.to_owned(),
             inode,
             config,
+            _checkpointer: checkpointer,
+            wal_bytes,
         })
+    }
+
+    /// Past `wal_max_bytes`, checkpoints and truncates the log on the
+    /// writer's own connection, after the batch is committed: when records
+    /// arrive faster than the background PASSIVE checkpoint can finish, it
+    /// never completes and the log would grow without end. Nothing else
+    /// writes meanwhile, so only readers are waited for (up to the busy
+    /// timeout). A failure is logged: the records are already committed.
+    fn bound_wal(&mut self) {
+        if self._checkpointer.is_none() {
+            return;
+        }
+        let size = wal_size(&self.path);
+        if size <= self.config.wal_max_bytes {
+            return;
+        }
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            }) {
+            Ok(0) => {}
+            Ok(_) => tracing::warn!(
+                bytes = size,
+                "the ledger's WAL is over its bound and readers keep it from being truncated"
+            ),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+        self.wal_bytes
+            .store(wal_size(&self.path), Ordering::Relaxed);
+    }
+
+    /// The size of the write-ahead log as last measured (bytes), shared
+    /// for metrics.
+    pub fn wal_bytes(&self) -> Arc<AtomicU64> {
+        self.wal_bytes.clone()
     }
 
     /// Opens an existing ledger for reading only; an error if it is missing.
@@ -308,6 +454,7 @@ impl LedgerStore for SqliteStore {
             params![i64_of(st.size()), &st.last_hash[..], frontier],
         )?;
         tx.commit()?;
+        self.bound_wal();
         Ok(out)
     }
 
@@ -332,7 +479,13 @@ impl LedgerStore for SqliteStore {
         self.check_writable()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        self.wal_bytes
+            .store(wal_size(&self.path), Ordering::Relaxed);
         Ok(())
+    }
+
+    fn wal_gauge(&self) -> Option<Arc<AtomicU64>> {
+        Some(self.wal_bytes.clone())
     }
 }
 

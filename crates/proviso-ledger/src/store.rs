@@ -16,6 +16,12 @@ pub trait LedgerStore: LedgerReader + Send {
     fn maintain(&mut self) -> Result<(), LedgerError> {
         Ok(())
     }
+
+    /// The size of the store's write-ahead log in bytes, kept current by
+    /// the store, where it has one (for metrics).
+    fn wal_gauge(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
 }
 
 /// Read access for verification and export.

@@ -88,6 +88,10 @@ impl VerifyReport {
     }
 }
 
+/// Broken links explained by the store's own look-up before a map of all
+/// hashes is built.
+const DIRECT_LOOKUPS: u32 = 16;
+
 /// Reads the whole log and reports every inconsistency.
 pub fn verify(reader: &dyn LedgerReader) -> Result<VerifyReport, LedgerError> {
     let mut report = VerifyReport::default();
@@ -98,6 +102,27 @@ pub fn verify(reader: &dyn LedgerReader) -> Result<VerifyReport, LedgerError> {
     let mut expected_seq = 1u64;
     let mut cp_idx = 0usize;
     let mut lookup_err: Option<LedgerError> = None;
+    // Explaining a broken link looks the record's `prev_hash` up among the
+    // stored hashes. The store has no index on them (it would slow every
+    // write), so after a few look-ups one more pass builds a map: a log
+    // with many broken links is verified in linear time, not quadratic.
+    let mut lookups = 0u32;
+    let mut by_hash: Option<std::collections::HashMap<Hash, u64>> = None;
+    let mut find = |h: &Hash| -> Result<Option<u64>, LedgerError> {
+        lookups += 1;
+        if lookups <= DIRECT_LOOKUPS {
+            return reader.find_by_hash(h);
+        }
+        if by_hash.is_none() {
+            let mut m = std::collections::HashMap::new();
+            reader.scan(0, &mut |c| {
+                m.entry(c.hash).or_insert(c.seq);
+                true
+            })?;
+            by_hash = Some(m);
+        }
+        Ok(by_hash.as_ref().and_then(|m| m.get(h).copied()))
+    };
 
     reader.scan(0, &mut |c| {
         report.records += 1;
@@ -127,7 +152,7 @@ pub fn verify(reader: &dyn LedgerReader) -> Result<VerifyReport, LedgerError> {
             });
         }
         if c.prev_hash != expected_prev {
-            let (kind, message) = match reader.find_by_hash(&c.prev_hash) {
+            let (kind, message) = match find(&c.prev_hash) {
                 Ok(Some(s)) if s > c.seq => (
                     FindingKind::Reordered,
                     format!(

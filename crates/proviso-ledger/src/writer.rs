@@ -81,6 +81,7 @@ struct Shared {
     dropped: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
     commit_sum_us: AtomicU64,
+    wal_bytes: Option<Arc<AtomicU64>>,
 }
 
 /// A snapshot of the writer's counters, for metrics and `/readyz`.
@@ -107,6 +108,8 @@ pub struct LedgerStats {
     pub commit_buckets: Vec<u64>,
     /// Sum of commit latencies, seconds.
     pub commit_sum_seconds: f64,
+    /// Size of the store's write-ahead log, bytes (SQLite).
+    pub wal_bytes: Option<u64>,
 }
 
 struct Inner {
@@ -144,7 +147,10 @@ impl LedgerHandle {
     /// Starts the writer thread over `store`. Probes the store once so that
     /// a ledger that cannot be written is reported before traffic arrives.
     pub fn spawn(mut store: Box<dyn LedgerStore>, config: WriterConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            wal_bytes: store.wal_gauge(),
+            ..Shared::default()
+        });
         let ok = store.check_writable();
         shared.healthy.store(ok.is_ok(), Ordering::SeqCst);
         if let Err(e) = ok {
@@ -262,6 +268,7 @@ impl LedgerHandle {
             dropped: s.dropped.load(Ordering::Relaxed),
             commit_buckets: buckets,
             commit_sum_seconds: s.commit_sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+            wal_bytes: s.wal_bytes.as_ref().map(|g| g.load(Ordering::Relaxed)),
         }
     }
 

@@ -163,3 +163,52 @@ fn sqlite_rejects_a_newer_schema() {
         .unwrap();
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+/// A reader that counts the store's hash look-ups.
+struct Counting<'a>(&'a MemoryStore, std::cell::Cell<u32>);
+
+impl proviso_ledger::LedgerReader for Counting<'_> {
+    fn scan(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(proviso_ledger::ChainedRecord) -> bool,
+    ) -> Result<(), proviso_ledger::LedgerError> {
+        self.0.scan(from, f)
+    }
+    fn checkpoints(&self) -> Result<Vec<proviso_ledger::Checkpoint>, proviso_ledger::LedgerError> {
+        self.0.checkpoints()
+    }
+    fn tree_state(&self) -> Result<proviso_ledger::TreeState, proviso_ledger::LedgerError> {
+        self.0.tree_state()
+    }
+    fn find_by_hash(
+        &self,
+        hash: &proviso_ledger::Hash,
+    ) -> Result<Option<u64>, proviso_ledger::LedgerError> {
+        self.1.set(self.1.get() + 1);
+        self.0.find_by_hash(hash)
+    }
+}
+
+#[test]
+fn many_broken_links_are_explained_without_a_lookup_each() {
+    let store = MemoryStore::with_checkpoint_every(1000);
+    let mut w = store.clone();
+    w.append(&records(400)).unwrap();
+    // Every other record removed: 199 broken links.
+    store.with_records(|r| {
+        let mut i = 0;
+        r.retain(|_| {
+            i += 1;
+            i % 2 == 1
+        });
+    });
+    let counting = Counting(&store, std::cell::Cell::new(0));
+    let rep = verify(&counting).unwrap();
+    assert!(rep.total_findings >= 199, "{}", rep.total_findings);
+    assert!(
+        counting.1.get() <= 16,
+        "{} look-ups by hash, one per broken link",
+        counting.1.get()
+    );
+}

@@ -20,6 +20,7 @@
 mod actions;
 mod entity;
 pub mod evalset;
+pub mod fold;
 mod overlap;
 pub mod recognizers;
 mod redactor;

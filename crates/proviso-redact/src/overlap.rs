@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use crate::Finding;
 
 /// Keeps non-overlapping findings: longer spans first, then higher scores,
@@ -9,14 +11,22 @@ pub fn resolve(mut found: Vec<Finding>) -> Vec<Finding> {
             .then(b.score.total_cmp(&a.score))
             .then(a.start.cmp(&b.start))
     });
-    let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+    // Kept spans never overlap, so among them only the one starting last
+    // before `f.end` can reach into `f`: one ordered look-up per finding
+    // (n log n in all; a text of back-to-back candidates stays fast).
+    let mut kept: BTreeMap<usize, Finding> = BTreeMap::new();
     for f in found {
-        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
-            kept.push(f);
+        let clear = kept
+            .range(..f.end)
+            .next_back()
+            .is_none_or(|(_, k)| k.end <= f.start);
+        // An empty span overlaps nothing but must not replace a kept one
+        // starting at the same offset.
+        if clear && !kept.contains_key(&f.start) {
+            kept.insert(f.start, f);
         }
     }
-    kept.sort_by_key(|f| f.start);
-    kept
+    kept.into_values().collect()
 }
 
 #[cfg(test)]

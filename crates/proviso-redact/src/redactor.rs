@@ -115,7 +115,21 @@ impl Redactor {
 
     /// Findings of the given types (default: the configured ones), overlaps
     /// resolved, in text order.
-    pub fn find(&self, text: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
+    ///
+    /// The text is folded first (full-width forms and other scripts' digits
+    /// to ASCII, Unicode spaces and dashes to ASCII ones, zero-width
+    /// characters dropped: [`crate::fold`]); the offsets returned are the
+    /// original text's, so a finding covers exactly the characters written.
+    pub fn find(&self, original: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
+        let folded = crate::fold::Folded::new(original);
+        let mut found = self.find_folded(folded.text(), only);
+        for f in &mut found {
+            (f.start, f.end) = folded.original(f.start, f.end);
+        }
+        found
+    }
+
+    fn find_folded(&self, text: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
         let wanted = only.unwrap_or(&self.cfg.entities);
         let mut found = Vec::new();
         for r in self.recognizers.iter().filter(|r| wanted.contains(&r.kind)) {

@@ -74,8 +74,13 @@ pub async fn run(
         if body != ctx.request_text.as_bytes() {
             ctx.request_text = String::from_utf8_lossy(&body).into_owned();
         }
+        let mut attempt = |ended: &str| {
+            ctx.attempts
+                .push(json!({"upstream": up.name, "model": d.model, "ended": ended}));
+        };
         let resp = match result {
             Err(_) => {
+                attempt("timeout");
                 fail("timeout", "no response headers in time");
                 last_err = Some(ApiError::upstream_timeout(&up.name, "no response in time"));
                 continue;
@@ -86,6 +91,7 @@ pub async fn run(
                 } else {
                     "unreachable"
                 };
+                attempt(kind);
                 fail(kind, &e.to_string());
                 last_err = Some(if e.is_timeout() {
                     ApiError::upstream_timeout(&up.name, "connect")
@@ -96,8 +102,9 @@ pub async fn run(
             }
             Ok(Ok(r)) => r,
         };
-        ctx.ttfb = Some(ctx.started.elapsed());
         let status = resp.status().as_u16();
+        attempt(&format!("HTTP {status}"));
+        ctx.ttfb = Some(ctx.started.elapsed());
         if (status == 429 || status >= 500) && more {
             fail(
                 if status == 429 {

@@ -111,6 +111,10 @@ pub fn run(
     for (d, decision) in ev.decisions {
         if decision.allowed {
             allowed.push(d);
+            // The prompt may reach any allowed deployment (a failure before
+            // the first byte moves on to the next), so it is masked as the
+            // strictest of them asks.
+            ctx.desensitize = strictest(ctx.desensitize.take(), decision.desensitize.as_ref());
             if ctx.decision.is_none() {
                 ctx.decision = Some(decision);
             }
@@ -129,6 +133,25 @@ pub fn run(
     }
 }
 
+/// The union of two masking demands: `None` asks for nothing, an empty
+/// list for every entity type, a list for those types.
+fn strictest(a: Option<Vec<String>>, b: Option<&Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b.clone()),
+        (Some(a), Some(b)) if a.is_empty() || b.is_empty() => Some(Vec::new()),
+        (Some(mut a), Some(b)) => {
+            for e in b {
+                if !a.contains(e) {
+                    a.push(e.clone());
+                }
+            }
+            Some(a)
+        }
+    }
+}
+
 /// The policy part of a record's `detail`.
 pub fn detail(ctx: &Context) -> serde_json::Value {
     json!({
@@ -136,6 +159,7 @@ pub fn detail(ctx: &Context) -> serde_json::Value {
         "client": ctx.client,
         "counted_prompt_tokens": ctx.counted_prompt_tokens,
         "desensitized": ctx.redaction,
+        "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
         "policy": ctx.decision.as_ref().map(|d| json!({
             "allowed": d.allowed,
             "rule": d.rule,
@@ -143,4 +167,26 @@ pub fn detail(ctx: &Context) -> serde_json::Value {
             "desensitize": d.desensitize,
         })),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strictest;
+
+    fn v(x: &[&str]) -> Option<Vec<String>> {
+        Some(x.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn the_strictest_masking_demand_wins() {
+        assert_eq!(strictest(None, None), None);
+        assert_eq!(strictest(None, v(&["email"]).as_ref()), v(&["email"]));
+        assert_eq!(strictest(v(&["email"]), None), v(&["email"]));
+        assert_eq!(
+            strictest(v(&["email"]), v(&["phone", "email"]).as_ref()),
+            v(&["email", "phone"])
+        );
+        assert_eq!(strictest(v(&["email"]), v(&[]).as_ref()), v(&[]));
+        assert_eq!(strictest(v(&[]), v(&["phone"]).as_ref()), v(&[]));
+    }
 }

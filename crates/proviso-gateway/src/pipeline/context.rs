@@ -51,6 +51,13 @@ pub struct Context {
     pub counted_prompt_tokens: Option<u64>,
     /// Rate-limit states after the charge, for `x-ratelimit-*` headers.
     pub limit_states: Vec<proviso_access::limits::LimitState>,
+    /// What to mask: the strictest demand of the deployments the prompt
+    /// may reach (`Some(empty)`: every entity type).
+    pub desensitize: Option<Vec<String>>,
+    /// Every upstream the prompt was sent to, in order, and how each
+    /// attempt ended (for the record: a prompt that reached a failing
+    /// upstream still reached it).
+    pub attempts: Vec<serde_json::Value>,
     /// The placeholders of a desensitized prompt, for restore.
     pub session: Option<proviso_redact::Session>,
     /// What desensitize did, for the record's `detail`.
@@ -101,11 +108,20 @@ impl Context {
             reservation: None,
             counted_prompt_tokens: None,
             limit_states: Vec::new(),
+            desensitize: None,
+            attempts: Vec::new(),
             session: None,
             redaction: None,
             client: None,
             notice: None,
         }
+    }
+
+    /// Sets the request's time (a simulated clock moved by the caller), and
+    /// an id made at that time.
+    pub fn set_time(&mut self, time: UnixMillis) {
+        self.time = time;
+        self.id = RecordId::new_at(time);
     }
 
     /// The team label for metrics.
@@ -143,8 +159,11 @@ impl Context {
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             error_code,
             error,
-            detail: (self.purpose.is_some() || self.decision.is_some() || self.redaction.is_some())
-                .then(|| crate::pipeline::check_policy::detail(self).to_string()),
+            detail: (self.purpose.is_some()
+                || self.decision.is_some()
+                || self.redaction.is_some()
+                || !self.attempts.is_empty())
+            .then(|| crate::pipeline::check_policy::detail(self).to_string()),
         }
     }
 

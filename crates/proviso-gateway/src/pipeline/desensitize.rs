@@ -6,76 +6,96 @@
 use proviso_redact::{EntityKind, Redactor, Session};
 use serde_json::{Value, json};
 
+use crate::error::ApiError;
 use crate::pipeline::Context;
 use crate::state::AppState;
 use crate::upstream::Endpoint;
 
+/// Masks every string in `v`, at any depth: message contents and names,
+/// tool-call arguments and tool descriptions, `suffix`, `user`,
+/// `metadata` (its keys too), `prediction`, and whatever a client adds —
+/// whatever is forwarded is scanned.
 fn redact_value(
     r: &Redactor,
     v: &mut Value,
     only: Option<&[EntityKind]>,
     s: &mut Session,
     n: &mut usize,
+    keys_too: bool,
 ) {
     match v {
         Value::String(text) => {
             let out = r.redact(text, only, s);
-            *n += out.findings.len();
-            *text = out.text;
+            if !out.findings.is_empty() {
+                *n += out.findings.len();
+                *text = out.text;
+            }
         }
         Value::Array(items) => {
             for it in items {
-                match it {
-                    Value::String(_) => redact_value(r, it, only, s, n),
-                    Value::Object(part) => {
-                        if let Some(t) = part.get_mut("text") {
-                            redact_value(r, t, only, s, n);
-                        }
-                    }
-                    _ => {}
+                redact_value(r, it, only, s, n, false);
+            }
+        }
+        Value::Object(map) => {
+            if keys_too && map.keys().any(|k| !r.find(k, only).is_empty()) {
+                let old = std::mem::take(map);
+                for (k, mut val) in old {
+                    let out = r.redact(&k, only, s);
+                    *n += out.findings.len();
+                    redact_value(r, &mut val, only, s, n, false);
+                    map.insert(out.text, val);
                 }
+                return;
+            }
+            for (k, val) in map.iter_mut() {
+                // `metadata` is free-form: its keys are the client's text too.
+                let keys = k == "metadata";
+                redact_value(r, val, only, s, n, keys);
             }
         }
         _ => {}
     }
 }
 
-/// Masks the body in place, if asked to.
-pub fn run(state: &AppState, ctx: &mut Context) {
-    let asked = ctx.decision.as_ref().and_then(|d| d.desensitize.clone());
+/// Masks the body in place, if asked to (on the blocking pool when it is
+/// large).
+pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
+    let asked = ctx.desensitize.clone();
     if asked.is_none() && !state.config.redact.always {
-        return;
+        return Ok(());
+    }
+    if ctx.endpoint == Endpoint::Models {
+        return Ok(());
     }
     let only: Option<Vec<EntityKind>> = asked
         .filter(|e| !e.is_empty())
         .map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
-    let mut session = Session::default();
-    let mut found = 0usize;
-    let r = &state.redactor;
-    match ctx.endpoint {
-        Endpoint::Chat => {
-            if let Some(msgs) = ctx.body.get_mut("messages").and_then(Value::as_array_mut) {
-                for m in msgs {
-                    if let Some(c) = m.get_mut("content") {
-                        redact_value(r, c, only.as_deref(), &mut session, &mut found);
-                    }
-                }
+    let st = state.clone();
+    let mut body = std::mem::take(&mut ctx.body);
+    let (body, session, found) = crate::pipeline::offload(ctx.request_text.len(), move || {
+        let mut session = Session::default();
+        let mut found = 0usize;
+        for (k, v) in body.iter_mut() {
+            // The model name is routing, not content; everything else
+            // the upstream receives is scanned.
+            if k != "model" {
+                let keys = k == "metadata";
+                redact_value(
+                    &st.redactor,
+                    v,
+                    only.as_deref(),
+                    &mut session,
+                    &mut found,
+                    keys,
+                );
             }
         }
-        Endpoint::Completions => {
-            if let Some(p) = ctx.body.get_mut("prompt") {
-                redact_value(r, p, only.as_deref(), &mut session, &mut found);
-            }
-        }
-        Endpoint::Embeddings => {
-            if let Some(p) = ctx.body.get_mut("input") {
-                redact_value(r, p, only.as_deref(), &mut session, &mut found);
-            }
-        }
-        Endpoint::Models => return,
-    }
+        (body, session, found)
+    })
+    .await?;
+    ctx.body = body;
     if found == 0 {
-        return;
+        return Ok(());
     }
     ctx.request_text = Value::Object(ctx.body.clone()).to_string();
     let sealed = state
@@ -94,4 +114,5 @@ pub fn run(state: &AppState, ctx: &mut Context) {
     if !session.is_empty() {
         ctx.session = Some(session);
     }
+    Ok(())
 }

@@ -42,7 +42,7 @@ pub async fn run(
     body: Body,
     peer: Option<String>,
 ) -> Response {
-    let mut ctx = Context::new(endpoint, now(&state, &headers));
+    let mut ctx = Context::new(endpoint, state.clock.now());
     ctx.client = client(&state, &headers, peer);
     match before_upstream(&state, &mut ctx, &headers, body).await {
         Err(e) => {
@@ -77,43 +77,70 @@ async fn before_upstream(
     let deployments = route::run(state, ctx)?;
     let deployments = check_policy::run(state, ctx, headers, deployments)?;
     reserve_quota::run(state, ctx).await?;
-    desensitize::run(state, ctx);
+    desensitize::run(state, ctx).await?;
     // Fail closed before anything leaves: an exchange that could not be
     // recorded must not reach an upstream.
     record::ensure_writable(state)?;
     call_upstream::run(state, ctx, &deployments).await
 }
 
-/// The request's time: the gateway's clock, moved forward first by a
-/// `Proviso-Sim-Time` header (milliseconds since the epoch) when the clock is
-/// simulated.
-fn now(state: &AppState, headers: &HeaderMap) -> proviso_types::UnixMillis {
-    if state.clock.is_simulated()
-        && let Some(t) = headers
-            .get("proviso-sim-time")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<i64>().ok())
-    {
-        return state.clock.advance_to(proviso_types::UnixMillis(t));
+/// Moves a simulated clock forward to the request's `Proviso-Sim-Time`
+/// (milliseconds since the epoch) and gives the time now. Called only once
+/// the caller holds a valid key (see `authenticate`), so an anonymous client
+/// cannot move the gateway's time; with the system clock it does nothing.
+pub(crate) fn sim_time(state: &AppState, headers: &HeaderMap) -> Option<proviso_types::UnixMillis> {
+    if !state.clock.is_simulated() {
+        return None;
     }
-    state.clock.now()
+    let t = headers
+        .get("proviso-sim-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())?;
+    Some(state.clock.advance_to(proviso_types::UnixMillis(t)))
 }
 
-/// The client's address: the first `X-Forwarded-For` hop behind a trusted
-/// proxy, else the TCP peer.
+/// The client's address: with `trust_forwarded_for`, when the TCP peer is a
+/// trusted proxy, the rightmost `X-Forwarded-For` hop that is not one (each
+/// proxy appends the address it saw; everything left of the last trusted
+/// proxy's entry is the client's to write). Otherwise the TCP peer.
 fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option<String> {
-    if state.config.server.trust_forwarded_for {
-        let hop = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 64);
-        if let Some(h) = hop {
-            return Some(h.to_owned());
+    let trusted = &state.trusted_proxies;
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let peer_ip = peer.as_deref().and_then(|p| p.parse().ok());
+    if !state.config.server.trust_forwarded_for || !peer_ip.is_some_and(is_trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    for v in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(v) = v.to_str() else { return client };
+        for hop in v.rsplit(',').map(str::trim) {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(ip) if is_trusted(ip) => client = Some(ip.to_string()),
+                Ok(ip) => return Some(ip.to_string()),
+                // Not an address: what lies beyond cannot be trusted.
+                Err(_) => return client,
+            }
         }
     }
-    peer
+    client
+}
+
+/// Bodies at least this large are parsed, counted and masked on the
+/// blocking pool, so that one large request cannot hold an async worker
+/// (and `/healthz`, and every other request on it) while it is worked on.
+const OFFLOAD_BYTES: usize = 64 * 1024;
+
+/// Runs `f` inline for a small body, else on the blocking pool.
+pub(crate) async fn offload<T: Send + 'static>(
+    size: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    if size < OFFLOAD_BYTES {
+        return Ok(f());
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))
 }
 
 /// Appends an administrative event and waits for the commit.
@@ -124,7 +151,7 @@ pub async fn record_event(state: &AppState, rec: proviso_ledger::Record) -> Resu
 /// `/v1/models`: the models this key may use. Not recorded unless refused
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
-    let mut ctx = Context::new(Endpoint::Models, now(&state, &headers));
+    let mut ctx = Context::new(Endpoint::Models, state.clock.now());
     match authenticate::run(&state, &mut ctx, &headers) {
         Ok(()) => {
             record::emit(&state, &ctx, 200, None, None);

@@ -20,8 +20,15 @@ pub async fn run(ctx: &mut Context, body: Body, limit: usize) -> Result<(), ApiE
             ApiError::invalid_json(e)
         }
     })?;
-    ctx.request_text = String::from_utf8_lossy(&bytes).into_owned();
-    let value: Value = serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?;
+    let (text, value) = crate::pipeline::offload(bytes.len(), move || {
+        (
+            String::from_utf8_lossy(&bytes).into_owned(),
+            serde_json::from_slice::<Value>(&bytes),
+        )
+    })
+    .await?;
+    ctx.request_text = text;
+    let value = value.map_err(ApiError::invalid_json)?;
     let Value::Object(map) = value else {
         return Err(ApiError::invalid_json("expected a JSON object"));
     };

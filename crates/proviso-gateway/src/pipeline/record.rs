@@ -111,7 +111,11 @@ pub fn tag(resp: &mut Response, ctx: &Context) {
 /// Records a refused or failed request and answers with `err` (or with 503
 /// if even that cannot be recorded).
 pub async fn refuse(state: &AppState, ctx: &Context, err: ApiError) -> Response {
-    let err = match commit(state, ctx.error_record(&err)).await {
+    let mut rec = ctx.error_record(&err);
+    if let Some(masked) = refused_body(state, ctx).await {
+        rec.request = masked;
+    }
+    let err = match commit(state, rec).await {
         Ok(_) => err,
         Err(ledger_err) => ledger_err,
     };
@@ -119,4 +123,47 @@ pub async fn refuse(state: &AppState, ctx: &Context, err: ApiError) -> Response 
     let mut resp = err.into_response();
     tag(&mut resp, ctx);
     resp
+}
+
+/// Whether a request of `key` may be masked by some rule (or `[redact]
+/// always`): a rule with effect `desensitize` whose teams and keys admit it.
+/// Without a key (refused before authentication), any such rule counts.
+fn may_mask(state: &AppState, key: Option<&proviso_access::KeyRecord>) -> bool {
+    if state.config.redact.always {
+        return true;
+    }
+    state.policy.rules().iter().any(|r| {
+        r.effect == proviso_policy::Effect::Desensitize
+            && key.is_none_or(|k| {
+                r.teams.as_ref().is_none_or(|t| t.contains(&k.team))
+                    && r.keys.as_ref().is_none_or(|ks| ks.contains(&k.id.0))
+            })
+    })
+}
+
+/// The body a refusal is recorded with, when it must not be the body as
+/// received: a request refused before the desensitize stage (bad JSON,
+/// unknown model, policy, quota) of a key whose policy masks is recorded
+/// with every entity type masked, so the append-only ledger never keeps
+/// what a rule said to mask. `None`: record the body as it is (already
+/// masked, empty, or nothing to mask for this key).
+async fn refused_body(state: &AppState, ctx: &Context) -> Option<String> {
+    if ctx.redaction.is_some() || ctx.request_text.is_empty() || !may_mask(state, ctx.key.as_ref())
+    {
+        return None;
+    }
+    let st = state.clone();
+    let text = ctx.request_text.clone();
+    let masked = crate::pipeline::offload(text.len(), move || {
+        let mut session = proviso_redact::Session::default();
+        st.redactor.redact(&text, None, &mut session).text
+    })
+    .await;
+    Some(masked.unwrap_or_else(|_| {
+        use sha2::{Digest, Sha256};
+        format!(
+            "(body withheld: sha256 {})",
+            hex::encode(Sha256::digest(ctx.request_text.as_bytes()))
+        )
+    }))
 }

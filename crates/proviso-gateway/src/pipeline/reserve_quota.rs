@@ -14,9 +14,15 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         return Err(ApiError::internal("reserve_quota before authenticate"));
     };
     let model = ctx.model.clone().unwrap_or_default();
-    let plan = state
-        .quotas
-        .plan(key, &model, ctx.endpoint.path(), &ctx.body);
+    // Counting a large prompt's tokens is CPU work: off the async workers.
+    let (quotas, key, path) = (state.quotas.clone(), key.clone(), ctx.endpoint.path());
+    let body = std::mem::take(&mut ctx.body);
+    let (plan, body) = crate::pipeline::offload(ctx.request_text.len(), move || {
+        let plan = quotas.plan(&key, &model, path, &body);
+        (plan, body)
+    })
+    .await?;
+    ctx.body = body;
     if plan.is_empty() {
         return Ok(());
     }

@@ -7,7 +7,7 @@ const NEG: &[&str] = &["order", "invoice", "tracking", "isbn", "订单", "单号
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CreditCard,
-        regex: re(r"\d(?:[ -]?\d){12,18}")?,
+        regex: re(r"[0-9](?:[ -]?[0-9]){12,18}")?,
         group: 0,
         validate,
         score: 0.85,

@@ -7,7 +7,7 @@ const NEG: &[&str] = &[];
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CnResidentId,
-        regex: re(r"\d{17}[\dXx]")?,
+        regex: re(r"[0-9]{17}[0-9Xx]")?,
         group: 0,
         validate,
         score: 0.9,

@@ -4,6 +4,9 @@ use crate::EntityKind;
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &[];
 
+/// How far before an address a URL's `scheme://` is looked for, bytes.
+const USERINFO_LOOKBACK: usize = 256;
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::Email,
@@ -23,12 +26,16 @@ fn validate(text: &str, start: usize, end: usize) -> bool {
         return false;
     };
     // `scheme://user:password@host` is a URL's userinfo, not an address.
-    let token_start = text[..start]
-        .rfind(|c: char| !c.is_ascii_graphic())
-        .map_or(0, |i| {
-            i + text[i..].chars().next().map_or(1, char::len_utf8)
-        });
-    let in_url = text[token_start..start].contains("://");
+    // Look back at most USERINFO_LOOKBACK bytes for the URL's start: a
+    // longer look would make text of back-to-back addresses quadratic, and
+    // a longer userinfo is then masked as an address, which errs safe.
+    let from = start.saturating_sub(USERINFO_LOOKBACK);
+    let before = &text.as_bytes()[from..start];
+    let token_start = before
+        .iter()
+        .rposition(|b| !b.is_ascii_graphic())
+        .map_or(0, |i| i + 1);
+    let in_url = before[token_start..].windows(3).any(|w| w == b"://");
     !local.ends_with('.') && !local.contains("..") && !in_url
 }
 

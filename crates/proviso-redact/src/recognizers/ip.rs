@@ -10,7 +10,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![
         Recognizer {
             kind: EntityKind::IpAddress,
-            regex: re(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")?,
+            regex: re(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
             group: 0,
             validate: v4,
             score: 0.7,

@@ -16,7 +16,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         // optional separators after the third and seventh digit.
         Recognizer {
             kind: EntityKind::Phone,
-            regex: re(r"(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}")?,
+            regex: re(r"(?:(?:\+|00)86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}")?,
             group: 0,
             validate: cn_mobile,
             score: 0.85,
@@ -26,7 +26,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         // International form: +CC then groups, 8 to 15 digits in all (E.164).
         Recognizer {
             kind: EntityKind::Phone,
-            regex: re(r"\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}")?,
+            regex: re(r"\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}")?,
             group: 0,
             validate: international,
             score: 0.8,
@@ -36,7 +36,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         // North American national form: (415) 555-0132, 415-555-0132, 415.555.0132.
         Recognizer {
             kind: EntityKind::Phone,
-            regex: re(r"(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}")?,
+            regex: re(r"(?:\([0-9]{3}\)\s?|[0-9]{3}[-.])[0-9]{3}[-.][0-9]{4}")?,
             group: 0,
             validate: nanp,
             score: 0.6,

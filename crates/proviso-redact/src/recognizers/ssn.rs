@@ -7,7 +7,7 @@ const NEG: &[&str] = &[];
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::UsSsn,
-        regex: re(r"\d{3}-\d{2}-\d{4}")?,
+        regex: re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
         group: 0,
         validate,
         score: 0.85,

@@ -1,0 +1,306 @@
+"""The fault and abuse suite: the real binaries attacked as a hostile client
+would, and loaded as steady traffic does. Each test fails on the code before
+the hardening it guards (docs/security.md lists what it defends)."""
+
+import concurrent.futures as cf
+import json
+import os
+import subprocess
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from conftest import BIN_DIR, Proviso, free_port
+
+TOKEN = "admin-token-0123456789abcdef"
+EMAIL = "ann.lee@example.com"
+
+
+def seen(fake):
+    return httpx.get(fake.url + "/_fake/requests").json()
+
+
+# --- the simulated clock -------------------------------------------------------
+
+def _serve_once(tmp_path, listen, *args):
+    cfg = tmp_path / "sim.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/d"\n[server]\nlisten = "{listen}"\nclock = "simulated"\n')
+    return subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "serve", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_simulated_clock_needs_the_test_flag(tmp_path):
+    r = _serve_once(tmp_path, "127.0.0.1:0")
+    assert r.returncode == 2 and "--allow-simulated-clock" in r.stderr, r.stderr
+
+
+def test_a_simulated_clock_is_refused_off_loopback(tmp_path):
+    r = _serve_once(tmp_path, "0.0.0.0:0", "--allow-simulated-clock")
+    assert r.returncode == 2 and "loopback" in r.stderr, r.stderr
+
+
+def test_only_a_key_holder_moves_the_simulated_clock(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra='clock = "simulated"\n',
+                serve_args=("--allow-simulated-clock",), extra=f'[admin]\ntoken = "{TOKEN}"\n')
+    try:
+        admin = {"authorization": f"Bearer {TOKEN}"}
+        t0 = httpx.get(g.url + "/admin/clock", headers=admin).json()["now_ms"]
+        future = t0 + 400 * 86_400_000
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        for headers in ({}, {"authorization": "Bearer sk-not-a-key"}):
+            r = httpx.post(g.url + "/v1/chat/completions", json=body,
+                           headers={**headers, "proviso-sim-time": str(future)})
+            assert r.status_code == 401
+        t1 = httpx.get(g.url + "/admin/clock", headers=admin).json()["now_ms"]
+        assert t1 < t0 + 86_400_000, "an anonymous caller moved the clock"
+        key = g.create_key()
+        r = httpx.post(g.url + "/v1/chat/completions", json=body,
+                       headers={"authorization": f"Bearer {key}", "proviso-sim-time": str(future)})
+        assert r.status_code == 200
+        assert httpx.get(g.url + "/admin/clock", headers=admin).json()["now_ms"] >= future
+    finally:
+        g.stop()
+
+
+# --- masking where it must hold -------------------------------------------------
+
+def test_failover_into_a_masking_deployment_sends_placeholders(tmp_path, fake):
+    dead = free_port()  # nothing listens: connection refused, before the first byte
+    extra = f"""
+[[upstreams]]
+name = "dead"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:{dead}/v1"
+connect_timeout_ms = 500
+[[models]]
+name = "gpt-4o-mini"
+deployments = [{{ upstream = "dead" }}, {{ upstream = "fake" }}]
+[policy]
+[[policy.rules]]
+name = "dead-is-in-house"
+effect = "allow"
+upstreams = ["dead"]
+reason = "self-hosted"
+[[policy.rules]]
+name = "fake-is-third-party"
+effect = "desensitize"
+upstreams = ["fake"]
+reason = "third party: mask"
+"""
+    g = Proviso(tmp_path, fake.url, extra=extra)
+    try:
+        c = openai.OpenAI(base_url=g.url + "/v1", api_key=g.create_key(), max_retries=0)
+        r = c.chat.completions.create(model="gpt-4o-mini",
+                                      messages=[{"role": "user", "content": f"ECHO: write to {EMAIL}"}])
+        assert r.choices[0].message.content == f"write to {EMAIL}", "restored for the client"
+        sent = seen(fake)[-1]["body"]["messages"][0]["content"]
+        assert EMAIL not in sent and "<EMAIL_1>" in sent, sent
+        [rec] = g.records()
+        assert EMAIL not in json.dumps(rec)
+        attempts = json.loads(rec["detail"])["attempts"]
+        assert [a["upstream"] for a in attempts] == ["dead", "fake"], attempts
+        assert attempts[0]["ended"] == "unreachable" and attempts[1]["ended"] == "HTTP 200"
+    finally:
+        g.stop()
+
+
+MASK_ALL = """
+[policy]
+[[policy.rules]]
+name = "mask"
+effect = "desensitize"
+reason = "customer text"
+"""
+
+
+def test_every_forwarded_string_is_masked(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL)
+    try:
+        key = g.create_key()
+        body = {
+            "model": "gpt-4o-mini",
+            "user": f"user {EMAIL}",
+            "metadata": {"owner": EMAIL, f"note {EMAIL}": "x"},
+            "prediction": {"type": "content", "content": f"Dear {EMAIL}"},
+            "tools": [{"type": "function", "function": {
+                "name": "send", "description": f"sends mail as {EMAIL}",
+                "parameters": {"type": "object", "properties": {"to": {"type": "string"}}}}}],
+            "messages": [
+                {"role": "user", "name": "ann", "content": [{"type": "text", "text": f"hi {EMAIL}"}]},
+                {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": "call_1", "type": "function",
+                    "function": {"name": "send", "arguments": json.dumps({"to": EMAIL})}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": f"sent to {EMAIL}"},
+                {"role": "user", "content": "thanks"},
+            ],
+        }
+        r = httpx.post(g.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        sent = json.dumps(seen(fake)[-1]["body"])
+        assert EMAIL not in sent, sent
+        assert sent.count("<EMAIL_1>") >= 7, sent
+        comp = {"model": "gpt-4o-mini", "prompt": "hello", "suffix": f"from {EMAIL}"}
+        r = httpx.post(g.url + "/v1/completions", json=comp, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        assert EMAIL not in json.dumps(seen(fake)[-1]["body"])
+        assert EMAIL not in json.dumps(g.records())
+    finally:
+        g.stop()
+
+
+@pytest.mark.parametrize("case", ["unknown_model", "bad_json", "missing_field"])
+def test_refusals_of_a_masking_key_are_recorded_masked(tmp_path, fake, case):
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL)
+    try:
+        key = g.create_key()
+        text = {
+            "unknown_model": json.dumps({"model": "no-such-model", "messages": [{"role": "user", "content": EMAIL}]}),
+            "bad_json": '{"model": "gpt-4o-mini", "messages": [' + json.dumps(EMAIL),
+            "missing_field": json.dumps({"model": "gpt-4o-mini", "prompt_text": EMAIL}),
+        }[case]
+        r = httpx.post(g.url + "/v1/chat/completions", content=text,
+                       headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+        assert r.status_code in (400, 404), r.text
+        [rec] = g.records()
+        assert rec["outcome"] == "refused"
+        assert EMAIL not in json.dumps(rec) and "<EMAIL_1>" in rec["request"], rec["request"]
+    finally:
+        g.stop()
+
+
+# --- the Azure path cannot be steered -------------------------------------------
+
+def test_a_model_name_cannot_steer_the_azure_url(tmp_path, fake):
+    extra = f"""
+[[upstreams]]
+name = "az"
+kind = "azure"
+base_url = "{fake.url}"
+api_key = "az-key"
+api_version = "2024-10-21"
+models = ["*"]
+"""
+    g = Proviso(tmp_path, fake.url, extra=extra)
+    try:
+        key = g.create_key()
+        before = len(seen(fake))
+        for model in ["x/../other-deployment", "gpt?api-version=1", "gpt#frag", "a%2F..%2Fb"]:
+            r = httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                           json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found", (model, r.text)
+        assert len(seen(fake)) == before, "nothing reached the upstream"
+        r = httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                       json={"model": "my-deployment.v2", "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200, r.text
+        assert seen(fake)[-1]["path"] == "/openai/deployments/my-deployment.v2/chat/completions"
+    finally:
+        g.stop()
+
+
+# --- hostile text in the masking stage -----------------------------------------
+
+def test_unicode_digits_do_not_crash_the_masking_stage(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL)
+    try:
+        c = openai.OpenAI(base_url=g.url + "/v1", api_key=g.create_key(), max_retries=0)
+        for text in ["SSN ５３６-２２-１２３４", "ssn ٥٣٦-٢٢-١٢٣٤", "卡号４１１１ １１１１ １１１１ １１１１"]:
+            r = c.chat.completions.create(model="gpt-4o-mini",
+                                          messages=[{"role": "user", "content": "ECHO: " + text}])
+            assert r.choices[0].message.content == text
+            sent = seen(fake)[-1]["body"]["messages"][0]["content"]
+            assert "<" in sent and "２２" not in sent and "٢٢" not in sent and "１１１１" not in sent, sent
+        assert len(g.records()) == 3 and g.verify().returncode == 0
+    finally:
+        g.stop()
+
+
+def test_a_megabyte_of_back_to_back_addresses_is_masked(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL, server_extra="max_body_bytes = 8388608\n")
+    try:
+        key = g.create_key()
+        text = "a1@ex.co" * 150_000  # 1.2 MB
+        done = {}
+
+        def big():
+            r = httpx.post(g.url + "/v1/chat/completions", timeout=120,
+                           headers={"authorization": f"Bearer {key}"},
+                           json={"model": "gpt-4o-mini", "max_tokens": 5,
+                                 "messages": [{"role": "user", "content": text}]})
+            done["status"] = r.status_code
+
+        t = threading.Thread(target=big)
+        t.start()
+        t.join(120)
+        assert done.get("status") == 200
+        sent = seen(fake)[-1]["body"]["messages"][0]["content"]
+        assert "a1@ex.co" not in sent
+    finally:
+        g.stop()
+
+
+# --- the write-ahead log under steady load --------------------------------------
+
+def test_the_wal_stays_bounded_under_steady_load(tmp_path, fake):
+    bound = 1024 * 1024
+    g = Proviso(tmp_path, fake.url,
+                ledger_extra=f"wal_checkpoint_interval_ms = 100\nwal_max_bytes = {bound}\n")
+    wal = g.data / "ledger.db-wal"
+    db = g.data / "ledger.db"
+    try:
+        key = g.create_key()
+        stop = time.time() + 12
+        filler = "lorem ipsum dolor sit amet " * 600  # ~16 KB per record
+        max_wal = [0]
+        clients_done = threading.Event()
+
+        def client():
+            with httpx.Client(headers={"authorization": f"Bearer {key}"}) as h:
+                while time.time() < stop and db.stat().st_size < 10 * bound:
+                    h.post(g.url + "/v1/chat/completions",
+                           json={"model": "gpt-4o-mini", "max_tokens": 5,
+                                 "messages": [{"role": "user", "content": filler}]})
+
+        def sampler():
+            while not clients_done.is_set():
+                if wal.exists():
+                    max_wal[0] = max(max_wal[0], wal.stat().st_size)
+                time.sleep(0.02)
+
+        with cf.ThreadPoolExecutor(5) as ex:
+            s = ex.submit(sampler)
+            for f in [ex.submit(client) for _ in range(4)]:
+                f.result()
+            clients_done.set()
+            s.result()
+        assert db.stat().st_size >= 10 * bound, f"the database grew only to {db.stat().st_size}"
+        assert max_wal[0] < 4 * bound, f"WAL reached {max_wal[0]} bytes with a bound of {bound}"
+        metrics = httpx.get(g.url + "/metrics").text
+        line = [l for l in metrics.splitlines() if l.startswith("proviso_ledger_wal_bytes ")]
+        assert line and int(float(line[0].split()[1])) < 4 * bound, line
+        assert g.verify().returncode == 0
+    finally:
+        g.stop()
+
+
+# --- the client address ---------------------------------------------------------
+
+def test_the_client_address_is_the_rightmost_untrusted_hop(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="trust_forwarded_for = true\n")
+    try:
+        key = g.create_key()
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        # The client wrote the first two hops; the (trusted, loopback) proxy
+        # appended what it saw, and a second trusted proxy appended itself.
+        for xff, want in [("6.6.6.6, 203.0.113.9", "203.0.113.9"),
+                          ("6.6.6.6, 203.0.113.9, 127.0.0.1", "203.0.113.9"),
+                          ("not-an-ip, 198.51.100.4", "198.51.100.4"),
+                          ("198.51.100.4, not-an-ip", "127.0.0.1")]:
+            r = httpx.post(g.url + "/v1/chat/completions", json=body,
+                           headers={"authorization": f"Bearer {key}", "x-forwarded-for": xff})
+            assert r.status_code == 200
+            assert json.loads(g.records()[-1]["detail"])["client"] == want, xff
+    finally:
+        g.stop()
