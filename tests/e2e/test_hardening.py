@@ -304,3 +304,125 @@ def test_the_client_address_is_the_rightmost_untrusted_hop(tmp_path, fake):
             assert json.loads(g.records()[-1]["detail"])["client"] == want, xff
     finally:
         g.stop()
+
+
+# --- slow clients, connection and request limits --------------------------------
+
+def _raw(port):
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return s
+
+
+def test_a_client_that_never_finishes_its_headers_is_closed(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="header_read_timeout_ms = 500\n")
+    try:
+        s = _raw(g.port)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        t0 = time.time()
+        data = s.recv(1024)  # blocks until the server closes (or answers)
+        assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
+        assert time.time() - t0 < 8
+        s.close()
+    finally:
+        g.stop()
+
+
+def test_a_body_that_never_arrives_gets_408_and_is_recorded(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="body_read_timeout_ms = 500\n")
+    try:
+        key = g.create_key()
+        s = _raw(g.port)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + f"Authorization: Bearer {key}\r\nContent-Length: 100\r\n\r\n".encode() + b'{"model":')
+        data = s.recv(4096)
+        s.close()
+        assert data.startswith(b"HTTP/1.1 408"), data
+        assert b"request_timeout" in data
+        [rec] = g.records()
+        assert rec["error_code"] == "request_timeout" and rec["outcome"] == "refused"
+    finally:
+        g.stop()
+
+
+def test_requests_over_the_concurrency_limit_get_503_and_health_still_answers(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="max_concurrent_requests = 2\n")
+    try:
+        key = g.create_key()
+        h = {"authorization": f"Bearer {key}"}
+        slow = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "fake_fault": "stall_ms:1500"}
+        with cf.ThreadPoolExecutor(2) as ex:
+            futs = [ex.submit(httpx.post, g.url + "/v1/chat/completions", json=slow, headers=h, timeout=10)
+                    for _ in range(2)]
+            time.sleep(0.5)
+            r = httpx.post(g.url + "/v1/chat/completions", headers=h,
+                           json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded", r.text
+            assert r.headers["retry-after"] == "1"
+            assert httpx.get(g.url + "/healthz").status_code == 200
+            assert [f.result().status_code for f in futs] == [200, 200]
+        r = httpx.post(g.url + "/v1/chat/completions", headers=h,
+                       json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200
+        assert "proviso_overloaded_total 1" in httpx.get(g.url + "/metrics").text
+    finally:
+        g.stop()
+
+
+def test_a_stream_holds_its_slot_until_it_ends(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="max_concurrent_requests = 1\n")
+    try:
+        c = openai.OpenAI(base_url=g.url + "/v1", api_key=g.create_key(), max_retries=0)
+        stream = c.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                           messages=[{"role": "user", "content": "ECHO: one two three four"}],
+                                           extra_body={"fake_fault": "stall_after:1:600"})
+        first = next(iter(stream))
+        assert first is not None
+        with pytest.raises(openai.InternalServerError):
+            c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        for _ in stream:
+            pass
+        c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        g.stop()
+
+
+def test_connections_over_the_cap_wait_until_one_closes(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="max_connections = 2\n")
+    try:
+        idle = [_raw(g.port), _raw(g.port)]
+        time.sleep(0.3)
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(g.url + "/healthz", timeout=1.0)
+        idle[0].close()
+        assert httpx.get(g.url + "/healthz", timeout=5.0).status_code == 200
+        idle[1].close()
+    finally:
+        g.stop()
+
+
+# --- an unauthenticated flood cannot fill the disk ------------------------------
+
+def test_an_unauthenticated_flood_is_recorded_in_part_and_summarised(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, server_extra="unauthenticated_records_per_minute = 5\n")
+    try:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 1000}]}
+        with httpx.Client() as h:
+            for i in range(40):
+                r = h.post(g.url + "/v1/chat/completions", json=body,
+                           headers={"authorization": f"Bearer sk-guess-{i}"})
+                assert r.status_code == 401
+        key = g.create_key()  # an authenticated caller is unaffected
+        assert httpx.post(g.url + "/v1/chat/completions", json=body,
+                          headers={"authorization": f"Bearer {key}"}).status_code == 200
+    finally:
+        assert g.stop() == 0
+    recs = g.records()
+    refused = [r for r in recs if r["status"] == 401 and r["error_code"] == "invalid_api_key"]
+    summaries = [r for r in recs if r.get("error_code") == "unauthenticated_summary"]
+    assert len(refused) == 5, len(refused)
+    assert len(summaries) == 1
+    d = json.loads(summaries[0]["detail"])
+    assert d["suppressed"] == 35 and d["client"] == "127.0.0.1" and d["codes"] == ["invalid_api_key"]
+    assert len([r for r in recs if r["status"] == 200]) == 1
+    assert g.verify().returncode == 0

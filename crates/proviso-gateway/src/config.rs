@@ -40,6 +40,41 @@ pub struct ServerConfig {
     /// CIDR ranges (`10.0.0.0/8`, `fd00::/8`).
     #[serde(default = "default_trusted_proxies")]
     pub trusted_proxies: Vec<String>,
+    /// A connection must deliver a request's headers within this time
+    /// (also how long an idle keep-alive connection is kept), ms.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_ms: u64,
+    /// A request's body must arrive within this time, ms (else 408).
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_ms: u64,
+    /// Most open client connections; more wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most API requests handled at once (streams count until they end);
+    /// more are answered 503 `overloaded` with `retry-after`.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
+    /// Unauthenticated refusals recorded one by one per client address and
+    /// minute; the rest of the minute is recorded as one summary (0: all).
+    #[serde(default = "default_unauth_per_minute")]
+    pub unauthenticated_records_per_minute: u32,
+}
+
+fn default_unauth_per_minute() -> u32 {
+    60
+}
+
+fn default_header_read_timeout() -> u64 {
+    30_000
+}
+fn default_body_read_timeout() -> u64 {
+    60_000
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_max_concurrent() -> usize {
+    1024
 }
 
 fn default_trusted_proxies() -> Vec<String> {
@@ -127,6 +162,11 @@ impl Default for ServerConfig {
             clock: ClockKind::System,
             trust_forwarded_for: false,
             trusted_proxies: default_trusted_proxies(),
+            header_read_timeout_ms: default_header_read_timeout(),
+            body_read_timeout_ms: default_body_read_timeout(),
+            max_connections: default_max_connections(),
+            max_concurrent_requests: default_max_concurrent(),
+            unauthenticated_records_per_minute: default_unauth_per_minute(),
         }
     }
 }

@@ -201,6 +201,32 @@ impl ApiError {
         e
     }
 
+    /// 503 `overloaded`: more requests are in flight than
+    /// `[server] max_concurrent_requests`.
+    pub fn overloaded(limit: usize) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "overloaded",
+            format!(
+                "The gateway is handling its limit of {limit} requests at once. Retry shortly."
+            ),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// 408 `request_timeout`: the body did not arrive within
+    /// `[server] body_read_timeout_ms`.
+    pub fn body_timeout(ms: u64) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
+            format!("The request body did not arrive within {ms} ms."),
+        )
+    }
+
     /// 404 `model_not_found`.
     pub fn model_not_found(model: &str) -> Self {
         let mut e = Self::new(

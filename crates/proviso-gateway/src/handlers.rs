@@ -124,3 +124,29 @@ pub(crate) async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
 pub(crate) async fn method_not_allowed() -> Response {
     ApiError::method_not_allowed().into_response()
 }
+
+/// Holds one of `max_concurrent_requests` slots for the whole exchange (a
+/// stream's slot is released when its body ends), or answers 503
+/// `overloaded` with `retry-after` at once. Not recorded in the ledger:
+/// nothing was read or sent; counted in `proviso_overloaded_total`.
+pub(crate) async fn limit_concurrency(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(permit) = s.inflight.clone().try_acquire_owned() else {
+        let err = ApiError::overloaded(s.config.server.max_concurrent_requests);
+        s.metrics.overloaded.inc();
+        return err.into_response();
+    };
+    let resp = next.run(req).await;
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::map(
+        body.into_data_stream(),
+        move |chunk| {
+            let _slot = &permit;
+            chunk
+        },
+    ));
+    Response::from_parts(parts, body)
+}

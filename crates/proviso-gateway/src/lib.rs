@@ -10,6 +10,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod flood;
 mod handlers;
 pub mod keys;
 pub mod lifecycle;
@@ -101,6 +102,14 @@ pub fn state(
             proviso_types::Clock::simulated(proviso_types::UnixMillis::now())
         }
     };
+    // `[monitor] webhook_url` may name environment variables (a token in
+    // the URL belongs in the environment, not the file); expanded once here.
+    let mut config = config;
+    if let Some(u) = config.monitor.webhook_url.as_deref() {
+        let expanded = env::expand(u, |n| std::env::var(n).ok())
+            .map_err(|e| StartError::Config(format!("[monitor] webhook_url: {e}")))?;
+        config.monitor.webhook_url = Some(expanded);
+    }
     let monitor = if config.monitor.enabled {
         // Vectors from an embeddings model only from a self-hosted upstream:
         // the monitor's own calls are not exchanges, so prompts must not
@@ -150,6 +159,13 @@ pub fn state(
         .map_err(|e| StartError::Config(format!("[server] trusted_proxies: {e}")))?;
     let redactor = proviso_redact::Redactor::new(config.redact.redact_config())
         .map_err(|e| StartError::Config(format!("[redact]: {e}")))?;
+    let inflight = Arc::new(tokio::sync::Semaphore::new(
+        config
+            .server
+            .max_concurrent_requests
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let config_flood = config.server.unauthenticated_records_per_minute;
     Ok(AppState(Arc::new(Services {
         config,
         upstreams,
@@ -160,9 +176,81 @@ pub fn state(
         redactor,
         metrics: metrics::Metrics::default(),
         clock,
+        inflight,
+        flood: flood::FloodGate::new(config_flood),
         trusted_proxies,
         monitor,
     })))
+}
+
+/// Accepts connections until `stop` turns true, at most `max_connections`
+/// open at once (more wait in the kernel's listen queue), each served as
+/// HTTP/1.1 with a header-read timeout (slow or idle clients are closed);
+/// then lets the connections finish their requests, up to the grace period.
+async fn accept_loop(
+    app: Router,
+    server: &config::ServerConfig,
+    listener: tokio::net::TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let grace = Duration::from_millis(server.shutdown_grace_ms);
+    let conns = Arc::new(tokio::sync::Semaphore::new(
+        server
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(server.header_read_timeout_ms.max(1)))
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = conns.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|v| *v) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|v| *v) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let mut app = app.clone();
+                async move {
+                    tower_service::Service::call(&mut app, req.map(axum::body::Body::new)).await
+                }
+            });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("grace period over; abandoning remaining requests");
+        }
+    }
+    Ok(())
 }
 
 /// Whether a `listen` address is on the loopback interface only.
@@ -180,7 +268,9 @@ fn listen_is_loopback(listen: &str) -> bool {
 /// The router: the OpenAI endpoints, health, readiness and metrics.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
-    Router::new()
+    // The API routes share `max_concurrent_requests` slots; health,
+    // readiness and metrics stay answerable under any load.
+    let api = Router::new()
         .route(
             "/v1/chat/completions",
             post(handlers::chat).fallback(handlers::method_not_allowed),
@@ -197,6 +287,12 @@ pub fn app(state: AppState) -> Router {
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::limit_concurrency,
+        ));
+    Router::new()
+        .merge(api)
         .nest("/admin", admin::routes())
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
@@ -215,7 +311,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let refresh = Duration::from_millis(state.config.server.key_refresh_ms.max(10));
-    let grace = Duration::from_millis(state.config.server.shutdown_grace_ms);
     if let Some(m) = &state.monitor {
         m.start(
             state.ledger.clone(),
@@ -235,6 +330,9 @@ pub async fn serve(
             }
             let (keys, ledger) = (st.clone(), st.ledger.clone());
             let now = st.clock.now();
+            for summary in st.flood.flush(Some(now)) {
+                st.ledger.submit(summary);
+            }
             let swept =
                 tokio::task::spawn_blocking(move || keys.keys.revoke_due(&ledger, now)).await;
             if let Ok(Err(e)) = swept {
@@ -243,29 +341,16 @@ pub async fn serve(
         }
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut stop_rx2 = stop_rx.clone();
-    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|v| *v).await;
-    });
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
-    let server = tokio::spawn(async move { server.await });
-    let result = tokio::select! {
-        r = server => r.map_err(|e| StartError::Serve(std::io::Error::other(e)))?.map_err(StartError::Serve),
-        _ = async {
-            let _ = stop_rx2.wait_for(|v| *v).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("grace period over; abandoning remaining requests");
-            Ok(())
-        }
-    };
+    let result = accept_loop(app(state.clone()), &state.config.server, listener, stop_rx).await;
     refresher.abort();
+    for summary in state.flood.flush(None) {
+        state.ledger.submit(summary);
+    }
     let ledger = state.ledger.clone();
     let _ = tokio::task::spawn_blocking(move || ledger.shutdown()).await;
     tracing::info!("ledger flushed; stopped");

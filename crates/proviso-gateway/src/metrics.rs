@@ -60,6 +60,8 @@ pub struct Metrics {
     pub added: Family<EndpointLabels, Histogram>,
     /// Upstream failures.
     pub upstream_errors: Family<UpstreamLabels, Counter>,
+    /// API requests answered 503 `overloaded` (over `max_concurrent_requests`).
+    pub overloaded: Counter,
 }
 
 impl Default for Metrics {
@@ -89,12 +91,19 @@ impl Default for Metrics {
             "Upstream failures",
             upstream_errors.clone(),
         );
+        let overloaded = Counter::default();
+        registry.register(
+            "proviso_overloaded",
+            "API requests refused with 503 overloaded (max_concurrent_requests)",
+            overloaded.clone(),
+        );
         Self {
             registry,
             requests,
             duration,
             added,
             upstream_errors,
+            overloaded,
         }
     }
 }

@@ -450,7 +450,8 @@ impl MonitorHandle {
                         Ok(r) => {
                             tracing::warn!(status = %r.status(), attempt, "monitor webhook refused")
                         }
-                        Err(e) => tracing::warn!(error = %e, attempt, "monitor webhook failed"),
+                        // The URL may carry a token: never logged.
+                        Err(e) => tracing::warn!(error = %e.without_url(), attempt, "monitor webhook failed"),
                     }
                     if attempt < attempts {
                         tokio::time::sleep(delay).await;
@@ -458,7 +459,7 @@ impl MonitorHandle {
                     }
                 }
                 failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(url, attempts, "monitor webhook gave up");
+                tracing::error!(attempts, "monitor webhook gave up");
             });
         }
     }

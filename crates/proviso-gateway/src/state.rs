@@ -33,6 +33,10 @@ pub struct Services {
     pub metrics: Metrics,
     /// The gateway's time (system, or simulated).
     pub clock: proviso_types::Clock,
+    /// Slots for API requests in flight (`[server] max_concurrent_requests`).
+    pub inflight: Arc<tokio::sync::Semaphore>,
+    /// Unauthenticated refusals per client address, for summarising floods.
+    pub flood: crate::flood::FloodGate,
     /// `[server] trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::config::Cidr>,
     /// The monitor, unless `[monitor] enabled = false`.

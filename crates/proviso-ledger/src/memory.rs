@@ -21,6 +21,7 @@ struct Inner {
     checkpoints: Vec<Checkpoint>,
     state: TreeState,
     fail: Option<String>,
+    poison: Option<String>,
 }
 
 impl MemoryStore {
@@ -37,6 +38,15 @@ impl MemoryStore {
     pub fn set_failure(&self, reason: Option<&str>) {
         if let Ok(mut g) = self.inner.lock() {
             g.fail = reason.map(str::to_owned);
+        }
+    }
+
+    /// Makes every batch holding a record whose output contains `marker`
+    /// fail as a whole (nothing of it is stored), as one record SQLite
+    /// cannot store makes its transaction fail.
+    pub fn set_poison(&self, marker: Option<&str>) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.poison = marker.map(str::to_owned);
         }
     }
 
@@ -59,6 +69,13 @@ impl LedgerStore for MemoryStore {
         let mut g = self.lock()?;
         if let Some(reason) = &g.fail {
             return Err(LedgerError::Unavailable(reason.clone()));
+        }
+        if let Some(p) = &g.poison
+            && records.iter().any(|r| r.output.contains(p.as_str()))
+        {
+            return Err(LedgerError::Unavailable(format!(
+                "a record cannot be stored ({p})"
+            )));
         }
         let mut seq = Sequencer::new(g.state.clone(), every);
         let mut out = Vec::with_capacity(records.len());

@@ -407,6 +407,17 @@ impl Writer {
                     tap(records);
                 }
             }
+            Err(e) if records.len() > 1 && self.store.check_writable().is_ok() => {
+                // The store is writable, yet the batch failed: perhaps one
+                // record cannot be stored. Retried as one transaction it
+                // would fail for ever and take every later record with it.
+                self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, records = records.len(), "ledger batch failed while the store is writable; writing its records one by one");
+                let mut all: Vec<Option<Option<Reply>>> =
+                    std::iter::repeat_with(|| None).take(n_old).collect();
+                all.extend(replies.into_iter().map(Some));
+                self.isolate(records, all);
+            }
             Err(e) => {
                 self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
                 if self.shared.healthy.swap(false, Ordering::SeqCst) {
@@ -425,6 +436,78 @@ impl Writer {
         }
     }
 
+    /// Writes `records` one transaction each, answering each caller (a
+    /// record from the backlog has no caller: `None`). A record that fails
+    /// on its own is stored as a stand-in holding what it was (its
+    /// metadata, and the SHA-256 of its request and output) and marked
+    /// withheld: its caller is refused, the chain goes on, and nothing is
+    /// silently lost. If the stand-in fails too, the store is failing after
+    /// all: the rest goes back to the backlog.
+    fn isolate(&mut self, records: Vec<Record>, replies: Vec<Option<Option<Reply>>>) {
+        let mut pending = records.into_iter().zip(replies).peekable();
+        while let Some((rec, reply)) = pending.next() {
+            let first = self.store.append(std::slice::from_ref(&rec));
+            let (stored, err) = match first {
+                Ok(r) => (Ok(r), None),
+                Err(e) => {
+                    let stand_in = stand_in(&rec, &e);
+                    (self.store.append(std::slice::from_ref(&stand_in)), Some(e))
+                }
+            };
+            match stored {
+                Ok(receipts) => {
+                    self.shared
+                        .committed_records
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .committed_batches
+                        .fetch_add(1, Ordering::Relaxed);
+                    let reply = reply.flatten();
+                    match (&err, receipts.first()) {
+                        (None, Some((seq, hash))) => {
+                            if let Some(r) = reply {
+                                let _ = r.send(Ok(Receipt {
+                                    seq: *seq,
+                                    hash: *hash,
+                                }));
+                            }
+                            if let Some(tap) = self.tap.as_mut() {
+                                tap(vec![rec]);
+                            }
+                        }
+                        (Some(e), _) => {
+                            tracing::error!(error = %e, id = %rec.id, "a record could not be stored; a stand-in with its digests was written");
+                            if let Some(r) = reply {
+                                let _ = r.send(Err(e.clone()));
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
+                Err(e) => {
+                    // Failing after all: back to the backlog, callers told.
+                    self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    if self.shared.healthy.swap(false, Ordering::SeqCst) {
+                        tracing::error!(error = %e, "ledger write failed; refusing to serve until it recovers");
+                    }
+                    set_error(&self.shared, Some(e.to_string()));
+                    let mut backlog = Vec::new();
+                    for (mut rec, reply) in std::iter::once((rec, reply)).chain(pending.by_ref()) {
+                        if let Some(Some(r)) = reply {
+                            withhold(&mut rec, &e);
+                            let _ = r.send(Err(e.clone()));
+                        }
+                        backlog.push(rec);
+                    }
+                    self.shared.backlog.store(backlog.len(), Ordering::Relaxed);
+                    self.backlog = backlog;
+                    return;
+                }
+            }
+        }
+        self.shared.backlog.store(0, Ordering::Relaxed);
+    }
+
     fn observe_commit(&self, us: u64) {
         let secs = us as f64 / 1e6;
         let idx = COMMIT_BUCKETS
@@ -434,6 +517,30 @@ impl Writer {
         self.shared.commit_buckets[idx].fetch_add(1, Ordering::Relaxed);
         self.shared.commit_sum_us.fetch_add(us, Ordering::Relaxed);
     }
+}
+
+/// What is stored in place of a record the store cannot take: the same id,
+/// time, key, endpoint and model, marked withheld, with the SHA-256 of the
+/// request and output that could not be stored.
+fn stand_in(rec: &Record, e: &LedgerError) -> Record {
+    use sha2::{Digest, Sha256};
+    let digest = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+    let mut r = rec.clone();
+    r.request = String::new();
+    r.output = String::new();
+    r.response = None;
+    r.detail = Some(
+        serde_json::json!({
+            "unstorable": e.to_string(),
+            "request_sha256": digest(&rec.request),
+            "request_bytes": rec.request.len(),
+            "output_sha256": digest(&rec.output),
+            "output_bytes": rec.output.len(),
+        })
+        .to_string(),
+    );
+    withhold(&mut r, e);
+    r
 }
 
 /// Marks a record whose caller will refuse the client because it could not
@@ -556,6 +663,49 @@ mod tests {
         h.shutdown();
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen, (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_unstorable_record_does_not_poison_the_batches_after_it() {
+        let store = MemoryStore::default();
+        store.set_poison(Some("POISON"));
+        let ledger = LedgerHandle::spawn(Box::new(store.clone()), WriterConfig::default()).unwrap();
+        let mut waits = Vec::new();
+        for i in 0..20 {
+            let out = if i == 7 {
+                "POISON here".to_string()
+            } else {
+                format!("ok {i}")
+            };
+            waits.push((i, ledger.append(Record::test(&out))));
+        }
+        for (i, w) in waits {
+            let r = w.recv().unwrap();
+            assert_eq!(r.is_ok(), i != 7, "record {i}: {r:?}");
+        }
+        // Later traffic is written as usual.
+        for i in 0..5 {
+            ledger
+                .append_blocking(Record::test(&format!("later {i}")))
+                .unwrap();
+        }
+        ledger.shutdown();
+        let recs = store.with_records(|r| r.clone());
+        assert_eq!(
+            recs.len(),
+            25,
+            "every record is in the log, the poisoned one as a stand-in"
+        );
+        let bad: Vec<_> = recs
+            .iter()
+            .filter(|c| c.record.outcome == Outcome::Withheld)
+            .collect();
+        assert_eq!(bad.len(), 1);
+        let d: serde_json::Value =
+            serde_json::from_str(bad[0].record.detail.as_deref().unwrap()).unwrap();
+        assert_eq!(d["output_bytes"], 11);
+        assert!(bad[0].record.output.is_empty());
+        assert!(verify(&store).unwrap().findings.is_empty());
     }
 
     #[test]

@@ -71,7 +71,13 @@ async fn before_upstream(
     // Authenticate first: an unknown caller learns nothing about the body
     // or the models, and its body is not read.
     authenticate::run(state, ctx, headers)?;
-    parse::run(ctx, body, state.config.server.max_body_bytes).await?;
+    parse::run(
+        ctx,
+        body,
+        state.config.server.max_body_bytes,
+        std::time::Duration::from_millis(state.config.server.body_read_timeout_ms.max(1)),
+    )
+    .await?;
     // Routing only looks the model up; the policy needs to know where the
     // request would go (upstream, kind, region) and drops what it refuses.
     let deployments = route::run(state, ctx)?;

@@ -9,8 +9,20 @@ use crate::pipeline::Context;
 use crate::upstream::Endpoint;
 
 /// Reads and validates the body into `ctx`.
-pub async fn run(ctx: &mut Context, body: Body, limit: usize) -> Result<(), ApiError> {
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+pub async fn run(
+    ctx: &mut Context,
+    body: Body,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<(), ApiError> {
+    // A client that sends its body slowly holds a connection and a request
+    // slot: it gets 408 when the deadline passes.
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::body_timeout(u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX))
+        })?;
+    let bytes = read.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util_limited::LengthLimitError>())
             || e.to_string().contains("length limit");

@@ -111,6 +111,20 @@ pub fn tag(resp: &mut Response, ctx: &Context) {
 /// Records a refused or failed request and answers with `err` (or with 503
 /// if even that cannot be recorded).
 pub async fn refuse(state: &AppState, ctx: &Context, err: ApiError) -> Response {
+    // Without a known key, a flood from one address is recorded in part and
+    // summarised (crate::flood): it must not be able to fill the disk.
+    if ctx.key.is_none() {
+        let (admit, closed) = state.flood.admit(ctx.client.as_deref(), err.code, ctx.time);
+        if let Some(summary) = closed {
+            state.ledger.submit(summary);
+        }
+        if !admit {
+            emit(state, ctx, err.status.as_u16(), Some(err.code), None);
+            let mut resp = err.into_response();
+            tag(&mut resp, ctx);
+            return resp;
+        }
+    }
     let mut rec = ctx.error_record(&err);
     if let Some(masked) = refused_body(state, ctx).await {
         rec.request = masked;
