@@ -407,11 +407,12 @@ def test_an_unauthenticated_flood_is_recorded_in_part_and_summarised(tmp_path, f
     g = Proviso(tmp_path, fake.url, server_extra="unauthenticated_records_per_minute = 5\n")
     try:
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * 1000}]}
-        with httpx.Client() as h:
-            for i in range(40):
-                r = h.post(g.url + "/v1/chat/completions", json=body,
+        # A refused caller's body is never read, so the gateway closes the
+        # connection after the 401: a fresh connection each time.
+        for i in range(40):
+            r = httpx.post(g.url + "/v1/chat/completions", json=body,
                            headers={"authorization": f"Bearer sk-guess-{i}"})
-                assert r.status_code == 401
+            assert r.status_code == 401
         key = g.create_key()  # an authenticated caller is unaffected
         assert httpx.post(g.url + "/v1/chat/completions", json=body,
                           headers={"authorization": f"Bearer {key}"}).status_code == 200
@@ -426,3 +427,48 @@ def test_an_unauthenticated_flood_is_recorded_in_part_and_summarised(tmp_path, f
     assert d["suppressed"] == 35 and d["client"] == "127.0.0.1" and d["codes"] == ["invalid_api_key"]
     assert len([r for r in recs if r["status"] == 200]) == 1
     assert g.verify().returncode == 0
+
+
+# --- a stream is on record before its first byte --------------------------------
+
+def test_kill_9_mid_stream_leaves_the_opened_record(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url)
+    key = g.create_key()
+    body = {"model": "gpt-4o-mini", "stream": True, "fake_fault": "stall_after:2:900",
+            "messages": [{"role": "user", "content": f"ECHO: {'word ' * 50}"}]}
+    with httpx.stream("POST", g.url + "/v1/chat/completions", json=body,
+                      headers={"authorization": f"Bearer {key}"}, timeout=10) as r:
+        assert r.status_code == 200
+        exchange_id = r.headers["x-proviso-record-id"]
+        lines = r.iter_lines()
+        first = next(l for l in lines if l.startswith("data: ") and "word" in l)
+        assert first, "the client already holds text"
+        g.proc.kill()  # SIGKILL: no chance to write the closing record
+        g.proc.wait()
+    v = g.cli("ledger", "verify", check=False)
+    assert v.returncode == 0, v.stdout + v.stderr  # the chain is intact
+    assert "OPEN" in v.stdout and exchange_id in v.stdout, v.stdout
+    rep = json.loads(g.cli("ledger", "verify", "--json").stdout)
+    assert [u["exchange_id"] for u in rep["unclosed"]] == [exchange_id]
+    [opened] = [r for r in g.records(kind="event") if r["endpoint"] == "exchange.opened"]
+    assert opened["unclosed"] is True and json.loads(opened["detail"])["exchange"] == exchange_id
+    assert "word" in opened["request"] and opened["upstream"] == "fake"
+    assert g.records() == [], "no closing record"
+
+
+def test_a_completed_stream_is_opened_then_closed(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url)
+    try:
+        c = openai.OpenAI(base_url=g.url + "/v1", api_key=g.create_key(), max_retries=0)
+        text = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+            model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "ECHO: a b c"}]) if ch.choices)
+        assert text == "a b c"
+        [closing] = g.records()
+        [opened] = [r for r in g.records(kind="event") if r["endpoint"] == "exchange.opened"]
+        assert opened["seq"] < closing["seq"] and opened["unclosed"] is False
+        assert json.loads(closing["detail"])["opened"] == opened["id"]
+        assert json.loads(opened["detail"])["exchange"] == closing["id"]
+        rep = json.loads(g.cli("ledger", "verify", "--json").stdout)
+        assert rep["unclosed"] == []
+    finally:
+        g.stop()

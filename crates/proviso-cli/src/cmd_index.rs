@@ -245,7 +245,9 @@ fn merge_added(dir: &std::path::Path) -> anyhow::Result<()> {
 fn merge_segments(parts: &[PathBuf], dest: &std::path::Path) -> anyhow::Result<()> {
     let read = parts
         .iter()
-        .map(|p| read_segment(p))
+        // Read into memory where small: the follower runs inside `serve`,
+        // which a segment truncated under a map would stop with SIGBUS.
+        .map(|p| proviso_index::read_segment_copied(p))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = Index::merge(read).map_err(|e| match e {
         proviso_index::IndexError::ParamsDiffer => params_differ(),

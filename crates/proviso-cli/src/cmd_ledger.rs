@@ -66,6 +66,12 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                         report.total_findings as usize - report.findings.len()
                     );
                 }
+                for u in &report.unclosed {
+                    println!(
+                        "OPEN {:<18} at {:>8} ({})  streamed exchange {} was opened and never closed: the gateway stopped mid-stream",
+                        "Unclosed", u.seq, u.opened_id, u.exchange_id
+                    );
+                }
                 let verdict = if report.is_intact() {
                     "intact"
                 } else {

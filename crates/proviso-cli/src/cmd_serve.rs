@@ -82,6 +82,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         WriterConfig {
             max_batch: cfg.ledger.max_batch.max(1),
             max_backlog: cfg.ledger.max_backlog.max(1),
+            max_backlog_bytes: cfg.ledger.max_backlog_bytes.max(1),
             ..WriterConfig::default()
         },
     )

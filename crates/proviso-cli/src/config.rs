@@ -107,6 +107,10 @@ pub struct LedgerSection {
     /// Most records held in memory while the ledger cannot be written.
     #[serde(default = "default_max_backlog")]
     pub max_backlog: usize,
+    /// Most bytes of records held in memory while the ledger cannot be
+    /// written (or queued for the writer).
+    #[serde(default = "default_max_backlog_bytes")]
+    pub max_backlog_bytes: usize,
     /// How often `proviso serve` checkpoints the SQLite write-ahead log
     /// while records keep arriving, milliseconds (0: only when idle).
     #[serde(default = "default_wal_checkpoint_interval")]
@@ -130,6 +134,9 @@ fn default_checkpoint_every() -> u64 {
 fn default_max_batch() -> usize {
     512
 }
+fn default_max_backlog_bytes() -> usize {
+    256 * 1024 * 1024
+}
 fn default_max_backlog() -> usize {
     100_000
 }
@@ -141,6 +148,7 @@ impl Default for LedgerSection {
             checkpoint_every: default_checkpoint_every(),
             max_batch: default_max_batch(),
             max_backlog: default_max_backlog(),
+            max_backlog_bytes: default_max_backlog_bytes(),
             wal_checkpoint_interval_ms: default_wal_checkpoint_interval(),
             wal_max_bytes: default_wal_max_bytes(),
         }

@@ -32,6 +32,8 @@ pub struct MonitorHandle {
     pub dropped: AtomicU64,
     /// Observations queued.
     pub queued: AtomicU64,
+    /// Bytes of requests in the queue.
+    pub queued_bytes: std::sync::atomic::AtomicUsize,
     /// Queued observations the monitor thread has dealt with.
     pub processed: Arc<AtomicU64>,
     /// Webhook calls that failed after every attempt.
@@ -60,6 +62,7 @@ impl MonitorHandle {
             notices: RwLock::new(HashMap::new()),
             dropped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            queued_bytes: std::sync::atomic::AtomicUsize::new(0),
             processed: Arc::new(AtomicU64::new(0)),
             webhook_failures: Arc::new(AtomicU64::new(0)),
             steps: AtomicU64::new(0),
@@ -108,13 +111,22 @@ impl MonitorHandle {
         Ok(n)
     }
 
-    /// Queues a committed record; never waits.
+    /// Queues a committed record; never waits. The queue is bounded in
+    /// records (`[monitor] queue`) and in bytes (`queue_bytes`).
     pub fn observe(&self, rec: Record) {
+        let size = queued_size(&rec);
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if before.saturating_add(size) > self.cfg.queue_bytes.max(MAX_QUEUED_REQUEST) {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match self.tx.try_send(rec) {
             Ok(()) => {
                 self.queued.fetch_add(1, Ordering::Relaxed);
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -189,7 +201,11 @@ impl MonitorHandle {
                     let mut batch = Vec::new();
                     while batch.len() < 64 {
                         match rx.try_recv() {
-                            Ok(rec) => batch.push(rec),
+                            Ok(rec) => {
+                                me.queued_bytes
+                                    .fetch_sub(queued_size(&rec), Ordering::Relaxed);
+                                batch.push(rec);
+                            }
                             Err(std::sync::mpsc::TryRecvError::Empty) => break,
                             Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                                 open = false;
@@ -534,11 +550,55 @@ pub fn observable(rec: &Record) -> bool {
     rec.kind == RecordKind::Exchange && rec.key_id.is_some()
 }
 
+/// Most bytes of one request that the monitor's queue holds.
+pub const MAX_QUEUED_REQUEST: usize = 64 * 1024;
+
+/// The bytes a queued record holds (what [`slim`] leaves).
+fn queued_size(rec: &Record) -> usize {
+    rec.request.len() + rec.detail.as_ref().map_or(0, String::len) + 256
+}
+
 /// The record without what the monitor never reads (the output and the
-/// response body), so the queue holds little.
+/// response body), and its request cut to [`MAX_QUEUED_REQUEST`] bytes, so
+/// the queue holds little.
 pub fn slim(mut rec: Record) -> Record {
     rec.output = String::new();
     rec.response = None;
     rec.error = None;
+    if rec.request.len() > MAX_QUEUED_REQUEST {
+        let mut cut = MAX_QUEUED_REQUEST;
+        while !rec.request.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        rec.request.truncate(cut);
+    }
     rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_and_requests_are_cut() {
+        let cfg = MonitorConfig {
+            queue_bytes: 1024 * 1024,
+            ..MonitorConfig::default()
+        };
+        let m = MonitorHandle::new(cfg, None).unwrap();
+        let mut rec = Record::test("out");
+        rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+        rec.request = "é".repeat(200_000); // 400 KB, cut to 64 KiB
+        let s = slim(rec.clone());
+        assert!(s.request.len() <= MAX_QUEUED_REQUEST && s.request.len() > MAX_QUEUED_REQUEST - 2);
+        assert!(s.output.is_empty());
+        // The thread is not started: the queue only fills.
+        for _ in 0..40 {
+            m.observe(slim(rec.clone()));
+        }
+        let queued = m.queued.load(Ordering::Relaxed);
+        assert!((14..=16).contains(&queued), "{queued} queued in 1 MiB");
+        assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
+        assert!(m.queued_bytes.load(Ordering::Relaxed) <= 1024 * 1024);
+    }
 }

@@ -44,7 +44,8 @@ pub use index::{Index, IndexBuilder, IndexSet, Match, Params, QueryResult, Refer
 pub use minhash::{MinHasher, jaccard_estimate};
 pub use normalize::{Token, tokenize};
 pub use segment::{
-    FORMAT_VERSION, check_opened, open_segment, read_segment, verify_segment, write_segment,
+    COPY_BELOW, FORMAT_VERSION, check_opened, open_segment, read_segment, read_segment_copied,
+    verify_segment, write_segment,
 };
 
 /// The fixed seed of every stored hash (xxh3): changing it invalidates

@@ -41,16 +41,33 @@ pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
 /// whole file is read once, sequentially) and its tables. A format-1
 /// segment is read into memory and converted.
 pub fn read_segment(path: &Path) -> Result<Index, IndexError> {
-    open_checked(path, true)
+    open_checked(path, true, false)
 }
 
-fn open_checked(path: &Path, verify: bool) -> Result<Index, IndexError> {
+/// Segments up to this size are read into memory by [`read_segment_copied`].
+pub const COPY_BELOW: u64 = 64 * 1024 * 1024;
+
+/// [`read_segment`], but a segment of at most [`COPY_BELOW`] bytes is read
+/// into private memory instead of mapped, so that a file truncated while it
+/// is in use cannot stop the process with SIGBUS. For long-running
+/// processes (`serve`'s index follower); a larger segment is still mapped.
+pub fn read_segment_copied(path: &Path) -> Result<Index, IndexError> {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= COPY_BELOW);
+    open_checked(path, true, small)
+}
+
+fn open_checked(path: &Path, verify: bool, copy: bool) -> Result<Index, IndexError> {
     let name = path.display().to_string();
     let bad = |why: String| IndexError::Corrupt {
         path: name.clone(),
         why,
     };
-    let map = proviso_mmap::Mapped::open(path).map_err(|e| IndexError::Io {
+    let opened = if copy {
+        proviso_mmap::Mapped::read_copy(path)
+    } else {
+        proviso_mmap::Mapped::open(path)
+    };
+    let map = opened.map_err(|e| IndexError::Io {
         path: name.clone(),
         source: e,
     })?;
@@ -69,7 +86,7 @@ fn open_checked(path: &Path, verify: bool) -> Result<Index, IndexError> {
 /// never panic or hang, but what they find is not to be reported before
 /// [`check_opened`] passes.
 pub fn open_segment(path: &Path) -> Result<Index, IndexError> {
-    open_checked(path, false)
+    open_checked(path, false, false)
 }
 
 /// Checks what [`open_segment`] left for later in a segment opened from
@@ -234,6 +251,30 @@ mod tests {
         assert!(read_segment(&path).is_err());
         std::fs::write(&path, b"").unwrap();
         assert!(read_segment(&path).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A small segment read for a long-running process is a private copy:
+    /// truncating the file afterwards (which would stop a process reading
+    /// a map of it with SIGBUS) changes nothing of what was read.
+    #[test]
+    fn a_copied_segment_survives_its_file_being_truncated() {
+        let dir = std::env::temp_dir().join(format!("pvx-copy-{}", std::process::id()));
+        let path = dir.join("c.pvx");
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone";
+        let mut b = IndexBuilder::new(Params::default());
+        b.add(text, Reference::file("f", 1));
+        write_segment(&b.build().unwrap(), &path).unwrap();
+        let idx = read_segment_copied(&path).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert!(idx.checksum_agrees());
+        assert!(idx.query(&format!("x {text} y")).flagged);
+        assert_eq!(idx.references().len(), 1);
         let _ = std::fs::remove_dir_all(dir);
     }
 

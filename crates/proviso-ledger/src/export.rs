@@ -12,6 +12,17 @@ pub fn export_jsonl(
     since: Option<UnixMillis>,
     out: &mut dyn Write,
 ) -> Result<u64, LedgerError> {
+    // A first pass finds the streamed exchanges opened and never closed, so
+    // that their `exchange.opened` lines say so (`"unclosed": true`).
+    let mut unclosed = std::collections::HashSet::new();
+    reader.scan(0, &mut |c| {
+        if let Some(ex) = crate::opened_exchange(&c.record) {
+            unclosed.insert(ex);
+        } else if c.record.kind == crate::RecordKind::Exchange && !unclosed.is_empty() {
+            unclosed.remove(&c.record.id.to_string());
+        }
+        true
+    })?;
     let mut n = 0u64;
     let mut io_err = None;
     reader.scan(0, &mut |c| {
@@ -30,6 +41,9 @@ pub fn export_jsonl(
             obj.insert("time_rfc3339".into(), json!(c.record.time.to_rfc3339()));
             obj.insert("prev_hash".into(), json!(hex::encode(c.prev_hash)));
             obj.insert("hash".into(), json!(hex::encode(c.hash)));
+            if let Some(ex) = crate::opened_exchange(&c.record) {
+                obj.insert("unclosed".into(), json!(unclosed.contains(&ex)));
+            }
         }
         let line = v.to_string();
         if let Err(e) = writeln!(out, "{line}") {

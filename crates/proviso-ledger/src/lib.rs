@@ -44,7 +44,9 @@ pub use record::{ChainedRecord, Outcome, Record, RecordKind};
 pub use sequencer::{Checkpoint, Sequencer, TreeState};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use store::{LedgerReader, LedgerStore};
-pub use verify::{Finding, FindingKind, VerifyReport, verify};
+pub use verify::{
+    Finding, FindingKind, OPENED_EVENT, Unclosed, VerifyReport, opened_exchange, verify,
+};
 pub use writer::{
     COMMIT_BUCKETS as COMMIT_BUCKETS_SECONDS, LedgerHandle, LedgerStats, Receipt, Tap, WriterConfig,
 };

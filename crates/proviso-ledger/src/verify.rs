@@ -64,6 +64,35 @@ pub struct VerifyReport {
     pub total_findings: u64,
     /// The Merkle root over all records.
     pub root: String,
+    /// Streamed exchanges whose `exchange.opened` record is in the log but
+    /// whose closing exchange record is not (the gateway stopped, or was
+    /// killed, in the middle of the stream: the client may hold text that
+    /// is recorded only as opened). Not damage: the chain may be intact.
+    pub unclosed: Vec<Unclosed>,
+}
+
+/// A streamed exchange that was opened and never closed.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Unclosed {
+    /// The sequence number of the `exchange.opened` record.
+    pub seq: u64,
+    /// Its record id.
+    pub opened_id: String,
+    /// The id the closing exchange record would have had.
+    pub exchange_id: String,
+}
+
+/// The event recorded before a streamed answer's first byte is relayed; its
+/// `detail.exchange` is the id of the exchange record that closes it.
+pub const OPENED_EVENT: &str = "exchange.opened";
+
+/// The exchange id an `exchange.opened` record announces.
+pub fn opened_exchange(r: &crate::Record) -> Option<String> {
+    if r.kind != crate::RecordKind::Event || r.endpoint != OPENED_EVENT {
+        return None;
+    }
+    let d: serde_json::Value = serde_json::from_str(r.detail.as_deref()?).ok()?;
+    d.get("exchange")?.as_str().map(str::to_owned)
 }
 
 impl VerifyReport {
@@ -124,8 +153,15 @@ pub fn verify(reader: &dyn LedgerReader) -> Result<VerifyReport, LedgerError> {
         Ok(by_hash.as_ref().and_then(|m| m.get(h).copied()))
     };
 
+    let mut open: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
     reader.scan(0, &mut |c| {
         report.records += 1;
+        if let Some(ex) = opened_exchange(&c.record) {
+            open.insert(ex, (c.seq, c.record.id.to_string()));
+        } else if c.record.kind == crate::RecordKind::Exchange && !open.is_empty() {
+            open.remove(&c.record.id.to_string());
+        }
         let id = Some(c.record.id.to_string());
         if c.seq != expected_seq {
             let message = if c.seq > expected_seq {
@@ -257,5 +293,15 @@ pub fn verify(reader: &dyn LedgerReader) -> Result<VerifyReport, LedgerError> {
         });
     }
     report.root = hex::encode(frontier.root());
+    let mut unclosed: Vec<Unclosed> = open
+        .into_iter()
+        .map(|(exchange_id, (seq, opened_id))| Unclosed {
+            seq,
+            opened_id,
+            exchange_id,
+        })
+        .collect();
+    unclosed.sort_by_key(|u| u.seq);
+    report.unclosed = unclosed;
     Ok(report)
 }

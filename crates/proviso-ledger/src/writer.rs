@@ -24,6 +24,9 @@ pub struct WriterConfig {
     /// Most unwritten records kept while the store is failing; beyond it new
     /// records are refused (and counted as dropped).
     pub max_backlog: usize,
+    /// Most bytes of unwritten records (queued and backlog) kept; beyond it
+    /// new records are refused like a full backlog.
+    pub max_backlog_bytes: usize,
     /// How often to retry the store while it is failing.
     pub retry_interval: Duration,
     /// After this long without records, run store maintenance (WAL
@@ -36,6 +39,7 @@ impl Default for WriterConfig {
         Self {
             max_batch: 512,
             max_backlog: 100_000,
+            max_backlog_bytes: 256 * 1024 * 1024,
             retry_interval: Duration::from_millis(250),
             idle_interval: Duration::from_millis(500),
         }
@@ -75,6 +79,8 @@ struct Shared {
     last_error: Mutex<Option<String>>,
     queue_depth: AtomicUsize,
     backlog: AtomicUsize,
+    /// Bytes of the records queued or in the backlog.
+    waiting_bytes: AtomicUsize,
     committed_records: AtomicU64,
     committed_batches: AtomicU64,
     failed_batches: AtomicU64,
@@ -117,6 +123,25 @@ struct Inner {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     max_backlog: usize,
+    max_backlog_bytes: usize,
+}
+
+/// The bytes a record holds, for the byte bounds: only fields the writer
+/// never changes (marking a record withheld rewrites its error), so a
+/// record counts the same when it is queued and when it is stored.
+fn record_bytes(r: &Record) -> usize {
+    r.request.len()
+        + r.output.len()
+        + r.response.as_ref().map_or(0, String::len)
+        + r.detail.as_ref().map_or(0, String::len)
+        + 256
+}
+
+/// Takes `n` from a byte counter, never below zero.
+fn release(counter: &AtomicUsize, n: usize) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(n))
+    });
 }
 
 impl Drop for Inner {
@@ -158,7 +183,7 @@ impl LedgerHandle {
         }
         let (tx, rx) = mpsc::channel();
         let s2 = shared.clone();
-        let max_backlog = config.max_backlog;
+        let (max_backlog, max_backlog_bytes) = (config.max_backlog, config.max_backlog_bytes);
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || {
@@ -178,6 +203,7 @@ impl LedgerHandle {
                 shared,
                 thread: Mutex::new(Some(thread)),
                 max_backlog,
+                max_backlog_bytes,
             }),
         })
     }
@@ -214,7 +240,13 @@ impl LedgerHandle {
         let shared = &self.inner.shared;
         let waiting =
             shared.backlog.load(Ordering::Relaxed) + shared.queue_depth.load(Ordering::Relaxed);
-        if waiting >= self.inner.max_backlog {
+        let size = record_bytes(&record);
+        let bytes = shared.waiting_bytes.load(Ordering::Relaxed);
+        // The byte bound lets one record through however large (a record is
+        // never refused for its own size alone).
+        if waiting >= self.inner.max_backlog
+            || (bytes > 0 && bytes.saturating_add(size) > self.inner.max_backlog_bytes)
+        {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::error!(waiting, record_id = %record.id, "ledger backlog full; record dropped");
             if let Some(r) = reply {
@@ -223,9 +255,11 @@ impl LedgerHandle {
             return;
         }
         shared.queue_depth.fetch_add(1, Ordering::Relaxed);
+        shared.waiting_bytes.fetch_add(size, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.inner.tx.send(Job::Append(Box::new(record), reply))
         {
             shared.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            release(&shared.waiting_bytes, size);
             if let Job::Append(_, Some(r)) = job {
                 let _ = r.send(Err(LedgerError::Stopped));
             }
@@ -396,6 +430,8 @@ impl Writer {
                     .committed_batches
                     .fetch_add(1, Ordering::Relaxed);
                 self.shared.backlog.store(0, Ordering::Relaxed);
+                let stored: usize = records.iter().map(record_bytes).sum();
+                release(&self.shared.waiting_bytes, stored);
                 for (reply, (seq, hash)) in
                     replies.into_iter().zip(receipts.into_iter().skip(n_old))
                 {
@@ -456,6 +492,7 @@ impl Writer {
             };
             match stored {
                 Ok(receipts) => {
+                    release(&self.shared.waiting_bytes, record_bytes(&rec));
                     self.shared
                         .committed_records
                         .fetch_add(1, Ordering::Relaxed);
@@ -621,6 +658,34 @@ mod tests {
             ]
         );
         assert!(verify(&reader).unwrap().is_intact());
+    }
+
+    #[test]
+    fn the_backlog_is_bounded_in_bytes() {
+        let store = MemoryStore::default();
+        let reader = store.clone();
+        let cfg = WriterConfig {
+            retry_interval: Duration::from_secs(3600),
+            max_backlog_bytes: 3 * 1024 * 1024,
+            ..Default::default()
+        };
+        let h = LedgerHandle::spawn(Box::new(store), cfg).unwrap();
+        reader.set_failure(Some("disk full"));
+        let big = "x".repeat(1024 * 1024);
+        let mut refused = 0;
+        for _ in 0..6 {
+            match h.append_blocking(Record::test(&big)) {
+                Err(LedgerError::BacklogFull(_)) => refused += 1,
+                Err(_) => {}
+                Ok(_) => panic!("the store is failing"),
+            }
+        }
+        // Three megabyte records fit in the 3 MiB bound (with their
+        // overhead, two); the rest are refused, not held.
+        assert!(refused >= 3, "{refused} refused");
+        assert!(h.stats().backlog <= 3);
+        reader.set_failure(None);
+        h.shutdown();
     }
 
     #[test]

@@ -212,3 +212,42 @@ fn many_broken_links_are_explained_without_a_lookup_each() {
         counting.1.get()
     );
 }
+
+#[test]
+fn verify_lists_streams_opened_and_never_closed() {
+    use proviso_ledger::{OPENED_EVENT, Record, RecordKind};
+    use proviso_types::RecordId;
+    let store = MemoryStore::default();
+    let mut w = store.clone();
+    let ex_closed = RecordId::new();
+    let ex_open = RecordId::new();
+    let opened = |ex: RecordId| {
+        Record::event(
+            RecordId::new(),
+            OPENED_EVENT,
+            None,
+            None,
+            format!("{{\"exchange\":\"{ex}\"}}"),
+        )
+    };
+    let mut closing = Record::test("done");
+    closing.id = ex_closed;
+    assert_eq!(closing.kind, RecordKind::Exchange);
+    w.append(&[opened(ex_closed), opened(ex_open), closing])
+        .unwrap();
+    let rep = verify(&store).unwrap();
+    assert!(rep.is_intact(), "an unclosed stream is not damage");
+    assert_eq!(rep.unclosed.len(), 1);
+    assert_eq!(rep.unclosed[0].exchange_id, ex_open.to_string());
+    assert_eq!(rep.unclosed[0].seq, 2);
+    let mut out = Vec::new();
+    proviso_ledger::export_jsonl(&store, None, &mut out).unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["unclosed"], false);
+    assert_eq!(lines[1]["unclosed"], true);
+    assert!(lines[2].get("unclosed").is_none());
+}

@@ -73,6 +73,16 @@ impl Mapped {
         })
     }
 
+    /// Reads `path` into a private copy ([`Mapped::copy_huge`]) instead of
+    /// mapping it: what is read can no longer change or vanish, whatever
+    /// happens to the file (a map of a file truncated by hand stops the
+    /// process with SIGBUS on the next read past the new end). For files
+    /// small enough to hold twice in memory while they are read.
+    pub fn read_copy(path: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        Self::copy_huge(&bytes)
+    }
+
     /// Bytes mapped.
     pub fn len(&self) -> usize {
         self.map.as_ref().map_or(0, |m| m.len())

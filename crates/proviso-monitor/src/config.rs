@@ -199,6 +199,10 @@ pub struct MonitorConfig {
     /// Observations queued between the request path and the monitor; when
     /// full, observations are dropped and counted, never waited for.
     pub queue: usize,
+    /// Bytes of requests the queue may hold (a prompt over 64 KiB is queued
+    /// truncated to its first 64 KiB); past it, observations are dropped
+    /// and counted like a full queue.
+    pub queue_bytes: usize,
     /// Re-score a key after this many new requests.
     pub evaluate_every: u32,
     /// A key's score is scaled by `min(1, requests / min_requests)`: a
@@ -250,6 +254,7 @@ impl Default for MonitorConfig {
             window_ms: 86_400_000,
             rhythm_window_ms: 7 * 86_400_000,
             queue: 65_536,
+            queue_bytes: 64 * 1024 * 1024,
             evaluate_every: 10,
             min_requests: 40,
             volume_requests_high: 2_000,

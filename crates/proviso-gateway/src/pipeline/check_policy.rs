@@ -160,6 +160,7 @@ pub fn detail(ctx: &Context) -> serde_json::Value {
         "counted_prompt_tokens": ctx.counted_prompt_tokens,
         "desensitized": ctx.redaction,
         "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
+        "opened": ctx.opened.map(|id| id.to_string()),
         "policy": ctx.decision.as_ref().map(|d| json!({
             "allowed": d.allowed,
             "rule": d.rule,

@@ -58,6 +58,8 @@ pub struct Context {
     /// attempt ended (for the record: a prompt that reached a failing
     /// upstream still reached it).
     pub attempts: Vec<serde_json::Value>,
+    /// The `exchange.opened` record of a stream, once committed.
+    pub opened: Option<RecordId>,
     /// The placeholders of a desensitized prompt, for restore.
     pub session: Option<proviso_redact::Session>,
     /// What desensitize did, for the record's `detail`.
@@ -110,6 +112,7 @@ impl Context {
             limit_states: Vec::new(),
             desensitize: None,
             attempts: Vec::new(),
+            opened: None,
             session: None,
             redaction: None,
             client: None,
@@ -162,8 +165,36 @@ impl Context {
             detail: (self.purpose.is_some()
                 || self.decision.is_some()
                 || self.redaction.is_some()
-                || !self.attempts.is_empty())
+                || !self.attempts.is_empty()
+                || self.opened.is_some())
             .then(|| crate::pipeline::check_policy::detail(self).to_string()),
+        }
+    }
+
+    /// The record committed before a streamed answer's first byte is
+    /// relayed: the request as sent, the key, the upstream, and the id of
+    /// the exchange record that will close it.
+    pub fn opened_record(&self) -> Record {
+        let detail = serde_json::json!({
+            "exchange": self.id.to_string(),
+            "purpose": self.purpose,
+            "client": self.client,
+            "attempts": self.attempts,
+        });
+        Record {
+            endpoint: proviso_ledger::OPENED_EVENT.into(),
+            model: self.model.clone(),
+            upstream: self.upstream.clone(),
+            upstream_model: self.upstream_model.clone(),
+            stream: true,
+            request: self.request_text.clone(),
+            ..Record::event(
+                RecordId::new_at(self.time),
+                proviso_ledger::OPENED_EVENT,
+                self.key.as_ref().map(|k| k.id.clone()),
+                self.key.as_ref().map(|k| k.team.clone()),
+                detail.to_string(),
+            )
         }
     }
 

@@ -57,6 +57,28 @@ fn redact_value(
     }
 }
 
+/// Masks every string of a request body but `model` (`only`: these entity
+/// types, else the configured ones); returns the body, the placeholders and
+/// how many values were replaced. Pure: the stage runs it, and the fuzz
+/// target `request_json` feeds it anything.
+pub fn mask_body(
+    r: &Redactor,
+    mut body: serde_json::Map<String, Value>,
+    only: Option<&[EntityKind]>,
+) -> (serde_json::Map<String, Value>, Session, usize) {
+    let mut session = Session::default();
+    let mut found = 0usize;
+    for (k, v) in body.iter_mut() {
+        // The model name is routing, not content; everything else the
+        // upstream receives is scanned.
+        if k != "model" {
+            let keys = k == "metadata";
+            redact_value(r, v, only, &mut session, &mut found, keys);
+        }
+    }
+    (body, session, found)
+}
+
 /// Masks the body in place, if asked to (on the blocking pool when it is
 /// large).
 pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
@@ -71,26 +93,9 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         .filter(|e| !e.is_empty())
         .map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
     let st = state.clone();
-    let mut body = std::mem::take(&mut ctx.body);
+    let body = std::mem::take(&mut ctx.body);
     let (body, session, found) = crate::pipeline::offload(ctx.request_text.len(), move || {
-        let mut session = Session::default();
-        let mut found = 0usize;
-        for (k, v) in body.iter_mut() {
-            // The model name is routing, not content; everything else
-            // the upstream receives is scanned.
-            if k != "model" {
-                let keys = k == "metadata";
-                redact_value(
-                    &st.redactor,
-                    v,
-                    only.as_deref(),
-                    &mut session,
-                    &mut found,
-                    keys,
-                );
-            }
-        }
-        (body, session, found)
+        mask_body(&st.redactor, body, only.as_deref())
     })
     .await?;
     ctx.body = body;

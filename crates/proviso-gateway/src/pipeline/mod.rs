@@ -13,9 +13,9 @@ mod authenticate;
 mod call_upstream;
 pub mod check_policy;
 mod context;
-mod desensitize;
+pub mod desensitize;
 pub mod observe;
-mod parse;
+pub mod parse;
 mod record;
 mod relay_stream;
 mod reserve_quota;
@@ -50,7 +50,21 @@ pub async fn run(
             record::refuse(&state, &ctx, e).await
         }
         Ok(answer) if ctx.stream && answer.resp.status().is_success() => {
-            relay_stream::run(state, ctx, answer)
+            // The stream's text reaches the client chunk by chunk, so the
+            // exchange is recorded as opened before its first byte: a crash
+            // mid-stream still leaves a trace (`ledger verify` lists it).
+            let opened = ctx.opened_record();
+            let opened_id = opened.id;
+            match record::commit(&state, opened).await {
+                Ok(_) => {
+                    ctx.opened = Some(opened_id);
+                    relay_stream::run(state, ctx, answer)
+                }
+                Err(e) => {
+                    settle_quota::nothing_used(&mut ctx);
+                    record::refuse(&state, &ctx, e).await
+                }
+            }
         }
         Ok(answer) => match respond::run(&state, &mut ctx, answer).await {
             Ok(r) => r,

@@ -2,7 +2,7 @@
 //! gateway itself needs. Everything else passes through untouched.
 
 use axum::body::Body;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::pipeline::Context;
@@ -32,15 +32,53 @@ pub async fn run(
             ApiError::invalid_json(e)
         }
     })?;
-    let (text, value) = crate::pipeline::offload(bytes.len(), move || {
+    let endpoint = ctx.endpoint;
+    let (text, parsed) = crate::pipeline::offload(bytes.len(), move || {
         (
             String::from_utf8_lossy(&bytes).into_owned(),
-            serde_json::from_slice::<Value>(&bytes),
+            check(endpoint, &bytes),
         )
     })
     .await?;
     ctx.request_text = text;
-    let value = value.map_err(ApiError::invalid_json)?;
+    let p = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            // The refusal's record names the model when the body had one.
+            if e.code != "invalid_json" && e.param.as_deref() != Some("model") {
+                ctx.model = serde_json::from_str::<Value>(&ctx.request_text)
+                    .ok()
+                    .and_then(|v| v.get("model")?.as_str().map(str::to_owned));
+            }
+            return Err(e);
+        }
+    };
+    ctx.model = Some(p.model);
+    ctx.stream = p.stream;
+    ctx.client_wants_usage = p.client_wants_usage;
+    ctx.body = p.body;
+    Ok(())
+}
+
+/// What the gateway needs of a request body.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The whole body as an object (passed through).
+    pub body: Map<String, Value>,
+    /// `model`.
+    pub model: String,
+    /// `stream: true` (never for embeddings).
+    pub stream: bool,
+    /// The client asked for `stream_options.include_usage` itself.
+    pub client_wants_usage: bool,
+}
+
+/// Parses and checks a request body for `endpoint`: a JSON object with a
+/// non-empty `model`, the endpoint's required field, and a boolean
+/// `stream` if any. Pure: the parse stage runs it (on the blocking pool
+/// for a large body), and the fuzz target `request_json` feeds it anything.
+pub fn check(endpoint: Endpoint, bytes: &[u8]) -> Result<Parsed, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(ApiError::invalid_json)?;
     let Value::Object(map) = value else {
         return Err(ApiError::invalid_json("expected a JSON object"));
     };
@@ -54,8 +92,7 @@ pub async fn run(
             ));
         }
     };
-    ctx.model = Some(model);
-    let required = match ctx.endpoint {
+    let required = match endpoint {
         Endpoint::Chat => "messages",
         Endpoint::Completions => "prompt",
         Endpoint::Embeddings => "input",
@@ -70,18 +107,22 @@ pub async fn run(
         }
         _ => {}
     }
-    match map.get("stream") {
-        None | Some(Value::Null) => {}
-        Some(Value::Bool(b)) => ctx.stream = *b && ctx.endpoint != Endpoint::Embeddings,
+    let stream = match map.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b && endpoint != Endpoint::Embeddings,
         Some(_) => return Err(ApiError::invalid_field("stream", "expected a boolean")),
-    }
-    ctx.client_wants_usage = map
+    };
+    let client_wants_usage = map
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         == Some(true);
-    ctx.body = map;
-    Ok(())
+    Ok(Parsed {
+        body: map,
+        model,
+        stream,
+        client_wants_usage,
+    })
 }
 
 /// axum's body-limit error type, under a name that says what it is.
