@@ -54,8 +54,15 @@ def test_only_a_key_holder_moves_the_simulated_clock(tmp_path, fake):
             r = httpx.post(g.url + "/v1/chat/completions", json=body,
                            headers={**headers, "proviso-sim-time": str(future)})
             assert r.status_code == 401
+        revoked = g.create_key()
+        key_id = [k for k in json.loads(g.cli("keys", "list", "--json").stdout)][-1]["id"]
+        g.cli("keys", "revoke", key_id, "--reason", "test")
+        time.sleep(0.3)  # key_refresh_ms = 100
+        r = httpx.post(g.url + "/v1/chat/completions", json=body,
+                       headers={"authorization": f"Bearer {revoked}", "proviso-sim-time": str(future)})
+        assert r.status_code == 401
         t1 = httpx.get(g.url + "/admin/clock", headers=admin).json()["now_ms"]
-        assert t1 < t0 + 86_400_000, "an anonymous caller moved the clock"
+        assert t1 < t0 + 86_400_000, "an anonymous caller or a revoked key moved the clock"
         key = g.create_key()
         r = httpx.post(g.url + "/v1/chat/completions", json=body,
                        headers={"authorization": f"Bearer {key}", "proviso-sim-time": str(future)})
@@ -127,7 +134,10 @@ def test_every_forwarded_string_is_masked(tmp_path, fake):
             "prediction": {"type": "content", "content": f"Dear {EMAIL}"},
             "tools": [{"type": "function", "function": {
                 "name": "send", "description": f"sends mail as {EMAIL}",
-                "parameters": {"type": "object", "properties": {"to": {"type": "string"}}}}}],
+                "parameters": {"type": "object", "properties": {"to": {"type": "string"},
+                                                                EMAIL: {"type": "string"}}}}}],
+            "logit_bias": {"4111111111111111": 1},
+            "seed": 4111111111111111,
             "messages": [
                 {"role": "user", "name": "ann", "content": [{"type": "text", "text": f"hi {EMAIL}"}]},
                 {"role": "assistant", "content": None, "tool_calls": [{
@@ -141,7 +151,9 @@ def test_every_forwarded_string_is_masked(tmp_path, fake):
         assert r.status_code == 200, r.text
         sent = json.dumps(seen(fake)[-1]["body"])
         assert EMAIL not in sent, sent
-        assert sent.count("<EMAIL_1>") >= 7, sent
+        assert sent.count("<EMAIL_1>") >= 8, sent
+        assert "4111111111111111" not in sent, "card numbers as keys and as JSON numbers"
+
         comp = {"model": "gpt-4o-mini", "prompt": "hello", "suffix": f"from {EMAIL}"}
         r = httpx.post(g.url + "/v1/completions", json=comp, headers={"authorization": f"Bearer {key}"})
         assert r.status_code == 200, r.text
@@ -151,22 +163,59 @@ def test_every_forwarded_string_is_masked(tmp_path, fake):
         g.stop()
 
 
-@pytest.mark.parametrize("case", ["unknown_model", "bad_json", "missing_field"])
+# Only the team matched by a glob masks, and only phones: a refusal is still
+# recorded with every entity type masked.
+MASK_SUPPORT_PHONES = """
+[policy]
+[[policy.rules]]
+name = "mask-support"
+effect = "desensitize"
+teams = ["support-*"]
+entities = ["phone"]
+reason = "customer text"
+[[policy.rules]]
+name = "allow"
+effect = "allow"
+"""
+
+
+@pytest.mark.parametrize("case", ["unknown_model", "bad_json", "missing_field", "escaped"])
 def test_refusals_of_a_masking_key_are_recorded_masked(tmp_path, fake, case):
-    g = Proviso(tmp_path, fake.url, extra=MASK_ALL)
+    g = Proviso(tmp_path, fake.url, extra=MASK_SUPPORT_PHONES)
     try:
-        key = g.create_key()
+        key = g.create_key("support-emea")
         text = {
             "unknown_model": json.dumps({"model": "no-such-model", "messages": [{"role": "user", "content": EMAIL}]}),
             "bad_json": '{"model": "gpt-4o-mini", "messages": [' + json.dumps(EMAIL),
             "missing_field": json.dumps({"model": "gpt-4o-mini", "prompt_text": EMAIL}),
+            # JSON escapes hide the address from a scan of the raw text.
+            "escaped": '{"model": "no-such-model", "messages": [{"role": "user", "content": "ann.lee\\u0040example.com"}]}',
         }[case]
         r = httpx.post(g.url + "/v1/chat/completions", content=text,
                        headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
         assert r.status_code in (400, 404), r.text
         [rec] = g.records()
         assert rec["outcome"] == "refused"
-        assert EMAIL not in json.dumps(rec) and "<EMAIL_1>" in rec["request"], rec["request"]
+        assert "ann.lee" not in json.dumps(rec), rec["request"]
+        if case == "bad_json":
+            assert rec["request"].startswith("(body withheld:") and "sha256" in rec["request"]
+        else:
+            assert "<EMAIL_1>" in rec["request"], rec["request"]
+        if case == "unknown_model":
+            assert rec["model"] == "no-such-model"
+    finally:
+        g.stop()
+
+
+def test_refusals_of_a_key_no_rule_masks_are_recorded_as_received(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=MASK_SUPPORT_PHONES)
+    try:
+        key = g.create_key("research")
+        body = {"model": "no-such-model", "messages": [{"role": "user", "content": EMAIL}]}
+        r = httpx.post(g.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 404
+        [rec] = g.records()
+        assert EMAIL in rec["request"], "evidence kept as received where no rule masks"
     finally:
         g.stop()
 
@@ -217,11 +266,14 @@ def test_unicode_digits_do_not_crash_the_masking_stage(tmp_path, fake):
         g.stop()
 
 
-def test_a_megabyte_of_back_to_back_addresses_is_masked(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, extra=MASK_ALL, server_extra="max_body_bytes = 8388608\n")
+def test_a_large_body_is_masked_while_health_still_answers(tmp_path, fake):
+    # One async worker: if parsing, counting or masking ran on it, /healthz
+    # could not answer until the large request was done.
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL,
+                server_extra="max_body_bytes = 8388608\nworker_threads = 1\n")
     try:
         key = g.create_key()
-        text = "a1@ex.co" * 150_000  # 1.2 MB
+        text = "a1@ex.co " * 600_000  # 5.4 MB of back-to-back addresses
         done = {}
 
         def big():
@@ -230,11 +282,26 @@ def test_a_megabyte_of_back_to_back_addresses_is_masked(tmp_path, fake):
                            json={"model": "gpt-4o-mini", "max_tokens": 5,
                                  "messages": [{"role": "user", "content": text}]})
             done["status"] = r.status_code
+            done["at"] = time.time()
 
+        started = time.time()
         t = threading.Thread(target=big)
         t.start()
-        t.join(120)
+        waits = []
+        while t.is_alive():
+            t0 = time.time()
+            r = httpx.get(g.url + "/healthz", timeout=60)
+            if t.is_alive():
+                waits.append(time.time() - t0)
+            assert r.status_code == 200
+            time.sleep(0.01)
+        t.join()
         assert done.get("status") == 200
+        took = done["at"] - started
+        # Masking the body takes most of the request's time; had it run on
+        # the one async worker, a health check sent meanwhile would wait for
+        # all of it.
+        assert len(waits) >= 3 and max(waits) < took / 3, (max(waits), took, len(waits))
         sent = seen(fake)[-1]["body"]["messages"][0]["content"]
         assert "a1@ex.co" not in sent
     finally:
@@ -297,7 +364,9 @@ def test_the_client_address_is_the_rightmost_untrusted_hop(tmp_path, fake):
         for xff, want in [("6.6.6.6, 203.0.113.9", "203.0.113.9"),
                           ("6.6.6.6, 203.0.113.9, 127.0.0.1", "203.0.113.9"),
                           ("not-an-ip, 198.51.100.4", "198.51.100.4"),
-                          ("198.51.100.4, not-an-ip", "127.0.0.1")]:
+                          ("198.51.100.4, not-an-ip", "127.0.0.1"),
+                          ("6.6.6.6, 192.0.2.7:51234", "192.0.2.7"),
+                          ("[2001:db8::5]:443", "2001:db8::5")]:
             r = httpx.post(g.url + "/v1/chat/completions", json=body,
                            headers={"authorization": f"Bearer {key}", "x-forwarded-for": xff})
             assert r.status_code == 200
@@ -364,6 +433,7 @@ def test_requests_over_the_concurrency_limit_get_503_and_health_still_answers(tm
         r = httpx.post(g.url + "/v1/chat/completions", headers=h,
                        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200
+        assert int(r.headers["content-length"]) == len(r.content), "a complete answer keeps its length"
         assert "proviso_overloaded_total 1" in httpx.get(g.url + "/metrics").text
     finally:
         g.stop()

@@ -4,7 +4,9 @@
 //! a minute are recorded one by one; the rest of that minute is counted and
 //! written as one summary record when the minute ends (or at shutdown).
 //! At most [`MAX_ADDRESSES`] addresses are followed; beyond that, further
-//! addresses share one window under `other`.
+//! addresses share one window under `other`. An IPv6 address counts by its
+//! /64, and all addresses together record at most
+//! [`ALL_ADDRESSES_FACTOR`] times one address's allowance a minute.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,10 +27,35 @@ struct Window {
     codes: Vec<&'static str>,
 }
 
-/// The per-address counters.
+/// The per-address counters, and one for all addresses together.
 pub struct FloodGate {
     per_minute: u32,
     windows: Mutex<HashMap<String, Window>>,
+    /// Refusals recorded one by one in the current minute across every
+    /// address: at most `per_minute * ALL_ADDRESSES_FACTOR`, so that many
+    /// addresses (a botnet, rotating IPv6 addresses) cannot together
+    /// record what one may not.
+    all: Mutex<(UnixMillis, u64)>,
+}
+
+/// How many addresses' worth of refusals may be recorded one by one in a
+/// minute in all.
+pub const ALL_ADDRESSES_FACTOR: u64 = 100;
+
+/// The window an address counts in: an IPv6 address by its /64 (one
+/// subscriber's prefix: rotating addresses within it is free), others as
+/// they are.
+fn window_of(client: Option<&str>) -> String {
+    match client.map(str::parse::<std::net::IpAddr>) {
+        Some(Ok(std::net::IpAddr::V6(v6))) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(Ok(std::net::IpAddr::V6(v6))) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        _ => client.unwrap_or("unknown").to_owned(),
+    }
 }
 
 impl FloodGate {
@@ -38,6 +65,7 @@ impl FloodGate {
         Self {
             per_minute,
             windows: Mutex::new(HashMap::new()),
+            all: Mutex::new((UnixMillis(i64::MIN / 2), 0)),
         }
     }
 
@@ -57,7 +85,7 @@ impl FloodGate {
         let Ok(mut w) = self.windows.lock() else {
             return (true, None);
         };
-        let mut addr = client.unwrap_or("unknown").to_owned();
+        let mut addr = window_of(client);
         if !w.contains_key(&addr) && w.len() >= MAX_ADDRESSES {
             addr = "other".into();
         }
@@ -76,7 +104,7 @@ impl FloodGate {
             codes: Vec::new(),
         });
         win.last = now;
-        if win.recorded < self.per_minute {
+        if win.recorded < self.per_minute && self.take_from_all(now) {
             win.recorded += 1;
             (true, closed)
         } else {
@@ -85,6 +113,24 @@ impl FloodGate {
                 win.codes.push(code);
             }
             (false, closed)
+        }
+    }
+
+    /// One more refusal recorded one by one in this minute, if all
+    /// addresses together have not used the minute's allowance.
+    fn take_from_all(&self, now: UnixMillis) -> bool {
+        let Ok(mut all) = self.all.lock() else {
+            return true;
+        };
+        if now.0 - all.0.0 >= WINDOW_MS {
+            *all = (now, 0);
+        }
+        let cap = u64::from(self.per_minute) * ALL_ADDRESSES_FACTOR;
+        if all.1 < cap {
+            all.1 += 1;
+            true
+        } else {
+            false
         }
     }
 
@@ -170,6 +216,27 @@ mod tests {
         assert_eq!(s.error_code.as_deref(), Some("unauthenticated_summary"));
         // 7.7.7.7 suppressed nothing: no summary for it.
         assert!(g.flush(None).is_empty());
+    }
+
+    #[test]
+    fn many_addresses_together_are_bounded_and_ipv6_counts_by_its_64() {
+        let g = FloodGate::new(2);
+        let t = UnixMillis(5_000_000);
+        let mut recorded = 0;
+        for i in 0..1_000u32 {
+            let a = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
+            recorded += u32::from(g.admit(Some(&a), "invalid_api_key", t).0);
+        }
+        assert_eq!(u64::from(recorded), 2 * ALL_ADDRESSES_FACTOR);
+        let g = FloodGate::new(2);
+        let recorded = (0..50)
+            .filter(|i| {
+                let a = format!("2001:db8:1:2::{i:x}");
+                g.admit(Some(&a), "invalid_api_key", t).0
+            })
+            .count();
+        assert_eq!(recorded, 2, "addresses of one /64 share a window");
+        assert_eq!(window_of(Some("::ffff:1.2.3.4")), "1.2.3.4");
     }
 
     #[test]

@@ -140,6 +140,16 @@ pub(crate) async fn limit_concurrency(
         return err.into_response();
     };
     let resp = next.run(req).await;
+    // A non-streamed answer is complete when the handler returns: the slot
+    // is free now, and the body keeps its length. A stream keeps the slot
+    // until its last byte.
+    let streamed = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if !streamed {
+        return resp;
+    }
     let (parts, body) = resp.into_parts();
     let body = axum::body::Body::from_stream(futures_util::StreamExt::map(
         body.into_data_stream(),

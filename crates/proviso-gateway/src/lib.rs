@@ -157,6 +157,16 @@ pub fn state(
         .map(|c| config::Cidr::parse(c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StartError::Config(format!("[server] trusted_proxies: {e}")))?;
+    if config.server.trust_forwarded_for
+        && trusted_proxies.iter().all(|c| {
+            c.contains(std::net::Ipv4Addr::LOCALHOST.into())
+                || c.contains(std::net::Ipv6Addr::LOCALHOST.into())
+        })
+    {
+        tracing::warn!(
+            "[server] trust_forwarded_for = true, and only loopback proxies are trusted: behind a load balancer on another address, list it in [server] trusted_proxies, or every client is recorded as the balancer"
+        );
+    }
     let redactor = proviso_redact::Redactor::new(config.redact.redact_config())
         .map_err(|e| StartError::Config(format!("[redact]: {e}")))?;
     let inflight = Arc::new(tokio::sync::Semaphore::new(

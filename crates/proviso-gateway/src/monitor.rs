@@ -116,7 +116,7 @@ impl MonitorHandle {
     pub fn observe(&self, rec: Record) {
         let size = queued_size(&rec);
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
-        if before.saturating_add(size) > self.cfg.queue_bytes.max(MAX_QUEUED_REQUEST) {
+        if before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES) {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -550,8 +550,10 @@ pub fn observable(rec: &Record) -> bool {
     rec.kind == RecordKind::Exchange && rec.key_id.is_some()
 }
 
-/// Most bytes of one request that the monitor's queue holds.
-pub const MAX_QUEUED_REQUEST: usize = 64 * 1024;
+/// The smallest byte bound of the queue: room for one request of the
+/// default body limit, so that a large prompt is never refused for its size
+/// alone.
+pub const MIN_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The bytes a queued record holds (what [`slim`] leaves).
 fn queued_size(rec: &Record) -> usize {
@@ -559,19 +561,13 @@ fn queued_size(rec: &Record) -> usize {
 }
 
 /// The record without what the monitor never reads (the output and the
-/// response body), and its request cut to [`MAX_QUEUED_REQUEST`] bytes, so
-/// the queue holds little.
+/// response body), so the queue holds little. The request stays whole: the
+/// monitor reads it as JSON (a cut one would read as nothing, and padding a
+/// prompt would hide it); the queue's byte bound limits what waits.
 pub fn slim(mut rec: Record) -> Record {
     rec.output = String::new();
     rec.response = None;
     rec.error = None;
-    if rec.request.len() > MAX_QUEUED_REQUEST {
-        let mut cut = MAX_QUEUED_REQUEST;
-        while !rec.request.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        rec.request.truncate(cut);
-    }
     rec
 }
 
@@ -580,25 +576,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_queue_is_bounded_in_bytes_and_requests_are_cut() {
+    fn the_queue_is_bounded_in_bytes() {
         let cfg = MonitorConfig {
-            queue_bytes: 1024 * 1024,
+            queue_bytes: 8 * 1024 * 1024,
             ..MonitorConfig::default()
         };
         let m = MonitorHandle::new(cfg, None).unwrap();
         let mut rec = Record::test("out");
         rec.key_id = Some(proviso_types::KeyId("key_x".into()));
-        rec.request = "é".repeat(200_000); // 400 KB, cut to 64 KiB
+        rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{}\"}}", "é".repeat(200_000));
         let s = slim(rec.clone());
-        assert!(s.request.len() <= MAX_QUEUED_REQUEST && s.request.len() > MAX_QUEUED_REQUEST - 2);
+        assert_eq!(
+            s.request, rec.request,
+            "the request stays whole (valid JSON)"
+        );
         assert!(s.output.is_empty());
-        // The thread is not started: the queue only fills.
+        // The thread is not started: the queue only fills. 400 KB each in
+        // 8 MiB: 20 fit.
         for _ in 0..40 {
             m.observe(slim(rec.clone()));
         }
         let queued = m.queued.load(Ordering::Relaxed);
-        assert!((14..=16).contains(&queued), "{queued} queued in 1 MiB");
+        assert!((19..=21).contains(&queued), "{queued} queued in 8 MiB");
         assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
-        assert!(m.queued_bytes.load(Ordering::Relaxed) <= 1024 * 1024);
+        assert!(m.queued_bytes.load(Ordering::Relaxed) <= 8 * 1024 * 1024);
     }
 }

@@ -258,16 +258,29 @@ async fn settling_refunds_and_a_refund_after_expiry_makes_no_key() {
     let ttl: i64 = redis::cmd("PTTL").arg(&bkey).query(&mut conn).unwrap();
     assert!(ttl > DAY_MS, "the refund kept the key's expiry ({ttl} ms)");
 
-    // The month's key expires before a late settlement arrives.
+    // The month's key expires before a late settlement arrives. A token
+    // rate limit settled by the same script shows when the script has run.
+    let k = key(Quotas {
+        monthly_tokens: Some(1_000_000),
+        tokens_per_minute: Some(1_000_000),
+        ..Quotas::default()
+    });
+    let rkey = "t4:rate:key:key_redis_test:tok:60";
+    let tat = |c: &mut redis::Connection| -> Option<String> {
+        redis::cmd("GET").arg(rkey).query(c).unwrap()
+    };
     let res = q
         .reserve(q.plan(&k, "gpt-4o-mini", "/v1/chat/completions", &body(100)))
         .await
         .unwrap_or_else(|_| panic!("reserve refused"));
+    let before = tat(&mut conn).expect("the rate key was charged");
     let _: i64 = redis::cmd("DEL").arg(&bkey).query(&mut conn).unwrap();
     res.settle(Some(1));
-    // The adjust script runs on a spawned task: give it time, then check
-    // that it did not create a key (negative, with no expiry).
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tat(&mut conn).as_ref() == Some(&before) {
+        assert!(Instant::now() < deadline, "the settlement never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(
         get(&mut conn),
         None,

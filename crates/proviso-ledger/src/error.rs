@@ -15,10 +15,27 @@ pub enum LedgerError {
     /// The writer's backlog of unwritten records is full.
     #[error("ledger backlog full ({0} records waiting); refusing new records")]
     BacklogFull(usize),
+    /// The storage works but refuses this data (a value too large for it, a
+    /// constraint): retrying the same records will fail again.
+    #[error("ledger storage cannot take a record: {0}")]
+    Unstorable(String),
 }
 
 impl From<rusqlite::Error> for LedgerError {
     fn from(e: rusqlite::Error) -> Self {
-        LedgerError::Unavailable(e.to_string())
+        use rusqlite::ErrorCode;
+        let data_error = matches!(
+            e.sqlite_error_code(),
+            Some(ErrorCode::TooBig | ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch)
+        ) || matches!(
+            e,
+            rusqlite::Error::ToSqlConversionFailure(_)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        );
+        if data_error {
+            LedgerError::Unstorable(e.to_string())
+        } else {
+            LedgerError::Unavailable(e.to_string())
+        }
     }
 }

@@ -73,7 +73,7 @@ impl LedgerStore for MemoryStore {
         if let Some(p) = &g.poison
             && records.iter().any(|r| r.output.contains(p.as_str()))
         {
-            return Err(LedgerError::Unavailable(format!(
+            return Err(LedgerError::Unstorable(format!(
                 "a record cannot be stored ({p})"
             )));
         }

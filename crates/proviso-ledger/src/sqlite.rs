@@ -79,9 +79,11 @@ pub struct SqliteConfig {
     /// short-lived writers such as `proviso keys`).
     pub wal_checkpoint_interval: Option<Duration>,
     /// Above this size the writer, right after a commit, checkpoints with
-    /// TRUNCATE (waiting only for readers) so the log shrinks; also the size
-    /// a restarted log is cut back to. Applies with a background
-    /// checkpointer (`wal_checkpoint_interval`).
+    /// TRUNCATE so the log shrinks (waiting for the background checkpoint,
+    /// not for readers: one holding an old snapshot defers it by one
+    /// interval); also the size a
+    /// restarted log is cut back to. Applies with a background checkpointer
+    /// (`wal_checkpoint_interval`).
     pub wal_max_bytes: u64,
 }
 
@@ -104,6 +106,11 @@ pub struct SqliteStore {
     config: SqliteConfig,
     /// Held for its `Drop`, which stops the thread.
     _checkpointer: Option<Checkpointer>,
+    /// When the writer's last attempt to truncate the log found it busy.
+    last_busy: Option<std::time::Instant>,
+    /// Taken by the background checkpoint and by the writer's TRUNCATE, so
+    /// that they take turns instead of finding each other busy.
+    turn: Arc<std::sync::Mutex<()>>,
     wal_bytes: Arc<AtomicU64>,
 }
 
@@ -140,6 +147,7 @@ fn checkpoint_loop(
     every: Duration,
     stop: Arc<AtomicBool>,
     gauge: Arc<AtomicU64>,
+    turn: Arc<std::sync::Mutex<()>>,
 ) {
     let conn = match Connection::open(&path) {
         Ok(c) => c,
@@ -159,9 +167,15 @@ fn checkpoint_loop(
         // PASSIVE copies what it can without waiting for anyone; once all
         // of the log is in the database, the writer's next commit starts
         // the log again from its beginning, so it stops growing.
+        // The writer's TRUNCATE takes turns with this checkpoint instead of
+        // finding it busy.
+        let guard = turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
+        drop(guard);
         let size = wal_size(&path);
         gauge.store(size, Ordering::Relaxed);
     }
@@ -213,20 +227,22 @@ impl SqliteStore {
         }
         let inode = std::fs::metadata(path).ok().map(|m| m.ino());
         let wal_bytes = Arc::new(AtomicU64::new(wal_size(path)));
+        let turn = Arc::new(std::sync::Mutex::new(()));
         let checkpointer = match config.wal_checkpoint_interval {
             None => None,
             Some(every) => {
                 let stop = Arc::new(AtomicBool::new(false));
-                let (p, c, st, g) = (
+                let (p, c, st, g, t) = (
                     path.to_owned(),
                     config.clone(),
                     stop.clone(),
                     wal_bytes.clone(),
+                    turn.clone(),
                 );
                 let thread = std::thread::Builder::new()
                     .name("ledger-wal-checkpoint".into())
                     .spawn(move || {
-                        checkpoint_loop(p, &c, every.max(Duration::from_millis(10)), st, g)
+                        checkpoint_loop(p, &c, every.max(Duration::from_millis(10)), st, g, t)
                     })
                     .map_err(|e| {
                         LedgerError::Unavailable(format!("cannot start the WAL checkpointer: {e}"))
@@ -243,6 +259,8 @@ impl SqliteStore {
             inode,
             config,
             _checkpointer: checkpointer,
+            last_busy: None,
+            turn,
             wal_bytes,
         })
     }
@@ -254,18 +272,35 @@ impl SqliteStore {
     /// writes meanwhile, so only readers are waited for (up to the busy
     /// timeout). A failure is logged: the records are already committed.
     fn bound_wal(&mut self) {
-        if self._checkpointer.is_none() {
+        let Some(every) = self.config.wal_checkpoint_interval else {
             return;
-        }
+        };
         let size = wal_size(&self.path);
-        if size <= self.config.wal_max_bytes {
+        if size <= self.config.wal_max_bytes || self.last_busy.is_some_and(|t| t.elapsed() < every)
+        {
             return;
         }
-        match self
+        // An attempt that waits for the background checkpoint to finish
+        // (its turn), not for readers: one holding an old snapshot makes it
+        // report busy at once (after copying what it can), the commits
+        // after it are not held up, and it is tried again only one interval
+        // later.
+        let turn = self.turn.clone();
+        let _guard = turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let result = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 r.get::<_, i64>(0)
-            }) {
+            });
+        let _ = self.conn.busy_timeout(self.config.busy_timeout);
+        self.last_busy = match result {
+            Ok(0) => None,
+            _ => Some(std::time::Instant::now()),
+        };
+        match result {
             Ok(0) => {}
             Ok(_) => tracing::warn!(
                 bytes = size,

@@ -443,7 +443,7 @@ impl Writer {
                     tap(records);
                 }
             }
-            Err(e) if records.len() > 1 && self.store.check_writable().is_ok() => {
+            Err(e @ LedgerError::Unstorable(_)) if self.store.check_writable().is_ok() => {
                 // The store is writable, yet the batch failed: perhaps one
                 // record cannot be stored. Retried as one transaction it
                 // would fail for ever and take every later record with it.
@@ -473,8 +473,8 @@ impl Writer {
     }
 
     /// Writes `records` one transaction each, answering each caller (a
-    /// record from the backlog has no caller: `None`). A record that fails
-    /// on its own is stored as a stand-in holding what it was (its
+    /// record from the backlog has no caller: `None`). A record the store
+    /// refuses on its own ([`LedgerError::Unstorable`]) is stored as a stand-in holding what it was (its
     /// metadata, and the SHA-256 of its request and output) and marked
     /// withheld: its caller is refused, the chain goes on, and nothing is
     /// silently lost. If the stand-in fails too, the store is failing after
@@ -485,10 +485,13 @@ impl Writer {
             let first = self.store.append(std::slice::from_ref(&rec));
             let (stored, err) = match first {
                 Ok(r) => (Ok(r), None),
-                Err(e) => {
+                // Only data the store refuses is replaced by a stand-in; any
+                // other failure means the store is failing after all.
+                Err(e @ LedgerError::Unstorable(_)) => {
                     let stand_in = stand_in(&rec, &e);
                     (self.store.append(std::slice::from_ref(&stand_in)), Some(e))
                 }
+                Err(e) => (Err(e), None),
             };
             match stored {
                 Ok(receipts) => {

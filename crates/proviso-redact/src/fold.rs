@@ -45,8 +45,19 @@ fn fold_char(c: char) -> Option<Option<u8>> {
         0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => return Some(Some(b' ')),
         // Hyphens, dashes and minus signs.
         0x2010..=0x2015 | 0x2212 | 0xFE58 | 0xFE63 => return Some(Some(b'-')),
-        // Invisible: zero-width space, joiners, word joiner, BOM, soft hyphen.
-        0x200B..=0x200D | 0x2060 | 0xFEFF | 0x00AD => return Some(None),
+        // Invisible: zero-width space and joiners, direction marks and
+        // embeddings, word joiner and invisible operators, BOM, soft
+        // hyphen, Mongolian vowel separator, combining grapheme joiner,
+        // variation selectors.
+        0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x2069
+        | 0xFEFF
+        | 0x00AD
+        | 0x180E
+        | 0x034F
+        | 0xFE00..=0xFE0F => return Some(None),
         _ => {}
     }
     for &z in DIGIT_ZEROS {
@@ -146,10 +157,13 @@ mod tests {
 
     #[test]
     fn other_digits_dashes_spaces_and_invisibles() {
-        let t = "x ٥٣٦\u{2011}٢٢\u{00A0}1\u{200B}234 y";
+        let t = "x ٥٣٦\u{2011}٢٢\u{00A0}1\u{200B}2\u{200E}3\u{FE0F}4 y";
         let f = Folded::new(t);
         assert_eq!(f.text(), "x 536-22 1234 y");
         let (s, e) = f.original(2, 13);
-        assert_eq!(&t[s..e], "٥٣٦\u{2011}٢٢\u{00A0}1\u{200B}234");
+        assert_eq!(
+            &t[s..e],
+            "٥٣٦\u{2011}٢٢\u{00A0}1\u{200B}2\u{200E}3\u{FE0F}4"
+        );
     }
 }

@@ -156,6 +156,8 @@ pub fn app(cfg: FakeConfig) -> Router {
             post(azure_embeddings),
         )
         .route("/_fake/requests", get(seen))
+        // Bodies as large as a gateway may forward (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(state)
 }
 

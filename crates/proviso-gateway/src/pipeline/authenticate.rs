@@ -27,9 +27,11 @@ pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(
         .lookup(secret)
         .map_err(ApiError::internal)?
         .ok_or_else(ApiError::invalid_key)?;
-    // Only a holder of a valid secret may move a simulated clock, and only
-    // before its own key's state is judged at that time.
-    if let Some(t) = crate::pipeline::sim_time(state, headers) {
+    // Only the holder of an active key may move a simulated clock (the
+    // key's state is then judged at the new time).
+    if key.effective_state(ctx.time) == KeyState::Active
+        && let Some(t) = crate::pipeline::sim_time(state, headers)
+    {
         ctx.set_time(t);
     }
     let err = match key.effective_state(ctx.time) {

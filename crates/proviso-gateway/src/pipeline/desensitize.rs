@@ -12,16 +12,17 @@ use crate::state::AppState;
 use crate::upstream::Endpoint;
 
 /// Masks every string in `v`, at any depth: message contents and names,
-/// tool-call arguments and tool descriptions, `suffix`, `user`,
-/// `metadata` (its keys too), `prediction`, and whatever a client adds —
-/// whatever is forwarded is scanned.
+/// tool-call arguments, tool descriptions and parameter schemas, `suffix`,
+/// `user`, `metadata`, `prediction`, and whatever a client adds. Object
+/// keys are scanned too (a property or metadata name can be personal data),
+/// and so are numbers (a card number sent as a JSON number): a number with a
+/// finding becomes the masked string. Whatever is forwarded is scanned.
 fn redact_value(
     r: &Redactor,
     v: &mut Value,
     only: Option<&[EntityKind]>,
     s: &mut Session,
     n: &mut usize,
-    keys_too: bool,
 ) {
     match v {
         Value::String(text) => {
@@ -31,26 +32,32 @@ fn redact_value(
                 *text = out.text;
             }
         }
+        Value::Number(num) => {
+            let text = num.to_string();
+            let out = r.redact(&text, only, s);
+            if !out.findings.is_empty() {
+                *n += out.findings.len();
+                *v = Value::String(out.text);
+            }
+        }
         Value::Array(items) => {
             for it in items {
-                redact_value(r, it, only, s, n, false);
+                redact_value(r, it, only, s, n);
             }
         }
         Value::Object(map) => {
-            if keys_too && map.keys().any(|k| !r.find(k, only).is_empty()) {
+            if map.keys().any(|k| !r.find(k, only).is_empty()) {
                 let old = std::mem::take(map);
                 for (k, mut val) in old {
                     let out = r.redact(&k, only, s);
                     *n += out.findings.len();
-                    redact_value(r, &mut val, only, s, n, false);
+                    redact_value(r, &mut val, only, s, n);
                     map.insert(out.text, val);
                 }
                 return;
             }
-            for (k, val) in map.iter_mut() {
-                // `metadata` is free-form: its keys are the client's text too.
-                let keys = k == "metadata";
-                redact_value(r, val, only, s, n, keys);
+            for val in map.values_mut() {
+                redact_value(r, val, only, s, n);
             }
         }
         _ => {}
@@ -70,10 +77,9 @@ pub fn mask_body(
     let mut found = 0usize;
     for (k, v) in body.iter_mut() {
         // The model name is routing, not content; everything else the
-        // upstream receives is scanned.
+        // upstream receives is scanned (the top-level keys are the API's).
         if k != "model" {
-            let keys = k == "metadata";
-            redact_value(r, v, only, &mut session, &mut found, keys);
+            redact_value(r, v, only, &mut session, &mut found);
         }
     }
     (body, session, found)

@@ -134,7 +134,12 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option
     for v in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(v) = v.to_str() else { return client };
         for hop in v.rsplit(',').map(str::trim) {
-            match hop.parse::<std::net::IpAddr>() {
+            // An address, or an address with a port (`1.2.3.4:5678`,
+            // `[2001:db8::1]:443`) as some proxies write it.
+            let ip = hop
+                .parse::<std::net::IpAddr>()
+                .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()));
+            match ip {
                 Ok(ip) if is_trusted(ip) => client = Some(ip.to_string()),
                 Ok(ip) => return Some(ip.to_string()),
                 // Not an address: what lies beyond cannot be trusted.

@@ -119,10 +119,10 @@ pub async fn refuse(state: &AppState, ctx: &Context, err: ApiError) -> Response 
             state.ledger.submit(summary);
         }
         if !admit {
+            // Counted for the summary record, not recorded on its own: no
+            // record id to give.
             emit(state, ctx, err.status.as_u16(), Some(err.code), None);
-            let mut resp = err.into_response();
-            tag(&mut resp, ctx);
-            return resp;
+            return err.into_response();
         }
     }
     let mut rec = ctx.error_record(&err);
@@ -146,21 +146,26 @@ fn may_mask(state: &AppState, key: Option<&proviso_access::KeyRecord>) -> bool {
     if state.config.redact.always {
         return true;
     }
+    // Teams and keys are globs in rules, as the policy matches them.
+    let any = |pats: &Option<Vec<String>>, v: &str| {
+        pats.as_ref()
+            .is_none_or(|p| p.iter().any(|p| proviso_policy::glob_match(p, v)))
+    };
     state.policy.rules().iter().any(|r| {
         r.effect == proviso_policy::Effect::Desensitize
-            && key.is_none_or(|k| {
-                r.teams.as_ref().is_none_or(|t| t.contains(&k.team))
-                    && r.keys.as_ref().is_none_or(|ks| ks.contains(&k.id.0))
-            })
+            && key.is_none_or(|k| any(&r.teams, &k.team) && any(&r.keys, &k.id.0))
     })
 }
 
 /// The body a refusal is recorded with, when it must not be the body as
-/// received: a request refused before the desensitize stage (bad JSON,
-/// unknown model, policy, quota) of a key whose policy masks is recorded
-/// with every entity type masked, so the append-only ledger never keeps
-/// what a rule said to mask. `None`: record the body as it is (already
-/// masked, empty, or nothing to mask for this key).
+/// received: a request refused before the desensitize stage (bad JSON, a
+/// missing field, an unknown model, a policy refusal, a quota) of a key a
+/// masking rule could apply to is recorded with every string masked for
+/// every entity type (parsed, so JSON escapes such as `\u0040` are seen as
+/// the characters they stand for), and a body that is not JSON as its size
+/// and SHA-256 only, so the append-only ledger never keeps what a rule said
+/// to mask. `None`: record the body as it is (already masked, empty, or
+/// nothing to mask for this key).
 async fn refused_body(state: &AppState, ctx: &Context) -> Option<String> {
     if ctx.redaction.is_some() || ctx.request_text.is_empty() || !may_mask(state, ctx.key.as_ref())
     {
@@ -168,16 +173,25 @@ async fn refused_body(state: &AppState, ctx: &Context) -> Option<String> {
     }
     let st = state.clone();
     let text = ctx.request_text.clone();
-    let masked = crate::pipeline::offload(text.len(), move || {
-        let mut session = proviso_redact::Session::default();
-        st.redactor.redact(&text, None, &mut session).text
-    })
-    .await;
-    Some(masked.unwrap_or_else(|_| {
+    let digest = || {
         use sha2::{Digest, Sha256};
         format!(
-            "(body withheld: sha256 {})",
+            "(body withheld: {} bytes, not JSON; sha256 {})",
+            ctx.request_text.len(),
             hex::encode(Sha256::digest(ctx.request_text.as_bytes()))
         )
-    }))
+    };
+    let masked = crate::pipeline::offload(text.len(), move || {
+        let Ok(serde_json::Value::Object(body)) = serde_json::from_str(&text) else {
+            return None;
+        };
+        let (body, _, _) = crate::pipeline::desensitize::mask_body(
+            &st.redactor,
+            body,
+            Some(proviso_redact::EntityKind::ALL.as_slice()),
+        );
+        Some(serde_json::Value::Object(body).to_string())
+    })
+    .await;
+    Some(masked.ok().flatten().unwrap_or_else(digest))
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fuzzes each parser with libFuzzer (cargo fuzz; the nightly toolchain it
+# needs must be installed): request JSON, SSE, configuration, the audit's
+# input readers, index segments. Runs each target for SECONDS (default 600),
+# keeps the corpus (minimised) under fuzz/corpus/<target> and any crash
+# under fuzz/artifacts/<target>, and records the run in bench/RESULTS.md.
+# Usage: bench/fuzz.sh [SECONDS] [TARGET…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(request_json sse config audit_input segment)
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+cd fuzz
+cargo +nightly fuzz build -O 2>&1 | tail -2
+rows=""
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t" "artifacts/$t"
+  log=$(mktemp)
+  set +e
+  cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 \
+    -timeout=10 -max_len=65536 -print_final_stats=1 >"$log" 2>&1
+  rc=$?
+  set -e
+  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+  crashes=$(find "artifacts/$t" -type f | wc -l)
+  # Keep the corpus small enough to commit: the inputs that give its coverage.
+  cargo +nightly fuzz cmin -O "$t" "corpus/$t" >/dev/null 2>&1 || true
+  kept=$(find "corpus/$t" -type f | wc -l)
+  verdict=$([ $rc -eq 0 ] && echo "no crash" || echo "FAILED (exit $rc, see fuzz/artifacts/$t)")
+  echo "$t: ${runs:-?} inputs, coverage ${cov:-?}, corpus $kept, $verdict"
+  rows+="| \`$t\` | ${secs} s | ${runs:-?} | ${cov:-?} | $kept | $crashes | $verdict |"$'\n'
+  rm -f "$log"
+done
+cd ..
+python3 - "$secs" "$rows" "$*" <<'PY'
+import sys
+sys.path.insert(0, "bench")
+from common import append_results
+secs, rows, args = sys.argv[1], sys.argv[2], sys.argv[3]
+body = ("libFuzzer through `cargo fuzz` (nightly toolchain, AddressSanitizer, `-O`), one target at a "
+        "time on one core; the corpus is minimised (`cargo fuzz cmin`) and kept in `fuzz/corpus/`.\n\n"
+        "| target | time | inputs run | coverage (edges) | corpus kept | crashes | verdict |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n" + rows)
+append_results("Fuzzing the parsers", f"bench/fuzz.sh {secs} {args}".strip(), body)
+PY
