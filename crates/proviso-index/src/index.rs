@@ -1598,6 +1598,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Writes the golden segments of formats 2 and 3 into `tests/compat/`
+    /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
+    /// format is added, beside the old files, never over them.
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_segments_2_and_3() {
+        let p = Params::default();
+        let text = crate::segment::tests::GOLDEN_TEXT;
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+        for (version, key) in [
+            (2u32, (|h| h) as fn(u64) -> u64),
+            (3, crate::fingerprint::spread),
+        ] {
+            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), text);
+            let mut r = Reference::file("old.jsonl", 5);
+            r.tokens = parts.toks.len() as u32;
+            let idx = Index::assemble_as(
+                version,
+                Contents {
+                    params: p.clone(),
+                    refs: vec![r],
+                    exact: parts
+                        .exact
+                        .iter()
+                        .map(|&(h, pos)| (key(h), 0, pos))
+                        .collect(),
+                    bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
+                    sigs: parts.sig,
+                    tok_start: vec![0],
+                    toks: parts.toks,
+                },
+            )
+            .unwrap();
+            let path = dir.join(format!("segment-v{version}.pvx"));
+            assert!(!path.exists(), "never overwrite a golden file");
+            std::fs::write(path, idx.bytes()).unwrap();
+        }
+    }
+
     /// Format 2 stored fingerprints under their own value, format 3 had
     /// directories without filters: such segments are still queried as
     /// they are, alone or beside the newest format, and merging rewrites

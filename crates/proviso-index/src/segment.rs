@@ -199,7 +199,7 @@ pub(crate) fn reopen(bytes: Vec<u8>) -> Result<Index, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::IndexBuilder;
 
@@ -378,10 +378,9 @@ mod tests {
         assert!(reopen(bytes).unwrap_err().contains("outside"));
     }
 
-    /// Format 1 (entries parsed into memory) is still read, converted.
-    #[test]
-    fn format_1_segments_are_converted() {
-        let text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone";
+    /// The bytes of a format 1 segment holding `text` (row 7 of
+    /// `old.jsonl`), as format 1 writers wrote it.
+    pub(crate) fn format_1_bytes(text: &str) -> Vec<u8> {
         let params = Params::default();
         let tokens = crate::tokenize(text);
         let sh = crate::shingles(&tokens, params.k);
@@ -436,6 +435,38 @@ mod tests {
         out.extend_from_slice(&1u32.to_le_bytes());
         out.extend_from_slice(&sum.to_le_bytes());
         out.extend_from_slice(store::FOOTER_MAGIC);
+        out
+    }
+
+    /// Writes the golden segments of formats 1 and 4 into `tests/compat/`
+    /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
+    /// format is added, beside the old files, never over them.
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_segments_1_and_4() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+        for (name, bytes) in [
+            ("segment-v1.pvx", format_1_bytes(GOLDEN_TEXT)),
+            ("segment-v4.pvx", {
+                let mut b = IndexBuilder::new(Params::default());
+                b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
+                b.build().unwrap().bytes().to_vec()
+            }),
+        ] {
+            let path = dir.join(name);
+            assert!(!path.exists(), "never overwrite a golden file");
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+
+    /// The text every golden segment holds.
+    pub(crate) const GOLDEN_TEXT: &str = "the committee met on tuesday to review the annual budget and decided that the library would stay open on sundays through the winter months";
+
+    /// Format 1 (entries parsed into memory) is still read, converted.
+    #[test]
+    fn format_1_segments_are_converted() {
+        let text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone";
+        let mut out = format_1_bytes(text);
         let dir = tempfile_dir("v1");
         let path = dir.join("old.pvx");
         std::fs::write(&path, &out).unwrap();
