@@ -30,11 +30,27 @@ def commit() -> str:
 
 
 def append_results(title: str, command: str, body: str) -> None:
+    """Puts this run in bench/RESULTS.md as the latest result of `title`; the
+    run it replaces moves to the end of bench/history/<title>.md."""
+    import re
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = f"\n## {title}\n\n{stamp}, commit `{commit()}`, `{command}`\n\nMachine: {machine()}\n\n{body}\n"
+    text = f"## {title}\n\n{stamp}, commit `{commit()}`, `{command}`\n\nMachine: {machine()}\n\n{body}\n"
     path = ROOT / "bench" / "RESULTS.md"
-    if not path.exists():
-        path.write_text("# Benchmark results\n\nNewest last. Each section says the command that produced it.\n")
-    with open(path, "a") as f:
-        f.write(text)
+    current = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    parts = re.split(r"(?m)^(?=## )", current)
+    kept, old = [], None
+    for part in parts:
+        if part.startswith(f"## {title}\n"):
+            old = part
+        else:
+            kept.append(part)
+    if old:
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        hist = ROOT / "bench" / "history" / f"{slug}.md"
+        hist.parent.mkdir(exist_ok=True)
+        if not hist.exists():
+            hist.write_text(f"# History: {title}\n\nEarlier runs, oldest first; the latest is in bench/RESULTS.md.\n\n")
+        with open(hist, "a") as f:
+            f.write(old.rstrip() + "\n\n")
+    path.write_text("".join(kept).rstrip() + "\n\n" + text)
     print(text)
