@@ -22,6 +22,12 @@ pub enum AccessError {
     /// Bad input (an empty team name, …).
     #[error("{0}")]
     Invalid(String),
+    /// Another writer changed the key between reading and updating it.
+    #[error("key {0} was changed by someone else meanwhile; look at it again and retry")]
+    Conflict(String),
+    /// The change was undone because its ledger event could not be written.
+    #[error("the change was not made: its ledger event could not be recorded ({0})")]
+    NotRecorded(String),
     /// The operating system's random source failed.
     #[error("random source: {0}")]
     Random(String),

@@ -198,6 +198,43 @@ pub struct Change<'a> {
     pub reason: &'a str,
     /// The id of the ledger event that records it.
     pub record_id: &'a str,
+    /// When the change is made, on the caller's clock (the gateway's may be
+    /// simulated): the key's `updated`, and the start of a notice period.
+    pub now: UnixMillis,
+}
+
+/// A change in a key's life, named as its ledger event is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// An administrator issued a key directly.
+    Created,
+    /// A team applied for a key.
+    Applied,
+    /// An application was approved (the key is active).
+    Approved,
+    /// An application was refused.
+    Denied,
+    /// A key was suspended (or its suspension given a notice period).
+    Suspended,
+    /// A suspended key was reinstated.
+    Reinstated,
+    /// A key was revoked for good.
+    Revoked,
+}
+
+impl KeyEvent {
+    /// The ledger event's name (`key.created`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyEvent::Created => "key.created",
+            KeyEvent::Applied => "key.applied",
+            KeyEvent::Approved => "key.approved",
+            KeyEvent::Denied => "key.denied",
+            KeyEvent::Suspended => "key.suspended",
+            KeyEvent::Reinstated => "key.reinstated",
+            KeyEvent::Revoked => "key.revoked",
+        }
+    }
 }
 
 /// Keys in a SQLite file, shared by the gateway and the CLI (WAL mode, so
@@ -324,10 +361,10 @@ impl KeyStore {
             .ok_or_else(|| AccessError::UnknownKey(id.0.clone()))
     }
 
-    fn bad(key: &KeyRecord, action: &str) -> AccessError {
+    fn bad(key: &KeyRecord, action: &str, now: UnixMillis) -> AccessError {
         AccessError::BadTransition {
             id: key.id.0.clone(),
-            state: key.effective_state(UnixMillis::now()).to_string(),
+            state: key.effective_state(now).to_string(),
             action: action.into(),
         }
     }
@@ -343,7 +380,7 @@ impl KeyStore {
             return Err(AccessError::Invalid("a key needs a team (--team)".into()));
         }
         let (id, secret) = generate_secret()?;
-        let now = UnixMillis::now().0;
+        let now = change.now.0;
         self.conn.execute(
             "INSERT INTO keys (id, secret_sha256, team, name, state, purposes, models, default_purpose, \
              quotas, expires_ms, created_ms, updated_ms, reason, updated_by, reason_ref) \
@@ -387,7 +424,7 @@ impl KeyStore {
             ));
         }
         let (id, _) = generate_secret()?;
-        let now = UnixMillis::now().0;
+        let now = change.now.0;
         self.conn.execute(
             "INSERT INTO keys (id, team, name, state, contact, justification, purposes, models, \
              quotas, created_ms, updated_ms, reason, updated_by, reason_ref) \
@@ -420,7 +457,7 @@ impl KeyStore {
     ) -> Result<(KeyRecord, String), AccessError> {
         let key = self.require(id)?;
         if key.state != KeyState::Pending {
-            return Err(Self::bad(&key, "approve"));
+            return Err(Self::bad(&key, "approve", change.now));
         }
         let purposes = a.purposes.clone().unwrap_or_else(|| key.purposes.clone());
         let models = a.models.clone().unwrap_or_else(|| key.models.clone());
@@ -436,7 +473,7 @@ impl KeyStore {
         self.conn.execute(
             "UPDATE keys SET state = 'active', secret_sha256 = ?2, purposes = ?3, models = ?4, quotas = ?5, \
              expires_ms = ?6, default_purpose = ?7, updated_ms = ?8, reason = ?9, updated_by = ?10, \
-             reason_ref = ?11 WHERE id = ?1 AND state = 'pending'",
+             reason_ref = ?11 WHERE id = ?1 AND state = 'pending' AND updated_ms = ?12",
             params![
                 id.0,
                 hash_secret(&secret),
@@ -445,12 +482,16 @@ impl KeyStore {
                 to_json(&quotas),
                 a.expires.map(|e| e.0),
                 a.default_purpose,
-                UnixMillis::now().0,
+                change.now.0,
                 change.reason,
                 change.by,
-                change.record_id
+                change.record_id,
+                key.updated.0
             ],
         )?;
+        if self.conn.changes() != 1 {
+            return Err(AccessError::Conflict(id.0.clone()));
+        }
         Ok((self.require(id)?, secret))
     }
 
@@ -464,19 +505,47 @@ impl KeyStore {
         change: &Change<'_>,
     ) -> Result<KeyRecord, AccessError> {
         let key = self.require(id)?;
-        let now = UnixMillis::now();
+        let now = change.now;
         let eff = key.effective_state(now);
         // A suspension whose notice has run out is already revoked in
         // effect; making it so in the store is what `revoke` is for.
         let notice_over = to == KeyState::Revoked && key.state == KeyState::Suspended;
         if !from.contains(&eff) && !notice_over {
-            return Err(Self::bad(&key, action));
+            return Err(Self::bad(&key, action, now));
         }
+        self.guarded_update(&key, to, revoke_at, change)
+    }
+
+    /// Sets `key`'s state, guarded: only if the key is still as it was read
+    /// (`key`'s state and update time), since another writer (the CLI
+    /// beside the gateway, the monitor) may have changed it meanwhile; else
+    /// [`AccessError::Conflict`] and nothing changes.
+    fn guarded_update(
+        &mut self,
+        key: &KeyRecord,
+        to: KeyState,
+        revoke_at: Option<UnixMillis>,
+        change: &Change<'_>,
+    ) -> Result<KeyRecord, AccessError> {
+        let (id, now) = (&key.id, change.now);
         self.conn.execute(
             "UPDATE keys SET state = ?2, revoke_at_ms = ?3, updated_ms = ?4, reason = ?5, updated_by = ?6, \
-             reason_ref = ?7 WHERE id = ?1",
-            params![id.0, to.as_str(), revoke_at.map(|t| t.0), now.0, change.reason, change.by, change.record_id],
+             reason_ref = ?7 WHERE id = ?1 AND state = ?8 AND updated_ms = ?9",
+            params![
+                id.0,
+                to.as_str(),
+                revoke_at.map(|t| t.0),
+                now.0,
+                change.reason,
+                change.by,
+                change.record_id,
+                key.state.as_str(),
+                key.updated.0
+            ],
         )?;
+        if self.conn.changes() != 1 {
+            return Err(AccessError::Conflict(id.0.clone()));
+        }
         self.require(id)
     }
 
@@ -502,7 +571,8 @@ impl KeyStore {
     ) -> Result<KeyRecord, AccessError> {
         let revoke_at = notice.map(|n| {
             UnixMillis(
-                UnixMillis::now()
+                change
+                    .now
                     .0
                     .saturating_add(i64::try_from(n.as_millis()).unwrap_or(i64::MAX)),
             )
@@ -569,6 +639,37 @@ impl KeyStore {
             "revoke",
             change,
         )
+    }
+
+    /// Runs `change` (any of the store's changes) and then `record` (the
+    /// ledger append of its event) in one store transaction: the change is
+    /// committed only once its event is recorded, and undone when recording
+    /// fails, so the key store never holds a change the ledger does not.
+    /// (A commit failing after the record was written is the one case left:
+    /// the ledger then holds an event for a change that did not stand.)
+    pub fn recorded<T>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> Result<T, AccessError>,
+        record: impl FnOnce(&T) -> Result<(), String>,
+    ) -> Result<T, AccessError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = change(self).and_then(|t| match record(&t) {
+            Ok(()) => Ok(t),
+            Err(e) => Err(AccessError::NotRecorded(e)),
+        });
+        match result {
+            Ok(t) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(t),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// Suspended keys whose notice period has ended at `now`, which the
@@ -646,7 +747,64 @@ mod tests {
             by: "admin",
             reason,
             record_id: "01TEST",
+            now: UnixMillis::now(),
         }
+    }
+
+    #[test]
+    fn a_change_made_meanwhile_by_another_writer_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let mut a = KeyStore::open(&path).unwrap();
+        let mut b = KeyStore::open(&path).unwrap();
+        let new = NewKey {
+            team: "ml".into(),
+            ..NewKey::default()
+        };
+        let (key, _) = a.create(&new, &ch("new")).unwrap();
+        // `b` suspends the key between `a` reading it and `a` updating it:
+        // `a`'s update is guarded by what it read, so it changes nothing.
+        let read_by_a = a.require(&key.id).unwrap();
+        b.suspend(&key.id, None, &ch("incident")).unwrap();
+        let err = a
+            .guarded_update(&read_by_a, KeyState::Revoked, None, &ch("late revoke"))
+            .unwrap_err();
+        assert!(matches!(err, AccessError::Conflict(_)), "{err}");
+        assert_eq!(a.require(&key.id).unwrap().state, KeyState::Suspended);
+    }
+
+    #[test]
+    fn a_change_whose_event_cannot_be_recorded_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+        let new = NewKey {
+            team: "ml".into(),
+            ..NewKey::default()
+        };
+        let (key, _) = s.create(&new, &ch("new")).unwrap();
+        let err = s
+            .recorded(
+                |st| st.revoke(&key.id, &ch("leaked")),
+                |_| Err("ledger down".into()),
+            )
+            .unwrap_err();
+        assert!(matches!(err, AccessError::NotRecorded(_)), "{err}");
+        assert_eq!(
+            s.require(&key.id).unwrap().state,
+            KeyState::Active,
+            "undone"
+        );
+        let done = s
+            .recorded(
+                |st| st.revoke(&key.id, &ch("leaked")),
+                |k| {
+                    assert_eq!(k.state, KeyState::Revoked, "the event sees the change");
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(done.state, KeyState::Revoked);
+        assert_eq!(s.require(&key.id).unwrap().state, KeyState::Revoked);
     }
 
     fn app() -> Application {

@@ -12,7 +12,8 @@
 //! use proviso_access::{Change, KeyStore, NewKey};
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
-//! let by = Change { by: "admin", reason: "new service", record_id: "01J0" };
+//! let now = proviso_types::UnixMillis::now();
+//! let by = Change { by: "admin", reason: "new service", record_id: "01J0", now };
 //! let new = NewKey { team: "ml".into(), ..NewKey::default() };
 //! let (key, secret) = store.create(&new, &by).unwrap();
 //! assert_eq!(store.authenticate(&secret).unwrap().unwrap().id, key.id);
@@ -28,6 +29,6 @@ mod quota;
 mod secret;
 
 pub use error::AccessError;
-pub use keys::{Application, Approval, Change, KeyRecord, KeyState, KeyStore, NewKey};
+pub use keys::{Application, Approval, Change, KeyEvent, KeyRecord, KeyState, KeyStore, NewKey};
 pub use quota::Quotas;
 pub use secret::{generate_secret, hash_secret};

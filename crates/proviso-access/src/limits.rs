@@ -91,6 +91,8 @@ pub struct Refusal {
     pub retry_after_ms: u64,
     /// The request alone is larger than the limit: it can never pass.
     pub never: bool,
+    /// What the refusing limit counts (requests, tokens, micro-dollars).
+    pub unit: Unit,
 }
 
 /// The answer to a charge.
@@ -164,6 +166,7 @@ impl MemoryLimiter {
                         label: r.label.clone(),
                         retry_after_ms: (wait / 1000.0).ceil() as u64,
                         never: r.cost > r.limit,
+                        unit: r.unit,
                     });
                 }
             }
@@ -176,6 +179,7 @@ impl MemoryLimiter {
                     label: b.label.clone(),
                     retry_after_ms: b.ttl_ms,
                     never: b.cost > b.limit,
+                    unit: b.unit,
                 });
             }
         }

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use proviso_access::{Application, Approval, Change, KeyRecord, KeyStore, NewKey, Quotas};
-use proviso_gateway::lifecycle::event_record;
+use proviso_access::{
+    Application, Approval, Change, KeyEvent, KeyRecord, KeyStore, NewKey, Quotas,
+};
+use proviso_gateway::lifecycle::{Actor, change_key};
 use proviso_ledger::{LedgerStore, SqliteConfig, SqliteStore};
-use proviso_types::{KeyId, RecordId, UnixMillis};
+use proviso_types::{KeyId, UnixMillis};
 use serde_json::json;
 
 use crate::config::Config;
@@ -219,32 +221,32 @@ fn open_ledger(cfg: &Config) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&path, c).with_context(|| format!("opening the ledger {}", path.display()))
 }
 
-/// Makes one lifecycle change and records it: the key store is changed,
-/// then the event appended to the ledger. (If the ledger append fails the
-/// error says so; the change stands and must be recorded by hand.)
+/// Makes one lifecycle change and records it, through the one lifecycle
+/// path ([`proviso_gateway::lifecycle::change_key`]): the key store's change
+/// is committed only once its ledger event is written, and undone when the
+/// event cannot be written.
 fn change(
     cfg: &Config,
-    event: &str,
+    store: &mut KeyStore,
+    event: KeyEvent,
     reason: &str,
-    f: impl FnOnce(&Change<'_>) -> Result<KeyRecord, proviso_access::AccessError>,
+    f: impl FnOnce(&mut KeyStore, &Change<'_>) -> Result<KeyRecord, proviso_access::AccessError>,
 ) -> anyhow::Result<KeyRecord> {
     let by = actor();
-    let id = RecordId::new();
-    let rid = id.to_string();
-    let key = f(&Change {
-        by: &by,
-        reason,
-        record_id: &rid,
-    })?;
     let mut ledger = open_ledger(cfg)?;
-    ledger
-        .append(&[event_record(id, event, &key, &by, reason)])
-        .with_context(|| {
-            format!(
-                "{event} on {} was made, but its ledger event {rid} could not be written",
-                key.id
-            )
-        })?;
+    let key = change_key(
+        store,
+        |rec| ledger.append(&[rec]).map(|_| ()).map_err(|e| e.to_string()),
+        event,
+        &Actor {
+            by: &by,
+            reason,
+            now: UnixMillis::now(),
+        },
+        |k: &KeyRecord| Some(k),
+        f,
+    )
+    .with_context(|| format!("{} was not made", event.name()))?;
     Ok(key)
 }
 
@@ -287,8 +289,9 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 name,
                 quotas: quotas.quotas().unwrap_or_default(),
             };
-            let key = change(cfg, "key.applied", &app.justification.clone(), |c| {
-                store.apply(&app, c)
+            let reason = app.justification.clone();
+            let key = change(cfg, &mut store, KeyEvent::Applied, &reason, |st, c| {
+                st.apply(&app, c)
             })?;
             if json {
                 println!("{}", json!({"id": key.id, "state": key.state}));
@@ -315,8 +318,8 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 default_purpose,
             };
             let mut secret = String::new();
-            let key = change(cfg, "key.approved", &reason, |c| {
-                store.approve(&KeyId(id), &approval, c).map(|(k, s)| {
+            let key = change(cfg, &mut store, KeyEvent::Approved, &reason, |st, c| {
+                st.approve(&KeyId(id), &approval, c).map(|(k, s)| {
                     secret = s;
                     k
                 })
@@ -324,7 +327,9 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             print_secret(&key, &secret, json);
         }
         Command::Deny { id, reason } => {
-            let key = change(cfg, "key.denied", &reason, |c| store.deny(&KeyId(id), c))?;
+            let key = change(cfg, &mut store, KeyEvent::Denied, &reason, |st, c| {
+                st.deny(&KeyId(id), c)
+            })?;
             eprintln!("application {} denied", key.id);
         }
         Command::Create {
@@ -347,18 +352,24 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 expires: expires.as_deref().map(parse_when).transpose()?,
             };
             let mut secret = String::new();
-            let key = change(cfg, "key.created", "issued by administrator", |c| {
-                store.create(&new, c).map(|(k, s)| {
-                    secret = s;
-                    k
-                })
-            })?;
+            let key = change(
+                cfg,
+                &mut store,
+                KeyEvent::Created,
+                "issued by administrator",
+                |st, c| {
+                    st.create(&new, c).map(|(k, s)| {
+                        secret = s;
+                        k
+                    })
+                },
+            )?;
             print_secret(&key, &secret, json);
         }
         Command::Suspend { id, reason, notice } => {
             let notice = notice.as_deref().map(parse_span).transpose()?;
-            let key = change(cfg, "key.suspended", &reason, |c| {
-                store.suspend(&KeyId(id), notice, c)
+            let key = change(cfg, &mut store, KeyEvent::Suspended, &reason, |st, c| {
+                st.suspend(&KeyId(id), notice, c)
             })?;
             match key.revoke_at {
                 Some(t) => eprintln!("key {} suspended; revoked at {t} unless reinstated", key.id),
@@ -366,13 +377,15 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Reinstate { id, reason } => {
-            let key = change(cfg, "key.reinstated", &reason, |c| {
-                store.reinstate(&KeyId(id), c)
+            let key = change(cfg, &mut store, KeyEvent::Reinstated, &reason, |st, c| {
+                st.reinstate(&KeyId(id), c)
             })?;
             eprintln!("key {} reinstated", key.id);
         }
         Command::Revoke { id, reason } => {
-            let key = change(cfg, "key.revoked", &reason, |c| store.revoke(&KeyId(id), c))?;
+            let key = change(cfg, &mut store, KeyEvent::Revoked, &reason, |st, c| {
+                st.revoke(&KeyId(id), c)
+            })?;
             eprintln!("revoked key {} ({})", key.id, reason);
         }
         Command::List { json } => list(cfg, &store, json)?,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use proviso_access::{
-    AccessError, Application, Approval, Change, KeyRecord, KeyStore, NewKey, Quotas,
+    AccessError, Application, Approval, Change, KeyEvent, KeyRecord, KeyStore, NewKey, Quotas,
 };
 use proviso_types::{KeyId, RecordId, UnixMillis};
 use serde::Deserialize;
@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::lifecycle::event_record;
 use crate::pipeline::check_policy::evaluate;
 use crate::state::AppState;
 
@@ -69,6 +68,8 @@ fn access_err(e: AccessError) -> ApiError {
             err(StatusCode::CONFLICT, "invalid_transition", e.to_string())
         }
         AccessError::Invalid(m) => err(StatusCode::BAD_REQUEST, "invalid_field", m),
+        AccessError::Conflict(_) => err(StatusCode::CONFLICT, "key_changed", e.to_string()),
+        AccessError::NotRecorded(why) => ApiError::ledger_unavailable(&why),
         other => ApiError::internal(other),
     }
 }
@@ -133,47 +134,59 @@ fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Runs one lifecycle change against the key store and records it.
+/// Runs one lifecycle change against the key store and records it, on the
+/// blocking pool (the store and the ledger's commit are waited for), through
+/// the one lifecycle path ([`crate::lifecycle::change_key`]).
 async fn change(
     state: &AppState,
     by: &str,
-    event: &str,
+    event: KeyEvent,
     reason: &str,
-    f: impl FnOnce(&mut KeyStore, &Change<'_>) -> Result<(KeyRecord, Option<String>), AccessError>,
+    f: impl FnOnce(&mut KeyStore, &Change<'_>) -> Result<(KeyRecord, Option<String>), AccessError>
+    + Send
+    + 'static,
 ) -> Result<(KeyRecord, Option<String>), ApiError> {
-    let id = RecordId::new();
-    let rid = id.to_string();
-    let (key, secret) = state
-        .keys
-        .with_store(|s| {
-            f(
+    let st = state.clone();
+    let (by, reason) = (by.to_owned(), reason.to_owned());
+    let now = state.clock.now();
+    let done = tokio::task::spawn_blocking(move || {
+        st.keys.with_store(|s| {
+            crate::lifecycle::change_key(
                 s,
-                &Change {
-                    by,
-                    reason,
-                    record_id: &rid,
+                |rec| {
+                    st.ledger
+                        .append_blocking(rec)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 },
+                event,
+                &crate::lifecycle::Actor {
+                    by: &by,
+                    reason: &reason,
+                    now,
+                },
+                |t: &(KeyRecord, Option<String>)| Some(&t.0),
+                f,
             )
         })
-        .map_err(access_err)?;
-    crate::pipeline::record_event(state, event_record(id, event, &key, by, reason)).await?;
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (key, secret) = done.map_err(access_err)?;
     let _ = state.keys.refresh();
     Ok((key, secret))
 }
 
-fn key_json(k: &KeyRecord) -> Value {
+fn key_json(k: &KeyRecord, now: UnixMillis) -> Value {
     let mut v = serde_json::to_value(k).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "effective_state".into(),
-            json!(k.effective_state(UnixMillis::now())),
-        );
+        o.insert("effective_state".into(), json!(k.effective_state(now)));
     }
     v
 }
 
-fn with_secret(k: &KeyRecord, secret: Option<String>) -> Response {
-    let mut v = key_json(k);
+fn with_secret(k: &KeyRecord, secret: Option<String>, now: UnixMillis) -> Response {
+    let mut v = key_json(k, now);
     if let (Some(o), Some(s)) = (v.as_object_mut(), secret) {
         o.insert("secret".into(), json!(s));
     }
@@ -185,7 +198,8 @@ type R = Result<Response, ApiError>;
 async fn list_keys(State(s): State<AppState>, h: HeaderMap) -> R {
     admin(&s, &h)?;
     let keys = s.keys.with_store(|st| st.list()).map_err(access_err)?;
-    Ok(Json(keys.iter().map(key_json).collect::<Vec<_>>()).into_response())
+    let now = s.clock.now();
+    Ok(Json(keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>()).into_response())
 }
 
 async fn get_key(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> R {
@@ -195,7 +209,7 @@ async fn get_key(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>
         .with_store(|st| st.get(&KeyId(id.clone())))
         .map_err(access_err)?;
     let k = k.ok_or_else(|| access_err(AccessError::UnknownKey(id)))?;
-    Ok(Json(key_json(&k)).into_response())
+    Ok(Json(key_json(&k, s.clock.now())).into_response())
 }
 
 async fn list_applications(State(s): State<AppState>, h: HeaderMap) -> R {
@@ -204,7 +218,7 @@ async fn list_applications(State(s): State<AppState>, h: HeaderMap) -> R {
     let pending: Vec<Value> = keys
         .iter()
         .filter(|k| k.state == proviso_access::KeyState::Pending)
-        .map(key_json)
+        .map(|k| key_json(k, s.clock.now()))
         .collect();
     Ok(Json(pending).into_response())
 }
@@ -247,23 +261,23 @@ async fn create_key(State(s): State<AppState>, h: HeaderMap, raw: axum::body::By
     let (k, secret) = change(
         &s,
         &by,
-        "key.created",
+        KeyEvent::Created,
         "issued by administrator",
-        |st, c| st.create(&new, c).map(|(k, s)| (k, Some(s))),
+        move |st, c| st.create(&new, c).map(|(k, s)| (k, Some(s))),
     )
     .await?;
-    Ok(with_secret(&k, secret))
+    Ok(with_secret(&k, secret, s.clock.now()))
 }
 
 async fn apply(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
     let by = admin(&s, &h)?;
     let app: Application = body(&raw)?;
     let reason = app.justification.clone();
-    let (k, _) = change(&s, &by, "key.applied", &reason, |st, c| {
+    let (k, _) = change(&s, &by, KeyEvent::Applied, &reason, move |st, c| {
         st.apply(&app, c).map(|k| (k, None))
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(key_json(&k))).into_response())
+    Ok((StatusCode::CREATED, Json(key_json(&k, s.clock.now()))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -284,12 +298,12 @@ async fn approve(
     let by = admin(&s, &h)?;
     let b: ApproveBody = body(&raw)?;
     let reason = b.reason.unwrap_or_else(|| "approved".into());
-    let (k, secret) = change(&s, &by, "key.approved", &reason, |st, c| {
+    let (k, secret) = change(&s, &by, KeyEvent::Approved, &reason, move |st, c| {
         st.approve(&KeyId(id), &b.approval, c)
             .map(|(k, s)| (k, Some(s)))
     })
     .await?;
-    Ok(with_secret(&k, secret))
+    Ok(with_secret(&k, secret, s.clock.now()))
 }
 
 #[derive(Deserialize)]
@@ -311,7 +325,7 @@ fn reason(b: &ReasonBody, required: bool, default: &str) -> Result<String, ApiEr
 
 /// What a state change needs from its request body.
 struct Transition {
-    event: &'static str,
+    event: KeyEvent,
     /// `None`: a reason is required.
     default_reason: Option<&'static str>,
     apply:
@@ -335,11 +349,12 @@ async fn transition(
         t.default_reason.unwrap_or_default(),
     )?;
     let notice = b.notice_seconds.map(Duration::from_secs);
-    let (k, _) = change(&s, &by, t.event, &r, |st, c| {
-        (t.apply)(st, &KeyId(id), notice, c).map(|k| (k, None))
+    let apply = t.apply;
+    let (k, _) = change(&s, &by, t.event, &r, move |st, c| {
+        apply(st, &KeyId(id), notice, c).map(|k| (k, None))
     })
     .await?;
-    Ok(Json(key_json(&k)).into_response())
+    Ok(Json(key_json(&k, s.clock.now())).into_response())
 }
 
 async fn deny(
@@ -355,7 +370,7 @@ async fn deny(
         id,
         raw,
         Transition {
-            event: "key.denied",
+            event: KeyEvent::Denied,
             default_reason: None,
             apply,
         },
@@ -377,7 +392,7 @@ async fn suspend(
         id,
         raw,
         Transition {
-            event: "key.suspended",
+            event: KeyEvent::Suspended,
             default_reason: None,
             apply,
         },
@@ -400,7 +415,7 @@ async fn reinstate(
         id,
         raw,
         Transition {
-            event: "key.reinstated",
+            event: KeyEvent::Reinstated,
             default_reason,
             apply,
         },
@@ -423,7 +438,7 @@ async fn revoke(
         id,
         raw,
         Transition {
-            event: "key.revoked",
+            event: KeyEvent::Revoked,
             default_reason,
             apply,
         },
@@ -458,7 +473,7 @@ async fn policy_check(State(s): State<AppState>, h: HeaderMap, raw: axum::body::
         return Err(ApiError::model_not_found(&b.model));
     }
     let ev = evaluate(&s.policy, &key, b.purpose.as_deref(), &b.model, deps);
-    let state = key.effective_state(UnixMillis::now());
+    let state = key.effective_state(s.clock.now());
     let per: Vec<Value> = ev
         .decisions
         .iter()

@@ -95,22 +95,25 @@ impl KeyCache {
     ) -> Result<usize, proviso_access::AccessError> {
         let mut store = self.store.lock().map_err(|_| poisoned())?;
         let due = store.due_for_revocation(now)?;
-        let reason = "the suspension's notice period ended without reinstatement";
+        let actor = crate::lifecycle::Actor {
+            by: "system",
+            reason: "the suspension's notice period ended without reinstatement",
+            now,
+        };
         for key in &due {
-            let id = proviso_types::RecordId::new_at(now);
-            let mut revoked = key.clone();
-            revoked.state = proviso_access::KeyState::Revoked;
-            let rec = crate::lifecycle::event_record(id, "key.revoked", &revoked, "system", reason);
-            ledger
-                .append_blocking(rec)
-                .map_err(|e| proviso_access::AccessError::Invalid(format!("ledger: {e}")))?;
-            let rid = id.to_string();
-            let change = proviso_access::Change {
-                by: "system",
-                reason,
-                record_id: &rid,
-            };
-            store.revoke(&key.id, &change)?;
+            crate::lifecycle::change_key(
+                &mut store,
+                |rec| {
+                    ledger
+                        .append_blocking(rec)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                },
+                proviso_access::KeyEvent::Revoked,
+                &actor,
+                |k: &proviso_access::KeyRecord| Some(k),
+                |st, c| st.revoke(&key.id, c),
+            )?;
             tracing::info!(key = %key.id, "key revoked at the end of its notice period");
         }
         drop(store);

@@ -1,10 +1,10 @@
-//! Key lifecycle events as ledger records, shared by the CLI, the admin
-//! API and the gateway's own sweeper, so every change is hash-chained with
-//! the exchanges.
+//! Key lifecycle changes and their ledger events: one path, used by the
+//! admin API, the CLI, the monitor's ladder and the gateway's sweeper, so
+//! every change is made the same way and hash-chained with the exchanges.
 
-use proviso_access::KeyRecord;
+use proviso_access::{AccessError, Change, KeyEvent, KeyRecord, KeyStore};
 use proviso_ledger::Record;
-use proviso_types::RecordId;
+use proviso_types::{RecordId, UnixMillis};
 use serde_json::json;
 
 /// The record of lifecycle event `event` (e.g. `key.suspended`) on `key`,
@@ -27,5 +27,46 @@ pub fn event_record(id: RecordId, event: &str, key: &KeyRecord, by: &str, reason
         Some(key.id.clone()),
         Some(key.team.clone()),
         detail.to_string(),
+    )
+}
+
+/// Who makes a change, why, and when (on the caller's clock).
+pub struct Actor<'a> {
+    /// The administrator, `monitor` or `system`.
+    pub by: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// When.
+    pub now: UnixMillis,
+}
+
+/// Makes one lifecycle change: `change` runs against the store (guarded
+/// against a concurrent writer), its event is appended through `append`
+/// (which must return once the record is durable), and only then is the
+/// store's change committed; if the event cannot be recorded the change is
+/// undone ([`AccessError::NotRecorded`]). `key_of` names the key the event
+/// is about; `None` (nothing changed) records nothing.
+pub fn change_key<T>(
+    store: &mut KeyStore,
+    append: impl FnOnce(Record) -> Result<(), String>,
+    event: KeyEvent,
+    actor: &Actor<'_>,
+    key_of: impl Fn(&T) -> Option<&KeyRecord>,
+    change: impl FnOnce(&mut KeyStore, &Change<'_>) -> Result<T, AccessError>,
+) -> Result<T, AccessError> {
+    let id = RecordId::new_at(actor.now);
+    let rid = id.to_string();
+    let c = Change {
+        by: actor.by,
+        reason: actor.reason,
+        record_id: &rid,
+        now: actor.now,
+    };
+    store.recorded(
+        |s| change(s, &c),
+        |t| match key_of(t) {
+            Some(k) => append(event_record(id, event.name(), k, actor.by, actor.reason)),
+            None => Ok(()),
+        },
     )
 }

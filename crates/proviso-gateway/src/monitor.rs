@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use proviso_access::{Change, KeyState};
+use proviso_access::KeyState;
 use proviso_ledger::{LedgerHandle, LedgerReader, Record, RecordKind};
 use proviso_monitor::{ActorReport, Decision, Level, Mode, Monitor, MonitorConfig};
 use proviso_types::{KeyId, RecordId, UnixMillis};
@@ -415,7 +415,15 @@ impl MonitorHandle {
                     if let Ok(mut s) = self.suspended_at.lock() {
                         s.insert(d.key.clone(), now.0);
                     }
-                    self.lifecycle(ledger, keys, &d.key, now, "key.suspended", &reason, None);
+                    self.lifecycle(
+                        ledger,
+                        keys,
+                        &d.key,
+                        now,
+                        proviso_access::KeyEvent::Suspended,
+                        &reason,
+                        None,
+                    );
                 }
                 Level::Revoke => {
                     let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
@@ -429,7 +437,7 @@ impl MonitorHandle {
                         keys,
                         &d.key,
                         now,
-                        "key.suspended",
+                        proviso_access::KeyEvent::Suspended,
                         &reason,
                         Some(at),
                     );
@@ -487,38 +495,45 @@ impl MonitorHandle {
         keys: &KeyCache,
         key: &str,
         now: UnixMillis,
-        event: &str,
+        event: proviso_access::KeyEvent,
         reason: &str,
         revoke_at: Option<UnixMillis>,
     ) {
         let id = KeyId(key.to_owned());
-        let rid = RecordId::new_at(now);
-        let rid_s = rid.to_string();
-        let change = Change {
+        let actor = crate::lifecycle::Actor {
             by: "monitor",
             reason,
-            record_id: &rid_s,
+            now,
         };
         let result = keys.with_store(|st| {
-            let Some(k) = st.get(&id)? else {
-                return Ok(None);
-            };
-            let updated = match (k.state, revoke_at) {
-                (KeyState::Active, at) => st.suspend_until(&id, at, &change)?,
-                (KeyState::Suspended, Some(at)) => st.schedule_revocation(&id, at, &change)?,
-                _ => return Ok(None),
-            };
-            Ok(Some(updated))
+            crate::lifecycle::change_key(
+                st,
+                |rec| {
+                    ledger
+                        .append_blocking(rec)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                },
+                event,
+                &actor,
+                |t: &Option<proviso_access::KeyRecord>| t.as_ref(),
+                |st, change| {
+                    let Some(k) = st.get(&id)? else {
+                        return Ok(None);
+                    };
+                    let updated = match (k.state, revoke_at) {
+                        (KeyState::Active, at) => st.suspend_until(&id, at, change)?,
+                        (KeyState::Suspended, Some(at)) => {
+                            st.schedule_revocation(&id, at, change)?
+                        }
+                        _ => return Ok(None),
+                    };
+                    Ok(Some(updated))
+                },
+            )
         });
-        match result {
-            Ok(Some(k)) => {
-                let rec = crate::lifecycle::event_record(rid, event, &k, "monitor", reason);
-                if let Err(e) = ledger.append_blocking(rec) {
-                    tracing::error!(error = %e, key, "cannot record the key's suspension");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, key, "the monitor cannot change the key"),
+        if let Err(e) = result {
+            tracing::error!(error = %e, key, "the monitor cannot change the key (or record the change)");
         }
     }
 }

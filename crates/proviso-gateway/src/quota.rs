@@ -526,6 +526,7 @@ impl QuotaService {
                         label: c.label.clone(),
                         retry_after_ms: ms(*wait),
                         never: c.cost > c.limit,
+                        unit: c.unit,
                     },
                     None => {
                         let b = plan.budgets.get(i - plan.rates.len());
@@ -534,6 +535,7 @@ impl QuotaService {
                             label: b.map(|b| b.label.clone()).unwrap_or_default(),
                             retry_after_ms: ms(*wait),
                             never: b.is_some_and(|b| b.cost > b.limit),
+                            unit: b.map_or(Unit::Tokens, |b| b.unit),
                         }
                     }
                 }))

@@ -37,7 +37,7 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
             Err(ApiError::budget_exceeded(&r.label, r.retry_after_ms))
         }
         Err(QuotaError::Refused(r)) => {
-            let tokens = r.label.contains("tokens");
+            let tokens = r.unit == proviso_access::limits::Unit::Tokens;
             Err(ApiError::rate_limited(
                 &r.label,
                 r.retry_after_ms,
