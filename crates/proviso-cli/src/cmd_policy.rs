@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use proviso_access::KeyStore;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
-use proviso_gateway::pipeline::check_policy::evaluate;
+use proviso_gateway::evaluate::evaluate;
 use proviso_gateway::upstream::Upstreams;
 use proviso_policy::{Known, Policy, lint};
 use proviso_types::{KeyId, UnixMillis};

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use proviso_access::{KeyRecord, KeyState, Quotas};
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
-use proviso_gateway::pipeline::check_policy::evaluate;
+use proviso_gateway::evaluate::evaluate;
 use proviso_gateway::quota::{Backend, QuotaConfig, QuotaService};
 use proviso_gateway::upstream::Upstreams;
 use proviso_policy::{Policy, PolicyConfig};

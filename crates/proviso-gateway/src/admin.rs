@@ -20,18 +20,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::pipeline::check_policy::evaluate;
+use crate::evaluate::evaluate;
 use crate::state::AppState;
 
-/// `[admin]`.
-#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminConfig {
-    /// The admin token (`Authorization: Bearer …` on `/admin/`), usually
-    /// `"${PROVISO_ADMIN_TOKEN}"`. Without one the admin API is off.
-    #[serde(default)]
-    pub token: Option<crate::env::EnvString>,
-}
+pub use crate::config::AdminConfig;
 
 /// The admin routes (mounted under `/admin`).
 pub fn routes() -> Router<AppState> {
@@ -567,7 +559,11 @@ async fn monitor_clear(
         Some(key.team.clone()),
         json!({"by": by, "reason": b.reason}).to_string(),
     );
-    crate::pipeline::record_event(&s, rec).await?;
+    match s.ledger.append(rec).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(ApiError::ledger_unavailable(&e.to_string())),
+        Err(_) => return Err(ApiError::ledger_unavailable("the ledger writer stopped")),
+    }
     m.clear(&key.id.0, &s.quotas);
     Ok(Json(json!({"key_id": key.id, "cleared": true})).into_response())
 }

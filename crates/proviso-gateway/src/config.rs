@@ -2,6 +2,10 @@
 //! documented in `docs/configuration.md`; a test checks that each key
 //! appears there.
 
+use std::collections::BTreeMap;
+
+use proviso_access::Quotas;
+use proviso_redact::{Action, EntityKind, RedactConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::env::EnvString;
@@ -297,11 +301,11 @@ pub struct GatewayConfig {
     /// `[policy]`.
     pub policy: proviso_policy::PolicyConfig,
     /// `[quotas]`.
-    pub quotas: crate::quota::QuotaConfig,
+    pub quotas: QuotaConfig,
     /// `[admin]`.
-    pub admin: crate::admin::AdminConfig,
+    pub admin: AdminConfig,
     /// `[redact]`.
-    pub redact: crate::redaction::RedactSection,
+    pub redact: RedactSection,
     /// `[monitor]`.
     pub monitor: proviso_monitor::MonitorConfig,
     /// The ledger file, for usage reports (set by the binary, not a key).
@@ -310,6 +314,149 @@ pub struct GatewayConfig {
     /// explicit test flag `proviso serve --allow-simulated-clock`, never by
     /// a configuration key, and honoured only on a loopback listener.
     pub allow_simulated_clock: bool,
+}
+
+/// `[admin]`.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The admin token (`Authorization: Bearer …` on `/admin/`), usually
+    /// `"${PROVISO_ADMIN_TOKEN}"`. Without one the admin API is off.
+    #[serde(default)]
+    pub token: Option<EnvString>,
+}
+
+/// Where quota state lives.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// In this process (one replica).
+    #[default]
+    Memory,
+    /// In Redis, shared by every replica.
+    Redis,
+}
+
+/// What to do when Redis cannot be reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRedisError {
+    /// Refuse with 503 `quota_unavailable`.
+    #[default]
+    FailClosed,
+    /// Enforce the limits per replica, in memory, until Redis is back.
+    Local,
+}
+
+/// A model's price, for money budgets.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Model name or glob, as clients send it.
+    pub model: String,
+    /// US dollars per million prompt tokens.
+    pub input_per_million_usd: f64,
+    /// US dollars per million completion tokens.
+    pub output_per_million_usd: f64,
+}
+
+/// `[quotas]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// `memory` or `redis`.
+    #[serde(default)]
+    pub backend: Backend,
+    /// Redis URL (for `backend = "redis"`).
+    #[serde(default = "default_redis_url")]
+    pub redis_url: EnvString,
+    /// `fail_closed` or `local`.
+    #[serde(default)]
+    pub on_redis_error: OnRedisError,
+    /// Timeout of one Redis call, milliseconds.
+    #[serde(default = "default_redis_timeout")]
+    pub redis_timeout_ms: u64,
+    /// Prefix of the Redis keys.
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// Completion tokens reserved when a request sets no `max_tokens`.
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: u64,
+    /// Limits per team: `[quotas.teams.NAME]`.
+    #[serde(default)]
+    pub teams: BTreeMap<String, Quotas>,
+    /// Prices per model: `[[quotas.prices]]`.
+    #[serde(default)]
+    pub prices: Vec<Price>,
+}
+
+fn default_redis_url() -> EnvString {
+    EnvString::literal("redis://127.0.0.1:6379/")
+}
+fn default_redis_timeout() -> u64 {
+    250
+}
+fn default_prefix() -> String {
+    "proviso".into()
+}
+fn default_max_tokens() -> u64 {
+    4096
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Memory,
+            redis_url: default_redis_url(),
+            on_redis_error: OnRedisError::FailClosed,
+            redis_timeout_ms: default_redis_timeout(),
+            key_prefix: default_prefix(),
+            default_max_tokens: default_max_tokens(),
+            teams: BTreeMap::new(),
+            prices: Vec::new(),
+        }
+    }
+}
+
+/// `[redact]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactSection {
+    /// Desensitize every request, not only those a `desensitize` rule
+    /// matches.
+    #[serde(default)]
+    pub always: bool,
+    /// Entity types looked for when the rule names none (default: all).
+    #[serde(default)]
+    pub entities: Option<Vec<EntityKind>>,
+    /// Action per entity type: `pseudonymize` (default), `mask`, `redact`, `hash`.
+    #[serde(default)]
+    pub actions: BTreeMap<EntityKind, Action>,
+    /// Minimum confidence (context words add 0.3).
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    /// Key of the `hash` action (HMAC-SHA256), e.g. `${PROVISO_HMAC_KEY}`.
+    #[serde(default)]
+    pub hmac_key: Option<EnvString>,
+    /// 64 hex characters: when set, the placeholder mapping of each
+    /// exchange is stored in its ledger record, sealed with AES-256-GCM, so
+    /// a holder of this key can reverse it. Without it the mapping is kept
+    /// only for the life of the request.
+    #[serde(default)]
+    pub mapping_key: Option<EnvString>,
+}
+
+impl RedactSection {
+    /// The redactor's own configuration.
+    pub fn redact_config(&self) -> RedactConfig {
+        let d = RedactConfig::default();
+        RedactConfig {
+            entities: self.entities.clone().unwrap_or(d.entities),
+            actions: self.actions.clone(),
+            threshold: self.threshold.unwrap_or(d.threshold),
+            hmac_key: self.hmac_key.as_ref().map(|k| k.as_str().to_owned()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ impl ApiError {
         } else {
             format!(
                 "Rate limit reached ({what}). Try again in {}.",
-                crate::quota::format_reset(retry_after_ms)
+                format_reset(retry_after_ms)
             )
         };
         let mut e = Self::new(
@@ -379,4 +379,38 @@ pub fn is_openai_error(v: &Value) -> bool {
     v.get("error")
         .and_then(|e| e.get("message"))
         .is_some_and(Value::is_string)
+}
+
+/// OpenAI's duration form for `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.
+pub fn format_reset(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let secs = ms as f64 / 1000.0;
+    if secs < 60.0 {
+        let s = format!("{secs:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        return format!("{s}s");
+    }
+    let total = ms / 1000;
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else {
+        format!("{m}m{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_reset;
+
+    #[test]
+    fn reset_format() {
+        assert_eq!(format_reset(20), "20ms");
+        assert_eq!(format_reset(1500), "1.5s");
+        assert_eq!(format_reset(1000), "1s");
+        assert_eq!(format_reset(360_000), "6m0s");
+        assert_eq!(format_reset(86_400_000), "24h0m0s");
+    }
 }

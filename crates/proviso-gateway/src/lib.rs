@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod evaluate;
 pub mod events;
 pub mod flood;
 mod handlers;

@@ -13,7 +13,6 @@
 //! `local` falls back to this replica's in-memory limits. Either way it is
 //! counted in metrics and logged.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,102 +22,9 @@ use proviso_access::limits::{
 };
 use proviso_access::{KeyRecord, Quotas};
 use proviso_policy::glob_match;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::env::EnvString;
-
-/// Where quota state lives.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Backend {
-    /// In this process (one replica).
-    #[default]
-    Memory,
-    /// In Redis, shared by every replica.
-    Redis,
-}
-
-/// What to do when Redis cannot be reached.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OnRedisError {
-    /// Refuse with 503 `quota_unavailable`.
-    #[default]
-    FailClosed,
-    /// Enforce the limits per replica, in memory, until Redis is back.
-    Local,
-}
-
-/// A model's price, for money budgets.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    /// Model name or glob, as clients send it.
-    pub model: String,
-    /// US dollars per million prompt tokens.
-    pub input_per_million_usd: f64,
-    /// US dollars per million completion tokens.
-    pub output_per_million_usd: f64,
-}
-
-/// `[quotas]`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuotaConfig {
-    /// `memory` or `redis`.
-    #[serde(default)]
-    pub backend: Backend,
-    /// Redis URL (for `backend = "redis"`).
-    #[serde(default = "default_redis_url")]
-    pub redis_url: EnvString,
-    /// `fail_closed` or `local`.
-    #[serde(default)]
-    pub on_redis_error: OnRedisError,
-    /// Timeout of one Redis call, milliseconds.
-    #[serde(default = "default_redis_timeout")]
-    pub redis_timeout_ms: u64,
-    /// Prefix of the Redis keys.
-    #[serde(default = "default_prefix")]
-    pub key_prefix: String,
-    /// Completion tokens reserved when a request sets no `max_tokens`.
-    #[serde(default = "default_max_tokens")]
-    pub default_max_tokens: u64,
-    /// Limits per team: `[quotas.teams.NAME]`.
-    #[serde(default)]
-    pub teams: BTreeMap<String, Quotas>,
-    /// Prices per model: `[[quotas.prices]]`.
-    #[serde(default)]
-    pub prices: Vec<Price>,
-}
-
-fn default_redis_url() -> EnvString {
-    EnvString::literal("redis://127.0.0.1:6379/")
-}
-fn default_redis_timeout() -> u64 {
-    250
-}
-fn default_prefix() -> String {
-    "proviso".into()
-}
-fn default_max_tokens() -> u64 {
-    4096
-}
-
-impl Default for QuotaConfig {
-    fn default() -> Self {
-        Self {
-            backend: Backend::Memory,
-            redis_url: default_redis_url(),
-            on_redis_error: OnRedisError::FailClosed,
-            redis_timeout_ms: default_redis_timeout(),
-            key_prefix: default_prefix(),
-            default_max_tokens: default_max_tokens(),
-            teams: BTreeMap::new(),
-            prices: Vec::new(),
-        }
-    }
-}
+pub use crate::config::{Backend, OnRedisError, Price, QuotaConfig};
 
 /// Why a reservation failed.
 #[derive(Debug)]
@@ -607,39 +513,5 @@ impl QuotaService {
                 );
             }
         });
-    }
-}
-
-/// OpenAI's duration form for `x-ratelimit-reset-*`: `20ms`, `1.5s`, `6m0s`.
-pub fn format_reset(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let secs = ms as f64 / 1000.0;
-    if secs < 60.0 {
-        let s = format!("{secs:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        return format!("{s}s");
-    }
-    let total = ms / 1000;
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else {
-        format!("{m}m{s}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_reset;
-
-    #[test]
-    fn reset_format() {
-        assert_eq!(format_reset(20), "20ms");
-        assert_eq!(format_reset(1500), "1.5s");
-        assert_eq!(format_reset(1000), "1s");
-        assert_eq!(format_reset(360_000), "6m0s");
-        assert_eq!(format_reset(86_400_000), "24h0m0s");
     }
 }

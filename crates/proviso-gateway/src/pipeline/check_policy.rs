@@ -2,13 +2,11 @@
 //! `Proviso-Purpose`, else the key's default) must be one the key was
 //! approved for, the model one the key may use, and the policy must allow
 //! the request on at least one of the model's deployments; deployments the
-//! policy refuses are dropped. [`evaluate`] is the pure part, shared with
-//! `proviso policy check`.
+//! policy refuses are dropped. The pure part is [`crate::evaluate`], shared
+//! with the admin API and `proviso policy check`.
 
 use axum::http::HeaderMap;
-use proviso_access::KeyRecord;
-use proviso_policy::{Decision, Policy, Request, glob_match};
-use serde_json::json;
+use proviso_policy::Decision;
 
 use crate::error::ApiError;
 use crate::pipeline::Context;
@@ -18,72 +16,7 @@ use crate::upstream::Deployment;
 /// The header a client declares its purpose in.
 pub const PURPOSE_HEADER: &str = "proviso-purpose";
 
-/// Everything the check found, for the gateway and for explanations.
-pub struct Evaluation {
-    /// The purpose in force (declared, or the key's default).
-    pub purpose: Option<String>,
-    /// Why the key itself may not make this request, if so.
-    pub scope_error: Option<String>,
-    /// The policy's decision for each deployment, in order.
-    pub decisions: Vec<(Deployment, Decision)>,
-}
-
-impl Evaluation {
-    /// Whether the request may proceed on some deployment.
-    pub fn allowed(&self) -> bool {
-        self.scope_error.is_none() && self.decisions.iter().any(|(_, d)| d.allowed)
-    }
-}
-
-/// Checks `key` asking for `model` with `declared` purpose against the
-/// policy, for each deployment.
-pub fn evaluate(
-    policy: &Policy,
-    key: &KeyRecord,
-    declared: Option<&str>,
-    model: &str,
-    deployments: Vec<Deployment>,
-) -> Evaluation {
-    let purpose = declared.or(key.implied_purpose()).map(str::to_owned);
-    let mut scope_error = None;
-    if let Some(p) = purpose
-        .as_ref()
-        .filter(|p| !key.purposes.is_empty() && !key.purposes.contains(p))
-    {
-        scope_error = Some(format!(
-            "key {} is approved for purposes [{}], not {p:?}",
-            key.id,
-            key.purposes.join(", ")
-        ));
-    } else if !key.models.is_empty() && !key.models.iter().any(|m| glob_match(m, model)) {
-        scope_error = Some(format!(
-            "key {} is approved for models [{}], not {model:?}",
-            key.id,
-            key.models.join(", ")
-        ));
-    }
-    let decisions = deployments
-        .into_iter()
-        .map(|d| {
-            let mut req = Request::new(
-                &key.team,
-                &key.id.0,
-                model,
-                &d.upstream.name,
-                d.upstream.kind_name(),
-            );
-            req.purpose = purpose.clone();
-            req.region = d.upstream.region.clone();
-            let decision = policy.explain(&req);
-            (d, decision)
-        })
-        .collect();
-    Evaluation {
-        purpose,
-        scope_error,
-        decisions,
-    }
-}
+pub use crate::evaluate::{Evaluation, evaluate};
 
 /// Keeps the deployments the policy allows, or refuses with 403.
 pub fn run(
@@ -150,24 +83,6 @@ fn strictest(a: Option<Vec<String>>, b: Option<&Vec<String>>) -> Option<Vec<Stri
             Some(a)
         }
     }
-}
-
-/// The policy part of a record's `detail`.
-pub fn detail(ctx: &Context) -> serde_json::Value {
-    json!({
-        "purpose": ctx.purpose,
-        "client": ctx.client,
-        "counted_prompt_tokens": ctx.counted_prompt_tokens,
-        "desensitized": ctx.redaction,
-        "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
-        "opened": ctx.opened.map(|id| id.to_string()),
-        "policy": ctx.decision.as_ref().map(|d| json!({
-            "allowed": d.allowed,
-            "rule": d.rule,
-            "reference": d.reference,
-            "desensitize": d.desensitize,
-        })),
-    })
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ impl Context {
                 || self.redaction.is_some()
                 || !self.attempts.is_empty()
                 || self.opened.is_some())
-            .then(|| crate::pipeline::check_policy::detail(self).to_string()),
+            .then(|| self.detail().to_string()),
         }
     }
 
@@ -196,6 +196,27 @@ impl Context {
                 detail.to_string(),
             )
         }
+    }
+
+    /// A record's `detail`: the purpose, the client, the counted prompt, what
+    /// was masked, the policy's decision, every upstream attempt, the opened
+    /// record of a stream.
+    pub fn detail(&self) -> serde_json::Value {
+        let ctx = self;
+        serde_json::json!({
+            "purpose": ctx.purpose,
+            "client": ctx.client,
+            "counted_prompt_tokens": ctx.counted_prompt_tokens,
+            "desensitized": ctx.redaction,
+            "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
+            "opened": ctx.opened.map(|id| id.to_string()),
+            "policy": ctx.decision.as_ref().map(|d| serde_json::json!({
+                "allowed": d.allowed,
+                "rule": d.rule,
+                "reference": d.reference,
+                "desensitize": d.desensitize,
+            })),
+        })
     }
 
     /// The record of a request that ends with `err`.

@@ -168,11 +168,6 @@ pub(crate) async fn offload<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))
 }
 
-/// Appends an administrative event and waits for the commit.
-pub async fn record_event(state: &AppState, rec: proviso_ledger::Record) -> Result<(), ApiError> {
-    record::commit(state, rec).await.map(|_| ())
-}
-
 /// `/v1/models`: the models this key may use. Not recorded unless refused
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {

@@ -93,7 +93,7 @@ pub fn tag(resp: &mut Response, ctx: &Context) {
                 ),
                 (
                     format!("x-ratelimit-reset-{name}"),
-                    crate::quota::format_reset(s.reset_ms),
+                    crate::error::format_reset(s.reset_ms),
                 ),
             ];
             for (k, v) in pairs {
