@@ -415,15 +415,7 @@ impl MonitorHandle {
                     if let Ok(mut s) = self.suspended_at.lock() {
                         s.insert(d.key.clone(), now.0);
                     }
-                    self.lifecycle(
-                        ledger,
-                        keys,
-                        &d.key,
-                        now,
-                        proviso_access::KeyEvent::Suspended,
-                        &reason,
-                        None,
-                    );
+                    self.lifecycle(ledger, keys, &d.key, now, &reason, None);
                 }
                 Level::Revoke => {
                     let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
@@ -432,15 +424,7 @@ impl MonitorHandle {
                         at.to_rfc3339(),
                         d.score
                     );
-                    self.lifecycle(
-                        ledger,
-                        keys,
-                        &d.key,
-                        now,
-                        proviso_access::KeyEvent::Suspended,
-                        &reason,
-                        Some(at),
-                    );
+                    self.lifecycle(ledger, keys, &d.key, now, &reason, Some(at));
                 }
             }
         }
@@ -495,7 +479,6 @@ impl MonitorHandle {
         keys: &KeyCache,
         key: &str,
         now: UnixMillis,
-        event: proviso_access::KeyEvent,
         reason: &str,
         revoke_at: Option<UnixMillis>,
     ) {
@@ -514,7 +497,7 @@ impl MonitorHandle {
                         .map(|_| ())
                         .map_err(|e| e.to_string())
                 },
-                event,
+                proviso_access::KeyEvent::Suspended,
                 &actor,
                 |t: &Option<proviso_access::KeyRecord>| t.as_ref(),
                 |st, change| {

@@ -1598,6 +1598,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A segment of an older format (2, or 3 with `spread` keys) holding
+    /// `text` as `r`, laid out as that format's writer laid it out.
+    fn assemble_old(
+        p: &Params,
+        version: u32,
+        text: &str,
+        mut r: Reference,
+        key: fn(u64) -> u64,
+    ) -> Index {
+        let parts = fingerprint_one(p, &MinHasher::new(p.num_perm), text);
+        r.tokens = parts.toks.len() as u32;
+        Index::assemble_as(
+            version,
+            Contents {
+                params: p.clone(),
+                refs: vec![r],
+                exact: parts
+                    .exact
+                    .iter()
+                    .map(|&(h, pos)| (key(h), 0, pos))
+                    .collect(),
+                bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
+                sigs: parts.sig,
+                tok_start: vec![0],
+                toks: parts.toks,
+            },
+        )
+        .unwrap()
+    }
+
     /// Writes the golden segments of formats 2 and 3 into `tests/compat/`
     /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
     /// format is added, beside the old files, never over them.
@@ -1611,26 +1641,7 @@ mod tests {
             (2u32, (|h| h) as fn(u64) -> u64),
             (3, crate::fingerprint::spread),
         ] {
-            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), text);
-            let mut r = Reference::file("old.jsonl", 5);
-            r.tokens = parts.toks.len() as u32;
-            let idx = Index::assemble_as(
-                version,
-                Contents {
-                    params: p.clone(),
-                    refs: vec![r],
-                    exact: parts
-                        .exact
-                        .iter()
-                        .map(|&(h, pos)| (key(h), 0, pos))
-                        .collect(),
-                    bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
-                    sigs: parts.sig,
-                    tok_start: vec![0],
-                    toks: parts.toks,
-                },
-            )
-            .unwrap();
+            let idx = assemble_old(&p, version, text, Reference::file("old.jsonl", 5), key);
             let path = dir.join(format!("segment-v{version}.pvx"));
             assert!(!path.exists(), "never overwrite a golden file");
             std::fs::write(path, idx.bytes()).unwrap();
@@ -1650,26 +1661,7 @@ mod tests {
         // Format 2 (or 3: fingerprints under spread keys, directories
         // without filters) of one text.
         let old = |version: u32, text: &str, key: fn(u64) -> u64| {
-            let parts = fingerprint_one(&p, &MinHasher::new(p.num_perm), text);
-            let mut r = Reference::file("old.jsonl", 1);
-            r.tokens = parts.toks.len() as u32;
-            Index::assemble_as(
-                version,
-                Contents {
-                    params: p.clone(),
-                    refs: vec![r],
-                    exact: parts
-                        .exact
-                        .iter()
-                        .map(|&(h, pos)| (key(h), 0, pos))
-                        .collect(),
-                    bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
-                    sigs: parts.sig,
-                    tok_start: vec![0],
-                    toks: parts.toks,
-                },
-            )
-            .unwrap()
+            assemble_old(&p, version, text, Reference::file("old.jsonl", 1), key)
         };
         let v2 = || old(2, a, |h| h);
         let v3 = || old(3, c, crate::fingerprint::spread);
