@@ -1,0 +1,363 @@
+//! The gateway in process: `app(state).oneshot(…)` against the fake
+//! upstream served on a free loopback port by this test process, with the
+//! in-memory ledger, so each stage's behaviour is checked on every
+//! `cargo test`, precisely and fast (the Python suite drives the real
+//! binaries end to end).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests opt out: a failed unwrap is a failed test
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use proviso_access::{Change, KeyStore, NewKey, Quotas};
+use proviso_gateway::config::{GatewayConfig, UpstreamConfig, UpstreamKind};
+use proviso_gateway::env::EnvString;
+use proviso_ledger::{LedgerHandle, MemoryStore, Outcome, RecordKind, WriterConfig};
+use proviso_types::UnixMillis;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+struct Harness {
+    app: axum::Router,
+    store: MemoryStore,
+    secret: String,
+    key_id: String,
+    fake: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A gateway over the fake upstream, one key (with `quotas`), and the
+/// policy given as TOML (`[policy]` section body, may be empty).
+async fn harness(quotas: Quotas, policy: &str, edit: impl FnOnce(&mut GatewayConfig)) -> Harness {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(proviso_testkit::fake::serve(
+        listener,
+        proviso_testkit::fake::FakeConfig::default(),
+        std::future::pending(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, secret) = keys
+        .create(
+            &NewKey {
+                team: "support".into(),
+                quotas,
+                ..NewKey::default()
+            },
+            &Change {
+                by: "test",
+                reason: "test",
+                record_id: "01TEST",
+                now: UnixMillis::now(),
+            },
+        )
+        .unwrap();
+    let store = MemoryStore::default();
+    let ledger = LedgerHandle::spawn(Box::new(store.clone()), WriterConfig::default()).unwrap();
+    let mut up = UpstreamConfig::default_openai(None);
+    up.name = "fake".into();
+    up.kind = UpstreamKind::OpenaiCompatible;
+    up.base_url = Some(EnvString::literal(format!("{fake}/v1")));
+    up.models = vec!["gpt-4o-mini".into()];
+    let mut cfg = GatewayConfig {
+        upstreams: vec![up],
+        policy: if policy.is_empty() {
+            proviso_policy::PolicyConfig::default()
+        } else {
+            toml::from_str(policy).unwrap()
+        },
+        ..GatewayConfig::default()
+    };
+    cfg.admin.token = Some(EnvString::literal(ADMIN));
+    edit(&mut cfg);
+    let state = proviso_gateway::state(cfg, ledger, keys).unwrap();
+    Harness {
+        app: proviso_gateway::app(state),
+        store,
+        secret,
+        key_id: key.id.0,
+        fake,
+        _dir: dir,
+    }
+}
+
+fn chat(secret: &str, body: Value) -> Request<Body> {
+    Request::post("/v1/chat/completions")
+        .header("authorization", format!("Bearer {secret}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn hi(text: &str) -> Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+}
+
+async fn body(resp: axum::response::Response) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let (parts, b) = resp.into_parts();
+    (
+        parts.status,
+        parts.headers,
+        b.collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+async fn fake_seen(fake: &str) -> Vec<Value> {
+    let v: Value = reqwest::get(format!("{fake}/_fake/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_answer_is_recorded_before_it_is_released_and_tagged_with_its_record() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    let (status, headers, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("ECHO: the river")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "the river");
+    let recs = h.store.with_records(|r| r.clone());
+    assert_eq!(recs.len(), 1, "committed by the time the answer is out");
+    let rec = &recs[0].record;
+    assert_eq!(
+        headers["x-proviso-record-id"].to_str().unwrap(),
+        rec.id.to_string()
+    );
+    assert_eq!(rec.output, "the river");
+    assert_eq!(rec.outcome, Outcome::Ok);
+    assert_eq!(rec.key_id.as_ref().unwrap().0, h.key_id);
+    assert!(rec.usage.is_some());
+}
+
+#[tokio::test]
+async fn a_stream_is_opened_on_record_then_closed() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    let mut req = hi("ECHO: one two three");
+    req["stream"] = json!(true);
+    let (status, _, b) = body(h.app.clone().oneshot(chat(&h.secret, req)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(b).unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let recs = h.store.with_records(|r| r.clone());
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].record.kind, RecordKind::Event);
+    assert_eq!(recs[0].record.endpoint, "exchange.opened");
+    assert_eq!(recs[1].record.output, "one two three");
+    let d: Value = serde_json::from_str(recs[1].record.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(d["opened"], recs[0].record.id.to_string());
+}
+
+#[tokio::test]
+async fn a_policy_refusal_is_403_recorded_and_nothing_leaves() {
+    let policy = r#"
+[[rules]]
+name = "no-support"
+effect = "deny"
+teams = ["support"]
+reason = "support may not call models"
+"#;
+    let h = harness(Quotas::default(), policy, |_| {}).await;
+    let before = fake_seen(&h.fake).await.len();
+    let (status, _, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("x")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["error"]["code"], "policy_denied");
+    assert_eq!(fake_seen(&h.fake).await.len(), before);
+    let recs = h.store.with_records(|r| r.clone());
+    assert_eq!(recs[0].record.outcome, Outcome::Refused);
+}
+
+#[tokio::test]
+async fn a_rate_limit_refuses_with_retry_after() {
+    let q = Quotas {
+        requests_per_minute: Some(1),
+        ..Quotas::default()
+    };
+    let h = harness(q, "", |_| {}).await;
+    let ok = h
+        .app
+        .clone()
+        .oneshot(chat(&h.secret, hi("a")))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.headers()["x-ratelimit-limit-requests"], "1");
+    let (status, headers, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("b")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        v["error"]["type"], "requests",
+        "a request limit, not tokens"
+    );
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((55..=60).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn personal_data_is_masked_upstream_and_restored_for_the_client() {
+    let policy = r#"
+[[rules]]
+name = "mask"
+effect = "desensitize"
+reason = "customer text"
+"#;
+    let h = harness(Quotas::default(), policy, |_| {}).await;
+    let (status, _, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("ECHO: write to ann@example.com")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "write to ann@example.com"
+    );
+    let seen = fake_seen(&h.fake).await;
+    let sent = seen.last().unwrap()["body"]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sent, "ECHO: write to <EMAIL_1>");
+    let recs = h.store.with_records(|r| r.clone());
+    assert!(!format!("{:?}", recs[0].record).contains("ann@example.com"));
+}
+
+#[tokio::test]
+async fn a_ledger_that_cannot_write_refuses_before_anything_leaves() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    assert_eq!(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("a")))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    h.store.set_failure(Some("disk full"));
+    // The first failure is found at commit time (the answer is withheld);
+    // after it, requests are refused before the upstream is called.
+    let r = h
+        .app
+        .clone()
+        .oneshot(chat(&h.secret, hi("b")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let before = fake_seen(&h.fake).await.len();
+    let (status, _, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("c")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["error"]["code"], "ledger_unavailable");
+    assert_eq!(
+        fake_seen(&h.fake).await.len(),
+        before,
+        "nothing left for the upstream"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_suspends_through_the_lifecycle_and_the_key_stops_working() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    let req = Request::post(format!("/admin/keys/{}/suspend", h.key_id))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"reason": "incident 7"}).to_string()))
+        .unwrap();
+    let (status, _, b) = body(h.app.clone().oneshot(req).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["state"], "suspended");
+    let recs = h.store.with_records(|r| r.clone());
+    let ev = &recs.last().unwrap().record;
+    assert_eq!(ev.endpoint, "key.suspended");
+    assert_eq!(
+        v["reason_ref"],
+        ev.id.to_string(),
+        "the key names its event"
+    );
+    let (status, _, b) = body(
+        h.app
+            .clone()
+            .oneshot(chat(&h.secret, hi("x")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["error"]["code"], "key_suspended");
+    // Suspending again does not apply to a suspended key.
+    let again = Request::post(format!("/admin/keys/{}/suspend", h.key_id))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::from(json!({"reason": "again"}).to_string()))
+        .unwrap();
+    assert_eq!(
+        h.app.clone().oneshot(again).await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn a_lifecycle_change_that_cannot_be_recorded_is_not_made() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    h.store.set_failure(Some("disk full"));
+    let req = Request::post(format!("/admin/keys/{}/revoke", h.key_id))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::from(json!({"reason": "leaked"}).to_string()))
+        .unwrap();
+    let (status, _, b) = body(h.app.clone().oneshot(req).await.unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    h.store.set_failure(None);
+    let get = Request::get(format!("/admin/keys/{}", h.key_id))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, b) = body(h.app.clone().oneshot(get).await.unwrap()).await;
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["state"], "active", "the revocation was undone");
+}
