@@ -1,0 +1,462 @@
+//! Querying: a document's exact runs and near duplicates in one segment
+//! or several, chained, extended and combined into matches.
+
+use super::*;
+
+impl Index {
+    pub(crate) fn signature_matches(&self, r: u32, sig: &[u32]) -> usize {
+        let n = self.params.num_perm;
+        let b = self.section(store::SIGS);
+        let at = r as usize * n * 4;
+        if sig.len() != n || at + n * 4 > b.len() {
+            return 0;
+        }
+        sig.iter()
+            .enumerate()
+            .filter(|(i, v)| store::u32_at(b, at + i * 4) == **v)
+            .count()
+    }
+
+    /// The reference's 16-bit token hashes, two bytes each (from the
+    /// token starts: one cache line for the reference's bounds).
+    pub(crate) fn ref_tokens(&self, r: u32) -> &[u8] {
+        let starts = self.section(store::TOK_START);
+        let toks = self.section(store::TOKS);
+        let i = r as usize;
+        if (i + 1) * 8 > starts.len() {
+            return &[];
+        }
+        let start = store::u64_at(starts, i * 8) as usize;
+        let end = if (i + 2) * 8 <= starts.len() {
+            store::u64_at(starts, (i + 1) * 8) as usize
+        } else {
+            toks.len() / 2
+        };
+        toks.get(start * 2..end.min(toks.len() / 2) * 2)
+            .unwrap_or(&[])
+    }
+
+    /// Grows a run `[first, end)` of document tokens on diagonal `diag`
+    /// while the reference's tokens `rt` agree.
+    pub(crate) fn extend(
+        rt: &[u8],
+        diag: i64,
+        mut first: usize,
+        mut end: usize,
+        doc: &[crate::Token],
+    ) -> (usize, usize) {
+        let tok = |i: i64| -> Option<u16> {
+            let i = usize::try_from(i).ok()?;
+            let s = rt.get(i * 2..i * 2 + 2)?;
+            Some(u16::from_le_bytes([s[0], s[1]]))
+        };
+        while first > 0 && tok(first as i64 - 1 + diag) == Some(doc[first - 1].hash as u16) {
+            first -= 1;
+        }
+        while end < doc.len() && tok(end as i64 + diag) == Some(doc[end].hash as u16) {
+            end += 1;
+        }
+        (first, end)
+    }
+
+    /// Looks a document up.
+    pub fn query(&self, text: &str) -> QueryResult {
+        query_parts(&[(self, 0)], text)
+    }
+
+    /// Copied spans of this segment: fingerprint hits, chained along
+    /// diagonals into runs, extended to where the texts part. References
+    /// are numbered from `base`.
+    pub(crate) fn exact_matches(
+        &self,
+        q: &Prepared<'_>,
+        base: u32,
+        acc: &mut Acc,
+        work: &mut Work,
+    ) {
+        let p = &self.params;
+        let tokens = q.tokens;
+        // The keys the fingerprints are stored under in this segment
+        // (themselves before format 3).
+        let Work {
+            keys,
+            found,
+            hits,
+            runs,
+            slots,
+            ..
+        } = work;
+        keys.clear();
+        keys.extend(q.fingerprints.iter().map(|f| {
+            if self.spread() {
+                crate::fingerprint::spread(f.0)
+            } else {
+                f.0
+            }
+        }));
+        self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, keys, found);
+        hits.clear();
+        for (found, &(_, pos)) in found.iter().zip(q.fingerprints) {
+            for (r, rpos) in found.clone().flat_map(|i| self.postings(i)).take(COMMON) {
+                hits.push((r, i64::from(rpos) - i64::from(pos), pos));
+            }
+        }
+        if hits.is_empty() {
+            runs.clear();
+            return;
+        }
+        chain_runs(hits, p.w as u32, slots, runs);
+        // Each run reads its reference's tokens somewhere in the index: a
+        // cache miss or two per run, and a text shared by many references
+        // gives many runs. As in `find_many`, a pipeline: while run `i` is
+        // extended, run `i + AHEAD`'s tokens (their bounds read by then)
+        // and run `i + 2 AHEAD`'s bounds are asked for.
+        const AHEAD: usize = 8;
+        let starts = self.section(store::TOK_START);
+        let ask_bounds = |r: u32| proviso_mmap::prefetch(starts, r as usize * 8 + 4);
+        let ask_tokens = |run: &(u32, i64, u32, u32), rt: &[u8]| {
+            proviso_mmap::prefetch(rt, (i64::from(run.2) + run.1).max(0) as usize * 2);
+        };
+        let near = |i: usize| {
+            let rt = self.ref_tokens(runs[i].0);
+            ask_tokens(&runs[i], rt);
+            rt
+        };
+        pipeline(
+            runs.len(),
+            AHEAD,
+            |i| ask_bounds(runs[i].0),
+            near,
+            |i, rt| {
+                let (r, diag, first, last) = runs[i];
+                // Extend the run token by token to where the texts part.
+                let (first, end_excl) = Index::extend(
+                    rt,
+                    diag,
+                    first as usize,
+                    (last as usize + p.k).min(tokens.len()),
+                    tokens,
+                );
+                let len = end_excl - first;
+                let rtok = (rt.len() / 2).max(1);
+                let whole_short_ref =
+                    rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
+                if len < p.min_run && !whole_short_ref {
+                    return;
+                }
+                let end_tok = end_excl - 1;
+                for c in &mut acc.covered[first..=end_tok] {
+                    *c = true;
+                }
+                acc.pieces.push(Piece {
+                    reference: base + r,
+                    run: len,
+                    share: len as f64 / rtok as f64,
+                    span: (tokens[first].start as usize, tokens[end_tok].end as usize),
+                });
+            },
+        );
+    }
+
+    /// Near duplicates of the whole text in this segment: LSH candidates,
+    /// each verified by the estimated Jaccard of the full signatures.
+    pub(crate) fn near_matches(
+        &self,
+        sig: &[u32],
+        keys: &[u64],
+        base: u32,
+        acc: &mut Acc,
+        work: &mut Work,
+    ) {
+        let p = &self.params;
+        let Work { found, cands, .. } = work;
+        self.find_many(store::BANDS, store::BAND_DIR, self.band_bits, keys, found);
+        cands.clear();
+        cands.extend(found.iter().cloned().flatten().map(|i| self.band_at(i).1));
+        if cands.is_empty() {
+            return;
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        // Each candidate's signature (512 bytes at 128 values) is
+        // somewhere in the index: asked for all at once, their misses
+        // overlap instead of coming one after another.
+        let row = self.params.num_perm * 4;
+        let sigs = self.section(store::SIGS);
+        for &r in cands.iter().take(16) {
+            for line in (0..row).step_by(64) {
+                proviso_mmap::prefetch(sigs, r as usize * row + line);
+            }
+        }
+        for &r in cands.iter() {
+            let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
+            acc.jaccard = acc.jaccard.max(j);
+            if j >= p.near_threshold {
+                acc.near.push((base + r, j));
+            }
+        }
+    }
+}
+
+/// A document made ready for look-ups in every segment.
+pub(crate) struct Prepared<'t> {
+    text: &'t str,
+    tokens: &'t [crate::Token],
+    fingerprints: &'t [(u64, u32)],
+}
+
+/// Buffers a look-up uses and leaves for the next document of its thread
+/// (a dozen allocations and frees per document otherwise).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    tokens: Vec<crate::Token>,
+    shingles: Vec<u64>,
+    fingerprints: Vec<(u64, u32)>,
+    covered: Vec<bool>,
+    pieces: Vec<Piece>,
+    near: Vec<(u32, f64)>,
+    spans: Vec<(usize, usize)>,
+    sig: Vec<u32>,
+    bands: Vec<u64>,
+    work: Work,
+}
+
+/// The buffers of the look-ups in one segment.
+#[derive(Default)]
+pub(crate) struct Work {
+    keys: Vec<u64>,
+    found: Vec<std::ops::Range<usize>>,
+    hits: Vec<(u32, i64, u32)>,
+    runs: Vec<(u32, i64, u32, u32)>,
+    slots: Vec<u32>,
+    cands: Vec<u32>,
+}
+
+/// Chains hits (reference, diagonal, document position), given in
+/// document order, into runs (reference, diagonal, first position, last
+/// position): hits of one reference on one diagonal at most `w` positions
+/// apart. The runs come out sorted as if the hits had been sorted and
+/// chained in turn, which is what they replace: a document holding copied
+/// text has hundreds of hits, and a small hash table from (reference,
+/// diagonal) to its latest run, then a sort of the fewer runs, costs less
+/// than sorting the hits. `slots` is the table's memory, kept between
+/// documents.
+pub(crate) fn chain_runs(
+    hits: &[(u32, i64, u32)],
+    w: u32,
+    slots: &mut Vec<u32>,
+    runs: &mut Vec<(u32, i64, u32, u32)>,
+) {
+    runs.clear();
+    // Open addressing, at most half full; a slot holds a run's number + 1.
+    let bits = (2 * hits.len()).next_power_of_two().trailing_zeros().max(4);
+    let mask = (1usize << bits) - 1;
+    slots.clear();
+    slots.resize(mask + 1, 0);
+    for &(r, diag, pos) in hits {
+        let h = (u64::from(r) << 32 ^ diag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut s = (h >> (64 - bits)) as usize;
+        while let Some(&slot) = slots.get(s) {
+            if slot == 0 {
+                if let Ok(n) = u32::try_from(runs.len() + 1) {
+                    slots[s] = n;
+                    runs.push((r, diag, pos, pos));
+                }
+                break;
+            }
+            let run = &mut runs[slot as usize - 1];
+            if run.0 == r && run.1 == diag {
+                if run.3.saturating_add(w) >= pos {
+                    run.3 = pos;
+                } else if let Ok(n) = u32::try_from(runs.len() + 1) {
+                    // A gap: a new run, now this pair's latest.
+                    slots[s] = n;
+                    runs.push((r, diag, pos, pos));
+                }
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+    runs.sort_unstable();
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// What the segments found so far: every matched run and near
+/// duplicate as it was found, made into one [`Match`] per reference at the
+/// end.
+pub(crate) struct Acc<'s> {
+    pieces: &'s mut Vec<Piece>,
+    near: &'s mut Vec<(u32, f64)>,
+    covered: &'s mut Vec<bool>,
+    jaccard: f64,
+}
+
+/// A matched run: its reference, length in tokens, share of the
+/// reference's tokens, and byte range in the document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Piece {
+    reference: u32,
+    run: usize,
+    share: f64,
+    span: (usize, usize),
+}
+
+/// Looks `text` up in every segment (each with the number of its first
+/// reference). All segments share the parameters of the first.
+pub(crate) fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
+    // This thread's buffers, taken for the look-up and given back after.
+    let mut s = SCRATCH.with(std::cell::Cell::take);
+    let res = query_with(parts, text, &mut s);
+    SCRATCH.with(|c| c.set(s));
+    res
+}
+
+pub(crate) fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResult {
+    let Some(p) = parts.first().map(|(ix, _)| &ix.params) else {
+        return QueryResult::default();
+    };
+    let Scratch {
+        tokens,
+        shingles,
+        fingerprints,
+        covered,
+        pieces,
+        near,
+        spans,
+        sig,
+        bands,
+        work,
+    } = s;
+    crate::normalize::tokenize_into(text, tokens);
+    let mut res = QueryResult {
+        tokens: tokens.len(),
+        ..QueryResult::default()
+    };
+    if tokens.is_empty() || parts.iter().all(|(ix, _)| ix.is_empty()) {
+        return res;
+    }
+    crate::fingerprint::shingles_into(tokens, p.k, shingles);
+    crate::fingerprint::winnow_into(shingles, p.w, fingerprints);
+    let q = Prepared {
+        text,
+        tokens,
+        fingerprints,
+    };
+    covered.clear();
+    covered.resize(q.tokens.len(), false);
+    pieces.clear();
+    near.clear();
+    let mut acc = Acc {
+        pieces,
+        near,
+        covered,
+        jaccard: 0.0,
+    };
+    for (ix, base) in parts {
+        ix.exact_matches(&q, *base, &mut acc, work);
+    }
+    // Near duplicates of the whole text. A document with more than
+    // 1/threshold times the shingles of the longest reference cannot reach
+    // the threshold (J <= |B| / |A|), so the signature is skipped: exact
+    // spans cover copies inside it.
+    let longest = parts
+        .iter()
+        .map(|(ix, _)| ix.longest_ref)
+        .max()
+        .unwrap_or(0);
+    let ceiling = (longest as f64 / p.near_threshold.max(1e-9)) as usize + 3;
+    if q.tokens.len() <= ceiling {
+        let hasher = &parts[0].0.hasher;
+        // The set MinHash is taken over, in the buffer the k-shingles are
+        // done with.
+        MinHasher::shingle_set_into(q.tokens, shingles);
+        hasher.signature_into(shingles, sig);
+        crate::minhash::band_keys_into(sig, p.bands, p.rows, bands);
+        for (ix, base) in parts {
+            ix.near_matches(sig, bands, *base, &mut acc, work);
+        }
+    }
+    res.jaccard = acc.jaccard;
+    finish(res, acc, q.text.len(), spans)
+}
+
+/// The matches of a document, one per reference, best first (longest run,
+/// then Jaccard, then reference number), and the totals over them.
+/// A reference's runs keep the order they were found in (segments in
+/// turn, each's runs by diagonal); a reference that is only a near
+/// duplicate covers the whole text.
+pub(crate) fn finish(
+    mut res: QueryResult,
+    acc: Acc,
+    text_len: usize,
+    spans: &mut Vec<(usize, usize)>,
+) -> QueryResult {
+    let Acc {
+        pieces,
+        near,
+        covered,
+        ..
+    } = acc;
+    pieces.sort_by_key(|p| p.reference);
+    near.sort_unstable_by_key(|n| n.0);
+    let mut matches: Vec<Match> = Vec::new();
+    let mut near_at = 0;
+    let mut i = 0;
+    while i < pieces.len() || near_at < near.len() {
+        let r = match (pieces.get(i), near.get(near_at)) {
+            (Some(p), Some(n)) => p.reference.min(n.0),
+            (Some(p), None) => p.reference,
+            (None, Some(n)) => n.0,
+            (None, None) => break,
+        };
+        let mut m = Match {
+            reference: r,
+            kind: "exact",
+            longest_run: 0,
+            reference_coverage: 0.0,
+            jaccard: 0.0,
+            spans: Vec::new(),
+        };
+        while let Some(p) = pieces.get(i).filter(|p| p.reference == r) {
+            m.longest_run = m.longest_run.max(p.run);
+            m.reference_coverage = (m.reference_coverage + p.share).min(1.0);
+            m.spans.push(p.span);
+            i += 1;
+        }
+        while let Some(&(_, j)) = near.get(near_at).filter(|n| n.0 == r) {
+            if m.spans.is_empty() {
+                m.kind = "near";
+                m.spans.push((0, text_len));
+            }
+            m.jaccard = j;
+            near_at += 1;
+        }
+        matches.push(m);
+    }
+    matches.sort_unstable_by(|a, b| {
+        b.longest_run
+            .cmp(&a.longest_run)
+            .then(b.jaccard.total_cmp(&a.jaccard))
+            .then(a.reference.cmp(&b.reference))
+    });
+    res.longest_run = matches.iter().map(|m| m.longest_run).max().unwrap_or(0);
+    res.covered = covered.iter().filter(|c| **c).count() as f64 / covered.len().max(1) as f64;
+    spans.clear();
+    spans.extend(matches.iter().flat_map(|m| m.spans.iter().copied()));
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &s in spans.iter() {
+        match merged.last_mut() {
+            Some(l) if s.0 <= l.1 => l.1 = l.1.max(s.1),
+            _ => merged.push(s),
+        }
+    }
+    res.spans = merged;
+    res.flagged = !matches.is_empty();
+    res.matches = matches;
+    res
+}

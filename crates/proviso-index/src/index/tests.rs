@@ -1,0 +1,451 @@
+//! The index's unit tests (look-ups, older formats, merges, references).
+
+#![allow(clippy::unwrap_used)]
+
+use super::build::fingerprint_one;
+use super::query::chain_runs;
+use super::*;
+
+/// The guessed and galloping look-up finds exactly the positions of a
+/// key, present or not, on uniform keys, clustered keys, and keys
+/// repeated thousands of times (a sentence in many references).
+#[test]
+fn look_ups_find_every_position_of_a_key() {
+    let mut x = 99u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut keys: Vec<u64> = (0..20_000).map(|_| next()).collect();
+    keys.extend(std::iter::repeat_n(keys[7], 3_000));
+    keys.extend((0..2_000u64).map(|i| (5 << 60) + i * 3)); // clustered
+    keys.extend([0, 0, u64::MAX, u64::MAX]);
+    let exact: Vec<(u64, u32, u32)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, 0, i as u32))
+        .collect();
+    let ix = Index::assemble(Contents {
+        params: Params::default(),
+        refs: vec![Reference::file("t", 1)],
+        exact,
+        sigs: vec![0; 128],
+        tok_start: vec![0],
+        ..Contents::default()
+    })
+    .unwrap();
+    assert!(ix.dir_bits < 14, "a bucket per 64 keys, not per key");
+    assert_eq!(
+        ix.count(store::POSTINGS, 8),
+        3_001 + 2 + 2,
+        "repeated keys are grouped"
+    );
+    let mut probes: Vec<u64> = keys.iter().step_by(7).copied().collect();
+    probes.extend((0..3_000).map(|_| next()));
+    probes.extend([
+        1,
+        u64::MAX - 1,
+        (5 << 60) + 1,
+        (5 << 60) + 3,
+        keys[7] + 1,
+        keys[7] - 1,
+    ]);
+    let mut found = vec![0..7, 1..2]; // replaced, not added to
+    ix.find_many(
+        store::EXACT,
+        store::EXACT_DIR,
+        ix.dir_bits,
+        &probes,
+        &mut found,
+    );
+    let mut at: std::collections::HashMap<u64, Vec<u32>> = Default::default();
+    for (i, k) in keys.iter().enumerate() {
+        at.entry(*k).or_default().push(i as u32);
+    }
+    for (k, r) in probes.iter().zip(found.iter().cloned()) {
+        let mut want = at.get(k).cloned().unwrap_or_default();
+        let mut got: Vec<u32> = r.flat_map(|i| ix.postings(i)).map(|p| p.1).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want, "key {k:#x}");
+    }
+    // Mapped from its file, the segment reads its directories from
+    // copies in memory (the same bytes) and finds the same positions.
+    let dir = std::env::temp_dir().join(format!("pvx-hot-{}", std::process::id()));
+    let path = dir.join("a.pvx");
+    crate::write_segment(&ix, &path).unwrap();
+    let mapped = crate::read_segment(&path).unwrap();
+    assert!(mapped.is_mapped() && ix.hot.iter().all(Option::is_none));
+    for i in 0..store::SECTIONS {
+        let (o, l) = mapped.sec[i];
+        let copied = mapped.hot[i].as_deref();
+        let dir = i == store::EXACT_DIR || i == store::BAND_DIR;
+        assert_eq!(copied.is_some(), dir, "section {i}");
+        assert_eq!(mapped.section(i), &mapped.bytes()[o..o + l]);
+    }
+    let mut again = Vec::new();
+    mapped.find_many(
+        store::EXACT,
+        store::EXACT_DIR,
+        mapped.dir_bits,
+        &probes,
+        &mut again,
+    );
+    assert_eq!(again, found);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A segment of an older format (2, or 3 with `spread` keys) holding
+/// `text` as `r`, laid out as that format's writer laid it out.
+fn assemble_old(
+    p: &Params,
+    version: u32,
+    text: &str,
+    mut r: Reference,
+    key: fn(u64) -> u64,
+) -> Index {
+    let parts = fingerprint_one(p, &MinHasher::new(p.num_perm), text);
+    r.tokens = parts.toks.len() as u32;
+    Index::assemble_as(
+        version,
+        Contents {
+            params: p.clone(),
+            refs: vec![r],
+            exact: parts
+                .exact
+                .iter()
+                .map(|&(h, pos)| (key(h), 0, pos))
+                .collect(),
+            bands: parts.bands.iter().map(|&k| (k, 0)).collect(),
+            sigs: parts.sig,
+            tok_start: vec![0],
+            toks: parts.toks,
+        },
+    )
+    .unwrap()
+}
+
+/// Writes the golden segments of formats 2 and 3 into `tests/compat/`
+/// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
+/// format is added, beside the old files, never over them.
+#[test]
+#[ignore = "writes golden files"]
+fn write_golden_segments_2_and_3() {
+    let p = Params::default();
+    let text = crate::segment::tests::GOLDEN_TEXT;
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+    for (version, key) in [
+        (2u32, (|h| h) as fn(u64) -> u64),
+        (3, crate::fingerprint::spread),
+    ] {
+        let idx = assemble_old(&p, version, text, Reference::file("old.jsonl", 5), key);
+        let path = dir.join(format!("segment-v{version}.pvx"));
+        assert!(!path.exists(), "never overwrite a golden file");
+        std::fs::write(path, idx.bytes()).unwrap();
+    }
+}
+
+/// Format 2 stored fingerprints under their own value, format 3 had
+/// directories without filters: such segments are still queried as
+/// they are, alone or beside the newest format, and merging rewrites
+/// them in it.
+#[test]
+fn older_formats_are_read_and_merged() {
+    let p = Params::default();
+    let a = "the committee met on tuesday to review the annual budget and decided that the library would stay open on sundays through the winter months";
+    let b = "photosynthesis turns light water and carbon dioxide into sugar and oxygen inside the chloroplasts of green plants and many kinds of algae";
+    let c = "the river flooded the lower town twice that spring and the council voted to raise the embankment before the autumn rains came again";
+    // Format 2 (or 3: fingerprints under spread keys, directories
+    // without filters) of one text.
+    let old = |version: u32, text: &str, key: fn(u64) -> u64| {
+        assemble_old(&p, version, text, Reference::file("old.jsonl", 1), key)
+    };
+    let v2 = || old(2, a, |h| h);
+    let v3 = || old(3, c, crate::fingerprint::spread);
+    let v4 = || {
+        let mut nb = IndexBuilder::new(p.clone());
+        nb.add(b, Reference::file("new.jsonl", 1));
+        nb.build().unwrap()
+    };
+    assert!(!v2().spread() && !v2().filtered());
+    assert!(v3().spread() && !v3().filtered());
+    assert!(v4().spread() && v4().filtered());
+    assert_eq!(store::u32_at(v2().bytes(), 8), 2);
+    assert_eq!(store::u32_at(v3().bytes(), 8), 3);
+    let doc3 = format!("Before. {c}. After.");
+    assert_eq!(v3().query(&doc3).longest_run, tokenize(c).len());
+    let set = IndexSet::new(vec![v3(), v4()]).unwrap();
+    assert!(set.query(&doc3).flagged);
+    let merged = Index::merge(vec![v3(), v4()]).unwrap();
+    assert!(merged.filtered());
+    assert_eq!(merged.query(&doc3).longest_run, tokenize(c).len());
+    let doc = format!("Some words first. {a}. Then more. {b}. The end.");
+    let alone = v2().query(&doc);
+    assert!(alone.flagged);
+    assert_eq!(alone.longest_run, tokenize(a).len());
+    let refs = |r: &QueryResult| {
+        let mut v: Vec<u32> = r.matches.iter().map(|m| m.reference).collect();
+        v.sort_unstable();
+        v
+    };
+    let set = IndexSet::new(vec![v2(), v4()]).unwrap();
+    assert_eq!(refs(&set.query(&doc)), vec![0, 1]);
+    let merged = Index::merge(vec![v2(), v4()]).unwrap();
+    assert!(merged.spread());
+    assert_eq!(store::u32_at(merged.bytes(), 8), crate::FORMAT_VERSION);
+    let q = merged.query(&doc);
+    assert_eq!(refs(&q), vec![0, 1]);
+    assert!(q.matches.iter().all(|m| m.kind == "exact"));
+}
+
+/// The references of a segment's JSON, made whole.
+fn refs_from_json(json: &[u8]) -> Result<Vec<Reference>, String> {
+    RefTable::from_json(json).map(|t| t.all())
+}
+
+/// References are stored with each source once, and read back whole
+/// (ledger fields, escaped strings, unknown keys ignored, the keys in
+/// any order); the plain array written before is still read; a source
+/// number past the list, a missing part or a reference of the wrong
+/// shape is an error, not a guess.
+#[test]
+fn references_store_each_source_once() {
+    let mut refs: Vec<Reference> = (1..=1000)
+        .map(|i| Reference::file("/data/a/very/long/path/to/outputs.jsonl", i))
+        .collect();
+    refs.push(Reference {
+        source: "ledger".into(),
+        record_id: Some("01J".into()),
+        team: Some("research".into()),
+        ..Reference::default()
+    });
+    refs.push(Reference {
+        source: "C:\\data\\\"quoted\".jsonl".into(),
+        row: Some(7),
+        record_id: Some("01K".into()),
+        key_id: Some("key-\u{e9}".into()),
+        team: Some("t\nnewline".into()),
+        model: Some("gpt-4o".into()),
+        time: Some("2026-12-02T12:00:00Z".into()),
+        tokens: 12,
+    });
+    refs.push(Reference::file(
+        "/data/a/very/long/path/to/outputs.jsonl",
+        1001,
+    ));
+    assert_eq!(RefTable::from_refs(refs.clone()).all(), refs);
+    let json = RefTable::from_refs(refs.clone()).to_json().unwrap();
+    assert_eq!(refs_from_json(&json).unwrap(), refs);
+    assert!(
+        json.len() < 1000 * 30,
+        "{} bytes: the path is stored once",
+        json.len()
+    );
+    let plain = serde_json::to_vec(&refs).unwrap();
+    assert_eq!(refs_from_json(&plain).unwrap(), refs);
+    let bad = br#"{"sources":["a"],"source_of":[3],"refs":[{"row":1,"tokens":0}]}"#;
+    assert!(refs_from_json(bad).unwrap_err().contains("source number"));
+    let short = br#"{"sources":["a"],"source_of":[],"refs":[{"row":1,"tokens":0}]}"#;
+    assert!(refs_from_json(short).is_err());
+    let reordered = br#"{"refs":[{"tokens":3,"row":2,"extra":[1]}],"other":{},"source_of":[0],"sources":["a"]}"#;
+    assert_eq!(
+        refs_from_json(reordered).unwrap(),
+        vec![Reference {
+            tokens: 3,
+            ..Reference::file("a", 2)
+        }]
+    );
+    for bad in [
+        &br#"{"sources":["a"],"source_of":[0]}"#[..],
+        br#"{"sources":["a"],"refs":[{"row":1}]}"#,
+        br#"{"sources":["a"],"source_of":[0],"refs":[{"row":"one"}]}"#,
+        br#"{"sources":["a"],"source_of":[0],"refs":[{"row":1}]} trailing"#,
+        br#"{"sources":["a"],"source_of":[0],"refs":[{"row":1}"#,
+    ] {
+        assert!(
+            refs_from_json(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+/// Chaining hits through the hash table gives the runs that sorting
+/// the hits and chaining them in order gives, over many documents of
+/// hits with few references and diagonals (many chains and gaps) and
+/// with many (few collisions).
+#[test]
+fn chained_runs_are_those_of_sorted_hits() {
+    let mut x = 0x1234_5678_9ABC_DEF0u64;
+    let mut next = |m: u64| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % m
+    };
+    let (mut slots, mut runs) = (Vec::new(), Vec::new());
+    for case in 0..300 {
+        let spread = [3u64, 40, 100_000][case % 3];
+        let mut hits = Vec::new();
+        let mut pos = 0u32;
+        for _ in 0..next(400) {
+            pos += 1 + next(6) as u32;
+            for _ in 0..next(5) {
+                let r = next(spread) as u32;
+                let rpos = next(spread.min(50)) as i64;
+                hits.push((r, rpos - i64::from(pos), pos));
+            }
+        }
+        hits.dedup();
+        let w = 1 + next(9) as u32;
+        let mut sorted = hits.clone();
+        sorted.sort_unstable();
+        let mut want: Vec<(u32, i64, u32, u32)> = Vec::new();
+        for &(r, d, p) in &sorted {
+            match want.last_mut() {
+                Some(l) if l.0 == r && l.1 == d && l.3 + w >= p => l.3 = p,
+                _ => want.push((r, d, p, p)),
+            }
+        }
+        chain_runs(&hits, w, &mut slots, &mut runs);
+        assert_eq!(runs, want, "case {case}");
+    }
+}
+
+/// The pipeline asks far, then near, then works, for every item once
+/// and in order, however many items there are.
+#[test]
+fn pipeline_visits_every_item_in_order() {
+    for (n, ahead) in [0usize, 1, 3, 5, 40, 100]
+        .into_iter()
+        .flat_map(|n| [(n, 2), (n, 16), (n, 32)])
+    {
+        let log = std::cell::RefCell::new(Vec::new());
+        pipeline(
+            n,
+            ahead,
+            |i| log.borrow_mut().push(('f', i)),
+            |i| {
+                log.borrow_mut().push(('n', i));
+                i * 10
+            },
+            |i, m| {
+                assert_eq!(m, i * 10);
+                log.borrow_mut().push(('w', i));
+            },
+        );
+        let log = log.into_inner();
+        let at = |e| log.iter().position(|x| *x == e).unwrap();
+        for i in 0..n {
+            assert!(
+                at(('f', i)) < at(('n', i)) && at(('n', i)) < at(('w', i)),
+                "n {n} item {i}"
+            );
+        }
+        let worked: Vec<usize> = log.iter().filter(|e| e.0 == 'w').map(|e| e.1).collect();
+        assert_eq!(worked, (0..n).collect::<Vec<_>>());
+        assert_eq!(log.len(), 3 * n);
+    }
+}
+
+/// A merge that cannot be done says why; it never yields an empty
+/// index in place of the segments.
+#[test]
+fn merges_that_cannot_be_done_are_errors() {
+    assert!(matches!(
+        Index::merge(Vec::new()),
+        Err(IndexError::Build(_))
+    ));
+    let one = |params: Params| {
+        let mut b = IndexBuilder::new(params);
+        b.add(
+            "alpha beta gamma delta epsilon zeta eta theta iota kappa",
+            Reference::file("f", 1),
+        );
+        b.build().unwrap()
+    };
+    let other = Params {
+        min_run: 30,
+        ..Params::default()
+    };
+    let e = Index::merge(vec![one(Params::default()), one(other)]).unwrap_err();
+    assert!(matches!(e, IndexError::ParamsDiffer));
+    assert!(e.to_string().contains("different parameters"));
+    assert_eq!(
+        Index::merge(vec![one(Params::default()), one(Params::default())])
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// Adding in parallel gives the very same segment as adding one by one.
+#[test]
+fn add_all_is_add_in_order() {
+    let texts: Vec<String> = (0..300)
+        .map(|i| {
+            (0..(5 + i % 40))
+                .map(|w| format!("t{}w{w}", i % 17))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mut one = IndexBuilder::new(Params::default());
+    one.add("already here first", Reference::file("a", 1));
+    let mut all = IndexBuilder::new(Params::default());
+    all.add("already here first", Reference::file("a", 1));
+    for (i, t) in texts.iter().enumerate() {
+        one.add(t, Reference::file("f", i as u64));
+    }
+    all.add_all(
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), Reference::file("f", i as u64)))
+            .collect(),
+    );
+    assert_eq!(one.build().unwrap().bytes(), all.build().unwrap().bytes());
+}
+
+/// A stock sentence in every reference: each copy is still attributed
+/// to its own reference (through its own text), a document holding
+/// only the stock sentence is flagged through the first COMMON
+/// references that hold it, not all of them.
+#[test]
+fn common_text_is_followed_in_a_bounded_number_of_references() {
+    let stock = "thank you for your question here is a detailed answer that covers the main points you asked about in order";
+    let n = 3 * COMMON;
+    let mut b = IndexBuilder::new(Params::default());
+    let text = |i: usize| {
+        let own: Vec<String> = (0..30).map(|w| format!("own{i}x{w}")).collect();
+        format!("{stock} {}", own.join(" "))
+    };
+    for i in 0..n {
+        b.add(&text(i), Reference::file("refs", i as u64 + 1));
+    }
+    let ix = b.build().unwrap();
+    let last = n - 1;
+    let r = ix.query(&format!("some human preface. {}", text(last)));
+    assert!(r.flagged);
+    assert_eq!(
+        r.matches[0].reference as usize, last,
+        "attributed to its own reference"
+    );
+    assert_eq!(
+        r.longest_run,
+        ix.reference(last).unwrap().tokens as usize,
+        "the whole reference"
+    );
+    let r = ix.query(&format!(
+        "a forum post quoting: {stock} and nothing else of note"
+    ));
+    assert!(r.flagged, "the stock sentence is a copied span");
+    assert!(r.longest_run >= 20);
+    assert!(
+        r.matches.len() <= COMMON,
+        "{} references followed",
+        r.matches.len()
+    );
+}
