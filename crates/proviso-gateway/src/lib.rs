@@ -2,7 +2,8 @@
 //!
 //! [`app`] builds the axum router over one [`AppState`]; [`serve`] runs it
 //! with graceful shutdown. Every proxied request goes through
-//! [`pipeline::run`], whose stages are named as in DESIGN.md.
+//! [`pipeline::run`], whose stages are named as in docs/design.md (and
+//! followed one by one in docs/life-of-a-request.md).
 #![deny(missing_docs)]
 
 pub mod admin;

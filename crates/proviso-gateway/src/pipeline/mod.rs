@@ -1,4 +1,4 @@
-//! The request path. [`run`] calls the stages in the order of DESIGN.md;
+//! The request path. [`run`] calls the stages in the order of docs/design.md;
 //! each stage is a plain function over the shared state and the context.
 //!
 //! ```text
