@@ -361,3 +361,24 @@ async fn a_lifecycle_change_that_cannot_be_recorded_is_not_made() {
     let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["state"], "active", "the revocation was undone");
 }
+
+#[tokio::test]
+async fn the_webhook_url_takes_environment_variables() {
+    // PATH is set wherever tests run (setting a variable needs `unsafe`).
+    let path = std::env::var("PATH").unwrap();
+    let make = |url: &str| {
+        let mut cfg = GatewayConfig::default();
+        cfg.monitor.webhook_url = Some(url.into());
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+        let ledger =
+            LedgerHandle::spawn(Box::new(MemoryStore::default()), WriterConfig::default()).unwrap();
+        proviso_gateway::state(cfg, ledger, keys).map(|s| s.config.monitor.webhook_url.clone())
+    };
+    assert_eq!(
+        make("https://hooks.example/${PATH}/x").unwrap(),
+        Some(format!("https://hooks.example/{path}/x"))
+    );
+    let err = make("https://hooks.example/${PROVISO_NO_SUCH_VAR_7}").unwrap_err();
+    assert!(err.to_string().contains("PROVISO_NO_SUCH_VAR_7"), "{err}");
+}
