@@ -27,8 +27,10 @@ mod keys;
 pub mod limits;
 mod quota;
 mod secret;
+mod store;
 
 pub use error::AccessError;
-pub use keys::{Application, Approval, Change, KeyEvent, KeyRecord, KeyState, KeyStore, NewKey};
+pub use keys::{Application, Approval, Change, KeyEvent, KeyRecord, KeyState, NewKey};
 pub use quota::Quotas;
 pub use secret::{generate_secret, hash_secret};
+pub use store::KeyStore;

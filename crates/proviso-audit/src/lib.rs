@@ -10,7 +10,7 @@
 //! no terminal code here: the CLI drives it.
 #![deny(missing_docs)]
 
-mod fast;
+mod json_field;
 mod read;
 mod report;
 pub mod stats;

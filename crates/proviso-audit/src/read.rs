@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-pub(crate) use crate::fast::Picker;
+pub(crate) use crate::json_field::Picker;
 
 /// One document to audit.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proviso_gateway::keys::KeyCache;
+use proviso_gateway::key_cache::KeyCache;
 use proviso_gateway::monitor::MonitorHandle;
 use proviso_gateway::quota::{QuotaConfig, QuotaService};
 use proviso_ledger::{LedgerHandle, Record, WriterConfig};

@@ -14,7 +14,7 @@ pub mod evaluate;
 pub mod events;
 pub mod flood;
 mod handlers;
-pub mod keys;
+pub mod key_cache;
 pub mod lifecycle;
 pub mod metrics;
 pub mod monitor;
@@ -81,7 +81,7 @@ pub fn state(
             ));
         }
     }
-    let keys = std::sync::Arc::new(keys::KeyCache::new(keys)?);
+    let keys = std::sync::Arc::new(key_cache::KeyCache::new(keys)?);
     let clock = match config.server.clock {
         config::ClockKind::System => proviso_types::Clock::System,
         config::ClockKind::Simulated => {

@@ -19,7 +19,7 @@ use proviso_monitor::{ActorReport, Decision, Level, Mode, Monitor, MonitorConfig
 use proviso_types::{KeyId, RecordId, UnixMillis};
 use serde_json::json;
 
-use crate::keys::KeyCache;
+use crate::key_cache::KeyCache;
 use crate::quota::QuotaService;
 
 /// The monitor's shared side: the queue, counters, the report, and what

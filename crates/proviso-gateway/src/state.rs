@@ -5,7 +5,7 @@ use std::sync::Arc;
 use proviso_ledger::LedgerHandle;
 
 use crate::config::GatewayConfig;
-use crate::keys::KeyCache;
+use crate::key_cache::KeyCache;
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
 

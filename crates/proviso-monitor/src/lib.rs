@@ -9,8 +9,8 @@
 #![deny(missing_docs)]
 
 pub mod config;
-mod fast;
 pub mod features;
+mod fxhash;
 pub mod ladder;
 pub mod mmd;
 pub mod observation;
@@ -382,9 +382,9 @@ impl Monitor {
         names.sort();
         let mut uf = UnionFind::new(names.len());
         // shared templates
-        let mut by_template: fast::FastMap<u32, Vec<usize>> = fast::FastMap::default();
+        let mut by_template: fxhash::FastMap<u32, Vec<usize>> = fxhash::FastMap::default();
         for (i, k) in names.iter().enumerate() {
-            let mut counts: fast::FastMap<u32, u32> = fast::FastMap::default();
+            let mut counts: fxhash::FastMap<u32, u32> = fxhash::FastMap::default();
             for e in &self.keys[*k].events {
                 *counts.entry(e.template).or_insert(0) += 1;
             }
@@ -551,7 +551,7 @@ impl Monitor {
             spread,
             format!("{n} requests over {k} keys, the busiest key has {top}"),
         ));
-        let tops: fast::FastSet<u32> = top_templates(&view.events)
+        let tops: fxhash::FastSet<u32> = top_templates(&view.events)
             .into_iter()
             .take(3)
             .map(|(t, _)| t)

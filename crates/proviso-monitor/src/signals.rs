@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::fast::{FastMap as HashMap, FastSet as HashSet};
+use crate::fxhash::{FastMap as HashMap, FastSet as HashSet};
 
 use serde::Serialize;
 

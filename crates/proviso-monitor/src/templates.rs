@@ -3,7 +3,7 @@
 //! above the Jaccard threshold (verified on the full signature), or starts
 //! a new one. Clusters unused for a while are forgotten.
 
-use crate::fast::FastMap as HashMap;
+use crate::fxhash::FastMap as HashMap;
 
 use crate::features::{BANDS, SIG, band_hash, jaccard};
 
