@@ -5,13 +5,47 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// OpenAI's error `type`: what kind of failure, for a client's retry logic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    /// The request itself is wrong (400, 401, 404, 408, 413, 409).
+    InvalidRequest,
+    /// The key may not do this (403).
+    Permission,
+    /// A request-rate limit (429).
+    Requests,
+    /// A token-rate limit (429).
+    Tokens,
+    /// A budget is spent (429).
+    InsufficientQuota,
+    /// The gateway cannot serve now (500, 503).
+    Server,
+    /// The upstream failed (502, 504, or its own status).
+    Upstream,
+}
+
+impl ErrorType {
+    /// As OpenAI writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request_error",
+            ErrorType::Permission => "permission_error",
+            ErrorType::Requests => "requests",
+            ErrorType::Tokens => "tokens",
+            ErrorType::InsufficientQuota => "insufficient_quota",
+            ErrorType::Server => "server_error",
+            ErrorType::Upstream => "upstream_error",
+        }
+    }
+}
+
 /// An error answered to the client.
 #[derive(Clone, Debug)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// OpenAI's `type`.
-    pub kind: &'static str,
+    pub kind: ErrorType,
     /// OpenAI's `code`; documented in `docs/errors.md`.
     pub code: &'static str,
     /// Human message (never contains secrets, prompts or outputs).
@@ -25,7 +59,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, code: &'static str, msg: String) -> Self {
+    fn new(status: StatusCode, kind: ErrorType, code: &'static str, msg: String) -> Self {
         Self {
             status,
             kind,
@@ -39,14 +73,14 @@ impl ApiError {
 
     /// An error of the admin API (`docs/errors.md`, admin section).
     pub fn admin(status: StatusCode, code: &'static str, message: String) -> Self {
-        Self::new(status, "invalid_request_error", code, message)
+        Self::new(status, ErrorType::InvalidRequest, code, message)
     }
 
     /// 400 `invalid_json`.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "invalid_json",
             format!("The request body is not valid JSON: {detail}"),
         )
@@ -56,7 +90,7 @@ impl ApiError {
     pub fn missing_field(field: &str) -> Self {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "missing_field",
             format!("Missing required parameter: '{field}'."),
         );
@@ -68,7 +102,7 @@ impl ApiError {
     pub fn invalid_field(field: &str, why: &str) -> Self {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "invalid_field",
             format!("Invalid value for '{field}': {why}"),
         );
@@ -80,7 +114,7 @@ impl ApiError {
     pub fn missing_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "missing_api_key",
             "No API key provided. Send your Proviso key as 'Authorization: Bearer <key>' \
              (or in the 'api-key' header)."
@@ -92,7 +126,7 @@ impl ApiError {
     pub fn invalid_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "invalid_api_key",
             "Incorrect API key provided. Ask your Proviso administrator for a key.".into(),
         )
@@ -103,7 +137,7 @@ impl ApiError {
         let why = reason.map(|r| format!(" Reason: {r}.")).unwrap_or_default();
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "key_revoked",
             format!("API key {id} has been revoked.{why}"),
         )
@@ -113,7 +147,7 @@ impl ApiError {
     pub fn key_expired(id: &str) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "key_expired",
             format!("API key {id} has expired. Ask your Proviso administrator for a new one."),
         )
@@ -128,7 +162,7 @@ impl ApiError {
             .unwrap_or_default();
         Self::new(
             StatusCode::FORBIDDEN,
-            "permission_error",
+            ErrorType::Permission,
             "key_suspended",
             format!("API key {id} is suspended pending review.{why}{r}"),
         )
@@ -142,7 +176,7 @@ impl ApiError {
             .unwrap_or_default();
         let mut e = Self::new(
             StatusCode::FORBIDDEN,
-            "permission_error",
+            ErrorType::Permission,
             "policy_denied",
             format!("Refused by policy rule '{rule}': {reason}.{r}"),
         );
@@ -164,7 +198,11 @@ impl ApiError {
         };
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            if tokens { "tokens" } else { "requests" },
+            if tokens {
+                ErrorType::Tokens
+            } else {
+                ErrorType::Requests
+            },
             "rate_limit_exceeded",
             msg,
         );
@@ -176,7 +214,7 @@ impl ApiError {
     pub fn budget_exceeded(what: &str, retry_after_ms: u64) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "insufficient_quota",
+            ErrorType::InsufficientQuota,
             "budget_exceeded",
             format!(
                 "Monthly budget exhausted ({what}). It renews at the start of next month (UTC)."
@@ -191,7 +229,7 @@ impl ApiError {
     pub fn quota_unavailable(why: &str) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
+            ErrorType::Server,
             "quota_unavailable",
             format!(
                 "Quotas cannot be checked right now ({why}); the gateway refuses rather than overspend. Retry later."
@@ -206,7 +244,7 @@ impl ApiError {
     pub fn overloaded(limit: usize) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
+            ErrorType::Server,
             "overloaded",
             format!(
                 "The gateway is handling its limit of {limit} requests at once. Retry shortly."
@@ -221,7 +259,7 @@ impl ApiError {
     pub fn body_timeout(ms: u64) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "request_timeout",
             format!("The request body did not arrive within {ms} ms."),
         )
@@ -231,7 +269,7 @@ impl ApiError {
     pub fn model_not_found(model: &str) -> Self {
         let mut e = Self::new(
             StatusCode::NOT_FOUND,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "model_not_found",
             format!("The model '{model}' does not exist or is not served by this gateway."),
         );
@@ -243,7 +281,7 @@ impl ApiError {
     pub fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "request_too_large",
             format!("The request body exceeds the limit of {limit} bytes."),
         )
@@ -253,7 +291,7 @@ impl ApiError {
     pub fn upstream_timeout(upstream: &str, what: &str) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "upstream_error",
+            ErrorType::Upstream,
             "upstream_timeout",
             format!("Upstream '{upstream}' timed out ({what})."),
         )
@@ -263,7 +301,7 @@ impl ApiError {
     pub fn upstream_unreachable(upstream: &str) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorType::Upstream,
             "upstream_unreachable",
             format!("Upstream '{upstream}' could not be reached."),
         )
@@ -274,7 +312,7 @@ impl ApiError {
     pub fn upstream_error(upstream: &str, status: u16, body: Option<Value>) -> Self {
         let mut e = Self::new(
             StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorType::Upstream,
             "upstream_error",
             format!("Upstream '{upstream}' failed with HTTP {status}."),
         );
@@ -286,7 +324,7 @@ impl ApiError {
     pub fn upstream_auth(upstream: &str) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorType::Upstream,
             "upstream_auth_failed",
             format!(
                 "Upstream '{upstream}' rejected the gateway's credentials; tell your Proviso \
@@ -299,7 +337,7 @@ impl ApiError {
     pub fn upstream_bad_response(upstream: &str, why: &str) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorType::Upstream,
             "upstream_bad_response",
             format!("Upstream '{upstream}' sent a response that is not valid: {why}."),
         )
@@ -309,7 +347,7 @@ impl ApiError {
     pub fn ledger_unavailable(why: &str) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
+            ErrorType::Server,
             "ledger_unavailable",
             format!(
                 "The gateway cannot record this exchange, so it will not serve it: {why}. \
@@ -324,7 +362,7 @@ impl ApiError {
     pub fn no_route(path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "not_found",
             format!("Unknown request URL: {path}."),
         )
@@ -334,7 +372,7 @@ impl ApiError {
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
+            ErrorType::InvalidRequest,
             "method_not_allowed",
             "Method not allowed for this URL.".into(),
         )
@@ -345,7 +383,7 @@ impl ApiError {
         tracing::error!(%detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
+            ErrorType::Server,
             "internal_error",
             "The gateway failed to handle the request.".into(),
         )
@@ -356,7 +394,7 @@ impl ApiError {
         if let Some(b) = &self.upstream_body {
             return (**b).clone();
         }
-        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+        json!({"error": {"message": self.message, "type": self.kind.as_str(), "param": self.param, "code": self.code}})
     }
 }
 

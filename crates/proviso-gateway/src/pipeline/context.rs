@@ -221,7 +221,7 @@ impl Context {
 
     /// The record of a request that ends with `err`.
     pub fn error_record(&self, err: &ApiError) -> Record {
-        let outcome = if err.kind == "upstream_error" {
+        let outcome = if err.kind == crate::error::ErrorType::Upstream {
             Outcome::Failed
         } else {
             Outcome::Refused
