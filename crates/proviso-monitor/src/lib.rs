@@ -8,12 +8,14 @@
 //! restarting gateway feed it the ledger, so both reach the same state.
 #![deny(missing_docs)]
 
+mod clusters;
 pub mod config;
 pub mod features;
 mod fxhash;
 pub mod ladder;
 pub mod mmd;
 pub mod observation;
+mod shift;
 pub mod signals;
 pub mod templates;
 mod window;
@@ -22,6 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use proviso_ledger::{Record, RecordKind};
 use serde::Serialize;
+
+use shift::shift_signal;
 
 pub use config::{ConfigError, LadderConfig, Mode, MonitorConfig, SIGNALS, Thresholds, Weights};
 pub use ladder::Level;
@@ -375,239 +379,6 @@ impl Monitor {
         out
     }
 
-    fn evaluate_clusters(&mut self) -> Vec<Decision> {
-        self.since_clusters = 0;
-        self.window_total = self.keys.values().map(|w| w.events.len()).sum();
-        let mut names: Vec<&String> = self.keys.keys().collect();
-        names.sort();
-        let mut uf = UnionFind::new(names.len());
-        // shared templates
-        let mut by_template: fxhash::FastMap<u32, Vec<usize>> = fxhash::FastMap::default();
-        for (i, k) in names.iter().enumerate() {
-            let mut counts: fxhash::FastMap<u32, u32> = fxhash::FastMap::default();
-            for e in &self.keys[*k].events {
-                *counts.entry(e.template).or_insert(0) += 1;
-            }
-            for (t, c) in counts {
-                if c >= 2 {
-                    by_template.entry(t).or_default().push(i);
-                }
-            }
-        }
-        for ks in by_template.values() {
-            if ks.len() >= self.cfg.min_cluster_keys {
-                for k in &ks[1..] {
-                    uf.union(ks[0], *k);
-                }
-            }
-        }
-        // shared client addresses
-        let mut by_client: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, k) in names.iter().enumerate() {
-            for c in &self.keys[*k].clients {
-                by_client.entry(c.as_str()).or_default().push(i);
-            }
-        }
-        let mut shares_client = vec![false; names.len()];
-        for ks in by_client.values() {
-            if ks.len() >= 2 {
-                for k in ks {
-                    shares_client[*k] = true;
-                }
-                for k in &ks[1..] {
-                    uf.union(ks[0], *k);
-                }
-            }
-        }
-        // synchronised bursts, within a team
-        let mut synced = vec![false; names.len()];
-        let mut by_team: BTreeMap<&str, Vec<(usize, Vec<i64>)>> = BTreeMap::new();
-        for (i, k) in names.iter().enumerate() {
-            let w = &self.keys[*k];
-            // Events are in time order: their minutes come sorted.
-            let mut mins: Vec<i64> = w.events.iter().map(|e| e.t.div_euclid(60_000)).collect();
-            mins.dedup();
-            if mins.len() >= 10 {
-                by_team.entry(w.team.as_str()).or_default().push((i, mins));
-            }
-        }
-        for members in by_team.values() {
-            let members = &members[..members.len().min(300)];
-            for a in 0..members.len() {
-                for b in (a + 1)..members.len() {
-                    let (ia, ma) = &members[a];
-                    let (ib, mb) = &members[b];
-                    let inter = sorted_intersection(ma, mb);
-                    let union = ma.len() + mb.len() - inter;
-                    if union > 0 && inter as f64 / union as f64 >= 0.5 {
-                        synced[*ia] = true;
-                        synced[*ib] = true;
-                        uf.union(*ia, *ib);
-                    }
-                }
-            }
-        }
-        let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for i in 0..names.len() {
-            comps.entry(uf.find(i)).or_default().push(i);
-        }
-        let mut clusters = Vec::new();
-        let mut key_cluster = HashMap::new();
-        for members in comps.values() {
-            if members.len() < self.cfg.min_cluster_keys {
-                continue;
-            }
-            let (report, participants) =
-                self.cluster_report(&names, members, &shares_client, &synced);
-            if report.level >= Level::Notice {
-                self.detected
-                    .entry(report.key_id.clone())
-                    .or_insert(report.requests);
-            }
-            let at = clusters.len();
-            for p in participants {
-                key_cluster.insert(names[p].clone(), at);
-            }
-            clusters.push(report);
-        }
-        self.clusters = clusters;
-        for c in &mut self.clusters {
-            c.detected_after = self.detected.get(&c.key_id).copied();
-        }
-        self.key_cluster = key_cluster;
-        let mut members: Vec<String> = self.key_cluster.keys().cloned().collect();
-        members.sort();
-        // A member too new to have been scored on its own still gets a report
-        // (the cluster may act on it after a handful of requests).
-        for k in &members {
-            if !self.reports.contains_key(k) {
-                self.evaluate_key(k);
-            }
-        }
-        for (k, r) in self.reports.iter_mut() {
-            r.cluster = self
-                .key_cluster
-                .get(k)
-                .and_then(|i| self.clusters.get(*i))
-                .map(|c| c.key_id.clone());
-        }
-        let mut out = Vec::new();
-        for k in members {
-            out.extend(self.decide(&k));
-        }
-        out
-    }
-
-    fn cluster_report(
-        &self,
-        names: &[&String],
-        members: &[usize],
-        shares_client: &[bool],
-        synced: &[bool],
-    ) -> (ActorReport, Vec<usize>) {
-        let mut events: Vec<&Ev> = Vec::new();
-        let mut hours: BTreeMap<i64, u32> = BTreeMap::new();
-        let mut teams: Vec<&str> = Vec::new();
-        let mut total = 0u64;
-        let mut per_member = Vec::with_capacity(members.len());
-        for m in members {
-            let w = &self.keys[names[*m]];
-            events.extend(w.events.iter());
-            for (h, c) in &w.hours {
-                *hours.entry(*h).or_insert(0) += c;
-            }
-            if !teams.contains(&w.team.as_str()) {
-                teams.push(w.team.as_str());
-            }
-            total += w.total;
-            per_member.push(w.events.len());
-        }
-        events.sort_by_key(|e| e.t);
-        let view = View { events, hours };
-        let mut raw = signals::compute(&view, &self.cfg);
-        let n = view.events.len();
-        let k = members.len();
-        let shared = members.iter().filter(|m| shares_client[**m]).count();
-        raw.push((
-            "shared_client",
-            shared as f64 / k as f64,
-            format!("{shared} of {k} member keys share client addresses"),
-        ));
-        let sync = members.iter().filter(|m| synced[**m]).count();
-        raw.push((
-            "sync_bursts",
-            sync as f64 / k as f64,
-            format!("{sync} of {k} member keys active in the same minutes"),
-        ));
-        let top = per_member.iter().copied().max().unwrap_or(0);
-        let evenness = if n == 0 {
-            0.0
-        } else {
-            1.0 - top as f64 / n as f64
-        };
-        let spread = evenness * (k as f64 / 10.0).min(1.0);
-        raw.push((
-            "spread",
-            spread,
-            format!("{n} requests over {k} keys, the busiest key has {top}"),
-        ));
-        let tops: fxhash::FastSet<u32> = top_templates(&view.events)
-            .into_iter()
-            .take(3)
-            .map(|(t, _)| t)
-            .collect();
-        let in_top = view
-            .events
-            .iter()
-            .filter(|e| tops.contains(&e.template))
-            .count();
-        let participants: Vec<usize> = if (in_top as f64) < 0.3 * n as f64 {
-            members.to_vec()
-        } else {
-            members
-                .iter()
-                .copied()
-                .filter(|m| {
-                    let w = &self.keys[names[*m]];
-                    let own = w
-                        .events
-                        .iter()
-                        .filter(|e| tops.contains(&e.template))
-                        .count();
-                    own * 2 >= w.events.len().max(1)
-                })
-                .collect()
-        };
-        let confidence = (n as f64 / f64::from(self.cfg.min_requests.max(1))).min(1.0);
-        let evidence = evidence(&view.events, &raw, &self.cfg);
-        let (score, signals) = signals::weigh(raw, &self.cfg, confidence, false);
-        let level = Level::of(score, &self.cfg.thresholds);
-        let id = format!("cluster:{}", names[members[0]]);
-        let enforced = members
-            .iter()
-            .filter_map(|m| self.enforced.get(names[*m].as_str()))
-            .copied()
-            .max()
-            .unwrap_or_default();
-        let report = ActorReport {
-            kind: "cluster",
-            key_id: id,
-            team: teams.join(","),
-            members: members.iter().map(|m| names[*m].clone()).collect(),
-            score: round3(score),
-            level,
-            enforced,
-            requests: total,
-            window_requests: n,
-            detected_after: None,
-            cluster: None,
-            purpose: None,
-            signals,
-            evidence,
-        };
-        (report, participants)
-    }
-
     /// Keys and clusters by risk, highest first.
     pub fn report(&self) -> Vec<ActorReport> {
         let enforced = |k: &str| self.enforced.get(k).copied().unwrap_or_default();
@@ -752,97 +523,6 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// The shift signal of a key: its recent prompts against its own benign
-/// history, or, while it has none, against its team's.
-fn shift_signal(
-    w: &mut KeyWindow,
-    key: &str,
-    team: Option<&Vec<(String, features::Packed)>>,
-    cfg: &MonitorConfig,
-) -> (&'static str, f64, String) {
-    let own = w.history.len() >= cfg.shift_history && w.recent.len() >= cfg.shift_recent;
-    if let Some((at, v, p)) = w.shift
-        && w.total < at + (cfg.shift_recent as u64).max(1)
-    {
-        return (
-            "shift",
-            v,
-            format!("p = {p:.3} (measured {} requests ago)", w.total - at),
-        );
-    }
-    let seed = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
-    let unpack = |v: &features::Packed| v.unpack();
-    if own && w.history_gram.is_empty() {
-        let h: Vec<Vec<f32>> = w.history.iter().map(unpack).collect();
-        let h: Vec<&[f32]> = h.iter().map(Vec::as_slice).collect();
-        w.history_gram = mmd::gram(&h);
-    }
-    let (x, y, against): (Vec<Vec<f32>>, Vec<Vec<f32>>, &str) = if own {
-        (
-            w.recent.iter().map(unpack).collect(),
-            w.history.iter().map(unpack).collect(),
-            "the key's own first requests",
-        )
-    } else {
-        let base: Vec<Vec<f32>> = team
-            .map(|t| {
-                t.iter()
-                    .filter(|(k, _)| k != key)
-                    .map(|(_, v)| v.unpack())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mine: Vec<Vec<f32>> = w
-            .history
-            .iter()
-            .chain(w.recent.iter())
-            .rev()
-            .take(cfg.shift_recent)
-            .map(unpack)
-            .collect();
-        if base.len() < cfg.shift_recent || mine.len() < cfg.shift_recent {
-            return (
-                "shift",
-                0.0,
-                "no benign history to compare with yet".to_owned(),
-            );
-        }
-        (mine, base, "the team's other keys")
-    };
-    let (x, y): (Vec<&[f32]>, Vec<&[f32]>) = (
-        x.iter().map(Vec::as_slice).collect(),
-        y.iter().map(Vec::as_slice).collect(),
-    );
-    let g = own.then_some(w.history_gram.as_slice());
-    match mmd::test_with(&x, &y, g, 100, 0.03, seed) {
-        Some(t) => {
-            // Tests repeat every `shift_recent` requests on fresh samples; a
-            // shift counts only when two tests in a row reject, so chance
-            // rejections of repeated testing do not add up.
-            let prev = w.shift.map_or(1.0, |s| s.2);
-            let v = ((0.03 - t.p_value.max(prev)) / 0.02).clamp(0.0, 1.0);
-            w.shift = Some((w.total, v, t.p_value));
-            (
-                "shift",
-                v,
-                format!(
-                    "MMD² {:.4}, p = {:.3} (previous test {prev:.3}): {} recent prompts against {} from {against} ({})",
-                    t.mmd2,
-                    t.p_value,
-                    x.len(),
-                    y.len(),
-                    cfg.embeddings_model
-                        .as_deref()
-                        .map_or("hashed n-gram vectors".to_owned(), |m| format!(
-                            "{m} embeddings"
-                        ))
-                ),
-            )
-        }
-        None => ("shift", 0.0, "too few prompts".to_owned()),
-    }
-}
-
 /// Example record ids behind the strongest of the signals that point at
 /// particular requests.
 fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
@@ -880,43 +560,4 @@ fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
             .collect();
     }
     out
-}
-
-/// Elements two sorted, deduplicated lists share.
-fn sorted_intersection(a: &[i64], b: &[i64]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
-}
-
-struct UnionFind(Vec<usize>);
-
-impl UnionFind {
-    fn new(n: usize) -> Self {
-        Self((0..n).collect())
-    }
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.0[i] != i {
-            self.0[i] = self.0[self.0[i]];
-            i = self.0[i];
-        }
-        i
-    }
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            let (lo, hi) = (ra.min(rb), ra.max(rb));
-            self.0[hi] = lo;
-        }
-    }
 }
