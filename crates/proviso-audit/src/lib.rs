@@ -10,6 +10,8 @@
 //! no terminal code here: the CLI drives it.
 #![deny(missing_docs)]
 
+mod fields;
+mod files;
 mod json_field;
 mod read;
 mod report;

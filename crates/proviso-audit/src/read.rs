@@ -2,11 +2,14 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::fields::{FieldSpec, extract};
+use crate::files::open;
+pub use crate::files::{Progress, expand};
 pub(crate) use crate::json_field::Picker;
 
 /// One document to audit.
@@ -31,242 +34,6 @@ pub struct BadInput {
     pub error: String,
 }
 
-/// Which part of a record is the text.
-#[derive(Clone, Debug, Default)]
-pub enum FieldSpec {
-    /// `text`; else OpenAI chat `messages`; else ShareGPT `conversations`;
-    /// else Alpaca `instruction`/`input`/`output`; else `output`/`content`.
-    #[default]
-    Auto,
-    /// A JSON pointer (`/a/b`) or a top-level key.
-    Named(String),
-}
-
-fn join_messages(arr: &[Value], content_key: &str) -> String {
-    arr.iter()
-        .filter_map(|m| match m.get(content_key) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Array(parts)) => Some(
-                parts
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The text of a JSON record, or why there is none.
-pub fn extract(v: &Value, spec: &FieldSpec) -> Result<String, String> {
-    match spec {
-        FieldSpec::Named(f) => {
-            let found = if f.starts_with('/') {
-                v.pointer(f)
-            } else {
-                v.get(f)
-            };
-            match found {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(Value::Array(a)) => Ok(join_messages(a, "content")),
-                Some(other) => Err(format!("field {f} is {}, not text", kind(other))),
-                None => Err(format!("missing field {f}")),
-            }
-        }
-        FieldSpec::Auto => {
-            if let Value::String(s) = v {
-                return Ok(s.clone());
-            }
-            if let Some(s) = v.get("text").and_then(Value::as_str) {
-                return Ok(s.to_owned());
-            }
-            if let Some(a) = v.get("messages").and_then(Value::as_array) {
-                return Ok(join_messages(a, "content"));
-            }
-            if let Some(a) = v.get("conversations").and_then(Value::as_array) {
-                return Ok(join_messages(a, "value"));
-            }
-            if v.get("instruction").is_some() || v.get("output").is_some() {
-                let parts: Vec<&str> = ["instruction", "input", "output"]
-                    .iter()
-                    .filter_map(|k| v.get(*k).and_then(Value::as_str))
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                return Ok(parts.join("\n"));
-            }
-            if let Some(s) = v.get("content").and_then(Value::as_str) {
-                return Ok(s.to_owned());
-            }
-            Err("no text field (looked for text, messages, conversations, instruction/input/output, content; use --field)".into())
-        }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Files named by `paths`: files as they are, directories recursively
-/// (sorted), globs expanded.
-pub fn expand(paths: &[String], bad: &mut Vec<BadInput>) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.contains(['*', '?', '[']) {
-            match glob::glob(p) {
-                Ok(g) => {
-                    let mut hits: Vec<PathBuf> =
-                        g.filter_map(Result::ok).filter(|p| p.is_file()).collect();
-                    if hits.is_empty() {
-                        bad.push(BadInput {
-                            file: p.clone(),
-                            line: 0,
-                            error: "the pattern matches no file".into(),
-                        });
-                    }
-                    hits.sort();
-                    out.extend(hits);
-                }
-                Err(e) => bad.push(BadInput {
-                    file: p.clone(),
-                    line: 0,
-                    error: format!("bad pattern: {e}"),
-                }),
-            }
-            continue;
-        }
-        let path = Path::new(p);
-        if path.is_dir() {
-            let mut stack = vec![path.to_path_buf()];
-            let mut files = Vec::new();
-            while let Some(d) = stack.pop() {
-                match std::fs::read_dir(&d) {
-                    Ok(rd) => {
-                        for e in rd.flatten() {
-                            let ep = e.path();
-                            if ep.is_dir() {
-                                stack.push(ep)
-                            } else {
-                                files.push(ep)
-                            }
-                        }
-                    }
-                    Err(e) => bad.push(BadInput {
-                        file: d.display().to_string(),
-                        line: 0,
-                        error: e.to_string(),
-                    }),
-                }
-            }
-            files.sort();
-            out.extend(files);
-        } else if path.is_file() {
-            out.push(path.to_path_buf());
-        } else {
-            bad.push(BadInput {
-                file: p.clone(),
-                line: 0,
-                error: "no such file or directory".into(),
-            });
-        }
-    }
-    out
-}
-
-/// How far reading has got, in bytes of the input files as stored
-/// (compressed or not), for a progress line with an ETA.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Bytes of every input file, as stored.
-    pub total: u64,
-    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Progress {
-    /// The total size of the files `paths` name (after expanding
-    /// directories and globs).
-    pub fn for_paths(paths: &[String]) -> Self {
-        let mut scratch = Vec::new();
-        let total = expand(paths, &mut scratch)
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        Self {
-            total,
-            done: Default::default(),
-        }
-    }
-
-    /// Bytes read so far.
-    pub fn done(&self) -> u64 {
-        self.done.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn add(&self, n: u64) {
-        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A file that counts the bytes read from it.
-struct Counting {
-    f: File,
-    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.f.read(buf)?;
-        self.done
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// The reader of a file (decompressed), the name it has once
-/// decompressed, and whether the reader counts the stored bytes into
-/// `progress` itself (a compressed file's; a plain file is read as it
-/// lies, without a wrapper: a `Read` of our own would have every buffer
-/// it fills zeroed first, a gigabyte of zeroes for a gigabyte of input,
-/// so its bytes are counted as they are handed on).
-fn open(path: &Path, progress: &Progress) -> std::io::Result<(Box<dyn Read + Send>, String, bool)> {
-    let file = File::open(path)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    // Only a decompressor reads through the counter.
-    let counting = |f: File| Counting {
-        f,
-        done: progress.done.clone(),
-    };
-    if let Some(inner) = name.strip_suffix(".gz") {
-        return Ok((
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(counting(
-                file,
-            )))),
-            inner.to_owned(),
-            true,
-        ));
-    }
-    if let Some(inner) = name.strip_suffix(".zst") {
-        return Ok((
-            Box::new(zstd::stream::read::Decoder::new(counting(file))?),
-            inner.to_owned(),
-            true,
-        ));
-    }
-    Ok((Box::new(file), name, false))
-}
-
 /// Calls `f` on every document of every file; bad input goes to `bad`.
 pub fn read(
     paths: &[String],
@@ -275,23 +42,6 @@ pub fn read(
     f: &mut dyn FnMut(Document),
 ) {
     read_tracked(paths, spec, bad, &Progress::default(), f);
-}
-
-impl FieldSpec {
-    /// The top-level key whose string value is the text when present: the
-    /// fast path of [`Picker`]. `references`: the reader of reference
-    /// outputs, which looks at `output` first.
-    pub(crate) fn first_key(&self, references: bool) -> Option<&str> {
-        match self {
-            FieldSpec::Auto if references => Some("output"),
-            FieldSpec::Auto => Some("text"),
-            FieldSpec::Named(f) => match f.strip_prefix('/') {
-                None => Some(f),
-                Some(k) if !k.contains(['/', '~']) => Some(k),
-                Some(_) => None,
-            },
-        }
-    }
 }
 
 /// [`read`], counting the bytes read into `progress`.
