@@ -2,8 +2,9 @@
 # Fuzzes each parser with libFuzzer (cargo fuzz; the nightly toolchain it
 # needs must be installed): request JSON, SSE, configuration, the audit's
 # input readers, index segments. Runs each target for SECONDS (default 600),
-# keeps the corpus (minimised) under fuzz/corpus/<target> and any crash
-# under fuzz/artifacts/<target>, and records the run in bench/RESULTS.md.
+# keeps the corpus (minimised, packed as fuzz/corpus/<target>.tar.zst) and
+# any crash under fuzz/artifacts/<target>, and records the run in
+# bench/RESULTS.md.
 # Usage: bench/fuzz.sh [SECONDS] [TARGET…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ cargo +nightly fuzz build -O 2>&1 | tail -2
 rows=""
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
+  [ -f "corpus/$t.tar.zst" ] && zstd -dc "corpus/$t.tar.zst" | tar xf - -C corpus
   log=$(mktemp)
   set +e
   cargo +nightly fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 \
@@ -28,6 +30,7 @@ for t in "${targets[@]}"; do
   crashes=$(find "artifacts/$t" -type f | wc -l)
   # Keep the corpus small enough to commit: the inputs that give its coverage.
   cargo +nightly fuzz cmin -O "$t" "corpus/$t" >/dev/null 2>&1 || true
+  (cd corpus && tar cf - "$t" | zstd -19 -q -f -o "$t.tar.zst")
   kept=$(find "corpus/$t" -type f | wc -l)
   verdict=$([ $rc -eq 0 ] && echo "no crash" || echo "FAILED (exit $rc, see fuzz/artifacts/$t)")
   echo "$t: ${runs:-?} inputs, coverage ${cov:-?}, corpus $kept, $verdict"
