@@ -22,14 +22,14 @@ from common import ROOT, append_results  # noqa: E402
 from gateway import free_port, oha, start, wait_port  # noqa: E402
 
 
-def run_one(bins: Path, seconds: int, stream: bool, fake_url: str, tmp: Path, logs):
+def run_one(bins: Path, seconds: int, stream: bool, fake_url: str, tmp: Path, logs, extra: str = ""):
     port = free_port()
     cfg = tmp / f"p{port}.toml"
     cfg.write_text(
         f'data_dir = "{tmp / f"data{port}"}"\n[server]\nlisten = "127.0.0.1:{port}"\nworker_threads = 1\n'
         f'[log]\nlevel = "warn"\n[index]\nfollow = false\n'
         f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{fake_url}/v1"\n'
-        f'models = ["gpt-4o-mini"]\n')
+        f'models = ["gpt-4o-mini"]\n' + extra)
     prov = start([str(bins / "proviso"), "--config", str(cfg), "serve"], 1, logs)
     try:
         wait_port(port)
@@ -65,6 +65,9 @@ def main():
     ap.add_argument("--label-b", default="B")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--extra-a", default="", help="TOML appended to A's configuration")
+    ap.add_argument("--extra-b", default="", help="TOML appended to B's configuration")
+    ap.add_argument("--no-stream", action="store_true", help="only the non-streamed measures")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="proviso-ab-"))
     logs = open(tmp / "servers.log", "w")
@@ -76,9 +79,10 @@ def main():
     try:
         wait_port(fport)
         for _ in range(a.rounds):
-            for v, d in (("a", a.a), ("b", a.b)):
-                for s in (False, True):
-                    res[(v, s)].append(run_one(Path(d), a.seconds, s, f"http://127.0.0.1:{fport}", tmp, logs))
+            for v, d, extra in (("a", a.a, a.extra_a), ("b", a.b, a.extra_b)):
+                for s in (False,) if a.no_stream else (False, True):
+                    res[(v, s)].append(run_one(Path(d), a.seconds, s, f"http://127.0.0.1:{fport}", tmp, logs,
+                                               extra.replace("\\n", "\n")))
     finally:
         fake.terminate()
         fake.wait(timeout=30)
@@ -87,17 +91,18 @@ def main():
         return statistics.median(r[k] for r in res[(v, s)])
 
     rows = []
-    for s in (False, True):
+    for s in (False,) if a.no_stream else (False, True):
         kind = "streamed" if s else "non-streamed"
         for k, what, fmt in (("rps", "req/s at 32 connections", "{:.0f}"), ("p99_32", "p99 at 32 connections (ms)", "{:.2f}"),
                              ("p50_1", "p50 at 1 connection (ms)", "{:.3f}"), ("p99_1", "p99 at 1 connection (ms)", "{:.3f}")):
             x, y = med("a", s, k), med("b", s, k)
             rows.append(f"| {kind} | {what} | {fmt.format(x)} | {fmt.format(y)} | {y / x if x else 0:.2f} |")
     errors = sum(r["errors"] for rs in res.values() for r in rs)
+    extras = "".join(f" {lab}'s configuration adds `{x}`." for lab, x in ((a.label_a, a.extra_a), (a.label_b, a.extra_b)) if x)
     body = (f"Fake upstream (no added latency, one thread, core 0) and oha on core 0; each gateway with one worker "
             f"thread on core 1, defaults otherwise (ledger on, SQLite), index follower off. {a.rounds} alternated rounds of "
             f"{a.seconds} s per measure; medians. **{a.label_a}** against **{a.label_b}**; the ratio is {a.label_b} / {a.label_a} "
-            f"(above 1 is more for req/s, slower for latency). Errors in all runs: {errors}.\n\n"
+            f"(above 1 is more for req/s, slower for latency).{extras} Errors in all runs: {errors}.\n\n"
             f"| | measure | {a.label_a} | {a.label_b} | ratio |\n|---|---|---|---|---|\n" + "\n".join(rows))
     append_results(f"Gateway: {a.label_b} against {a.label_a}", "python3 bench/gateway_ab.py " + " ".join(sys.argv[1:]), body)
 
