@@ -1,5 +1,6 @@
 //! `proviso-traffic`: drives a running gateway (started with `[server]
-//! clock = "simulated"` and `trust_forwarded_for = true`) with a seeded
+//! clock = "simulated"` and `trust_forwarded_for = true`, by
+//! `proviso serve --allow-simulated-clock` on loopback) with a seeded
 //! scenario, then reads `/admin/monitor` and reports detection per
 //! workload: which keys were caught, after how many of their extraction
 //! requests, and which benign keys were flagged.
