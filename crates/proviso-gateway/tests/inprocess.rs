@@ -105,6 +105,17 @@ async fn body(resp: axum::response::Response) -> (StatusCode, axum::http::Header
     )
 }
 
+/// Sends `req` through the gateway; the status, the headers and the body
+/// as JSON (`Value::Null` when it is not JSON).
+async fn send(h: &Harness, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let (status, headers, b) = body(h.app.clone().oneshot(req).await.unwrap()).await;
+    (
+        status,
+        headers,
+        serde_json::from_slice(&b).unwrap_or(Value::Null),
+    )
+}
+
 async fn fake_seen(fake: &str) -> Vec<Value> {
     let v: Value = reqwest::get(format!("{fake}/_fake/requests"))
         .await
@@ -118,16 +129,8 @@ async fn fake_seen(fake: &str) -> Vec<Value> {
 #[tokio::test]
 async fn an_answer_is_recorded_before_it_is_released_and_tagged_with_its_record() {
     let h = harness(Quotas::default(), "", |_| {}).await;
-    let (status, headers, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("ECHO: the river")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, headers, v) = send(&h, chat(&h.secret, hi("ECHO: the river"))).await;
     assert_eq!(status, StatusCode::OK);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "the river");
     let recs = h.store.with_records(|r| r.clone());
     assert_eq!(recs.len(), 1, "committed by the time the answer is out");
@@ -171,16 +174,8 @@ reason = "support may not call models"
 "#;
     let h = harness(Quotas::default(), policy, |_| {}).await;
     let before = fake_seen(&h.fake).await.len();
-    let (status, _, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("x")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, v) = send(&h, chat(&h.secret, hi("x"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["error"]["code"], "policy_denied");
     assert_eq!(fake_seen(&h.fake).await.len(), before);
     let recs = h.store.with_records(|r| r.clone());
@@ -202,16 +197,8 @@ async fn a_rate_limit_refuses_with_retry_after() {
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(ok.headers()["x-ratelimit-limit-requests"], "1");
-    let (status, headers, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("b")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, headers, v) = send(&h, chat(&h.secret, hi("b"))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["error"]["code"], "rate_limit_exceeded");
     assert_eq!(
         v["error"]["type"], "requests",
@@ -230,16 +217,8 @@ effect = "desensitize"
 reason = "customer text"
 "#;
     let h = harness(Quotas::default(), policy, |_| {}).await;
-    let (status, _, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("ECHO: write to ann@example.com")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, v) = send(&h, chat(&h.secret, hi("ECHO: write to ann@example.com"))).await;
     assert_eq!(status, StatusCode::OK);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
         "write to ann@example.com"
@@ -277,16 +256,8 @@ async fn a_ledger_that_cannot_write_refuses_before_anything_leaves() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let before = fake_seen(&h.fake).await.len();
-    let (status, _, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("c")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, v) = send(&h, chat(&h.secret, hi("c"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["error"]["code"], "ledger_unavailable");
     assert_eq!(
         fake_seen(&h.fake).await.len(),
@@ -303,9 +274,8 @@ async fn the_admin_api_suspends_through_the_lifecycle_and_the_key_stops_working(
         .header("content-type", "application/json")
         .body(Body::from(json!({"reason": "incident 7"}).to_string()))
         .unwrap();
-    let (status, _, b) = body(h.app.clone().oneshot(req).await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
-    let v: Value = serde_json::from_slice(&b).unwrap();
+    let (status, _, v) = send(&h, req).await;
+    assert_eq!(status, StatusCode::OK, "{}", v);
     assert_eq!(v["state"], "suspended");
     let recs = h.store.with_records(|r| r.clone());
     let ev = &recs.last().unwrap().record;
@@ -315,16 +285,8 @@ async fn the_admin_api_suspends_through_the_lifecycle_and_the_key_stops_working(
         ev.id.to_string(),
         "the key names its event"
     );
-    let (status, _, b) = body(
-        h.app
-            .clone()
-            .oneshot(chat(&h.secret, hi("x")))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, v) = send(&h, chat(&h.secret, hi("x"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let v: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["error"]["code"], "key_suspended");
     // Suspending again does not apply to a suspended key.
     let again = Request::post(format!("/admin/keys/{}/suspend", h.key_id))
@@ -345,20 +307,14 @@ async fn a_lifecycle_change_that_cannot_be_recorded_is_not_made() {
         .header("authorization", format!("Bearer {ADMIN}"))
         .body(Body::from(json!({"reason": "leaked"}).to_string()))
         .unwrap();
-    let (status, _, b) = body(h.app.clone().oneshot(req).await.unwrap()).await;
-    assert_eq!(
-        status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        String::from_utf8_lossy(&b)
-    );
+    let (status, _, v) = send(&h, req).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     h.store.set_failure(None);
     let get = Request::get(format!("/admin/keys/{}", h.key_id))
         .header("authorization", format!("Bearer {ADMIN}"))
         .body(Body::empty())
         .unwrap();
-    let (_, _, b) = body(h.app.clone().oneshot(get).await.unwrap()).await;
-    let v: Value = serde_json::from_slice(&b).unwrap();
+    let (_, _, v) = send(&h, get).await;
     assert_eq!(v["state"], "active", "the revocation was undone");
 }
 
