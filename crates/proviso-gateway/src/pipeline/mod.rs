@@ -153,7 +153,7 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option
 /// Bodies at least this large are parsed, counted and masked on the
 /// blocking pool, so that one large request cannot hold an async worker
 /// (and `/healthz`, and every other request on it) while it is worked on.
-const OFFLOAD_BYTES: usize = 64 * 1024;
+pub(crate) const OFFLOAD_BYTES: usize = 64 * 1024;
 
 /// Runs `f` inline for a small body, else on the blocking pool.
 pub(crate) async fn offload<T: Send + 'static>(

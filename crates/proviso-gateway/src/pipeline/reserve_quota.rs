@@ -14,15 +14,22 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         return Err(ApiError::internal("reserve_quota before authenticate"));
     };
     let model = ctx.model.clone().unwrap_or_default();
-    // Counting a large prompt's tokens is CPU work: off the async workers.
-    let (quotas, key, path) = (state.quotas.clone(), key.clone(), ctx.endpoint.path());
-    let body = std::mem::take(&mut ctx.body);
-    let (plan, body) = crate::pipeline::offload(ctx.request_text.len(), move || {
-        let plan = quotas.plan(&key, &model, path, &body);
-        (plan, body)
-    })
-    .await?;
-    ctx.body = body;
+    let path = ctx.endpoint.path();
+    let plan = if ctx.request_text.len() < crate::pipeline::OFFLOAD_BYTES {
+        state.quotas.plan(key, &model, path, &ctx.body)
+    } else {
+        // Counting a large prompt's tokens is CPU work: off the async
+        // workers (the key and the body move there and back).
+        let (quotas, key) = (state.quotas.clone(), key.clone());
+        let body = std::mem::take(&mut ctx.body);
+        let (plan, body) = crate::pipeline::offload(ctx.request_text.len(), move || {
+            let plan = quotas.plan(&key, &model, path, &body);
+            (plan, body)
+        })
+        .await?;
+        ctx.body = body;
+        plan
+    };
     if plan.is_empty() {
         return Ok(());
     }
