@@ -81,9 +81,8 @@ pub struct SqliteConfig {
     /// Above this size the writer, right after a commit, checkpoints with
     /// TRUNCATE so the log shrinks (waiting for the background checkpoint,
     /// not for readers: one holding an old snapshot defers it by one
-    /// interval); also the size a
-    /// restarted log is cut back to. Applies with a background checkpointer
-    /// (`wal_checkpoint_interval`).
+    /// interval); also the size a restarted log is cut back to. Applies
+    /// with a background checkpointer (`wal_checkpoint_interval`).
     pub wal_max_bytes: u64,
 }
 
@@ -268,9 +267,8 @@ impl SqliteStore {
     /// Past `wal_max_bytes`, checkpoints and truncates the log on the
     /// writer's own connection, after the batch is committed: when records
     /// arrive faster than the background PASSIVE checkpoint can finish, it
-    /// never completes and the log would grow without end. Nothing else
-    /// writes meanwhile, so only readers are waited for (up to the busy
-    /// timeout). A failure is logged: the records are already committed.
+    /// never completes and the log would grow without end. A failure is
+    /// logged: the records are already committed.
     fn bound_wal(&mut self) {
         let Some(every) = self.config.wal_checkpoint_interval else {
             return;

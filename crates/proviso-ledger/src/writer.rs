@@ -449,38 +449,42 @@ impl Writer {
                 // would fail for ever and take every later record with it.
                 self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, records = records.len(), "ledger batch failed while the store is writable; writing its records one by one");
-                let mut all: Vec<Option<Option<Reply>>> =
-                    std::iter::repeat_with(|| None).take(n_old).collect();
-                all.extend(replies.into_iter().map(Some));
-                self.isolate(records, all);
+                self.isolate(with_replies(records, n_old, replies));
             }
-            Err(e) => {
-                self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
-                if self.shared.healthy.swap(false, Ordering::SeqCst) {
-                    tracing::error!(error = %e, "ledger write failed; refusing to serve until it recovers");
-                }
-                set_error(&self.shared, Some(e.to_string()));
-                for (rec, reply) in records[n_old..].iter_mut().zip(replies) {
-                    if let Some(r) = reply {
-                        withhold(rec, &e);
-                        let _ = r.send(Err(e.clone()));
-                    }
-                }
-                self.shared.backlog.store(records.len(), Ordering::Relaxed);
-                self.backlog = records;
-            }
+            Err(e) => self.keep_for_retry(&e, with_replies(records, n_old, replies)),
         }
     }
 
+    /// The store is failing: the callers of `records` are told (their
+    /// records marked withheld, as that is what their clients get), and all
+    /// of them are kept, in order, to be retried.
+    fn keep_for_retry(&mut self, e: &LedgerError, records: Vec<(Record, Option<Reply>)>) {
+        self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
+        if self.shared.healthy.swap(false, Ordering::SeqCst) {
+            tracing::error!(error = %e, "ledger write failed; refusing to serve until it recovers");
+        }
+        set_error(&self.shared, Some(e.to_string()));
+        let mut backlog = Vec::with_capacity(records.len());
+        for (mut rec, reply) in records {
+            if let Some(r) = reply {
+                withhold(&mut rec, e);
+                let _ = r.send(Err(e.clone()));
+            }
+            backlog.push(rec);
+        }
+        self.shared.backlog.store(backlog.len(), Ordering::Relaxed);
+        self.backlog = backlog;
+    }
+
     /// Writes `records` one transaction each, answering each caller (a
-    /// record from the backlog has no caller: `None`). A record the store
+    /// record from the backlog has none). A record the store
     /// refuses on its own ([`LedgerError::Unstorable`]) is stored as a stand-in holding what it was (its
     /// metadata, and the SHA-256 of its request and output) and marked
     /// withheld: its caller is refused, the chain goes on, and nothing is
     /// silently lost. If the stand-in fails too, the store is failing after
     /// all: the rest goes back to the backlog.
-    fn isolate(&mut self, records: Vec<Record>, replies: Vec<Option<Option<Reply>>>) {
-        let mut pending = records.into_iter().zip(replies).peekable();
+    fn isolate(&mut self, records: Vec<(Record, Option<Reply>)>) {
+        let mut pending = records.into_iter();
         while let Some((rec, reply)) = pending.next() {
             let first = self.store.append(std::slice::from_ref(&rec));
             let (stored, err) = match first {
@@ -502,7 +506,6 @@ impl Writer {
                     self.shared
                         .committed_batches
                         .fetch_add(1, Ordering::Relaxed);
-                    let reply = reply.flatten();
                     match (&err, receipts.first()) {
                         (None, Some((seq, hash))) => {
                             if let Some(r) = reply {
@@ -526,21 +529,8 @@ impl Writer {
                 }
                 Err(e) => {
                     // Failing after all: back to the backlog, callers told.
-                    self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
-                    if self.shared.healthy.swap(false, Ordering::SeqCst) {
-                        tracing::error!(error = %e, "ledger write failed; refusing to serve until it recovers");
-                    }
-                    set_error(&self.shared, Some(e.to_string()));
-                    let mut backlog = Vec::new();
-                    for (mut rec, reply) in std::iter::once((rec, reply)).chain(pending.by_ref()) {
-                        if let Some(Some(r)) = reply {
-                            withhold(&mut rec, &e);
-                            let _ = r.send(Err(e.clone()));
-                        }
-                        backlog.push(rec);
-                    }
-                    self.shared.backlog.store(backlog.len(), Ordering::Relaxed);
-                    self.backlog = backlog;
+                    let rest = std::iter::once((rec, reply)).chain(pending).collect();
+                    self.keep_for_retry(&e, rest);
                     return;
                 }
             }
@@ -557,6 +547,17 @@ impl Writer {
         self.shared.commit_buckets[idx].fetch_add(1, Ordering::Relaxed);
         self.shared.commit_sum_us.fetch_add(us, Ordering::Relaxed);
     }
+}
+
+/// The records of a batch with their callers: the first `n_old` came from
+/// the backlog and have none.
+fn with_replies(
+    records: Vec<Record>,
+    n_old: usize,
+    replies: Vec<Option<Reply>>,
+) -> Vec<(Record, Option<Reply>)> {
+    let callers = std::iter::repeat_with(|| None).take(n_old).chain(replies);
+    records.into_iter().zip(callers).collect()
 }
 
 /// What is stored in place of a record the store cannot take: the same id,
