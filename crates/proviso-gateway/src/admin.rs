@@ -145,12 +145,7 @@ async fn change(
         st.keys.with_store(|s| {
             crate::lifecycle::change_key(
                 s,
-                |rec| {
-                    st.ledger
-                        .append_blocking(rec)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                },
+                crate::lifecycle::to_ledger(&st.ledger),
                 event,
                 &crate::lifecycle::Actor {
                     by: &by,

@@ -103,12 +103,7 @@ impl KeyCache {
         for key in &due {
             crate::lifecycle::change_key(
                 &mut store,
-                |rec| {
-                    ledger
-                        .append_blocking(rec)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                },
+                crate::lifecycle::to_ledger(ledger),
                 proviso_access::KeyEvent::Revoked,
                 &actor,
                 |k: &proviso_access::KeyRecord| Some(k),

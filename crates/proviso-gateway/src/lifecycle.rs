@@ -30,6 +30,19 @@ pub fn event_record(id: RecordId, event: &str, key: &KeyRecord, by: &str, reason
     )
 }
 
+/// The `append` of [`change_key`] for a running gateway: the event is
+/// handed to the ledger's writer and waited for until it is committed.
+pub fn to_ledger(
+    ledger: &proviso_ledger::LedgerHandle,
+) -> impl FnOnce(Record) -> Result<(), String> + '_ {
+    |rec| {
+        ledger
+            .append_blocking(rec)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Who makes a change, why, and when (on the caller's clock).
 pub struct Actor<'a> {
     /// The administrator, `monitor` or `system`.

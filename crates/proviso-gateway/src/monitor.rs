@@ -491,12 +491,7 @@ impl MonitorHandle {
         let result = keys.with_store(|st| {
             crate::lifecycle::change_key(
                 st,
-                |rec| {
-                    ledger
-                        .append_blocking(rec)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                },
+                crate::lifecycle::to_ledger(ledger),
                 proviso_access::KeyEvent::Suspended,
                 &actor,
                 |t: &Option<proviso_access::KeyRecord>| t.as_ref(),

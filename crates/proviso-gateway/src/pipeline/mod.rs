@@ -153,16 +153,29 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option
 /// Bodies at least this large are parsed, counted and masked on the
 /// blocking pool, so that one large request cannot hold an async worker
 /// (and `/healthz`, and every other request on it) while it is worked on.
-pub(crate) const OFFLOAD_BYTES: usize = 64 * 1024;
+const OFFLOAD_BYTES: usize = 64 * 1024;
+
+/// Whether a body of `size` bytes is worked on off the async workers.
+pub(crate) fn is_large(size: usize) -> bool {
+    size >= OFFLOAD_BYTES
+}
 
 /// Runs `f` inline for a small body, else on the blocking pool.
 pub(crate) async fn offload<T: Send + 'static>(
     size: usize,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    if size < OFFLOAD_BYTES {
-        return Ok(f());
+    if is_large(size) {
+        on_blocking_pool(f).await
+    } else {
+        Ok(f())
     }
+}
+
+/// Runs `f` on the blocking pool.
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))

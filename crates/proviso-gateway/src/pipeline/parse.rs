@@ -43,14 +43,10 @@ pub async fn run(
     ctx.request_text = text;
     let p = match parsed {
         Ok(p) => p,
-        Err(e) => {
+        Err(r) => {
             // The refusal's record names the model when the body had one.
-            if e.code != "invalid_json" && e.param.as_deref() != Some("model") {
-                ctx.model = serde_json::from_str::<Value>(&ctx.request_text)
-                    .ok()
-                    .and_then(|v| v.get("model")?.as_str().map(str::to_owned));
-            }
-            return Err(e);
+            ctx.model = r.model;
+            return Err(r.error);
         }
     };
     ctx.model = Some(p.model);
@@ -73,24 +69,40 @@ pub struct Parsed {
     pub client_wants_usage: bool,
 }
 
+/// A body the gateway refuses, and the model it named if it named one (for
+/// the refusal's record).
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why.
+    pub error: ApiError,
+    /// The body's `model`, when it was a non-empty string.
+    pub model: Option<String>,
+}
+
 /// Parses and checks a request body for `endpoint`: a JSON object with a
 /// non-empty `model`, the endpoint's required field, and a boolean
 /// `stream` if any. Pure: the parse stage runs it (on the blocking pool
 /// for a large body), and the fuzz target `request_json` feeds it anything.
-pub fn check(endpoint: Endpoint, bytes: &[u8]) -> Result<Parsed, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(ApiError::invalid_json)?;
+pub fn check(endpoint: Endpoint, bytes: &[u8]) -> Result<Parsed, Rejected> {
+    let no_model = |error| Rejected { error, model: None };
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| no_model(ApiError::invalid_json(e)))?;
     let Value::Object(map) = value else {
-        return Err(ApiError::invalid_json("expected a JSON object"));
+        return Err(no_model(ApiError::invalid_json("expected a JSON object")));
     };
     let model = match map.get("model") {
-        None | Some(Value::Null) => return Err(ApiError::missing_field("model")),
+        None | Some(Value::Null) => return Err(no_model(ApiError::missing_field("model"))),
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(_) => {
-            return Err(ApiError::invalid_field(
+            return Err(no_model(ApiError::invalid_field(
                 "model",
                 "expected a non-empty string",
-            ));
+            )));
         }
+    };
+    let named = |error| Rejected {
+        error,
+        model: Some(model.clone()),
     };
     let required = match endpoint {
         Endpoint::Chat => "messages",
@@ -100,17 +112,25 @@ pub fn check(endpoint: Endpoint, bytes: &[u8]) -> Result<Parsed, ApiError> {
     };
     match map.get(required) {
         None | Some(Value::Null) if !required.is_empty() => {
-            return Err(ApiError::missing_field(required));
+            return Err(named(ApiError::missing_field(required)));
         }
         Some(v) if required == "messages" && !v.is_array() => {
-            return Err(ApiError::invalid_field("messages", "expected an array"));
+            return Err(named(ApiError::invalid_field(
+                "messages",
+                "expected an array",
+            )));
         }
         _ => {}
     }
     let stream = match map.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b && endpoint != Endpoint::Embeddings,
-        Some(_) => return Err(ApiError::invalid_field("stream", "expected a boolean")),
+        Some(_) => {
+            return Err(named(ApiError::invalid_field(
+                "stream",
+                "expected a boolean",
+            )));
+        }
     };
     let client_wants_usage = map
         .get("stream_options")

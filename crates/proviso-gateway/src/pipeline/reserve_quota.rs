@@ -15,20 +15,20 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
     };
     let model = ctx.model.clone().unwrap_or_default();
     let path = ctx.endpoint.path();
-    let plan = if ctx.request_text.len() < crate::pipeline::OFFLOAD_BYTES {
-        state.quotas.plan(key, &model, path, &ctx.body)
-    } else {
+    let plan = if crate::pipeline::is_large(ctx.request_text.len()) {
         // Counting a large prompt's tokens is CPU work: off the async
-        // workers (the key and the body move there and back).
+        // workers (a copy of the key and the body go there and back).
         let (quotas, key) = (state.quotas.clone(), key.clone());
         let body = std::mem::take(&mut ctx.body);
-        let (plan, body) = crate::pipeline::offload(ctx.request_text.len(), move || {
+        let (plan, body) = crate::pipeline::on_blocking_pool(move || {
             let plan = quotas.plan(&key, &model, path, &body);
             (plan, body)
         })
         .await?;
         ctx.body = body;
         plan
+    } else {
+        state.quotas.plan(key, &model, path, &ctx.body)
     };
     if plan.is_empty() {
         return Ok(());
