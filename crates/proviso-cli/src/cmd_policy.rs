@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use proviso_access::KeyStore;
+use proviso_gateway::caller::ask;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
-use proviso_gateway::evaluate::evaluate;
 use proviso_gateway::upstream::Upstreams;
 use proviso_policy::{Known, Policy, lint};
 use proviso_types::{KeyId, UnixMillis};
@@ -77,7 +77,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
-            let ev = evaluate(&policy, &k, purpose.as_deref(), &model, deployments);
+            let ev = policy.evaluate_explained(&ask(&k, purpose.as_deref(), &model), deployments);
             let state = k.effective_state(UnixMillis::now());
             let allowed = ev.allowed() && state.is_usable();
             if json {

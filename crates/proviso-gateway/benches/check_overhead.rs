@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use proviso_access::{KeyRecord, KeyState, Quotas};
+use proviso_gateway::caller::ask;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
-use proviso_gateway::evaluate::evaluate;
 use proviso_gateway::quota::{Backend, QuotaConfig, QuotaService};
 use proviso_gateway::upstream::Upstreams;
 use proviso_policy::{Policy, PolicyConfig};
@@ -102,11 +102,8 @@ fn main() {
     let mut t = Vec::with_capacity(iters);
     for _ in 0..iters {
         let s = Instant::now();
-        let ev = evaluate(
-            &policy,
-            &key,
-            Some("product"),
-            "gpt-4o-mini",
+        let ev = policy.evaluate(
+            &ask(&key, Some("product"), "gpt-4o-mini"),
             ups.resolve("gpt-4o-mini"),
         );
         assert!(ev.allowed());
@@ -132,11 +129,8 @@ fn main() {
         rt.block_on(async {
             for _ in 0..n {
                 let s = Instant::now();
-                let ev = evaluate(
-                    &policy,
-                    &key,
-                    Some("product"),
-                    "gpt-4o-mini",
+                let ev = policy.evaluate(
+                    &ask(&key, Some("product"), "gpt-4o-mini"),
                     ups.resolve("gpt-4o-mini"),
                 );
                 assert!(ev.allowed());

@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::evaluate::evaluate;
 use crate::state::AppState;
 
 pub use crate::config::AdminConfig;
@@ -459,7 +458,10 @@ async fn policy_check(State(s): State<AppState>, h: HeaderMap, raw: axum::body::
     if deps.is_empty() {
         return Err(ApiError::model_not_found(&b.model));
     }
-    let ev = evaluate(&s.policy, &key, b.purpose.as_deref(), &b.model, deps);
+    let ev = s.policy.evaluate_explained(
+        &crate::caller::ask(&key, b.purpose.as_deref(), &b.model),
+        deps,
+    );
     let state = key.effective_state(s.clock.now());
     let per: Vec<Value> = ev
         .decisions

@@ -4,14 +4,14 @@
 //! once. Revocations take effect within one refresh period.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use proviso_access::{KeyRecord, KeyStore, hash_secret};
 
 /// Cached keys by secret hash.
 pub struct KeyCache {
     store: Mutex<KeyStore>,
-    map: RwLock<HashMap<String, KeyRecord>>,
+    map: RwLock<HashMap<String, Arc<KeyRecord>>>,
     version: Mutex<i64>,
 }
 
@@ -35,24 +35,37 @@ impl KeyCache {
         if *ver == v {
             return Ok(());
         }
-        let all: HashMap<String, KeyRecord> = store.all_with_hashes()?.into_iter().collect();
+        let all: HashMap<String, Arc<KeyRecord>> = store
+            .all_with_hashes()?
+            .into_iter()
+            .map(|(h, k)| (h, Arc::new(k)))
+            .collect();
         *self.map.write().map_err(|_| poisoned())? = all;
         *ver = v;
         Ok(())
     }
 
-    /// The key whose secret this is, in whatever state.
-    pub fn lookup(&self, secret: &str) -> Result<Option<KeyRecord>, proviso_access::AccessError> {
+    /// The key whose secret this is, in whatever state (shared with the
+    /// cache: no copy per request).
+    pub fn lookup(
+        &self,
+        secret: &str,
+    ) -> Result<Option<Arc<KeyRecord>>, proviso_access::AccessError> {
         let h = hash_secret(secret);
         if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
-            return Ok(Some(k.clone()));
+            return Ok(Some(Arc::clone(k)));
         }
-        let found = self.store.lock().map_err(|_| poisoned())?.by_hash(&h)?;
+        let found = self
+            .store
+            .lock()
+            .map_err(|_| poisoned())?
+            .by_hash(&h)?
+            .map(Arc::new);
         if let Some(k) = &found {
             self.map
                 .write()
                 .map_err(|_| poisoned())?
-                .insert(h, k.clone());
+                .insert(h, Arc::clone(k));
         }
         Ok(found)
     }

@@ -8,10 +8,10 @@
 
 pub mod admin;
 mod build;
+pub mod caller;
 pub mod config;
 pub mod env;
 pub mod error;
-pub mod evaluate;
 pub mod events;
 pub mod flood;
 mod handlers;

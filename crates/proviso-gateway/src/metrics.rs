@@ -1,5 +1,5 @@
 //! Prometheus metrics. Request metrics are updated only through the typed
-//! events in [`crate::events`]; ledger gauges are read from the writer's
+//! events in `events.rs`; ledger gauges are read from the writer's
 //! counters at scrape time.
 
 use std::fmt::Write as _;

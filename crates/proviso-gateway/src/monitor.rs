@@ -225,7 +225,14 @@ impl MonitorHandle {
                         me.embed(dep, &mut obs, &rt);
                     }
                     for (rec, o) in batch.iter().zip(obs) {
-                        me.step(rec, o, &ledger, &keys, &quotas, &rt, http.as_ref());
+                        let hands = Hands {
+                            ledger: &ledger,
+                            keys: &keys,
+                            quotas: &quotas,
+                            rt: &rt,
+                            http: http.as_ref(),
+                        };
+                        me.step(rec, o, &hands);
                         me.processed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -305,17 +312,7 @@ impl MonitorHandle {
     }
 
     /// Takes in one committed record and carries out what it leads to.
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &self,
-        rec: &Record,
-        obs: Option<proviso_monitor::Observation>,
-        ledger: &LedgerHandle,
-        keys: &KeyCache,
-        quotas: &QuotaService,
-        rt: &tokio::runtime::Handle,
-        http: Option<&reqwest::Client>,
-    ) {
+    fn step(&self, rec: &Record, obs: Option<proviso_monitor::Observation>, hands: &Hands<'_>) {
         let Some(obs) = obs else {
             return;
         };
@@ -326,18 +323,18 @@ impl MonitorHandle {
             // store, was reinstated by an administrator: watch it afresh.
             if m.enforced_level(&obs.key) >= Level::Suspend
                 && rec.status == 200
-                && self.reinstated(&obs.key, rec.time, keys)
+                && self.reinstated(&obs.key, rec.time, hands.keys)
             {
                 m.reset_key(&obs.key);
                 if let Ok(mut n) = self.notices.write() {
                     n.remove(&obs.key);
                 }
-                quotas.unthrottle(&obs.key);
+                hands.quotas.unthrottle(&obs.key);
             }
             m.observe(&obs)
         };
         for d in decisions {
-            self.carry_out(&d, ledger, keys, quotas, obs.time, rt, http);
+            self.carry_out(&d, obs.time, hands);
         }
     }
 
@@ -350,17 +347,8 @@ impl MonitorHandle {
         after && keys.state_of(key) == Some(KeyState::Active)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn carry_out(
-        &self,
-        d: &Decision,
-        ledger: &LedgerHandle,
-        keys: &KeyCache,
-        quotas: &QuotaService,
-        now: UnixMillis,
-        rt: &tokio::runtime::Handle,
-        http: Option<&reqwest::Client>,
-    ) {
+    /// Records a ladder step and, in automatic mode, takes it.
+    fn carry_out(&self, d: &Decision, now: UnixMillis, hands: &Hands<'_>) {
         self.steps.fetch_add(1, Ordering::Relaxed);
         let l = &self.cfg.ladder;
         let name = if d.mode == Mode::Manual {
@@ -388,7 +376,7 @@ impl MonitorHandle {
             Some(d.team.clone()),
             detail.to_string(),
         );
-        if let Err(e) = ledger.append_blocking(rec) {
+        if let Err(e) = hands.ledger.append_blocking(rec) {
             // Without its record a step must not be taken: the ledger is the
             // investigation's evidence. The monitor will decide again.
             tracing::error!(error = %e, key = %d.key, step = %d.level, "cannot record a ladder step; not taken");
@@ -402,7 +390,7 @@ impl MonitorHandle {
             match d.level {
                 Level::Ok => {}
                 Level::Notice => self.set_notice(&d.key, d.level),
-                Level::Throttle => quotas.throttle(
+                Level::Throttle => hands.quotas.throttle(
                     &d.key,
                     l.throttle_requests_per_minute,
                     l.throttle_tokens_per_minute,
@@ -415,7 +403,15 @@ impl MonitorHandle {
                     if let Ok(mut s) = self.suspended_at.lock() {
                         s.insert(d.key.clone(), now.0);
                     }
-                    self.lifecycle(ledger, keys, &d.key, now, &reason, None);
+                    self.suspend(
+                        hands,
+                        &Suspension {
+                            key: &d.key,
+                            now,
+                            reason: &reason,
+                            revoke_at: None,
+                        },
+                    );
                 }
                 Level::Revoke => {
                     let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
@@ -424,11 +420,19 @@ impl MonitorHandle {
                         at.to_rfc3339(),
                         d.score
                     );
-                    self.lifecycle(ledger, keys, &d.key, now, &reason, Some(at));
+                    self.suspend(
+                        hands,
+                        &Suspension {
+                            key: &d.key,
+                            now,
+                            reason: &reason,
+                            revoke_at: Some(at),
+                        },
+                    );
                 }
             }
         }
-        if let (Some(url), Some(http)) = (self.cfg.webhook_url.clone(), http.cloned()) {
+        if let (Some(url), Some(http)) = (self.cfg.webhook_url.clone(), hands.http.cloned()) {
             let body = json!({
                 "event": name,
                 "record_id": id.to_string(),
@@ -444,7 +448,7 @@ impl MonitorHandle {
             });
             let attempts = self.cfg.webhook_attempts.max(1);
             let failures = Arc::clone(&self.webhook_failures);
-            rt.spawn(async move {
+            hands.rt.spawn(async move {
                 let mut delay = Duration::from_millis(500);
                 for attempt in 1..=attempts {
                     match http
@@ -472,26 +476,20 @@ impl MonitorHandle {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn lifecycle(
-        &self,
-        ledger: &LedgerHandle,
-        keys: &KeyCache,
-        key: &str,
-        now: UnixMillis,
-        reason: &str,
-        revoke_at: Option<UnixMillis>,
-    ) {
+    /// Suspends a key (or, already suspended, schedules its revocation)
+    /// through the one lifecycle path.
+    fn suspend(&self, hands: &Hands<'_>, s: &Suspension<'_>) {
+        let (key, revoke_at) = (s.key, s.revoke_at);
         let id = KeyId(key.to_owned());
         let actor = crate::lifecycle::Actor {
             by: "monitor",
-            reason,
-            now,
+            reason: s.reason,
+            now: s.now,
         };
-        let result = keys.with_store(|st| {
+        let result = hands.keys.with_store(|st| {
             crate::lifecycle::change_key(
                 st,
-                crate::lifecycle::to_ledger(ledger),
+                crate::lifecycle::to_ledger(hands.ledger),
                 proviso_access::KeyEvent::Suspended,
                 &actor,
                 |t: &Option<proviso_access::KeyRecord>| t.as_ref(),
@@ -514,6 +512,26 @@ impl MonitorHandle {
             tracing::error!(error = %e, key, "the monitor cannot change the key (or record the change)");
         }
     }
+}
+
+/// What the monitor's thread enforces with: the ledger its steps are
+/// recorded in, the keys it suspends, the quotas it throttles, and the
+/// runtime and client its webhook is called with.
+struct Hands<'a> {
+    ledger: &'a LedgerHandle,
+    keys: &'a KeyCache,
+    quotas: &'a QuotaService,
+    rt: &'a tokio::runtime::Handle,
+    http: Option<&'a reqwest::Client>,
+}
+
+/// A suspension the ladder takes (with `revoke_at`: the revocation it
+/// schedules for an already suspended key).
+struct Suspension<'a> {
+    key: &'a str,
+    now: UnixMillis,
+    reason: &'a str,
+    revoke_at: Option<UnixMillis>,
 }
 
 /// Runs the calling thread (the monitor's) only when a core is otherwise
@@ -565,33 +583,5 @@ pub fn slim(mut rec: Record) -> Record {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_queue_is_bounded_in_bytes() {
-        let cfg = MonitorConfig {
-            queue_bytes: 8 * 1024 * 1024,
-            ..MonitorConfig::default()
-        };
-        let m = MonitorHandle::new(cfg, None).unwrap();
-        let mut rec = Record::test("out");
-        rec.key_id = Some(proviso_types::KeyId("key_x".into()));
-        rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{}\"}}", "é".repeat(200_000));
-        let s = slim(rec.clone());
-        assert_eq!(
-            s.request, rec.request,
-            "the request stays whole (valid JSON)"
-        );
-        assert!(s.output.is_empty());
-        // The thread is not started: the queue only fills. 400 KB each in
-        // 8 MiB: 20 fit.
-        for _ in 0..40 {
-            m.observe(slim(rec.clone()));
-        }
-        let queued = m.queued.load(Ordering::Relaxed);
-        assert!((19..=21).contains(&queued), "{queued} queued in 8 MiB");
-        assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
-        assert!(m.queued_bytes.load(Ordering::Relaxed) <= 8 * 1024 * 1024);
-    }
-}
+#[path = "monitor_tests.rs"]
+mod tests;

@@ -338,3 +338,50 @@ async fn the_webhook_url_takes_environment_variables() {
     let err = make("https://hooks.example/${PROVISO_NO_SUCH_VAR_7}").unwrap_err();
     assert!(err.to_string().contains("PROVISO_NO_SUCH_VAR_7"), "{err}");
 }
+
+#[tokio::test]
+async fn a_monthly_budget_is_charged_what_was_used_and_refuses_until_the_month_ends() {
+    let quotas = Quotas {
+        monthly_tokens: Some(200),
+        ..Quotas::default()
+    };
+    let h = harness(quotas, "", |_| {}).await;
+    // Each request reserves its prompt plus `max_tokens` (over 100), but
+    // uses a dozen tokens: settled with the upstream's usage, many fit in a
+    // budget of 200 that only one would fit in were reservations kept.
+    let ask = || {
+        let mut b = hi("ECHO: hello");
+        b["max_tokens"] = json!(100);
+        chat(&h.secret, b)
+    };
+    let mut admitted = 0;
+    let refusal = loop {
+        let (status, headers, v) = send(&h, ask()).await;
+        if status != StatusCode::OK {
+            break (status, headers, v);
+        }
+        admitted += 1;
+        assert!(admitted < 50, "the budget never ran out");
+    };
+    assert!(
+        admitted >= 5,
+        "only {admitted} admitted: reservations not settled"
+    );
+    let (status, headers, v) = refusal;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["error"]["code"], "budget_exceeded");
+    assert_eq!(v["error"]["type"], "insufficient_quota");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (1..=31 * 86_400).contains(&retry),
+        "renews at the month's end, in seconds: {retry}"
+    );
+    let last = h.store.with_records(|r| r.last().unwrap().record.clone());
+    assert_eq!(last.outcome, Outcome::Refused);
+    assert_eq!(last.error_code.as_deref(), Some("budget_exceeded"));
+    assert_eq!(
+        fake_seen(&h.fake).await.len(),
+        admitted,
+        "the refused request never left"
+    );
+}

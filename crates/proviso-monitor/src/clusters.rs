@@ -276,3 +276,179 @@ impl UnionFind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proviso_types::{RecordId, UnixMillis};
+
+    const T0: i64 = 1_780_000_000_000;
+
+    fn obs(key: &str, team: &str, client: &str, t: i64, prompt: &str) -> Observation {
+        Observation {
+            record_id: RecordId::new_at(UnixMillis(t)),
+            time: UnixMillis(t),
+            key: key.into(),
+            team: team.into(),
+            purpose: Some("product".into()),
+            client: Some(client.into()),
+            rate_limited: false,
+            prompt: prompt.into(),
+            prompt_tokens: 20,
+            completion_tokens: 50,
+            hit_max_tokens: false,
+            probing_params: false,
+            sampling: (1000, 1000),
+            vector: None,
+        }
+    }
+
+    fn monitor() -> Monitor {
+        let cfg = MonitorConfig {
+            min_cluster_keys: 2,
+            ..MonitorConfig::default()
+        };
+        Monitor::new(cfg).unwrap()
+    }
+
+    /// The cluster of `key` after re-forming clusters, as its members.
+    fn cluster_of(m: &mut Monitor, key: &str) -> Option<Vec<String>> {
+        m.evaluate_clusters();
+        let i = *m.key_cluster.get(key)?;
+        Some(m.clusters[i].members.clone())
+    }
+
+    const WORDS: [&str; 12] = [
+        "river", "copper", "lantern", "meadow", "violin", "harbor", "saddle", "orchid", "glacier",
+        "pepper", "tundra", "quartz",
+    ];
+
+    /// A prompt of letters drawn at random (seeded by `i` and `salt`): no
+    /// two share a template.
+    fn own_prompt(i: usize, salt: usize) -> String {
+        let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (salt as u64 + 7).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        let mut word = |len: usize| -> String {
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect()
+        };
+        (0..8)
+            .map(|j| word(4 + j % 4))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn union_find_and_sorted_intersection() {
+        let mut uf = UnionFind::new(5);
+        uf.union(0, 1);
+        uf.union(3, 4);
+        uf.union(1, 4);
+        assert_eq!(uf.find(0), uf.find(3));
+        assert_ne!(uf.find(0), uf.find(2));
+        assert_eq!(sorted_intersection(&[1, 3, 5, 7], &[2, 3, 4, 7, 9]), 2);
+        assert_eq!(sorted_intersection(&[], &[1]), 0);
+        assert_eq!(sorted_intersection(&[4, 4], &[4]), 1);
+    }
+
+    #[test]
+    fn keys_filling_one_template_are_linked_and_unrelated_keys_are_not() {
+        let mut m = monitor();
+        let template = |x: &str| {
+            format!(
+                "Generate a training example for the topic {x}. Answer in full detail with steps."
+            )
+        };
+        for i in 0..12 {
+            let t = T0 + i * 61_000;
+            m.observe(&obs(
+                "key_a",
+                "t1",
+                "10.0.0.1",
+                t,
+                &template(WORDS[i as usize % 12]),
+            ));
+            m.observe(&obs(
+                "key_b",
+                "t2",
+                "10.0.0.2",
+                t + 7,
+                &template(WORDS[(i as usize + 5) % 12]),
+            ));
+            m.observe(&obs(
+                "key_c",
+                "t3",
+                "10.0.0.3",
+                t + 13_000 * (i % 3),
+                &own_prompt(i as usize, 3),
+            ));
+        }
+        let members = cluster_of(&mut m, "key_a").expect("linked by their shared template");
+        assert_eq!(members, ["key_a", "key_b"]);
+        assert!(
+            cluster_of(&mut m, "key_c").is_none(),
+            "own prompts, own address, own team"
+        );
+    }
+
+    #[test]
+    fn keys_of_one_team_active_in_the_same_minutes_are_linked() {
+        let mut m = monitor();
+        for i in 0..12 {
+            let t = T0 + i * 120_000;
+            m.observe(&obs(
+                "key_a",
+                "t1",
+                "10.0.0.1",
+                t,
+                &own_prompt(i as usize, 1),
+            ));
+            m.observe(&obs(
+                "key_b",
+                "t1",
+                "10.0.0.2",
+                t + 1_000,
+                &own_prompt(i as usize, 2),
+            ));
+            // The same team, in other minutes: not in step.
+            m.observe(&obs(
+                "key_c",
+                "t1",
+                "10.0.0.3",
+                t + 60_000,
+                &own_prompt(i as usize, 4),
+            ));
+        }
+        assert_eq!(cluster_of(&mut m, "key_a").unwrap(), ["key_a", "key_b"]);
+        assert!(cluster_of(&mut m, "key_c").is_none());
+    }
+
+    #[test]
+    fn too_few_keys_make_no_cluster() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap(); // min_cluster_keys 3
+        for i in 0..12 {
+            let t = T0 + i * 120_000;
+            m.observe(&obs(
+                "key_a",
+                "t1",
+                "10.0.0.1",
+                t,
+                &own_prompt(i as usize, 1),
+            ));
+            m.observe(&obs(
+                "key_b",
+                "t1",
+                "10.0.0.1",
+                t + 500,
+                &own_prompt(i as usize, 2),
+            ));
+        }
+        assert!(cluster_of(&mut m, "key_a").is_none());
+    }
+}

@@ -93,3 +93,120 @@ pub(crate) fn shift_signal(
         None => ("shift", 0.0, "too few prompts".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proviso_types::{RecordId, UnixMillis};
+
+    fn obs(t: i64, prompt: String) -> Observation {
+        Observation {
+            record_id: RecordId::new_at(UnixMillis(t)),
+            time: UnixMillis(t),
+            key: "key_a".into(),
+            team: "t1".into(),
+            purpose: Some("product".into()),
+            client: Some("10.0.0.1".into()),
+            rate_limited: false,
+            prompt,
+            prompt_tokens: 20,
+            completion_tokens: 50,
+            hit_max_tokens: false,
+            probing_params: false,
+            sampling: (1000, 1000),
+            vector: None,
+        }
+    }
+
+    fn shift_of(m: &Monitor) -> (f64, String) {
+        let r = m.key_report("key_a").expect("scored");
+        let s = r
+            .signals
+            .iter()
+            .find(|s| s.name == "shift")
+            .expect("a shift signal");
+        (s.value, s.detail.clone())
+    }
+
+    /// Customer-support questions, drawn at random (seeded by `i`) from one
+    /// fixed set: the key's usual traffic, the same distribution throughout.
+    fn support(i: usize) -> String {
+        let items = [
+            "order", "parcel", "invoice", "refund", "account", "password",
+        ];
+        let moods = [
+            "late",
+            "missing",
+            "wrong",
+            "broken",
+            "locked",
+            "charged twice",
+        ];
+        let opens = ["Hello", "Hi there", "Good morning", "Excuse me"];
+        let x = xxhash_rust::xxh3::xxh3_64(&(i as u64).to_le_bytes()) as usize;
+        format!(
+            "{}, my {} is {}. Can you help me today?",
+            opens[x % opens.len()],
+            items[(x / 7) % items.len()],
+            moods[(x / 101) % moods.len()]
+        )
+    }
+
+    /// Code-writing requests on ever new topics: a different distribution.
+    fn harvesting(i: usize) -> String {
+        let langs = ["Rust", "Haskell", "OCaml", "Erlang", "Prolog", "Fortran"];
+        let tasks = [
+            "a B-tree",
+            "a regex engine",
+            "a JIT",
+            "Raft",
+            "a ray tracer",
+            "LZ77",
+        ];
+        format!(
+            "Write {} in {} with exhaustive comments and unit tests, variant {}",
+            tasks[(i / 6) % tasks.len()],
+            langs[i % langs.len()],
+            i
+        )
+    }
+
+    #[test]
+    fn few_prompts_and_no_history_give_no_shift() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let t0 = 1_780_000_000_000;
+        for i in 0..60 {
+            m.observe(&obs(t0 + i as i64 * 30_000, support(i)));
+        }
+        m.evaluate_all();
+        let (v, detail) = shift_of(&m);
+        assert_eq!(v, 0.0, "{detail}");
+    }
+
+    #[test]
+    fn a_key_that_changes_what_it_asks_shifts_and_one_that_does_not_stays_put() {
+        let cfg = MonitorConfig::default();
+        let (history, recent) = (cfg.shift_history, cfg.shift_recent);
+        let t0 = 1_780_000_000_000;
+        let run = |later: fn(usize) -> String| {
+            let mut m = Monitor::new(cfg.clone()).unwrap();
+            let mut t = t0;
+            for i in 0..history {
+                t += 30_000;
+                m.observe(&obs(t, support(i)));
+            }
+            // Two tests in a row must reject: three recent samples.
+            for i in 0..3 * recent {
+                t += 30_000;
+                m.observe(&obs(t, later(history + i)));
+            }
+            m.evaluate_all();
+            shift_of(&m)
+        };
+        let (same, d_same) = run(support);
+        assert_eq!(same, 0.0, "the same distribution: {d_same}");
+        let (moved, d_moved) = run(harvesting);
+        assert!(moved > 0.5, "a different distribution: {moved} ({d_moved})");
+        assert!(d_moved.starts_with("p = 0.0"), "{d_moved}");
+    }
+}

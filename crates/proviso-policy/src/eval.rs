@@ -80,7 +80,8 @@ pub struct Decision {
     /// When allowed and some `desensitize` rule matched: the entity types
     /// to mask (empty: all types).
     pub desensitize: Option<Vec<String>>,
-    /// Every rule's verdict, in order.
+    /// Every rule's verdict, in order ([`Policy::explain`]; empty from
+    /// [`Policy::decide`]).
     pub trace: Vec<RuleTrace>,
 }
 
@@ -132,9 +133,11 @@ impl Policy {
         self.from_packs
     }
 
-    /// Decides a request.
+    /// Decides a request. The decision's `trace` is empty: the rules are
+    /// matched without saying why (the request path's form).
     pub fn decide(&self, req: &Request) -> Decision {
-        self.explain(req)
+        let matched: Vec<bool> = self.rules.iter().map(|r| matches(r, req)).collect();
+        self.conclude(req, &matched, Vec::new())
     }
 
     /// Decides a request and records every rule's verdict.
@@ -152,6 +155,12 @@ impl Policy {
                 }
             })
             .collect();
+        let matched: Vec<bool> = trace.iter().map(|t| t.matched).collect();
+        self.conclude(req, &matched, trace)
+    }
+
+    /// The decision, given which rules match (`matched[i]` for rule `i`).
+    fn conclude(&self, req: &Request, matched: &[bool], trace: Vec<RuleTrace>) -> Decision {
         if let Some(p) = req
             .purpose
             .as_deref()
@@ -172,8 +181,8 @@ impl Policy {
         let matched = || {
             self.rules
                 .iter()
-                .zip(&trace)
-                .filter(|(_, t)| t.matched)
+                .zip(matched)
+                .filter(|(_, m)| **m)
                 .map(|(r, _)| r)
         };
         if let Some(r) = matched().find(|r| r.effect == Effect::Deny) {
@@ -227,25 +236,42 @@ impl Policy {
     }
 }
 
-fn field(name: &str, patterns: &Option<Vec<String>>, value: Option<&str>) -> Option<String> {
-    let pats = patterns.as_ref()?;
-    match value {
-        Some(v) if pats.iter().any(|p| glob_match(p, v)) => None,
-        Some(v) => Some(format!("{name} {v:?} is not in [{}]", pats.join(", "))),
-        None => Some(format!(
-            "no {name} given; the rule needs one of [{}]",
-            pats.join(", ")
-        )),
-    }
+/// The seven things a rule can restrict, each with its patterns and the
+/// request's value.
+type Field<'a> = (&'static str, &'a Option<Vec<String>>, Option<&'a str>);
+
+fn fields<'a>(r: &'a RuleConfig, req: &'a Request) -> [Field<'a>; 7] {
+    [
+        ("team", &r.teams, Some(&req.team)),
+        ("key", &r.keys, Some(&req.key_id)),
+        ("purpose", &r.purposes, req.purpose.as_deref()),
+        ("model", &r.models, Some(&req.model)),
+        ("upstream", &r.upstreams, Some(&req.upstream)),
+        ("upstream kind", &r.upstream_kinds, Some(&req.upstream_kind)),
+        ("region", &r.regions, req.region.as_deref()),
+    ]
+}
+
+/// Whether `patterns` (none: anything) admit `value`.
+fn admits(patterns: &Option<Vec<String>>, value: Option<&str>) -> bool {
+    patterns
+        .as_ref()
+        .is_none_or(|p| value.is_some_and(|v| p.iter().any(|p| glob_match(p, v))))
+}
+
+/// Whether `r` matches `req`.
+fn matches(r: &RuleConfig, req: &Request) -> bool {
+    fields(r, req).iter().all(|(_, p, v)| admits(p, *v))
 }
 
 /// Why `r` does not match `req`, or `None` if it matches.
 fn mismatch(r: &RuleConfig, req: &Request) -> Option<String> {
-    field("team", &r.teams, Some(&req.team))
-        .or_else(|| field("key", &r.keys, Some(&req.key_id)))
-        .or_else(|| field("purpose", &r.purposes, req.purpose.as_deref()))
-        .or_else(|| field("model", &r.models, Some(&req.model)))
-        .or_else(|| field("upstream", &r.upstreams, Some(&req.upstream)))
-        .or_else(|| field("upstream kind", &r.upstream_kinds, Some(&req.upstream_kind)))
-        .or_else(|| field("region", &r.regions, req.region.as_deref()))
+    let (name, pats, value) = fields(r, req)
+        .into_iter()
+        .find(|(_, p, v)| !admits(p, *v))?;
+    let pats = pats.as_deref().unwrap_or_default().join(", ");
+    Some(match value {
+        Some(v) => format!("{name} {v:?} is not in [{pats}]"),
+        None => format!("no {name} given; the rule needs one of [{pats}]"),
+    })
 }

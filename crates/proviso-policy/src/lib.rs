@@ -19,12 +19,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod check;
 mod config;
 mod eval;
 mod glob;
 mod lint;
 mod packs;
 
+pub use check::{Ask, Caller, Destination, Evaluation, Target};
 pub use config::{DEFAULT_PURPOSES, Effect, PolicyConfig, RuleConfig};
 pub use eval::{Decision, Policy, PolicyError, Request, RuleTrace};
 pub use glob::glob_match;

@@ -199,7 +199,7 @@ fn decisions() {
         let mut r = Request::new(c.team, "key_x", c.model, "up", c.kind);
         r.purpose = c.purpose.map(str::to_owned);
         r.region = c.region.map(str::to_owned);
-        let d = p.decide(&r);
+        let d = p.explain(&r);
         assert_eq!(
             (d.allowed, d.rule.as_str()),
             (c.allowed, c.rule),
@@ -212,6 +212,15 @@ fn decisions() {
             "{}: every rule explained",
             c.name
         );
+        // The request path's form decides alike, without the trace.
+        let fast = p.decide(&r);
+        assert_eq!(
+            (fast.allowed, fast.rule.as_str(), &fast.desensitize),
+            (d.allowed, d.rule.as_str(), &d.desensitize),
+            "{}: decide agrees with explain",
+            c.name
+        );
+        assert!(fast.trace.is_empty(), "{}", c.name);
     }
 }
 
@@ -220,7 +229,7 @@ fn refusal_names_reason_and_reference() {
     let p = policy(ORG);
     let mut r = Request::new("ml", "k", "gpt-4o", "openai", "openai");
     r.purpose = Some("model-training".into());
-    let d = p.decide(&r);
+    let d = p.explain(&r);
     assert!(d.reference.unwrap().contains("compete with OpenAI"));
     assert!(d.reason.contains("develop models"));
     let t = d

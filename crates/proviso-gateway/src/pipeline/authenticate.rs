@@ -1,15 +1,21 @@
 //! Stage 1: who is calling. `Authorization: Bearer <key>` or `api-key: <key>`.
 
-use proviso_access::KeyState;
+use std::sync::Arc;
+
+use proviso_access::{KeyRecord, KeyState};
 
 use crate::error::ApiError;
 use crate::pipeline::Context;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 
-/// Puts the caller's key into `ctx` (also a revoked one, so the refusal
-/// is recorded against it), or answers 401.
-pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The caller's usable key, or 401 (or 403 for a suspended key). The key is
+/// put into `ctx` in any state, so a refusal is recorded against it.
+pub fn run(
+    state: &AppState,
+    ctx: &mut Context,
+    headers: &HeaderMap,
+) -> Result<Arc<KeyRecord>, ApiError> {
     let secret = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -50,6 +56,6 @@ pub fn run(state: &AppState, ctx: &mut Context, headers: &HeaderMap) -> Result<(
     if let Some(m) = &state.monitor {
         ctx.notice = m.notice(&key.id.0);
     }
-    ctx.key = Some(key);
-    err.map_or(Ok(()), Err)
+    ctx.key = Some(Arc::clone(&key));
+    err.map_or(Ok(key), Err)
 }

@@ -2,39 +2,39 @@
 //! `Proviso-Purpose`, else the key's default) must be one the key was
 //! approved for, the model one the key may use, and the policy must allow
 //! the request on at least one of the model's deployments; deployments the
-//! policy refuses are dropped. The pure part is [`crate::evaluate`], shared
-//! with the admin API and `proviso policy check`.
+//! policy refuses are dropped. The check itself is
+//! [`proviso_policy::Policy::evaluate`] (see [`crate::caller`]), shared with
+//! the admin API and `proviso policy check`; the request path's decisions
+//! carry no per-rule trace.
 
 use axum::http::HeaderMap;
 use proviso_policy::Decision;
 
 use crate::error::ApiError;
-use crate::pipeline::Context;
+use crate::pipeline::{Admitted, Context};
 use crate::state::AppState;
 use crate::upstream::Deployment;
 
 /// The header a client declares its purpose in.
 pub const PURPOSE_HEADER: &str = "proviso-purpose";
 
-pub use crate::evaluate::{Evaluation, evaluate};
-
 /// Keeps the deployments the policy allows, or refuses with 403.
 pub fn run(
     state: &AppState,
     ctx: &mut Context,
+    who: &Admitted,
     headers: &HeaderMap,
     deployments: Vec<Deployment>,
 ) -> Result<Vec<Deployment>, ApiError> {
-    let Some(key) = ctx.key.as_ref() else {
-        return Err(ApiError::internal("check_policy before authenticate"));
-    };
     let declared = headers
         .get(PURPOSE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let model = ctx.model.clone().unwrap_or_default();
-    let ev = evaluate(&state.policy, key, declared, &model, deployments);
+    let ev = state.policy.evaluate(
+        &crate::caller::ask(&who.key, declared, &who.model),
+        deployments,
+    );
     ctx.purpose = ev.purpose.clone();
     if let Some(why) = ev.scope_error {
         return Err(ApiError::policy_denied("key-scope", &why, None));

@@ -1,6 +1,7 @@
 //! The per-request context the stages fill in, and the ledger record made
 //! from it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proviso_access::KeyRecord;
@@ -21,13 +22,15 @@ pub struct Context {
     pub started: Instant,
     /// Which endpoint.
     pub endpoint: Endpoint,
-    /// The authenticated key.
-    pub key: Option<KeyRecord>,
+    /// The caller's key, once looked up (for the record; the stages after
+    /// authentication get it as [`Admitted::key`]).
+    pub key: Option<Arc<KeyRecord>>,
     /// The body as received (replaced by the body as sent, once sent).
     pub request_text: String,
     /// The parsed body.
     pub body: Map<String, Value>,
-    /// The requested model.
+    /// The requested model, when the body named one (for the record; the
+    /// stages after parsing get it as [`Admitted::model`]).
     pub model: Option<String>,
     /// `stream: true`.
     pub stream: bool,
@@ -68,6 +71,27 @@ pub struct Context {
     pub client: Option<String>,
     /// The monitor's notice on the key, for the `Proviso-Notice` header.
     pub notice: Option<String>,
+}
+
+/// What authentication and parsing established, handed to the stages
+/// after them as values (never re-checked at run time).
+pub struct Admitted {
+    /// The authenticated (usable) key.
+    pub key: Arc<KeyRecord>,
+    /// The requested model.
+    pub model: String,
+}
+
+/// How an exchange that reached an upstream ended: what its record says
+/// and the usage its quota is settled with (see `pipeline::finish`).
+pub struct Ended {
+    /// The record's outcome.
+    pub outcome: Outcome,
+    /// What the record says beyond the context.
+    pub ending: Ending,
+    /// The usage to settle the reservation with (`None`: the whole
+    /// reservation stands).
+    pub charge: Option<Usage>,
 }
 
 /// What a record says beyond the context.

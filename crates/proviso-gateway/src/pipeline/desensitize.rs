@@ -108,7 +108,9 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
     if found == 0 {
         return Ok(());
     }
-    ctx.request_text = Value::Object(ctx.body.clone()).to_string();
+    // The body is serialized as it is (no copy of the map).
+    ctx.request_text = serde_json::to_string(&ctx.body)
+        .map_err(|e| ApiError::internal(format!("the masked body: {e}")))?;
     let sealed = state
         .config
         .redact

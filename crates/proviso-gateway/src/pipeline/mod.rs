@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! authenticate → parse → route → check policy → reserve quota → desensitize →
-//! (ledger writable?) → call upstream → respond | relay stream (each restores)
-//!   → settle quota → record → observe
+//! (ledger writable?) → call upstream → read the answer | relay the stream
+//! (restoring as it goes) → finish (settle quota → record) → release the
+//! answer (restored) | close the stream → observe
 //! ```
 //! Observe hands each committed exchange to the monitor's queue, from the
 //! ledger's writer thread (see [`observe`]).
@@ -26,9 +27,9 @@ mod settle_quota;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-pub use context::{Context, Ending};
+pub use context::{Admitted, Context, Ended, Ending};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,36 +45,62 @@ pub async fn run(
 ) -> Response {
     let mut ctx = Context::new(endpoint, state.clock.now());
     ctx.client = client(&state, &headers, peer);
-    match before_upstream(&state, &mut ctx, &headers, body).await {
-        Err(e) => {
-            settle_quota::nothing_used(&mut ctx);
-            record::refuse(&state, &ctx, e).await
+    let answer = match before_upstream(&state, &mut ctx, &headers, body).await {
+        Ok(answer) => answer,
+        Err(e) => return refuse(&state, &mut ctx, e).await,
+    };
+    if ctx.stream && answer.resp.status().is_success() {
+        // The stream's text reaches the client chunk by chunk, so the
+        // exchange is recorded as opened before its first byte: a crash
+        // mid-stream still leaves a trace (`ledger verify` lists it).
+        let opened = ctx.opened_record();
+        let opened_id = opened.id;
+        if let Err(e) = record::commit(&state, opened).await {
+            return refuse(&state, &mut ctx, e).await;
         }
-        Ok(answer) if ctx.stream && answer.resp.status().is_success() => {
-            // The stream's text reaches the client chunk by chunk, so the
-            // exchange is recorded as opened before its first byte: a crash
-            // mid-stream still leaves a trace (`ledger verify` lists it).
-            let opened = ctx.opened_record();
-            let opened_id = opened.id;
-            match record::commit(&state, opened).await {
-                Ok(_) => {
-                    ctx.opened = Some(opened_id);
-                    relay_stream::run(state, ctx, answer)
-                }
-                Err(e) => {
-                    settle_quota::nothing_used(&mut ctx);
-                    record::refuse(&state, &ctx, e).await
-                }
-            }
-        }
-        Ok(answer) => match respond::run(&state, &mut ctx, answer).await {
-            Ok(r) => r,
-            Err(e) => {
-                settle_quota::nothing_used(&mut ctx);
-                record::refuse(&state, &ctx, e).await
-            }
-        },
+        ctx.opened = Some(opened_id);
+        let (resp, relay) = relay_stream::start(&ctx, answer);
+        tokio::spawn(async move {
+            let (ended, closing) = relay.run(&state, &mut ctx).await;
+            let code = ended.ending.error.as_ref().map(|(c, _)| c.clone());
+            let committed = finish(&state, &mut ctx, ended).await;
+            relay_stream::close(&state, &ctx, closing, code, committed).await;
+        });
+        return resp;
     }
+    let (ended, held) = match respond::read(&state, &mut ctx, answer).await {
+        Ok(read) => read,
+        Err(e) => return refuse(&state, &mut ctx, e).await,
+    };
+    let status = ended.ending.status;
+    if let Err(e) = finish(&state, &mut ctx, ended).await {
+        // The writer keeps the record (marked withheld) for retry: answering
+        // through `refuse` would record this exchange twice.
+        record::emit(&state, &ctx, e.status.as_u16(), Some(e.code), None);
+        let mut resp = e.into_response();
+        record::tag(&mut resp, &ctx);
+        return resp;
+    }
+    record::emit(&state, &ctx, status, None, ctx.upstream_elapsed);
+    respond::release(&ctx, held)
+}
+
+/// Settles the quota with what the exchange used and commits its record;
+/// the answer is released only after this returns `Ok`.
+async fn finish(
+    state: &AppState,
+    ctx: &mut Context,
+    ended: Ended,
+) -> Result<proviso_ledger::Receipt, ApiError> {
+    settle_quota::run(ctx, ended.charge);
+    record::commit(state, ctx.record(ended.outcome, ended.ending)).await
+}
+
+/// Records a request that ends with `e` before any answer was released
+/// (it used no tokens) and answers with it.
+async fn refuse(state: &AppState, ctx: &mut Context, e: ApiError) -> Response {
+    settle_quota::nothing_used(ctx);
+    record::refuse(state, ctx, e).await
 }
 
 async fn before_upstream(
@@ -84,8 +111,8 @@ async fn before_upstream(
 ) -> Result<call_upstream::Answer, ApiError> {
     // Authenticate first: an unknown caller learns nothing about the body
     // or the models, and its body is not read.
-    authenticate::run(state, ctx, headers)?;
-    parse::run(
+    let key = authenticate::run(state, ctx, headers)?;
+    let model = parse::run(
         ctx,
         body,
         state.config.server.max_body_bytes,
@@ -94,9 +121,10 @@ async fn before_upstream(
     .await?;
     // Routing only looks the model up; the policy needs to know where the
     // request would go (upstream, kind, region) and drops what it refuses.
-    let deployments = route::run(state, ctx)?;
-    let deployments = check_policy::run(state, ctx, headers, deployments)?;
-    reserve_quota::run(state, ctx).await?;
+    let who = Admitted { key, model };
+    let deployments = route::run(state, &who.model)?;
+    let deployments = check_policy::run(state, ctx, &who, headers, deployments)?;
+    reserve_quota::run(state, ctx, &who).await?;
     desensitize::run(state, ctx).await?;
     // Fail closed before anything leaves: an exchange that could not be
     // recorded must not reach an upstream.
@@ -186,13 +214,9 @@ pub(crate) async fn on_blocking_pool<T: Send + 'static>(
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
     let mut ctx = Context::new(Endpoint::Models, state.clock.now());
     match authenticate::run(&state, &mut ctx, &headers) {
-        Ok(()) => {
+        Ok(key) => {
             record::emit(&state, &ctx, 200, None, None);
-            let scope = ctx
-                .key
-                .as_ref()
-                .map(|k| k.models.clone())
-                .unwrap_or_default();
+            let scope = &key.models;
             Ok(state
                 .upstreams
                 .model_names()
@@ -203,6 +227,6 @@ pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<Stri
                 .cloned()
                 .collect())
         }
-        Err(e) => Err(record::refuse(&state, &ctx, e).await),
+        Err(e) => Err(record::refuse(&state, &mut ctx, e).await),
     }
 }

@@ -8,13 +8,13 @@ use crate::error::ApiError;
 use crate::pipeline::Context;
 use crate::upstream::Endpoint;
 
-/// Reads and validates the body into `ctx`.
+/// Reads and validates the body into `ctx`; gives the requested model.
 pub async fn run(
     ctx: &mut Context,
     body: Body,
     limit: usize,
     deadline: std::time::Duration,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     // A client that sends its body slowly holds a connection and a request
     // slot: it gets 408 when the deadline passes.
     let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit))
@@ -49,11 +49,11 @@ pub async fn run(
             return Err(r.error);
         }
     };
-    ctx.model = Some(p.model);
+    ctx.model = Some(p.model.clone());
     ctx.stream = p.stream;
     ctx.client_wants_usage = p.client_wants_usage;
     ctx.body = p.body;
-    Ok(())
+    Ok(p.model)
 }
 
 /// What the gateway needs of a request body.

@@ -110,7 +110,7 @@ pub fn tag(resp: &mut Response, ctx: &Context) {
 
 /// Records a refused or failed request and answers with `err` (or with 503
 /// if even that cannot be recorded).
-pub async fn refuse(state: &AppState, ctx: &Context, err: ApiError) -> Response {
+pub async fn refuse(state: &AppState, ctx: &mut Context, err: ApiError) -> Response {
     // Without a known key, a flood from one address is recorded in part and
     // summarised (crate::flood): it must not be able to fill the disk.
     if ctx.key.is_none() {
@@ -165,14 +165,22 @@ fn may_mask(state: &AppState, key: Option<&proviso_access::KeyRecord>) -> bool {
 /// the characters they stand for), and a body that is not JSON as its size
 /// and SHA-256 only, so the append-only ledger never keeps what a rule said
 /// to mask. `None`: record the body as it is (already masked, empty, or
-/// nothing to mask for this key).
-async fn refused_body(state: &AppState, ctx: &Context) -> Option<String> {
-    if ctx.redaction.is_some() || ctx.request_text.is_empty() || !may_mask(state, ctx.key.as_ref())
+/// nothing to mask for this key). A body that was parsed (refused after
+/// the parse stage) is masked as parsed, not parsed again.
+async fn refused_body(state: &AppState, ctx: &mut Context) -> Option<String> {
+    if ctx.redaction.is_some()
+        || ctx.request_text.is_empty()
+        || !may_mask(state, ctx.key.as_deref())
     {
         return None;
     }
     let st = state.clone();
-    let text = ctx.request_text.clone();
+    let parsed = std::mem::take(&mut ctx.body);
+    let text = if parsed.is_empty() {
+        ctx.request_text.clone()
+    } else {
+        String::new()
+    };
     let digest = || {
         use sha2::{Digest, Sha256};
         format!(
@@ -181,9 +189,14 @@ async fn refused_body(state: &AppState, ctx: &Context) -> Option<String> {
             hex::encode(Sha256::digest(ctx.request_text.as_bytes()))
         )
     };
-    let masked = crate::pipeline::offload(text.len(), move || {
-        let Ok(serde_json::Value::Object(body)) = serde_json::from_str(&text) else {
-            return None;
+    let masked = crate::pipeline::offload(ctx.request_text.len(), move || {
+        let body = if parsed.is_empty() {
+            let Ok(serde_json::Value::Object(body)) = serde_json::from_str(&text) else {
+                return None;
+            };
+            body
+        } else {
+            parsed
         };
         let (body, _, _) = crate::pipeline::desensitize::mask_body(
             &st.redactor,

@@ -1,8 +1,10 @@
 //! Stage (streamed): relay the upstream's events to the client as they
-//! arrive, assembling the output; record when the stream ends, however it
-//! ends (completed, client gone, upstream broken or stalled). The final
-//! `data: [DONE]` is held back until the record is committed, so a client
-//! never sees a complete stream that was not recorded.
+//! arrive, restoring placeholders and assembling the output ([`start`],
+//! [`Relay::run`]), until the stream ends however it ends (completed, client
+//! gone, upstream broken or stalled); `pipeline::finish` then records it,
+//! and [`close`] sends the last event. The final `data: [DONE]` is held
+//! back until the record is committed, so a client never sees a complete
+//! stream that was not recorded.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -12,13 +14,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use proviso_ledger::Outcome;
+use proviso_ledger::{Outcome, Receipt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::error::ApiError;
 use crate::events::UpstreamFailed;
 use crate::pipeline::call_upstream::Answer;
-use crate::pipeline::context::Ending;
+use crate::pipeline::context::{Ended, Ending};
 use crate::pipeline::{Context, record};
 use crate::sse::{Assembler, SseSplitter};
 use crate::state::AppState;
@@ -37,8 +40,22 @@ fn error_event(code: &str, message: &str) -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))
 }
 
-/// Starts the relay and returns the streaming response.
-pub fn run(state: AppState, ctx: Context, answer: Answer) -> Response {
+/// A stream being relayed: the upstream's answer and the client's side.
+pub struct Relay {
+    answer: Answer,
+    tx: mpsc::Sender<Bytes>,
+}
+
+/// What is left to do once the exchange is recorded: the client's side,
+/// and the event that ends the stream for it (an error event when the
+/// upstream failed; `None` when it completed).
+pub struct Closing {
+    tx: mpsc::Sender<Bytes>,
+    tail: Option<Bytes>,
+}
+
+/// The streaming response for the client, and the relay that feeds it.
+pub fn start(ctx: &Context, answer: Answer) -> (Response, Relay) {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let mut resp = Response::builder()
         .status(StatusCode::OK)
@@ -49,160 +66,165 @@ pub fn run(state: AppState, ctx: Context, answer: Answer) -> Response {
             |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) },
         )))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-    record::tag(&mut resp, &ctx);
-    tokio::spawn(relay(state, ctx, answer, tx));
-    resp
+    record::tag(&mut resp, ctx);
+    (resp, Relay { answer, tx })
 }
 
-async fn relay(state: AppState, mut ctx: Context, answer: Answer, tx: mpsc::Sender<Bytes>) {
-    let up = answer.deployment.upstream.clone();
-    let deadline = answer.sent_at + up.total_timeout;
-    let mut upstream = answer.resp.bytes_stream();
-    let mut splitter = SseSplitter::default();
-    let mut asm = Assembler::default();
-    let session = ctx.session.take();
-    let mut restorer = session
-        .as_ref()
-        .map(crate::pipeline::restore::StreamState::new);
-    let end = 'outer: loop {
-        let idle = up
-            .stream_idle_timeout
-            .min(deadline.saturating_duration_since(Instant::now()));
-        let next = tokio::select! {
-            biased;
-            _ = tx.closed() => break End::ClientGone,
-            n = tokio::time::timeout(idle, upstream.next()) => n,
-        };
-        let chunk = match next {
-            Err(_) if Instant::now() >= deadline => break End::TotalTimeout,
-            Err(_) => break End::UpstreamStalled,
-            Ok(None) => break End::UpstreamEndedEarly,
-            Ok(Some(Err(e))) => break End::UpstreamBroken(e.to_string()),
-            Ok(Some(Ok(c))) => c,
-        };
-        for ev in splitter.feed(&chunk) {
-            let Some(data) = ev.data.as_deref() else {
-                continue; // comments and keep-alives are not forwarded
+impl Relay {
+    /// Relays until the stream ends: how the exchange ended, and what is
+    /// left to send once it is recorded.
+    pub async fn run(self, state: &AppState, ctx: &mut Context) -> (Ended, Closing) {
+        let Relay { answer, tx } = self;
+        let up = answer.deployment.upstream.clone();
+        let deadline = answer.sent_at + up.total_timeout;
+        let mut upstream = answer.resp.bytes_stream();
+        let mut splitter = SseSplitter::default();
+        let mut asm = Assembler::default();
+        let session = ctx.session.take();
+        let mut restorer = session
+            .as_ref()
+            .map(crate::pipeline::restore::StreamState::new);
+        let end = 'outer: loop {
+            let idle = up
+                .stream_idle_timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
+            let next = tokio::select! {
+                biased;
+                _ = tx.closed() => break End::ClientGone,
+                n = tokio::time::timeout(idle, upstream.next()) => n,
             };
-            if data.trim() == "[DONE]" {
-                break 'outer End::Done;
-            }
-            let parsed = serde_json::from_str::<Value>(data).ok();
-            let usage_only = parsed.as_ref().is_some_and(|v| asm.observe(v));
-            if usage_only && !ctx.client_wants_usage {
-                continue;
-            }
-            let out = match (&mut restorer, parsed) {
-                (Some(r), Some(mut v)) => {
-                    r.chunk(&mut v);
-                    Bytes::from(format!("data: {v}\n\n"))
+            let chunk = match next {
+                Err(_) if Instant::now() >= deadline => break End::TotalTimeout,
+                Err(_) => break End::UpstreamStalled,
+                Ok(None) => break End::UpstreamEndedEarly,
+                Ok(Some(Err(e))) => break End::UpstreamBroken(e.to_string()),
+                Ok(Some(Ok(c))) => c,
+            };
+            for ev in splitter.feed(&chunk) {
+                let Some(data) = ev.data.as_deref() else {
+                    continue; // comments and keep-alives are not forwarded
+                };
+                if data.trim() == "[DONE]" {
+                    break 'outer End::Done;
                 }
-                _ => ev.raw,
-            };
-            if tx.send(out).await.is_err() {
-                break 'outer End::ClientGone;
+                let parsed = serde_json::from_str::<Value>(data).ok();
+                let usage_only = parsed.as_ref().is_some_and(|v| asm.observe(v));
+                if usage_only && !ctx.client_wants_usage {
+                    continue;
+                }
+                let out = match (&mut restorer, parsed) {
+                    (Some(r), Some(mut v)) => {
+                        r.chunk(&mut v);
+                        Bytes::from(format!("data: {v}\n\n"))
+                    }
+                    _ => ev.raw,
+                };
+                if tx.send(out).await.is_err() {
+                    break 'outer End::ClientGone;
+                }
             }
-        }
-    };
-    let (outcome, error, tail): (Outcome, Option<(String, String)>, Option<Bytes>) = match end {
-        End::Done => (Outcome::Ok, None, None),
-        End::ClientGone => (
-            Outcome::Partial,
-            Some((
-                "client_disconnected".into(),
-                "the client closed the connection before the end of the stream".into(),
-            )),
-            None,
-        ),
-        End::UpstreamBroken(e) => {
+        };
+        let (outcome, error, tail) = end.describe(state, &up.name);
+        // Without the upstream's usage (the stream ended early), settle with
+        // an estimate: the counted prompt plus the text produced.
+        let charge = asm.usage.or_else(|| {
+            let prompt = ctx.counted_prompt_tokens?;
+            let out = proviso_tokens::count(ctx.model.as_deref().unwrap_or(""), &asm.output());
+            Some(proviso_types::Usage {
+                prompt_tokens: prompt,
+                completion_tokens: out,
+                total_tokens: prompt + out,
+            })
+        });
+        let ended = Ended {
+            outcome,
+            ending: Ending {
+                status: 200,
+                output: asm.output(),
+                response: None,
+                finish_reason: asm.finish_reason.clone(),
+                usage: asm.usage,
+                error,
+            },
+            charge,
+        };
+        (ended, Closing { tx, tail })
+    }
+}
+
+impl End {
+    /// The record's outcome and error, and the event that ends the stream
+    /// for the client; counts an upstream's failure.
+    fn describe(
+        self,
+        state: &AppState,
+        upstream: &str,
+    ) -> (Outcome, Option<(String, String)>, Option<Bytes>) {
+        let failed = |kind: &str, detail: &str, code: &str, msg: String| {
             UpstreamFailed {
-                upstream: &up.name,
-                kind: "stream_broken",
-                detail: &e,
+                upstream,
+                kind,
+                detail,
                 retrying: false,
             }
             .emit(&state.metrics);
-            let msg = format!("Upstream '{}' broke the stream before it ended.", up.name);
-            (
+            let tail = error_event(code, &msg);
+            (Outcome::Partial, Some((code.to_owned(), msg)), Some(tail))
+        };
+        match self {
+            End::Done => (Outcome::Ok, None, None),
+            End::ClientGone => (
                 Outcome::Partial,
-                Some(("upstream_stream_broken".into(), msg.clone())),
-                Some(error_event("upstream_stream_broken", &msg)),
-            )
+                Some((
+                    "client_disconnected".into(),
+                    "the client closed the connection before the end of the stream".into(),
+                )),
+                None,
+            ),
+            End::UpstreamBroken(e) => failed(
+                "stream_broken",
+                &e,
+                "upstream_stream_broken",
+                format!("Upstream '{upstream}' broke the stream before it ended."),
+            ),
+            End::UpstreamEndedEarly => failed(
+                "stream_broken",
+                "ended without [DONE]",
+                "upstream_stream_broken",
+                format!("Upstream '{upstream}' ended the stream without finishing it."),
+            ),
+            End::UpstreamStalled | End::TotalTimeout => failed(
+                "timeout",
+                "stream stalled",
+                "upstream_timeout",
+                format!("Upstream '{upstream}' timed out in the middle of the stream."),
+            ),
         }
-        End::UpstreamEndedEarly => {
-            UpstreamFailed {
-                upstream: &up.name,
-                kind: "stream_broken",
-                detail: "ended without [DONE]",
-                retrying: false,
-            }
-            .emit(&state.metrics);
-            let msg = format!(
-                "Upstream '{}' ended the stream without finishing it.",
-                up.name
-            );
-            (
-                Outcome::Partial,
-                Some(("upstream_stream_broken".into(), msg.clone())),
-                Some(error_event("upstream_stream_broken", &msg)),
-            )
-        }
-        End::UpstreamStalled | End::TotalTimeout => {
-            UpstreamFailed {
-                upstream: &up.name,
-                kind: "timeout",
-                detail: "stream stalled",
-                retrying: false,
-            }
-            .emit(&state.metrics);
-            let msg = format!(
-                "Upstream '{}' timed out in the middle of the stream.",
-                up.name
-            );
-            (
-                Outcome::Partial,
-                Some(("upstream_timeout".into(), msg.clone())),
-                Some(error_event("upstream_timeout", &msg)),
-            )
-        }
-    };
-    let code = error.as_ref().map(|(c, _)| c.clone());
-    // Without the upstream's usage (the stream ended early), settle with an
-    // estimate: the counted prompt plus the text produced.
-    let usage = asm.usage.or_else(|| {
-        let prompt = ctx.counted_prompt_tokens?;
-        let out = proviso_tokens::count(ctx.model.as_deref().unwrap_or(""), &asm.output());
-        Some(proviso_types::Usage {
-            prompt_tokens: prompt,
-            completion_tokens: out,
-            total_tokens: prompt + out,
-        })
-    });
-    crate::pipeline::settle_quota::run(&mut ctx, usage);
-    let rec = ctx.record(
-        outcome,
-        Ending {
-            status: 200,
-            output: asm.output(),
-            response: None,
-            finish_reason: asm.finish_reason.clone(),
-            usage: asm.usage,
-            error,
-        },
-    );
-    let committed = record::commit(&state, rec).await;
-    let last = match (&committed, tail) {
+    }
+}
+
+/// Ends the stream for the client once the exchange is `committed` (or
+/// could not be): `[DONE]` only after a complete stream was recorded, an
+/// error event when the upstream failed or the record could not be written.
+pub async fn close(
+    state: &AppState,
+    ctx: &Context,
+    closing: Closing,
+    ended_with: Option<String>,
+    committed: Result<Receipt, ApiError>,
+) {
+    let last = match (&committed, closing.tail) {
         (Err(e), _) => Some(error_event(e.code, &e.message)),
         (Ok(_), Some(t)) => Some(t),
-        (Ok(_), None) if outcome == Outcome::Ok => Some(Bytes::from_static(b"data: [DONE]\n\n")),
+        (Ok(_), None) if ended_with.is_none() => Some(Bytes::from_static(b"data: [DONE]\n\n")),
         (Ok(_), None) => None,
     };
     if let Some(b) = last {
-        let _ = tx.send(b).await;
+        let _ = closing.tx.send(b).await;
     }
     let code = match &committed {
         Err(e) => Some(e.code.to_owned()),
-        Ok(_) => code,
+        Ok(_) => ended_with,
     };
-    record::emit(&state, &ctx, 200, code.as_deref(), None);
+    record::emit(state, ctx, 200, code.as_deref(), None);
 }

@@ -2,23 +2,22 @@
 //! adds the completion allowance, and charges every limit of the key and
 //! its team at once (all or nothing).
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
-use crate::pipeline::Context;
+use crate::pipeline::{Admitted, Context};
 use crate::quota::QuotaError;
 use crate::state::AppState;
 
 /// Charges the request, or refuses with 429 (or 503 when Redis is down and
 /// the configuration says fail closed).
-pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
-    let Some(key) = ctx.key.as_ref() else {
-        return Err(ApiError::internal("reserve_quota before authenticate"));
-    };
-    let model = ctx.model.clone().unwrap_or_default();
+pub async fn run(state: &AppState, ctx: &mut Context, who: &Admitted) -> Result<(), ApiError> {
+    let key = &who.key;
     let path = ctx.endpoint.path();
     let plan = if crate::pipeline::is_large(ctx.request_text.len()) {
         // Counting a large prompt's tokens is CPU work: off the async
-        // workers (a copy of the key and the body go there and back).
-        let (quotas, key) = (state.quotas.clone(), key.clone());
+        // workers (the key, shared, and the body go there and back).
+        let (quotas, key, model) = (state.quotas.clone(), Arc::clone(key), who.model.clone());
         let body = std::mem::take(&mut ctx.body);
         let (plan, body) = crate::pipeline::on_blocking_pool(move || {
             let plan = quotas.plan(&key, &model, path, &body);
@@ -28,7 +27,7 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         ctx.body = body;
         plan
     } else {
-        state.quotas.plan(key, &model, path, &ctx.body)
+        state.quotas.plan(key, &who.model, path, &ctx.body)
     };
     if plan.is_empty() {
         return Ok(());

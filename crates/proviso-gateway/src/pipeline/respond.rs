@@ -1,5 +1,6 @@
-//! Stage (non-streamed): read the upstream's whole answer, record it, and
-//! only then release it to the client.
+//! Stage (non-streamed): read the upstream's whole answer ([`read`]); once
+//! its record is committed (`pipeline::finish`), release it to the client
+//! with placeholders restored ([`release`]).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,43 +11,50 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::events::UpstreamFailed;
 use crate::pipeline::call_upstream::{Answer, status_error};
-use crate::pipeline::context::Ending;
+use crate::pipeline::context::{Ended, Ending};
 use crate::pipeline::{Context, record};
 use crate::sse::non_stream_output;
 use crate::state::AppState;
 use crate::upstream::Endpoint;
 
-/// Reads, records and answers.
-pub async fn run(
+/// A successful answer, read whole, waiting for its record to commit.
+pub struct Held {
+    status: u16,
+    bytes: Bytes,
+    parsed: Value,
+}
+
+/// Reads the whole answer: how the exchange ended, and the answer held
+/// until it is recorded. An error answer of the upstream, a body that is
+/// not JSON or that does not arrive in time is an error (recorded by the
+/// caller as a refusal).
+pub async fn read(
     state: &AppState,
     ctx: &mut Context,
     answer: Answer,
-) -> Result<Response, ApiError> {
+) -> Result<(Ended, Held), ApiError> {
     let up = answer.deployment.upstream.clone();
     let status = answer.resp.status().as_u16();
     let remaining = up.total_timeout.saturating_sub(answer.sent_at.elapsed());
+    let failed = |kind: &str, detail: &str| {
+        UpstreamFailed {
+            upstream: &up.name,
+            kind,
+            detail,
+            retrying: false,
+        }
+        .emit(&state.metrics);
+    };
     let bytes: Bytes = match tokio::time::timeout(remaining, answer.resp.bytes()).await {
         Err(_) => {
-            UpstreamFailed {
-                upstream: &up.name,
-                kind: "timeout",
-                detail: "body",
-                retrying: false,
-            }
-            .emit(&state.metrics);
+            failed("timeout", "body");
             return Err(ApiError::upstream_timeout(
                 &up.name,
                 "total time exceeded while reading the response",
             ));
         }
         Ok(Err(e)) => {
-            UpstreamFailed {
-                upstream: &up.name,
-                kind: "stream_broken",
-                detail: &e.to_string(),
-                retrying: false,
-            }
-            .emit(&state.metrics);
+            failed("stream_broken", &e.to_string());
             return Err(ApiError::upstream_bad_response(
                 &up.name,
                 "the connection broke while reading the response",
@@ -54,62 +62,58 @@ pub async fn run(
         }
         Ok(Ok(b)) => b,
     };
-    let upstream_elapsed = answer.sent_at.elapsed();
-    ctx.upstream_elapsed = Some(upstream_elapsed);
+    ctx.upstream_elapsed = Some(answer.sent_at.elapsed());
     if !(200..300).contains(&status) {
         return Err(status_error(state, &up.name, status, &bytes));
     }
     let parsed: Value = serde_json::from_slice(&bytes).map_err(|_| {
-        UpstreamFailed {
-            upstream: &up.name,
-            kind: "bad_response",
-            detail: "not JSON",
-            retrying: false,
-        }
-        .emit(&state.metrics);
+        failed("bad_response", "not JSON");
         ApiError::upstream_bad_response(&up.name, "the body is not JSON")
     })?;
     let (output, finish_reason, usage) = non_stream_output(&parsed);
-    crate::pipeline::settle_quota::run(ctx, usage);
     let response = if ctx.endpoint == Endpoint::Embeddings {
-        Some(summarise_embeddings(&parsed).to_string())
+        summarise_embeddings(&parsed).to_string()
     } else {
-        Some(String::from_utf8_lossy(&bytes).into_owned())
+        String::from_utf8_lossy(&bytes).into_owned()
     };
-    let rec = ctx.record(
-        Outcome::Ok,
-        Ending {
+    let ended = Ended {
+        outcome: Outcome::Ok,
+        ending: Ending {
             status,
             output,
-            response,
+            response: Some(response),
             finish_reason,
             usage,
             error: None,
         },
-    );
-    if let Err(e) = record::commit(state, rec).await {
-        // The writer keeps the record (marked withheld) for retry: answering
-        // through `refuse` would record this exchange twice.
-        record::emit(state, ctx, e.status.as_u16(), Some(e.code), None);
-        let mut resp = e.into_response();
-        record::tag(&mut resp, ctx);
-        return Ok(resp);
-    }
-    record::emit(state, ctx, status, None, Some(upstream_elapsed));
-    // The ledger keeps the answer as the upstream gave it (placeholders, no
-    // personal data); the client gets the values back.
+        charge: usage,
+    };
+    Ok((
+        ended,
+        Held {
+            status,
+            bytes,
+            parsed,
+        },
+    ))
+}
+
+/// The recorded answer as the client gets it. The ledger keeps the answer
+/// as the upstream gave it (placeholders, no personal data); the client
+/// gets the values back.
+pub fn release(ctx: &Context, held: Held) -> Response {
     let served = match &ctx.session {
-        Some(s) => crate::pipeline::restore::body(&bytes, s).unwrap_or(bytes),
-        None => bytes,
+        Some(s) => crate::pipeline::restore::value(held.parsed, s),
+        None => held.bytes,
     };
     let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        StatusCode::from_u16(held.status).unwrap_or(StatusCode::OK),
         [(header::CONTENT_TYPE, "application/json")],
         served,
     )
         .into_response();
     record::tag(&mut resp, ctx);
-    Ok(resp)
+    resp
 }
 
 /// Embedding vectors are not outputs anyone trains on and are large: the

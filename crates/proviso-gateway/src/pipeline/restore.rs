@@ -15,9 +15,8 @@ fn restore_str(v: &mut Value, s: &Session) {
     }
 }
 
-/// Restores a whole (non-streamed) response body; `None` if it is not JSON.
-pub fn body(bytes: &[u8], s: &Session) -> Option<Bytes> {
-    let mut v: Value = serde_json::from_slice(bytes).ok()?;
+/// Restores a whole (non-streamed) response body, parsed, and serializes it.
+pub fn value(mut v: Value, s: &Session) -> Bytes {
     for c in v
         .get_mut("choices")
         .and_then(Value::as_array_mut)
@@ -43,7 +42,7 @@ pub fn body(bytes: &[u8], s: &Session) -> Option<Bytes> {
             restore_str(t, s);
         }
     }
-    serde_json::to_vec(&v).ok().map(Bytes::from)
+    Bytes::from(v.to_string())
 }
 
 /// Restores streamed chunks, one restorer per choice and field.

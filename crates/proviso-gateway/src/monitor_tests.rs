@@ -1,0 +1,231 @@
+//! The monitor's actuator in process: each ladder step a decision asks for
+//! is recorded first and then taken (notice, throttle, suspension,
+//! scheduled revocation), manual steps are only recorded, and a step whose
+//! record cannot be written is not taken.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests opt out: a failed unwrap is a failed test
+
+use std::sync::Arc;
+
+use proviso_access::{Change, KeyRecord, KeyState, KeyStore, NewKey};
+use proviso_ledger::{LedgerHandle, MemoryStore, WriterConfig};
+use proviso_monitor::{Decision, Level, Mode, MonitorConfig};
+use proviso_types::{KeyId, UnixMillis};
+use serde_json::Map;
+
+use super::{Hands, MonitorHandle, slim};
+use crate::config::QuotaConfig;
+use crate::key_cache::KeyCache;
+use crate::quota::{QuotaError, QuotaService};
+use proviso_ledger::Record;
+use std::sync::atomic::Ordering;
+
+struct World {
+    monitor: Arc<MonitorHandle>,
+    store: MemoryStore,
+    ledger: LedgerHandle,
+    keys: Arc<KeyCache>,
+    quotas: Arc<QuotaService>,
+    rt: tokio::runtime::Runtime,
+    key: KeyRecord,
+    _dir: tempfile::TempDir,
+}
+
+const NOW: UnixMillis = UnixMillis(1_780_000_000_000);
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store_keys = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+    let (key, _secret) = store_keys
+        .create(
+            &NewKey {
+                team: "research".into(),
+                ..NewKey::default()
+            },
+            &Change {
+                by: "test",
+                reason: "test",
+                record_id: "01TEST",
+                now: NOW,
+            },
+        )
+        .unwrap();
+    let store = MemoryStore::default();
+    let ledger = LedgerHandle::spawn(Box::new(store.clone()), WriterConfig::default()).unwrap();
+    let mut cfg = MonitorConfig::default();
+    cfg.ladder.throttle_requests_per_minute = 2;
+    World {
+        monitor: MonitorHandle::new(cfg, None).unwrap(),
+        store,
+        ledger,
+        keys: Arc::new(KeyCache::new(store_keys).unwrap()),
+        quotas: QuotaService::new(QuotaConfig::default()).unwrap(),
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        key,
+        _dir: dir,
+    }
+}
+
+fn decision(w: &World, level: Level, mode: Mode) -> Decision {
+    Decision {
+        key: w.key.id.0.clone(),
+        team: w.key.team.clone(),
+        level,
+        mode,
+        actor: format!("key {}", w.key.id),
+        score: 0.9,
+        signals: Vec::new(),
+        evidence: vec!["01EXAMPLE".into()],
+    }
+}
+
+fn act(w: &World, d: &Decision, now: UnixMillis) {
+    let hands = Hands {
+        ledger: &w.ledger,
+        keys: &w.keys,
+        quotas: &w.quotas,
+        rt: w.rt.handle(),
+        http: None,
+    };
+    w.monitor.carry_out(d, now, &hands);
+}
+
+/// The names of the event records in the ledger, in order.
+fn events(w: &World) -> Vec<String> {
+    w.store
+        .with_records(|r| r.iter().map(|c| c.record.endpoint.clone()).collect())
+}
+
+fn stored(w: &World) -> KeyRecord {
+    w.keys
+        .with_store(|s| s.get(&KeyId(w.key.id.0.clone())))
+        .unwrap()
+        .unwrap()
+}
+
+/// Whether a request of the key is admitted by the quotas now.
+fn admitted(w: &World) -> bool {
+    let plan = w
+        .quotas
+        .plan(&w.key, "gpt-4o-mini", "/v1/chat/completions", &Map::new());
+    match w.rt.block_on(w.quotas.reserve(plan)) {
+        Ok(r) => {
+            r.settle(Some(1));
+            true
+        }
+        Err(QuotaError::Refused(_)) => false,
+        Err(e) => panic!("quota service: {e:?}"),
+    }
+}
+
+#[test]
+fn a_notice_is_recorded_then_put_on_the_key() {
+    let w = world();
+    assert!(w.monitor.notice(&w.key.id.0).is_none());
+    act(&w, &decision(&w, Level::Notice, Mode::Auto), NOW);
+    assert_eq!(events(&w), ["monitor.notice"]);
+    let detail: serde_json::Value = w
+        .store
+        .with_records(|r| serde_json::from_str(r[0].record.detail.as_deref().unwrap()).unwrap());
+    assert_eq!(detail["evidence"][0], "01EXAMPLE");
+    assert!(
+        w.monitor
+            .notice(&w.key.id.0)
+            .is_some_and(|n| n.contains("level notice"))
+    );
+    assert!(admitted(&w), "a notice does not limit");
+}
+
+#[test]
+fn a_throttle_lowers_the_keys_limits_until_cleared() {
+    let w = world();
+    act(&w, &decision(&w, Level::Throttle, Mode::Auto), NOW);
+    assert_eq!(events(&w), ["monitor.throttle"]);
+    assert!(admitted(&w) && admitted(&w), "two requests a minute");
+    assert!(!admitted(&w), "the third in the minute is refused");
+    w.monitor.clear(&w.key.id.0, &w.quotas);
+    assert!(
+        admitted(&w),
+        "cleared: the key's own (unlimited) quotas again"
+    );
+}
+
+#[test]
+fn a_suspension_goes_through_the_lifecycle_and_a_revocation_is_scheduled_after_it() {
+    let w = world();
+    act(&w, &decision(&w, Level::Suspend, Mode::Auto), NOW);
+    assert_eq!(events(&w), ["monitor.suspend", "key.suspended"]);
+    let k = stored(&w);
+    assert_eq!(k.state, KeyState::Suspended);
+    assert!(
+        k.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("score 0.900"))
+    );
+    assert_eq!(k.revoke_at, None);
+    let later = UnixMillis(NOW.0 + 60_000);
+    act(&w, &decision(&w, Level::Revoke, Mode::Auto), later);
+    let k = stored(&w);
+    let notice_ms = MonitorConfig::default().ladder.revoke_notice_ms as i64;
+    assert_eq!(k.revoke_at, Some(UnixMillis(later.0 + notice_ms)));
+    assert_eq!(k.effective_state(later), KeyState::Suspended);
+    assert_eq!(
+        k.effective_state(UnixMillis(later.0 + notice_ms)),
+        KeyState::Revoked
+    );
+}
+
+#[test]
+fn a_manual_step_is_recorded_for_review_and_not_taken() {
+    let w = world();
+    act(&w, &decision(&w, Level::Suspend, Mode::Manual), NOW);
+    assert_eq!(events(&w), ["monitor.review"]);
+    assert_eq!(stored(&w).state, KeyState::Active);
+    assert!(w.monitor.notice(&w.key.id.0).is_none());
+}
+
+#[test]
+fn a_step_whose_record_cannot_be_written_is_not_taken() {
+    let w = world();
+    w.store.set_failure(Some("disk full"));
+    act(&w, &decision(&w, Level::Notice, Mode::Auto), NOW);
+    act(&w, &decision(&w, Level::Throttle, Mode::Auto), NOW);
+    act(&w, &decision(&w, Level::Suspend, Mode::Auto), NOW);
+    assert!(events(&w).is_empty());
+    assert!(w.monitor.notice(&w.key.id.0).is_none());
+    assert!(
+        admitted(&w) && admitted(&w) && admitted(&w),
+        "not throttled"
+    );
+    assert_eq!(stored(&w).state, KeyState::Active);
+}
+
+#[test]
+fn the_queue_is_bounded_in_bytes() {
+    let cfg = MonitorConfig {
+        queue_bytes: 8 * 1024 * 1024,
+        ..MonitorConfig::default()
+    };
+    let m = MonitorHandle::new(cfg, None).unwrap();
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{}\"}}", "é".repeat(200_000));
+    let s = slim(rec.clone());
+    assert_eq!(
+        s.request, rec.request,
+        "the request stays whole (valid JSON)"
+    );
+    assert!(s.output.is_empty());
+    // The thread is not started: the queue only fills. 400 KB each in
+    // 8 MiB: 20 fit.
+    for _ in 0..40 {
+        m.observe(slim(rec.clone()));
+    }
+    let queued = m.queued.load(Ordering::Relaxed);
+    assert!((19..=21).contains(&queued), "{queued} queued in 8 MiB");
+    assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
+    assert!(m.queued_bytes.load(Ordering::Relaxed) <= 8 * 1024 * 1024);
+}
