@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 pub use crate::config::AdminConfig;
@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clock", get(clock).post(set_clock))
 }
 
-fn err(status: StatusCode, code: &'static str, msg: String) -> ApiError {
+fn err(status: StatusCode, code: ErrorCode, msg: String) -> ApiError {
     ApiError::admin(status, code, msg)
 }
 
@@ -52,14 +52,16 @@ fn access_err(e: AccessError) -> ApiError {
     match e {
         AccessError::UnknownKey(id) => err(
             StatusCode::NOT_FOUND,
-            "key_not_found",
+            ErrorCode::KeyNotFound,
             format!("no key with id {id}"),
         ),
-        AccessError::BadTransition { .. } => {
-            err(StatusCode::CONFLICT, "invalid_transition", e.to_string())
-        }
-        AccessError::Invalid(m) => err(StatusCode::BAD_REQUEST, "invalid_field", m),
-        AccessError::Conflict(_) => err(StatusCode::CONFLICT, "key_changed", e.to_string()),
+        AccessError::BadTransition { .. } => err(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidTransition,
+            e.to_string(),
+        ),
+        AccessError::Invalid(m) => err(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, m),
+        AccessError::Conflict(_) => err(StatusCode::CONFLICT, ErrorCode::KeyChanged, e.to_string()),
         AccessError::NotRecorded(why) => ApiError::ledger_unavailable(&why),
         other => ApiError::internal(other),
     }
@@ -77,7 +79,7 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     else {
         return Err(err(
             StatusCode::NOT_FOUND,
-            "admin_disabled",
+            ErrorCode::AdminDisabled,
             "The admin API is off: set [admin] token.".into(),
         ));
     };
@@ -98,7 +100,7 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     if !same {
         return Err(err(
             StatusCode::UNAUTHORIZED,
-            "invalid_admin_token",
+            ErrorCode::InvalidAdminToken,
             "Missing or wrong admin token.".into(),
         ));
     }
@@ -119,7 +121,7 @@ fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(raw).map_err(|e| {
         err(
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("The request body is not valid: {e}"),
         )
     })
@@ -228,8 +230,10 @@ struct CreateBody {
 }
 
 fn when(s: Option<&str>) -> Result<Option<UnixMillis>, ApiError> {
-    s.map(|s| UnixMillis::parse(s).map_err(|e| err(StatusCode::BAD_REQUEST, "invalid_field", e)))
-        .transpose()
+    s.map(|s| {
+        UnixMillis::parse(s).map_err(|e| err(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, e))
+    })
+    .transpose()
 }
 
 async fn create_key(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Bytes) -> R {
@@ -513,7 +517,7 @@ async fn usage(State(s): State<AppState>, h: HeaderMap) -> R {
 fn monitor_off() -> ApiError {
     err(
         StatusCode::NOT_FOUND,
-        "monitor_disabled",
+        ErrorCode::MonitorDisabled,
         "The monitor is off: [monitor] enabled = false.".into(),
     )
 }
@@ -591,7 +595,7 @@ async fn set_clock(State(s): State<AppState>, h: HeaderMap, raw: axum::body::Byt
     if !s.clock.set(UnixMillis(b.now_ms)) {
         return Err(err(
             StatusCode::CONFLICT,
-            "clock_not_simulated",
+            ErrorCode::ClockNotSimulated,
             "The gateway runs on the system clock ([server] clock = \"system\").".into(),
         ));
     }

@@ -39,6 +39,83 @@ impl ErrorType {
     }
 }
 
+/// Declares [`ErrorCode`]: each code's variant and its name as clients
+/// and the ledger see it (every one documented in `docs/errors.md`).
+macro_rules! error_codes {
+    ($($variant:ident => $name:literal,)*) => {
+        /// OpenAI's error `code`: what went wrong, for a client's handling
+        /// and for the ledger's `error_code`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $variant,
+            )*
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// As clients and the ledger see it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidJson => "invalid_json",
+    MissingField => "missing_field",
+    InvalidField => "invalid_field",
+    MissingApiKey => "missing_api_key",
+    InvalidApiKey => "invalid_api_key",
+    KeyRevoked => "key_revoked",
+    KeyExpired => "key_expired",
+    KeySuspended => "key_suspended",
+    PolicyDenied => "policy_denied",
+    RateLimitExceeded => "rate_limit_exceeded",
+    BudgetExceeded => "budget_exceeded",
+    QuotaUnavailable => "quota_unavailable",
+    Overloaded => "overloaded",
+    RequestTimeout => "request_timeout",
+    ModelNotFound => "model_not_found",
+    RequestTooLarge => "request_too_large",
+    UpstreamTimeout => "upstream_timeout",
+    UpstreamUnreachable => "upstream_unreachable",
+    UpstreamError => "upstream_error",
+    UpstreamAuthFailed => "upstream_auth_failed",
+    UpstreamBadResponse => "upstream_bad_response",
+    LedgerUnavailable => "ledger_unavailable",
+    NotFound => "not_found",
+    MethodNotAllowed => "method_not_allowed",
+    InternalError => "internal_error",
+    KeyNotFound => "key_not_found",
+    InvalidTransition => "invalid_transition",
+    KeyChanged => "key_changed",
+    AdminDisabled => "admin_disabled",
+    InvalidAdminToken => "invalid_admin_token",
+    MonitorDisabled => "monitor_disabled",
+    ClockNotSimulated => "clock_not_simulated",
+    ClientDisconnected => "client_disconnected",
+    UpstreamStreamBroken => "upstream_stream_broken",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// An error answered to the client.
 #[derive(Clone, Debug)]
 pub struct ApiError {
@@ -47,7 +124,7 @@ pub struct ApiError {
     /// OpenAI's `type`.
     pub kind: ErrorType,
     /// OpenAI's `code`; documented in `docs/errors.md`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human message (never contains secrets, prompts or outputs).
     pub message: String,
     /// The request field at fault.
@@ -59,7 +136,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: ErrorType, code: &'static str, msg: String) -> Self {
+    fn new(status: StatusCode, kind: ErrorType, code: ErrorCode, msg: String) -> Self {
         Self {
             status,
             kind,
@@ -72,7 +149,7 @@ impl ApiError {
     }
 
     /// An error of the admin API (`docs/errors.md`, admin section).
-    pub fn admin(status: StatusCode, code: &'static str, message: String) -> Self {
+    pub fn admin(status: StatusCode, code: ErrorCode, message: String) -> Self {
         Self::new(status, ErrorType::InvalidRequest, code, message)
     }
 
@@ -81,7 +158,7 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("The request body is not valid JSON: {detail}"),
         )
     }
@@ -91,7 +168,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
-            "missing_field",
+            ErrorCode::MissingField,
             format!("Missing required parameter: '{field}'."),
         );
         e.param = Some(field.into());
@@ -103,7 +180,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,
             ErrorType::InvalidRequest,
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("Invalid value for '{field}': {why}"),
         );
         e.param = Some(field.into());
@@ -115,7 +192,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorType::InvalidRequest,
-            "missing_api_key",
+            ErrorCode::MissingApiKey,
             "No API key provided. Send your Proviso key as 'Authorization: Bearer <key>' \
              (or in the 'api-key' header)."
                 .into(),
@@ -127,7 +204,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorType::InvalidRequest,
-            "invalid_api_key",
+            ErrorCode::InvalidApiKey,
             "Incorrect API key provided. Ask your Proviso administrator for a key.".into(),
         )
     }
@@ -138,7 +215,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorType::InvalidRequest,
-            "key_revoked",
+            ErrorCode::KeyRevoked,
             format!("API key {id} has been revoked.{why}"),
         )
     }
@@ -148,7 +225,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorType::InvalidRequest,
-            "key_expired",
+            ErrorCode::KeyExpired,
             format!("API key {id} has expired. Ask your Proviso administrator for a new one."),
         )
     }
@@ -163,7 +240,7 @@ impl ApiError {
         Self::new(
             StatusCode::FORBIDDEN,
             ErrorType::Permission,
-            "key_suspended",
+            ErrorCode::KeySuspended,
             format!("API key {id} is suspended pending review.{why}{r}"),
         )
     }
@@ -177,7 +254,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::FORBIDDEN,
             ErrorType::Permission,
-            "policy_denied",
+            ErrorCode::PolicyDenied,
             format!("Refused by policy rule '{rule}': {reason}.{r}"),
         );
         e.param = Some(rule.to_owned());
@@ -203,7 +280,7 @@ impl ApiError {
             } else {
                 ErrorType::Requests
             },
-            "rate_limit_exceeded",
+            ErrorCode::RateLimitExceeded,
             msg,
         );
         e.retry_after = Some(retry_after_ms.div_ceil(1000).max(1));
@@ -215,7 +292,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorType::InsufficientQuota,
-            "budget_exceeded",
+            ErrorCode::BudgetExceeded,
             format!(
                 "Monthly budget exhausted ({what}). It renews at the start of next month (UTC)."
             ),
@@ -230,7 +307,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Server,
-            "quota_unavailable",
+            ErrorCode::QuotaUnavailable,
             format!(
                 "Quotas cannot be checked right now ({why}); the gateway refuses rather than overspend. Retry later."
             ),
@@ -245,7 +322,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Server,
-            "overloaded",
+            ErrorCode::Overloaded,
             format!(
                 "The gateway is handling its limit of {limit} requests at once. Retry shortly."
             ),
@@ -260,7 +337,7 @@ impl ApiError {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             ErrorType::InvalidRequest,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             format!("The request body did not arrive within {ms} ms."),
         )
     }
@@ -270,7 +347,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::NOT_FOUND,
             ErrorType::InvalidRequest,
-            "model_not_found",
+            ErrorCode::ModelNotFound,
             format!("The model '{model}' does not exist or is not served by this gateway."),
         );
         e.param = Some("model".into());
@@ -282,7 +359,7 @@ impl ApiError {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorType::InvalidRequest,
-            "request_too_large",
+            ErrorCode::RequestTooLarge,
             format!("The request body exceeds the limit of {limit} bytes."),
         )
     }
@@ -292,7 +369,7 @@ impl ApiError {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
             ErrorType::Upstream,
-            "upstream_timeout",
+            ErrorCode::UpstreamTimeout,
             format!("Upstream '{upstream}' timed out ({what})."),
         )
     }
@@ -302,7 +379,7 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_GATEWAY,
             ErrorType::Upstream,
-            "upstream_unreachable",
+            ErrorCode::UpstreamUnreachable,
             format!("Upstream '{upstream}' could not be reached."),
         )
     }
@@ -313,7 +390,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::BAD_GATEWAY,
             ErrorType::Upstream,
-            "upstream_error",
+            ErrorCode::UpstreamError,
             format!("Upstream '{upstream}' failed with HTTP {status}."),
         );
         e.upstream_body = body.map(Box::new);
@@ -325,7 +402,7 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_GATEWAY,
             ErrorType::Upstream,
-            "upstream_auth_failed",
+            ErrorCode::UpstreamAuthFailed,
             format!(
                 "Upstream '{upstream}' rejected the gateway's credentials; tell your Proviso \
                  administrator."
@@ -338,7 +415,7 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_GATEWAY,
             ErrorType::Upstream,
-            "upstream_bad_response",
+            ErrorCode::UpstreamBadResponse,
             format!("Upstream '{upstream}' sent a response that is not valid: {why}."),
         )
     }
@@ -348,7 +425,7 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Server,
-            "ledger_unavailable",
+            ErrorCode::LedgerUnavailable,
             format!(
                 "The gateway cannot record this exchange, so it will not serve it: {why}. \
                  Retry later."
@@ -363,7 +440,7 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             ErrorType::InvalidRequest,
-            "not_found",
+            ErrorCode::NotFound,
             format!("Unknown request URL: {path}."),
         )
     }
@@ -373,7 +450,7 @@ impl ApiError {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorType::InvalidRequest,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "Method not allowed for this URL.".into(),
         )
     }
@@ -384,7 +461,7 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorType::Server,
-            "internal_error",
+            ErrorCode::InternalError,
             "The gateway failed to handle the request.".into(),
         )
     }

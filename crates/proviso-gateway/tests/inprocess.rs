@@ -10,7 +10,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use proviso_access::{Change, KeyStore, NewKey, Quotas};
-use proviso_gateway::config::{GatewayConfig, UpstreamConfig, UpstreamKind};
+use proviso_gateway::config::{
+    DeploymentConfig, GatewayConfig, ModelConfig, UpstreamConfig, UpstreamKind,
+};
 use proviso_gateway::env::EnvString;
 use proviso_ledger::{LedgerHandle, MemoryStore, Outcome, RecordKind, WriterConfig};
 use proviso_types::UnixMillis;
@@ -384,4 +386,144 @@ async fn a_monthly_budget_is_charged_what_was_used_and_refuses_until_the_month_e
         admitted,
         "the refused request never left"
     );
+}
+
+/// A request with `auth` (`None`: no credentials) and a raw body.
+fn raw(auth: Option<(&str, &str)>, body: &str) -> Request<Body> {
+    let mut r = Request::post("/v1/chat/completions").header("content-type", "application/json");
+    if let Some((name, value)) = auth {
+        r = r.header(name, value);
+    }
+    r.body(Body::from(body.to_owned())).unwrap()
+}
+
+#[tokio::test]
+async fn each_early_stage_refuses_what_it_cannot_take_and_the_refusal_is_recorded() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    let bearer = format!("Bearer {}", h.secret);
+    let good = hi("ECHO: ok").to_string();
+    let cases: [(&str, Option<(&str, &str)>, String, u16, &str); 8] = [
+        ("no credentials", None, good.clone(), 401, "missing_api_key"),
+        (
+            "a wrong key",
+            Some(("authorization", "Bearer sk-nope")),
+            good.clone(),
+            401,
+            "invalid_api_key",
+        ),
+        (
+            "not JSON",
+            Some(("authorization", &bearer)),
+            "{not json".into(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "no messages",
+            Some(("authorization", &bearer)),
+            json!({"model": "gpt-4o-mini"}).to_string(),
+            400,
+            "missing_field",
+        ),
+        (
+            "messages not an array",
+            Some(("authorization", &bearer)),
+            json!({"model": "gpt-4o-mini", "messages": "hi"}).to_string(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "stream not a boolean",
+            Some(("authorization", &bearer)),
+            json!({"model": "gpt-4o-mini", "messages": [], "stream": "yes"}).to_string(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "an unknown model",
+            Some(("authorization", &bearer)),
+            json!({"model": "gpt-9", "messages": []}).to_string(),
+            404,
+            "model_not_found",
+        ),
+        (
+            "a model name that is not a string",
+            Some(("api-key", &h.secret)),
+            json!({"model": 4, "messages": []}).to_string(),
+            400,
+            "invalid_field",
+        ),
+    ];
+    for (name, auth, body, status, code) in &cases {
+        let (got, _, v) = send(&h, raw(*auth, body)).await;
+        assert_eq!(got.as_u16(), *status, "{name}: {v}");
+        assert_eq!(v["error"]["code"], *code, "{name}");
+        let last = h.store.with_records(|r| r.last().unwrap().record.clone());
+        assert_eq!(last.error_code.as_deref(), Some(*code), "{name}: recorded");
+        assert_eq!(last.outcome, Outcome::Refused, "{name}");
+    }
+    // `api-key` (Azure's header) authenticates like a bearer token.
+    let (status, _, v) = send(&h, raw(Some(("api-key", &h.secret)), &good)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        fake_seen(&h.fake).await.len(),
+        1,
+        "only the valid request reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_that_cannot_be_reached_fails_over_to_the_next_and_both_are_recorded() {
+    // A port nothing listens on: the connection is refused at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let h = harness(Quotas::default(), "", |cfg| {
+        let mut down = cfg.upstreams[0].clone();
+        down.name = "down".into();
+        down.base_url = Some(EnvString::literal(dead_url));
+        cfg.upstreams.push(down);
+        cfg.models = vec![ModelConfig {
+            name: "gpt-4o-mini".into(),
+            deployments: vec![
+                DeploymentConfig {
+                    upstream: "down".into(),
+                    model: None,
+                },
+                DeploymentConfig {
+                    upstream: "fake".into(),
+                    model: None,
+                },
+            ],
+        }];
+    })
+    .await;
+    let (status, _, v) = send(&h, chat(&h.secret, hi("ECHO: through"))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], "through");
+    let rec = h.store.with_records(|r| r.last().unwrap().record.clone());
+    assert_eq!(rec.upstream.as_deref(), Some("fake"));
+    let detail: Value = serde_json::from_str(rec.detail.as_deref().unwrap()).unwrap();
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{detail}");
+    assert_eq!(attempts[0]["upstream"], "down");
+    assert_eq!(attempts[1]["upstream"], "fake");
+}
+
+#[tokio::test]
+async fn an_upstream_error_is_passed_on_in_openais_shape_and_recorded_as_failed() {
+    let h = harness(Quotas::default(), "", |_| {}).await;
+    let mut b = hi("ECHO: x");
+    b["fake_fault"] = json!("status:400");
+    let (status, _, v) = send(&h, chat(&h.secret, b)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    let rec = h.store.with_records(|r| r.last().unwrap().record.clone());
+    assert_eq!(rec.outcome, Outcome::Failed);
+    assert_eq!(rec.upstream.as_deref(), Some("fake"));
+    let mut b = hi("ECHO: x");
+    b["fake_fault"] = json!("garbage");
+    let (status, _, v) = send(&h, chat(&h.secret, b)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{v}");
+    assert_eq!(v["error"]["code"], "upstream_bad_response");
 }

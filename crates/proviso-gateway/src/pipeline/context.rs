@@ -250,7 +250,7 @@ impl Context {
         } else {
             Outcome::Refused
         };
-        let outcome = if err.code == "ledger_unavailable" {
+        let outcome = if err.code == crate::error::ErrorCode::LedgerUnavailable {
             Outcome::Withheld
         } else {
             outcome
@@ -270,7 +270,7 @@ impl Context {
             Ending {
                 status: err.status.as_u16(),
                 response: err.upstream_body.as_ref().map(|b| b.to_string()),
-                error: Some((err.code.to_owned(), message)),
+                error: Some((err.code.as_str().to_owned(), message)),
                 ..Ending::default()
             },
         )

@@ -114,14 +114,22 @@ pub async fn refuse(state: &AppState, ctx: &mut Context, err: ApiError) -> Respo
     // Without a known key, a flood from one address is recorded in part and
     // summarised (crate::flood): it must not be able to fill the disk.
     if ctx.key.is_none() {
-        let (admit, closed) = state.flood.admit(ctx.client.as_deref(), err.code, ctx.time);
+        let (admit, closed) = state
+            .flood
+            .admit(ctx.client.as_deref(), err.code.as_str(), ctx.time);
         if let Some(summary) = closed {
             state.ledger.submit(summary);
         }
         if !admit {
             // Counted for the summary record, not recorded on its own: no
             // record id to give.
-            emit(state, ctx, err.status.as_u16(), Some(err.code), None);
+            emit(
+                state,
+                ctx,
+                err.status.as_u16(),
+                Some(err.code.as_str()),
+                None,
+            );
             return err.into_response();
         }
     }
@@ -133,7 +141,13 @@ pub async fn refuse(state: &AppState, ctx: &mut Context, err: ApiError) -> Respo
         Ok(_) => err,
         Err(ledger_err) => ledger_err,
     };
-    emit(state, ctx, err.status.as_u16(), Some(err.code), None);
+    emit(
+        state,
+        ctx,
+        err.status.as_u16(),
+        Some(err.code.as_str()),
+        None,
+    );
     let mut resp = err.into_response();
     tag(&mut resp, ctx);
     resp

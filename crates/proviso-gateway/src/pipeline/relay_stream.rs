@@ -18,7 +18,7 @@ use proviso_ledger::{Outcome, Receipt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::UpstreamFailed;
 use crate::pipeline::call_upstream::Answer;
 use crate::pipeline::context::{Ended, Ending};
@@ -35,7 +35,7 @@ enum End {
     UpstreamEndedEarly,
 }
 
-fn error_event(code: &str, message: &str) -> Bytes {
+fn error_event(code: ErrorCode, message: &str) -> Bytes {
     let v = json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
     Bytes::from(format!("data: {v}\n\n"))
 }
@@ -160,7 +160,7 @@ impl End {
         state: &AppState,
         upstream: &str,
     ) -> (Outcome, Option<(String, String)>, Option<Bytes>) {
-        let failed = |kind: &str, detail: &str, code: &str, msg: String| {
+        let failed = |kind: &str, detail: &str, code: ErrorCode, msg: String| {
             UpstreamFailed {
                 upstream,
                 kind,
@@ -169,14 +169,18 @@ impl End {
             }
             .emit(&state.metrics);
             let tail = error_event(code, &msg);
-            (Outcome::Partial, Some((code.to_owned(), msg)), Some(tail))
+            (
+                Outcome::Partial,
+                Some((code.as_str().to_owned(), msg)),
+                Some(tail),
+            )
         };
         match self {
             End::Done => (Outcome::Ok, None, None),
             End::ClientGone => (
                 Outcome::Partial,
                 Some((
-                    "client_disconnected".into(),
+                    ErrorCode::ClientDisconnected.as_str().into(),
                     "the client closed the connection before the end of the stream".into(),
                 )),
                 None,
@@ -184,19 +188,19 @@ impl End {
             End::UpstreamBroken(e) => failed(
                 "stream_broken",
                 &e,
-                "upstream_stream_broken",
+                ErrorCode::UpstreamStreamBroken,
                 format!("Upstream '{upstream}' broke the stream before it ended."),
             ),
             End::UpstreamEndedEarly => failed(
                 "stream_broken",
                 "ended without [DONE]",
-                "upstream_stream_broken",
+                ErrorCode::UpstreamStreamBroken,
                 format!("Upstream '{upstream}' ended the stream without finishing it."),
             ),
             End::UpstreamStalled | End::TotalTimeout => failed(
                 "timeout",
                 "stream stalled",
-                "upstream_timeout",
+                ErrorCode::UpstreamTimeout,
                 format!("Upstream '{upstream}' timed out in the middle of the stream."),
             ),
         }
@@ -223,7 +227,7 @@ pub async fn close(
         let _ = closing.tx.send(b).await;
     }
     let code = match &committed {
-        Err(e) => Some(e.code.to_owned()),
+        Err(e) => Some(e.code.as_str().to_owned()),
         Ok(_) => ended_with,
     };
     record::emit(state, ctx, 200, code.as_deref(), None);
