@@ -388,6 +388,9 @@ async fn a_monthly_budget_is_charged_what_was_used_and_refuses_until_the_month_e
     );
 }
 
+/// One refusal case: what, credentials, body, status, code.
+type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, String, u16, &'a str);
+
 /// A request with `auth` (`None`: no credentials) and a raw body.
 fn raw(auth: Option<(&str, &str)>, body: &str) -> Request<Body> {
     let mut r = Request::post("/v1/chat/completions").header("content-type", "application/json");
@@ -402,7 +405,8 @@ async fn each_early_stage_refuses_what_it_cannot_take_and_the_refusal_is_recorde
     let h = harness(Quotas::default(), "", |_| {}).await;
     let bearer = format!("Bearer {}", h.secret);
     let good = hi("ECHO: ok").to_string();
-    let cases: [(&str, Option<(&str, &str)>, String, u16, &str); 8] = [
+    // (what, credentials, body, status, code)
+    let cases: [Case<'_>; 8] = [
         ("no credentials", None, good.clone(), 401, "missing_api_key"),
         (
             "a wrong key",
