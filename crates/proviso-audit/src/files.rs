@@ -5,7 +5,18 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::read::BadInput;
+use serde::Serialize;
+
+/// Input that could not be read, with where.
+#[derive(Clone, Debug, Serialize)]
+pub struct BadInput {
+    /// The file.
+    pub file: String,
+    /// The line or element (0 for the file as a whole).
+    pub line: u64,
+    /// What is wrong.
+    pub error: String,
+}
 
 /// Files named by `paths`: files as they are, directories recursively
 /// (sorted), globs expanded.

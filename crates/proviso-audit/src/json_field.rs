@@ -11,7 +11,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::read::Pick;
+/// The function that takes a record's text.
+pub(crate) type Pick<'a> = &'a (dyn Fn(&Value) -> Result<String, String> + Sync);
 
 /// How the text of a record is taken: `first_key` is the top-level key
 /// `pick` looks at first (when there is one), used for the fast path.

@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use serde::Serialize;
 use serde_json::Value;
 
 pub use crate::fields::{FieldSpec, extract};
+pub use crate::files::BadInput;
 use crate::files::open;
 pub use crate::files::{Progress, expand};
 pub(crate) use crate::json_field::Picker;
@@ -21,17 +21,6 @@ pub struct Document {
     pub line: u64,
     /// The text audited.
     pub text: String,
-}
-
-/// Input that could not be read, with where.
-#[derive(Clone, Debug, Serialize)]
-pub struct BadInput {
-    /// The file.
-    pub file: String,
-    /// The line or element (0 for the file as a whole).
-    pub line: u64,
-    /// What is wrong.
-    pub error: String,
 }
 
 /// Calls `f` on every document of every file; bad input goes to `bad`.
@@ -108,9 +97,6 @@ fn bad_at(bad: &mut Vec<BadInput>, file: &str, line: u64, error: String) {
 
 /// Bytes of complete lines handed on at a time.
 const BLOCK: usize = 4 << 20;
-
-/// The function that takes a record's text.
-pub(crate) type Pick<'a> = &'a (dyn Fn(&Value) -> Result<String, String> + Sync);
 
 /// What the reader hands on: complete lines of one file (parsed by whoever
 /// takes them, in parallel when scanning), documents already parsed (JSON

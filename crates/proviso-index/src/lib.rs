@@ -34,15 +34,19 @@ mod fingerprint;
 mod index;
 mod minhash;
 mod normalize;
+mod params;
+mod reference;
 mod refs;
 mod segment;
 mod store;
 
 pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
-pub use index::{Index, IndexBuilder, IndexSet, Match, Params, QueryResult, Reference};
+pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};
 pub use minhash::{MinHasher, jaccard_estimate};
 pub use normalize::{Token, tokenize};
+pub use params::Params;
+pub use reference::Reference;
 pub use segment::{
     COPY_BELOW, FORMAT_VERSION, check_opened, open_segment, read_segment, read_segment_copied,
     verify_segment, write_segment,

@@ -81,3 +81,16 @@ impl FromStr for EntityKind {
             })
     }
 }
+
+/// One thing found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// What.
+    pub kind: EntityKind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset after the last byte.
+    pub end: usize,
+    /// Confidence, 0 to 1.
+    pub score: f32,
+}

@@ -28,8 +28,8 @@ mod session;
 mod stream;
 
 pub use actions::Action;
-pub use entity::EntityKind;
+pub use entity::{EntityKind, Finding};
 pub use overlap::resolve;
-pub use redactor::{Finding, RedactConfig, RedactError, Redacted, Redactor};
+pub use redactor::{RedactConfig, RedactError, Redacted, Redactor};
 pub use session::{SealError, Session};
 pub use stream::StreamRestorer;

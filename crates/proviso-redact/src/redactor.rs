@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::actions::mask;
 use crate::recognizers::{self, Recognizer};
-use crate::{Action, EntityKind, Session};
+use crate::{Action, EntityKind, Finding, Session};
 
 /// A problem building the redactor.
 #[derive(Debug, Error)]
@@ -54,19 +54,6 @@ impl Default for RedactConfig {
             hmac_key: None,
         }
     }
-}
-
-/// One thing found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
-    /// What.
-    pub kind: EntityKind,
-    /// Byte offset of the first byte.
-    pub start: usize,
-    /// Byte offset after the last byte.
-    pub end: usize,
-    /// Confidence, 0 to 1.
-    pub score: f32,
 }
 
 /// A redacted text and what was replaced.

@@ -36,7 +36,7 @@ pub fn run(
     // Only the holder of an active key may move a simulated clock (the
     // key's state is then judged at the new time).
     if key.effective_state(ctx.time) == KeyState::Active
-        && let Some(t) = crate::pipeline::sim_time(state, headers)
+        && let Some(t) = sim_time(state, headers)
     {
         ctx.set_time(t);
     }
@@ -58,4 +58,19 @@ pub fn run(
     }
     ctx.key = Some(Arc::clone(&key));
     err.map_or(Ok(key), Err)
+}
+
+/// Moves a simulated clock forward to the request's `Proviso-Sim-Time`
+/// (milliseconds since the epoch) and gives the time now. Called only once
+/// the caller holds a valid key (see `authenticate`), so an anonymous client
+/// cannot move the gateway's time; with the system clock it does nothing.
+fn sim_time(state: &AppState, headers: &HeaderMap) -> Option<proviso_types::UnixMillis> {
+    if !state.clock.is_simulated() {
+        return None;
+    }
+    let t = headers
+        .get("proviso-sim-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())?;
+    Some(state.clock.advance_to(proviso_types::UnixMillis(t)))
 }

@@ -100,10 +100,11 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         .map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
     let st = state.clone();
     let body = std::mem::take(&mut ctx.body);
-    let (body, session, found) = crate::pipeline::offload(ctx.request_text.len(), move || {
-        mask_body(&st.redactor, body, only.as_deref())
-    })
-    .await?;
+    let (body, session, found) =
+        crate::pipeline::offload::offload(ctx.request_text.len(), move || {
+            mask_body(&st.redactor, body, only.as_deref())
+        })
+        .await?;
     ctx.body = body;
     if found == 0 {
         return Ok(());

@@ -16,6 +16,7 @@ pub mod check_policy;
 mod context;
 pub mod desensitize;
 pub mod observe;
+mod offload;
 pub mod parse;
 mod record;
 mod relay_stream;
@@ -132,21 +133,6 @@ async fn before_upstream(
     call_upstream::run(state, ctx, &deployments).await
 }
 
-/// Moves a simulated clock forward to the request's `Proviso-Sim-Time`
-/// (milliseconds since the epoch) and gives the time now. Called only once
-/// the caller holds a valid key (see `authenticate`), so an anonymous client
-/// cannot move the gateway's time; with the system clock it does nothing.
-pub(crate) fn sim_time(state: &AppState, headers: &HeaderMap) -> Option<proviso_types::UnixMillis> {
-    if !state.clock.is_simulated() {
-        return None;
-    }
-    let t = headers
-        .get("proviso-sim-time")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())?;
-    Some(state.clock.advance_to(proviso_types::UnixMillis(t)))
-}
-
 /// The client's address: with `trust_forwarded_for`, when the TCP peer is a
 /// trusted proxy, the rightmost `X-Forwarded-For` hop that is not one (each
 /// proxy appends the address it saw; everything left of the last trusted
@@ -176,37 +162,6 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option
         }
     }
     client
-}
-
-/// Bodies at least this large are parsed, counted and masked on the
-/// blocking pool, so that one large request cannot hold an async worker
-/// (and `/healthz`, and every other request on it) while it is worked on.
-const OFFLOAD_BYTES: usize = 64 * 1024;
-
-/// Whether a body of `size` bytes is worked on off the async workers.
-pub(crate) fn is_large(size: usize) -> bool {
-    size >= OFFLOAD_BYTES
-}
-
-/// Runs `f` inline for a small body, else on the blocking pool.
-pub(crate) async fn offload<T: Send + 'static>(
-    size: usize,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    if is_large(size) {
-        on_blocking_pool(f).await
-    } else {
-        Ok(f())
-    }
-}
-
-/// Runs `f` on the blocking pool.
-pub(crate) async fn on_blocking_pool<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))
 }
 
 /// `/v1/models`: the models this key may use. Not recorded unless refused

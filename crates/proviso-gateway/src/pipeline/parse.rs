@@ -33,7 +33,7 @@ pub async fn run(
         }
     })?;
     let endpoint = ctx.endpoint;
-    let (text, parsed) = crate::pipeline::offload(bytes.len(), move || {
+    let (text, parsed) = crate::pipeline::offload::offload(bytes.len(), move || {
         (
             String::from_utf8_lossy(&bytes).into_owned(),
             check(endpoint, &bytes),

@@ -203,7 +203,7 @@ async fn refused_body(state: &AppState, ctx: &mut Context) -> Option<String> {
             hex::encode(Sha256::digest(ctx.request_text.as_bytes()))
         )
     };
-    let masked = crate::pipeline::offload(ctx.request_text.len(), move || {
+    let masked = crate::pipeline::offload::offload(ctx.request_text.len(), move || {
         let body = if parsed.is_empty() {
             let Ok(serde_json::Value::Object(body)) = serde_json::from_str(&text) else {
                 return None;

@@ -14,12 +14,12 @@ use crate::state::AppState;
 pub async fn run(state: &AppState, ctx: &mut Context, who: &Admitted) -> Result<(), ApiError> {
     let key = &who.key;
     let path = ctx.endpoint.path();
-    let plan = if crate::pipeline::is_large(ctx.request_text.len()) {
+    let plan = if crate::pipeline::offload::is_large(ctx.request_text.len()) {
         // Counting a large prompt's tokens is CPU work: off the async
         // workers (the key, shared, and the body go there and back).
         let (quotas, key, model) = (state.quotas.clone(), Arc::clone(key), who.model.clone());
         let body = std::mem::take(&mut ctx.body);
-        let (plan, body) = crate::pipeline::on_blocking_pool(move || {
+        let (plan, body) = crate::pipeline::offload::on_blocking_pool(move || {
             let plan = quotas.plan(&key, &model, path, &body);
             (plan, body)
         })

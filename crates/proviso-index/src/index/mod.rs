@@ -13,88 +13,14 @@ use lookup::pipeline;
 use query::query_parts;
 pub use set::IndexSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::minhash::band_keys;
+pub use crate::params::Params;
+pub use crate::reference::Reference;
 use crate::refs::RefTable;
 use crate::store::{self, Bytes};
 use crate::{IndexError, MinHasher, shingles, tokenize, winnow};
-
-/// Index parameters (stored in each segment; see `docs/audit.md` for why
-/// these values).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Params {
-    /// Tokens per fingerprinted window.
-    pub k: usize,
-    /// Winnowing window (in windows): shared runs of `w + k - 1` tokens or
-    /// more are always found.
-    pub w: usize,
-    /// A matched run must be at least this many tokens to count as copied
-    /// (two independent answers share shorter stock phrases).
-    pub min_run: usize,
-    /// MinHash values per signature.
-    pub num_perm: usize,
-    /// LSH bands.
-    pub bands: usize,
-    /// Rows per band (`bands * rows == num_perm`).
-    pub rows: usize,
-    /// Estimated Jaccard at or above which a candidate is a near duplicate.
-    pub near_threshold: f64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            k: 8,
-            w: 8,
-            min_run: 20,
-            num_perm: 128,
-            bands: 32,
-            rows: 4,
-            near_threshold: 0.5,
-        }
-    }
-}
-
-/// Where a reference output came from.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Reference {
-    /// The file it was read from, or `ledger`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
-    /// Its line or row in the file (1-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<u64>,
-    /// The ledger record id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_id: Option<String>,
-    /// The key that obtained it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-    /// The key's team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
-    /// The model that produced it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// When (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    /// Its length in tokens (filled in by the index).
-    #[serde(default)]
-    pub tokens: u32,
-}
-
-impl Reference {
-    /// A reference read from row `row` of `path`.
-    pub fn file(path: &str, row: u64) -> Self {
-        Self {
-            source: path.to_owned(),
-            row: Some(row),
-            ..Self::default()
-        }
-    }
-}
 
 /// How a document matched one reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,0 +1,39 @@
+//! The parameters an index is built with.
+
+use serde::{Deserialize, Serialize};
+
+/// Index parameters (stored in each segment; see `docs/audit.md` for why
+/// these values).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Tokens per fingerprinted window.
+    pub k: usize,
+    /// Winnowing window (in windows): shared runs of `w + k - 1` tokens or
+    /// more are always found.
+    pub w: usize,
+    /// A matched run must be at least this many tokens to count as copied
+    /// (two independent answers share shorter stock phrases).
+    pub min_run: usize,
+    /// MinHash values per signature.
+    pub num_perm: usize,
+    /// LSH bands.
+    pub bands: usize,
+    /// Rows per band (`bands * rows == num_perm`).
+    pub rows: usize,
+    /// Estimated Jaccard at or above which a candidate is a near duplicate.
+    pub near_threshold: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            k: 8,
+            w: 8,
+            min_run: 20,
+            num_perm: 128,
+            bands: 32,
+            rows: 4,
+            near_threshold: 0.5,
+        }
+    }
+}
