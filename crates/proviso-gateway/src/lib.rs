@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 pub use build::state;
 pub use config::GatewayConfig;
 pub use error::ApiError;
-pub use server::serve;
+pub use server::{serve, start_monitor};
 pub use state::{AppState, Services};
 
 /// Errors starting the gateway.

@@ -395,38 +395,32 @@ impl MonitorHandle {
                     l.throttle_requests_per_minute,
                     l.throttle_tokens_per_minute,
                 ),
-                Level::Suspend => {
-                    let reason = format!(
-                        "suspended pending review by the monitor (score {:.3}, {})",
-                        d.score, d.actor
-                    );
-                    if let Ok(mut s) = self.suspended_at.lock() {
-                        s.insert(d.key.clone(), now.0);
-                    }
+                Level::Suspend | Level::Revoke => {
+                    let (reason, revoke_at) = if d.level == Level::Suspend {
+                        if let Ok(mut s) = self.suspended_at.lock() {
+                            s.insert(d.key.clone(), now.0);
+                        }
+                        let reason = format!(
+                            "suspended pending review by the monitor (score {:.3}, {})",
+                            d.score, d.actor
+                        );
+                        (reason, None)
+                    } else {
+                        let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
+                        let reason = format!(
+                            "to be revoked at {} unless reinstated (monitor score {:.3})",
+                            at.to_rfc3339(),
+                            d.score
+                        );
+                        (reason, Some(at))
+                    };
                     self.suspend(
                         hands,
                         &Suspension {
                             key: &d.key,
                             now,
                             reason: &reason,
-                            revoke_at: None,
-                        },
-                    );
-                }
-                Level::Revoke => {
-                    let at = UnixMillis(now.0.saturating_add(l.revoke_notice_ms as i64));
-                    let reason = format!(
-                        "to be revoked at {} unless reinstated (monitor score {:.3})",
-                        at.to_rfc3339(),
-                        d.score
-                    );
-                    self.suspend(
-                        hands,
-                        &Suspension {
-                            key: &d.key,
-                            now,
-                            reason: &reason,
-                            revoke_at: Some(at),
+                            revoke_at,
                         },
                     );
                 }

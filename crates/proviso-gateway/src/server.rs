@@ -10,15 +10,10 @@ use axum::Router;
 
 use crate::{AppState, StartError, app, config, pipeline};
 
-/// Serves on `listener` until `shutdown` resolves, then stops accepting,
-/// lets in-flight requests finish (up to `shutdown_grace_ms`) and flushes
-/// the ledger.
-pub async fn serve(
-    state: AppState,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    let refresh = Duration::from_millis(state.config.server.key_refresh_ms.max(10));
+/// Starts the monitor's thread (when `[monitor] enabled`) and taps the
+/// ledger's writer so that every committed exchange reaches its queue. Call
+/// within a tokio runtime (webhooks run on it); `serve` calls it.
+pub fn start_monitor(state: &AppState) {
     if let Some(m) = &state.monitor {
         m.start(
             state.ledger.clone(),
@@ -28,6 +23,18 @@ pub async fn serve(
         );
         state.ledger.set_tap(pipeline::observe::tap(m.clone()));
     }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops accepting,
+/// lets in-flight requests finish (up to `shutdown_grace_ms`) and flushes
+/// the ledger.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let refresh = Duration::from_millis(state.config.server.key_refresh_ms.max(10));
+    start_monitor(&state);
     let st = state.clone();
     let refresher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(refresh);

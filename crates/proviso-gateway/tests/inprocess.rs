@@ -76,6 +76,7 @@ async fn harness(quotas: Quotas, policy: &str, edit: impl FnOnce(&mut GatewayCon
     cfg.admin.token = Some(EnvString::literal(ADMIN));
     edit(&mut cfg);
     let state = proviso_gateway::state(cfg, ledger, keys).unwrap();
+    proviso_gateway::start_monitor(&state);
     Harness {
         app: proviso_gateway::app(state),
         store,
@@ -530,4 +531,46 @@ async fn an_upstream_error_is_passed_on_in_openais_shape_and_recorded_as_failed(
     let (status, _, v) = send(&h, chat(&h.secret, b)).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{v}");
     assert_eq!(v["error"]["code"], "upstream_bad_response");
+}
+
+#[tokio::test]
+async fn every_committed_exchange_is_observed_by_the_monitor_off_the_request_path() {
+    let h = harness(Quotas::default(), "", |cfg| cfg.monitor.enabled = true).await;
+    for i in 0..3 {
+        let (status, _, _) = send(&h, chat(&h.secret, hi(&format!("ECHO: {i}")))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Every committed record is queued and dealt with; a refused bad body
+    // is not an observation (nothing reached a model).
+    let (status, _, _) = send(&h, raw(Some(("api-key", &h.secret)), "{")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = h
+            .app
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (_, _, b) = body(r).await;
+        let text = String::from_utf8(b).unwrap();
+        let queued = metric(&text, "proviso_monitor_queued_total ");
+        let processed = metric(&text, "proviso_monitor_processed_total ");
+        if processed == 4 {
+            assert_eq!(queued, 4, "every committed record is queued");
+            let observed = metric(&text, "proviso_monitor_observed_total ");
+            assert_eq!(observed, 3, "the three served requests are observed");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor processed {processed} of {queued}:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

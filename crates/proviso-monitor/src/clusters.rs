@@ -280,27 +280,10 @@ impl UnionFind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proviso_types::{RecordId, UnixMillis};
-
     const T0: i64 = 1_780_000_000_000;
 
     fn obs(key: &str, team: &str, client: &str, t: i64, prompt: &str) -> Observation {
-        Observation {
-            record_id: RecordId::new_at(UnixMillis(t)),
-            time: UnixMillis(t),
-            key: key.into(),
-            team: team.into(),
-            purpose: Some("product".into()),
-            client: Some(client.into()),
-            rate_limited: false,
-            prompt: prompt.into(),
-            prompt_tokens: 20,
-            completion_tokens: 50,
-            hit_max_tokens: false,
-            probing_params: false,
-            sampling: (1000, 1000),
-            vector: None,
-        }
+        crate::test_observation(key, team, client, t, prompt)
     }
 
     fn monitor() -> Monitor {
@@ -402,28 +385,11 @@ mod tests {
         let mut m = monitor();
         for i in 0..12 {
             let t = T0 + i * 120_000;
-            m.observe(&obs(
-                "key_a",
-                "t1",
-                "10.0.0.1",
-                t,
-                &own_prompt(i as usize, 1),
-            ));
-            m.observe(&obs(
-                "key_b",
-                "t1",
-                "10.0.0.2",
-                t + 1_000,
-                &own_prompt(i as usize, 2),
-            ));
+            let p = |salt| own_prompt(i as usize, salt);
+            m.observe(&obs("key_a", "t1", "10.0.0.1", t, &p(1)));
+            m.observe(&obs("key_b", "t1", "10.0.0.2", t + 1_000, &p(2)));
             // The same team, in other minutes: not in step.
-            m.observe(&obs(
-                "key_c",
-                "t1",
-                "10.0.0.3",
-                t + 60_000,
-                &own_prompt(i as usize, 4),
-            ));
+            m.observe(&obs("key_c", "t1", "10.0.0.3", t + 60_000, &p(4)));
         }
         assert_eq!(cluster_of(&mut m, "key_a").unwrap(), ["key_a", "key_b"]);
         assert!(cluster_of(&mut m, "key_c").is_none());
@@ -434,20 +400,9 @@ mod tests {
         let mut m = Monitor::new(MonitorConfig::default()).unwrap(); // min_cluster_keys 3
         for i in 0..12 {
             let t = T0 + i * 120_000;
-            m.observe(&obs(
-                "key_a",
-                "t1",
-                "10.0.0.1",
-                t,
-                &own_prompt(i as usize, 1),
-            ));
-            m.observe(&obs(
-                "key_b",
-                "t1",
-                "10.0.0.1",
-                t + 500,
-                &own_prompt(i as usize, 2),
-            ));
+            let p = |salt| own_prompt(i as usize, salt);
+            m.observe(&obs("key_a", "t1", "10.0.0.1", t, &p(1)));
+            m.observe(&obs("key_b", "t1", "10.0.0.1", t + 500, &p(2)));
         }
         assert!(cluster_of(&mut m, "key_a").is_none());
     }

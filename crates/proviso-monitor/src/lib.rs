@@ -561,3 +561,32 @@ fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
     }
     out
 }
+
+/// An observation for tests: a served request of `key` in `team` from
+/// `client` at `t` (ms) asking `prompt`.
+#[cfg(test)]
+pub(crate) fn test_observation(
+    key: &str,
+    team: &str,
+    client: &str,
+    t: i64,
+    prompt: &str,
+) -> Observation {
+    use proviso_types::{RecordId, UnixMillis};
+    Observation {
+        record_id: RecordId::new_at(UnixMillis(t)),
+        time: UnixMillis(t),
+        key: key.into(),
+        team: team.into(),
+        purpose: Some("product".into()),
+        client: Some(client.into()),
+        rate_limited: false,
+        prompt: prompt.into(),
+        prompt_tokens: 20,
+        completion_tokens: 50,
+        hit_max_tokens: false,
+        probing_params: false,
+        sampling: (1000, 1000),
+        vector: None,
+    }
+}

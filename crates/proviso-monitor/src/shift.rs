@@ -97,25 +97,9 @@ pub(crate) fn shift_signal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proviso_types::{RecordId, UnixMillis};
 
     fn obs(t: i64, prompt: String) -> Observation {
-        Observation {
-            record_id: RecordId::new_at(UnixMillis(t)),
-            time: UnixMillis(t),
-            key: "key_a".into(),
-            team: "t1".into(),
-            purpose: Some("product".into()),
-            client: Some("10.0.0.1".into()),
-            rate_limited: false,
-            prompt,
-            prompt_tokens: 20,
-            completion_tokens: 50,
-            hit_max_tokens: false,
-            probing_params: false,
-            sampling: (1000, 1000),
-            vector: None,
-        }
+        crate::test_observation("key_a", "t1", "10.0.0.1", t, &prompt)
     }
 
     fn shift_of(m: &Monitor) -> (f64, String) {

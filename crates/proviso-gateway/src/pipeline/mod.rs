@@ -77,7 +77,7 @@ pub async fn run(
     if let Err(e) = finish(&state, &mut ctx, ended).await {
         // The writer keeps the record (marked withheld) for retry: answering
         // through `refuse` would record this exchange twice.
-        record::emit(&state, &ctx, e.status.as_u16(), Some(e.code.as_str()), None);
+        record::emit_error(&state, &ctx, &e);
         let mut resp = e.into_response();
         record::tag(&mut resp, &ctx);
         return resp;

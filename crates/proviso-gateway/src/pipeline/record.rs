@@ -63,6 +63,17 @@ pub fn emit(
     .emit(&state.metrics);
 }
 
+/// Counts and logs a request that ended with `err`.
+pub fn emit_error(state: &AppState, ctx: &Context, err: &ApiError) {
+    emit(
+        state,
+        ctx,
+        err.status.as_u16(),
+        Some(err.code.as_str()),
+        None,
+    );
+}
+
 /// Adds `x-proviso-record-id` and, when quotas apply, OpenAI's
 /// `x-ratelimit-*` headers for the most constrained request and token
 /// limits.
@@ -123,13 +134,7 @@ pub async fn refuse(state: &AppState, ctx: &mut Context, err: ApiError) -> Respo
         if !admit {
             // Counted for the summary record, not recorded on its own: no
             // record id to give.
-            emit(
-                state,
-                ctx,
-                err.status.as_u16(),
-                Some(err.code.as_str()),
-                None,
-            );
+            emit_error(state, ctx, &err);
             return err.into_response();
         }
     }
@@ -141,13 +146,7 @@ pub async fn refuse(state: &AppState, ctx: &mut Context, err: ApiError) -> Respo
         Ok(_) => err,
         Err(ledger_err) => ledger_err,
     };
-    emit(
-        state,
-        ctx,
-        err.status.as_u16(),
-        Some(err.code.as_str()),
-        None,
-    );
+    emit_error(state, ctx, &err);
     let mut resp = err.into_response();
     tag(&mut resp, ctx);
     resp
