@@ -24,6 +24,7 @@ pub mod fold;
 mod overlap;
 pub mod recognizers;
 mod redactor;
+pub mod score;
 mod session;
 mod stream;
 

@@ -1,0 +1,46 @@
+//! Scores the recognisers on a labelled set made by
+//! `bench/redact_eval/gen.py`: per type and split, recall, look-alike false
+//! positives and precision with 95% intervals and sample sizes, and what
+//! was missed or wrongly flagged, by notation. JSON on the last line.
+//!
+//! `cargo run --release -p proviso-redact --example redact_eval -- FILE [SPLIT]`
+
+use proviso_redact::score::{score_jsonl, wilson};
+use proviso_redact::{RedactConfig, Redactor};
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).ok_or("usage: redact_eval FILE [tune|test]")?;
+    let split = args.get(2).map(String::as_str);
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let r = Redactor::new(RedactConfig::default()).map_err(|e| e.to_string())?;
+    let s = score_jsonl(&r, &text, split)?;
+    println!(
+        "{:<16} {:>5} {:>20} {:>5} {:>20} {:>9}",
+        "type", "n", "recall [95% CI]", "n", "look-alike FP [CI]", "precision"
+    );
+    for (kind, t) in &s.types {
+        let (rl, rh) = wilson(t.recalled, t.positives);
+        let (fl, fh) = wilson(t.lookalikes_flagged, t.lookalikes);
+        println!(
+            "{kind:<16} {:>5} {:>6.3} [{rl:.3}, {rh:.3}] {:>5} {:>6.3} [{fl:.3}, {fh:.3}] {:>9.3}",
+            t.positives,
+            t.recall(),
+            t.lookalikes,
+            t.lookalike_fp(),
+            t.precision()
+        );
+        if !t.missed.is_empty() {
+            println!("    missed: {:?}", t.missed);
+        }
+        if !t.flagged.is_empty() {
+            println!("    flagged: {:?}", t.flagged);
+        }
+    }
+    println!(
+        "carrier text touched in {} of {} documents",
+        s.carrier_docs_touched, s.docs
+    );
+    println!("{}", serde_json::to_string(&s).map_err(|e| e.to_string())?);
+    Ok(())
+}
