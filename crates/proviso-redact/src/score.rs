@@ -130,8 +130,8 @@ fn covers(text: &str, f: &Finding, start: usize, end: usize) -> bool {
         .map_or(start, |(i, _)| start + i);
     let last = item
         .char_indices()
-        .filter(|(_, c)| c.is_alphanumeric())
-        .last()
+        .rev()
+        .find(|(_, c)| c.is_alphanumeric())
         .map_or(end, |(i, c)| start + i + c.len_utf8());
     let outside_before = text.get(f.start.min(start)..start).unwrap_or("");
     let outside_after = text.get(end..f.end.max(end)).unwrap_or("");
