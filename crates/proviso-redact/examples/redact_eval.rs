@@ -15,6 +15,43 @@ fn main() -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let r = Redactor::new(RedactConfig::default()).map_err(|e| e.to_string())?;
     let s = score_jsonl(&r, &text, split)?;
+    // `SHOW=kind` lists that kind's misses and flagged look-alikes.
+    if let Ok(kind) = std::env::var("SHOW") {
+        for line in text.lines() {
+            let d: proviso_redact::score::Labelled =
+                serde_json::from_str(line).map_err(|e| e.to_string())?;
+            if d.kind != kind || split.is_some_and(|s| s != d.split) {
+                continue;
+            }
+            let mut one = proviso_redact::score::Score::default();
+            proviso_redact::score::add(&mut one, &r, &d);
+            let t = &one.types[&d.kind];
+            if (d.valid && t.recalled == 0) || (!d.valid && t.lookalikes_flagged > 0) {
+                {
+                    let found: Vec<String> = r
+                        .find(&d.text, None)
+                        .iter()
+                        .map(|f| format!("{}:{:?}", f.kind.name(), &d.text[f.start..f.end]))
+                        .collect();
+                    println!(
+                        "{} {:?} [{}] {:?} found {:?}",
+                        if d.valid { "MISSED" } else { "FLAGGED" },
+                        &d.text[d.start..d.end],
+                        d.notation,
+                        d.text[..d.start]
+                            .chars()
+                            .rev()
+                            .take(12)
+                            .collect::<String>()
+                            .chars()
+                            .rev()
+                            .collect::<String>(),
+                        found
+                    );
+                }
+            }
+        }
+    }
     println!(
         "{:<16} {:>5} {:>20} {:>5} {:>20} {:>9}",
         "type", "n", "recall [95% CI]", "n", "look-alike FP [CI]", "precision"

@@ -151,7 +151,9 @@ fn make(r: &mut Rng, kind: EntityKind, valid: bool, lang: &str) -> String {
         EntityKind::Phone => {
             if valid {
                 match r.below(3) {
-                    0 => format!("1{}{}", r.pick(&["3", "5", "8", "9"]), r.digits(9)),
+                    // Allocated ranges only (13x and 18x mobiles; London
+                    // 020 7xxx): numbering plans are checked now.
+                    0 => format!("1{}{}", r.pick(&["3", "8"]), r.digits(9)),
                     1 => format!(
                         "+86 1{}{} {} {}",
                         r.pick(&["3", "8"]),
@@ -159,7 +161,7 @@ fn make(r: &mut Rng, kind: EntityKind, valid: bool, lang: &str) -> String {
                         r.digits(4),
                         r.digits(4)
                     ),
-                    _ => format!("+44 20 {} {}", r.digits(4), r.digits(4)),
+                    _ => format!("+44 20 7{} {}", r.digits(3), r.digits(4)),
                 }
             } else {
                 format!("12{}", r.digits(9)) // no Chinese mobile starts with 12

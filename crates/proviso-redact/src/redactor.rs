@@ -122,11 +122,9 @@ impl Redactor {
         for r in self.recognizers.iter().filter(|r| wanted.contains(&r.kind)) {
             for caps in r.regex.captures_iter(text) {
                 let Some(m) = caps.get(r.group) else { continue };
-                let (start, end) = (m.start(), m.end());
-                if !(r.validate)(text, start, end) {
+                let Some((start, end, mut score)) = r.check.judge(text, m.start(), m.end()) else {
                     continue;
-                }
-                let mut score = r.score;
+                };
                 if !r.context.is_empty() || !r.negative.is_empty() {
                     let from = floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
                     let window = text[from..start].to_lowercase();

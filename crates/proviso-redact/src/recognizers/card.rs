@@ -1,4 +1,4 @@
-use super::{Recognizer, digits, isolated, re};
+use super::{Check, Recognizer, digits, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -9,8 +9,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         kind: EntityKind::CreditCard,
         regex: re(r"[0-9](?:[ -]?[0-9]){12,18}")?,
         group: 0,
-        validate,
-        score: 0.85,
+        check: Check::Valid(validate, 0.85),
         context: &[
             "card",
             "visa",

@@ -1,4 +1,4 @@
-use super::{Recognizer, isolated, re};
+use super::{Check, Recognizer, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -9,8 +9,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         kind: EntityKind::CnResidentId,
         regex: re(r"[0-9]{17}[0-9Xx]")?,
         group: 0,
-        validate,
-        score: 0.9,
+        check: Check::Valid(validate, 0.9),
         context: &[
             "身份证",
             "身份证号",

@@ -1,4 +1,4 @@
-use super::{Recognizer, re};
+use super::{Check, Recognizer, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -14,8 +14,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
         )?,
         group: 0,
-        validate,
-        score: 0.9,
+        check: Check::Valid(validate, 0.9),
         context: &["email", "e-mail", "mail", "contact", "邮箱", "邮件"],
         negative: NEG,
     }])

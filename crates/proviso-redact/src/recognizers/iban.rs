@@ -1,4 +1,4 @@
-use super::{Recognizer, isolated, re};
+use super::{Check, Recognizer, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -9,8 +9,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         kind: EntityKind::Iban,
         regex: re(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")?,
         group: 0,
-        validate,
-        score: 0.9,
+        check: Check::Valid(validate, 0.9),
         context: &["iban", "account", "bank", "transfer", "账户", "账号"],
         negative: NEG,
     }])

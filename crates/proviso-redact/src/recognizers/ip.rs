@@ -3,7 +3,7 @@ use std::net::Ipv6Addr;
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &["version", "release", "v.", "版本"];
 
-use super::{Recognizer, isolated, re};
+use super::{Check, Recognizer, isolated, re};
 use crate::EntityKind;
 
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
@@ -12,8 +12,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             kind: EntityKind::IpAddress,
             regex: re(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
             group: 0,
-            validate: v4,
-            score: 0.7,
+            check: Check::Valid(v4, 0.7),
             context: &["ip", "address", "host", "server", "地址"],
             negative: NEG,
         },
@@ -21,8 +20,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             kind: EntityKind::IpAddress,
             regex: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}")?,
             group: 0,
-            validate: v6,
-            score: 0.7,
+            check: Check::Valid(v6, 0.7),
             context: &["ip", "ipv6", "address", "host"],
             negative: NEG,
         },

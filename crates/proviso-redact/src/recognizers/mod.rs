@@ -27,15 +27,35 @@ pub struct Recognizer {
     pub regex: Regex,
     /// Which capture group is the entity (0: the whole match).
     pub group: usize,
-    /// Accepts or rejects a candidate, given the whole text and its span.
-    pub validate: fn(&str, usize, usize) -> bool,
-    /// Confidence without context.
-    pub score: f32,
+    /// Which part of a candidate is the entity, and how sure (before
+    /// context words).
+    pub check: Check,
     /// Words that, shortly before the candidate, raise confidence by 0.3.
     pub context: &'static [&'static str],
     /// Words that, shortly before the candidate, lower confidence by 0.3
     /// (an order number is not a phone number).
     pub negative: &'static [&'static str],
+}
+
+/// How a candidate is judged.
+pub enum Check {
+    /// The candidate is the entity if the validator (given the whole text
+    /// and the candidate's span) accepts it, with this confidence.
+    Valid(fn(&str, usize, usize) -> bool, f32),
+    /// The entity is the part of the candidate the function gives (a
+    /// candidate may take in a neighbouring number), with its confidence;
+    /// `None`: no entity.
+    Refine(fn(&str, usize, usize) -> Option<(usize, usize, f32)>),
+}
+
+impl Check {
+    /// The entity's span and confidence in the candidate `start..end`.
+    pub fn judge(&self, text: &str, start: usize, end: usize) -> Option<(usize, usize, f32)> {
+        match self {
+            Check::Valid(f, score) => f(text, start, end).then_some((start, end, *score)),
+            Check::Refine(f) => f(text, start, end),
+        }
+    }
 }
 
 /// Compiles a pattern written in this crate; a bad pattern is a bug caught

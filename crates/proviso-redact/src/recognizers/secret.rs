@@ -1,4 +1,4 @@
-use super::{Recognizer, re};
+use super::{Check, Recognizer, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -14,8 +14,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             kind: EntityKind::Secret,
             regex: re(p)?,
             group: 0,
-            validate: boundary,
-            score: 0.95,
+            check: Check::Valid(boundary, 0.95),
             context: &[],
             negative: NEG,
         })
@@ -33,8 +32,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
                 r"-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:[^-]|-{1,4}[^-]){16,}-----END [A-Z ]{0,30}PRIVATE KEY-----",
             )?,
             group: 0,
-            validate: always,
-            score: 1.0,
+            check: Check::Valid(always, 1.0),
             context: &[],
             negative: NEG,
         },
@@ -56,8 +54,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
                 r#"(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth(?:orization)?|bearer|credential|密码|密钥)["']?\s*(?:[:=]|is|:\s*bearer)?\s*["']?(?:bearer\s+)?([A-Za-z0-9_\-+/=.!@#$%^&*]{12,})"#,
             )?,
             group: 1,
-            validate: high_entropy,
-            score: 0.75,
+            check: Check::Valid(high_entropy, 0.75),
             context: &[],
             negative: NEG,
         },

@@ -1,4 +1,4 @@
-use super::{Recognizer, isolated, re};
+use super::{Check, Recognizer, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -9,8 +9,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
         kind: EntityKind::UsSsn,
         regex: re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
         group: 0,
-        validate,
-        score: 0.85,
+        check: Check::Valid(validate, 0.85),
         context: &["ssn", "social security", "social-security", "taxpayer"],
         negative: NEG,
     }])

@@ -1,4 +1,4 @@
-use super::{Recognizer, re};
+use super::{Check, Recognizer, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -12,8 +12,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             r"[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s:/@]{1,128}:[^\s/@]{1,256})@[A-Za-z0-9.-]+",
         )?,
         group: 1,
-        validate: |_, _, _| true,
-        score: 0.95,
+        check: Check::Valid(|_, _, _| true, 0.95),
         context: &[],
         negative: NEG,
     }])
