@@ -45,12 +45,15 @@ pub enum Check {
     /// The entity is the part of the candidate the function gives (a
     /// candidate may take in a neighbouring number), with its confidence;
     /// `None`: no entity.
-    Refine(fn(&str, usize, usize) -> Option<(usize, usize, f32)>),
+    Refine(fn(&str, usize, usize) -> Option<Judged>),
 }
+
+/// An entity's byte span and confidence.
+pub type Judged = (usize, usize, f32);
 
 impl Check {
     /// The entity's span and confidence in the candidate `start..end`.
-    pub fn judge(&self, text: &str, start: usize, end: usize) -> Option<(usize, usize, f32)> {
+    pub fn judge(&self, text: &str, start: usize, end: usize) -> Option<Judged> {
         match self {
             Check::Valid(f, score) => f(text, start, end).then_some((start, end, *score)),
             Check::Refine(f) => f(text, start, end),

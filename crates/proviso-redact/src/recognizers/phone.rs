@@ -172,7 +172,7 @@ fn looks_like_something_else(s: &str, gs: &[(usize, usize)]) -> bool {
                 .enumerate()
                 .map(|(i, c)| u32::from(c - b'0') * if i % 2 == 0 { 1 } else { 3 })
                 .sum();
-            sum % 10 == 0
+            sum.is_multiple_of(10)
         };
     date || ipv4 || ssn || isbn
 }
