@@ -74,7 +74,26 @@ pub struct Redactor {
 /// How far before a candidate context words are looked for, bytes.
 const CONTEXT_WINDOW: usize = 48;
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
+/// Whether `window` holds the context word `w`: an ASCII word as a whole
+/// word (`tel` is not in `hotel`, `cell` not in `excellent`), others (Chinese,
+/// Japanese) anywhere.
+fn has_word(window: &str, w: &str) -> bool {
+    if !w
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b' ' || c == b'-')
+    {
+        return window.contains(w);
+    }
+    let b = window.as_bytes();
+    window.match_indices(w).any(|(i, _)| {
+        let before = i.checked_sub(1).and_then(|j| b.get(j));
+        let after = b.get(i + w.len());
+        before.is_none_or(|c| !c.is_ascii_alphabetic())
+            && after.is_none_or(|c| !c.is_ascii_alphabetic())
+    })
+}
+
+pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }
@@ -128,10 +147,10 @@ impl Redactor {
                 if !r.context.is_empty() || !r.negative.is_empty() {
                     let from = floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
                     let window = text[from..start].to_lowercase();
-                    if r.context.iter().any(|w| window.contains(w)) {
+                    if r.context.iter().any(|w| has_word(&window, w)) {
                         score = (score + 0.3).min(1.0);
                     }
-                    if r.negative.iter().any(|w| window.contains(w)) {
+                    if r.negative.iter().any(|w| has_word(&window, w)) {
                         score = (score - 0.3).max(0.0);
                     }
                 }

@@ -2,12 +2,25 @@ use super::{Check, Recognizer, digits, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
-const NEG: &[&str] = &["order", "invoice", "tracking", "isbn", "订单", "单号"];
+const NEG: &[&str] = &[
+    "order",
+    "invoice",
+    "tracking",
+    "isbn",
+    "订单",
+    "单号",
+    "身份证",
+    "证件号",
+    "id number",
+    "resident id",
+];
 
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CreditCard,
-        regex: re(r"[0-9](?:[ -]?[0-9]){12,18}")?,
+        // Digits, compact or grouped with spaces, dashes, dots, or split
+        // across a line break.
+        regex: re(r"[0-9](?:(?:[ .\-]|\r?\n)?[0-9]){12,18}")?,
         group: 0,
         check: Check::Valid(validate, 0.85),
         context: &[
@@ -54,7 +67,9 @@ fn known_issuer(d: &str) -> bool {
         || ((51..=55).contains(&p(2)) || (2221..=2720).contains(&p(4))) && len == 16
         || matches!(p(2), 34 | 37) && len == 15
         || (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3))) && (16..=19).contains(&len)
-        || (3528..=3589).contains(&p(4)) && (16..=19).contains(&len)
+        // JCB is 3528-3589 in the IIN register; issuers' and processors'
+        // own checks (and the numbers people are given) use all of 35.
+        || p(2) == 35 && (16..=19).contains(&len)
         || p(2) == 62 && (16..=19).contains(&len)
         || (p(2) == 36 || (300..=305).contains(&p(3))) && (14..=19).contains(&len)
 }
@@ -62,11 +77,47 @@ fn known_issuer(d: &str) -> bool {
 fn validate(text: &str, start: usize, end: usize) -> bool {
     let s = &text[start..end];
     let d = digits(s);
-    // Separators, if any, must be used consistently (4-4-4-4 style), so a
-    // run of unrelated numbers is not read as one card.
-    let seps: Vec<char> = s.chars().filter(|c| !c.is_ascii_digit()).collect();
-    let consistent = seps.is_empty() || seps.iter().all(|c| *c == seps[0]);
-    consistent && known_issuer(&d) && luhn_valid(&d) && isolated(text, start, end)
+    // Eighteen digits with a province and a birth date where a Chinese
+    // resident ID has them are an ID (perhaps mistyped), not a card.
+    let id_shaped = super::cn_id::cn_id_shaped(&d);
+    !id_shaped
+        && known_issuer(&d)
+        && luhn_valid(&d)
+        && grouped_as_cards_are(s)
+        && isolated(text, start, end)
+}
+
+/// Whether `s` is compact or grouped as cards are printed (4-4-4-4,
+/// 4-4-4-4-3, 4-6-5, 4-6-4, 4-4-4-1), with one kind of separator (a line
+/// break may stand for it), so that a run of unrelated numbers is not
+/// read as one card.
+fn grouped_as_cards_are(s: &str) -> bool {
+    let groups: Vec<usize> = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    if groups.len() == 1 {
+        return true;
+    }
+    let seps: Vec<&str> = s
+        .split(|c: char| c.is_ascii_digit())
+        .filter(|x| !x.is_empty())
+        .collect();
+    // One kind of separator; a line break may stand for it anywhere (a
+    // number wrapped, or written one group a line).
+    let kind = seps.iter().find(|x| !x.contains('\n'));
+    let consistent = seps.iter().all(|x| x.contains('\n') || Some(x) == kind);
+    let layouts: &[&[usize]] = &[
+        &[4, 4, 4, 4],
+        &[4, 4, 4, 4, 3],
+        &[4, 6, 5],
+        &[4, 6, 4],
+        &[4, 4, 4, 1],
+        &[4, 4, 4, 4, 1],
+        &[4, 4, 4, 4, 2],
+    ];
+    consistent && layouts.contains(&groups.as_slice())
 }
 
 #[cfg(test)]
@@ -97,5 +148,18 @@ mod tests {
         );
         assert_eq!(n("card 4111 1111 1111 1112"), 0, "Luhn fails");
         assert_eq!(n("tracking 1234567890123456"), 0, "no issuer starts with 1");
+        for card in [
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "4111.1111.1111.1111",
+            "4111111111111111",
+            "4111 1111\n1111 1111",
+            "3782 822463 10005",
+        ] {
+            assert_eq!(n(&format!("card {card} ok")), 1, "{card:?}");
+            assert_eq!(n(&format!("卡号{card}，谢谢")), 1, "{card:?}");
+        }
+        assert_eq!(n("ref 444114 4960426"), 0, "not a card's grouping");
+        assert_eq!(n("4111 1111-1111.1111"), 0, "mixed separators");
     }
 }

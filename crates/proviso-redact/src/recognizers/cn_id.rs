@@ -1,4 +1,4 @@
-use super::{Check, Recognizer, isolated, re};
+use super::{Check, Judged, Recognizer, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -7,9 +7,11 @@ const NEG: &[&str] = &[];
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::CnResidentId,
-        regex: re(r"[0-9]{17}[0-9Xx]")?,
+        // 18 characters, compact or as 6-8-4 with spaces; or the 15-digit
+        // numbers issued before 1999 (no century, no check character).
+        regex: re(r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]|[0-9]{15}")?,
         group: 0,
-        check: Check::Valid(validate, 0.9),
+        check: Check::Refine(refine),
         context: &[
             "身份证",
             "身份证号",
@@ -32,9 +34,9 @@ fn leap(y: u32) -> bool {
     (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
-/// GB 11643: a valid province, a real birth date (1800 to 2099) and the
-/// ISO 7064 MOD 11-2 check character.
-pub fn cn_id_valid(s: &str) -> bool {
+/// The structure of an 18-character resident ID, check character aside:
+/// 17 digits, a valid province and a real birth date (1800 to 2099).
+pub fn cn_id_shaped(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
         return false;
@@ -51,9 +53,16 @@ pub fn cn_id_valid(s: &str) -> bool {
         2 => 28,
         _ => return false,
     };
-    if !(1800..=2099).contains(&y) || d == 0 || d > days {
+    (1800..=2099).contains(&y) && d != 0 && d <= days
+}
+
+/// GB 11643: a valid province, a real birth date (1800 to 2099) and the
+/// ISO 7064 MOD 11-2 check character.
+pub fn cn_id_valid(s: &str) -> bool {
+    if !cn_id_shaped(s) {
         return false;
     }
+    let b = s.as_bytes();
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = b[..17]
         .iter()
@@ -64,8 +73,35 @@ pub fn cn_id_valid(s: &str) -> bool {
     b[17].to_ascii_uppercase() == check
 }
 
-fn validate(text: &str, start: usize, end: usize) -> bool {
-    cn_id_valid(&text[start..end]) && isolated(text, start, end)
+/// A 15-digit number of before 1999: a valid province and a real date of
+/// birth in the 1900s (`YYMMDD`); it has no check character, so it is
+/// weaker evidence than an 18-character one.
+pub fn cn_id_legacy_valid(s: &str) -> bool {
+    s.len() == 15 && s.bytes().all(|c| c.is_ascii_digit()) && {
+        // As the 18-character form with the century put in and the check
+        // character computed, so one set of rules judges both.
+        let mut long = format!("{}19{}", &s[..6], &s[6..]);
+        const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        let sum: u32 = long
+            .bytes()
+            .zip(W)
+            .map(|(c, w)| u32::from(c - b'0') * w)
+            .sum();
+        long.push(char::from(b"10X98765432"[(sum % 11) as usize]));
+        cn_id_valid(&long)
+    }
+}
+
+fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
+    let s = &text[start..end];
+    if !isolated(text, start, end) {
+        return None;
+    }
+    let compact: String = s.chars().filter(|c| *c != ' ').collect();
+    if compact.len() == 18 && cn_id_valid(&compact) {
+        return Some((start, end, 0.9));
+    }
+    (compact.len() == 15 && cn_id_legacy_valid(&compact)).then_some((start, end, 0.5))
 }
 
 #[cfg(test)]
@@ -79,5 +115,33 @@ mod tests {
         assert!(!cn_id_valid("110105194912310021"), "check character");
         assert!(!cn_id_valid("11010519490231002X"), "February 31st");
         assert!(!cn_id_valid("99010519491231002X"), "no such region");
+        assert!(super::cn_id_legacy_valid("110105491231002"));
+        assert!(
+            !super::cn_id_legacy_valid("110105490231002"),
+            "February 31st"
+        );
+    }
+
+    #[test]
+    fn notations() {
+        use crate::{EntityKind, RedactConfig, Redactor};
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let found = |t: &str| -> Vec<String> {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::CnResidentId)
+                .map(|f| t[f.start..f.end].to_string())
+                .collect()
+        };
+        for id in [
+            "11010519491231002X",
+            "11010519491231002x",
+            "110105 19491231 002X",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "110105491231002",
+        ] {
+            assert_eq!(found(&format!("身份证号{id}，谢谢")), vec![id], "{id}");
+            assert_eq!(found(&format!("ID {id} on file")), vec![id], "{id}");
+        }
     }
 }

@@ -1,4 +1,10 @@
-use super::{Check, Recognizer, isolated, re};
+//! IBANs of every country in the SWIFT registry (the `iban_validate`
+//! crate checks the country's length and BBAN format and the mod-97 check
+//! digits), written compact or in groups of four, in capitals or lower
+//! case. A candidate that took in the next word (`… 7654 32 and`) is
+//! trimmed of its last group until valid.
+
+use super::{Check, Judged, Recognizer, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -7,121 +13,46 @@ const NEG: &[&str] = &[];
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
     Ok(vec![Recognizer {
         kind: EntityKind::Iban,
-        regex: re(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")?,
+        regex: re(r"(?i)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")?,
         group: 0,
-        check: Check::Valid(validate, 0.9),
-        context: &["iban", "account", "bank", "transfer", "账户", "账号"],
+        check: Check::Refine(refine),
+        context: &[
+            "iban", "account", "bank", "transfer", "账户", "账号", "konto", "compte", "cuenta",
+            "conto", "rekening",
+        ],
         negative: NEG,
     }])
 }
 
-/// Lengths of IBANs by country (ISO 13616 registry).
-const LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24),
-    ("AE", 23),
-    ("AL", 28),
-    ("AT", 20),
-    ("AZ", 28),
-    ("BA", 20),
-    ("BE", 16),
-    ("BG", 22),
-    ("BH", 22),
-    ("BR", 29),
-    ("CH", 21),
-    ("CR", 22),
-    ("CY", 28),
-    ("CZ", 24),
-    ("DE", 22),
-    ("DK", 18),
-    ("DO", 28),
-    ("EE", 20),
-    ("EG", 29),
-    ("ES", 24),
-    ("FI", 18),
-    ("FO", 18),
-    ("FR", 27),
-    ("GB", 22),
-    ("GE", 22),
-    ("GI", 23),
-    ("GL", 18),
-    ("GR", 27),
-    ("GT", 28),
-    ("HR", 21),
-    ("HU", 28),
-    ("IE", 22),
-    ("IL", 23),
-    ("IS", 26),
-    ("IT", 27),
-    ("JO", 30),
-    ("KW", 30),
-    ("KZ", 20),
-    ("LB", 28),
-    ("LI", 21),
-    ("LT", 20),
-    ("LU", 20),
-    ("LV", 21),
-    ("MC", 27),
-    ("MD", 24),
-    ("ME", 22),
-    ("MK", 19),
-    ("MR", 27),
-    ("MT", 31),
-    ("MU", 30),
-    ("NL", 18),
-    ("NO", 15),
-    ("PK", 24),
-    ("PL", 28),
-    ("PS", 29),
-    ("PT", 25),
-    ("QA", 29),
-    ("RO", 24),
-    ("RS", 22),
-    ("SA", 24),
-    ("SE", 24),
-    ("SI", 19),
-    ("SK", 24),
-    ("SM", 27),
-    ("TN", 24),
-    ("TR", 26),
-    ("UA", 29),
-    ("VG", 24),
-    ("XK", 20),
-];
-
-/// ISO 13616: the right length for the country and mod 97 = 1.
+/// Whether `s` (spaces allowed anywhere, any case) is a valid IBAN.
 pub fn iban_valid(s: &str) -> bool {
-    let c: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    let Some(&(_, len)) = LENGTHS.iter().find(|(cc, _)| c.starts_with(cc)) else {
-        return false;
-    };
-    if c.len() != len || !c.chars().all(|x| x.is_ascii_alphanumeric()) {
-        return false;
-    }
-    let (head, tail) = c.split_at(4);
-    let mut rem: u32 = 0;
-    for ch in tail.chars().chain(head.chars()) {
-        let v = match ch.to_digit(36) {
-            Some(v) => v,
-            None => return false,
-        };
-        for d in if v >= 10 {
-            vec![v / 10, v % 10]
-        } else {
-            vec![v]
-        } {
-            rem = (rem * 10 + d) % 97;
-        }
-    }
-    rem == 1
+    let compact: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    compact.parse::<iban::Iban>().is_ok()
 }
 
-fn validate(text: &str, start: usize, end: usize) -> bool {
-    iban_valid(&text[start..end]) && isolated(text, start, end)
+/// The IBAN in the candidate, trimmed of trailing groups until valid.
+fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
+    let mut end = end;
+    for _ in 0..3 {
+        let cand = &text[start..end];
+        if iban_valid(cand) && isolated(text, start, end) {
+            return Some((start, end, 0.9));
+        }
+        // Drop the last space-separated group.
+        let cut = cand.rfind(' ')?;
+        end = start + cand[..cut].trim_end().len();
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::iban_valid;
+    use crate::{EntityKind, RedactConfig, Redactor};
 
     #[test]
     fn ibans() {
@@ -130,5 +61,37 @@ mod tests {
         assert!(!iban_valid("GB82 WEST 1234 5698 7654 33"), "check digits");
         assert!(!iban_valid("DE8937040044053201300"), "length");
         assert!(!iban_valid("ZZ89370400440532013000"), "country");
+        assert!(iban_valid("gb82 west 1234 5698 7654 32"), "lower case");
+    }
+
+    #[test]
+    fn notations() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let found = |t: &str| -> Vec<String> {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::Iban)
+                .map(|f| t[f.start..f.end].to_string())
+                .collect()
+        };
+        for iban in [
+            "GB82 WEST 1234 5698 7654 32",
+            "GB82WEST12345698765432",
+            "gb82 west 1234 5698 7654 32",
+            "FR14 2004 1010 0505 0001 3M02 606",
+            "NO93 8601 1117 947",
+            "MT84 MALT 0110 0001 2345 MTLC AST0 01S",
+        ] {
+            assert_eq!(
+                found(&format!("pay to {iban} and thanks")),
+                vec![iban],
+                "{iban}"
+            );
+            assert_eq!(found(&format!("汇款至{iban}，谢谢")), vec![iban], "{iban}");
+        }
+        assert!(
+            found("pay to GB82 WEST 1234 5698 7654 33 now").is_empty(),
+            "check digits"
+        );
     }
 }

@@ -80,6 +80,33 @@ pub fn isolated(text: &str, start: usize, end: usize) -> bool {
     before && after
 }
 
+/// Whether `before` ends in one of `labels` (lower case ASCII) written
+/// right against what follows (`IP10.0.0.1`, `SSN536221234`, common in
+/// text without spaces), the label itself not the end of a longer word.
+pub fn label_before(before: &str, labels: &[&str]) -> bool {
+    let b = before.as_bytes();
+    labels.iter().any(|l| {
+        b.len() >= l.len()
+            && b[b.len() - l.len()..].eq_ignore_ascii_case(l.as_bytes())
+            && !b[..b.len() - l.len()]
+                .last()
+                .is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
+/// As [`isolated`], but a label in `labels` may stand right before.
+pub fn isolated_after_label(text: &str, start: usize, end: usize, labels: &[&str]) -> bool {
+    let b = text.as_bytes();
+    let glued = start
+        .checked_sub(1)
+        .and_then(|i| b.get(i))
+        .is_some_and(u8::is_ascii_alphabetic);
+    if glued && label_before(&text[..start], labels) {
+        return b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
+    }
+    isolated(text, start, end)
+}
+
 /// Every recogniser.
 pub fn all() -> Result<Vec<Recognizer>, regex::Error> {
     let mut v = Vec::new();

@@ -12,7 +12,8 @@
 //! Confidence: international 0.85; national with separators or brackets
 //! 0.6; a bare run of digits 0.35 (it needs a context word such as
 //! "phone" or "电话" to be masked), except a Chinese mobile (`1[3-9]` and
-//! nine digits), 0.6, and a run that starts with a trunk `0`, 0.55. Words such as "order" or "tracking" before it lower
+//! nine digits), 0.6, and a run of ten digits or more that starts with a
+//! trunk `0`, 0.55. Words such as "order" or "tracking" before it lower
 //! it by 0.3. Dates, times, dotted IPv4 addresses and ISBNs are never
 //! phones.
 
@@ -156,9 +157,10 @@ fn looks_like_something_else(s: &str, gs: &[(usize, usize)]) -> bool {
         && ((year(g[0]) && small(g[1], 12) && small(g[2], 31))
             || (small(g[0], 31) && small(g[1], 31) && year(g[2])))
         && seps.iter().take(2).all(|x| matches!(*x, "-" | "/" | "."));
-    // Four dotted groups of one to three digits: an IPv4 address, valid or
-    // not (`605.207.14.41`), never how a phone number is grouped.
-    let ipv4 = g.len() == 4 && seps.iter().all(|x| *x == ".") && g.iter().all(|x| x.len() <= 3);
+    // Four or more dotted groups of one to three digits: an IPv4 address,
+    // valid or not (`605.207.14.41`, `1.2.3.4.5`), never how a phone number
+    // is grouped.
+    let ipv4 = g.len() >= 4 && seps.iter().all(|x| *x == ".") && g.iter().all(|x| x.len() <= 3);
     // 3-2-4 with dashes is the shape of a US social security number.
     let ssn =
         g.len() == 3 && seps.iter().all(|x| *x == "-") && g.iter().map(|x| x.len()).eq([3, 2, 4]);
@@ -378,7 +380,7 @@ fn refine(text: &str, start: usize, end: usize) -> Option<(usize, usize, f32)> {
             s.len() == 11 && s.starts_with('1') && matches!(s.as_bytes()[1], b'3'..=b'9');
         // A bare run starting with a trunk `0` is a national number written
         // without spaces far more often than anything else.
-        let trunk = s.starts_with('0');
+        let trunk = s.starts_with('0') && s.len() >= 10;
         let score = if international {
             0.85
         } else if separated || cn_mobile {
