@@ -24,6 +24,7 @@ Every item gets a split from a hash of its number: `tune` (recognisers may
 be adjusted while looking at it) or `test` (held out: only reported).
 
 Usage: gen.py --out FILE --per-type N [--seed S] [--en FILE] [--zh FILE]
+       [--carrier-chars N]
 """
 
 import argparse
@@ -484,8 +485,12 @@ def embed(g, kind, text, carrier, lang, context):
     return doc, start, start + len(text.encode()), with_context
 
 
-def carriers(path, lang):
-    data = json.load(open(path))
+def carriers(path, lang, chars):
+    if path.endswith(".csv"):
+        import csv
+        data = [{"text": r.get("review", "")} for r in csv.DictReader(open(path, encoding="utf-8"))]
+    else:
+        data = json.load(open(path))
     texts = []
     for d in data:
         t = d["output"] if isinstance(d, dict) and "output" in d else d.get("text", "") if isinstance(d, dict) else d
@@ -498,7 +503,7 @@ def carriers(path, lang):
             cut = len(t) // 2
         else:
             cut = t.find(". ", len(t) // 3) + 1 or len(t) // 2
-        out.append((t[:cut][-300:], t[cut:][:300].strip()))
+        out.append((t[:cut][-chars:], t[cut:][:chars].strip()))
     return out
 
 
@@ -507,11 +512,15 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--per-type", type=int, default=300)
     ap.add_argument("--seed", type=int, default=20261205)
-    ap.add_argument("--en", default="tests/fixtures/gpt4_outputs.json")
+    ap.add_argument("--en", default="tests/fixtures/gpt4_outputs.json",
+                    help="carrier files, comma-separated (JSON with `output`, or CSV with `review`)")
     ap.add_argument("--zh", default="tests/fixtures/chinese_reviews.json")
+    ap.add_argument("--carrier-chars", type=int, default=300,
+                    help="characters of carrier text on each side of an item")
     a = ap.parse_args()
     g = Gen(a.seed)
-    en, zh = carriers(a.en, "en"), carriers(a.zh, "zh")
+    en = [c for path in a.en.split(",") for c in carriers(path, "en", a.carrier_chars)]
+    zh = [c for path in a.zh.split(",") for c in carriers(path, "zh", a.carrier_chars)]
     n = 0
     with open(a.out, "w") as out:
         for i, (kind, valid, notation, text, loc, ctx) in enumerate(items(g, a.per_type)):

@@ -160,7 +160,11 @@ fn looks_like_something_else(s: &str, gs: &[(usize, usize)]) -> bool {
     // Four or more dotted groups of one to three digits: an IPv4 address,
     // valid or not (`605.207.14.41`, `1.2.3.4.5`), never how a phone number
     // is grouped.
-    let ipv4 = g.len() >= 4 && seps.iter().all(|x| *x == ".") && g.iter().all(|x| x.len() <= 3);
+    let international = s.trim_start().starts_with('+');
+    let ipv4 = !international
+        && g.len() >= 4
+        && seps.iter().all(|x| *x == ".")
+        && g.iter().all(|x| x.len() <= 3);
     // 3-2-4 with dashes is the shape of a US social security number.
     let ssn =
         g.len() == 3 && seps.iter().all(|x| *x == "-") && g.iter().map(|x| x.len()).eq([3, 2, 4]);
@@ -425,6 +429,8 @@ mod tests {
             ("desk +1-415-555-0132 x204", "+1-415-555-0132 x204"),
             ("desk +1 415 555 0132 ext. 77", "+1 415 555 0132 ext. 77"),
             ("Tokyo 03-1234-5678", "03-1234-5678"),
+            ("Taipei +886.912.348.444", "+886.912.348.444"),
+            ("Madrid +34.612.34.63.35", "+34.612.34.63.35"),
             ("携帯 090-1234-5678", "090-1234-5678"),
         ];
         for (text, want) in table {
