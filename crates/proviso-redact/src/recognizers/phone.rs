@@ -199,16 +199,47 @@ fn valid(s: &str) -> bool {
         .or_else(|| t.strip_prefix("00"))
         .map(|rest| format!("+{}", rest.replacen("(0)", "", 1)));
     if let Some(number) = international {
-        return phonenumber::parse(None, &number).is_ok_and(|n| {
-            strictly_valid(&n)
-                && digits_of(&n.format().mode(Mode::E164).to_string()) == digits_of(&number)
+        // The country code is one to three digits; the rest is the national
+        // significant number of one of its regions (an Italian number keeps
+        // its leading zero). Judged on the plans directly: the parser is
+        // slow, and candidates starting with `+` are common.
+        let d = digits_of(&number);
+        return (1..=3).any(|k| {
+            let (Some(code), Some(nsn)) = (d.get(..k), d.get(k..)) else {
+                return false;
+            };
+            let Ok(code) = code.parse::<u16>() else {
+                return false;
+            };
+            phonenumber::metadata::DATABASE
+                .region(&code)
+                .is_some_and(|regions| regions.into_iter().filter_map(plan).any(|p| p.valid(nsn)))
         });
     }
-    REGIONS.iter().any(|r| {
-        phonenumber::parse(Some(*r), t).is_ok_and(|n| {
-            strictly_valid(&n) && digits_of(&n.format().mode(Mode::National).to_string()) == written
+    REGIONS
+        .iter()
+        .filter(|r| plausible(**r, &written))
+        .any(|r| {
+            phonenumber::parse(Some(*r), t).is_ok_and(|n| {
+                strictly_valid(&n)
+                    && digits_of(&n.format().mode(Mode::National).to_string()) == written
+            })
         })
-    })
+}
+
+/// A first look before the (slower) parser: whether `digits`, or `digits`
+/// without the region's trunk prefix, is a valid national significant
+/// number of the region.
+fn plausible(region: Id, digits: &str) -> bool {
+    let Some(plan) = plan(region.as_ref()) else {
+        return false;
+    };
+    let without_trunk = plan
+        .trunk
+        .as_deref()
+        .and_then(|p| digits.strip_prefix(p))
+        .unwrap_or(digits);
+    plan.valid(digits) || (without_trunk.len() < digits.len() && plan.valid(without_trunk))
 }
 
 /// Whether `n` is a valid number of its region: its national significant
@@ -218,53 +249,98 @@ fn valid(s: &str) -> bool {
 fn strictly_valid(n: &phonenumber::PhoneNumber) -> bool {
     // The regions of the country code, looked up here: the crate's own
     // look-up drops an Italian number's leading zero and finds none.
-    let Some(metas) = phonenumber::metadata::DATABASE.by_code(&n.code().value()) else {
+    let Some(regions) = phonenumber::metadata::DATABASE.region(&n.code().value()) else {
         return false;
     };
     let nsn = n.national().to_string();
-    let len = u16::try_from(nsn.len()).unwrap_or(u16::MAX);
-    let whole = |desc: &phonenumber::metadata::Descriptor| {
-        let lengths = desc.possible_length();
-        (lengths.is_empty() || lengths.contains(&len))
-            && matches_entirely(desc.national_number().as_str(), &nsn)
-    };
-    metas.into_iter().any(|meta| {
-        let d = meta.descriptors();
-        whole(d.general())
-            && [
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.personal_number(),
-                d.voip(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(whole)
-    })
+    regions.into_iter().filter_map(plan).any(|p| p.valid(&nsn))
 }
 
-/// Whether `pattern` (a numbering plan's) matches all of `s`, as
-/// libphonenumber's `matchesEntirely` does (a regex's first match can stop
-/// at a shorter alternative). The patterns are written with white space
-/// (verbose mode); anchored, they are compiled once.
-fn matches_entirely(pattern: &str, s: &str) -> bool {
+/// A region's numbering plan, its patterns compiled anchored (libphonenumber
+/// matches them whole; the crate's own check accepts a match of the start,
+/// so one digit too many can pass it). Patterns are written with white
+/// space (verbose mode).
+struct Plan {
+    trunk: Option<String>,
+    general: Pattern,
+    /// Every number type's pattern, matched in one pass.
+    types: regex::RegexSet,
+    /// The lengths each type allows (empty: any).
+    type_lengths: Vec<Vec<u16>>,
+}
+
+struct Pattern {
+    lengths: Vec<u16>,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    fn new(d: &phonenumber::metadata::Descriptor) -> Option<Self> {
+        let p = d.national_number().as_str();
+        Some(Self {
+            lengths: d.possible_length().to_vec(),
+            regex: regex::Regex::new(&format!("^(?x:{p})$")).ok()?,
+        })
+    }
+
+    fn matches(&self, nsn: &str, len: u16) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&len)) && self.regex.is_match(nsn)
+    }
+}
+
+impl Plan {
+    fn valid(&self, nsn: &str) -> bool {
+        let len = u16::try_from(nsn.len()).unwrap_or(u16::MAX);
+        self.general.matches(nsn, len)
+            && self.types.matches(nsn).iter().any(|i| {
+                let l = &self.type_lengths[i];
+                l.is_empty() || l.contains(&len)
+            })
+    }
+}
+
+/// The plan of region `id` (`US`, `GB`…), compiled on first use.
+fn plan(id: &str) -> Option<std::sync::Arc<Plan>> {
     use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static ANCHORED: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
-    let Ok(mut cache) = ANCHORED.get_or_init(Default::default).lock() else {
-        return false;
-    };
-    cache
-        .entry(pattern.to_owned())
-        .or_insert_with(|| regex::Regex::new(&format!("^(?x:{pattern})$")).ok())
-        .as_ref()
-        .is_some_and(|re| re.is_match(s))
+    use std::sync::{Arc, OnceLock, RwLock};
+    static PLANS: OnceLock<RwLock<HashMap<String, Option<Arc<Plan>>>>> = OnceLock::new();
+    let plans = PLANS.get_or_init(Default::default);
+    if let Some(p) = plans.read().ok()?.get(id) {
+        return p.clone();
+    }
+    let built = phonenumber::metadata::DATABASE.by_id(id).and_then(|meta| {
+        let d = meta.descriptors();
+        let types = [
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+        ]
+        .into_iter()
+        .flatten();
+        let (patterns, type_lengths): (Vec<String>, Vec<Vec<u16>>) = types
+            .map(|t| {
+                (
+                    format!("^(?x:{})$", t.national_number().as_str()),
+                    t.possible_length().to_vec(),
+                )
+            })
+            .unzip();
+        Some(Arc::new(Plan {
+            trunk: meta.national_prefix().map(str::to_owned),
+            general: Pattern::new(d.general())?,
+            types: regex::RegexSet::new(patterns).ok()?,
+            type_lengths,
+        }))
+    });
+    plans.write().ok()?.insert(id.to_owned(), built.clone());
+    built
 }
 
 fn digits_of(s: &str) -> String {
