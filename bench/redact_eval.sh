@@ -72,8 +72,10 @@ for k in ["phone", "email", "credit_card", "iban", "us_ssn", "cn_resident_id", "
     lines.append(f"| {k} | {rec} | {fp} | {prec} | {pfp} |")
 lines += [
     "",
-    f"Carrier text touched (a finding outside the planted item): Proviso {ours['carrier_docs_touched']} of {ours['docs']} documents, "
-    f"Presidio {theirs['carrier_docs_touched']} of {theirs['test_docs']}.",
+    f"Findings outside the planted item: Proviso in {ours['carrier_docs_touched']} of {ours['docs']} documents, "
+    f"Presidio in {theirs['carrier_docs_touched']} of {theirs['test_docs']}. The carriers are real text and hold entities of "
+    "their own (example e-mail addresses in model answers, a phone number in a review: found on the `tune` split with "
+    "`CARRIER=1` of the example `redact_eval`), so these are not all errors.",
     "",
     f"Speed on the whole set ({size / 1e6:.1f} MB, scoring included, one thread): Proviso "
     f"{size / 1e6 / ours_all['seconds']:.1f} MB/s, Presidio {theirs['mb_per_s']:.3f} MB/s "

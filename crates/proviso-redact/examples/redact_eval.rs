@@ -42,6 +42,18 @@ fn main() -> Result<(), String> {
     let t0 = std::time::Instant::now();
     let s = score_jsonl(&r, &text, split)?;
     let secs = t0.elapsed().as_secs_f64();
+    // `CARRIER=1` lists findings outside the planted item.
+    if std::env::var("CARRIER").is_ok() {
+        for line in text.lines() {
+            let d: proviso_redact::score::Labelled =
+                serde_json::from_str(line).map_err(|e| e.to_string())?;
+            for f in r.find(&d.text, None) {
+                if f.end <= d.start || f.start >= d.end {
+                    println!("CARRIER {}: {:?}", f.kind.name(), &d.text[f.start..f.end]);
+                }
+            }
+        }
+    }
     // `SHOW=kind` lists that kind's misses and flagged look-alikes.
     if let Ok(kind) = std::env::var("SHOW") {
         for line in text.lines() {
