@@ -29,7 +29,7 @@ def reexports(mods):
     """Names a parent re-exports from a child: {parent::Name: child}."""
     out = {}
     for m, f in mods.items():
-        for child, names in re.findall(r"pub use (\w+)::\{?([\w, ]+)\}?;", open(f).read()):
+        for child, names in re.findall(r"pub(?:\(crate\))? use (\w+)::\{?([\w,\s]+)\}?;", open(f).read()):
             target = f"{m}::{child}" if m else child
             if target in mods:
                 for n in re.findall(r"\w+", names):
@@ -61,7 +61,7 @@ def edges(mods):
         paths = re.findall(r"crate::([\w:]+(?:\{[^}]*\})?)", text)
         parent = m.rsplit("::", 1)[0] if "::" in m else ""
         paths += [f"{parent}::{p}" if parent else p
-                  for p in re.findall(r"super::([\w:]+(?:\{[^}]*\})?)", text)]
+                  for p in re.findall(r"super::([\w:]*(?:\{[^}]*\})?)", text)]
         for p in paths:
             if "{" in p:
                 head = p[:p.index("{")].strip(":")

@@ -7,15 +7,7 @@ use std::path::Path;
 use crate::store::{self, Bytes};
 use crate::{Index, IndexError, Params, Reference};
 
-/// The format version written by this build. Format 1, which this build
-/// still reads by converting it in memory, stored every table as entries
-/// to be parsed; format 2 is laid out to be queried where it lies; format
-/// 3 is format 2 with fingerprints stored under spread keys (uniform, so
-/// that a look-up can guess where a key stands) and postings for shared
-/// keys; format 4 adds a Bloom filter to every directory bucket. Formats 2
-/// and 3 are still read and queried as they are; merging rewrites them as
-/// format 4.
-pub const FORMAT_VERSION: u32 = 4;
+pub use crate::store::FORMAT_VERSION;
 
 /// Writes `index` to `path` (atomically: a temporary file, synced, then
 /// renamed; a segment is never written in place, which is what lets
@@ -100,7 +92,7 @@ pub fn check_opened(index: &Index, path: &Path) -> Result<(), IndexError> {
             Err(why) => why,
         }
     } else {
-        crate::index::CHECKSUM_MISMATCH.into()
+        crate::store::CHECKSUM_MISMATCH.into()
     };
     Err(IndexError::Corrupt {
         path: path.display().to_string(),

@@ -206,3 +206,16 @@ pub(crate) fn sections(b: &[u8], version: u32) -> Result<[(usize, usize); SECTIO
     }
     Ok(out)
 }
+
+/// The format version written by this build. Format 1, which this build
+/// still reads by converting it in memory, stored every table as entries
+/// to be parsed; format 2 is laid out to be queried where it lies; format
+/// 3 is format 2 with fingerprints stored under spread keys (uniform, so
+/// that a look-up can guess where a key stands) and postings for shared
+/// keys; format 4 adds a Bloom filter to every directory bucket. Formats 2
+/// and 3 are still read and queried as they are; merging rewrites them as
+/// format 4.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// What a damaged segment's error says.
+pub(crate) const CHECKSUM_MISMATCH: &str = "checksum mismatch: the file is damaged";

@@ -68,6 +68,14 @@ fn fold_char(c: char) -> Option<Option<u8>> {
     None
 }
 
+/// The largest character boundary of `s` at or before `i`.
+pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 impl<'a> Folded<'a> {
     /// Folds `text`.
     pub fn new(text: &'a str) -> Self {

@@ -93,13 +93,6 @@ fn has_word(window: &str, w: &str) -> bool {
     })
 }
 
-pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 impl Redactor {
     /// Compiles the recognisers.
     pub fn new(cfg: RedactConfig) -> Result<Self, RedactError> {
@@ -145,7 +138,8 @@ impl Redactor {
                     continue;
                 };
                 if !r.context.is_empty() || !r.negative.is_empty() {
-                    let from = floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
+                    let from =
+                        crate::fold::floor_boundary(text, start.saturating_sub(CONTEXT_WINDOW));
                     let window = text[from..start].to_lowercase();
                     if r.context.iter().any(|w| has_word(&window, w)) {
                         score = (score + 0.3).min(1.0);

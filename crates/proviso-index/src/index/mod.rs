@@ -164,7 +164,7 @@ fn bits_of_dir(len: usize, version: u32) -> Option<u32> {
 impl Index {
     /// Sorts the tables, builds their directories and lays them out.
     pub(crate) fn assemble(c: Contents) -> Result<Index, IndexError> {
-        Index::assemble_as(crate::FORMAT_VERSION, c)
+        Index::assemble_as(crate::store::FORMAT_VERSION, c)
     }
 
     /// [`Index::assemble`] in format `version`; `c.exact` holds the
@@ -245,14 +245,15 @@ impl Index {
         }
         let foot = b.len() - store::FOOTER;
         let version = store::u32_at(b, foot);
-        if !(2..=crate::FORMAT_VERSION).contains(&version) || store::u32_at(b, 8) != version {
+        if !(2..=crate::store::FORMAT_VERSION).contains(&version) || store::u32_at(b, 8) != version
+        {
             return Err(format!(
                 "segment format {version}; this build reads 1 to {}",
-                crate::FORMAT_VERSION
+                crate::store::FORMAT_VERSION
             ));
         }
         if verify && !checksum_agrees(b) {
-            return Err(CHECKSUM_MISMATCH.into());
+            return Err(crate::store::CHECKSUM_MISMATCH.into());
         }
         let sec = store::sections(b, version)?;
         let slice = |i: usize| &b[sec[i].0..sec[i].0 + sec[i].1];
@@ -534,9 +535,6 @@ impl Index {
         self.n_refs == 0
     }
 }
-
-/// What a damaged segment's error says.
-pub(crate) const CHECKSUM_MISMATCH: &str = "checksum mismatch: the file is damaged";
 
 /// Whether laid-out segment bytes agree with the xxh3 checksum in their
 /// footer (false when there is no footer).

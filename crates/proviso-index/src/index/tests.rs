@@ -194,7 +194,10 @@ fn older_formats_are_read_and_merged() {
     assert_eq!(refs(&set.query(&doc)), vec![0, 1]);
     let merged = Index::merge(vec![v2(), v4()]).unwrap();
     assert!(merged.spread());
-    assert_eq!(store::u32_at(merged.bytes(), 8), crate::FORMAT_VERSION);
+    assert_eq!(
+        store::u32_at(merged.bytes(), 8),
+        crate::store::FORMAT_VERSION
+    );
     let q = merged.query(&doc);
     assert_eq!(refs(&q), vec![0, 1]);
     assert!(q.matches.iter().all(|m| m.kind == "exact"));

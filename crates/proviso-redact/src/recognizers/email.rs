@@ -130,7 +130,7 @@ fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
     // Look back at most USERINFO_LOOKBACK bytes for the URL's start: a
     // longer look would make text of back-to-back addresses quadratic, and
     // a longer userinfo is then masked as an address, which errs safe.
-    let from = crate::redactor::floor_boundary(text, start.saturating_sub(USERINFO_LOOKBACK));
+    let from = crate::fold::floor_boundary(text, start.saturating_sub(USERINFO_LOOKBACK));
     let before = &text.as_bytes()[from..start];
     let token_start = before
         .iter()
