@@ -15,7 +15,9 @@ mod files;
 mod json_field;
 mod read;
 mod report;
+mod sample;
 pub mod stats;
 
 pub use read::{BadInput, Document, FieldSpec, Progress, read, read_references, read_tracked};
-pub use report::{AttributedMatch, Flagged, Found, Sampler, Summary, sample, scan, scan_paths};
+pub use report::{AttributedMatch, Flagged, Found, Summary, scan, scan_paths};
+pub use sample::{Sampler, sample};

@@ -10,8 +10,11 @@
 //! character was in the original, so what is masked is exactly the original
 //! span.
 //!
-//! Folding is one pass over the text; ASCII text and text without anything
-//! to fold are used as they are (no copy, no map).
+//! Characters whose compatibility form (Unicode's NFKC mapping) is ASCII
+//! are folded to it too: circled and superscript digits, ligatures, letter
+//! symbols (`①②③`, `²`, `ﬁ`, `℡`). Folding is one pass over the text; ASCII
+//! text and text without anything to fold are used as they are (no copy, no
+//! map).
 
 use std::borrow::Cow;
 
@@ -30,6 +33,26 @@ const DIGIT_ZEROS: &[u32] = &[
     0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
     0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6,
 ];
+
+/// The compatibility form (NFKC's mapping) of `c` when it is all ASCII:
+/// `①` → `1`, `²` → `2`, `ﬁ` → `fi`, `℡` → `TEL`. Characters whose
+/// compatibility form is not ASCII (`é`, `½`) are kept; Han, kana and
+/// Hangul, which have none that matters here, are skipped at once.
+fn compatibility_ascii(c: char) -> Option<String> {
+    let u = c as u32;
+    if u < 0x80
+        || matches!(u, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3)
+    {
+        return None;
+    }
+    let mut out = String::new();
+    let mut ascii = true;
+    unicode_normalization::char::decompose_compatible(c, |d| {
+        ascii &= d.is_ascii();
+        out.push(d);
+    });
+    (ascii && out != c.to_string()).then_some(out)
+}
 
 /// What a character folds to: `Some(None)` to drop it, `Some(Some(b))` for
 /// an ASCII byte, `None` to keep it as it is.
@@ -82,7 +105,8 @@ impl<'a> Folded<'a> {
         let first = if text.is_ascii() {
             None
         } else {
-            text.char_indices().find(|(_, c)| fold_char(*c).is_some())
+            text.char_indices()
+                .find(|(_, c)| fold_char(*c).is_some() || compatibility_ascii(*c).is_some())
         };
         let Some((at, _)) = first else {
             return Self {
@@ -103,10 +127,16 @@ impl<'a> Folded<'a> {
                     map.push((s, e));
                 }
                 Some(None) => {}
-                None => {
-                    out.push(c);
-                    map.extend((s..e).map(|k| (k, k + 1)));
-                }
+                None => match compatibility_ascii(c) {
+                    Some(ascii) => {
+                        out.push_str(&ascii);
+                        map.extend(std::iter::repeat_n((s, e), ascii.len()));
+                    }
+                    None => {
+                        out.push(c);
+                        map.extend((s..e).map(|k| (k, k + 1)));
+                    }
+                },
             }
         }
         Self {
@@ -161,6 +191,16 @@ mod tests {
         let end = f.text().find('。').unwrap();
         let (s, e) = f.original(start, end);
         assert_eq!(&t[s..e], "５３６-２２-１２３４");
+    }
+
+    #[test]
+    fn compatibility_forms_fold_to_ascii_and_map_back() {
+        let t = "card ④①①①-１１１１-¹¹¹¹-1111 ok, ﬁle é½";
+        let f = Folded::new(t);
+        assert_eq!(f.text(), "card 4111-1111-1111-1111 ok, file é½");
+        let end = f.text().find(" ok").unwrap();
+        let (s, e) = f.original(5, end);
+        assert_eq!(&t[s..e], "④①①①-１１１１-¹¹¹¹-1111");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! E-mail addresses, ASCII or internationalised: a Unicode local part
 //! (RFC 6531, `josé@example.es`, `用户@例子.公司`) and domain names in any
 //! script (`müller@bücher.de`, `info@例え.jp`). The top-level domain must be
-//! on the public suffix list (the `psl` crate), so `icon@2x.png` or
-//! `user@localhost` is not an address. In text without spaces the address
+//! on the public suffix list (the `psl` crate) or a special-use or private
+//! name (`.example`, `.test`, `.internal`, `.corp`), so `icon@2x.png` is not
+//! an address. In text without spaces the address
 //! starts after a context word (`邮箱zhang@…`) or where the script changes
 //! (`联系zhang.wei@…`), and ends where its top-level domain does
 //! (`….cn谢谢`). A URL's `user:password@host` is not an address.
@@ -86,12 +87,32 @@ fn local_start(local: &str) -> usize {
     }
 }
 
-/// Whether `domain` (lower-cased) ends in a suffix on the public list.
+/// Top-level names that are not on the public suffix list but are real
+/// where they are used: the special-use names of RFC 2606 and RFC 6761
+/// (`example`, `test`, …) and the private ones organisations run inside
+/// (`corp`, `internal`, `lan`, …): an address there is someone's address.
+const PRIVATE_TLDS: &[&str] = &[
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "local",
+    "internal",
+    "intranet",
+    "corp",
+    "home",
+    "lan",
+    "private",
+];
+
+/// Whether `domain` (lower-cased) ends in a suffix on the public list, or
+/// in a special-use or private top-level name.
 fn known_suffix(domain: &str) -> bool {
     let lower = domain.to_lowercase();
     let last = lower.rsplit('.').next().unwrap_or("");
     !last.chars().all(|c| c.is_ascii_digit())
-        && psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known())
+        && (PRIVATE_TLDS.contains(&last)
+            || psl::suffix(lower.as_bytes()).is_some_and(|s| s.is_known()))
 }
 
 fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
@@ -169,6 +190,8 @@ mod tests {
             ("邮箱用户@例子.中国。", "用户@例子.中国"),
             ("mail ivan@пример.рф now", "ivan@пример.рф"),
             ("MAIL ANN@EXAMPLE.COM NOW", "ANN@EXAMPLE.COM"),
+            ("write to bob@corp.example now", "bob@corp.example"),
+            ("write to ops@mail.internal now", "ops@mail.internal"),
         ] {
             assert_eq!(found(text), vec![want], "{text}");
         }

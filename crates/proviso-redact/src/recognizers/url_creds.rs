@@ -34,4 +34,33 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(&t[f[0].start..f[0].end], "app:s3cr3t!");
     }
+
+    #[test]
+    fn every_scheme_and_inside_chinese_text() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let found = |t: &str| -> Vec<String> {
+            r.find(t, None)
+                .into_iter()
+                .filter(|f| f.kind == EntityKind::UrlCredentials)
+                .map(|f| t[f.start..f.end].to_string())
+                .collect()
+        };
+        for url in [
+            "https://ann:Pw9xQz@example.com/path",
+            "ftp://ann:Pw9xQz@files.example.com",
+            "mongodb+srv://svc:Pw9xQz@cluster0.example.net/db",
+            "redis://default:Pw9xQz@cache.example.com:6379",
+            "amqp://guest:Pw9xQz@mq.example.com:5672/",
+            "jdbc:postgresql://svc:Pw9xQz@db.example.com:5432/app",
+        ] {
+            // `user:password`, between the scheme and the last `@`.
+            let creds = url.split("://").nth(1).unwrap().rsplit_once('@').unwrap().0;
+            assert_eq!(found(&format!("use {url} now")), vec![creds], "{url}");
+            assert_eq!(found(&format!("连接串{url}，谢谢")).len(), 1, "{url}");
+        }
+        assert!(
+            found("clone ssh://git@github.com/org/repo.git").is_empty(),
+            "no password"
+        );
+    }
 }
