@@ -96,3 +96,20 @@ pub fn isolated_after_label(text: &str, start: usize, end: usize, labels: &[&str
 pub(crate) fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
+
+/// The texts of the findings of `kind` in `t`, with the default
+/// configuration (for the recognisers' tests).
+#[cfg(test)]
+pub(crate) fn found(kind: EntityKind, t: &str) -> Vec<String> {
+    use std::sync::OnceLock;
+    static R: OnceLock<crate::Redactor> = OnceLock::new();
+    let r = R.get_or_init(|| {
+        crate::Redactor::new(crate::RedactConfig::default())
+            .expect("the default recognisers compile")
+    });
+    r.find(t, None)
+        .into_iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| t[f.start..f.end].to_string())
+        .collect()
+}
