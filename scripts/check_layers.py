@@ -71,9 +71,9 @@ def edges(mods):
                 names = [p.strip(":")]
             for n in names:
                 target = resolve(n, mods, rex)
-                # A module's own descendants, and itself, are not imports.
-                if target is not None and target != m and not target.startswith(m + "::") \
-                        and not (m == "" and target):
+                # A module's own descendants, and itself, are not imports
+                # (every module descends from the crate root).
+                if target is not None and target != m and m and not target.startswith(m + "::"):
                     graph[m].setdefault(target, n)
         prefix = f"{m}::" if m else ""
         for child in re.findall(r"\b(\w+)::\w+\(", text):

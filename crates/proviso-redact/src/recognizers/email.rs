@@ -116,10 +116,8 @@ fn known_suffix(domain: &str) -> bool {
 }
 
 fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
-    let cand = &text[start..end];
-    let at = cand.rfind('@')?;
-    let start = start + local_start(&cand[..at]);
-    let at = text[start..end].rfind('@')? + start;
+    let at = start + text[start..end].rfind('@')?;
+    let start = start + local_start(&text[start..at]);
     let local = &text[start..at];
     // The domain ends where a known top-level domain does: `….cn谢谢` ends
     // after `cn`, `….中国谢谢` after `中国`.

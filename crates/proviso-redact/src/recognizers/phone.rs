@@ -20,7 +20,7 @@
 use phonenumber::Mode;
 use phonenumber::country::Id;
 
-use super::{Check, Recognizer, re};
+use super::{Check, Judged, Recognizer, digits, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -189,7 +189,7 @@ fn looks_like_something_else(s: &str, gs: &[(usize, usize)]) -> bool {
 /// national number with its trunk `0` where the region has one: `30 901820`
 /// is not a Berlin number, `030 901820` is).
 fn valid(s: &str) -> bool {
-    let written = digits_of(s);
+    let written = digits(s);
     if !(7..=15).contains(&written.len()) {
         return false;
     }
@@ -197,13 +197,12 @@ fn valid(s: &str) -> bool {
     let international = t
         .strip_prefix('+')
         .or_else(|| t.strip_prefix("00"))
-        .map(|rest| format!("+{}", rest.replacen("(0)", "", 1)));
-    if let Some(number) = international {
+        .map(|rest| digits(&rest.replacen("(0)", "", 1)));
+    if let Some(d) = international {
         // The country code is one to three digits; the rest is the national
         // significant number of one of its regions (an Italian number keeps
         // its leading zero). Judged on the plans directly: the parser is
         // slow, and candidates starting with `+` are common.
-        let d = digits_of(&number);
         return (1..=3).any(|k| {
             let (Some(code), Some(nsn)) = (d.get(..k), d.get(k..)) else {
                 return false;
@@ -222,7 +221,7 @@ fn valid(s: &str) -> bool {
         .any(|r| {
             phonenumber::parse(Some(*r), t).is_ok_and(|n| {
                 strictly_valid(&n)
-                    && digits_of(&n.format().mode(Mode::National).to_string()) == written
+                    && digits(&n.format().mode(Mode::National).to_string()) == written
             })
         })
 }
@@ -343,10 +342,6 @@ fn plan(id: &str) -> Option<std::sync::Arc<Plan>> {
     built
 }
 
-fn digits_of(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
-}
-
 /// Whether the byte before `start` and the byte at `end` leave the
 /// candidate standing alone (not inside a longer word or number, not after
 /// a `+` or a decimal point).
@@ -380,8 +375,13 @@ fn inside_code(text: &str, start: usize) -> bool {
 
 /// The phone number in the candidate `start..end`, trimmed of neighbouring
 /// groups until valid, and its confidence.
-fn refine(text: &str, start: usize, end: usize) -> Option<(usize, usize, f32)> {
+fn refine(text: &str, start: usize, end: usize) -> Option<Judged> {
     let cand = &text[start..end];
+    // Most candidates are a short number of prose (`5`, `2024`): no part of
+    // one with fewer than seven digits can be valid.
+    if cand.bytes().filter(u8::is_ascii_digit).count() < 7 || inside_code(text, start) {
+        return None;
+    }
     let (main_end, has_ext) = match extension_at(cand) {
         Some(i) => (cand[..i].trim_end().len(), true),
         None => (cand.len(), false),
@@ -409,9 +409,6 @@ fn refine(text: &str, start: usize, end: usize) -> Option<(usize, usize, f32)> {
     // makes it part of a longer code (a card, an account number).
     let cut_at_space = |k: usize| main[gs[k - 1].1..gs[k].0].contains(' ');
     let short = |range: std::ops::Range<usize>| gs[range].iter().all(|(a, b)| b - a <= 2);
-    if inside_code(text, start) {
-        return None;
-    }
     for (i, j) in spans {
         let trailing_ok = j == n || (cut_at_space(j) && short(j..n));
         let leading_ok = i == 0 || (cut_at_space(i) && short(0..i));
