@@ -21,9 +21,24 @@ use std::borrow::Cow;
 /// A text ready for matching, and how to find original offsets.
 pub struct Folded<'a> {
     text: Cow<'a, str>,
-    /// Per folded byte: the original offsets of the character it came from
-    /// (start, end). Empty when nothing was folded.
-    map: Vec<(u32, u32)>,
+    /// Where the folded text stops being a plain copy of the original, in
+    /// folded order: each piece of folded text that came from one folded
+    /// character, and each run copied unchanged after one. Empty when
+    /// nothing was folded.
+    pieces: Vec<Piece>,
+}
+
+/// A stretch of the folded text and where it came from.
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    /// Start in the folded text.
+    folded: u32,
+    /// Start in the original text.
+    original: u32,
+    /// `Some(end)`: the piece is one folded character, every byte of which
+    /// maps to the original `original..end`; `None`: a copied run, byte for
+    /// byte.
+    char_end: Option<u32>,
 }
 
 /// The zero of each block of ten decimal digits folded to `0`–`9`.
@@ -34,15 +49,26 @@ const DIGIT_ZEROS: &[u32] = &[
     0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6,
 ];
 
+/// What a character becomes for matching.
+#[derive(Clone, Debug, PartialEq)]
+enum Fold {
+    /// Dropped (invisible).
+    Drop,
+    /// Replaced by this ASCII text.
+    Ascii(Box<str>),
+}
+
+/// Whether the character is Han, kana or Hangul: never folded, and most of
+/// Chinese and Japanese text, so it is answered before any look-up.
+fn cjk(u: u32) -> bool {
+    matches!(u, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3)
+}
+
 /// The compatibility form (NFKC's mapping) of `c` when it is all ASCII:
 /// `①` → `1`, `²` → `2`, `ﬁ` → `fi`, `℡` → `TEL`. Characters whose
-/// compatibility form is not ASCII (`é`, `½`) are kept; Han, kana and
-/// Hangul, which have none that matters here, are skipped at once.
+/// compatibility form is not ASCII (`é`, `½`) are kept.
 fn compatibility_ascii(c: char) -> Option<String> {
-    let u = c as u32;
-    if u < 0x80
-        || matches!(u, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3)
-    {
+    if c.is_ascii() || cjk(c as u32) {
         return None;
     }
     let mut out = String::new();
@@ -54,20 +80,21 @@ fn compatibility_ascii(c: char) -> Option<String> {
     (ascii && out != c.to_string()).then_some(out)
 }
 
-/// What a character folds to: `Some(None)` to drop it, `Some(Some(b))` for
-/// an ASCII byte, `None` to keep it as it is.
-fn fold_char(c: char) -> Option<Option<u8>> {
+/// What `c` folds to (`None`: kept as it is), worked out from the rules;
+/// [`FoldTable`] holds the answers for the Basic Multilingual Plane.
+fn fold_rule(c: char) -> Option<Fold> {
     let u = c as u32;
-    if u < 0x80 {
+    if u < 0x80 || cjk(u) {
         return None;
     }
+    let byte = |b: u32| Some(Fold::Ascii(char::from(b as u8).to_string().into()));
     match u {
         // Full-width ASCII variants.
-        0xFF01..=0xFF5E => return Some(Some((u - 0xFEE0) as u8)),
+        0xFF01..=0xFF5E => return byte(u - 0xFEE0),
         // Ideographic, no-break and other fixed-width spaces.
-        0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => return Some(Some(b' ')),
+        0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => return byte(u32::from(b' ')),
         // Hyphens, dashes and minus signs.
-        0x2010..=0x2015 | 0x2212 | 0xFE58 | 0xFE63 => return Some(Some(b'-')),
+        0x2010..=0x2015 | 0x2212 | 0xFE58 | 0xFE63 => return byte(u32::from(b'-')),
         // Invisible: zero-width space and joiners, direction marks and
         // embeddings, word joiner and invisible operators, BOM, soft
         // hyphen, Mongolian vowel separator, combining grapheme joiner,
@@ -80,15 +107,55 @@ fn fold_char(c: char) -> Option<Option<u8>> {
         | 0x00AD
         | 0x180E
         | 0x034F
-        | 0xFE00..=0xFE0F => return Some(None),
+        | 0xFE00..=0xFE0F => return Some(Fold::Drop),
         _ => {}
     }
     for &z in DIGIT_ZEROS {
         if (z..z + 10).contains(&u) {
-            return Some(Some(b'0' + (u - z) as u8));
+            return byte(u32::from(b'0') + (u - z));
         }
     }
-    None
+    compatibility_ascii(c).map(|s| Fold::Ascii(s.into()))
+}
+
+/// The folds of the Basic Multilingual Plane, worked out once: a bit per
+/// character says whether it folds, a sorted list says to what. Characters
+/// beyond it (mathematical digits, emoji) go through the rules each time.
+struct FoldTable {
+    folds: [u64; 1024],
+    to: Vec<(char, Fold)>,
+}
+
+fn table() -> &'static FoldTable {
+    static TABLE: std::sync::OnceLock<FoldTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = FoldTable {
+            folds: [0; 1024],
+            to: Vec::new(),
+        };
+        for c in (0x80..=0xFFFF_u32).filter_map(char::from_u32) {
+            if let Some(f) = fold_rule(c) {
+                let u = c as usize;
+                t.folds[u / 64] |= 1 << (u % 64);
+                t.to.push((c, f));
+            }
+        }
+        t
+    })
+}
+
+/// What `c` (not ASCII) folds to; `None`: kept.
+fn fold_of(t: &FoldTable, c: char) -> Option<Fold> {
+    let u = c as usize;
+    if u > 0xFFFF {
+        return fold_rule(c);
+    }
+    if t.folds[u / 64] & (1 << (u % 64)) == 0 {
+        return None;
+    }
+    t.to.binary_search_by_key(&c, |(k, _)| *k)
+        .ok()
+        .map(|i| t.to[i].1.clone())
 }
 
 /// The largest character boundary of `s` at or before `i`.
@@ -102,46 +169,83 @@ pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
 impl<'a> Folded<'a> {
     /// Folds `text`.
     pub fn new(text: &'a str) -> Self {
-        let first = if text.is_ascii() {
-            None
-        } else {
-            text.char_indices()
-                .find(|(_, c)| fold_char(*c).is_some() || compatibility_ascii(*c).is_some())
-        };
-        let Some((at, _)) = first else {
+        let b = text.as_bytes();
+        let t = table();
+        let mut out: Option<String> = None;
+        let mut pieces = Vec::new();
+        // Start of the run of original text not yet copied to `out`.
+        let mut copied = 0;
+        let mut i = 0;
+        while i < b.len() {
+            // ASCII eight bytes at a time, and Han (three bytes led by
+            // 0xE4 to 0xE9: U+4000 to U+9FFF, none of which folds) whole.
+            if let Some(word) = b.get(i..i + 8) {
+                let w = u64::from_le_bytes([
+                    word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+                ]);
+                if w & 0x8080_8080_8080_8080 == 0 {
+                    i += 8;
+                    continue;
+                }
+            }
+            if b[i] < 0x80 {
+                i += 1;
+                continue;
+            }
+            if (0xE4..=0xE9).contains(&b[i]) {
+                i += 3;
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            let len = c.len_utf8();
+            if let Some(f) = fold_of(t, c) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                if copied < i {
+                    pieces.push(Piece {
+                        folded: o.len() as u32,
+                        original: copied as u32,
+                        char_end: None,
+                    });
+                    o.push_str(&text[copied..i]);
+                }
+                if let Fold::Ascii(a) = f {
+                    pieces.push(Piece {
+                        folded: o.len() as u32,
+                        original: i as u32,
+                        char_end: Some((i + len) as u32),
+                    });
+                    o.push_str(&a);
+                }
+                copied = i + len;
+            }
+            i += len;
+        }
+        let Some(mut o) = out else {
             return Self {
                 text: Cow::Borrowed(text),
-                map: Vec::new(),
+                pieces,
             };
         };
-        let mut out = String::with_capacity(text.len());
-        let mut map = Vec::with_capacity(text.len());
-        out.push_str(&text[..at]);
-        map.extend((0..at as u32).map(|i| (i, i + 1)));
-        for (i, c) in text[at..].char_indices() {
-            let i = at + i;
-            let (s, e) = (i as u32, (i + c.len_utf8()) as u32);
-            match fold_char(c) {
-                Some(Some(b)) => {
-                    out.push(char::from(b));
-                    map.push((s, e));
-                }
-                Some(None) => {}
-                None => match compatibility_ascii(c) {
-                    Some(ascii) => {
-                        out.push_str(&ascii);
-                        map.extend(std::iter::repeat_n((s, e), ascii.len()));
-                    }
-                    None => {
-                        out.push(c);
-                        map.extend((s..e).map(|k| (k, k + 1)));
-                    }
-                },
-            }
+        if copied < text.len() {
+            pieces.push(Piece {
+                folded: o.len() as u32,
+                original: copied as u32,
+                char_end: None,
+            });
+            o.push_str(&text[copied..]);
         }
+        // The end, so that an offset at the end of the folded text maps to
+        // the end of the original.
+        pieces.push(Piece {
+            folded: o.len() as u32,
+            original: text.len() as u32,
+            char_end: None,
+        });
         Self {
-            text: Cow::Owned(out),
-            map,
+            text: Cow::Owned(o),
+            pieces,
         }
     }
 
@@ -150,28 +254,90 @@ impl<'a> Folded<'a> {
         &self.text
     }
 
+    /// The original span of the folded byte `i` (`i..i+1` for a copied
+    /// byte, the whole character for a folded one).
+    fn original_byte(&self, i: usize) -> (usize, usize) {
+        let i = i as u32;
+        let k = self.pieces.partition_point(|p| p.folded <= i);
+        let Some(p) = k.checked_sub(1).and_then(|k| self.pieces.get(k)) else {
+            return (i as usize, i as usize + 1);
+        };
+        match p.char_end {
+            Some(e) => (p.original as usize, e as usize),
+            None => {
+                let o = (p.original + (i - p.folded)) as usize;
+                (o, o + 1)
+            }
+        }
+    }
+
     /// The original span of the folded span `start..end` (character
     /// boundaries of the folded text).
     pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
-        if self.map.is_empty() {
+        if self.pieces.is_empty() {
             return (start, end);
         }
-        let s = self.map.get(start).map_or(self.len_original(), |m| m.0);
-        let e = match end.checked_sub(1).and_then(|i| self.map.get(i)) {
-            Some(m) => m.1,
-            None => s,
+        let s = self.original_byte(start).0;
+        let e = if end > start {
+            self.original_byte(end - 1).1
+        } else {
+            s
         };
-        (s as usize, e as usize)
-    }
-
-    fn len_original(&self) -> u32 {
-        self.map.last().map_or(0, |m| m.1)
+        (s, e)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fold written the obvious way (a map entry per folded byte,
+    /// from the rules, no table), to check the fast one against.
+    fn naive(text: &str) -> (String, Vec<(usize, usize)>) {
+        let mut out = String::new();
+        let mut map = Vec::new();
+        for (i, c) in text.char_indices() {
+            let e = i + c.len_utf8();
+            match fold_rule(c) {
+                Some(Fold::Drop) => {}
+                Some(Fold::Ascii(a)) => {
+                    out.push_str(&a);
+                    map.extend(std::iter::repeat_n((i, e), a.len()));
+                }
+                None => {
+                    out.push(c);
+                    map.extend((i..e).map(|k| (k, k + 1)));
+                }
+            }
+        }
+        (out, map)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn same_as_the_obvious_fold(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::string::string_regex("[a-z0-9 .-]{0,6}").unwrap(),
+                proptest::string::string_regex("[中文号码。，：]{0,4}").unwrap(),
+                proptest::string::string_regex("[０-９－，\u{200B}\u{00A0}①²ﬁ℡٥é½😀𝟙]{0,4}").unwrap(),
+                proptest::string::string_regex(r"\PC{0,4}").unwrap(),
+            ], 0..12)
+        ) {
+            let t: String = parts.concat();
+            let f = Folded::new(&t);
+            let (want, map) = naive(&t);
+            proptest::prop_assert_eq!(f.text(), want.as_str());
+            for (i, m) in map.iter().enumerate() {
+                if !want.is_char_boundary(i) {
+                    continue;
+                }
+                let end = (i + 1..=want.len()).find(|e| want.is_char_boundary(*e)).unwrap_or(want.len());
+                let got = f.original(i, end);
+                proptest::prop_assert_eq!(got, (m.0, map[end - 1].1), "folded {}..{} of {:?}", i, end, t);
+            }
+            proptest::prop_assert_eq!(f.original(want.len(), want.len()).0, t.len());
+        }
+    }
 
     #[test]
     fn ascii_and_unfoldable_text_is_borrowed() {

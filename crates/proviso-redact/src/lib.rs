@@ -21,6 +21,7 @@ mod actions;
 mod entity;
 pub mod evalset;
 pub mod fold;
+mod gate;
 mod overlap;
 pub mod recognizers;
 mod redactor;

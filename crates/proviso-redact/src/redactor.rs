@@ -6,15 +6,16 @@ use sha2::Sha256;
 use thiserror::Error;
 
 use crate::actions::mask;
+use crate::gate::{Gate, Marks};
 use crate::recognizers::{self, Recognizer};
 use crate::{Action, EntityKind, Finding, Session};
 
 /// A problem building the redactor.
 #[derive(Debug, Error)]
 pub enum RedactError {
-    /// A recogniser's pattern did not compile (a bug).
-    #[error("recogniser pattern: {0}")]
-    Pattern(#[from] regex::Error),
+    /// A recogniser did not build (a bug).
+    #[error("recogniser: {0}")]
+    Recognizer(#[from] crate::recognizers::RecognizerError),
     /// `hash` was asked for without an HMAC key.
     #[error("the `hash` action needs an hmac_key")]
     NoHmacKey,
@@ -71,8 +72,66 @@ pub struct Redactor {
     cfg: RedactConfig,
 }
 
+/// The candidates of `r` in `text` (the spans of its entity group), in the
+/// given windows only when there are some.
+fn candidates<'t>(
+    r: &'t Recognizer,
+    text: &'t str,
+    windows: Option<Vec<(usize, usize)>>,
+) -> Box<dyn Iterator<Item = (usize, usize)> + 't> {
+    let Some(windows) = windows else {
+        // The whole match needs no capture groups, which cost a second
+        // search per candidate.
+        return if r.group == 0 {
+            Box::new(r.regex.find_iter(text).map(|m| (m.start(), m.end())))
+        } else {
+            Box::new(
+                r.regex
+                    .captures_iter(text)
+                    .filter_map(|c| c.get(r.group).map(|m| (m.start(), m.end()))),
+            )
+        };
+    };
+    // Gated patterns have no lookaround and no anchors: a window's matches
+    // are the whole text's matches inside it.
+    Box::new(windows.into_iter().flat_map(move |(ws, we)| {
+        let hay = &text[..we];
+        let mut at = Some(ws);
+        std::iter::from_fn(move || {
+            let (s, e, entity) = if r.group == 0 {
+                let m = r.regex.find_at(hay, at?)?;
+                (m.start(), m.end(), Some((m.start(), m.end())))
+            } else {
+                let c = r.regex.captures_at(hay, at?)?;
+                let m = c.get(0)?;
+                (
+                    m.start(),
+                    m.end(),
+                    c.get(r.group).map(|g| (g.start(), g.end())),
+                )
+            };
+            // After an empty match, the search goes on a character later.
+            at = if e > s {
+                Some(e)
+            } else {
+                hay[e..].chars().next().map(|c| e + c.len_utf8())
+            };
+            Some(entity)
+        })
+        .flatten()
+    }))
+}
+
 /// How far before a candidate context words are looked for, bytes.
 const CONTEXT_WINDOW: usize = 48;
+
+/// Where `n` starts in `h`. Context windows are short: a plain scan beats
+/// setting up a substring search for every word.
+fn occurrences<'a>(h: &'a [u8], n: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let first = n.first().copied();
+    (0..(h.len() + 1).saturating_sub(n.len()))
+        .filter(move |&i| first.is_none_or(|f| h[i] == f) && h[i..].starts_with(n))
+}
 
 /// Whether `window` holds the context word `w`: an ASCII word as a whole
 /// word (`tel` is not in `hotel`, `cell` not in `excellent`), others (Chinese,
@@ -82,10 +141,12 @@ fn has_word(window: &str, w: &str) -> bool {
         .bytes()
         .all(|c| c.is_ascii_alphanumeric() || c == b' ' || c == b'-')
     {
-        return window.contains(w);
+        return occurrences(window.as_bytes(), w.as_bytes())
+            .next()
+            .is_some();
     }
     let b = window.as_bytes();
-    window.match_indices(w).any(|(i, _)| {
+    occurrences(b, w.as_bytes()).any(|i| {
         let before = i.checked_sub(1).and_then(|j| b.get(j));
         let after = b.get(i + w.len());
         before.is_none_or(|c| !c.is_ascii_alphabetic())
@@ -121,20 +182,27 @@ impl Redactor {
     /// original text's, so a finding covers exactly the characters written.
     pub fn find(&self, original: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
         let folded = crate::fold::Folded::new(original);
-        let mut found = self.find_folded(folded.text(), only);
+        let mut found = self.find_folded(folded.text(), only, true);
         for f in &mut found {
             (f.start, f.end) = folded.original(f.start, f.end);
         }
         found
     }
 
-    fn find_folded(&self, text: &str, only: Option<&[EntityKind]>) -> Vec<Finding> {
+    fn find_folded(&self, text: &str, only: Option<&[EntityKind]>, gated: bool) -> Vec<Finding> {
         let wanted = only.unwrap_or(&self.cfg.entities);
         let mut found = Vec::new();
+        let marks = std::cell::OnceCell::new();
         for r in self.recognizers.iter().filter(|r| wanted.contains(&r.kind)) {
-            for caps in r.regex.captures_iter(text) {
-                let Some(m) = caps.get(r.group) else { continue };
-                let Some((start, end, mut score)) = r.check.judge(text, m.start(), m.end()) else {
+            let windows = match &r.gate {
+                Gate::Everywhere => None,
+                gate if gated => {
+                    crate::gate::windows(text, gate, || marks.get_or_init(|| Marks::new(text)))
+                }
+                _ => None,
+            };
+            for (m_start, m_end) in candidates(r, text, windows) {
+                let Some((start, end, mut score)) = r.check.judge(text, m_start, m_end) else {
                     continue;
                 };
                 if !r.context.is_empty() || !r.negative.is_empty() {
@@ -257,6 +325,59 @@ mod tests {
             default.find("order no. 415-555-0132", None).is_empty(),
             "negative context lowers confidence"
         );
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    /// Findings searched with the gates and over the whole text, side by
+    /// side: the gates must change nothing.
+    fn same_with_and_without_gates(r: &Redactor, t: &str) {
+        let folded = crate::fold::Folded::new(t);
+        let gated = r.find_folded(folded.text(), None, true);
+        let whole = r.find_folded(folded.text(), None, false);
+        assert_eq!(gated, whole, "in {t:?}");
+    }
+
+    #[test]
+    fn gates_change_nothing_on_the_evaluation_and_corpora() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        let mut docs = 0;
+        for line in include_str!("../../../tests/fixtures/redact_eval.jsonl").lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            same_with_and_without_gates(&r, v["text"].as_str().unwrap());
+            docs += 1;
+        }
+        assert!(docs > 500);
+        for corpus in [
+            include_str!("../../../tests/fixtures/gpt4_outputs.json"),
+            include_str!("../../../tests/fixtures/chinese_reviews.json"),
+            include_str!("../../../tests/fixtures/c4_human.jsonl"),
+        ] {
+            same_with_and_without_gates(&r, corpus);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn gates_change_nothing_on_random_text(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::string::string_regex("[0-9]{1,8}").unwrap(),
+                proptest::string::string_regex("[ .:/()+#xX-]{1,3}").unwrap(),
+                proptest::string::string_regex("[a-fA-F0-9:]{1,9}").unwrap(),
+                proptest::string::string_regex("[A-Z]{2}[0-9]{2}").unwrap(),
+                proptest::string::string_regex("[a-z ]{1,6}").unwrap(),
+                proptest::sample::select(vec![
+                    "ext. ", "分机", "tel ", "SSN ", "IBAN ", "password: ", "Token=", "AUTH ",
+                    "secretoken ", "@", "ann@example.com", "::", "\n", "\r\n", "号码", "，",
+                    "X", "sk-", "4111", "+", "00", "(0)",
+                ]).prop_map(str::to_string),
+            ], 0..40)
+        ) {
+            static R: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+            let r = R.get_or_init(|| Redactor::new(RedactConfig::default()).unwrap());
+            same_with_and_without_gates(r, &parts.concat());
+        }
     }
 
     #[test]

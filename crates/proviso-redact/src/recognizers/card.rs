@@ -1,4 +1,4 @@
-use super::{Check, Recognizer, digits, isolated, re};
+use super::{Chain, Check, Gate, Recognizer, RecognizerError, digits, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -15,13 +15,21 @@ const NEG: &[&str] = &[
     "resident id",
 ];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::CreditCard,
         // Digits, compact or grouped with spaces, dashes, dots, or split
         // across a line break.
         regex: re(r"[0-9](?:(?:[ .\-]|\r?\n)?[0-9]){12,18}")?,
         group: 0,
+        // Thirteen to nineteen digits, one separator (or a line break)
+        // between two.
+        gate: Gate::Digits(Chain {
+            gap: 2,
+            min: 13,
+            before: 0,
+            after: 0,
+        }),
         check: Check::Valid(validate, 0.85),
         context: &[
             "card",

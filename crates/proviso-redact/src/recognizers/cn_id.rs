@@ -1,16 +1,24 @@
-use super::{Check, Judged, Recognizer, isolated, re};
+use super::{Chain, Check, Gate, Judged, Recognizer, RecognizerError, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &[];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::CnResidentId,
         // 18 characters, compact or as 6-8-4 with spaces; or the 15-digit
         // numbers issued before 1999 (no century, no check character).
         regex: re(r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]|[0-9]{15}")?,
         group: 0,
+        // Fifteen or seventeen digits, a space at most between two, and a
+        // check character that may be `X`.
+        gate: Gate::Digits(Chain {
+            gap: 1,
+            min: 15,
+            before: 0,
+            after: 1,
+        }),
         check: Check::Refine(refine),
         context: &[
             "身份证",

@@ -8,7 +8,7 @@
 //! (`联系zhang.wei@…`), and ends where its top-level domain does
 //! (`….cn谢谢`). A URL's `user:password@host` is not an address.
 
-use super::{Check, Judged, Recognizer, re};
+use super::{Check, Gate, Judged, Recognizer, RecognizerError, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -35,7 +35,7 @@ const LEADS: &[&str] = &[
     ":",
 ];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::Email,
         // Unbounded repetitions (bounded ones of Unicode classes make the
@@ -45,6 +45,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             r"\.(?:[A-Za-z]{2,24}|\w+)",
         ))?,
         group: 0,
+        gate: Gate::Everywhere,
         check: Check::Refine(refine),
         context: &["email", "e-mail", "mail", "contact", "邮箱", "邮件"],
         negative: NEG,

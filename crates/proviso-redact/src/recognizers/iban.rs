@@ -4,17 +4,19 @@
 //! case. A candidate that took in the next word (`… 7654 32 and`) is
 //! trimmed of its last group until valid.
 
-use super::{Check, Judged, Recognizer, isolated, re};
+use super::{Check, Gate, Judged, Recognizer, RecognizerError, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &[];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::Iban,
         regex: re(r"(?i)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")?,
         group: 0,
+        // Country letters and check digits, then at most 39 more bytes.
+        gate: Gate::LettersDigits { len: 43 },
         check: Check::Refine(refine),
         context: &[
             "iban", "account", "bank", "transfer", "账户", "账号", "konto", "compte", "cuenta",

@@ -8,18 +8,24 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{Check, Judged, Recognizer, label_before, re};
+use super::{Chain, Check, Gate, Judged, Recognizer, RecognizerError, label_before, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &["version", "release", "v.", "版本"];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![
         Recognizer {
             kind: EntityKind::IpAddress,
             regex: re(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
             group: 0,
+            gate: Gate::Digits(Chain {
+                gap: 1,
+                min: 4,
+                before: 0,
+                after: 0,
+            }),
             check: Check::Refine(v4),
             context: &["ip", "address", "host", "server", "地址"],
             negative: NEG,
@@ -33,6 +39,15 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
                 r"|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}",
             ))?,
             group: 0,
+            // At least two colons, at most four hex digits between two, and
+            // at most four before the first; a dotted quad may follow the
+            // last.
+            gate: Gate::Colons(Chain {
+                gap: 4,
+                min: 2,
+                before: 4,
+                after: 15,
+            }),
             check: Check::Refine(v6),
             context: &["ip", "ipv6", "address", "host"],
             negative: NEG,

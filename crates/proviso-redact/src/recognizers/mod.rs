@@ -15,11 +15,14 @@ mod url_creds;
 pub use card::luhn_valid;
 pub use cn_id::cn_id_valid;
 pub use iban::iban_valid;
-pub use recognizer::{Check, Judged, Recognizer, isolated, isolated_after_label, label_before};
+pub use recognizer::{
+    Chain, Check, Gate, Judged, Keywords, Recognizer, RecognizerError, isolated,
+    isolated_after_label, label_before,
+};
 pub(crate) use recognizer::{digits, re};
 
 /// Every recogniser.
-pub fn all() -> Result<Vec<Recognizer>, regex::Error> {
+pub fn all() -> Result<Vec<Recognizer>, RecognizerError> {
     let mut v = Vec::new();
     v.extend(email::recognizers()?);
     v.extend(phone::recognizers()?);

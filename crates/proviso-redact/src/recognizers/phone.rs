@@ -20,7 +20,7 @@
 use phonenumber::Mode;
 use phonenumber::country::Id;
 
-use super::{Check, Judged, Recognizer, digits, re};
+use super::{Chain, Check, Gate, Judged, Recognizer, RecognizerError, digits, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -77,7 +77,7 @@ pub const REGIONS: &[Id] = &[
     Id::NL,
 ];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::Phone,
         // An optional `+` or `00`, then up to eight digit groups, each
@@ -90,6 +90,15 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             r"(?:[ ]?(?:ext\.?|extn\.?|extension|x|#|分机|分機|转|轉|内线)[ ]?[0-9]{1,6})?",
         ))?,
         group: 0,
+        // The check accepts seven digits or more. Inside a candidate two
+        // digits are at most eleven bytes apart (` extension `), and a
+        // `+ (` may come before the first.
+        gate: Gate::Digits(Chain {
+            gap: 11,
+            min: 7,
+            before: 3,
+            after: 0,
+        }),
         check: Check::Refine(refine),
         context: CONTEXT,
         negative: NEG,
@@ -132,6 +141,13 @@ fn extension_at(s: &str) -> Option<usize> {
         "轉",
         "内线",
     ];
+    // Only a candidate with something besides digits and separators can
+    // hold a mark.
+    if s.bytes()
+        .all(|c| c.is_ascii_digit() || b" .-/()+".contains(&c))
+    {
+        return None;
+    }
     let lower = s.to_ascii_lowercase();
     MARKS
         .iter()
@@ -298,12 +314,23 @@ impl Plan {
     }
 }
 
+/// How many compiled patterns the parser keeps.
+const PARSER_PATTERNS: usize = 4096;
+
 /// The plan of region `id` (`US`, `GB`…), compiled on first use.
 fn plan(id: &str) -> Option<std::sync::Arc<Plan>> {
     use std::collections::HashMap;
     use std::sync::{Arc, OnceLock, RwLock};
     static PLANS: OnceLock<RwLock<HashMap<String, Option<Arc<Plan>>>>> = OnceLock::new();
-    let plans = PLANS.get_or_init(Default::default);
+    let plans = PLANS.get_or_init(|| {
+        // The parser compiles the metadata's patterns on use and keeps the
+        // last hundred; the twelve regions' formats need more, and a
+        // pattern dropped is compiled again on the next number.
+        if let Ok(mut cache) = phonenumber::metadata::DATABASE.cache().lock() {
+            cache.set_capacity(PARSER_PATTERNS);
+        }
+        Default::default()
+    });
     if let Some(p) = plans.read().ok()?.get(id) {
         return p.clone();
     }

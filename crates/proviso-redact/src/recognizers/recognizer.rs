@@ -3,6 +3,7 @@
 use regex::Regex;
 
 use crate::EntityKind;
+pub use crate::gate::{Chain, Gate, Keywords};
 
 /// One recogniser.
 pub struct Recognizer {
@@ -12,6 +13,8 @@ pub struct Recognizer {
     pub regex: Regex,
     /// Which capture group is the entity (0: the whole match).
     pub group: usize,
+    /// Where the pattern can match at all (it is searched only there).
+    pub gate: Gate,
     /// Which part of a candidate is the entity, and how sure (before
     /// context words).
     pub check: Check,
@@ -20,6 +23,17 @@ pub struct Recognizer {
     /// Words that, shortly before the candidate, lower confidence by 0.3
     /// (an order number is not a phone number).
     pub negative: &'static [&'static str],
+}
+
+/// A recogniser that did not build (a bug, caught by the tests).
+#[derive(Debug, thiserror::Error)]
+pub enum RecognizerError {
+    /// A pattern did not compile.
+    #[error("pattern: {0}")]
+    Pattern(#[from] regex::Error),
+    /// A gate's key words did not build.
+    #[error("key words: {0}")]
+    Words(#[from] aho_corasick::BuildError),
 }
 
 /// How a candidate is judged.

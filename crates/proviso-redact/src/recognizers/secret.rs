@@ -1,4 +1,4 @@
-use super::{Check, Recognizer, re};
+use super::{Check, Gate, Keywords, Recognizer, RecognizerError, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -8,17 +8,50 @@ fn always(_: &str, _: usize, _: usize) -> bool {
     true
 }
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
-    let known = |p: &str| -> Result<Recognizer, regex::Error> {
-        Ok(Recognizer {
-            kind: EntityKind::Secret,
-            regex: re(p)?,
-            group: 0,
-            check: Check::Valid(boundary, 0.95),
-            context: &[],
-            negative: NEG,
-        })
-    };
+/// Keys and tokens whose issuers give them a fixed prefix: Anthropic,
+/// OpenAI, AWS, GitHub, Slack, Google, Stripe, JWTs and Proviso's own.
+const KNOWN: &[&str] = &[
+    r"sk-ant-[A-Za-z0-9_-]{20,}",
+    r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}",
+    r"(?:AKIA|ASIA)[0-9A-Z]{16}",
+    r"gh[pousr]_[A-Za-z0-9]{36,}",
+    r"github_pat_[A-Za-z0-9_]{22,}",
+    r"xox[baprs]-[A-Za-z0-9-]{10,}",
+    r"AIza[0-9A-Za-z_-]{35}",
+    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",
+    r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+    r"pvk-[A-Za-z0-9]{40}",
+];
+
+/// The words the key-value pattern starts with (every way its alternation
+/// can be spelled; matched in any case).
+const KEY_WORDS: &[&str] = &[
+    "api_key",
+    "api-key",
+    "apikey",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "access_key",
+    "access-key",
+    "accesskey",
+    "auth",
+    "bearer",
+    "credential",
+    "密码",
+    "密钥",
+];
+
+/// What may follow a key word inside a candidate: quotes, white space,
+/// `:` and `=`, and the value's characters (the letters of `is` and
+/// `bearer` among them).
+fn after_key_word(c: char) -> bool {
+    c.is_whitespace() || c.is_ascii_alphanumeric() || "\"'_-+/=.!@#$%^&*:".contains(c)
+}
+
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![
         // Private key blocks, whole. The body may hold anything but five
         // dashes (base64 lines, `Proc-Type:`/`DEK-Info:` headers), so a
@@ -32,20 +65,22 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
                 r"-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:[^-]|-{1,4}[^-]){16,}-----END [A-Z ]{0,30}PRIVATE KEY-----",
             )?,
             group: 0,
+            gate: Gate::Everywhere,
             check: Check::Valid(always, 1.0),
             context: &[],
             negative: NEG,
         },
-        known(r"sk-ant-[A-Za-z0-9_-]{20,}")?,
-        known(r"sk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}")?,
-        known(r"(?:AKIA|ASIA)[0-9A-Z]{16}")?,
-        known(r"gh[pousr]_[A-Za-z0-9]{36,}")?,
-        known(r"github_pat_[A-Za-z0-9_]{22,}")?,
-        known(r"xox[baprs]-[A-Za-z0-9-]{10,}")?,
-        known(r"AIza[0-9A-Za-z_-]{35}")?,
-        known(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")?,
-        known(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")?,
-        known(r"pvk-[A-Za-z0-9]{40}")?,
+        // Keys with a known prefix, one pattern (one pass over the text,
+        // the prefixes found by the engine's literal search).
+        Recognizer {
+            kind: EntityKind::Secret,
+            regex: re(&KNOWN.join("|"))?,
+            group: 0,
+            gate: Gate::Everywhere,
+            check: Check::Valid(boundary, 0.95),
+            context: &[],
+            negative: NEG,
+        },
         // A high-entropy value right after a key-like word: `api_key = …`,
         // `"password": "…"`, `Authorization: Bearer …`.
         Recognizer {
@@ -54,6 +89,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
                 r#"(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth(?:orization)?|bearer|credential|密码|密钥)["']?\s*(?:[:=]|is|:\s*bearer)?\s*["']?(?:bearer\s+)?([A-Za-z0-9_\-+/=.!@#$%^&*]{12,})"#,
             )?,
             group: 1,
+            gate: Gate::Keywords(Keywords::new(KEY_WORDS, after_key_word)?),
             check: Check::Valid(high_entropy, 0.75),
             context: &[],
             negative: NEG,

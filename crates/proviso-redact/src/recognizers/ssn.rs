@@ -4,17 +4,23 @@
 //! 00, serial 0000, the advertised sample 078-05-1120); the digits after a
 //! phone's country code (`+1 201-55-4664`) are not one.
 
-use super::{Check, Judged, Recognizer, isolated_after_label, re};
+use super::{Chain, Check, Gate, Judged, Recognizer, RecognizerError, isolated_after_label, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &["order", "invoice", "tracking", "phone", "tel", "订单"];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::UsSsn,
         regex: re(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}")?,
         group: 0,
+        gate: Gate::Digits(Chain {
+            gap: 1,
+            min: 9,
+            before: 0,
+            after: 0,
+        }),
         check: Check::Refine(refine),
         context: &[
             "ssn",

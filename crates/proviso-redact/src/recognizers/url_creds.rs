@@ -1,10 +1,10 @@
-use super::{Check, Recognizer, re};
+use super::{Check, Gate, Recognizer, RecognizerError, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
 const NEG: &[&str] = &[];
 
-pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
+pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
     Ok(vec![Recognizer {
         kind: EntityKind::UrlCredentials,
         // The entity is the `user:password` part; the host stays readable.
@@ -12,6 +12,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, regex::Error> {
             r"[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s:/@]{1,128}:[^\s/@]{1,256})@[A-Za-z0-9.-]+",
         )?,
         group: 1,
+        gate: Gate::Everywhere,
         check: Check::Valid(|_, _, _| true, 0.95),
         context: &[],
         negative: NEG,
