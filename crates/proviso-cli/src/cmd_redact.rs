@@ -4,8 +4,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use proviso_redact::{Action, EntityKind, Redactor, Session};
+use proviso_redact::{Action, BlockRedactor, EntityKind, Finding, Redactor, Session};
 use serde_json::json;
 
 use crate::config::Config;
@@ -14,6 +13,9 @@ use crate::{EXIT_USAGE, Exit};
 /// Mask personal data and secrets.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The text to mask (default: standard input). Read in blocks: any
+    /// size takes the same memory.
+    file: Option<std::path::PathBuf>,
     /// Entity types to look for, comma-separated (default: `[redact] entities`, else all).
     #[arg(long, value_delimiter = ',')]
     entities: Vec<String>,
@@ -96,49 +98,190 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
         rc.actions = EntityKind::ALL.iter().map(|k| (*k, action)).collect();
     }
     let r = Redactor::new(rc).map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("reading standard input (it must be UTF-8 text)")?;
+    let (name, mut input): (String, Box<dyn Read>) = match &a.file {
+        Some(p) => (
+            p.display().to_string(),
+            Box::new(
+                std::fs::File::open(p)
+                    .map_err(|e| Exit(EXIT_USAGE, format!("{}: {e}", p.display())))?,
+            ),
+        ),
+        None => ("standard input".into(), Box::new(std::io::stdin().lock())),
+    };
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut report = Report::new(&a)?;
     let mut session = Session::default();
-    let out = r.redact(&input, None, &mut session);
-    let mut stdout = std::io::stdout().lock();
+    let mut blocks = BlockRedactor::new(&r, None);
+    let mut utf8 = Utf8Pieces::default();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
+        };
+        let piece = utf8
+            .push(&buf[..n])
+            .map_err(|line| Exit(1, format!("{name}: line {line}: not UTF-8 text")))?;
+        let out = blocks.push(&piece, &mut session);
+        stdout.write_all(out.text.as_bytes())?;
+        report.add(&out.findings, &piece, blocks.released())?;
+    }
+    if let Some(line) = utf8.unfinished() {
+        return Err(Exit(
+            1,
+            format!("{name}: line {line}: not UTF-8 text (cut short)"),
+        )
+        .into());
+    }
+    let out = blocks.finish(&mut session);
     stdout.write_all(out.text.as_bytes())?;
     stdout.flush()?;
-    // Line numbers for the findings table.
-    let line_of = |pos: usize| input[..pos].bytes().filter(|b| *b == b'\n').count() + 1;
-    if let Some(path) = &a.findings_json {
-        let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        );
-        for x in &out.findings {
-            writeln!(
-                f,
-                "{}",
-                json!({"type": x.kind, "start": x.start, "end": x.end, "line": line_of(x.start), "score": x.score})
-            )?;
-        }
-    } else if !a.quiet {
-        let mut err = std::io::stderr().lock();
-        writeln!(
-            err,
-            "{:<16} {:>6} {:>10} {:>6}  MASKED",
-            "TYPE", "LINE", "BYTES", "SCORE"
-        )?;
-        for x in &out.findings {
-            let masked = proviso_redact_mask(&input[x.start..x.end]);
-            writeln!(
-                err,
-                "{:<16} {:>6} {:>10} {:>6.2}  {masked}",
-                x.kind.name(),
-                line_of(x.start),
-                format!("{}-{}", x.start, x.end),
-                x.score
-            )?;
-        }
-        writeln!(err, "{} findings", out.findings.len())?;
-    }
+    report.add(&out.findings, "", blocks.released())?;
+    report.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bytes turned into text as they come: a character cut between two reads
+/// waits for the rest; anything else not UTF-8 is an error naming its line.
+#[derive(Default)]
+struct Utf8Pieces {
+    held: Vec<u8>,
+    /// Lines before the held bytes.
+    lines: usize,
+}
+
+impl Utf8Pieces {
+    /// The text of `bytes` (and what was held), or the 1-based line of
+    /// bytes that are not UTF-8.
+    fn push(&mut self, bytes: &[u8]) -> Result<String, usize> {
+        self.held.extend_from_slice(bytes);
+        let upto = match std::str::from_utf8(&self.held) {
+            Ok(_) => self.held.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                let before = &self.held[..e.valid_up_to()];
+                return Err(self.lines + before.iter().filter(|b| **b == b'\n').count() + 1);
+            }
+        };
+        let rest = self.held.split_off(upto);
+        let text = String::from_utf8(std::mem::replace(&mut self.held, rest))
+            .map_err(|_| self.lines + 1)?;
+        self.lines += text.bytes().filter(|b| *b == b'\n').count();
+        Ok(text)
+    }
+
+    /// The line of a character left unfinished at the end, if any.
+    fn unfinished(&self) -> Option<usize> {
+        (!self.held.is_empty()).then_some(self.lines + 1)
+    }
+}
+
+/// The findings, as JSON lines or a table, written as the text is read:
+/// only line counts are kept, never the text.
+struct Report {
+    json: Option<std::io::BufWriter<std::fs::File>>,
+    table: bool,
+    count: usize,
+    /// Whether the table's heading is written.
+    headed: bool,
+    /// Text read and not yet released: its line breaks are counted as
+    /// findings and releases go past them.
+    pending: String,
+    /// Offset (bytes of input) of the start of `pending`, and its line.
+    at: usize,
+    line: usize,
+}
+
+impl Report {
+    fn new(a: &Args) -> anyhow::Result<Self> {
+        let json = match &a.findings_json {
+            Some(path) => Some(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .map_err(|e| Exit(EXIT_USAGE, format!("{}: {e}", path.display())))?,
+            )),
+            None => None,
+        };
+        let table = json.is_none() && !a.quiet;
+        Ok(Self {
+            json,
+            table,
+            count: 0,
+            headed: false,
+            pending: String::new(),
+            at: 0,
+            line: 1,
+        })
+    }
+
+    /// Reports `findings` (in input order, offsets into the whole input),
+    /// after `read`, the text read since the last call; `released` is how
+    /// much of the input has been released, which no later finding reaches.
+    fn add(&mut self, findings: &[Finding], read: &str, released: usize) -> anyhow::Result<()> {
+        self.pending.push_str(read);
+        for f in findings {
+            self.advance(f.start);
+            let value = self.pending.get(..f.end - f.start).unwrap_or_default();
+            let masked = proviso_redact_mask(value);
+            self.count += 1;
+            if let Some(out) = &mut self.json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"type": f.kind, "start": f.start, "end": f.end, "line": self.line, "score": f.score})
+                )?;
+            } else if self.table {
+                self.heading()?;
+                writeln!(
+                    std::io::stderr().lock(),
+                    "{:<16} {:>6} {:>10} {:>6.2}  {masked}",
+                    f.kind.name(),
+                    self.line,
+                    format!("{}-{}", f.start, f.end),
+                    f.score,
+                )?;
+            }
+        }
+        self.advance(released);
+        Ok(())
+    }
+
+    fn heading(&mut self) -> std::io::Result<()> {
+        if !self.headed {
+            self.headed = true;
+            writeln!(
+                std::io::stderr().lock(),
+                "{:<16} {:>6} {:>10} {:>6}  MASKED",
+                "TYPE",
+                "LINE",
+                "BYTES",
+                "SCORE"
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Counts the line breaks before input offset `to` and forgets that text.
+    fn advance(&mut self, to: usize) {
+        let k = to.saturating_sub(self.at).min(self.pending.len());
+        self.line += self.pending.as_bytes()[..k]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.pending.drain(..k);
+        self.at += k;
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(out) = &mut self.json {
+            out.flush()?;
+        } else if self.table {
+            self.heading()?;
+            writeln!(std::io::stderr().lock(), "{} findings", self.count)?;
+        }
+        Ok(())
+    }
 }
 
 /// The value as the findings table shows it: type of characters kept, all

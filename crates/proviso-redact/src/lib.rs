@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod actions;
+mod blocks;
 mod entity;
 pub mod evalset;
 pub mod fold;
@@ -30,6 +31,7 @@ mod session;
 mod stream;
 
 pub use actions::Action;
+pub use blocks::{BLOCK, BlockRedactor, MARGIN};
 pub use entity::{EntityKind, Finding};
 pub use overlap::resolve;
 pub use redactor::{RedactConfig, RedactError, Redacted, Redactor};

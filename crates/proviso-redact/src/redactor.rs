@@ -238,9 +238,23 @@ impl Redactor {
         session: &mut Session,
     ) -> Redacted {
         let findings = self.find(text, only);
+        Redacted {
+            text: self.replace(text, &findings, session),
+            findings,
+        }
+    }
+
+    /// `text` with each of `findings` (in order, not overlapping) replaced
+    /// according to its type's action.
+    pub(crate) fn replace(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        session: &mut Session,
+    ) -> String {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for f in &findings {
+        for f in findings {
             out.push_str(&text[last..f.start]);
             let value = &text[f.start..f.end];
             let action = self.cfg.actions.get(&f.kind).copied().unwrap_or_default();
@@ -269,10 +283,7 @@ impl Redactor {
             last = f.end;
         }
         out.push_str(&text[last..]);
-        Redacted {
-            text: out,
-            findings,
-        }
+        out
     }
 }
 
