@@ -157,17 +157,32 @@ impl Utf8Pieces {
     /// bytes that are not UTF-8.
     fn push(&mut self, bytes: &[u8]) -> Result<String, usize> {
         self.held.extend_from_slice(bytes);
-        let upto = match std::str::from_utf8(&self.held) {
-            Ok(_) => self.held.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        // A character cut at the end waits for the next read; the rest is
+        // checked once.
+        let h = &self.held;
+        let lead = (h.len().saturating_sub(4)..h.len())
+            .rev()
+            .find(|&i| h[i] & 0b1100_0000 != 0b1000_0000);
+        let upto = match lead {
+            Some(i) => {
+                let need = match h[i] {
+                    0xF0.. => 4,
+                    0xE0.. => 3,
+                    0xC0.. => 2,
+                    _ => 1,
+                };
+                if i + need > h.len() { i } else { h.len() }
+            }
+            None => h.len(),
+        };
+        let text = match std::str::from_utf8(&h[..upto]) {
+            Ok(t) => t.to_owned(),
             Err(e) => {
-                let before = &self.held[..e.valid_up_to()];
+                let before = &h[..e.valid_up_to()];
                 return Err(self.lines + before.iter().filter(|b| **b == b'\n').count() + 1);
             }
         };
-        let rest = self.held.split_off(upto);
-        let text = String::from_utf8(std::mem::replace(&mut self.held, rest))
-            .map_err(|_| self.lines + 1)?;
+        self.held.drain(..upto);
         self.lines += text.bytes().filter(|b| *b == b'\n').count();
         Ok(text)
     }
@@ -189,7 +204,9 @@ struct Report {
     /// Text read and not yet released: its line breaks are counted as
     /// findings and releases go past them.
     pending: String,
-    /// Offset (bytes of input) of the start of `pending`, and its line.
+    /// Where in `pending` the text not yet passed starts.
+    pos: usize,
+    /// Offset (bytes of input) of `pending[pos]`, and its line.
     at: usize,
     line: usize,
 }
@@ -210,6 +227,7 @@ impl Report {
             count: 0,
             headed: false,
             pending: String::new(),
+            pos: 0,
             at: 0,
             line: 1,
         })
@@ -222,7 +240,10 @@ impl Report {
         self.pending.push_str(read);
         for f in findings {
             self.advance(f.start);
-            let value = self.pending.get(..f.end - f.start).unwrap_or_default();
+            let value = self
+                .pending
+                .get(self.pos..self.pos + (f.end - f.start))
+                .unwrap_or_default();
             let masked = proviso_redact_mask(value);
             self.count += 1;
             if let Some(out) = &mut self.json {
@@ -244,6 +265,9 @@ impl Report {
             }
         }
         self.advance(released);
+        // Released text is forgotten once per call, not once per finding.
+        self.pending.drain(..self.pos);
+        self.pos = 0;
         Ok(())
     }
 
@@ -262,14 +286,15 @@ impl Report {
         Ok(())
     }
 
-    /// Counts the line breaks before input offset `to` and forgets that text.
+    /// Counts the line breaks before input offset `to` and moves past
+    /// that text.
     fn advance(&mut self, to: usize) {
-        let k = to.saturating_sub(self.at).min(self.pending.len());
-        self.line += self.pending.as_bytes()[..k]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        self.pending.drain(..k);
+        let k = to
+            .saturating_sub(self.at)
+            .min(self.pending.len() - self.pos);
+        let passed = &self.pending.as_bytes()[self.pos..self.pos + k];
+        self.line += passed.iter().filter(|b| **b == b'\n').count();
+        self.pos += k;
         self.at += k;
     }
 
