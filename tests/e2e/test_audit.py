@@ -25,7 +25,7 @@ def test_audit_files_against_reference_outputs(tmp_path):
     assert r.returncode == 0, r.stderr
     stats = json.loads(r.stdout)
     assert stats["references"] == 40 and stats["segments"] == 1 and stats["mapped"]
-    assert stats["formats"] == {"4": 1} and stats["params"]["k"] == 8
+    assert stats["formats"] == {"5": 1} and stats["params"]["k"] == 8 and stats["params"]["tokenizer"] == 2
     gpt4 = json.loads((FIXTURES / "gpt4_outputs.json").read_text())
     claude = json.loads((FIXTURES / "claude3_outputs.json").read_text())
     human = [json.loads(l)["text"] for l in (FIXTURES / "c4_human.jsonl").read_text().splitlines()]

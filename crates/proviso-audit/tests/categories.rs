@@ -150,6 +150,16 @@ fn recall_per_category() {
             .enumerate()
             .map(|(i, t)| (format!("{}{}", h[i % h.len()], t), s.gpt4.len() + i))
             .collect();
+    // Converted to Traditional script by OpenCC's C++ library (the Python
+    // package), not by the crate the tokenizer folds with.
+    let traditional = load("alpaca_zh_outputs_traditional.json");
+    let script = |conv: &str| -> Vec<(String, usize)> {
+        traditional
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v[conv].as_str().unwrap().to_string(), s.gpt4.len() + i))
+            .collect()
+    };
     let results = [
         ("verbatim", recall(&s, &verbatim), 1.0),
         ("first half", recall(&s, &half), 0.95),
@@ -166,6 +176,26 @@ fn recall_per_category() {
             1.0,
         ),
         ("Chinese, after human text", recall(&s, &zh), 1.0),
+        (
+            "Chinese converted to Traditional (OpenCC s2t)",
+            recall(&s, &script("s2t")),
+            1.0,
+        ),
+        (
+            "Chinese converted to Taiwan Traditional (s2tw)",
+            recall(&s, &script("s2tw")),
+            1.0,
+        ),
+        (
+            "Chinese converted to Hong Kong Traditional (s2hk)",
+            recall(&s, &script("s2hk")),
+            1.0,
+        ),
+        (
+            "Chinese to Taiwan Traditional with Taiwan words (s2twp)",
+            recall(&s, &script("s2twp")),
+            0.95,
+        ),
     ];
     let table: String = results
         .iter()

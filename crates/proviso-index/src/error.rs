@@ -20,7 +20,9 @@ pub enum IndexError {
         why: String,
     },
     /// Segments to merge were built with different parameters.
-    #[error("index segments were built with different parameters; rebuild them")]
+    #[error(
+        "index segments were built with different parameters or tokenizer versions; rebuild them (`proviso index rebuild`, or `proviso index add` into an empty directory)"
+    )]
     ParamsDiffer,
     /// A segment could not be laid out (it would exceed a limit of the
     /// format), or did not read back as laid out.

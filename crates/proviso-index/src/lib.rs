@@ -37,6 +37,7 @@ mod normalize;
 mod params;
 mod reference;
 mod refs;
+mod script;
 mod segment;
 mod store;
 
@@ -45,7 +46,7 @@ pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};
 pub use minhash::{MinHasher, jaccard_estimate};
 pub use normalize::{Token, tokenize};
-pub use params::Params;
+pub use params::{Params, TOKENIZER};
 pub use reference::Reference;
 pub use segment::{
     COPY_BELOW, FORMAT_VERSION, check_opened, open_segment, read_segment, read_segment_copied,

@@ -220,15 +220,22 @@ fn word_run<const CAPS: bool>(bytes: &[u8], i: usize) -> (usize, bool) {
 /// separate tokens and are otherwise ignored; a list number at the start of
 /// a line (`1.` or `2)`) is dropped, so numbering a list does not hide it.
 pub fn tokenize(text: &str) -> Vec<Token> {
+    tokenize_version(text, crate::TOKENIZER)
+}
+
+/// [`tokenize`] as tokenizer `version` did (an index keeps the version it
+/// was built with, and is queried with the same): version 1 read
+/// Traditional Chinese characters as written, version 2 as Simplified.
+pub fn tokenize_version(text: &str, version: u32) -> Vec<Token> {
     let mut out = Vec::new();
-    tokenize_with(text, true, &mut out);
+    tokenize_with(text, true, version >= 2, &mut out);
     out
 }
 
-/// [`tokenize`] into `out` (cleared first): a look-up reuses one buffer
-/// for every document instead of allocating one each time.
-pub(crate) fn tokenize_into(text: &str, out: &mut Vec<Token>) {
-    tokenize_with(text, true, out);
+/// [`tokenize_version`] into `out` (cleared first): a look-up reuses one
+/// buffer for every document instead of allocating one each time.
+pub(crate) fn tokenize_into(text: &str, version: u32, out: &mut Vec<Token>) {
+    tokenize_with(text, true, version >= 2, out);
 }
 
 /// Marks that may stand before a list number at the start of a line
@@ -399,7 +406,7 @@ fn ascii_words(text: &str, start: usize, long: &mut Vec<u8>, out: &mut Vec<Token
 /// [`tokenize`]; with `fast` false, every character goes through the
 /// character-by-character reader, which defines the tokens (the tests
 /// check the fast path against it).
-fn tokenize_with(text: &str, fast: bool, out: &mut Vec<Token>) {
+fn tokenize_with(text: &str, fast: bool, simplify: bool, out: &mut Vec<Token>) {
     let bytes = text.as_bytes();
     let mut long = Vec::new();
     out.clear();
@@ -497,6 +504,12 @@ fn tokenize_with(text: &str, fast: bool, out: &mut Vec<Token>) {
             }
             if cjk(n) {
                 w.flush(text, out);
+                // Traditional and variant forms as Simplified.
+                let n = if simplify {
+                    crate::script::simplified(n)
+                } else {
+                    n
+                };
                 let mut buf = [0u8; 4];
                 out.push(Token {
                     hash: xxh3_64_with_seed(n.encode_utf8(&mut buf).as_bytes(), SEED),
@@ -622,7 +635,7 @@ mod tests {
             start: 2,
             end: 3,
         }];
-        tokenize_with(text, fast, &mut out);
+        tokenize_with(text, fast, true, &mut out);
         out
     }
 

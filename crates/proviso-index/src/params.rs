@@ -22,6 +22,19 @@ pub struct Params {
     pub rows: usize,
     /// Estimated Jaccard at or above which a candidate is a near duplicate.
     pub near_threshold: f64,
+    /// The version of the tokenizer the index was built with
+    /// ([`TOKENIZER`]), which its queries use too; a segment without it
+    /// was built with version 1.
+    #[serde(default = "tokenizer_v1")]
+    pub tokenizer: u32,
+}
+
+/// The tokenizer's version: 1 read Traditional Chinese characters as they
+/// are written; 2 reads them as Simplified (`crate::script`).
+pub const TOKENIZER: u32 = 2;
+
+fn tokenizer_v1() -> u32 {
+    1
 }
 
 impl Default for Params {
@@ -34,6 +47,7 @@ impl Default for Params {
             bands: 32,
             rows: 4,
             near_threshold: 0.5,
+            tokenizer: TOKENIZER,
         }
     }
 }

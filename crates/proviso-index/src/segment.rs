@@ -435,6 +435,20 @@ pub(crate) mod tests {
     /// format is added, beside the old files, never over them.
     #[test]
     #[ignore = "writes golden files"]
+    fn write_golden_segment_5() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+        let path = dir.join("segment-v5.pvx");
+        assert!(!path.exists(), "never overwrite a golden file");
+        let mut b = IndexBuilder::new(Params::default());
+        b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
+        std::fs::write(path, b.build().unwrap().bytes()).unwrap();
+    }
+
+    /// Writes the golden segments of formats 1 and 4 into `tests/compat/`
+    /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
+    /// format is added, beside the old files, never over them.
+    #[test]
+    #[ignore = "writes golden files"]
     fn write_golden_segments_1_and_4() {
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
         for (name, bytes) in [

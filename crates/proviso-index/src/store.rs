@@ -212,10 +212,12 @@ pub(crate) fn sections(b: &[u8], version: u32) -> Result<[(usize, usize); SECTIO
 /// to be parsed; format 2 is laid out to be queried where it lies; format
 /// 3 is format 2 with fingerprints stored under spread keys (uniform, so
 /// that a look-up can guess where a key stands) and postings for shared
-/// keys; format 4 adds a Bloom filter to every directory bucket. Formats 2
-/// and 3 are still read and queried as they are; merging rewrites them as
-/// format 4.
-pub const FORMAT_VERSION: u32 = 4;
+/// keys; format 4 adds a Bloom filter to every directory bucket; format 5
+/// is format 4 with the tokenizer's version among the parameters (a
+/// segment without it was tokenized by version 1, and is queried so).
+/// Formats 2 to 4 are still read and queried as they are; merging rewrites
+/// them in the current format, keeping their parameters.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// What a damaged segment's error says.
 pub(crate) const CHECKSUM_MISMATCH: &str = "checksum mismatch: the file is damaged";

@@ -25,6 +25,7 @@ fn every_format_version_opens_and_finds_its_text() {
         (2, "old.jsonl", 5),
         (3, "old.jsonl", 5),
         (4, "new.jsonl", 3),
+        (5, "new.jsonl", 3),
     ] {
         let idx = read_segment(&golden(v)).unwrap_or_else(|e| panic!("format {v}: {e}"));
         let m = idx.query(&format!(

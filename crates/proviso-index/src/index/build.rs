@@ -12,7 +12,7 @@ pub(crate) struct Parts {
 }
 
 pub(crate) fn fingerprint_one(p: &Params, hasher: &MinHasher, text: &str) -> Parts {
-    let tokens = tokenize(text);
+    let tokens = crate::normalize::tokenize_version(text, p.tokenizer);
     let sh = shingles(&tokens, p.k);
     let exact = if tokens.len() < p.w + p.k - 1 {
         // Too short for winnowing's guarantee: keep every window.

@@ -20,7 +20,7 @@ pub use crate::params::Params;
 pub use crate::reference::Reference;
 use crate::refs::RefTable;
 use crate::store::{self, Bytes};
-use crate::{IndexError, MinHasher, shingles, tokenize, winnow};
+use crate::{IndexError, MinHasher, shingles, winnow};
 
 /// How a document matched one reference.
 #[derive(Clone, Debug, PartialEq, Serialize)]

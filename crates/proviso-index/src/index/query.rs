@@ -331,7 +331,7 @@ pub(crate) fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -
         bands,
         work,
     } = s;
-    crate::normalize::tokenize_into(text, tokens);
+    crate::normalize::tokenize_into(text, p.tokenizer, tokens);
     let mut res = QueryResult {
         tokens: tokens.len(),
         ..QueryResult::default()

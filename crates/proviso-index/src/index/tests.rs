@@ -5,6 +5,7 @@
 use super::build::fingerprint_one;
 use super::query::chain_runs;
 use super::*;
+use crate::tokenize;
 
 /// The guessed and galloping look-up finds exactly the positions of a
 /// key, present or not, on uniform keys, clustered keys, and keys
@@ -451,4 +452,35 @@ fn common_text_is_followed_in_a_bounded_number_of_references() {
         "{} references followed",
         r.matches.len()
     );
+}
+
+/// An index keeps its tokenizer's version and is queried with it: one built
+/// before Traditional Chinese was folded matches text as written, a new one
+/// matches either script.
+#[test]
+fn queries_use_the_tokenizer_of_the_index() {
+    let simplified = "细胞理论是生物科学的一个理论，它认为所有生命体都是由微小的基本单元细胞所构成，这是生物学的一个基础理论";
+    let traditional = "細胞理論是生物科學的一個理論，它認爲所有生命體都是由微小的基本單元細胞所構成，這是生物學的一個基礎理論";
+    let built = |tokenizer: u32| {
+        let mut b = IndexBuilder::new(Params {
+            tokenizer,
+            ..Params::default()
+        });
+        b.add(simplified, Reference::file("zh", 1));
+        b.build().unwrap()
+    };
+    let (old, new) = (built(1), built(crate::TOKENIZER));
+    assert!(old.query(simplified).flagged);
+    assert!(
+        !old.query(traditional).flagged,
+        "version 1 reads characters as written"
+    );
+    assert!(new.query(simplified).flagged);
+    assert!(
+        new.query(traditional).flagged,
+        "version 2 folds Traditional to Simplified"
+    );
+    let reopened = crate::segment::reopen(new.bytes().to_vec()).unwrap();
+    assert_eq!(reopened.params().tokenizer, crate::TOKENIZER);
+    assert!(reopened.query(traditional).flagged);
 }
