@@ -52,24 +52,29 @@ lines = [
     f"look-alikes; plus {per_type} decoys), seed {seed}, made by `bench/redact_eval/gen.py` (faker, libphonenumber's example "
     "numbers, look-alikes broken by construction; never Proviso's validators) in GPT-4-turbo and Claude 3 answers and Chinese "
     "hotel and food reviews. Recall: the finding of the item's type covers all of it and nothing around it; look-alike FP: any "
-    "finding touches a look-alike or decoy (n in brackets; 95% Wilson intervals). Presidio "
+    "finding touches a look-alike or decoy; precision: of the planted items a type's findings touch, the share that are "
+    "valid items of that type recalled (n in brackets; 95% Wilson intervals). Presidio "
     f"{theirs['version']}: regex and checksum recognisers, `spacy.blank(\"en\")` (no NER model: none can be downloaded here), "
     "threshold per type chosen on the `tune` split; it has no Chinese resident ID or URL-credential recogniser.",
     "",
-    "| type | Proviso recall | Proviso look-alike FP | Presidio recall | Presidio look-alike FP |",
-    "| --- | --- | --- | --- | --- |",
+    "| type | Proviso recall | Proviso look-alike FP | Proviso precision | Presidio recall | Presidio look-alike FP | Presidio precision |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
 ]
 for k in ["phone", "email", "credit_card", "iban", "us_ssn", "cn_resident_id", "ip_address", "url_credentials", "decoy"]:
     o = ours["types"].get(k, {})
     t = theirs["types"].get(k, {})
     rec = cell(o.get("recalled", 0), o.get("positives", 0)) + f" (n {o.get('positives', 0)})" if k != "decoy" else "—"
     fp = cell(o.get("lookalikes_flagged", 0), o.get("lookalikes", 0)) + f" (n {o.get('lookalikes', 0)})"
+    def precision(x):
+        tp, fp_ = x.get("recalled", 0), x.get("lookalikes_flagged", 0)
+        return cell(tp, tp + fp_) + f" (n {tp + fp_})" if k != "decoy" else "—"
     if k in ("cn_resident_id", "url_credentials"):
-        prec, pfp = "not supported", cell(t.get("lookalikes_flagged", 0), t.get("lookalikes", 0))
+        prec, pfp, pprec = "not supported", cell(t.get("lookalikes_flagged", 0), t.get("lookalikes", 0)), "—"
     else:
         prec = cell(t.get("recalled", 0), t.get("positives", 0)) if k != "decoy" else "—"
         pfp = cell(t.get("lookalikes_flagged", 0), t.get("lookalikes", 0))
-    lines.append(f"| {k} | {rec} | {fp} | {prec} | {pfp} |")
+        pprec = precision(t)
+    lines.append(f"| {k} | {rec} | {fp} | {precision(o)} | {prec} | {pfp} | {pprec} |")
 lines += [
     "",
     f"Findings outside the planted item: Proviso in {ours['carrier_docs_touched']} of {ours['docs']} documents, "
