@@ -48,7 +48,7 @@ lines = [
     "reviews, Chinese instruction answers from ../shared/corpora), every fourth line a document of the independent "
     f"evaluation set (bench/redact_eval/gen.py, seed {seed}: one faker or libphonenumber item, valid or a look-alike). "
     "Rate: the \`redact_stream\` benchmark, what \`proviso redact\` does (the file read in 64 KiB pieces into a "
-    "\`BlockRedactor\`, every type, default actions), one thread pinned to core 1, the best of three or more passes (a third of a second in all at least) after a first pass. "
+    "\`BlockRedactor\`, every type, default actions), one thread pinned to core 1, the best of three or more passes (a second in all at least) after a first pass. "
     "Wall time and peak memory: \`proviso redact -q FILE\` itself, once, output to /dev/null (the wall time "
     "includes start-up: loading the numbering plans and compiling the patterns, about 0.1-0.2 s once per process). "
     f"Presidio {ver} (\`presidio-analyzer\`, regex and checksum recognisers, \`spacy.blank(\"en\")\`, no NER model) "
