@@ -132,9 +132,19 @@ pub fn windows<'m>(
             // A key word that starts inside another found one lies in that
             // one's window (its tail takes in letters), so overlapping
             // matches need not be listed.
+            // The last run of tail characters measured: a key word ending
+            // inside it has the same run after it, which is not measured
+            // again (text of back-to-back key words stays linear).
+            let mut run: Option<(usize, usize)> = None;
             for m in k.words.find_iter(text) {
+                if let Some((from, to)) = run.filter(|(f, t)| (*f..=*t).contains(&m.end())) {
+                    debug_assert!(from <= m.end());
+                    add(m.start(), to);
+                    continue;
+                }
                 let rest = &text[m.end()..];
                 let tail = rest.find(|c| !(k.tail)(c)).unwrap_or(rest.len());
+                run = Some((m.end(), m.end() + tail));
                 add(m.start(), m.end() + tail);
             }
         }
@@ -244,6 +254,18 @@ mod tests {
         let w = windows(t, &Gate::Keywords(k), || &marks).unwrap();
         let got: Vec<&str> = w.iter().map(|(s, e)| &t[*s..*e]).collect();
         assert_eq!(got, vec!["TOKEN abc123", "Authorization x"]);
+    }
+
+    #[test]
+    fn back_to_back_key_words_make_one_window() {
+        let k = Keywords::new(&["password"], |c| {
+            c.is_ascii_alphanumeric() || " =".contains(c)
+        })
+        .unwrap();
+        let t = "password=abc ".repeat(50_000);
+        let marks = Marks::new(&t);
+        let w = windows(&t, &Gate::Keywords(k), || &marks).unwrap();
+        assert_eq!(w, vec![(0, t.len())]);
     }
 
     #[test]
