@@ -1,0 +1,195 @@
+"""Detection of disguised copies by `proviso audit`, on data its code did not
+shape (issue 20's measurement). Usage (from the project root):
+
+    python3 bench/audit_quality.py PROVISO_BIN WORK_DIR [SEED]
+
+References: GPT-4-turbo's and GPT-3.5's answers to the 805 AlpacaEval
+instructions and the Chinese answers of LLaMA-Factory's Alpaca demo, indexed
+with `proviso index add`. The instructions are split in halves by a seeded
+hash: `tune` (what may be looked at while changing the audit) and `test`
+(reported). Copies of the test half's answers are disguised by this script
+alone, never with Proviso's code: word edits at 10/20/30/40% (each edit a
+replacement from the vocabulary of other answers, an insertion or a
+deletion, in equal parts), sentences shuffled, the copy inside a long
+human document, and, for Chinese, conversion to Traditional script by
+OpenCC's C++ library (the `opencc` package: s2t, s2tw, s2twp) when it is
+installed. Negatives: the other eight models' answers to the same
+instructions, C4 and Wikipedia paragraphs, Chinese hotel reviews. Each
+category is one file given to `proviso audit --json`; a document counts as
+found when it is flagged. Prints a Markdown table (rates with 95% Wilson
+intervals and sample sizes) and appends it to bench/RESULTS.md."""
+
+import csv
+import glob
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import append_results  # noqa: E402
+
+CORPORA = "../shared/corpora"
+SPLIT_SALT = "proviso-audit-quality-split-v1"
+
+
+def wilson(k, n, z=1.959964):
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    m = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
+    return max(0.0, c - m), min(1.0, c + m)
+
+
+def split_of(key):
+    h = hashlib.sha256(f"{SPLIT_SALT}:{key}".encode()).digest()
+    return "tune" if h[0] % 2 == 0 else "test"
+
+
+def alpaca(name):
+    return [r["output"] for r in json.load(open(f"{CORPORA}/alpaca_eval/{name}"))]
+
+
+def edit_words(text, rate, rng, vocab):
+    out = []
+    for w in text.split(" "):
+        if rng.random() >= rate:
+            out.append(w)
+            continue
+        op = rng.randrange(3)
+        if op == 0:
+            out.append(rng.choice(vocab))
+        elif op == 1:
+            out += [w, rng.choice(vocab)]
+        # op == 2: deleted
+    return " ".join(out)
+
+
+def edit_chars(text, rate, rng, vocab):
+    """Word edits for Chinese, which has no spaces: the same three edits on
+    characters."""
+    out = []
+    for c in text:
+        if not ("\u4e00" <= c <= "\u9fff") or rng.random() >= rate:
+            out.append(c)
+            continue
+        op = rng.randrange(3)
+        if op == 0:
+            out.append(rng.choice(vocab))
+        elif op == 1:
+            out += [c, rng.choice(vocab)]
+    return "".join(out)
+
+
+def shuffle_sentences(text, rng):
+    parts = re.split(r"(?<=[.!?。！？])\s*", text)
+    parts = [p for p in parts if p.strip()]
+    rng.shuffle(parts)
+    return " ".join(parts)
+
+
+def main(binary, work, seed=20261205):
+    rng = random.Random(seed)
+    os.makedirs(work, exist_ok=True)
+    turbo, gpt35 = alpaca("gpt-4-turbo-2024-04-09.json"), alpaca("gpt-3.5-turbo-0613.json")
+    zh = [d["output"] for d in json.load(open(f"{CORPORA}/llama_factory/alpaca_zh_demo.json")) if len(d["output"]) >= 80]
+    others = [f for f in sorted(glob.glob(f"{CORPORA}/alpaca_eval/*.json"))
+              if not f.endswith(("gpt-4-turbo-2024-04-09.json", "gpt-3.5-turbo-0613.json"))]
+    human = [json.loads(l)["text"] for l in open(f"{CORPORA}/llama_factory/c4_demo.jsonl")]
+    human += [l.strip() for l in open(f"{CORPORA}/llama_factory/wiki_demo.txt") if l.strip()]
+    paras = [p for h in human for p in h.split("\n") if len(p) > 300]
+    reviews = []
+    with open(f"{CORPORA}/chinese_reviews/ChnSentiCorp_htl_all.csv", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        next(rows)
+        reviews = [r[1] for r in rows if len(r) > 1 and len(r[1]) > 80]
+
+    # References: every answer (both halves), each with its instruction.
+    refs = [("en", i, t) for i, t in enumerate(turbo)] + [("en", i, t) for i, t in enumerate(gpt35)]
+    refs += [("zh", i, t) for i, t in enumerate(zh)]
+    with open(f"{work}/refs.jsonl", "w") as f:
+        for lang, i, t in refs:
+            f.write(json.dumps({"output": t, "lang": lang, "instruction": i}, ensure_ascii=False) + "\n")
+    index_dir = f"{work}/index"
+    cfg = f"{work}/proviso.toml"
+    with open(cfg, "w") as f:
+        f.write(f'data_dir = "{work}/data"\n[index]\ndir = "{index_dir}"\nfollow = false\n')
+    if not glob.glob(f"{index_dir}/*.pvx"):
+        subprocess.run([binary, "--config", cfg, "index", "add", f"{work}/refs.jsonl"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    test_en = [t for lang, i, t in refs if lang == "en" and split_of(f"en:{i}") == "test" and len(t.split()) >= 60]
+    test_zh = [t for lang, i, t in refs if lang == "zh" and split_of(f"zh:{i}") == "test"]
+    vocab = [w for t in alpaca("claude-3-opus-20240229.json") for w in t.split() if w.isalpha()]
+    zh_vocab = [c for r in reviews for c in r if "\u4e00" <= c <= "\u9fff"]
+
+    cats = {}
+    cats["English verbatim"] = test_en
+    for rate in (0.1, 0.2, 0.3, 0.4):
+        cats[f"English, {int(rate * 100)}% of words edited"] = [edit_words(t, rate, rng, vocab) for t in test_en]
+    cats["English, sentences shuffled"] = [shuffle_sentences(t, rng) for t in test_en]
+    cats["English, inside a long human document"] = [
+        "\n\n".join([rng.choice(paras), rng.choice(paras), t, rng.choice(paras), rng.choice(paras)]) for t in test_en]
+    cats["Chinese verbatim"] = test_zh
+    cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in test_zh]
+    try:
+        import opencc
+        for conv in ("s2t", "s2tw", "s2twp"):
+            cc = opencc.OpenCC(f"{conv}.json")
+            cats[f"Chinese to Traditional (OpenCC {conv})"] = [cc.convert(t) for t in test_zh]
+    except ImportError:
+        pass
+    negs = {}
+    # Other models' answers to the test half's instructions, model by model.
+    for f in others:
+        name = os.path.basename(f)[:-len(".json")]
+        negs[f"{name}'s answers (test half)"] = [
+            t for i, t in enumerate(alpaca(os.path.basename(f))) if split_of(f"en:{i}") == "test"]
+    negs["C4 and Wikipedia paragraphs"] = paras
+    negs["Chinese hotel reviews"] = reviews[:3000]
+
+    def flagged(name, docs):
+        path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
+        with open(path, "w") as f:
+            for d in docs:
+                f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
+        out = path + ".findings"
+        subprocess.run([binary, "--config", cfg, "audit", path, "--json", out], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return sum(1 for l in open(out) if '"summary"' not in l)
+
+    lines = ["| category (test half) | n | found | rate [95% CI] |", "| --- | --- | --- | --- |"]
+    for name, docs in cats.items():
+        k = flagged(name, docs)
+        lo, hi = wilson(k, len(docs))
+        lines.append(f"| {name} | {len(docs)} | {k} | {k / len(docs):.3f} [{lo:.3f}, {hi:.3f}] |")
+    lines += ["", "| negatives | n | flagged | false-positive rate [95% CI] |", "| --- | --- | --- | --- |"]
+    models_k = models_n = 0
+    for name, docs in negs.items():
+        k = flagged(name, docs)
+        lo, hi = wilson(k, len(docs))
+        lines.append(f"| {name} | {len(docs)} | {k} | {k / len(docs):.4f} [{lo:.4f}, {hi:.4f}] |")
+        if "answers" in name:
+            models_k, models_n = models_k + k, models_n + len(docs)
+    lo, hi = wilson(models_k, models_n)
+    lines.append(f"| **all eight other models** | {models_n} | {models_k} | "
+                 f"**{models_k / models_n:.4f}** [{lo:.4f}, {hi:.4f}] |")
+    table = "\n".join(lines)
+    print(table)
+    intro = (
+        f"References: {len(refs)} answers (GPT-4-turbo and GPT-3.5 to the 805 AlpacaEval instructions, "
+        f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add`; the instructions split in halves by "
+        "a salted hash, only the `test` half reported. Disguises made by `bench/audit_quality.py` alone (word edits "
+        f"are replacements, insertions and deletions in equal parts; seed {seed}); Traditional script by OpenCC's "
+        "C++ library (Python `opencc`). A copy is found when `proviso audit` flags its document.\n\n")
+    append_results("Audit: disguised copies found, on data the audit did not shape", "python3 bench/audit_quality.py "
+                   "target/release/proviso WORK", intro + table)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:]))
