@@ -45,7 +45,7 @@ pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};
 pub use minhash::{MinHasher, jaccard_estimate};
-pub use normalize::{Token, tokenize};
+pub use normalize::{Token, tokenize, tokenize_version};
 pub use params::{Params, TOKENIZER};
 pub use reference::Reference;
 pub use segment::{
