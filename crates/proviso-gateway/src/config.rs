@@ -275,6 +275,22 @@ pub struct ModelConfig {
     /// Where it is served, in order of preference; a failure before the
     /// first byte moves on to the next.
     pub deployments: Vec<DeploymentConfig>,
+    /// Azure deployment names that select this model on Proviso's Azure
+    /// routes (`/openai/deployments/{name}/…`); a deployment name listed
+    /// nowhere is taken as a model name.
+    #[serde(default)]
+    pub azure_deployments: Vec<String>,
+}
+
+impl GatewayConfig {
+    /// The model an Azure deployment name selects: the model that lists it
+    /// in `azure_deployments`, else the model of that name.
+    pub fn model_of_azure_deployment(&self, deployment: &str) -> String {
+        self.models
+            .iter()
+            .find(|m| m.azure_deployments.iter().any(|d| d == deployment))
+            .map_or_else(|| deployment.to_owned(), |m| m.name.clone())
+    }
 }
 
 /// `[[models.deployments]]`: one place a model is served.

@@ -1,7 +1,7 @@
 //! Thin handlers: extract, call the pipeline, map back.
 
 use axum::Json;
-use axum::extract::{OriginalUri, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -37,6 +37,44 @@ pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Re
     let peer = peer(&req);
     let (parts, body) = req.into_parts();
     pipeline::run(s, Endpoint::Embeddings, parts.headers, body, peer).await
+}
+
+/// Azure's `/openai/deployments/{deployment}/{chat/completions|completions|embeddings}`
+/// (`api-version` in the query, any value): the deployment names the model.
+async fn azure(
+    s: AppState,
+    endpoint: Endpoint,
+    deployment: String,
+    req: axum::extract::Request,
+) -> Response {
+    let peer = peer(&req);
+    let model = s.config.model_of_azure_deployment(&deployment);
+    let (parts, body) = req.into_parts();
+    pipeline::run_for_model(s, endpoint, parts.headers, body, peer, Some(model)).await
+}
+
+pub(crate) async fn azure_chat(
+    State(s): State<AppState>,
+    Path(deployment): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    azure(s, Endpoint::Chat, deployment, req).await
+}
+
+pub(crate) async fn azure_completions(
+    State(s): State<AppState>,
+    Path(deployment): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    azure(s, Endpoint::Completions, deployment, req).await
+}
+
+pub(crate) async fn azure_embeddings(
+    State(s): State<AppState>,
+    Path(deployment): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    azure(s, Endpoint::Embeddings, deployment, req).await
 }
 
 pub(crate) async fn models(State(s): State<AppState>, headers: HeaderMap) -> Response {

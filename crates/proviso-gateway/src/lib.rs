@@ -80,6 +80,36 @@ pub fn app(state: AppState) -> Router {
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
+        // Azure OpenAI's routes, for its clients unchanged: the deployment
+        // in the path names the model; `/openai/v1/…` is the OpenAI API.
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(handlers::azure_chat).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/deployments/{deployment}/completions",
+            post(handlers::azure_completions).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(handlers::azure_embeddings).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/chat/completions",
+            post(handlers::chat).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/completions",
+            post(handlers::completions).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/embeddings",
+            post(handlers::embeddings).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/models",
+            get(handlers::models).fallback(handlers::method_not_allowed),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             handlers::limit_concurrency,

@@ -489,6 +489,7 @@ async fn a_deployment_that_cannot_be_reached_fails_over_to_the_next_and_both_are
         down.base_url = Some(EnvString::literal(dead_url));
         cfg.upstreams.push(down);
         cfg.models = vec![ModelConfig {
+            azure_deployments: Vec::new(),
             name: "gpt-4o-mini".into(),
             deployments: vec![
                 DeploymentConfig {

@@ -29,6 +29,9 @@ pub struct Context {
     pub request_text: String,
     /// The parsed body.
     pub body: Map<String, Value>,
+    /// The model the route names (an Azure deployment's), which replaces
+    /// the body's `model`.
+    pub route_model: Option<String>,
     /// The requested model, when the body named one (for the record; the
     /// stages after parsing get it as [`Admitted::model`]).
     pub model: Option<String>,
@@ -122,6 +125,7 @@ impl Context {
             key: None,
             request_text: String::new(),
             body: Map::new(),
+            route_model: None,
             model: None,
             stream: false,
             client_wants_usage: false,

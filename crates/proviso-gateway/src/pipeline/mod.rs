@@ -44,7 +44,21 @@ pub async fn run(
     body: Body,
     peer: Option<String>,
 ) -> Response {
+    run_for_model(state, endpoint, headers, body, peer, None).await
+}
+
+/// [`run`] for a route that names the model itself (Azure's
+/// `/openai/deployments/{deployment}/…`): it replaces the body's `model`.
+pub async fn run_for_model(
+    state: AppState,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+    peer: Option<String>,
+    route_model: Option<String>,
+) -> Response {
     let mut ctx = Context::new(endpoint, state.clock.now());
+    ctx.route_model = route_model;
     ctx.client = client(&state, &headers, peer);
     let answer = match before_upstream(&state, &mut ctx, &headers, body).await {
         Ok(answer) => answer,

@@ -33,10 +33,11 @@ pub async fn run(
         }
     })?;
     let endpoint = ctx.endpoint;
+    let route_model = ctx.route_model.clone();
     let (text, parsed) = crate::pipeline::offload::offload(bytes.len(), move || {
         (
             String::from_utf8_lossy(&bytes).into_owned(),
-            check(endpoint, &bytes),
+            check_as(endpoint, &bytes, route_model.as_deref()),
         )
     })
     .await?;
@@ -49,6 +50,10 @@ pub async fn run(
             return Err(r.error);
         }
     };
+    if ctx.route_model.is_some() {
+        // The body as it will be sent and recorded names the route's model.
+        ctx.request_text = Value::Object(p.body.clone()).to_string();
+    }
     ctx.model = Some(p.model.clone());
     ctx.stream = p.stream;
     ctx.client_wants_usage = p.client_wants_usage;
@@ -84,12 +89,25 @@ pub struct Rejected {
 /// `stream` if any. Pure: the parse stage runs it (on the blocking pool
 /// for a large body), and the fuzz target `request_json` feeds it anything.
 pub fn check(endpoint: Endpoint, bytes: &[u8]) -> Result<Parsed, Rejected> {
+    check_as(endpoint, bytes, None)
+}
+
+/// [`check`], with the model the route names (an Azure deployment's) in
+/// place of the body's `model`, which may then be absent.
+pub fn check_as(
+    endpoint: Endpoint,
+    bytes: &[u8],
+    route_model: Option<&str>,
+) -> Result<Parsed, Rejected> {
     let no_model = |error| Rejected { error, model: None };
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| no_model(ApiError::invalid_json(e)))?;
-    let Value::Object(map) = value else {
+    let Value::Object(mut map) = value else {
         return Err(no_model(ApiError::invalid_json("expected a JSON object")));
     };
+    if let Some(m) = route_model {
+        map.insert("model".into(), Value::String(m.to_owned()));
+    }
     let model = match map.get("model") {
         None | Some(Value::Null) => return Err(no_model(ApiError::missing_field("model"))),
         Some(Value::String(s)) if !s.is_empty() => s.clone(),

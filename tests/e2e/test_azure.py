@@ -1,0 +1,77 @@
+"""Azure-style clients unchanged against Proviso: the official `AzureOpenAI`
+client (deployment in the path, `api-version` in the query, `api-key`
+header) for chat, streaming and embeddings; a deployment name maps to a
+Proviso model by `azure_deployments`, else is taken as a model name; the
+`/openai/v1/` routes are the OpenAI API. Every exchange is governed and
+recorded as on `/v1/`."""
+
+import json
+
+import openai
+import pytest
+
+from conftest import Proviso
+
+MODELS = """
+[[models]]
+name = "gpt-4o-mini"
+azure_deployments = ["prod-chat"]
+[[models.deployments]]
+upstream = "fake"
+"""
+
+
+@pytest.fixture
+def agw(tmp_path, fake):
+    g = Proviso(tmp_path, fake.url, extra=MODELS)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def azure(agw):
+    return openai.AzureOpenAI(azure_endpoint=agw.url, api_key=agw.create_key("ml"),
+                              api_version="2024-10-21", max_retries=0)
+
+
+def test_azure_chat_maps_the_deployment_to_its_model(agw, azure, fake):
+    raw = azure.chat.completions.with_raw_response.create(
+        model="prod-chat", messages=[{"role": "user", "content": "ECHO: hello from azure"}])
+    resp = raw.parse()
+    assert resp.choices[0].message.content == "hello from azure"
+    [rec] = agw.records()
+    assert rec["id"] == raw.headers["x-proviso-record-id"]
+    assert rec["model"] == "gpt-4o-mini", "the deployment named the model"
+    assert json.loads(rec["request"])["model"] == "gpt-4o-mini"
+    assert rec["status"] == 200 and rec["team"] == "ml"
+
+
+def test_azure_streaming_and_embeddings(agw, azure):
+    chunks = list(azure.chat.completions.create(
+        model="prod-chat", stream=True, messages=[{"role": "user", "content": "ECHO: streamed"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "streamed"
+    emb = azure.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
+    assert len(emb.data) == 2 and len(emb.data[0].embedding) > 0
+    recs = agw.records()
+    assert [r["model"] for r in recs] == ["gpt-4o-mini", "text-embedding-3-small"], \
+        "an unlisted deployment name is a model name"
+    assert recs[0]["stream"] is True and recs[0]["output"] == "streamed"
+    assert agw.verify().returncode == 0
+
+
+def test_azure_errors_keep_the_openai_shape(agw, azure):
+    with pytest.raises(openai.NotFoundError) as e:
+        azure.chat.completions.create(model="no-such-deployment", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["code"] == "model_not_found"
+    bad = openai.AzureOpenAI(azure_endpoint=agw.url, api_key="sk-wrong", api_version="2024-10-21", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="prod-chat", messages=[{"role": "user", "content": "x"}])
+
+
+def test_openai_v1_routes(agw):
+    client = openai.OpenAI(base_url=agw.url + "/openai/v1", api_key=agw.create_key("ml"), max_retries=0)
+    resp = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "ECHO: v1"}])
+    assert resp.choices[0].message.content == "v1"
+    assert "gpt-4o-mini" in [m.id for m in client.models.list().data]
+    [rec] = agw.records()
+    assert rec["model"] == "gpt-4o-mini"
