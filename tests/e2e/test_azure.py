@@ -75,3 +75,33 @@ def test_openai_v1_routes(agw):
     assert "gpt-4o-mini" in [m.id for m in client.models.list().data]
     [rec] = agw.records()
     assert rec["model"] == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize("path,family", [
+    ("/v1/images/generations", "Images"),
+    ("/v1/audio/speech", "Audio"),
+    ("/v1/files", "Files"),
+    ("/v1/batches", "Batch"),
+    ("/v1/responses", "Responses"),
+    ("/v1/fine_tuning/jobs", "Fine-tuning"),
+    ("/openai/v1/assistants", "Assistants"),
+    ("/openai/deployments/prod-chat/images/generations", "Images"),
+])
+def test_unsupported_parts_of_the_api_are_refused_by_name(agw, path, family):
+    import httpx
+    key = agw.create_key("ml")
+    r = httpx.post(agw.url + path, headers={"Authorization": f"Bearer {key}"}, json={"model": "gpt-4o-mini"})
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "unsupported_endpoint" and err["type"] == "invalid_request_error"
+    assert f"the {family} API is not supported" in err["message"]
+    assert agw.records() == [], "nothing was sent upstream"
+
+
+def test_the_sdk_sees_unsupported_endpoints_as_not_found(agw):
+    client = openai.OpenAI(base_url=agw.url + "/v1", api_key=agw.create_key("ml"), max_retries=0)
+    with pytest.raises(openai.NotFoundError) as e:
+        client.images.generate(model="dall-e-3", prompt="a lighthouse")
+    assert e.value.body["code"] == "unsupported_endpoint"
+    with pytest.raises(openai.NotFoundError):
+        client.files.list()

@@ -91,6 +91,7 @@ error_codes! {
     UpstreamBadResponse => "upstream_bad_response",
     LedgerUnavailable => "ledger_unavailable",
     NotFound => "not_found",
+    UnsupportedEndpoint => "unsupported_endpoint",
     MethodNotAllowed => "method_not_allowed",
     InternalError => "internal_error",
     KeyNotFound => "key_not_found",
@@ -433,6 +434,19 @@ impl ApiError {
         );
         e.retry_after = Some(1);
         e
+    }
+
+    /// 404 `unsupported_endpoint`: a part of the OpenAI API (`family`)
+    /// Proviso does not govern, refused so that nothing passes ungoverned.
+    pub fn unsupported_endpoint(path: &str, family: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            ErrorCode::UnsupportedEndpoint,
+            format!(
+                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
+            ),
+        )
     }
 
     /// 404 `not_found` for unknown paths.

@@ -155,8 +155,52 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Parts of the OpenAI API Proviso does not serve, by path prefix (under
+/// `/v1/` or `/openai/v1/`), and what to call them in the refusal.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("responses", "Responses"),
+    ("files", "Files"),
+    ("uploads", "Uploads"),
+    ("batches", "Batch"),
+    ("images", "Images"),
+    ("audio", "Audio"),
+    ("moderations", "Moderations"),
+    ("fine_tuning", "Fine-tuning"),
+    ("fine-tunes", "Fine-tuning"),
+    ("assistants", "Assistants"),
+    ("threads", "Assistants (threads)"),
+    ("vector_stores", "Vector stores"),
+    ("realtime", "Realtime"),
+    ("evals", "Evals"),
+    ("containers", "Containers"),
+    ("chatkit", "ChatKit"),
+    ("conversations", "Conversations"),
+    ("videos", "Videos"),
+];
+
+/// The API family of an OpenAI path Proviso does not serve, if it is one.
+fn unsupported_family(path: &str) -> Option<&'static str> {
+    let rest = path
+        .strip_prefix("/v1/")
+        .or_else(|| path.strip_prefix("/openai/v1/"))
+        .or_else(|| {
+            // Azure's deployment routes for anything but the three served.
+            path.strip_prefix("/openai/deployments/")
+                .and_then(|r| r.split_once('/'))
+                .map(|(_, op)| op)
+        })?;
+    let first = rest.split('/').next().unwrap_or_default();
+    UNSUPPORTED
+        .iter()
+        .find(|(p, _)| *p == first)
+        .map(|(_, name)| *name)
+}
+
 pub(crate) async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
-    ApiError::no_route(uri.path()).into_response()
+    match unsupported_family(uri.path()) {
+        Some(family) => ApiError::unsupported_endpoint(uri.path(), family).into_response(),
+        None => ApiError::no_route(uri.path()).into_response(),
+    }
 }
 
 pub(crate) async fn method_not_allowed() -> Response {
