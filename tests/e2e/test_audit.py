@@ -148,3 +148,34 @@ def test_outputs_are_indexed_as_they_are_recorded(gw):
     assert len(lines) == 2, r.stderr
     att = lines[0]["references"][0]["attribution"]
     assert att["team"] == "live" and att["record_id"] == gw.records()[-1]["id"]
+
+
+def test_an_index_of_the_previous_tokenizer_keeps_working_after_the_upgrade(tmp_path):
+    """A directory holding a segment of tokenizer version 1 (the golden
+    format-4 file) takes new segments of the same version, so `audit` still
+    opens it as one index and finds both old and new references; an empty
+    directory gets today's version."""
+    import shutil
+    cfg = tmp_path / "c.toml"
+    index = tmp_path / "data" / "index"
+    index.mkdir(parents=True)
+    shutil.copy(FIXTURES.parent / "compat" / "segment-v4.pvx", index / "seg-old.pvx")
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    r = run(cfg, "index", "add", str(FIXTURES / "gpt4_outputs.json"))
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(run(cfg, "index", "stats").stdout)
+    assert stats["segments"] == 2 and stats["params"]["tokenizer"] == 1, stats
+    gpt4 = json.loads((FIXTURES / "gpt4_outputs.json").read_text())
+    golden = ("the committee met on tuesday to review the annual budget and decided that the library would "
+              "stay open on sundays through the winter months")
+    train = tmp_path / "t.jsonl"
+    train.write_text(json.dumps({"text": gpt4[3]["output"]}) + "\n" + json.dumps({"text": golden}) + "\n")
+    out = tmp_path / "f.jsonl"
+    r = run(cfg, "audit", str(train), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    flagged = [json.loads(l) for l in out.read_text().splitlines() if '"summary"' not in l]
+    assert [f["line"] for f in flagged] == [1, 2]
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text(f'data_dir = "{tmp_path / "fresh"}"\n')
+    assert run(fresh, "index", "add", str(FIXTURES / "gpt4_outputs.json")).returncode == 0
+    assert json.loads(run(fresh, "index", "stats").stdout)["params"]["tokenizer"] == 2

@@ -104,6 +104,25 @@ fn load_with(
     Ok((IndexSet::new(parts).ok_or_else(params_differ)?, opened))
 }
 
+/// The parameters of new segments for directory `d`: those of a segment
+/// already there (so a directory keeps one tokenizer version across an
+/// upgrade and stays one index), else today's defaults.
+fn params_for(d: &std::path::Path) -> Params {
+    let Ok(entries) = std::fs::read_dir(d) else {
+        return Params::default();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pvx"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .find_map(|p| proviso_index::open_segment(p).ok())
+        .map_or_else(Params::default, |seg| seg.params().clone())
+}
+
 /// Segments that cannot be queried or merged together.
 fn params_differ() -> anyhow::Error {
     Exit(1, proviso_index::IndexError::ParamsDiffer.to_string()).into()
@@ -126,7 +145,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Add { files, field } => {
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
-            let mut b = IndexBuilder::new(Params::default());
+            let mut b = IndexBuilder::new(params_for(&dir(cfg)));
             let mut bad = Vec::new();
             let mut pending = Vec::new();
             read_references(&files, &spec, &mut bad, &mut |d| {
@@ -162,7 +181,9 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }
             let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
-            let (b, last) = index_ledger_from(&store, 1)?;
+            // With no other segment left, the ledger is indexed with today's
+            // tokenizer; beside files' segments, with theirs.
+            let (b, last) = index_ledger_from(&store, 1, params_for(&d))?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build()?, &path)?;
@@ -294,7 +315,7 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
     let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
-    let (b, last) = index_ledger_from(&store, done + 1)?;
+    let (b, last) = index_ledger_from(&store, done + 1, params_for(&d))?;
     let n = b.len();
     if last > done {
         write_segment(
@@ -317,8 +338,12 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
 
 /// Adds every served output with a sequence number of `from` or more;
 /// returns the builder and the last sequence number seen (or `from - 1`).
-fn index_ledger_from(store: &SqliteStore, from: u64) -> anyhow::Result<(IndexBuilder, u64)> {
-    let mut b = IndexBuilder::new(Params::default());
+fn index_ledger_from(
+    store: &SqliteStore,
+    from: u64,
+    params: Params,
+) -> anyhow::Result<(IndexBuilder, u64)> {
+    let mut b = IndexBuilder::new(params);
     let mut last = from.saturating_sub(1);
     store.scan(from, &mut |c| {
         last = c.seq;

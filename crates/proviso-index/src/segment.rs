@@ -430,7 +430,7 @@ pub(crate) mod tests {
         out
     }
 
-    /// Writes the golden segments of formats 1 and 4 into `tests/compat/`
+    /// Writes the golden segment of format 5 into `tests/compat/`
     /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
     /// format is added, beside the old files, never over them.
     #[test]

@@ -16,11 +16,15 @@ use crate::{EntityKind, Finding, Redacted, Redactor, Session};
 /// Bytes searched at a time, by default.
 pub const BLOCK: usize = 1 << 20;
 /// Bytes searched after a block, by default: longer than any entity the
-/// recognisers find but a private key block.
-pub const MARGIN: usize = 16 << 10;
-/// Released bytes kept before the next block, for context words (48 bytes
-/// before a candidate) and what recognisers look at around one.
-const KEEP: usize = 256;
+/// recognisers find (a private key block of a 16,384-bit RSA key is about
+/// 12 KiB); a longer one across a cut is not seen whole.
+pub const MARGIN: usize = 32 << 10;
+/// Released bytes searched again before the next block: context words (48
+/// bytes of folded text before a candidate, which invisible characters
+/// can stretch), what recognisers look at around a candidate, and the
+/// start of a pattern whose entity starts after the cut (`password:` and
+/// the white space before a secret).
+const KEEP: usize = 16 << 10;
 
 /// Redacts a text given in pieces; see the module documentation.
 pub struct BlockRedactor<'r> {
@@ -109,6 +113,12 @@ impl<'r> BlockRedactor<'r> {
             if cut <= from {
                 cut = limit;
             }
+            if cut <= from {
+                // Sizes smaller than a character: move on by one.
+                cut = (from + 1..=self.buf.len())
+                    .find(|i| self.buf.is_char_boundary(*i))
+                    .unwrap_or(self.buf.len());
+            }
             if let Some(f) = found.iter().find(|f| f.start < cut && cut < f.end) {
                 cut = if f.start > from { f.start } else { f.end };
             }
@@ -191,6 +201,34 @@ mod tests {
         for (piece, block, margin) in [(7, 64, 128), (1000, 512, 256), (4096, 4096, 1024)] {
             whole_and_blocks(&r, &t, piece, block, margin);
         }
+    }
+
+    #[test]
+    fn context_before_a_cut_is_seen_as_in_the_whole_text() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        // A key word far before its value (white space between), and a
+        // context word far before its number in original bytes (zero-width
+        // spaces fold to nothing): the cut falls between them.
+        let secret = format!("password:{}Zx9kQ2mLp7Rt4wVb\n", "\n".repeat(12));
+        let phone = format!("phone:{}\n4155550132 x\n", "\u{200B}".repeat(100));
+        for t in [secret, phone] {
+            let filler = "filler line\n".repeat(400);
+            let text = format!("{filler}{t}{filler}");
+            let whole = r.find(&text, None);
+            assert_eq!(whole.len(), 1, "the whole text finds it: {t:?}");
+            // Blocks small enough that cuts fall on every line break in turn.
+            for block in [16, 24, 100, 1000] {
+                whole_and_blocks(&r, &text, 7, block, 64);
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_blocks_still_move_on() {
+        let r = Redactor::new(RedactConfig::default()).unwrap();
+        // Blocks smaller than a character (the margin still holds the
+        // longest entity, as it must).
+        whole_and_blocks(&r, "中文 ann@example.com 号码", 1, 1, 64);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use super::{Chain, Check, Gate, Recognizer, RecognizerError, digits, isolated, re};
+use super::{Chain, Check, Gate, Judged, Recognizer, RecognizerError, digits, isolated, re};
 use crate::EntityKind;
 
 /// Words before a candidate that make it less likely.
@@ -15,35 +15,74 @@ const NEG: &[&str] = &[
     "resident id",
 ];
 
+const CONTEXT: &[&str] = &[
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "卡号",
+    "信用卡",
+    "银行卡",
+];
+
 pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
-    Ok(vec![Recognizer {
-        kind: EntityKind::CreditCard,
-        // Digits, compact or grouped with spaces, dashes, dots, or split
-        // across a line break.
-        regex: re(r"[0-9](?:(?:[ .\-]|\r?\n)?[0-9]){12,18}")?,
-        group: 0,
-        // Thirteen to nineteen digits, one separator (or a line break)
-        // between two.
-        gate: Gate::Digits(Chain {
-            gap: 2,
-            min: 13,
-            before: 0,
-            after: 0,
-        }),
-        check: Check::Valid(validate, 0.85),
-        context: &[
-            "card",
-            "visa",
-            "mastercard",
-            "amex",
-            "credit",
-            "debit",
-            "卡号",
-            "信用卡",
-            "银行卡",
-        ],
-        negative: NEG,
-    }])
+    Ok(vec![
+        Recognizer {
+            kind: EntityKind::CreditCard,
+            // Digits on one line, compact or grouped with spaces, dashes or
+            // dots: a list of cards one a line gives one candidate each.
+            regex: re(r"[0-9](?:[ .\-]?[0-9]){12,18}")?,
+            group: 0,
+            // Thirteen to nineteen digits, one separator between two.
+            gate: Gate::Digits(Chain {
+                gap: 1,
+                min: 13,
+                before: 0,
+                after: 0,
+            }),
+            check: Check::Valid(validate, 0.85),
+            context: CONTEXT,
+            negative: NEG,
+        },
+        Recognizer {
+            kind: EntityKind::CreditCard,
+            // A card split across a line break.
+            regex: re(r"[0-9](?:(?:[ .\-]|\r?\n)?[0-9]){12,18}")?,
+            group: 0,
+            // A line break (two bytes with `\r`) may stand between two.
+            gate: Gate::Digits(Chain {
+                gap: 2,
+                min: 13,
+                before: 0,
+                after: 0,
+            }),
+            check: Check::Refine(refine_split),
+            context: CONTEXT,
+            negative: NEG,
+        },
+    ])
+}
+
+/// A card across a line break: the candidate, or the candidate cut at one
+/// of its later line breaks (the pattern may run on into the next line's
+/// number), holding a line break whose first line is not a whole card
+/// (cards one a line are the other recogniser's).
+fn refine_split(text: &str, start: usize, end: usize) -> Option<Judged> {
+    let s = &text[start..end];
+    let breaks = s.match_indices('\n').map(|(i, _)| {
+        let e = start + i;
+        if text[..e].ends_with('\r') { e - 1 } else { e }
+    });
+    let ends: Vec<usize> = std::iter::once(end)
+        .chain(breaks.collect::<Vec<_>>().into_iter().rev())
+        .collect();
+    ends.into_iter().find_map(|e| {
+        let cand = &text[start..e];
+        let first_line = cand.split('\n').next().filter(|l| l.len() < cand.len())?;
+        (digits(first_line).len() < 13 && validate(text, start, e)).then_some((start, e, 0.85))
+    })
 }
 
 /// The Luhn checksum over the digits of `s`.
@@ -167,6 +206,29 @@ mod tests {
             assert_eq!(n(&format!("card {card} ok")), 1, "{card:?}");
             assert_eq!(n(&format!("卡号{card}，谢谢")), 1, "{card:?}");
         }
+        // Cards one a line, as in a list: each found, none joined to the
+        // next across the line break.
+        let list = "cards:\n4111 1111 1111 1111\n5555 5555 5555 4444\n3782 822463 10005\r\n4012888888881881\n";
+        let found: Vec<&str> = r
+            .find(list, None)
+            .into_iter()
+            .filter(|f| f.kind == EntityKind::CreditCard)
+            .map(|f| &list[f.start..f.end])
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "4111 1111 1111 1111",
+                "5555 5555 5555 4444",
+                "3782 822463 10005",
+                "4012888888881881"
+            ]
+        );
+        assert_eq!(
+            n("卡号\n4111 1111\n1111 1111\n5555 5555 5555 4444"),
+            2,
+            "a split card, then a whole one"
+        );
         assert_eq!(n("ref 444114 4960426"), 0, "not a card's grouping");
         assert_eq!(n("4111 1111-1111.1111"), 0, "mixed separators");
     }

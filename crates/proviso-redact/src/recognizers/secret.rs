@@ -86,7 +86,7 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
         Recognizer {
             kind: EntityKind::Secret,
             regex: re(
-                r#"(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth(?:orization)?|bearer|credential|密码|密钥)["']?\s*(?:[:=]|is|:\s*bearer)?\s*["']?(?:bearer\s+)?([A-Za-z0-9_\-+/=.!@#$%^&*]{12,})"#,
+                r#"(?i)(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth(?:orization)?|bearer|credential|密码|密钥)["']?\s{0,16}(?:[:=]|is|:\s{0,16}bearer)?\s{0,16}["']?(?:bearer\s{1,16})?([A-Za-z0-9_\-+/=.!@#$%^&*]{12,})"#,
             )?,
             group: 1,
             gate: Gate::Keywords(Keywords::new(KEY_WORDS, after_key_word)?),
