@@ -35,10 +35,13 @@ pub async fn run(
     let endpoint = ctx.endpoint;
     let route_model = ctx.route_model.clone();
     let (text, parsed) = crate::pipeline::offload::offload(bytes.len(), move || {
-        (
-            String::from_utf8_lossy(&bytes).into_owned(),
-            check_as(endpoint, &bytes, route_model.as_deref()),
-        )
+        let parsed = check_as(endpoint, &bytes, route_model.as_deref());
+        // With a route's model the body as sent and recorded names it.
+        let text = match (&parsed, route_model) {
+            (Ok(p), Some(_)) => Value::Object(p.body.clone()).to_string(),
+            _ => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        (text, parsed)
     })
     .await?;
     ctx.request_text = text;
@@ -50,10 +53,6 @@ pub async fn run(
             return Err(r.error);
         }
     };
-    if ctx.route_model.is_some() {
-        // The body as it will be sent and recorded names the route's model.
-        ctx.request_text = Value::Object(p.body.clone()).to_string();
-    }
     ctx.model = Some(p.model.clone());
     ctx.stream = p.stream;
     ctx.client_wants_usage = p.client_wants_usage;
