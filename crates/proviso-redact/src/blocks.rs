@@ -10,7 +10,7 @@
 //! text is kept before the next block, so context words and the characters
 //! next to a candidate are seen as in the whole text.
 
-use crate::fold::floor_boundary;
+use crate::fold::{ceil_boundary, floor_boundary};
 use crate::{EntityKind, Finding, Redacted, Redactor, Session};
 
 /// Bytes searched at a time, by default.
@@ -111,13 +111,8 @@ impl<'r> BlockRedactor<'r> {
                 .rfind('\n')
                 .map_or(limit, |i| from + i + 1);
             if cut <= from {
-                cut = limit;
-            }
-            if cut <= from {
                 // Sizes smaller than a character: move on by one.
-                cut = (from + 1..=self.buf.len())
-                    .find(|i| self.buf.is_char_boundary(*i))
-                    .unwrap_or(self.buf.len());
+                cut = ceil_boundary(&self.buf, from + 1);
             }
             if let Some(f) = found.iter().find(|f| f.start < cut && cut < f.end) {
                 cut = if f.start > from { f.start } else { f.end };

@@ -166,6 +166,15 @@ pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The smallest character boundary of `s` at or after `i` (at most its
+/// length).
+pub(crate) fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(s.len())
+}
+
 impl<'a> Folded<'a> {
     /// Folds `text`.
     pub fn new(text: &'a str) -> Self {

@@ -12,6 +12,8 @@
 //! redactor's tests compare both ways on the evaluation set, the corpora
 //! slices and random text).
 
+use crate::fold::{ceil_boundary, floor_boundary};
+
 /// What every candidate of a recogniser (every match of its pattern, or
 /// every one its check can accept) holds.
 #[derive(Clone, Debug)]
@@ -117,8 +119,8 @@ pub fn windows<'m>(
 ) -> Option<Vec<(usize, usize)>> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut add = |s: usize, e: usize| {
-        let s = floor(text, s);
-        let e = ceil(text, e.min(text.len()));
+        let s = floor_boundary(text, s);
+        let e = ceil_boundary(text, e);
         match out.last_mut() {
             Some(last) if s <= last.1 => last.1 = last.1.max(e),
             _ => out.push((s, e)),
@@ -180,20 +182,6 @@ fn chains(marks: &[u32], c: Chain, add: &mut impl FnMut(usize, usize)) {
         }
         i = j + 1;
     }
-}
-
-fn floor(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil(s: &str, mut i: usize) -> usize {
-    while i < s.len() && !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]

@@ -73,31 +73,21 @@ pub struct Redactor {
 }
 
 /// The candidates of `r` in `text` (the spans of its entity group), in the
-/// given windows only when there are some.
+/// given windows, or in the whole text without them. No pattern has
+/// lookaround or anchors: a window's matches are the whole text's matches
+/// inside it.
 fn candidates<'t>(
     r: &'t Recognizer,
     text: &'t str,
     windows: Option<Vec<(usize, usize)>>,
-) -> Box<dyn Iterator<Item = (usize, usize)> + 't> {
-    let Some(windows) = windows else {
-        // The whole match needs no capture groups, which cost a second
-        // search per candidate.
-        return if r.group == 0 {
-            Box::new(r.regex.find_iter(text).map(|m| (m.start(), m.end())))
-        } else {
-            Box::new(
-                r.regex
-                    .captures_iter(text)
-                    .filter_map(|c| c.get(r.group).map(|m| (m.start(), m.end()))),
-            )
-        };
-    };
-    // Gated patterns have no lookaround and no anchors: a window's matches
-    // are the whole text's matches inside it.
-    Box::new(windows.into_iter().flat_map(move |(ws, we)| {
+) -> impl Iterator<Item = (usize, usize)> + 't {
+    let windows = windows.unwrap_or_else(|| vec![(0, text.len())]);
+    windows.into_iter().flat_map(move |(ws, we)| {
         let hay = &text[..we];
         let mut at = Some(ws);
         std::iter::from_fn(move || {
+            // The whole match needs no capture groups, which cost a second
+            // search per candidate.
             let (s, e, entity) = if r.group == 0 {
                 let m = r.regex.find_at(hay, at?)?;
                 (m.start(), m.end(), Some((m.start(), m.end())))
@@ -119,7 +109,7 @@ fn candidates<'t>(
             Some(entity)
         })
         .flatten()
-    }))
+    })
 }
 
 /// How far before a candidate context words are looked for, bytes.
