@@ -55,35 +55,31 @@ def alpaca(name):
     return [r["output"] for r in json.load(open(f"{CORPORA}/alpaca_eval/{name}"))]
 
 
-def edit_words(text, rate, rng, vocab):
+def edit(units, rate, rng, vocab, editable=lambda u: True):
+    """About `rate` of the editable units (words, characters) edited: each
+    edit a replacement from `vocab`, an insertion after the unit or a
+    deletion, in equal parts."""
     out = []
-    for w in text.split(" "):
-        if rng.random() >= rate:
-            out.append(w)
+    for u in units:
+        if not editable(u) or rng.random() >= rate:
+            out.append(u)
             continue
         op = rng.randrange(3)
         if op == 0:
             out.append(rng.choice(vocab))
         elif op == 1:
-            out += [w, rng.choice(vocab)]
+            out += [u, rng.choice(vocab)]
         # op == 2: deleted
-    return " ".join(out)
+    return out
+
+
+def edit_words(text, rate, rng, vocab):
+    return " ".join(edit(text.split(" "), rate, rng, vocab))
 
 
 def edit_chars(text, rate, rng, vocab):
-    """Word edits for Chinese, which has no spaces: the same three edits on
-    characters."""
-    out = []
-    for c in text:
-        if not ("\u4e00" <= c <= "\u9fff") or rng.random() >= rate:
-            out.append(c)
-            continue
-        op = rng.randrange(3)
-        if op == 0:
-            out.append(rng.choice(vocab))
-        elif op == 1:
-            out += [c, rng.choice(vocab)]
-    return "".join(out)
+    """The same edits on the Han characters of Chinese, which has no spaces."""
+    return "".join(edit(text, rate, rng, vocab, lambda c: "\u4e00" <= c <= "\u9fff"))
 
 
 def shuffle_sentences(text, rng):

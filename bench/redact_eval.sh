@@ -14,10 +14,7 @@ per_type="${1:-600}"
 seed="${2:-3141}"
 corpora=../shared/corpora
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-venv="${REDACT_EVAL_VENV:-$CARGO_TARGET_DIR/redact-eval-venv}"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c 'import faker, phonenumbers, stdnum, presidio_analyzer, spacy, tldextract' 2>/dev/null \
-  || "$venv/bin/pip" install -q faker phonenumbers python-stdnum presidio-analyzer spacy tldextract
+. bench/redact_eval/venv.sh
 set_file=$(mktemp /tmp/proviso-redact-eval.XXXX.jsonl)
 trap 'rm -f "$set_file"' EXIT
 "$venv/bin/python" bench/redact_eval/gen.py --out "$set_file" --per-type "$per_type" --seed "$seed" \

@@ -11,10 +11,7 @@ cd "$(dirname "$0")/.."
 seed="${1:-4242}"
 corpora=../shared/corpora
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-venv="${REDACT_EVAL_VENV:-$CARGO_TARGET_DIR/redact-eval-venv}"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c 'import faker, phonenumbers, stdnum, presidio_analyzer, spacy, tldextract' 2>/dev/null \
-  || "$venv/bin/pip" install -q faker phonenumbers python-stdnum presidio-analyzer spacy tldextract
+. bench/redact_eval/venv.sh
 work=$(mktemp -d /tmp/proviso-redact-stream.XXXX)
 trap 'rm -rf "$work"' EXIT
 "$venv/bin/python" bench/redact_eval/gen.py --out "$work/eval.jsonl" --per-type 200 --seed "$seed" \

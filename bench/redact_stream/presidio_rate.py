@@ -10,20 +10,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import redact_presidio as rp  # noqa: E402  (its offline setup and engine)
 
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: E402
-from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, EmailRecognizer,  # noqa: E402
-                                                      IbanRecognizer, IpRecognizer, PhoneRecognizer,
-                                                      UrlRecognizer, UsSsnRecognizer)
 
 
 def main(path):
-    engine = rp.BlankEngine()
-    engine.load()
-    reg = RecognizerRegistry()
-    for r in (CreditCardRecognizer(), EmailRecognizer(), IbanRecognizer(), IpRecognizer(), PhoneRecognizer(),
-              UrlRecognizer(), UsSsnRecognizer()):
-        reg.add_recognizer(r)
-    analyzer = AnalyzerEngine(nlp_engine=engine, registry=reg, supported_languages=["en"])
+    analyzer = rp.analyzer()
     ents = list(rp.TYPES) + ["URL"]
     lines = open(path, encoding="utf-8").read().splitlines()
     analyzer.analyze(text=lines[0], language="en", entities=ents)  # warm up
