@@ -71,18 +71,19 @@ pub(super) fn recognizers() -> Result<Vec<Recognizer>, RecognizerError> {
 /// (cards one a line are the other recogniser's).
 fn refine_split(text: &str, start: usize, end: usize) -> Option<Judged> {
     let s = &text[start..end];
-    let breaks = s.match_indices('\n').map(|(i, _)| {
-        let e = start + i;
+    let first = s.find('\n')?;
+    if digits(&s[..first]).len() >= 13 {
+        return None;
+    }
+    // The candidate, then cut before each later line break (and its `\r`).
+    let cuts = s[first + 1..].rmatch_indices('\n').map(|(i, _)| {
+        let e = start + first + 1 + i;
         if text[..e].ends_with('\r') { e - 1 } else { e }
     });
-    let ends: Vec<usize> = std::iter::once(end)
-        .chain(breaks.collect::<Vec<_>>().into_iter().rev())
-        .collect();
-    ends.into_iter().find_map(|e| {
-        let cand = &text[start..e];
-        let first_line = cand.split('\n').next().filter(|l| l.len() < cand.len())?;
-        (digits(first_line).len() < 13 && validate(text, start, e)).then_some((start, e, 0.85))
-    })
+    std::iter::once(end)
+        .chain(cuts)
+        .find(|&e| validate(text, start, e))
+        .map(|e| (start, e, 0.85))
 }
 
 /// The Luhn checksum over the digits of `s`.
