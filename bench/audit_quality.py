@@ -105,84 +105,129 @@ def main(binary, work, seed=20261205):
         next(rows)
         reviews = [r[1] for r in rows if len(r) > 1 and len(r[1]) > 80]
 
-    # References: every answer (both halves), each with its instruction.
+    # References: every answer (both halves), each with its instruction
+    # (the request that produced it, as the ledger would hold it).
+    en_prompts = [r["instruction"] for r in json.load(open(f"{CORPORA}/alpaca_eval/gpt4.json"))]
+    zh_prompts = [(d["instruction"] + "\n" + d.get("input", "")).strip()
+                  for d in json.load(open(f"{CORPORA}/llama_factory/alpaca_zh_demo.json")) if len(d["output"]) >= 80]
     refs = [("en", i, t) for i, t in enumerate(turbo)] + [("en", i, t) for i, t in enumerate(gpt35)]
     refs += [("zh", i, t) for i, t in enumerate(zh)]
     with open(f"{work}/refs.jsonl", "w") as f:
         for lang, i, t in refs:
-            f.write(json.dumps({"output": t, "lang": lang, "instruction": i}, ensure_ascii=False) + "\n")
+            prompt = en_prompts[i] if lang == "en" else zh_prompts[i]
+            f.write(json.dumps({"output": t, "lang": lang, "prompt": prompt}, ensure_ascii=False) + "\n")
     index_dir = f"{work}/index"
     cfg = f"{work}/proviso.toml"
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{work}/data"\n[index]\ndir = "{index_dir}"\nfollow = false\n')
     if not glob.glob(f"{index_dir}/*.pvx"):
-        subprocess.run([binary, "--config", cfg, "index", "add", f"{work}/refs.jsonl"], check=True,
+        subprocess.run([binary, "--config", cfg, "index", "add", f"{work}/refs.jsonl", "--prompt-field", "prompt"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    test_en = [t for lang, i, t in refs if lang == "en" and split_of(f"en:{i}") == "test" and len(t.split()) >= 60]
-    test_zh = [t for lang, i, t in refs if lang == "zh" and split_of(f"zh:{i}") == "test"]
     vocab = [w for t in alpaca("claude-3-opus-20240229.json") for w in t.split() if w.isalpha()]
     zh_vocab = [c for r in reviews for c in r if "\u4e00" <= c <= "\u9fff"]
-
-    cats = {}
-    cats["English verbatim"] = test_en
-    for rate in (0.1, 0.2, 0.3, 0.4):
-        cats[f"English, {int(rate * 100)}% of words edited"] = [edit_words(t, rate, rng, vocab) for t in test_en]
-    cats["English, sentences shuffled"] = [shuffle_sentences(t, rng) for t in test_en]
-    cats["English, inside a long human document"] = [
-        "\n\n".join([rng.choice(paras), rng.choice(paras), t, rng.choice(paras), rng.choice(paras)]) for t in test_en]
-    cats["Chinese verbatim"] = test_zh
-    cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in test_zh]
     try:
         import opencc
-        for conv in ("s2t", "s2tw", "s2twp"):
-            cc = opencc.OpenCC(f"{conv}.json")
-            cats[f"Chinese to Traditional (OpenCC {conv})"] = [cc.convert(t) for t in test_zh]
+        converters = {conv: opencc.OpenCC(f"{conv}.json") for conv in ("s2t", "s2tw", "s2twp")}
     except ImportError:
-        pass
-    negs = {}
-    # Other models' answers to the test half's instructions, model by model.
-    for f in others:
-        name = os.path.basename(f)[:-len(".json")]
-        negs[f"{name}'s answers (test half)"] = [
-            t for i, t in enumerate(alpaca(os.path.basename(f))) if split_of(f"en:{i}") == "test"]
-    negs["C4 and Wikipedia paragraphs"] = paras
-    negs["Chinese hotel reviews"] = reviews[:3000]
+        converters = {}
 
-    def flagged(name, docs):
+    def categories(half):
+        en = [t for lang, i, t in refs if lang == "en" and split_of(f"en:{i}") == half and len(t.split()) >= 60]
+        zh_ = [t for lang, i, t in refs if lang == "zh" and split_of(f"zh:{i}") == half]
+        cats = {"English verbatim": en}
+        for rate in (0.1, 0.2, 0.3, 0.4):
+            cats[f"English, {int(rate * 100)}% of words edited"] = [edit_words(t, rate, rng, vocab) for t in en]
+        cats["English, sentences shuffled"] = [shuffle_sentences(t, rng) for t in en]
+        cats["English, inside a long human document"] = [
+            "\n\n".join([rng.choice(paras), rng.choice(paras), t, rng.choice(paras), rng.choice(paras)]) for t in en]
+        cats["Chinese verbatim"] = zh_
+        cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in zh_]
+        for conv, cc in converters.items():
+            cats[f"Chinese to Traditional (OpenCC {conv})"] = [cc.convert(t) for t in zh_]
+        negs = {}
+        # Other models' answers to this half's instructions, model by model.
+        for f in others:
+            name = os.path.basename(f)[:-len(".json")]
+            negs[f"{name}'s answers"] = [
+                t for i, t in enumerate(alpaca(os.path.basename(f))) if split_of(f"en:{i}") == half]
+        # Human text has no instructions: halves of it by a hash of the text.
+        negs["C4 and Wikipedia paragraphs"] = [p for p in paras if split_of(f"para:{p}") == half]
+        negs["Chinese hotel reviews"] = [r for r in reviews[:6000] if split_of(f"review:{r}") == half]
+        return cats, negs
+
+    def scores(name, docs):
+        """Per document: whether an exact run or near duplicate flagged
+        it, and the best significance of an alignment (None: none)."""
         path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
         with open(path, "w") as f:
             for d in docs:
                 f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
         out = path + ".findings"
-        subprocess.run([binary, "--config", cfg, "audit", path, "--json", out], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return sum(1 for l in open(out) if '"summary"' not in l)
+        subprocess.run([binary, "--config", cfg, "audit", path, "--json", out, "--align-min", "-1000000"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        res = [(False, None)] * len(docs)
+        for line in open(out):
+            r = json.loads(line)
+            if "summary" in r:
+                continue
+            base = any(m["kind"] != "aligned" for m in r["references"])
+            sig = max((m["significance"] for m in r["references"] if m["kind"] == "aligned"), default=None)
+            res[r["line"] - 1] = (base, sig)
+        return res
 
-    lines = ["| category (test half) | n | found | rate [95% CI] |", "| --- | --- | --- | --- |"]
-    for name, docs in cats.items():
-        k = flagged(name, docs)
-        lo, hi = wilson(k, len(docs))
-        lines.append(f"| {name} | {len(docs)} | {k} | {k / len(docs):.3f} [{lo:.3f}, {hi:.3f}] |")
-    lines += ["", "| negatives | n | flagged | false-positive rate [95% CI] |", "| --- | --- | --- | --- |"]
-    models_k = models_n = 0
-    for name, docs in negs.items():
-        k = flagged(name, docs)
-        lo, hi = wilson(k, len(docs))
-        lines.append(f"| {name} | {len(docs)} | {k} | {k / len(docs):.4f} [{lo:.4f}, {hi:.4f}] |")
+    def found(res, t):
+        return sum(1 for base, sig in res if base or (t is not None and sig is not None and sig >= t))
+
+    halves = {h: categories(h) for h in ("tune", "test")}
+    got = {h: ({n: scores(f"{h} {n}", d) for n, d in cats.items()},
+               {n: scores(f"{h} {n}", d) for n, d in negs.items()}) for h, (cats, negs) in halves.items()}
+    # The threshold: the smallest significance at which alignment adds at
+    # most 0.5% of the other models' answers to the tune half's
+    # instructions to those exact runs and near duplicates flag.
+    tune_negs = [x for n, r in got["tune"][1].items() if "answers" in n for x in r]
+    base_fp = found(tune_negs, None)
+    allowed = base_fp + int(0.005 * len(tune_negs))
+    sigs = sorted({s for _, s in tune_negs if s is not None} | {s for r in got["tune"][0].values() for _, s in r
+                                                                if s is not None})
+    threshold = next((t for t in sigs if found(tune_negs, t) <= allowed), None)
+    if threshold is None:
+        threshold = (sigs[-1] + 1) if sigs else 0.0
+    threshold = float(f"{threshold:.1f}")
+    while found(tune_negs, threshold) > allowed:
+        threshold += 0.1
+
+    def row(name, res, n):
+        lo, hi = wilson(found(res, None), n)
+        k = found(res, threshold)
+        lo2, hi2 = wilson(k, n)
+        return (f"| {name} | {n} | {found(res, None) / n:.3f} [{lo:.3f}, {hi:.3f}] | "
+                f"{k / n:.3f} [{lo2:.3f}, {hi2:.3f}] |")
+
+    cats_test, negs_test = got["test"]
+    lines = [f"Alignment threshold chosen on the tune half: {threshold:.1f} bits (the product's default is "
+             "`proviso_index::ALIGN_DEFAULT_MIN`).", "",
+             "| category (test half) | n | exact runs and near duplicates [95% CI] | with alignment [95% CI] |",
+             "| --- | --- | --- | --- |"]
+    for name, res in cats_test.items():
+        lines.append(row(name, res, len(res)))
+    lines += ["", "| negatives (test half) | n | flagged without alignment [95% CI] | with alignment [95% CI] |",
+              "| --- | --- | --- | --- |"]
+    models = []
+    for name, res in negs_test.items():
+        lines.append(row(name, res, len(res)))
         if "answers" in name:
-            models_k, models_n = models_k + k, models_n + len(docs)
-    lo, hi = wilson(models_k, models_n)
-    lines.append(f"| **all eight other models** | {models_n} | {models_k} | "
-                 f"**{models_k / models_n:.4f}** [{lo:.4f}, {hi:.4f}] |")
+            models += res
+    lines.append(row("**all eight other models**", models, len(models)))
     table = "\n".join(lines)
     print(table)
     intro = (
         f"References: {len(refs)} answers (GPT-4-turbo and GPT-3.5 to the 805 AlpacaEval instructions, "
-        f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add`; the instructions split in halves by "
-        "a salted hash, only the `test` half reported. Disguises made by `bench/audit_quality.py` alone (word edits "
-        f"are replacements, insertions and deletions in equal parts; seed {seed}); Traditional script by OpenCC's "
-        "C++ library (Python `opencc`). A copy is found when `proviso audit` flags its document.\n\n")
+        f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add`; the instructions (and human texts) "
+        "split in halves by a salted hash: the alignment threshold is chosen on the `tune` half, the `test` half is "
+        "reported. Disguises made by `bench/audit_quality.py` alone (word edits are replacements, insertions and "
+        f"deletions in equal parts; seed {seed}); Traditional script by OpenCC's C++ library (Python `opencc`). A copy "
+        "is found when `proviso audit` flags its document.\n\n")
     append_results("Audit: disguised copies found, on data the audit did not shape", "python3 bench/audit_quality.py "
                    "target/release/proviso WORK", intro + table)
 

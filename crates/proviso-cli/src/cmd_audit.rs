@@ -36,6 +36,14 @@ pub struct Args {
     /// Wilson bound when sampling) is above this fraction.
     #[arg(long)]
     fail_above: Option<f64>,
+    /// The significance in bits a chain of short shared seeds needs to
+    /// flag a copy with many small edits (docs/audit.md): lower finds more
+    /// edited copies, and more documents that are not copies.
+    #[arg(long, default_value_t = proviso_index::ALIGN_DEFAULT_MIN, allow_negative_numbers = true)]
+    align_min: f64,
+    /// No alignment of short seeds: exact runs and near duplicates only.
+    #[arg(long)]
+    no_align: bool,
 }
 
 /// Flagged documents kept with their text for the HTML report.
@@ -224,7 +232,15 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if a.sample == Some(0) {
         return Err(Exit(EXIT_USAGE, "--sample must be at least 1".into()).into());
     }
-    let (index, segment_paths) = crate::cmd_index::load_unchecked(cfg)?;
+    if !a.align_min.is_finite() {
+        return Err(Exit(
+            EXIT_USAGE,
+            format!("--align-min {}: expected a number of bits", a.align_min),
+        )
+        .into());
+    }
+    let (mut index, segment_paths) = crate::cmd_index::load_unchecked(cfg)?;
+    index.set_alignment((!a.no_align).then_some(a.align_min));
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
     // Created before the scan: a path that cannot be written fails now,
     // not after an hour of scanning.

@@ -24,6 +24,11 @@ pub enum Command {
         /// The field holding the output (a key or a JSON pointer).
         #[arg(long)]
         field: Option<String>,
+        /// The field holding the request that produced the output (a key
+        /// or a JSON pointer; chat messages are joined): text the output
+        /// repeats from it is not taken as evidence of a copy.
+        #[arg(long)]
+        prompt_field: Option<String>,
     },
     /// Rebuild the ledger's segment from every output the ledger holds.
     Rebuild,
@@ -143,18 +148,30 @@ fn segment_name() -> String {
 
 pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Add { files, field } => {
+        Command::Add {
+            files,
+            field,
+            prompt_field,
+        } => {
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
             let mut b = IndexBuilder::new(params_for(&dir(cfg)));
             let mut bad = Vec::new();
+            // Each output's request, by file and row, read first.
+            let mut prompts = std::collections::HashMap::new();
+            if let Some(f) = prompt_field {
+                read_references(&files, &FieldSpec::Named(f), &mut bad, &mut |d| {
+                    prompts.insert((d.file, d.line), d.text);
+                });
+            }
             let mut pending = Vec::new();
             read_references(&files, &spec, &mut bad, &mut |d| {
-                pending.push((d.text, Reference::file(&d.file, d.line)));
+                let prompt = prompts.remove(&(d.file.clone(), d.line));
+                pending.push((d.text, prompt, Reference::file(&d.file, d.line)));
                 if pending.len() == 8192 {
-                    b.add_all(std::mem::take(&mut pending));
+                    b.add_all_prompted(std::mem::take(&mut pending));
                 }
             });
-            b.add_all(pending);
+            b.add_all_prompted(pending);
             report_bad(&bad);
             if b.is_empty() {
                 return Err(Exit(1, "no reference outputs found in the given files".into()).into());
@@ -353,11 +370,32 @@ fn index_ledger_from(
             Outcome::Ok | Outcome::Partial | Outcome::Withheld
         );
         if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
-            b.add(&r.output, ledger_reference(r));
+            b.add_with_prompt(&r.output, &request_text(&r.request), ledger_reference(r));
         }
         true
     })?;
     Ok((b, last))
+}
+
+/// Every string a recorded request sent but its model name, one a line:
+/// the text its output may repeat from it (empty when it is not JSON).
+fn request_text(request: &str) -> String {
+    fn walk(v: &serde_json::Value, key: Option<&str>, out: &mut String) {
+        match v {
+            serde_json::Value::String(s) if key != Some("model") => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, None, out)),
+            serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, Some(k), out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(request) {
+        walk(&v, None, &mut out);
+    }
+    out
 }
 
 fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
@@ -409,6 +447,7 @@ mod tests {
                 Command::Add {
                     files: vec![f.display().to_string()],
                     field: None,
+                    prompt_field: None,
                 },
             )
             .unwrap();
@@ -447,5 +486,28 @@ mod tests {
         let idx = load(&cfg).unwrap();
         assert_eq!(idx.len(), 12);
         assert!(idx.query(&format!("prefix {} suffix", text(3))).flagged);
+    }
+
+    #[test]
+    fn ledger_outputs_are_indexed_without_what_their_request_supplied() {
+        let (_tmp, cfg) = temp_config();
+        let mut store = SqliteStore::open(&cfg.ledger_path(), SqliteConfig::default()).unwrap();
+        let (passage, own) = (words("passage", 0), words("own", 1));
+        let mut r = Record::test(&format!("{own} {passage}"));
+        r.request = serde_json::json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": format!("Fix this: {passage}")}]
+        })
+        .to_string();
+        store.append(&[r]).unwrap();
+        assert_eq!(follow_once(&cfg).unwrap(), 1);
+        let idx = load(&cfg).unwrap();
+        assert!(!idx.query(&format!("x {passage} y")).flagged);
+        assert!(idx.query(&format!("x {own} y")).flagged);
+        assert_eq!(
+            request_text(r#"{"model":"m","prompt":["a","b"],"n":2}"#),
+            "a\nb\n"
+        );
+        assert_eq!(request_text("not json"), "");
     }
 }

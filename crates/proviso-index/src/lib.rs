@@ -29,6 +29,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod align;
 mod error;
 mod fingerprint;
 mod index;
@@ -41,6 +42,7 @@ mod script;
 mod segment;
 mod store;
 
+pub use align::{BITS_PER_TOKEN, DEFAULT_MIN as ALIGN_DEFAULT_MIN, significance};
 pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};

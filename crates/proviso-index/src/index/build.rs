@@ -11,23 +11,93 @@ pub(crate) struct Parts {
     pub(crate) toks: Vec<u16>,
 }
 
-pub(crate) fn fingerprint_one(p: &Params, hasher: &MinHasher, text: &str) -> Parts {
+/// Tokens in a row an output must share with its request for them to
+/// count as supplied by the request.
+pub const SUPPLIED_RUN: usize = 5;
+
+/// Which of an output's tokens its request supplied: those inside a run
+/// of [`SUPPLIED_RUN`] tokens that the request holds too (a passage to
+/// correct or translate, a table to complete, a quotation, code to fix).
+pub(crate) fn supplied(tokens: &[crate::Token], prompt: &[crate::Token]) -> Vec<bool> {
+    let mut marks = vec![false; tokens.len()];
+    if prompt.len() < SUPPLIED_RUN || tokens.len() < SUPPLIED_RUN {
+        return marks;
+    }
+    let grams: std::collections::HashSet<u64> =
+        shingles(prompt, SUPPLIED_RUN).into_iter().collect();
+    for (i, h) in shingles(tokens, SUPPLIED_RUN).iter().enumerate() {
+        if grams.contains(h) {
+            for m in &mut marks[i..i + SUPPLIED_RUN] {
+                *m = true;
+            }
+        }
+    }
+    marks
+}
+
+/// An output's fingerprints. With its request (`prompt`), the text the
+/// request supplied is not the provider's writing and is no evidence of a
+/// copy: no fingerprint holds a token of it, the MinHash signature leaves
+/// it out, and its tokens are stored changed, so no run is extended
+/// across it.
+pub(crate) fn fingerprint_one(
+    p: &Params,
+    hasher: &MinHasher,
+    text: &str,
+    prompt: Option<&str>,
+) -> Parts {
     let tokens = crate::normalize::tokenize_version(text, p.tokenizer);
+    let marks = match prompt {
+        Some(prompt) => supplied(
+            &tokens,
+            &crate::normalize::tokenize_version(prompt, p.tokenizer),
+        ),
+        None => Vec::new(),
+    };
+    let is_supplied = |i: usize| marks.get(i).copied().unwrap_or(false);
     let sh = shingles(&tokens, p.k);
-    let exact = if tokens.len() < p.w + p.k - 1 {
+    let mut exact: Vec<(u64, u32)> = if tokens.len() < p.w + p.k - 1 {
         // Too short for winnowing's guarantee: keep every window.
         sh.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect()
     } else {
         winnow(&sh, p.w)
     };
-    let sig = hasher.signature(&MinHasher::shingle_set(&tokens));
-    let bands = band_keys(&sig, p.bands, p.rows);
+    let own: Vec<crate::Token>;
+    let kept: &[crate::Token] = if marks.contains(&true) {
+        exact.retain(|&(_, pos)| !(pos as usize..pos as usize + p.k).any(is_supplied));
+        own = tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !is_supplied(*i))
+            .map(|(_, t)| *t)
+            .collect();
+        &own
+    } else {
+        &tokens
+    };
+    let sig = hasher.signature(&MinHasher::shingle_set(kept));
+    let bands = if kept.is_empty() {
+        Vec::new()
+    } else {
+        band_keys(&sig, p.bands, p.rows)
+    };
     Parts {
         exact,
         sig,
         bands,
-        // 16 bits per token, to extend matched runs to their exact ends.
-        toks: tokens.iter().map(|t| t.hash as u16).collect(),
+        // 16 bits per token, to extend matched runs to their exact ends;
+        // a supplied token's bits inverted, so that a run stops there.
+        toks: tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if is_supplied(i) {
+                    !(t.hash as u16)
+                } else {
+                    t.hash as u16
+                }
+            })
+            .collect(),
     }
 }
 
@@ -78,20 +148,34 @@ impl IndexBuilder {
 
     /// Adds one reference output. Returns its number.
     pub fn add(&mut self, text: &str, reference: Reference) -> u32 {
-        let parts = fingerprint_one(&self.c.params, &self.hasher, text);
+        let parts = fingerprint_one(&self.c.params, &self.hasher, text, None);
+        self.push(parts, reference)
+    }
+
+    /// Adds one reference output with the request that produced it (its
+    /// text: every string the request sent): what the output repeats of
+    /// the request is not taken as evidence of a copy. Returns its number.
+    pub fn add_with_prompt(&mut self, text: &str, prompt: &str, reference: Reference) -> u32 {
+        let parts = fingerprint_one(&self.c.params, &self.hasher, text, Some(prompt));
         self.push(parts, reference)
     }
 
     /// Adds reference outputs in order, fingerprinting them on every core
     /// (the numbers follow on from those already added).
     pub fn add_all(&mut self, items: Vec<(String, Reference)>) {
+        self.add_all_prompted(items.into_iter().map(|(t, r)| (t, None, r)).collect());
+    }
+
+    /// [`IndexBuilder::add_all`], each output with its request's text
+    /// when known ([`IndexBuilder::add_with_prompt`]).
+    pub fn add_all_prompted(&mut self, items: Vec<(String, Option<String>, Reference)>) {
         use rayon::prelude::*;
         let (params, hasher) = (&self.c.params, &self.hasher);
         let parts: Vec<Parts> = items
             .par_iter()
-            .map(|(text, _)| fingerprint_one(params, hasher, text))
+            .map(|(text, prompt, _)| fingerprint_one(params, hasher, text, prompt.as_deref()))
             .collect();
-        for (parts, (_, reference)) in parts.into_iter().zip(items) {
+        for (parts, (_, _, reference)) in parts.into_iter().zip(items) {
             self.push(parts, reference);
         }
     }

@@ -27,7 +27,9 @@ use crate::{IndexError, MinHasher, shingles, winnow};
 pub struct Match {
     /// The reference's number in the index.
     pub reference: u32,
-    /// `exact` (a copied span) or `near` (a near duplicate as a whole).
+    /// `exact` (a copied span), `aligned` (a chain of short shared seeds
+    /// in order: a copy with many small edits) or `near` (a near
+    /// duplicate as a whole).
     pub kind: &'static str,
     /// The longest run of tokens shared in order.
     pub longest_run: usize,
@@ -37,6 +39,14 @@ pub struct Match {
     pub jaccard: f64,
     /// Matched byte ranges in the document.
     pub spans: Vec<(usize, usize)>,
+    /// The token ranges of the reference each span is matched with (end
+    /// excluded; the reference's text tokenised with the index's
+    /// tokenizer version gives their bytes); empty for a near duplicate.
+    pub reference_spans: Vec<(usize, usize)>,
+    /// For an alignment: the document tokens its chain of seeds covers.
+    pub aligned: usize,
+    /// For an alignment: its significance in bits.
+    pub significance: f64,
 }
 
 /// What a query found.

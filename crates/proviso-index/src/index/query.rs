@@ -61,7 +61,7 @@ impl Index {
 
     /// Looks a document up.
     pub fn query(&self, text: &str) -> QueryResult {
-        query_parts(&[(self, 0)], text)
+        query_parts(&[(self, 0)], text, Some(crate::align::DEFAULT_MIN))
     }
 
     /// Copied spans of this segment: fingerprint hits, chained along
@@ -84,8 +84,9 @@ impl Index {
             hits,
             runs,
             slots,
+            seeds,
             ..
-        } = work;
+        } = &mut *work;
         keys.clear();
         keys.extend(q.fingerprints.iter().map(|f| {
             if self.spread() {
@@ -96,15 +97,23 @@ impl Index {
         }));
         self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, keys, found);
         hits.clear();
+        seeds.clear();
         for (found, &(_, pos)) in found.iter().zip(q.fingerprints) {
+            let start = hits.len();
             for (r, rpos) in found.clone().flat_map(|i| self.postings(i)).take(COMMON) {
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
+            }
+            // A fingerprint few references hold makes them candidates
+            // for alignment; one many hold is a stock phrase.
+            if hits.len() - start <= SEED_REFS {
+                seeds.extend(hits[start..].iter().map(|h| (h.0, h.2)));
             }
         }
         if hits.is_empty() {
             runs.clear();
             return;
         }
+        let first_piece = acc.pieces.len();
         chain_runs(hits, p.w as u32, slots, runs);
         // Each run reads its reference's tokens somewhere in the index: a
         // cache miss or two per run, and a text shared by many references
@@ -139,29 +148,119 @@ impl Index {
                 );
                 let len = end_excl - first;
                 let rtok = (rt.len() / 2).max(1);
-                let whole_short_ref =
-                    rtok >= p.k.min(8) && len.min(rtok) * 10 >= rtok * 9 && rtok < p.min_run;
-                if len < p.min_run && !whole_short_ref {
+                // Shorter runs are what independent texts share (a
+                // reference shorter than this, copied whole, is an answer
+                // anyone could give: "Yes", a country's capital, a date).
+                if len < p.min_run {
                     return;
                 }
-                let end_tok = end_excl - 1;
-                for c in &mut acc.covered[first..=end_tok] {
-                    *c = true;
-                }
-                acc.pieces.push(Piece {
-                    reference: base + r,
-                    run: len,
-                    share: len as f64 / rtok as f64,
-                    span: (tokens[first].start as usize, tokens[end_tok].end as usize),
-                });
+                acc.piece(
+                    tokens,
+                    Piece {
+                        reference: base + r,
+                        kind: Kind::Exact,
+                        run: len,
+                        share: len as f64 / rtok as f64,
+                        span: (first, end_excl),
+                        in_reference: (
+                            (first as i64 + diag).max(0) as usize,
+                            (end_excl as i64 + diag).max(0) as usize,
+                        ),
+                    },
+                );
             },
         );
+        if let Some(min) = q.align_min {
+            self.aligned_matches(q, base, first_piece, min, acc, work);
+        }
+    }
+
+    /// Copies with many small edits in this segment: the references
+    /// that a rare fingerprint of the document points at and that no run
+    /// matched yet, aligned with the document by short seeds
+    /// ([`crate::align`]), kept when the chain is significant (at least
+    /// `min` bits).
+    fn aligned_matches(
+        &self,
+        q: &Prepared<'_>,
+        base: u32,
+        first_piece: usize,
+        min: f64,
+        acc: &mut Acc,
+        work: &mut Work,
+    ) {
+        let Work {
+            seeds,
+            cands,
+            ref16,
+            align,
+            ..
+        } = work;
+        if seeds.is_empty() {
+            return;
+        }
+        seeds.sort_unstable();
+        // Each reference's seeds: how many, and the document positions
+        // they span; references a run matched already are left.
+        let matched: Vec<u32> = acc.pieces[first_piece..]
+            .iter()
+            .map(|p| p.reference - base)
+            .collect();
+        let mut groups: Vec<(u32, u32, u32, u32)> = Vec::new();
+        for &(r, pos) in seeds.iter() {
+            match groups.last_mut() {
+                Some(g) if g.0 == r => {
+                    g.1 += 1;
+                    g.3 = pos.max(g.3);
+                    g.2 = pos.min(g.2);
+                }
+                _ => groups.push((r, 1, pos, pos)),
+            }
+        }
+        groups.retain(|g| !matched.contains(&g.0));
+        groups.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        groups.truncate(ALIGN_CANDIDATES);
+        cands.clear();
+        for (r, _, lo, hi) in groups {
+            let rt = self.ref_tokens(r);
+            ref16.clear();
+            ref16.extend(rt.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])));
+            // The document around the seeds, as far as the reference
+            // could reach on either side.
+            let reach = ref16.len() + crate::align::GAP + crate::align::BAND as usize;
+            let window = (lo as usize).saturating_sub(reach)..hi as usize + self.params.k + reach;
+            let Some(a) = crate::align::align(q.hashes16, window, ref16, align) else {
+                continue;
+            };
+            let significance = crate::align::significance(a.matched, q.tokens.len(), ref16.len());
+            if significance < min {
+                continue;
+            }
+            let rtok = ref16.len().max(1) as f64;
+            for (d, rr) in a.pieces {
+                acc.piece(
+                    q.tokens,
+                    Piece {
+                        reference: base + r,
+                        kind: Kind::Aligned {
+                            matched: a.matched,
+                            significance,
+                        },
+                        run: d.len(),
+                        share: d.len() as f64 / rtok,
+                        span: (d.start, d.end),
+                        in_reference: (rr.start, rr.end),
+                    },
+                );
+            }
+        }
     }
 
     /// Near duplicates of the whole text in this segment: LSH candidates,
     /// each verified by the estimated Jaccard of the full signatures.
     pub(crate) fn near_matches(
         &self,
+        doc_tokens: usize,
         sig: &[u32],
         keys: &[u64],
         base: u32,
@@ -189,6 +288,11 @@ impl Index {
             }
         }
         for &r in cands.iter() {
+            // Two short texts alike are no evidence of copying: a near
+            // duplicate needs both to hold `min_run` tokens.
+            if doc_tokens < p.min_run || self.ref_tokens(r).len() / 2 < p.min_run {
+                continue;
+            }
             let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
             acc.jaccard = acc.jaccard.max(j);
             if j >= p.near_threshold {
@@ -202,14 +306,28 @@ impl Index {
 pub(crate) struct Prepared<'t> {
     text: &'t str,
     tokens: &'t [crate::Token],
+    /// The tokens' hashes cut to the 16 bits the index keeps of a
+    /// reference's.
+    hashes16: &'t [u16],
     fingerprints: &'t [(u64, u32)],
+    /// The significance an alignment needs (`None`: no alignment).
+    align_min: Option<f64>,
 }
+
+/// References a fingerprint may point at and still make them candidates
+/// for alignment (one held by more is a stock phrase).
+const SEED_REFS: usize = 4;
+
+/// References aligned with a document in one segment at most (those
+/// with the most rare fingerprints in common first).
+const ALIGN_CANDIDATES: usize = 8;
 
 /// Buffers a look-up uses and leaves for the next document of its thread
 /// (a dozen allocations and frees per document otherwise).
 #[derive(Default)]
 pub(crate) struct Scratch {
     tokens: Vec<crate::Token>,
+    hashes16: Vec<u16>,
     shingles: Vec<u64>,
     fingerprints: Vec<(u64, u32)>,
     covered: Vec<bool>,
@@ -230,6 +348,11 @@ pub(crate) struct Work {
     runs: Vec<(u32, i64, u32, u32)>,
     slots: Vec<u32>,
     cands: Vec<u32>,
+    /// Rare fingerprints' (reference, document position).
+    seeds: Vec<(u32, u32)>,
+    /// A reference's tokens, two bytes each made one value.
+    ref16: Vec<u16>,
+    align: crate::align::AlignWork,
 }
 
 /// Chains hits (reference, diagonal, document position), given in
@@ -295,32 +418,74 @@ pub(crate) struct Acc<'s> {
     jaccard: f64,
 }
 
-/// A matched run: its reference, length in tokens, share of the
-/// reference's tokens, and byte range in the document.
+impl Acc<'_> {
+    /// Takes a piece given in document tokens (`span`, end excluded),
+    /// marking them covered and keeping its byte range.
+    fn piece(&mut self, tokens: &[crate::Token], mut p: Piece) {
+        let (first, end) = p.span;
+        let Some(last) = end
+            .checked_sub(1)
+            .filter(|l| *l >= first && *l < tokens.len())
+        else {
+            return;
+        };
+        for c in &mut self.covered[first..=last] {
+            *c = true;
+        }
+        p.span = (tokens[first].start as usize, tokens[last].end as usize);
+        self.pieces.push(p);
+    }
+}
+
+/// How a piece was found.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// An exact run.
+    Exact,
+    /// Part of a chain of short seeds covering `matched` document tokens,
+    /// with its significance in bits.
+    Aligned { matched: usize, significance: f64 },
+}
+
+/// A matched run or aligned piece: its reference, how it was found,
+/// length in tokens, share of the reference's tokens, byte range in the
+/// document, and token range in the reference.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Piece {
     reference: u32,
+    kind: Kind,
     run: usize,
     share: f64,
     span: (usize, usize),
+    in_reference: (usize, usize),
 }
 
 /// Looks `text` up in every segment (each with the number of its first
 /// reference). All segments share the parameters of the first.
-pub(crate) fn query_parts(parts: &[(&Index, u32)], text: &str) -> QueryResult {
+pub(crate) fn query_parts(
+    parts: &[(&Index, u32)],
+    text: &str,
+    align_min: Option<f64>,
+) -> QueryResult {
     // This thread's buffers, taken for the look-up and given back after.
     let mut s = SCRATCH.with(std::cell::Cell::take);
-    let res = query_with(parts, text, &mut s);
+    let res = query_with(parts, text, align_min, &mut s);
     SCRATCH.with(|c| c.set(s));
     res
 }
 
-pub(crate) fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -> QueryResult {
+pub(crate) fn query_with(
+    parts: &[(&Index, u32)],
+    text: &str,
+    align_min: Option<f64>,
+    s: &mut Scratch,
+) -> QueryResult {
     let Some(p) = parts.first().map(|(ix, _)| &ix.params) else {
         return QueryResult::default();
     };
     let Scratch {
         tokens,
+        hashes16,
         shingles,
         fingerprints,
         covered,
@@ -341,10 +506,16 @@ pub(crate) fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -
     }
     crate::fingerprint::shingles_into(tokens, p.k, shingles);
     crate::fingerprint::winnow_into(shingles, p.w, fingerprints);
+    hashes16.clear();
+    if align_min.is_some() {
+        hashes16.extend(tokens.iter().map(|t| t.hash as u16));
+    }
     let q = Prepared {
         text,
         tokens,
+        hashes16,
         fingerprints,
+        align_min,
     };
     covered.clear();
     covered.resize(q.tokens.len(), false);
@@ -377,7 +548,7 @@ pub(crate) fn query_with(parts: &[(&Index, u32)], text: &str, s: &mut Scratch) -
         hasher.signature_into(shingles, sig);
         crate::minhash::band_keys_into(sig, p.bands, p.rows, bands);
         for (ix, base) in parts {
-            ix.near_matches(sig, bands, *base, &mut acc, work);
+            ix.near_matches(q.tokens.len(), sig, bands, *base, &mut acc, work);
         }
     }
     res.jaccard = acc.jaccard;
@@ -420,12 +591,30 @@ pub(crate) fn finish(
             reference_coverage: 0.0,
             jaccard: 0.0,
             spans: Vec::new(),
+            reference_spans: Vec::new(),
+            aligned: 0,
+            significance: 0.0,
         };
+        let mut exact = false;
         while let Some(p) = pieces.get(i).filter(|p| p.reference == r) {
             m.longest_run = m.longest_run.max(p.run);
             m.reference_coverage = (m.reference_coverage + p.share).min(1.0);
             m.spans.push(p.span);
+            m.reference_spans.push(p.in_reference);
+            match p.kind {
+                Kind::Exact => exact = true,
+                Kind::Aligned {
+                    matched,
+                    significance,
+                } => {
+                    m.aligned = matched;
+                    m.significance = significance;
+                }
+            }
             i += 1;
+        }
+        if !exact && m.aligned > 0 {
+            m.kind = "aligned";
         }
         while let Some(&(_, j)) = near.get(near_at).filter(|n| n.0 == r) {
             if m.spans.is_empty() {

@@ -9,6 +9,8 @@ use super::*;
 pub struct IndexSet {
     parts: Vec<Index>,
     bases: Vec<u32>,
+    /// The significance an alignment needs (`None`: no alignment).
+    align_min: Option<f64>,
 }
 
 impl IndexSet {
@@ -25,13 +27,24 @@ impl IndexSet {
             bases.push(n);
             n += p.len() as u32;
         }
-        Some(IndexSet { parts, bases })
+        Some(IndexSet {
+            parts,
+            bases,
+            align_min: Some(crate::align::DEFAULT_MIN),
+        })
     }
 
     /// Looks a document up in every segment.
     pub fn query(&self, text: &str) -> QueryResult {
         let parts: Vec<(&Index, u32)> = self.parts.iter().zip(self.bases.iter().copied()).collect();
-        query_parts(&parts, text)
+        query_parts(&parts, text, self.align_min)
+    }
+
+    /// Sets the significance (bits) an alignment of short seeds needs to
+    /// count as a match; `None` turns alignment off (exact runs and near
+    /// duplicates only). The default is [`crate::align::DEFAULT_MIN`].
+    pub fn set_alignment(&mut self, min: Option<f64>) {
+        self.align_min = min;
     }
 
     /// The reference numbered `r` (across segments).
@@ -66,6 +79,7 @@ impl From<Index> for IndexSet {
         IndexSet {
             parts: vec![ix],
             bases: vec![0],
+            align_min: Some(crate::align::DEFAULT_MIN),
         }
     }
 }

@@ -107,7 +107,7 @@ fn assemble_old(
     mut r: Reference,
     key: fn(u64) -> u64,
 ) -> Index {
-    let parts = fingerprint_one(p, &MinHasher::new(p.num_perm), text);
+    let parts = fingerprint_one(p, &MinHasher::new(p.num_perm), text, None);
     r.tokens = parts.toks.len() as u32;
     Index::assemble_as(
         version,
@@ -483,4 +483,46 @@ fn queries_use_the_tokenizer_of_the_index() {
     let reopened = crate::segment::reopen(new.bytes().to_vec()).unwrap();
     assert_eq!(reopened.params().tokenizer, crate::TOKENIZER);
     assert!(reopened.query(traditional).flagged);
+}
+
+/// Text an output repeats from its request (a passage to correct) is no
+/// evidence: another answer repeating the same passage is not flagged
+/// when the reference was indexed with its request, a copy of the
+/// output's own writing still is, and without the request the passage
+/// alone flags.
+#[test]
+fn text_the_request_supplied_is_not_evidence() {
+    let passage = "Zinc is an essential mineral that is required for good health and it is involved in many biochemical processes in the body including the growth of cells";
+    let own = "The corrected version fixes two errors of agreement and one of punctuation, and I have also rewritten the second clause so that the sentence reads more naturally for a general audience";
+    let output = format!("{own}. Here it is: {passage}.");
+    let prompt = format!("Correct the grammar of this paragraph: {passage}");
+    let mut with = IndexBuilder::new(Params::default());
+    with.add_with_prompt(&output, &prompt, Reference::file("refs", 1));
+    let with = with.build().unwrap();
+    let mut without = IndexBuilder::new(Params::default());
+    without.add(&output, Reference::file("refs", 1));
+    let without = without.build().unwrap();
+    let other_answer = format!("Sure! {passage}. Let me know if you need anything else.");
+    assert!(without.query(&other_answer).flagged);
+    let r = with.query(&other_answer);
+    assert!(!r.flagged, "{r:?}");
+    let copy = format!("From a forum: {own}.");
+    let r = with.query(&copy);
+    assert!(r.flagged && r.longest_run >= 20, "{r:?}");
+    // A copy of the whole output: its own part is what matches, and the
+    // run stops where the supplied passage starts.
+    let r = with.query(&output);
+    assert!(r.flagged);
+    assert!(r.longest_run < crate::tokenize(&output).len(), "{r:?}");
+}
+
+#[test]
+fn supplied_marks_runs_of_five_shared_tokens() {
+    let t = crate::tokenize("one two three four five six seven eight");
+    let p = crate::tokenize("say: three four five six seven, and stop");
+    let m = super::build::supplied(&t, &p);
+    assert_eq!(m, vec![false, false, true, true, true, true, true, false]);
+    // Four in a row is not enough.
+    let p = crate::tokenize("three four five six");
+    assert!(!super::build::supplied(&t, &p).contains(&true));
 }

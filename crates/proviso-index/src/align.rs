@@ -1,0 +1,370 @@
+//! Alignment of short seeds along a diagonal: how a copy with many of its
+//! words changed is still found.
+//!
+//! When every third word of a copy is replaced, inserted or deleted, the
+//! exact runs of 20 tokens the fingerprints find are gone, and the copy's
+//! MinHash falls below the near-duplicate threshold. What survives is
+//! many short stretches (a few words each) that the copy still shares with
+//! its reference, *in the same order, at about the same offsets*. As
+//! sequence aligners do (BLAST's seeds, minimap2's chains), the alignment
+//! takes every shared [`K`]-token seed of a document and one candidate
+//! reference, and finds the chain of seeds that runs forward in both texts
+//! along one diagonal band (document offset against reference offset,
+//! drifting at most [`BAND`] tokens between two seeds, at most [`GAP`]
+//! tokens apart) covering the most document tokens. Two unrelated texts
+//! share a few stock phrases, scattered: they do not line up.
+//!
+//! How many covered tokens are enough depends on the lengths: a long
+//! document against a long reference offers more chances for a chance
+//! chain, so the chain's length is weighed against the logarithm of the
+//! number of places it could have started ([`significance`]), as an
+//! E-value is (Karlin and Altschul, 1990).
+//!
+//! Tokens are the 16-bit token hashes the index keeps for every reference
+//! (the same the exact runs are extended with), so the alignment reads
+//! nothing the index does not already hold.
+
+/// Tokens per seed.
+pub(crate) const K: usize = 5;
+
+/// How far a chain may drift off its diagonal between two consecutive
+/// seeds: the tokens inserted or deleted between them.
+pub(crate) const BAND: i64 = 12;
+
+/// The most document tokens between the ends of two consecutive seeds of
+/// a chain.
+pub(crate) const GAP: usize = 48;
+
+/// Earlier seeds a seed looks back at for the chain it extends.
+const LOOKBACK: usize = 64;
+
+/// Reference positions kept for one seed (a reference repeating a phrase
+/// many times is not a reason to try every pair).
+const PER_SEED: usize = 4;
+
+/// The significance (bits) an alignment needs by default: on the tune
+/// half of `bench/audit_quality.py`, where alignment adds at most 0.5% of
+/// other models' answers to the same instructions to what exact runs
+/// flag.
+pub const DEFAULT_MIN: f64 = 40.0;
+
+/// Bits one covered token is worth against the chance of a chain
+/// ([`significance`]).
+pub const BITS_PER_TOKEN: f64 = 1.0;
+
+/// A chain of seeds shared in order by a document and a reference.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Alignment {
+    /// Document tokens the chain's seeds cover.
+    pub matched: usize,
+    /// The longest piece (document tokens).
+    pub longest: usize,
+    /// The pieces: a document token range and the reference token range
+    /// it is aligned with (seeds overlapping on one diagonal make one
+    /// piece), in order.
+    pub pieces: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+/// The buffers of alignments, kept between them.
+#[derive(Default)]
+pub(crate) struct AlignWork {
+    /// Open addressing from a seed to its latest reference position + 1.
+    slots: Vec<u32>,
+    /// The seed of each slot.
+    keys: Vec<u64>,
+    /// Per reference position: the seed's earlier position + 1 (0: none).
+    next: Vec<u32>,
+    /// Shared seeds, (document position, reference position), in
+    /// document order.
+    hits: Vec<(u32, u32)>,
+    /// Per hit: the best chain ending there (tokens covered) and the hit
+    /// before it in that chain + 1.
+    best: Vec<(u32, u32)>,
+}
+
+/// A seed's key: the hash of `K` token hashes.
+#[inline]
+fn seed_key(t: &[u16]) -> u64 {
+    t.iter().fold(0x5EED_u64, |h, &x| {
+        (h.rotate_left(17) ^ u64::from(x)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    })
+}
+
+/// The significance, in bits, of a chain covering `matched` tokens
+/// between a document of `doc` tokens and a reference of `reference`
+/// tokens: what the covered tokens are worth less the logarithm of the
+/// number of (document, reference) offset pairs a chance chain could
+/// start from.
+pub fn significance(matched: usize, doc: usize, reference: usize) -> f64 {
+    matched as f64 * BITS_PER_TOKEN - ((doc.max(1) as f64) * (reference.max(1) as f64)).log2()
+}
+
+/// The best chain of seeds between `doc[window]` and `reference` (token
+/// hashes, 16 bits each), or `None` when they share no seed.
+pub(crate) fn align(
+    doc: &[u16],
+    window: std::ops::Range<usize>,
+    reference: &[u16],
+    w: &mut AlignWork,
+) -> Option<Alignment> {
+    let window = window.start.min(doc.len())..window.end.min(doc.len());
+    if reference.len() < K || window.len() < K || reference.len() > u32::MAX as usize / 2 {
+        return None;
+    }
+    let AlignWork {
+        slots,
+        keys,
+        next,
+        hits,
+        best,
+    } = w;
+    // The reference's seeds, each pointing at its latest position, which
+    // points at the one before.
+    let seeds = reference.len() - K + 1;
+    let bits = (2 * seeds).next_power_of_two().trailing_zeros().max(4);
+    let mask = (1usize << bits) - 1;
+    slots.clear();
+    slots.resize(mask + 1, 0);
+    keys.clear();
+    keys.resize(mask + 1, 0);
+    next.clear();
+    next.resize(seeds, 0);
+    let slot_of = |key: u64| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+    for j in 0..seeds {
+        let key = seed_key(&reference[j..j + K]);
+        let mut s = slot_of(key);
+        loop {
+            if slots[s] == 0 {
+                slots[s] = j as u32 + 1;
+                keys[s] = key;
+                break;
+            }
+            if keys[s] == key {
+                next[j] = slots[s];
+                slots[s] = j as u32 + 1;
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+    hits.clear();
+    for i in window.start..=window.end - K {
+        let key = seed_key(&doc[i..i + K]);
+        let mut s = slot_of(key);
+        while slots[s] != 0 {
+            if keys[s] == key {
+                let mut at = slots[s];
+                for _ in 0..PER_SEED {
+                    if at == 0 {
+                        break;
+                    }
+                    hits.push((i as u32, at - 1));
+                    at = next[at as usize - 1];
+                }
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+    if hits.is_empty() {
+        return None;
+    }
+    // The chain ending at each hit that covers the most document tokens:
+    // hits come in document order, so the hits a chain can extend are
+    // among the few before.
+    best.clear();
+    let k = K as u32;
+    let mut top = (0u32, 0usize);
+    for h in 0..hits.len() {
+        let (i, j) = hits[h];
+        let d = i64::from(j) - i64::from(i);
+        let mut b = (k, 0u32);
+        for g in (h.saturating_sub(LOOKBACK)..h).rev() {
+            let (i2, j2) = hits[g];
+            if i2 as usize + K + GAP < i as usize {
+                break;
+            }
+            if i2 >= i || j2 >= j || (d - (i64::from(j2) - i64::from(i2))).abs() > BAND {
+                continue;
+            }
+            let s = best[g].0 + k.min(i - i2).min(j - j2);
+            if s > b.0 {
+                b = (s, g as u32 + 1);
+            }
+        }
+        best.push(b);
+        if b.0 > top.0 {
+            top = (b.0, h);
+        }
+    }
+    // Back along the chain, seeds on one diagonal that overlap or touch
+    // made into one piece.
+    let mut chain = Vec::new();
+    let mut h = top.1 as u32 + 1;
+    while h != 0 {
+        chain.push(hits[h as usize - 1]);
+        h = best[h as usize - 1].1;
+    }
+    chain.reverse();
+    let mut pieces: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+    for (i, j) in chain {
+        let (i, j) = (i as usize, j as usize);
+        match pieces.last_mut() {
+            Some((dr, rr)) if i <= dr.end && j <= rr.end && i - dr.start == j - rr.start => {
+                dr.end = i + K;
+                rr.end = j + K;
+            }
+            _ => pieces.push((i..i + K, j..j + K)),
+        }
+    }
+    Some(Alignment {
+        matched: top.0 as usize,
+        longest: pieces.iter().map(|p| p.0.len()).max().unwrap_or(0),
+        pieces,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Words as 16-bit token hashes (a word's letters folded).
+    fn toks(text: &str) -> Vec<u16> {
+        text.split_whitespace()
+            .map(|w| {
+                w.bytes()
+                    .fold(7u16, |h, b| h.wrapping_mul(31).wrapping_add(u16::from(b)))
+            })
+            .collect()
+    }
+
+    fn run(doc: &str, reference: &str) -> Option<Alignment> {
+        let d = toks(doc);
+        align(&d, 0..d.len(), &toks(reference), &mut AlignWork::default())
+    }
+
+    #[test]
+    fn a_verbatim_copy_is_one_piece() {
+        let r = "a b c d e f g h i j k l m n o p";
+        let a = run(&format!("x y {r} z"), r).unwrap();
+        assert_eq!(a.matched, 16);
+        assert_eq!(a.longest, 16);
+        assert_eq!(a.pieces, vec![(2..18, 0..16)]);
+    }
+
+    #[test]
+    fn edits_between_seeds_keep_one_chain() {
+        // Every sixth word replaced, one inserted, one deleted: the
+        // pieces follow each other in both texts, off by the insertion.
+        let r =
+            "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15 w16 w17 w18 w19 w20 w21 w22 w23";
+        let d =
+            "w0 w1 w2 w3 w4 w5 XX w7 w8 w9 w10 w11 w12 INS w13 w14 w15 w16 w17 w19 w20 w21 w22 w23";
+        let a = run(d, r).unwrap();
+        assert_eq!(
+            a.pieces,
+            vec![
+                (0..6, 0..6),
+                (7..13, 7..13),
+                (14..19, 13..18),
+                (19..24, 19..24)
+            ]
+        );
+        assert_eq!(a.matched, 22);
+        assert_eq!(a.longest, 6);
+    }
+
+    #[test]
+    fn seeds_out_of_order_do_not_chain() {
+        // The same five-word phrases, in the other order: each alone.
+        let r = "a b c d e f g h i j";
+        let d = "f g h i j a b c d e";
+        let a = run(d, r).unwrap();
+        assert_eq!(a.matched, 5);
+        assert_eq!(a.pieces.len(), 1);
+    }
+
+    #[test]
+    fn far_apart_seeds_do_not_chain() {
+        let r = format!("a b c d e {} f g h i j", "r ".repeat(100));
+        let d = format!("a b c d e {} f g h i j", "q ".repeat(100));
+        assert_eq!(run(&d, &r).unwrap().matched, 5);
+        // Near enough, but off the diagonal by more than the band.
+        let r = format!("a b c d e {} f g h i j", "r ".repeat(5));
+        let d = format!("a b c d e {} f g h i j", "q ".repeat(5 + BAND as usize + 1));
+        assert_eq!(run(&d, &r).unwrap().matched, 5);
+        let d = format!("a b c d e {} f g h i j", "q ".repeat(5 + BAND as usize));
+        assert_eq!(run(&d, &r).unwrap().matched, 10);
+    }
+
+    #[test]
+    fn nothing_shared_or_too_short() {
+        assert_eq!(run("a b c d e f", "g h i j k l"), None);
+        assert_eq!(run("a b c d", "a b c d"), None);
+        let d = toks("a b c d e f g");
+        // Only the window is read.
+        assert_eq!(
+            align(&d, 2..7, &toks("a b c d e"), &mut AlignWork::default()),
+            None
+        );
+        assert!(align(&d, 0..100, &toks("a b c d e"), &mut AlignWork::default()).is_some());
+    }
+
+    #[test]
+    fn a_repeated_phrase_is_bounded() {
+        // A reference saying one thing 100 times and a document saying it
+        // 100 times: a few hits per seed, not every pair.
+        let r = toks(&"la ".repeat(100));
+        let mut w = AlignWork::default();
+        let a = align(&r, 0..r.len(), &r, &mut w).unwrap();
+        assert!(w.hits.len() <= PER_SEED * r.len());
+        assert!(a.matched >= K);
+    }
+
+    #[test]
+    fn pieces_are_equal_and_in_order() {
+        // Random texts over a small vocabulary, edited at random: every
+        // piece holds the same tokens on both sides, and pieces run
+        // forward in both.
+        let mut x = 0x1234_5678_9abc_def0_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut w = AlignWork::default();
+        for _ in 0..300 {
+            let reference: Vec<u16> = (0..rnd(300) + 5).map(|_| rnd(40) as u16).collect();
+            let mut doc = Vec::new();
+            for &t in &reference {
+                match rnd(10) {
+                    0 => doc.push(rnd(40) as u16),
+                    1 => doc.extend([t, rnd(40) as u16]),
+                    2 => {}
+                    _ => doc.push(t),
+                }
+            }
+            let Some(a) = align(&doc, 0..doc.len(), &reference, &mut w) else {
+                continue;
+            };
+            let mut covered = 0;
+            for (i, (d, r)) in a.pieces.iter().enumerate() {
+                assert_eq!(doc[d.clone()], reference[r.clone()]);
+                covered += d.len();
+                if let Some((d0, r0)) = i.checked_sub(1).map(|p| &a.pieces[p]) {
+                    assert!(d0.end <= d.start + K && d0.start < d.start);
+                    assert!(r0.start < r.start);
+                }
+            }
+            assert!(a.matched <= covered && a.matched >= a.longest);
+        }
+    }
+
+    #[test]
+    fn significance_weighs_lengths() {
+        assert!(significance(40, 100, 100) > significance(40, 10_000, 100));
+        assert!(significance(40, 100, 100) < significance(41, 100, 100));
+        assert_eq!(significance(0, 0, 0), 0.0);
+    }
+}
