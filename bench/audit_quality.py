@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 
@@ -49,6 +50,16 @@ def wilson(k, n, z=1.959964):
 def split_of(key):
     h = hashlib.sha256(f"{SPLIT_SALT}:{key}".encode()).digest()
     return "tune" if h[0] % 2 == 0 else "test"
+
+
+def part_of(key):
+    """`test` (half of the instructions, reported), else `background` or
+    `tune` (a quarter each: the background is made of one, the threshold
+    chosen on the other, so tuning sees instructions the background never
+    saw, as the test does)."""
+    if split_of(key) == "test":
+        return "test"
+    return "background" if split_of(f"background:{key}") == "tune" else "tune"
 
 
 def alpaca(name):
@@ -123,6 +134,26 @@ def main(binary, work, seed=20261205):
     if not glob.glob(f"{index_dir}/*.pvx"):
         subprocess.run([binary, "--config", cfg, "index", "add", f"{work}/refs.jsonl", "--prompt-field", "prompt"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The same index with a background: the other models' answers to the
+    # background quarter's instructions, and the background quarter of the
+    # human texts (none of them a negative below).
+    bg_dir = f"{work}/index-bg"
+    bg_cfg = f"{work}/proviso-bg.toml"
+    with open(bg_cfg, "w") as f:
+        f.write(f'data_dir = "{work}/data"\n[index]\ndir = "{bg_dir}"\nfollow = false\n')
+    if not os.path.exists(f"{bg_dir}/background.pvb"):
+        os.makedirs(bg_dir, exist_ok=True)
+        for seg in glob.glob(f"{index_dir}/*.pvx"):
+            shutil.copy(seg, bg_dir)
+        texts = [t for f in others for i, t in enumerate(alpaca(os.path.basename(f)))
+                 if part_of(f"en:{i}") == "background"]
+        texts += [p for p in paras if part_of(f"para:{p}") == "background"]
+        texts += [r for r in reviews[:6000] if part_of(f"review:{r}") == "background"]
+        with open(f"{work}/background.jsonl", "w") as f:
+            for t in texts:
+                f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+        subprocess.run([binary, "--config", bg_cfg, "index", "background", f"{work}/background.jsonl"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     vocab = [w for t in alpaca("claude-3-opus-20240229.json") for w in t.split() if w.isalpha()]
     zh_vocab = [c for r in reviews for c in r if "\u4e00" <= c <= "\u9fff"]
@@ -133,8 +164,8 @@ def main(binary, work, seed=20261205):
         converters = {}
 
     def categories(half):
-        en = [t for lang, i, t in refs if lang == "en" and split_of(f"en:{i}") == half and len(t.split()) >= 60]
-        zh_ = [t for lang, i, t in refs if lang == "zh" and split_of(f"zh:{i}") == half]
+        en = [t for lang, i, t in refs if lang == "en" and part_of(f"en:{i}") == half and len(t.split()) >= 60]
+        zh_ = [t for lang, i, t in refs if lang == "zh" and part_of(f"zh:{i}") == half]
         cats = {"English verbatim": en}
         for rate in (0.1, 0.2, 0.3, 0.4):
             cats[f"English, {int(rate * 100)}% of words edited"] = [edit_words(t, rate, rng, vocab) for t in en]
@@ -150,21 +181,21 @@ def main(binary, work, seed=20261205):
         for f in others:
             name = os.path.basename(f)[:-len(".json")]
             negs[f"{name}'s answers"] = [
-                t for i, t in enumerate(alpaca(os.path.basename(f))) if split_of(f"en:{i}") == half]
-        # Human text has no instructions: halves of it by a hash of the text.
-        negs["C4 and Wikipedia paragraphs"] = [p for p in paras if split_of(f"para:{p}") == half]
-        negs["Chinese hotel reviews"] = [r for r in reviews[:6000] if split_of(f"review:{r}") == half]
+                t for i, t in enumerate(alpaca(os.path.basename(f))) if part_of(f"en:{i}") == half]
+        # Human text has no instructions: parts of it by a hash of the text.
+        negs["C4 and Wikipedia paragraphs"] = [p for p in paras if part_of(f"para:{p}") == half]
+        negs["Chinese hotel reviews"] = [r for r in reviews[:6000] if part_of(f"review:{r}") == half]
         return cats, negs
 
-    def scores(name, docs):
+    def scores(name, docs, config):
         """Per document: whether an exact run or near duplicate flagged
         it, and the best significance of an alignment (None: none)."""
         path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
         with open(path, "w") as f:
             for d in docs:
                 f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
-        out = path + ".findings"
-        subprocess.run([binary, "--config", cfg, "audit", path, "--json", out, "--align-min", "-1000000"],
+        out = path + (".bg" if config == bg_cfg else "") + ".findings"
+        subprocess.run([binary, "--config", config, "audit", path, "--json", out, "--align-min", "-1000000"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         res = [(False, None)] * len(docs)
         for line in open(out):
@@ -180,52 +211,60 @@ def main(binary, work, seed=20261205):
         return sum(1 for base, sig in res if base or (t is not None and sig is not None and sig >= t))
 
     halves = {h: categories(h) for h in ("tune", "test")}
-    got = {h: ({n: scores(f"{h} {n}", d) for n, d in cats.items()},
-               {n: scores(f"{h} {n}", d) for n, d in negs.items()}) for h, (cats, negs) in halves.items()}
-    # The threshold: the smallest significance at which alignment adds at
-    # most 0.5% of the other models' answers to the tune half's
-    # instructions to those exact runs and near duplicates flag.
-    tune_negs = [x for n, r in got["tune"][1].items() if "answers" in n for x in r]
-    base_fp = found(tune_negs, None)
-    allowed = base_fp + int(0.005 * len(tune_negs))
-    sigs = sorted({s for _, s in tune_negs if s is not None} | {s for r in got["tune"][0].values() for _, s in r
-                                                                if s is not None})
-    threshold = next((t for t in sigs if found(tune_negs, t) <= allowed), None)
-    if threshold is None:
-        threshold = (sigs[-1] + 1) if sigs else 0.0
-    threshold = float(f"{threshold:.1f}")
-    while found(tune_negs, threshold) > allowed:
-        threshold += 0.1
 
-    def row(name, res, n):
-        lo, hi = wilson(found(res, None), n)
-        k = found(res, threshold)
-        lo2, hi2 = wilson(k, n)
-        return (f"| {name} | {n} | {found(res, None) / n:.3f} [{lo:.3f}, {hi:.3f}] | "
-                f"{k / n:.3f} [{lo2:.3f}, {hi2:.3f}] |")
+    def run(config):
+        """Per half: the categories' and the negatives' scores, and the
+        threshold chosen on the tune part: the smallest significance at
+        which alignment adds at most 0.5% of the other models' answers to
+        the tune part's instructions to those exact runs and near
+        duplicates flag."""
+        got = {h: ({n: scores(f"{h} {n}", d, config) for n, d in cats.items()},
+                   {n: scores(f"{h} {n}", d, config) for n, d in negs.items()}) for h, (cats, negs) in halves.items()}
+        tune_negs = [x for n, r in got["tune"][1].items() if "answers" in n for x in r]
+        allowed = found(tune_negs, None) + int(0.005 * len(tune_negs))
+        sigs = sorted({sg for r in list(got["tune"][0].values()) + [tune_negs] for _, sg in r if sg is not None})
+        t = next((t for t in sigs if found(tune_negs, t) <= allowed), (sigs[-1] + 1) if sigs else 0.0)
+        t = float(f"{t:.1f}")
+        while found(tune_negs, t) > allowed:
+            t += 0.1
+        return got["test"], t
 
-    cats_test, negs_test = got["test"]
-    lines = [f"Alignment threshold chosen on the tune half: {threshold:.1f} bits (the product's default is "
-             "`proviso_index::ALIGN_DEFAULT_MIN`).", "",
-             "| category (test half) | n | exact runs and near duplicates [95% CI] | with alignment [95% CI] |",
-             "| --- | --- | --- | --- |"]
-    for name, res in cats_test.items():
-        lines.append(row(name, res, len(res)))
-    lines += ["", "| negatives (test half) | n | flagged without alignment [95% CI] | with alignment [95% CI] |",
-              "| --- | --- | --- | --- |"]
-    models = []
-    for name, res in negs_test.items():
-        lines.append(row(name, res, len(res)))
+    (cats_plain, negs_plain), t_plain = run(cfg)
+    (cats_bg, negs_bg), t_bg = run(bg_cfg)
+
+    def cell(res, t):
+        k = found(res, t)
+        lo, hi = wilson(k, len(res))
+        return f"{k / len(res):.3f} [{lo:.3f}, {hi:.3f}]"
+
+    def row(name, plain, bg):
+        return (f"| {name} | {len(plain)} | {cell(plain, None)} | {cell(plain, t_plain)} | {cell(bg, None)} | "
+                f"{cell(bg, t_bg)} |")
+
+    head = ("| {} | n | exact runs and near duplicates | + alignment | with the background: exact runs and near "
+            "duplicates | + alignment |\n| --- | --- | --- | --- | --- | --- |")
+    lines = [f"Alignment thresholds chosen on the tune part: {t_plain:.1f} bits without the background, {t_bg:.1f} "
+             "bits with it (the product's defaults: 36 and 28, `proviso_index::ALIGN_DEFAULT_MIN` and "
+             "`ALIGN_DEFAULT_MIN_WITH_BACKGROUND`). Rates with 95% Wilson "
+             "intervals.", "", head.format("copies found (test half)")]
+    for name in cats_plain:
+        lines.append(row(name, cats_plain[name], cats_bg[name]))
+    lines += ["", head.format("negatives flagged (test half)")]
+    models_plain, models_bg = [], []
+    for name in negs_plain:
+        lines.append(row(name, negs_plain[name], negs_bg[name]))
         if "answers" in name:
-            models += res
-    lines.append(row("**all eight other models**", models, len(models)))
+            models_plain += negs_plain[name]
+            models_bg += negs_bg[name]
+    lines.append(row("**all eight other models**", models_plain, models_bg))
     table = "\n".join(lines)
     print(table)
     intro = (
         f"References: {len(refs)} answers (GPT-4-turbo and GPT-3.5 to the 805 AlpacaEval instructions, "
-        f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add`; the instructions (and human texts) "
-        "split in halves by a salted hash: the alignment threshold is chosen on the `tune` half, the `test` half is "
-        "reported. Disguises made by `bench/audit_quality.py` alone (word edits are replacements, insertions and "
+        f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add --prompt-field` with their "
+        "instructions; the instructions (and human texts) split by a salted hash: a half reported (`test`), a quarter "
+        "whose other models' answers and human texts make the background (`proviso index background`), a quarter on "
+        "which the alignment thresholds are chosen. Disguises made by `bench/audit_quality.py` alone (word edits are replacements, insertions and "
         f"deletions in equal parts; seed {seed}); Traditional script by OpenCC's C++ library (Python `opencc`). A copy "
         "is found when `proviso audit` flags its document.\n\n")
     append_results("Audit: disguised copies found, on data the audit did not shape", "python3 bench/audit_quality.py "

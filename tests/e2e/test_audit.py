@@ -4,6 +4,7 @@ records (key, team, model, time), report bad input, gate with --fail-above."""
 
 import gzip
 import json
+import random
 import subprocess
 
 import openai
@@ -179,3 +180,84 @@ def test_an_index_of_the_previous_tokenizer_keeps_working_after_the_upgrade(tmp_
     fresh.write_text(f'data_dir = "{tmp_path / "fresh"}"\n')
     assert run(fresh, "index", "add", str(FIXTURES / "gpt4_outputs.json")).returncode == 0
     assert json.loads(run(fresh, "index", "stats").stdout)["params"]["tokenizer"] == 2
+
+
+def edit_words(text, tag, rate=0.25):
+    """A heavy disguise made here, not by Proviso: about a quarter of the
+    words replaced, followed by an inserted word, or deleted, at random
+    (seeded)."""
+    rng = random.Random(tag)
+    out = []
+    for i, w in enumerate(text.split()):
+        if rng.random() >= rate:
+            out.append(w)
+            continue
+        op = rng.randrange(3)
+        if op == 0:
+            out.append(f"zq{tag}x{i}")
+        elif op == 1:
+            out += [w, f"ins{tag}y{i}"]
+    return " ".join(out)
+
+
+def test_heavily_edited_copies_are_aligned_and_a_background_discounts(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    assert run(cfg, "index", "add", str(FIXTURES / "gpt4_outputs.json")).returncode == 0
+    gpt4 = [o["output"] for o in json.loads((FIXTURES / "gpt4_outputs.json").read_text())]
+    long = [(i, t) for i, t in enumerate(gpt4) if len(t.split()) >= 120]
+    assert len(long) >= 10
+    train = tmp_path / "edited.jsonl"
+    train.write_text("".join(json.dumps({"text": edit_words(t, i)}) + "\n" for i, t in long))
+
+    def audit(*flags):
+        out = tmp_path / "f.jsonl"
+        r = run(cfg, "audit", str(train), "--json", str(out), *flags)
+        assert r.returncode == 0, r.stderr
+        return [json.loads(l) for l in out.read_text().splitlines()][:-1]
+
+    found = audit()
+    # A quarter of the words changed leaves few runs of 20 tokens: the
+    # alignment finds the copies, each attributed to its own reference.
+    assert len(found) >= 0.8 * len(long), (len(found), len(long))
+    aligned = [f for f in found if f["kind"] == "aligned"]
+    assert len(aligned) >= 0.5 * len(found)
+    for f in found:
+        m = f["references"][0]
+        assert m["attribution"]["row"] == long[f["line"] - 1][0] + 1
+        assert len(m["spans"]) == len(m["reference_spans"])
+    for f in aligned:
+        m = f["references"][0]
+        assert m["kind"] == "aligned" and m["significance"] >= 36 and m["aligned"] > 0 and len(m["spans"]) > 1
+    # Without alignment, only those with a run of 20 tokens left.
+    assert [f["line"] for f in audit("--no-align")] == [f["line"] for f in found if f["kind"] == "exact"]
+    assert [f["line"] for f in audit("--align-min", "100000")] == [f["line"] for f in audit("--no-align")]
+    r = run(cfg, "audit", str(train), "--no-align", "--align-min", "5")
+    assert r.returncode == 2 and "cannot be used with" in r.stderr
+    # Both sides highlighted in the report.
+    report = tmp_path / "r.html"
+    r = run(cfg, "audit", str(train), "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    page = report.read_text()
+    blocks = page.split("<h3>")[1:]
+    for kind, pieces in (("aligned", 2), ("exact", 1)):
+        block = next(b for b in blocks if f"— {kind} match" in b)
+        doc_side, ref_side = block.split("<b>reference output</b>", 1)
+        assert doc_side.count("<mark>") >= pieces, kind
+        assert ref_side.split("</pre>")[0].count("<mark>") >= pieces, kind
+    # Other models' answers to the same instructions: at most one flagged.
+    claude = tmp_path / "claude.jsonl"
+    claude.write_text("".join(json.dumps({"text": c["output"]}) + "\n"
+                              for c in json.loads((FIXTURES / "claude3_outputs.json").read_text())))
+    out = tmp_path / "claude.findings"
+    r = run(cfg, "audit", str(claude), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text().splitlines()[-1])["summary"]["flagged"] <= 1
+    # A background: its phrases are counted in `stats`; the copies are
+    # still found with it.
+    r = run(cfg, "index", "background", str(FIXTURES / "c4_human.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert "phrases" in r.stderr
+    stats = json.loads(run(cfg, "index", "stats").stdout)
+    assert stats["background_phrases"] > 1000
+    assert len(audit()) >= 0.8 * len(long)

@@ -38,11 +38,12 @@ pub struct Args {
     fail_above: Option<f64>,
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
-    /// edited copies, and more documents that are not copies.
-    #[arg(long, default_value_t = proviso_index::ALIGN_DEFAULT_MIN, allow_negative_numbers = true)]
-    align_min: f64,
+    /// edited copies, and more documents that are not copies [default: 36,
+    /// or 28 when the index has a background].
+    #[arg(long, allow_negative_numbers = true)]
+    align_min: Option<f64>,
     /// No alignment of short seeds: exact runs and near duplicates only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "align_min")]
     no_align: bool,
 }
 
@@ -221,6 +222,19 @@ fn reference_texts(
         .collect()
 }
 
+/// The byte ranges of `text` that token ranges of it (as the index's
+/// tokenizer `version` reads it) cover, in order.
+fn token_bytes(text: &str, version: u32, spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let toks = proviso_index::tokenize_version(text, version);
+    let mut out: Vec<(usize, usize)> = spans
+        .iter()
+        .filter(|(a, b)| a < b)
+        .filter_map(|&(a, b)| Some((toks.get(a)?.start as usize, toks.get(b - 1)?.end as usize)))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if let Some(r) = a.fail_above.filter(|r| !(0.0..=1.0).contains(r)) {
         return Err(Exit(
@@ -232,15 +246,22 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     if a.sample == Some(0) {
         return Err(Exit(EXIT_USAGE, "--sample must be at least 1".into()).into());
     }
-    if !a.align_min.is_finite() {
+    if let Some(bits) = a.align_min.filter(|b| !b.is_finite()) {
         return Err(Exit(
             EXIT_USAGE,
-            format!("--align-min {}: expected a number of bits", a.align_min),
+            format!("--align-min {bits}: expected a number of bits"),
         )
         .into());
     }
     let (mut index, segment_paths) = crate::cmd_index::load_unchecked(cfg)?;
-    index.set_alignment((!a.no_align).then_some(a.align_min));
+    let tokenizer = index
+        .params()
+        .map_or(proviso_index::TOKENIZER, |p| p.tokenizer);
+    index.set_alignment(match (a.no_align, a.align_min) {
+        (true, _) => proviso_index::Alignment::Off,
+        (false, Some(bits)) => proviso_index::Alignment::AtLeast(bits),
+        (false, None) => proviso_index::Alignment::Default,
+    });
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
     // Created before the scan: a path that cannot be written fails now,
     // not after an hour of scanning.
@@ -352,13 +373,18 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
         let items: Vec<crate::report_html::Shown> = shown
             .into_iter()
             .zip(refs)
-            .map(
-                |((flagged, text), reference_text)| crate::report_html::Shown {
+            .map(|((flagged, text), reference_text)| {
+                let reference_spans = match (&reference_text, flagged.references.first()) {
+                    (Some(t), Some(m)) => token_bytes(t, tokenizer, &m.matched.reference_spans),
+                    _ => Vec::new(),
+                };
+                crate::report_html::Shown {
                     flagged,
                     text,
                     reference_text,
-                },
-            )
+                    reference_spans,
+                }
+            })
             .collect();
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         std::fs::write(path, crate::report_html::render(&summary, &items, &command))

@@ -1,4 +1,4 @@
-//! `proviso index add | rebuild | stats`
+//! `proviso index add | background | rebuild | stats`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use proviso_audit::{BadInput, FieldSpec, read_references};
 use proviso_index::{
-    Index, IndexBuilder, IndexSet, Params, Reference, read_segment, write_segment,
+    Background, Index, IndexBuilder, IndexSet, Params, Reference, read_segment, write_segment,
 };
 use proviso_ledger::{LedgerReader, Outcome, RecordKind, SqliteConfig, SqliteStore};
 
@@ -29,6 +29,17 @@ pub enum Command {
         /// repeats from it is not taken as evidence of a copy.
         #[arg(long)]
         prompt_field: Option<String>,
+    },
+    /// Add texts the provider did not write (human text, other models'
+    /// answers) to the index's background: the phrases they hold are then
+    /// no evidence of a copy.
+    Background {
+        /// Files, directories or globs (JSON arrays, JSON lines, text).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The field holding the text (a key or a JSON pointer).
+        #[arg(long)]
+        field: Option<String>,
     },
     /// Rebuild the ledger's segment from every output the ledger holds.
     Rebuild,
@@ -106,7 +117,27 @@ fn load_with(
         )
         .into());
     }
-    Ok((IndexSet::new(parts).ok_or_else(params_differ)?, opened))
+    let mut set = IndexSet::new(parts).ok_or_else(params_differ)?;
+    if let Some(bg) = read_background(&d)? {
+        set.set_background(Some(bg))
+            .map_err(|e| Exit(1, format!("{}: {e}", d.join(BACKGROUND).display())))?;
+    }
+    Ok((set, opened))
+}
+
+/// The background's file in the index directory.
+const BACKGROUND: &str = "background.pvb";
+
+/// The index directory's background, if it has one.
+fn read_background(d: &std::path::Path) -> anyhow::Result<Option<Background>> {
+    let path = d.join(BACKGROUND);
+    match std::fs::read(&path) {
+        Ok(b) => Background::from_bytes(&b)
+            .map(Some)
+            .map_err(|e| Exit(1, format!("{}: {e}", path.display())).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    }
 }
 
 /// The parameters of new segments for directory `d`: those of a segment
@@ -191,6 +222,47 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Background { files, field } => {
+            let d = dir(cfg);
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            let mut bg =
+                read_background(&d)?.unwrap_or_else(|| Background::new(params_for(&d).tokenizer));
+            let before = bg.len();
+            let spec = field.map(FieldSpec::Named).unwrap_or_default();
+            let mut bad = Vec::new();
+            let (mut texts, mut n) = (Vec::new(), 0usize);
+            read_references(&files, &spec, &mut bad, &mut |doc| {
+                texts.push(doc.text);
+                n += 1;
+                if texts.len() == 8192 {
+                    bg.add_texts(&std::mem::take(&mut texts));
+                }
+            });
+            bg.add_texts(&texts);
+            report_bad(&bad);
+            if n == 0 {
+                return Err(Exit(1, "no texts found in the given files".into()).into());
+            }
+            // Written beside, then renamed into place: a reader sees the
+            // old background or the new, never half of one.
+            let path = d.join(BACKGROUND);
+            let tmp = d.join(format!(".{BACKGROUND}.{}.partial", std::process::id()));
+            std::fs::write(&tmp, bg.to_bytes())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "background: {} phrases ({} new) from {n} texts in {} ({} bad inputs)",
+                bg.len(),
+                bg.len() - before,
+                path.display(),
+                bad.len()
+            );
+            Ok(if bad.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Rebuild => {
             // Replace every ledger segment with one built from the whole ledger.
             let d = dir(cfg);
@@ -233,6 +305,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                         },
                     ),
                     "bytes_on_disk": size,
+                    "background_phrases": idx.background().map_or(0, Background::len),
                     "params": idx.params(),
                 })
             );
@@ -509,5 +582,44 @@ mod tests {
             "a\nb\n"
         );
         assert_eq!(request_text("not json"), "");
+    }
+
+    #[test]
+    fn a_background_makes_its_phrases_no_evidence() {
+        let (tmp, cfg) = temp_config();
+        let shared = words("shared", 0);
+        let own = format!("{} {}", words("own", 1), words("own", 2));
+        let refs = tmp.path().join("refs.jsonl");
+        std::fs::write(&refs, format!("{{\"output\": \"{own} {shared}\"}}\n")).unwrap();
+        let add = Command::Add {
+            files: vec![refs.display().to_string()],
+            field: None,
+            prompt_field: None,
+        };
+        run(&cfg, add).unwrap();
+        let doc = format!("x {shared} y");
+        assert!(load(&cfg).unwrap().query(&doc).flagged);
+        let texts = tmp.path().join("background.jsonl");
+        std::fs::write(&texts, format!("{{\"text\": \"an essay: {shared}\"}}\n")).unwrap();
+        let background = Command::Background {
+            files: vec![texts.display().to_string()],
+            field: None,
+        };
+        run(&cfg, background).unwrap();
+        let idx = load(&cfg).unwrap();
+        assert!(idx.background().is_some_and(|b| b.len() >= 36));
+        assert!(!idx.query(&doc).flagged);
+        assert!(idx.query(&format!("x {own} y")).flagged);
+        // A damaged background is an error that names its file.
+        let p = dir(&cfg).join(BACKGROUND);
+        let mut b = std::fs::read(&p).unwrap();
+        let n = b.len();
+        b[n / 2] ^= 1;
+        std::fs::write(&p, b).unwrap();
+        let e = format!("{:#}", load(&cfg).unwrap_err());
+        assert!(
+            e.contains("background.pvb") && e.contains("checksum"),
+            "{e}"
+        );
     }
 }

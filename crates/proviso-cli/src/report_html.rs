@@ -16,6 +16,9 @@ pub struct Shown {
     pub text: String,
     /// The text of the best-matching reference, when it could be found.
     pub reference_text: Option<String>,
+    /// The byte ranges of that text the document's spans are matched
+    /// with, in order.
+    pub reference_spans: Vec<(usize, usize)>,
 }
 
 fn esc(s: &str) -> String {
@@ -163,10 +166,10 @@ pub fn render(summary: &Summary, shown: &[Shown], command: &str) -> String {
             f.jaccard,
             esc(&origin.unwrap_or_default()),
             highlighted(&s.text, &f.spans),
-            esc(s
-                .reference_text
-                .as_deref()
-                .unwrap_or("(the reference text is not available)"))
+            s.reference_text.as_deref().map_or_else(
+                || esc("(the reference text is not available)"),
+                |t| highlighted(t, &s.reference_spans)
+            )
         );
     }
     h.push_str("</html>\n");

@@ -31,7 +31,13 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "pvx"))
         .collect();
     paths.sort();
-    let set = IndexSet::new(paths.iter().map(|p| read_segment(p).unwrap()).collect()).unwrap();
+    let mut set = IndexSet::new(paths.iter().map(|p| read_segment(p).unwrap()).collect()).unwrap();
+    // The directory's background, when it has one, as `proviso audit`
+    // would use it.
+    if let Ok(b) = std::fs::read(std::path::Path::new(&dir).join("background.pvb")) {
+        set.set_background(Some(proviso_index::Background::from_bytes(&b).unwrap()))
+            .unwrap();
+    }
     let p = set.params().unwrap().clone();
     let mut docs: Vec<String> = Vec::new();
     let mut bytes = 0usize;
@@ -62,11 +68,12 @@ fn main() {
         );
     };
     println!(
-        "{} documents, {:.1} MB, {} references in {} segments",
+        "{} documents, {:.1} MB, {} references in {} segments, background of {} phrases",
         docs.len(),
         bytes as f64 / 1e6,
         set.len(),
-        set.segments().len()
+        set.segments().len(),
+        set.background().map_or(0, proviso_index::Background::len)
     );
     // One untimed pass first: the script table is built on the first Han
     // character, and the first pass over fresh memory pays page faults.
@@ -105,7 +112,7 @@ fn main() {
     time("query (again: index pages warm)", &|d| look_up(&set, d));
     // Without alignment of short seeds: its cost is the difference.
     let mut plain = set;
-    plain.set_alignment(None);
+    plain.set_alignment(proviso_index::Alignment::Off);
     time("query (no alignment)", &|d| look_up(&plain, d));
 }
 

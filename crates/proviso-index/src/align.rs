@@ -42,11 +42,28 @@ const LOOKBACK: usize = 64;
 /// many times is not a reason to try every pair).
 const PER_SEED: usize = 4;
 
-/// The significance (bits) an alignment needs by default: on the tune
-/// half of `bench/audit_quality.py`, where alignment adds at most 0.5% of
-/// other models' answers to the same instructions to what exact runs
-/// flag.
-pub const DEFAULT_MIN: f64 = 40.0;
+/// The significance (bits) an alignment needs by default, without a
+/// background: on the tune part of `bench/audit_quality.py`, the smallest
+/// at which alignment adds at most 0.5% of other models' answers to the
+/// same instructions to what exact runs flag.
+pub const DEFAULT_MIN: f64 = 36.0;
+
+/// The same, with a background ([`crate::Background`]): its common
+/// phrases are no seeds, so a chain of the rest needs fewer bits.
+pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 28.0;
+
+/// Whether and how a look-up aligns short seeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Alignment {
+    /// No alignment: exact runs and near duplicates only.
+    Off,
+    /// At [`DEFAULT_MIN`] bits, or [`DEFAULT_MIN_WITH_BACKGROUND`] with a
+    /// background.
+    #[default]
+    Default,
+    /// At this many bits.
+    AtLeast(f64),
+}
 
 /// Bits one covered token is worth against the chance of a chain
 /// ([`significance`]).
@@ -54,7 +71,7 @@ pub const BITS_PER_TOKEN: f64 = 1.0;
 
 /// A chain of seeds shared in order by a document and a reference.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Alignment {
+pub(crate) struct Chain {
     /// Document tokens the chain's seeds cover.
     pub matched: usize,
     /// The longest piece (document tokens).
@@ -84,7 +101,7 @@ pub(crate) struct AlignWork {
 
 /// A seed's key: the hash of `K` token hashes.
 #[inline]
-fn seed_key(t: &[u16]) -> u64 {
+pub(crate) fn seed_key(t: &[u16]) -> u64 {
     t.iter().fold(0x5EED_u64, |h, &x| {
         (h.rotate_left(17) ^ u64::from(x)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     })
@@ -101,12 +118,15 @@ pub fn significance(matched: usize, doc: usize, reference: usize) -> f64 {
 
 /// The best chain of seeds between `doc[window]` and `reference` (token
 /// hashes, 16 bits each), or `None` when they share no seed.
+/// `common`, when given, marks the document positions whose seed is a
+/// common phrase (the background's): those are not seeds.
 pub(crate) fn align(
     doc: &[u16],
     window: std::ops::Range<usize>,
     reference: &[u16],
+    common: Option<&[bool]>,
     w: &mut AlignWork,
-) -> Option<Alignment> {
+) -> Option<Chain> {
     let window = window.start.min(doc.len())..window.end.min(doc.len());
     if reference.len() < K || window.len() < K || reference.len() > u32::MAX as usize / 2 {
         return None;
@@ -149,6 +169,9 @@ pub(crate) fn align(
     }
     hits.clear();
     for i in window.start..=window.end - K {
+        if common.is_some_and(|c| c.get(i).copied().unwrap_or(false)) {
+            continue;
+        }
         let key = seed_key(&doc[i..i + K]);
         let mut s = slot_of(key);
         while slots[s] != 0 {
@@ -217,7 +240,7 @@ pub(crate) fn align(
             _ => pieces.push((i..i + K, j..j + K)),
         }
     }
-    Some(Alignment {
+    Some(Chain {
         matched: top.0 as usize,
         longest: pieces.iter().map(|p| p.0.len()).max().unwrap_or(0),
         pieces,
@@ -238,9 +261,15 @@ mod tests {
             .collect()
     }
 
-    fn run(doc: &str, reference: &str) -> Option<Alignment> {
+    fn run(doc: &str, reference: &str) -> Option<Chain> {
         let d = toks(doc);
-        align(&d, 0..d.len(), &toks(reference), &mut AlignWork::default())
+        align(
+            &d,
+            0..d.len(),
+            &toks(reference),
+            None,
+            &mut AlignWork::default(),
+        )
     }
 
     #[test]
@@ -304,10 +333,37 @@ mod tests {
         let d = toks("a b c d e f g");
         // Only the window is read.
         assert_eq!(
-            align(&d, 2..7, &toks("a b c d e"), &mut AlignWork::default()),
+            align(
+                &d,
+                2..7,
+                &toks("a b c d e"),
+                None,
+                &mut AlignWork::default()
+            ),
             None
         );
-        assert!(align(&d, 0..100, &toks("a b c d e"), &mut AlignWork::default()).is_some());
+        assert!(
+            align(
+                &d,
+                0..100,
+                &toks("a b c d e"),
+                None,
+                &mut AlignWork::default()
+            )
+            .is_some()
+        );
+        // A common phrase is no seed.
+        let common = [true, false, false, false, false, false, false];
+        assert!(
+            align(
+                &d,
+                0..7,
+                &toks("a b c d e"),
+                Some(&common),
+                &mut AlignWork::default()
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -316,7 +372,7 @@ mod tests {
         // 100 times: a few hits per seed, not every pair.
         let r = toks(&"la ".repeat(100));
         let mut w = AlignWork::default();
-        let a = align(&r, 0..r.len(), &r, &mut w).unwrap();
+        let a = align(&r, 0..r.len(), &r, None, &mut w).unwrap();
         assert!(w.hits.len() <= PER_SEED * r.len());
         assert!(a.matched >= K);
     }
@@ -345,7 +401,7 @@ mod tests {
                     _ => doc.push(t),
                 }
             }
-            let Some(a) = align(&doc, 0..doc.len(), &reference, &mut w) else {
+            let Some(a) = align(&doc, 0..doc.len(), &reference, None, &mut w) else {
                 continue;
             };
             let mut covered = 0;

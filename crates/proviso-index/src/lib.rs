@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod align;
+mod background;
 mod error;
 mod fingerprint;
 mod index;
@@ -42,7 +43,11 @@ mod script;
 mod segment;
 mod store;
 
-pub use align::{BITS_PER_TOKEN, DEFAULT_MIN as ALIGN_DEFAULT_MIN, significance};
+pub use align::{
+    Alignment, BITS_PER_TOKEN, DEFAULT_MIN as ALIGN_DEFAULT_MIN,
+    DEFAULT_MIN_WITH_BACKGROUND as ALIGN_DEFAULT_MIN_WITH_BACKGROUND, significance,
+};
+pub use background::Background;
 pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};

@@ -43,9 +43,11 @@ pub struct Match {
     /// excluded; the reference's text tokenised with the index's
     /// tokenizer version gives their bytes); empty for a near duplicate.
     pub reference_spans: Vec<(usize, usize)>,
-    /// For an alignment: the document tokens its chain of seeds covers.
+    /// When the reference was aligned with the document (one no exact
+    /// run matched): the document tokens the best chain of short seeds
+    /// covers; 0 when it was not aligned.
     pub aligned: usize,
-    /// For an alignment: its significance in bits.
+    /// The significance of that chain in bits (0 when not aligned).
     pub significance: f64,
 }
 

@@ -61,7 +61,14 @@ impl Index {
 
     /// Looks a document up.
     pub fn query(&self, text: &str) -> QueryResult {
-        query_parts(&[(self, 0)], text, Some(crate::align::DEFAULT_MIN))
+        query_parts(
+            &[(self, 0)],
+            text,
+            Options {
+                align_min: Some(crate::align::DEFAULT_MIN),
+                background: None,
+            },
+        )
     }
 
     /// Copied spans of this segment: fingerprint hits, chained along
@@ -85,6 +92,8 @@ impl Index {
             runs,
             slots,
             seeds,
+            common,
+            common_ready,
             ..
         } = &mut *work;
         keys.clear();
@@ -154,6 +163,13 @@ impl Index {
                 if len < p.min_run {
                     return;
                 }
+                // With a background, only the tokens some uncommon phrase
+                // of the run covers count.
+                if let Some(marks) = common_marks(q, common, common_ready)
+                    && evidence(marks, first, end_excl) < p.min_run
+                {
+                    return;
+                }
                 acc.piece(
                     tokens,
                     Piece {
@@ -170,7 +186,7 @@ impl Index {
                 );
             },
         );
-        if let Some(min) = q.align_min {
+        if let Some(min) = q.opts.align_min {
             self.aligned_matches(q, base, first_piece, min, acc, work);
         }
     }
@@ -194,11 +210,14 @@ impl Index {
             cands,
             ref16,
             align,
+            common,
+            common_ready,
             ..
         } = work;
         if seeds.is_empty() {
             return;
         }
+        let marks = common_marks(q, common, common_ready);
         seeds.sort_unstable();
         // Each reference's seeds: how many, and the document positions
         // they span; references a run matched already are left.
@@ -217,6 +236,9 @@ impl Index {
                 _ => groups.push((r, 1, pos, pos)),
             }
         }
+        // A reference a run matched is not aligned too: the run is the
+        // stronger evidence, and a set dense with copies would pay for
+        // every one of them twice.
         groups.retain(|g| !matched.contains(&g.0));
         groups.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         groups.truncate(ALIGN_CANDIDATES);
@@ -229,10 +251,11 @@ impl Index {
             // could reach on either side.
             let reach = ref16.len() + crate::align::GAP + crate::align::BAND as usize;
             let window = (lo as usize).saturating_sub(reach)..hi as usize + self.params.k + reach;
-            let Some(a) = crate::align::align(q.hashes16, window, ref16, align) else {
+            let Some(a) = crate::align::align(q.hashes16, window, ref16, marks, align) else {
                 continue;
             };
             let significance = crate::align::significance(a.matched, q.tokens.len(), ref16.len());
+            acc.chains.push((base + r, a.matched, significance));
             if significance < min {
                 continue;
             }
@@ -310,8 +333,48 @@ pub(crate) struct Prepared<'t> {
     /// reference's.
     hashes16: &'t [u16],
     fingerprints: &'t [(u64, u32)],
+    opts: Options<'t>,
+}
+
+/// What a look-up does beyond exact runs and near duplicates.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Options<'a> {
     /// The significance an alignment needs (`None`: no alignment).
-    align_min: Option<f64>,
+    pub(crate) align_min: Option<f64>,
+    /// Phrases that are no evidence.
+    pub(crate) background: Option<&'a crate::Background>,
+}
+
+/// The document's positions whose phrase the background holds, worked
+/// out the first time a look-up needs them (`None`: no background).
+fn common_marks<'w>(
+    q: &Prepared<'_>,
+    common: &'w mut Vec<bool>,
+    ready: &mut bool,
+) -> Option<&'w [bool]> {
+    let bg = q.opts.background?;
+    if !*ready {
+        common.clear();
+        common.extend(crate::background::phrase_keys(q.hashes16).map(|k| bg.holds(k)));
+        *ready = true;
+    }
+    Some(common)
+}
+
+/// The tokens of `[first, end)` that a phrase inside it which is not
+/// common covers.
+fn evidence(common: &[bool], first: usize, end: usize) -> usize {
+    let k = crate::align::K;
+    let mut covered_to = first;
+    let mut n = 0;
+    for i in first..end.saturating_sub(k - 1) {
+        if !common.get(i).copied().unwrap_or(true) {
+            let from = covered_to.max(i);
+            n += i + k - from;
+            covered_to = i + k;
+        }
+    }
+    n
 }
 
 /// References a fingerprint may point at and still make them candidates
@@ -333,6 +396,7 @@ pub(crate) struct Scratch {
     covered: Vec<bool>,
     pieces: Vec<Piece>,
     near: Vec<(u32, f64)>,
+    chains: Vec<(u32, usize, f64)>,
     spans: Vec<(usize, usize)>,
     sig: Vec<u32>,
     bands: Vec<u64>,
@@ -353,6 +417,10 @@ pub(crate) struct Work {
     /// A reference's tokens, two bytes each made one value.
     ref16: Vec<u16>,
     align: crate::align::AlignWork,
+    /// Per document position: whether its phrase is common, once
+    /// `common_ready`.
+    common: Vec<bool>,
+    common_ready: bool,
 }
 
 /// Chains hits (reference, diagonal, document position), given in
@@ -414,6 +482,8 @@ thread_local! {
 pub(crate) struct Acc<'s> {
     pieces: &'s mut Vec<Piece>,
     near: &'s mut Vec<(u32, f64)>,
+    /// Every alignment: reference, tokens its chain covers, significance.
+    chains: &'s mut Vec<(u32, usize, f64)>,
     covered: &'s mut Vec<bool>,
     jaccard: f64,
 }
@@ -462,14 +532,10 @@ pub(crate) struct Piece {
 
 /// Looks `text` up in every segment (each with the number of its first
 /// reference). All segments share the parameters of the first.
-pub(crate) fn query_parts(
-    parts: &[(&Index, u32)],
-    text: &str,
-    align_min: Option<f64>,
-) -> QueryResult {
+pub(crate) fn query_parts(parts: &[(&Index, u32)], text: &str, opts: Options<'_>) -> QueryResult {
     // This thread's buffers, taken for the look-up and given back after.
     let mut s = SCRATCH.with(std::cell::Cell::take);
-    let res = query_with(parts, text, align_min, &mut s);
+    let res = query_with(parts, text, opts, &mut s);
     SCRATCH.with(|c| c.set(s));
     res
 }
@@ -477,7 +543,7 @@ pub(crate) fn query_parts(
 pub(crate) fn query_with(
     parts: &[(&Index, u32)],
     text: &str,
-    align_min: Option<f64>,
+    opts: Options<'_>,
     s: &mut Scratch,
 ) -> QueryResult {
     let Some(p) = parts.first().map(|(ix, _)| &ix.params) else {
@@ -491,6 +557,7 @@ pub(crate) fn query_with(
         covered,
         pieces,
         near,
+        chains,
         spans,
         sig,
         bands,
@@ -507,23 +574,26 @@ pub(crate) fn query_with(
     crate::fingerprint::shingles_into(tokens, p.k, shingles);
     crate::fingerprint::winnow_into(shingles, p.w, fingerprints);
     hashes16.clear();
-    if align_min.is_some() {
+    if opts.align_min.is_some() || opts.background.is_some() {
         hashes16.extend(tokens.iter().map(|t| t.hash as u16));
     }
+    work.common_ready = false;
     let q = Prepared {
         text,
         tokens,
         hashes16,
         fingerprints,
-        align_min,
+        opts,
     };
     covered.clear();
     covered.resize(q.tokens.len(), false);
     pieces.clear();
     near.clear();
+    chains.clear();
     let mut acc = Acc {
         pieces,
         near,
+        chains,
         covered,
         jaccard: 0.0,
     };
@@ -569,9 +639,11 @@ pub(crate) fn finish(
     let Acc {
         pieces,
         near,
+        chains,
         covered,
         ..
     } = acc;
+    chains.sort_unstable_by_key(|c| c.0);
     pieces.sort_by_key(|p| p.reference);
     near.sort_unstable_by_key(|n| n.0);
     let mut matches: Vec<Match> = Vec::new();
@@ -615,6 +687,10 @@ pub(crate) fn finish(
         }
         if !exact && m.aligned > 0 {
             m.kind = "aligned";
+        }
+        if let Ok(c) = chains.binary_search_by_key(&r, |c| c.0) {
+            m.aligned = chains[c].1;
+            m.significance = chains[c].2;
         }
         while let Some(&(_, j)) = near.get(near_at).filter(|n| n.0 == r) {
             if m.spans.is_empty() {

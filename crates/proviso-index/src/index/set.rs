@@ -9,8 +9,10 @@ use super::*;
 pub struct IndexSet {
     parts: Vec<Index>,
     bases: Vec<u32>,
-    /// The significance an alignment needs (`None`: no alignment).
-    align_min: Option<f64>,
+    /// Whether and how documents are aligned.
+    align: crate::Alignment,
+    /// Phrases that are no evidence.
+    background: Option<crate::Background>,
 }
 
 impl IndexSet {
@@ -30,21 +32,58 @@ impl IndexSet {
         Some(IndexSet {
             parts,
             bases,
-            align_min: Some(crate::align::DEFAULT_MIN),
+            align: crate::Alignment::Default,
+            background: None,
         })
     }
 
     /// Looks a document up in every segment.
     pub fn query(&self, text: &str) -> QueryResult {
         let parts: Vec<(&Index, u32)> = self.parts.iter().zip(self.bases.iter().copied()).collect();
-        query_parts(&parts, text, self.align_min)
+        query_parts(
+            &parts,
+            text,
+            query::Options {
+                align_min: match self.align {
+                    crate::Alignment::Off => None,
+                    crate::Alignment::Default if self.background.is_some() => {
+                        Some(crate::align::DEFAULT_MIN_WITH_BACKGROUND)
+                    }
+                    crate::Alignment::Default => Some(crate::align::DEFAULT_MIN),
+                    crate::Alignment::AtLeast(bits) => Some(bits),
+                },
+                background: self.background.as_ref(),
+            },
+        )
     }
 
-    /// Sets the significance (bits) an alignment of short seeds needs to
-    /// count as a match; `None` turns alignment off (exact runs and near
-    /// duplicates only). The default is [`crate::align::DEFAULT_MIN`].
-    pub fn set_alignment(&mut self, min: Option<f64>) {
-        self.align_min = min;
+    /// Sets whether, and at what significance, an alignment of short
+    /// seeds counts as a match ([`crate::Alignment::Default`] unless set).
+    pub fn set_alignment(&mut self, align: crate::Alignment) {
+        self.align = align;
+    }
+
+    /// Sets the background: phrases common in text the provider did not
+    /// write, which are then no evidence (no seed of an alignment, and an
+    /// exact run counts only the tokens its other phrases cover). Fails
+    /// when it was made with another tokenizer than the segments'.
+    pub fn set_background(&mut self, bg: Option<crate::Background>) -> Result<(), String> {
+        if let (Some(b), Some(p)) = (&bg, self.params())
+            && b.tokenizer() != p.tokenizer
+        {
+            return Err(format!(
+                "the background was made with tokenizer {} and the index with {}: make it again (proviso index background)",
+                b.tokenizer(),
+                p.tokenizer
+            ));
+        }
+        self.background = bg;
+        Ok(())
+    }
+
+    /// The background, if one is set.
+    pub fn background(&self) -> Option<&crate::Background> {
+        self.background.as_ref()
     }
 
     /// The reference numbered `r` (across segments).
@@ -79,7 +118,8 @@ impl From<Index> for IndexSet {
         IndexSet {
             parts: vec![ix],
             bases: vec![0],
-            align_min: Some(crate::align::DEFAULT_MIN),
+            align: crate::Alignment::Default,
+            background: None,
         }
     }
 }

@@ -526,3 +526,26 @@ fn supplied_marks_runs_of_five_shared_tokens() {
     let p = crate::tokenize("three four five six");
     assert!(!super::build::supplied(&t, &p).contains(&true));
 }
+
+/// A phrase the background holds is no evidence: a run made of stock
+/// phrasing stops counting once the background has it, a run of the
+/// reference's own writing still counts.
+#[test]
+fn the_background_discounts_stock_phrasing() {
+    let stock = "bring the mixture to a boil then reduce the heat to low cover the pot and let it simmer for about twenty minutes until the rice is tender";
+    let own = "my grandmother always added a handful of toasted cumin seeds and a strip of orange peel which is the secret nobody in the village ever guessed, and she would never write the recipe down for anyone, not even for her own daughters";
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(&format!("{own}. Then {stock}."), Reference::file("refs", 1));
+    let mut set = IndexSet::from(b.build().unwrap());
+    let other_recipe = format!("For the lentils, {stock}. Serve warm.");
+    assert!(set.query(&other_recipe).flagged);
+    let mut bg = crate::Background::new(crate::TOKENIZER);
+    bg.add_texts(&[format!("A soup: {stock}, then blend.")]);
+    set.set_background(Some(bg)).unwrap();
+    let r = set.query(&other_recipe);
+    assert!(!r.flagged, "{r:?}");
+    let r = set.query(&format!("Overheard: {own}."));
+    assert!(r.flagged && r.longest_run >= 20, "{r:?}");
+    // A background of another tokenizer is refused.
+    assert!(set.set_background(Some(crate::Background::new(1))).is_err());
+}
