@@ -60,6 +60,28 @@ for _ in 1 2 3; do
   clean+=("$(python3 -c "print($(date +%s.%N) - $s)")")
 done
 printf '%s\n' "${clean[@]}" > "$data/clean.times"
+# The same full scan without alignment of short seeds, in the same run:
+# the alignment's cost is the ratio.
+plain=()
+for _ in 1 2 3; do
+  s=$(date +%s.%N)
+  "$bin" --config "$data/proviso.toml" audit "$data/train.jsonl" --no-align --json "$data/plain-findings.jsonl" 2> /dev/null
+  plain+=("$(python3 -c "print($(date +%s.%N) - $s)")")
+done
+printf '%s\n' "${plain[@]}" > "$data/plain.times"
+# And as on a processor without AVX-512 (PROVISO_SIMD=avx2) and without
+# vector instructions at all (off): the same results, the speed of the
+# plain code.
+for level in avx2 off; do
+  runs_=()
+  for _ in 1 2 3; do
+    s=$(date +%s.%N)
+    PROVISO_SIMD=$level "$bin" --config "$data/proviso.toml" audit "$data/train.jsonl" --json "$data/$level-findings.jsonl" 2> /dev/null
+    runs_+=("$(python3 -c "print($(date +%s.%N) - $s)")")
+  done
+  printf '%s\n' "${runs_[@]}" > "$data/$level.times"
+  cmp -s <(head -n -1 "$data/$level-findings.jsonl") <(head -n -1 "$data/findings.jsonl") || echo "PROVISO_SIMD=$level found otherwise" >&2
+done
 python3 - "$n" "$mb" "$data" "$t0" "$t1" "${scans[@]}" <<'PY'
 import json, os, sys
 sys.path.insert(0, "bench")
@@ -77,6 +99,10 @@ scan = runs[len(runs) // 2]
 clean_runs = sorted(float(x) for x in open(f"{data}/clean.times").read().split())
 clean_scan = clean_runs[len(clean_runs) // 2]
 clean_size = os.path.getsize(f"{data}/clean.jsonl")
+plain_runs = sorted(float(x) for x in open(f"{data}/plain.times").read().split())
+plain_scan = plain_runs[len(plain_runs) // 2]
+plain_lines = open(f"{data}/plain-findings.jsonl").read().splitlines()
+plain_flagged = {json.loads(l)["line"] for l in plain_lines[:-1]}
 cores = os.cpu_count()
 rows = [
     f"{n:,} reference outputs (sentences of five alpaca_eval models' answers recombined), a {size / 1e6:,.0f} MB JSON-lines training set "
@@ -89,6 +115,10 @@ rows = [
     f"| index size on disk | {seg / 1e6:,.0f} MB, {seg / n:,.0f} bytes per output |",
     f"| full scan (read, parse, normalise, fingerprint, look up, verify) | {size / 1e6 / scan:,.1f} MB/s, {size / 1e6 / scan / cores:,.1f} MB/s per core, {summary['documents'] / scan:,.0f} documents/s (median of three scans: {' / '.join(f'{r:.2f}' for r in runs)} s, each including loading the index; best {size / 1e6 / runs[0] / cores:,.1f} MB/s per core) |",
     f"| the same scan of the {clean_size / 1e6:,.0f} MB of documents that hold no planted copy | {clean_size / 1e6 / clean_scan / cores:,.1f} MB/s per core (median of three: {' / '.join(f'{r:.2f}' for r in clean_runs)} s) |",
+    f"| the same full scan without alignment of short seeds (`--no-align`) | {size / 1e6 / plain_scan / cores:,.1f} MB/s per core (median of three: {' / '.join(f'{r:.2f}' for r in plain_runs)} s): alignment costs {plain_scan / scan:.2f}x; it flags {len(flagged - plain_flagged):,} documents more ({len((flagged - plain_flagged) & planted):,} of them planted) |",
+    *[f"| the same full scan with `PROVISO_SIMD={lv}` ({what}) | {size / 1e6 / med / cores:,.1f} MB/s per core (median of three: {' / '.join(f'{r:.2f}' for r in rs)} s): {med / scan:.2f}x the time |"
+      for lv, what in (("avx2", "as on a processor without AVX-512"), ("off", "no vector instructions"))
+      for rs in [sorted(float(x) for x in open(f"{data}/{lv}.times").read().split())] for med in [rs[len(rs) // 2]]],
     f"| peak memory of the scan | {int(open(f'{data}/audit.rss').read()) / 1024:,.0f} MiB |",
     f"| mapped with 2 MiB pages two seconds into the last scan (`/proc/PID/smaps_rollup`, kB) | {open(f'{data}/pages').read().strip()} |",
     f"| planted copies found | {len(planted & flagged):,} / {len(planted):,} |",

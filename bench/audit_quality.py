@@ -244,7 +244,7 @@ def main(binary, work, seed=20261205):
     head = ("| {} | n | exact runs and near duplicates | + alignment | with the background: exact runs and near "
             "duplicates | + alignment |\n| --- | --- | --- | --- | --- | --- |")
     lines = [f"Alignment thresholds chosen on the tune part: {t_plain:.1f} bits without the background, {t_bg:.1f} "
-             "bits with it (the product's defaults: 36 and 28, `proviso_index::ALIGN_DEFAULT_MIN` and "
+             "bits with it (the product's defaults: 36 and 30, `proviso_index::ALIGN_DEFAULT_MIN` and "
              "`ALIGN_DEFAULT_MIN_WITH_BACKGROUND`). Rates with 95% Wilson "
              "intervals.", "", head.format("copies found (test half)")]
     for name in cats_plain:

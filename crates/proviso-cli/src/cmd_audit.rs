@@ -39,7 +39,7 @@ pub struct Args {
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
     /// edited copies, and more documents that are not copies [default: 36,
-    /// or 28 when the index has a background].
+    /// or 30 when the index has a background].
     #[arg(long, allow_negative_numbers = true)]
     align_min: Option<f64>,
     /// No alignment of short seeds: exact runs and near duplicates only.
@@ -226,12 +226,20 @@ fn reference_texts(
 /// tokenizer `version` reads it) cover, in order.
 fn token_bytes(text: &str, version: u32, spans: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let toks = proviso_index::tokenize_version(text, version);
-    let mut out: Vec<(usize, usize)> = spans
+    let mut bytes: Vec<(usize, usize)> = spans
         .iter()
         .filter(|(a, b)| a < b)
         .filter_map(|&(a, b)| Some((toks.get(a)?.start as usize, toks.get(b - 1)?.end as usize)))
         .collect();
-    out.sort_unstable();
+    bytes.sort_unstable();
+    // Overlapping ranges (pieces on two diagonals) made one.
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(bytes.len());
+    for (a, b) in bytes {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
     out
 }
 

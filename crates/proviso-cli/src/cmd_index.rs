@@ -187,12 +187,21 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
             let mut b = IndexBuilder::new(params_for(&dir(cfg)));
             let mut bad = Vec::new();
-            // Each output's request, by file and row, read first.
+            // Each output's request, by file and row, read first. A row
+            // without one is indexed without one; a request field that is
+            // not text is bad input (the files' own faults are reported
+            // once, by the reading of the outputs).
             let mut prompts = std::collections::HashMap::new();
             if let Some(f) = prompt_field {
-                read_references(&files, &FieldSpec::Named(f), &mut bad, &mut |d| {
+                let mut bad_prompts = Vec::new();
+                read_references(&files, &FieldSpec::Named(f), &mut bad_prompts, &mut |d| {
                     prompts.insert((d.file, d.line), d.text);
                 });
+                bad.extend(
+                    bad_prompts
+                        .into_iter()
+                        .filter(|b| b.error.contains(", not text")),
+                );
             }
             let mut pending = Vec::new();
             read_references(&files, &spec, &mut bad, &mut |d| {

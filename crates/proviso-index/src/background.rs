@@ -132,15 +132,13 @@ impl Background {
         let mut t = [0u8; 4];
         t.copy_from_slice(&b[8..12]);
         let n = u64_at(12);
-        if Some(body)
-            != n.checked_mul(8)
-                .and_then(|x| x.checked_add(20))
-                .map(|x| x as usize)
-        {
+        let fits = n.checked_mul(8).and_then(|x| x.checked_add(20)) == Some(body as u64);
+        let n = usize::try_from(n).ok().filter(|_| fits);
+        let Some(n) = n else {
             return Err("the number of phrases does not match the file's size".into());
-        }
+        };
         Ok(Background {
-            keys: (0..n as usize).map(|i| u64_at(20 + i * 8)).collect(),
+            keys: (0..n).map(|i| u64_at(20 + i * 8)).collect(),
             tokenizer: u32::from_le_bytes(t),
         })
     }
@@ -179,5 +177,12 @@ mod tests {
         );
         assert!(Background::from_bytes(&bytes[..20]).is_err());
         assert!(Background::from_bytes(b"PVXBG001").is_err());
+        // A count that disagrees with the size, under a good checksum.
+        let mut lying = bytes[..bytes.len() - 8].to_vec();
+        lying[12] += 1;
+        let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&lying, crate::SEED);
+        lying.extend_from_slice(&sum.to_le_bytes());
+        let e = Background::from_bytes(&lying).unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
     }
 }

@@ -23,13 +23,50 @@
 //! compiled for instructions the processor was found to have.
 #![deny(missing_docs)]
 
+/// The widest vector instructions the kernels may use, whatever the
+/// processor has: set by the environment variable `PROVISO_SIMD`
+/// (`avx2`: no AVX-512; `off`: none; unset or anything else: all the
+/// processor has), read once. It is how the speed of a processor without
+/// AVX-512 is measured on one with it; the results are the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// No vector kernels: the plain code everywhere.
+    Off = 1,
+    /// AVX2 at most.
+    Avx2 = 2,
+    /// AVX-512 where the processor has it.
+    Avx512 = 3,
+}
+
+/// The cap (see [`Level`]).
+#[inline]
+pub fn cap() -> Level {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static CAP: AtomicU8 = AtomicU8::new(0);
+    match CAP.load(Ordering::Relaxed) {
+        1 => Level::Off,
+        2 => Level::Avx2,
+        3 => Level::Avx512,
+        _ => {
+            let level = match std::env::var("PROVISO_SIMD").as_deref() {
+                Ok("off") => Level::Off,
+                Ok("avx2") => Level::Avx2,
+                _ => Level::Avx512,
+            };
+            CAP.store(level as u8, Ordering::Relaxed);
+            level
+        }
+    }
+}
+
 /// Whether this processor runs the vector kernels (checked once and
-/// cached by the standard library).
+/// cached by the standard library), and [`cap`] allows AVX-512.
 #[inline]
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        cap() >= Level::Avx512
+            && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -104,12 +141,13 @@ fn window_hashes_avx512<const K: usize>(buf: &mut [u64], init: u64, mul: u64) ->
 pub fn ascii_word_bytes(block: &[u8; 64]) -> Option<(u64, u64)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
+        let cap = cap();
+        if cap >= Level::Avx512 && std::arch::is_x86_feature_detected!("avx512bw") {
             #[allow(unsafe_code)]
             // SAFETY: the function only needs AVX-512BW, detected just now.
             return Some(unsafe { word_bytes_avx512(block) });
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if cap >= Level::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
             #[allow(unsafe_code)]
             // SAFETY: the function only needs AVX2, detected just now.
             return Some(unsafe { word_bytes_avx2(block) });

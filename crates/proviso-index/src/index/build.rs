@@ -12,8 +12,10 @@ pub(crate) struct Parts {
 }
 
 /// Tokens in a row an output must share with its request for them to
-/// count as supplied by the request.
-pub const SUPPLIED_RUN: usize = 5;
+/// count as supplied by the request (the request is the client's to
+/// write: a shorter run would let a prompt stuffed with common phrasing
+/// hide more of the provider's own writing).
+pub const SUPPLIED_RUN: usize = 8;
 
 /// Which of an output's tokens its request supplied: those inside a run
 /// of [`SUPPLIED_RUN`] tokens that the request holds too (a passage to

@@ -29,7 +29,8 @@ pub struct Match {
     pub reference: u32,
     /// `exact` (a copied span), `aligned` (a chain of short shared seeds
     /// in order: a copy with many small edits) or `near` (a near
-    /// duplicate as a whole).
+    /// duplicate as a whole; its spans are the aligned pieces when it was
+    /// aligned too, else the whole texts).
     pub kind: &'static str,
     /// The longest run of tokens shared in order.
     pub longest_run: usize,
@@ -41,7 +42,7 @@ pub struct Match {
     pub spans: Vec<(usize, usize)>,
     /// The token ranges of the reference each span is matched with (end
     /// excluded; the reference's text tokenised with the index's
-    /// tokenizer version gives their bytes); empty for a near duplicate.
+    /// tokenizer version gives their bytes), one for each of `spans`.
     pub reference_spans: Vec<(usize, usize)>,
     /// When the reference was aligned with the document (one no exact
     /// run matched): the document tokens the best chain of short seeds

@@ -109,13 +109,19 @@ impl Index {
         seeds.clear();
         for (found, &(_, pos)) in found.iter().zip(q.fingerprints) {
             let start = hits.len();
-            for (r, rpos) in found.clone().flat_map(|i| self.postings(i)).take(COMMON) {
+            let mut postings = found.clone().flat_map(|i| self.postings(i));
+            for (r, rpos) in postings.by_ref().take(COMMON) {
                 hits.push((r, i64::from(rpos) - i64::from(pos), pos));
             }
-            // A fingerprint few references hold makes them candidates
-            // for alignment; one many hold is a stock phrase.
-            if hits.len() - start <= SEED_REFS {
-                seeds.extend(hits[start..].iter().map(|h| (h.0, h.2)));
+            // A fingerprint makes the references that hold it candidates
+            // for alignment, each weighed by how few they are (postings
+            // come by reference: the distinct ones are counted); one more
+            // than `COMMON` postings hold is a stock phrase.
+            if postings.next().is_none() {
+                let held = &hits[start..];
+                let refs = 1 + held.windows(2).filter(|w| w[0].0 != w[1].0).count();
+                let weight = 1.0 / refs as f32;
+                seeds.extend(held.iter().map(|h| (h.0, h.2, weight)));
             }
         }
         if hits.is_empty() {
@@ -218,29 +224,30 @@ impl Index {
             return;
         }
         let marks = common_marks(q, common, common_ready);
-        seeds.sort_unstable();
-        // Each reference's seeds: how many, and the document positions
-        // they span; references a run matched already are left.
+        seeds.sort_unstable_by_key(|s| (s.0, s.1));
+        // Each reference's seeds: their weight, and the document
+        // positions they span; references a run matched already are left.
         let matched: Vec<u32> = acc.pieces[first_piece..]
             .iter()
             .map(|p| p.reference - base)
             .collect();
-        let mut groups: Vec<(u32, u32, u32, u32)> = Vec::new();
-        for &(r, pos) in seeds.iter() {
+        let mut groups: Vec<(u32, f32, u32, u32)> = Vec::new();
+        for &(r, pos, weight) in seeds.iter() {
             match groups.last_mut() {
                 Some(g) if g.0 == r => {
-                    g.1 += 1;
+                    g.1 += weight;
                     g.3 = pos.max(g.3);
                     g.2 = pos.min(g.2);
                 }
-                _ => groups.push((r, 1, pos, pos)),
+                _ => groups.push((r, weight, pos, pos)),
             }
         }
         // A reference a run matched is not aligned too: the run is the
         // stronger evidence, and a set dense with copies would pay for
-        // every one of them twice.
-        groups.retain(|g| !matched.contains(&g.0));
-        groups.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // every one of them twice. One held only by fingerprints that many
+        // references share is not worth the work.
+        groups.retain(|g| !matched.contains(&g.0) && g.1 >= MIN_WEIGHT);
+        groups.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         groups.truncate(ALIGN_CANDIDATES);
         cands.clear();
         for (r, _, lo, hi) in groups {
@@ -250,17 +257,27 @@ impl Index {
             // The document around the seeds, as far as the reference
             // could reach on either side.
             let reach = ref16.len() + crate::align::GAP + crate::align::BAND as usize;
-            let window = (lo as usize).saturating_sub(reach)..hi as usize + self.params.k + reach;
+            let window = (lo as usize).saturating_sub(reach)
+                ..(hi as usize + self.params.k + reach).min(q.tokens.len());
+            // The chances of a chain are counted over the part of the
+            // document searched: text padded around a copy changes
+            // nothing.
+            let searched = window.len();
             let Some(a) = crate::align::align(q.hashes16, window, ref16, marks, align) else {
                 continue;
             };
-            let significance = crate::align::significance(a.matched, q.tokens.len(), ref16.len());
+            let significance = crate::align::significance(a.matched, searched, ref16.len());
             acc.chains.push((base + r, a.matched, significance));
             if significance < min {
                 continue;
             }
             let rtok = ref16.len().max(1) as f64;
+            // Pieces on other diagonals may overlap in the reference: each
+            // counts what the ones before did not cover.
+            let mut covered_to = 0;
             for (d, rr) in a.pieces {
+                let new = rr.end.saturating_sub(rr.start.max(covered_to));
+                covered_to = covered_to.max(rr.end);
                 acc.piece(
                     q.tokens,
                     Piece {
@@ -270,7 +287,7 @@ impl Index {
                             significance,
                         },
                         run: d.len(),
-                        share: d.len() as f64 / rtok,
+                        share: new as f64 / rtok,
                         span: (d.start, d.end),
                         in_reference: (rr.start, rr.end),
                     },
@@ -313,13 +330,14 @@ impl Index {
         for &r in cands.iter() {
             // Two short texts alike are no evidence of copying: a near
             // duplicate needs both to hold `min_run` tokens.
-            if doc_tokens < p.min_run || self.ref_tokens(r).len() / 2 < p.min_run {
+            let rtok = self.ref_tokens(r).len() / 2;
+            if doc_tokens < p.min_run || rtok < p.min_run {
                 continue;
             }
             let j = self.signature_matches(r, sig) as f64 / sig.len().max(1) as f64;
             acc.jaccard = acc.jaccard.max(j);
             if j >= p.near_threshold {
-                acc.near.push((base + r, j));
+                acc.near.push((base + r, j, rtok));
             }
         }
     }
@@ -377,9 +395,10 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
     n
 }
 
-/// References a fingerprint may point at and still make them candidates
-/// for alignment (one held by more is a stock phrase).
-const SEED_REFS: usize = 4;
+/// The weight of a reference's rare fingerprints (each counts one over
+/// the number of references holding it) it takes to be aligned: one
+/// fingerprint held by at most four references, or several held by more.
+const MIN_WEIGHT: f32 = 0.25;
 
 /// References aligned with a document in one segment at most (those
 /// with the most rare fingerprints in common first).
@@ -395,7 +414,7 @@ pub(crate) struct Scratch {
     fingerprints: Vec<(u64, u32)>,
     covered: Vec<bool>,
     pieces: Vec<Piece>,
-    near: Vec<(u32, f64)>,
+    near: Vec<(u32, f64, usize)>,
     chains: Vec<(u32, usize, f64)>,
     spans: Vec<(usize, usize)>,
     sig: Vec<u32>,
@@ -412,8 +431,9 @@ pub(crate) struct Work {
     runs: Vec<(u32, i64, u32, u32)>,
     slots: Vec<u32>,
     cands: Vec<u32>,
-    /// Rare fingerprints' (reference, document position).
-    seeds: Vec<(u32, u32)>,
+    /// Fingerprints' (reference, document position, weight: one over the
+    /// number of references holding it).
+    seeds: Vec<(u32, u32, f32)>,
     /// A reference's tokens, two bytes each made one value.
     ref16: Vec<u16>,
     align: crate::align::AlignWork,
@@ -481,7 +501,8 @@ thread_local! {
 /// end.
 pub(crate) struct Acc<'s> {
     pieces: &'s mut Vec<Piece>,
-    near: &'s mut Vec<(u32, f64)>,
+    /// Near duplicates: reference, Jaccard, the reference's tokens.
+    near: &'s mut Vec<(u32, f64, usize)>,
     /// Every alignment: reference, tokens its chain covers, significance.
     chains: &'s mut Vec<(u32, usize, f64)>,
     covered: &'s mut Vec<bool>,
@@ -692,10 +713,15 @@ pub(crate) fn finish(
             m.aligned = chains[c].1;
             m.significance = chains[c].2;
         }
-        while let Some(&(_, j)) = near.get(near_at).filter(|n| n.0 == r) {
-            if m.spans.is_empty() {
+        while let Some(&(_, j, rtok)) = near.get(near_at).filter(|n| n.0 == r) {
+            // A near duplicate as a whole: its spans are the aligned
+            // pieces when it was aligned too, else the whole texts.
+            if !exact {
                 m.kind = "near";
+            }
+            if m.spans.is_empty() {
                 m.spans.push((0, text_len));
+                m.reference_spans.push((0, rtok));
             }
             m.jaccard = j;
             near_at += 1;

@@ -517,13 +517,14 @@ fn text_the_request_supplied_is_not_evidence() {
 }
 
 #[test]
-fn supplied_marks_runs_of_five_shared_tokens() {
-    let t = crate::tokenize("one two three four five six seven eight");
-    let p = crate::tokenize("say: three four five six seven, and stop");
+fn supplied_marks_runs_of_eight_shared_tokens() {
+    let t = crate::tokenize("zero one two three four five six seven eight nine ten");
+    let p = crate::tokenize("say: two three four five six seven eight nine, and stop");
     let m = super::build::supplied(&t, &p);
-    assert_eq!(m, vec![false, false, true, true, true, true, true, false]);
-    // Four in a row is not enough.
-    let p = crate::tokenize("three four five six");
+    let want: Vec<bool> = (0..11).map(|i| (2..10).contains(&i)).collect();
+    assert_eq!(m, want);
+    // Seven in a row is not enough.
+    let p = crate::tokenize("two three four five six seven eight");
     assert!(!super::build::supplied(&t, &p).contains(&true));
 }
 
@@ -548,4 +549,107 @@ fn the_background_discounts_stock_phrasing() {
     assert!(r.flagged && r.longest_run >= 20, "{r:?}");
     // A background of another tokenizer is refused.
     assert!(set.set_background(Some(crate::Background::new(1))).is_err());
+}
+
+/// 150 distinct words: a reference no other text shares by chance.
+fn distinct_words(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{tag}{i}w")).collect()
+}
+
+/// `words` with every 16th replaced: runs of 15 (one shared fingerprint
+/// at least, winnowing's guarantee), none of 20.
+fn every_16th_replaced(words: &[String]) -> String {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i % 16 == 15 {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The alignment across segments: an edited copy of the second segment's
+/// reference is found as `aligned`, numbered across segments, each span
+/// holding the same words as its reference span; off, it is not found; a
+/// verbatim copy is an exact run and is not aligned too.
+#[test]
+fn an_edited_copy_is_aligned_across_segments() {
+    let other = distinct_words("other", 150).join(" ");
+    let words = distinct_words("ref", 150);
+    let reference = words.join(" ");
+    let seg = |t: &str| {
+        let mut b = IndexBuilder::new(Params::default());
+        b.add(t, Reference::file("refs", 1));
+        b.build().unwrap()
+    };
+    let mut set = IndexSet::new(vec![seg(&other), seg(&reference)]).unwrap();
+    // The first 32 words with every 16th replaced (a run of 15: one
+    // shared fingerprint), the rest with every 6th (runs of 5: seeds, no
+    // fingerprint, and the whole no near duplicate).
+    let edited: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if (i < 32 && i % 16 == 15) || (i >= 32 && i % 6 == 5) {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    let doc = format!("Some preface. {} And more.", edited.join(" "));
+    let r = set.query(&doc);
+    assert!(r.flagged && r.longest_run < 20, "{r:?}");
+    let m = &r.matches[0];
+    assert_eq!((m.kind, m.reference), ("aligned", 1));
+    assert!(
+        m.significance >= crate::ALIGN_DEFAULT_MIN && m.aligned >= 120,
+        "{m:?}"
+    );
+    assert_eq!(m.spans.len(), m.reference_spans.len());
+    assert!(m.spans.len() >= 15);
+    let ref_tokens = tokenize(&reference);
+    for (&(a, b), &(ra, rb)) in m.spans.iter().zip(&m.reference_spans) {
+        let doc_words: Vec<&str> = doc[a..b].split_whitespace().collect();
+        let ref_words: Vec<&str> = reference
+            [ref_tokens[ra].start as usize..ref_tokens[rb - 1].end as usize]
+            .split_whitespace()
+            .collect();
+        assert_eq!(doc_words, ref_words);
+    }
+    assert!((0.8..0.9).contains(&m.reference_coverage), "{m:?}");
+    set.set_alignment(crate::Alignment::Off);
+    assert!(!set.query(&doc).flagged);
+    set.set_alignment(crate::Alignment::Default);
+    let r = set.query(&format!("x {reference} y"));
+    assert_eq!((r.matches[0].kind, r.matches[0].aligned), ("exact", 0));
+}
+
+/// With a background, the default threshold is the lower one: a chain
+/// between the two is flagged only then.
+#[test]
+fn a_background_lowers_the_default_threshold() {
+    let words = distinct_words("ref", 150);
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(&words.join(" "), Reference::file("refs", 1));
+    let mut set = IndexSet::from(b.build().unwrap());
+    // The first 48 words with every 16th replaced: about 45 covered.
+    let doc = every_16th_replaced(&words[..48]);
+    set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
+    let sig = set.query(&doc).matches[0].significance;
+    assert!(
+        (crate::ALIGN_DEFAULT_MIN_WITH_BACKGROUND..crate::ALIGN_DEFAULT_MIN).contains(&sig),
+        "the test needs a chain between the two thresholds: {sig}"
+    );
+    set.set_alignment(crate::Alignment::Default);
+    assert!(!set.query(&doc).flagged);
+    let mut bg = crate::Background::new(crate::TOKENIZER);
+    bg.add_texts(&["an unrelated text about gardens and weather in the spring".to_string()]);
+    set.set_background(Some(bg)).unwrap();
+    assert!(set.query(&doc).flagged);
 }
