@@ -444,7 +444,7 @@ impl ApiError {
             ErrorType::InvalidRequest,
             ErrorCode::UnsupportedEndpoint,
             format!(
-                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
+                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings, creating responses (POST /v1/responses) and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
             ),
         )
     }

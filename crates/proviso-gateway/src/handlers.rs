@@ -33,6 +33,12 @@ pub(crate) async fn completions(
     pipeline::run(s, Endpoint::Completions, parts.headers, body, peer).await
 }
 
+pub(crate) async fn responses(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    let peer = peer(&req);
+    let (parts, body) = req.into_parts();
+    pipeline::run(s, Endpoint::Responses, parts.headers, body, peer).await
+}
+
 pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
     let peer = peer(&req);
     let (parts, body) = req.into_parts();
@@ -158,7 +164,8 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
 /// Parts of the OpenAI API Proviso does not serve, by path prefix (under
 /// `/v1/` or `/openai/v1/`), and what to call them in the refusal.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("responses", "Responses"),
+    // Only POST /v1/responses is served: a stored response by id is not.
+    ("responses", "Responses (stored responses by id)"),
     ("files", "Files"),
     ("uploads", "Uploads"),
     ("batches", "Batch"),

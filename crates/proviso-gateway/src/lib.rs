@@ -77,6 +77,10 @@ pub fn app(state: AppState) -> Router {
             post(handlers::embeddings).fallback(handlers::method_not_allowed),
         )
         .route(
+            "/v1/responses",
+            post(handlers::responses).fallback(handlers::method_not_allowed),
+        )
+        .route(
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
@@ -105,6 +109,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/openai/v1/embeddings",
             post(handlers::embeddings).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/responses",
+            post(handlers::responses).fallback(handlers::method_not_allowed),
         )
         .route(
             "/openai/v1/models",

@@ -14,6 +14,24 @@ pub struct Event {
     pub data: Option<String>,
 }
 
+/// The `event:` name of an event's raw bytes, if it has one.
+pub fn event_name(raw: &[u8]) -> Option<&str> {
+    std::str::from_utf8(raw)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("event:"))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+}
+
+/// An event's bytes: its `event:` name when it had one, and `data`.
+pub fn event_bytes(name: Option<&str>, data: &Value) -> Bytes {
+    Bytes::from(match name {
+        Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    })
+}
+
 /// Splits a byte stream into events; events may span chunks.
 #[derive(Default)]
 pub struct SseSplitter {
@@ -98,6 +116,10 @@ impl Assembler {
     /// Takes one parsed chunk. Returns true if it carries only usage (no
     /// choices), i.e. the chunk `stream_options.include_usage` adds.
     pub fn observe(&mut self, chunk: &Value) -> bool {
+        if let Some(kind) = chunk.get("type").and_then(Value::as_str) {
+            self.observe_response_event(kind, chunk);
+            return false;
+        }
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             self.usage = parse_usage(u);
         }
@@ -130,11 +152,83 @@ impl Assembler {
         choices.is_empty() && self.usage.is_some()
     }
 
+    /// An event of the Responses API: text and function-call arguments
+    /// as they come, and at the end the whole response (its output, status
+    /// and usage, which replace what the deltas made).
+    fn observe_response_event(&mut self, kind: &str, ev: &Value) {
+        match kind {
+            "response.output_text.delta" | "response.function_call_arguments.delta" => {
+                if self.choices.is_empty() {
+                    self.choices.push(String::new());
+                }
+                if let Some(d) = ev.get("delta").and_then(Value::as_str) {
+                    self.choices[0].push_str(d);
+                }
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                if let Some(r) = ev.get("response") {
+                    let (output, status, usage) = response_output(r);
+                    if !output.is_empty() || self.choices.is_empty() {
+                        self.choices = vec![output];
+                    }
+                    self.finish_reason = status;
+                    self.usage = usage.or(self.usage);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The assembled output: choices in index order, separated by a blank
     /// line when there are several.
     pub fn output(&self) -> String {
         self.choices.join("\n\n")
     }
+}
+
+/// Whether a Responses API event ends the stream (its last).
+pub fn is_final_response_event(ev: &Value) -> bool {
+    matches!(
+        ev.get("type").and_then(Value::as_str),
+        Some("response.completed" | "response.incomplete" | "response.failed")
+    )
+}
+
+/// Output text, status and usage of a Responses API response object: the
+/// text of its messages, then each function call's name and arguments.
+pub fn response_output(r: &Value) -> (String, Option<String>, Option<Usage>) {
+    let mut text = String::new();
+    for item in r
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match item.get("type").and_then(Value::as_str) {
+            Some("message") => {
+                for part in item
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = part.get("text").and_then(Value::as_str) {
+                        text.push_str(t);
+                    }
+                }
+            }
+            Some("function_call") => {
+                for k in ["name", "arguments"] {
+                    if let Some(t) = item.get(k).and_then(Value::as_str) {
+                        text.push_str(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = r.get("status").and_then(Value::as_str).map(str::to_owned);
+    (text, status, r.get("usage").and_then(parse_usage))
 }
 
 fn append_tool_calls(text: &mut String, delta: &Value) {
@@ -155,11 +249,14 @@ fn append_tool_calls(text: &mut String, delta: &Value) {
     }
 }
 
-/// Reads OpenAI's `usage` object.
+/// Reads OpenAI's `usage` object (the Responses API's `input_tokens` and
+/// `output_tokens` too).
 pub fn parse_usage(u: &Value) -> Option<Usage> {
     let g = |k: &str| u.get(k).and_then(Value::as_u64);
-    let prompt = g("prompt_tokens")?;
-    let completion = g("completion_tokens").unwrap_or(0);
+    let prompt = g("prompt_tokens").or_else(|| g("input_tokens"))?;
+    let completion = g("completion_tokens")
+        .or_else(|| g("output_tokens"))
+        .unwrap_or(0);
     Some(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
@@ -169,6 +266,9 @@ pub fn parse_usage(u: &Value) -> Option<Usage> {
 
 /// Output text, finish reason and usage of a non-streamed response.
 pub fn non_stream_output(v: &Value) -> (String, Option<String>, Option<Usage>) {
+    if v.get("object").and_then(Value::as_str) == Some("response") {
+        return response_output(v);
+    }
     let mut texts = Vec::new();
     let mut finish = None;
     for (i, c) in v
@@ -243,6 +343,35 @@ mod tests {
         assert_eq!(a.output(), "Hello");
         assert_eq!(a.finish_reason.as_deref(), Some("stop"));
         assert_eq!(a.usage.unwrap().total_tokens, 5);
+    }
+
+    #[test]
+    fn assembles_responses_events() {
+        let mut a = Assembler::default();
+        assert!(!a.observe(&json!({"type": "response.created", "response": {"id": "resp_1"}})));
+        a.observe(&json!({"type": "response.output_text.delta", "delta": "Hel"}));
+        a.observe(&json!({"type": "response.output_text.delta", "delta": "lo"}));
+        assert_eq!(a.output(), "Hello");
+        let done = json!({"type": "response.completed", "response": {"id": "resp_1", "object": "response",
+            "status": "completed", "output": [
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}]},
+                {"type": "function_call", "name": "f", "arguments": "{\"x\":1}"}],
+            "usage": {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}}});
+        assert!(is_final_response_event(&done));
+        assert!(!a.observe(&done));
+        assert_eq!(a.output(), "Hellof{\"x\":1}");
+        assert_eq!(a.finish_reason.as_deref(), Some("completed"));
+        let u = a.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (7, 3, 10)
+        );
+        let (text, status, usage) = non_stream_output(&done["response"]);
+        assert_eq!(
+            (text.as_str(), status.as_deref()),
+            ("Hellof{\"x\":1}", Some("completed"))
+        );
+        assert_eq!(usage.unwrap().total_tokens, 10);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum Endpoint {
     Completions,
     /// `/v1/embeddings`
     Embeddings,
+    /// `/v1/responses` (the Responses API)
+    Responses,
     /// `/v1/models` (never proxied; recorded only when refused)
     Models,
 }
@@ -29,6 +31,7 @@ impl Endpoint {
             Endpoint::Chat => "/v1/chat/completions",
             Endpoint::Completions => "/v1/completions",
             Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Responses => "/v1/responses",
             Endpoint::Models => "/v1/models",
         }
     }
@@ -38,6 +41,7 @@ impl Endpoint {
             Endpoint::Chat => "chat/completions",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
             Endpoint::Models => "models",
         }
     }
@@ -48,6 +52,7 @@ impl Endpoint {
             Endpoint::Chat => "chat",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
             Endpoint::Models => "models",
         }
     }
@@ -147,6 +152,14 @@ impl Upstream {
     /// second guard), and `api-version` a query parameter.
     pub fn url(&self, endpoint: Endpoint, model: &str) -> String {
         match self.kind {
+            // Azure's Responses API is under its v1 routes, the deployment
+            // named by the body's `model`.
+            UpstreamKind::Azure if endpoint == Endpoint::Responses => {
+                format!(
+                    "{}/openai/v1/responses",
+                    self.base_url.trim_end_matches('/')
+                )
+            }
             UpstreamKind::Azure => {
                 let Ok(mut url) = reqwest::Url::parse(&self.base_url) else {
                     // base_url was checked at start-up; an unparsable one

@@ -143,6 +143,8 @@ pub fn app(cfg: FakeConfig) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses", post(responses))
+        .route("/openai/v1/responses", post(azure_responses))
         .route(
             "/openai/deployments/{dep}/chat/completions",
             post(azure_chat),
@@ -193,6 +195,7 @@ enum Kind {
     Chat,
     Completion,
     Embedding,
+    Response,
 }
 
 async fn chat(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
@@ -203,6 +206,12 @@ async fn completions(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) ->
 }
 async fn embeddings(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
     handle(s, h, "/v1/embeddings".into(), q, b, Kind::Embedding).await
+}
+async fn responses(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
+    handle(s, h, "/v1/responses".into(), q, b, Kind::Response).await
+}
+async fn azure_responses(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
+    handle(s, h, "/openai/v1/responses".into(), q, b, Kind::Response).await
 }
 async fn azure_chat(
     s: State<AppState>,
@@ -319,6 +328,32 @@ fn prompt_text(kind: Kind, body: &Value) -> String {
             Some(v) => out.push_str(&v.to_string()),
             None => {}
         },
+        Kind::Response => {
+            if let Some(i) = body.get("instructions").and_then(Value::as_str) {
+                out.push_str(i);
+                out.push('\n');
+            }
+            match body.get("input") {
+                Some(Value::String(s)) => out.push_str(s),
+                Some(Value::Array(items)) => {
+                    for it in items {
+                        match it.get("content").or_else(|| it.get("output")) {
+                            Some(Value::String(s)) => out.push_str(s),
+                            Some(Value::Array(parts)) => {
+                                for p in parts {
+                                    if let Some(t) = p.get("text").and_then(Value::as_str) {
+                                        out.push_str(t);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                        out.push('\n');
+                    }
+                }
+                _ => {}
+            }
+        }
     }
     out
 }
@@ -421,6 +456,7 @@ async fn handle(
         Kind::Chat => "/v1/chat/completions",
         Kind::Completion => "/v1/completions",
         Kind::Embedding => "/v1/embeddings",
+        Kind::Response => "/v1/responses",
     };
     let prompt_tokens = parsed
         .as_object()
@@ -437,6 +473,7 @@ async fn handle(
     let max_tokens = parsed
         .get("max_completion_tokens")
         .or_else(|| parsed.get("max_tokens"))
+        .or_else(|| parsed.get("max_output_tokens"))
         .and_then(Value::as_u64);
     let mut tokens = split_tokens(&answer);
     let mut finish = "stop";
@@ -469,6 +506,25 @@ async fn handle(
         .get("stream")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // The Responses API: one output (no `n`), its own usage and events.
+    let response = (kind == Kind::Response).then(|| ResponseParts {
+        id: format!("resp_{}", id.trim_start_matches("fake-")),
+        created,
+        model: model.clone(),
+        previous: parsed
+            .get("previous_response_id")
+            .cloned()
+            .unwrap_or(Value::Null),
+        usage: json!({"input_tokens": prompt_tokens, "output_tokens": completion_tokens / n, "total_tokens": prompt_tokens + completion_tokens / n}),
+        status: if finish == "length" {
+            "incomplete"
+        } else {
+            "completed"
+        },
+    });
+    if let Some(r) = response.as_ref().filter(|_| !stream) {
+        return Json(r.object(&text)).into_response();
+    }
     if !stream {
         let choices: Vec<Value> = (0..n)
             .map(|i| match kind {
@@ -517,6 +573,97 @@ async fn handle(
     let owned: Vec<String> =
         pieces.unwrap_or_else(|| tokens.iter().map(|t| t.to_string()).collect());
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    if let Some(r) = response {
+        tokio::spawn(async move {
+            let mut seq = 0u64;
+            let mut send = async |name: &str, mut ev: Value| -> bool {
+                ev["type"] = json!(name);
+                ev["sequence_number"] = json!(seq);
+                seq += 1;
+                tx.send(Ok(Bytes::from(format!("event: {name}\ndata: {ev}\n\n"))))
+                    .await
+                    .is_ok()
+            };
+            let item = r.item_id();
+            let open = [
+                (
+                    "response.created",
+                    json!({"response": r.object_in_progress()}),
+                ),
+                (
+                    "response.in_progress",
+                    json!({"response": r.object_in_progress()}),
+                ),
+                (
+                    "response.output_item.added",
+                    json!({"output_index": 0, "item": {"id": item, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
+                ),
+                (
+                    "response.content_part.added",
+                    json!({"item_id": item, "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+                ),
+            ];
+            for (name, ev) in open {
+                if !send(name, ev).await {
+                    return;
+                }
+            }
+            for (sent, t) in owned.iter().enumerate() {
+                if stop_after == Some(sent as u64) {
+                    if disconnect {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
+                        return;
+                    }
+                    tokio::time::sleep(stall).await;
+                }
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+                let ev =
+                    json!({"item_id": item, "output_index": 0, "content_index": 0, "delta": t});
+                if !send("response.output_text.delta", ev).await {
+                    return;
+                }
+            }
+            let part = json!({"type": "output_text", "text": text, "annotations": []});
+            let done = [
+                (
+                    "response.output_text.done",
+                    json!({"item_id": item, "output_index": 0, "content_index": 0, "text": text}),
+                ),
+                (
+                    "response.content_part.done",
+                    json!({"item_id": item, "output_index": 0, "content_index": 0, "part": part}),
+                ),
+                (
+                    "response.output_item.done",
+                    json!({"output_index": 0, "item": r.message(&text)}),
+                ),
+                (
+                    if r.status == "completed" {
+                        "response.completed"
+                    } else {
+                        "response.incomplete"
+                    },
+                    json!({"response": r.object(&text)}),
+                ),
+            ];
+            for (name, ev) in done {
+                if !send(name, ev).await {
+                    return;
+                }
+            }
+        });
+        let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(body)
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     tokio::spawn(async move {
         let chunk = |i: u64, delta: Value, fin: Value| -> Bytes {
             let obj = if kind == Kind::Chat {
@@ -590,6 +737,43 @@ async fn handle(
         .header(header::CACHE_CONTROL, "no-cache")
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// What a Responses API answer of the fake is made of.
+struct ResponseParts {
+    id: String,
+    created: u64,
+    model: String,
+    previous: Value,
+    usage: Value,
+    status: &'static str,
+}
+
+impl ResponseParts {
+    fn item_id(&self) -> String {
+        format!("msg_{}", self.id.trim_start_matches("resp_"))
+    }
+
+    fn message(&self, text: &str) -> Value {
+        json!({"id": self.item_id(), "type": "message", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    }
+
+    fn base(&self, status: &str, output: Value, usage: Value) -> Value {
+        json!({"id": self.id, "object": "response", "created_at": self.created, "status": status,
+               "model": self.model, "output": output, "usage": usage,
+               "previous_response_id": self.previous, "parallel_tool_calls": true,
+               "tool_choice": "auto", "tools": [], "error": null, "incomplete_details": null,
+               "instructions": null, "metadata": {}, "temperature": 1.0, "top_p": 1.0})
+    }
+
+    fn object_in_progress(&self) -> Value {
+        self.base("in_progress", json!([]), Value::Null)
+    }
+
+    fn object(&self, text: &str) -> Value {
+        self.base(self.status, json!([self.message(text)]), self.usage.clone())
+    }
 }
 
 fn embed(body: &Value, model: &str, prompt_tokens: u64) -> Response {

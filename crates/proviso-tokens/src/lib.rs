@@ -73,7 +73,7 @@ fn input_tokens(v: &Value, n: &dyn Fn(&str) -> u64) -> u64 {
 }
 
 /// Prompt tokens of a request body for `path` (`/v1/chat/completions`,
-/// `/v1/completions` or `/v1/embeddings`).
+/// `/v1/completions`, `/v1/embeddings` or `/v1/responses`).
 pub fn prompt_tokens(path: &str, body: &Map<String, Value>) -> u64 {
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     let enc = encoding(model);
@@ -106,16 +106,44 @@ pub fn prompt_tokens(path: &str, body: &Map<String, Value>) -> u64 {
         // token ids, or a list of such lists.
         "/v1/completions" => body.get("prompt").map_or(0, |v| input_tokens(v, &n)),
         "/v1/embeddings" => body.get("input").map_or(0, |v| input_tokens(v, &n)),
+        // The Responses API: `instructions` and `input` (a string, or a
+        // list of items: messages with text or parts, tool outputs), each
+        // item counted as a chat message is.
+        "/v1/responses" => {
+            let mut total = 3;
+            if let Some(i) = body.get("instructions").and_then(Value::as_str) {
+                total += 4 + n(i);
+            }
+            match body.get("input") {
+                Some(Value::String(s)) => total += 4 + n(s),
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        total += 3;
+                        for k in ["role", "content", "output", "arguments", "name"] {
+                            let mut text = String::new();
+                            if let Some(v) = item.get(k) {
+                                content_text(v, &mut text);
+                            }
+                            total += n(&text);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            total
+        }
         _ => 0,
     }
 }
 
-/// The completion tokens a request may produce: `max_completion_tokens`
-/// or `max_tokens` (else `default`), times `n`.
+/// The completion tokens a request may produce: `max_completion_tokens`,
+/// `max_tokens` or (the Responses API) `max_output_tokens` (else
+/// `default`), times `n`.
 pub fn completion_allowance(body: &Map<String, Value>, default: u64) -> u64 {
     let max = body
         .get("max_completion_tokens")
         .or_else(|| body.get("max_tokens"))
+        .or_else(|| body.get("max_output_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(default);
     let choices = body.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
@@ -144,6 +172,27 @@ mod tests {
         let m = b.as_object().unwrap();
         let expected = 3 + (3 + 1 + count("gpt-4o", "Be brief.")) + (3 + 1 + 1 + 1 + 1);
         assert_eq!(prompt_tokens("/v1/chat/completions", m), expected);
+    }
+
+    #[test]
+    fn responses_input_and_allowance() {
+        let c = |t: &str| count("gpt-4o", t);
+        let b = json!({"model": "gpt-4o", "instructions": "Be brief.", "input": "Hi there",
+                       "max_output_tokens": 50});
+        let m = b.as_object().unwrap();
+        assert_eq!(
+            prompt_tokens("/v1/responses", m),
+            3 + 4 + c("Be brief.") + 4 + c("Hi there")
+        );
+        assert_eq!(completion_allowance(m, 1000), 50);
+        let b = json!({"model": "gpt-4o", "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "What is 2+2?"}]},
+            {"type": "function_call_output", "call_id": "c1", "output": "4"}
+        ]});
+        assert_eq!(
+            prompt_tokens("/v1/responses", b.as_object().unwrap()),
+            3 + (3 + c("user") + c("What is 2+2?")) + (3 + c("4"))
+        );
     }
 
     #[test]

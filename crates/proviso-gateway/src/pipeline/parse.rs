@@ -125,6 +125,7 @@ pub fn check_as(
         Endpoint::Chat => "messages",
         Endpoint::Completions => "prompt",
         Endpoint::Embeddings => "input",
+        Endpoint::Responses => "input",
         Endpoint::Models => "",
     };
     match map.get(required) {
@@ -149,11 +150,13 @@ pub fn check_as(
             )));
         }
     };
-    let client_wants_usage = map
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        == Some(true);
+    // The Responses API reports usage in its last event, asked or not.
+    let client_wants_usage = endpoint == Endpoint::Responses
+        || map
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            == Some(true);
     Ok(Parsed {
         body: map,
         model,

@@ -2,9 +2,10 @@
 //! arrive, restoring placeholders and assembling the output ([`start`],
 //! [`Relay::run`]), until the stream ends however it ends (completed, client
 //! gone, upstream broken or stalled); `pipeline::finish` then records it,
-//! and [`close`] sends the last event. The final `data: [DONE]` is held
-//! back until the record is committed, so a client never sees a complete
-//! stream that was not recorded.
+//! and [`close`] sends the last event. The final `data: [DONE]` (the
+//! Responses API's last event, `response.completed` or how it ended) is
+//! held back until the record is committed, so a client never sees a
+//! complete stream that was not recorded.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -52,6 +53,9 @@ pub struct Relay {
 pub struct Closing {
     tx: mpsc::Sender<Bytes>,
     tail: Option<Bytes>,
+    /// The Responses API's last event, held until the record commits (sent
+    /// in place of `[DONE]`).
+    last: Option<Bytes>,
 }
 
 /// The streaming response for the client, and the relay that feeds it.
@@ -84,6 +88,7 @@ impl Relay {
         let mut restorer = session
             .as_ref()
             .map(crate::pipeline::restore::StreamState::new);
+        let mut last = None;
         let end = 'outer: loop {
             let idle = up
                 .stream_idle_timeout
@@ -112,13 +117,30 @@ impl Relay {
                 if usage_only && !ctx.client_wants_usage {
                     continue;
                 }
+                let is_last = parsed
+                    .as_ref()
+                    .is_some_and(crate::sse::is_final_response_event);
+                let name = crate::sse::event_name(&ev.raw);
+                let mut before = None;
                 let out = match (&mut restorer, parsed) {
                     (Some(r), Some(mut v)) => {
-                        r.chunk(&mut v);
-                        Bytes::from(format!("data: {v}\n\n"))
+                        before = r.chunk(&mut v).map(|e| {
+                            crate::sse::event_bytes(e.get("type").and_then(Value::as_str), &e)
+                        });
+                        crate::sse::event_bytes(name, &v)
                     }
                     _ => ev.raw,
                 };
+                if let Some(b) = before
+                    && tx.send(b).await.is_err()
+                {
+                    break 'outer End::ClientGone;
+                }
+                if is_last {
+                    // The end of a Responses stream: sent once recorded.
+                    last = Some(out);
+                    break 'outer End::Done;
+                }
                 if tx.send(out).await.is_err() {
                     break 'outer End::ClientGone;
                 }
@@ -148,7 +170,7 @@ impl Relay {
             },
             charge,
         };
-        (ended, Closing { tx, tail })
+        (ended, Closing { tx, tail, last })
     }
 }
 
@@ -220,7 +242,11 @@ pub async fn close(
     let last = match (&committed, closing.tail) {
         (Err(e), _) => Some(error_event(e.code, &e.message)),
         (Ok(_), Some(t)) => Some(t),
-        (Ok(_), None) if ended_with.is_none() => Some(Bytes::from_static(b"data: [DONE]\n\n")),
+        (Ok(_), None) if ended_with.is_none() => Some(
+            closing
+                .last
+                .unwrap_or_else(|| Bytes::from_static(b"data: [DONE]\n\n")),
+        ),
         (Ok(_), None) => None,
     };
     if let Some(b) = last {

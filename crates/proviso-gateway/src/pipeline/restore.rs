@@ -15,8 +15,33 @@ fn restore_str(v: &mut Value, s: &Session) {
     }
 }
 
+/// Restores every string under a `text` or `arguments` key, at any depth:
+/// the Responses API's output items, content parts and done events, each
+/// whole.
+fn restore_texts(v: &mut Value, s: &Session) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if matches!(k.as_str(), "text" | "arguments") && x.is_string() {
+                    restore_str(x, s);
+                } else {
+                    restore_texts(x, s);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| restore_texts(x, s)),
+        _ => {}
+    }
+}
+
 /// Restores a whole (non-streamed) response body, parsed, and serializes it.
 pub fn value(mut v: Value, s: &Session) -> Bytes {
+    if v.get("object").and_then(Value::as_str) == Some("response") {
+        if let Some(out) = v.get_mut("output") {
+            restore_texts(out, s);
+        }
+        return Bytes::from(v.to_string());
+    }
     for c in v
         .get_mut("choices")
         .and_then(Value::as_array_mut)
@@ -77,8 +102,62 @@ impl<'a> StreamState<'a> {
         }
     }
 
-    /// Rewrites one chunk (parsed JSON) in place.
-    pub fn chunk(&mut self, chunk: &mut Value) {
+    /// A Responses API event, rewritten in place: deltas through a
+    /// restorer per output item and part, every whole text at once. When a
+    /// part's text is done, what its restorer still held comes back as a
+    /// delta event to send before this one.
+    fn response_event(&mut self, kind: &str, ev: &mut Value) -> Option<Value> {
+        let at = |k: &str| ev.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let (item, part) = (at("output_index"), at("content_index") as i64);
+        match kind {
+            "response.output_text.delta" => {
+                if let Some(d) = ev.get_mut("delta") {
+                    self.piece((item, part), d, false);
+                }
+                None
+            }
+            "response.function_call_arguments.delta" => {
+                if let Some(d) = ev.get_mut("delta") {
+                    self.piece((item, -1), d, false);
+                }
+                None
+            }
+            _ => {
+                let key = match kind {
+                    "response.output_text.done" => Some((item, part)),
+                    "response.function_call_arguments.done" => Some((item, -1)),
+                    _ => None,
+                };
+                let tail = key
+                    .and_then(|k| self.restorers.remove(&k))
+                    .map(|mut r| r.finish())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| {
+                        let delta_kind = if key.is_some_and(|k| k.1 == -1) {
+                            "response.function_call_arguments.delta"
+                        } else {
+                            "response.output_text.delta"
+                        };
+                        serde_json::json!({
+                            "type": delta_kind,
+                            "item_id": ev.get("item_id"),
+                            "output_index": item,
+                            "content_index": part.max(0),
+                            "delta": t,
+                        })
+                    });
+                restore_texts(ev, self.session);
+                tail
+            }
+        }
+    }
+
+    /// Rewrites one chunk (parsed JSON) in place; gives an event to send
+    /// before it, when one is due (the Responses API's held-back text).
+    pub fn chunk(&mut self, chunk: &mut Value) -> Option<Value> {
+        if let Some(kind) = chunk.get("type").and_then(Value::as_str).map(str::to_owned) {
+            return self.response_event(&kind, chunk);
+        }
         for c in chunk
             .get_mut("choices")
             .and_then(Value::as_array_mut)
@@ -106,5 +185,6 @@ impl<'a> StreamState<'a> {
                 self.piece((idx, -1), v, finish);
             }
         }
+        None
     }
 }
