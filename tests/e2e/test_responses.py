@@ -113,3 +113,29 @@ def test_bad_bodies_are_refused_in_openai_shape(gw, client):
     assert r.status_code == 400 and r.json()["error"]["param"] == "input"
     r = httpx.get(gw.url + "/v1/responses", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 405
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake, stream):
+    c = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)
+
+    def ask(text, previous=None):
+        kw = {"previous_response_id": previous} if previous else {}
+        if not stream:
+            r = c.responses.create(model="gpt-4o-mini", input=text, **kw)
+            return r.id, r.output_text
+        events = list(c.responses.create(model="gpt-4o-mini", input=text, stream=True, **kw))
+        return events[-1].response.id, "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+    first, _ = ask("ECHO: write to ann.lee@example.com")
+    assert last_seen(fake)["input"] == "ECHO: write to <EMAIL_1>"
+    # The next turn names the first: a new address is the second, and the
+    # first's placeholder, which the upstream knows from the earlier turn,
+    # comes back restored when the answer repeats it.
+    _, text = ask("ECHO: cc bob.ng@example.org and <EMAIL_1>", previous=first)
+    assert last_seen(fake)["input"] == "ECHO: cc <EMAIL_2> and <EMAIL_1>"
+    assert text == "cc bob.ng@example.org and ann.lee@example.com"
+    # Another key naming the same response gets none of it.
+    other = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)
+    r = other.responses.create(model="gpt-4o-mini", input="ECHO: hi <EMAIL_1>", previous_response_id=first)
+    assert r.output_text == "hi <EMAIL_1>"

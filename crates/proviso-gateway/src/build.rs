@@ -143,6 +143,7 @@ pub fn state(
         inflight,
         flood: flood::FloodGate::new(config_flood),
         trusted_proxies,
+        conversations: crate::conversations::Conversations::default(),
         monitor,
     })))
 }

@@ -10,6 +10,7 @@ pub mod admin;
 mod build;
 pub mod caller;
 pub mod config;
+pub mod conversations;
 pub mod env;
 pub mod error;
 pub mod events;

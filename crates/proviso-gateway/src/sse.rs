@@ -110,6 +110,8 @@ pub struct Assembler {
     pub finish_reason: Option<String>,
     /// Usage, if the upstream sent it.
     pub usage: Option<Usage>,
+    /// The Responses API's response id, from its first or last event.
+    pub response_id: Option<String>,
 }
 
 impl Assembler {
@@ -156,6 +158,9 @@ impl Assembler {
     /// as they come, and at the end the whole response (its output, status
     /// and usage, which replace what the deltas made).
     fn observe_response_event(&mut self, kind: &str, ev: &Value) {
+        if let Some(id) = ev.pointer("/response/id").and_then(Value::as_str) {
+            self.response_id = Some(id.to_owned());
+        }
         match kind {
             "response.output_text.delta" | "response.function_call_arguments.delta" => {
                 if self.choices.is_empty() {

@@ -39,6 +39,9 @@ pub struct Services {
     pub flood: crate::flood::FloodGate,
     /// `[server] trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::config::Cidr>,
+    /// The placeholders of recent Responses API answers, for the turns
+    /// that name them (`previous_response_id`).
+    pub conversations: crate::conversations::Conversations,
     /// The monitor, unless `[monitor] enabled = false`.
     pub monitor: Option<std::sync::Arc<crate::monitor::MonitorHandle>>,
 }

@@ -70,10 +70,21 @@ fn redact_value(
 /// target `request_json` feeds it anything.
 pub fn mask_body(
     r: &Redactor,
-    mut body: serde_json::Map<String, Value>,
+    body: serde_json::Map<String, Value>,
     only: Option<&[EntityKind]>,
 ) -> (serde_json::Map<String, Value>, Session, usize) {
-    let mut session = Session::default();
+    mask_body_from(r, body, only, Session::default())
+}
+
+/// [`mask_body`] going on from the placeholders of `session` (an earlier
+/// turn's): a value seen before keeps its placeholder, and new ones are
+/// numbered after them.
+pub fn mask_body_from(
+    r: &Redactor,
+    mut body: serde_json::Map<String, Value>,
+    only: Option<&[EntityKind]>,
+    mut session: Session,
+) -> (serde_json::Map<String, Value>, Session, usize) {
     let mut found = 0usize;
     for (k, v) in body.iter_mut() {
         // The model name is routing, not content; everything else the
@@ -98,15 +109,30 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
     let only: Option<Vec<EntityKind>> = asked
         .filter(|e| !e.is_empty())
         .map(|e| e.iter().filter_map(|n| n.parse().ok()).collect());
+    // A Responses API turn goes on from the placeholders of the response
+    // it names, when this key created it.
+    let earlier = (ctx.endpoint == Endpoint::Responses)
+        .then(|| {
+            let id = ctx.body.get("previous_response_id")?.as_str()?;
+            let key = ctx.key.as_ref()?;
+            state.conversations.get(id, &key.id.0)
+        })
+        .flatten()
+        .unwrap_or_default();
     let st = state.clone();
     let body = std::mem::take(&mut ctx.body);
     let (body, session, found) =
         crate::pipeline::offload::offload(ctx.request_text.len(), move || {
-            mask_body(&st.redactor, body, only.as_deref())
+            mask_body_from(&st.redactor, body, only.as_deref(), earlier)
         })
         .await?;
     ctx.body = body;
     if found == 0 {
+        // Nothing new to mask; an earlier turn's placeholders may still
+        // come back in the answer.
+        if !session.is_empty() {
+            ctx.session = Some(session);
+        }
         return Ok(());
     }
     // The body is serialized as it is (no copy of the map).

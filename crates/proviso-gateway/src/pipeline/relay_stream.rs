@@ -146,6 +146,9 @@ impl Relay {
                 }
             }
         };
+        drop(restorer);
+        ctx.session = session;
+        crate::pipeline::respond::keep_placeholders(state, ctx, asm.response_id.as_deref());
         let (outcome, error, tail) = end.describe(state, &up.name);
         // Without the upstream's usage (the stream ended early), settle with
         // an estimate: the counted prompt plus the text produced.

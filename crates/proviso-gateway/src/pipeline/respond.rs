@@ -71,6 +71,7 @@ pub async fn read(
         ApiError::upstream_bad_response(&up.name, "the body is not JSON")
     })?;
     let (output, finish_reason, usage) = non_stream_output(&parsed);
+    keep_placeholders(state, ctx, parsed.get("id").and_then(Value::as_str));
     let response = if ctx.endpoint == Endpoint::Embeddings {
         summarise_embeddings(&parsed).to_string()
     } else {
@@ -96,6 +97,17 @@ pub async fn read(
             parsed,
         },
     ))
+}
+
+/// Keeps a Responses API answer's placeholders under its id, for the turn
+/// that will name it.
+pub fn keep_placeholders(state: &AppState, ctx: &Context, response_id: Option<&str>) {
+    if ctx.endpoint != Endpoint::Responses {
+        return;
+    }
+    if let (Some(id), Some(s), Some(key)) = (response_id, &ctx.session, &ctx.key) {
+        state.conversations.put(id, &key.id.0, s.clone());
+    }
 }
 
 /// The recorded answer as the client gets it. The ledger keeps the answer
