@@ -2,7 +2,9 @@
 streamed and not, each exchange recorded with its output and usage (from
 the API's own usage block), the stream's last event held until the record
 is committed, quotas counted, and desensitization round-tripping through
-the API's events."""
+the API's events; against an upstream that speaks it (`native`) and one
+that speaks only chat completions (`translate`), which the client cannot
+tell apart."""
 
 import json
 
@@ -11,7 +13,20 @@ import openai
 import pytest
 
 from conftest import Proviso
-from test_desensitize import POLICY, SECRET_TEXT, last_seen
+from test_desensitize import POLICY, SECRET_TEXT
+
+
+@pytest.fixture(params=["native", "translate"])
+def mode(request):
+    return request.param
+
+
+@pytest.fixture
+def gw(tmp_path, fake, mode):
+    # Inside the fake's [[upstreams]] table.
+    g = Proviso(tmp_path, fake.url, extra=f'responses = "{mode}"\n')
+    yield g
+    g.stop()
 
 
 @pytest.fixture
@@ -19,7 +34,11 @@ def client(gw):
     return openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("ml"), max_retries=0)
 
 
-def test_created_and_recorded_with_output_and_usage(gw, client, fake):
+def seen(fake):
+    return httpx.get(fake.url + "/_fake/requests").json()[-1]
+
+
+def test_created_and_recorded_with_output_and_usage(gw, client, fake, mode):
     raw = client.responses.with_raw_response.create(
         model="gpt-4o-mini", instructions="Be brief.", input="ECHO: the tide comes in twice a day",
         max_output_tokens=50)
@@ -34,9 +53,21 @@ def test_created_and_recorded_with_output_and_usage(gw, client, fake):
     assert rec["finish_reason"] == "completed"
     assert rec["usage"]["prompt_tokens"] == r.usage.input_tokens
     assert rec["usage"]["completion_tokens"] == r.usage.output_tokens
-    assert json.loads(rec["response"])["id"] == r.id
-    sent = last_seen(fake)
-    assert sent["input"] == "ECHO: the tide comes in twice a day" and "stream_options" not in sent
+    sent = seen(fake)
+    if mode == "native":
+        assert json.loads(rec["response"])["id"] == r.id
+        assert sent["path"] == "/v1/responses"
+        assert sent["body"]["input"] == "ECHO: the tide comes in twice a day" and "stream_options" not in sent["body"]
+    else:
+        # What left and what came back are what the ledger keeps.
+        assert sent["path"] == "/v1/chat/completions"
+        assert sent["body"]["messages"] == [{"role": "system", "content": "Be brief."},
+                                            {"role": "user", "content": "ECHO: the tide comes in twice a day"}]
+        assert sent["body"]["max_tokens"] == 50 and "input" not in sent["body"]
+        assert json.loads(rec["request"]) == sent["body"]
+        assert json.loads(rec["response"])["object"] == "chat.completion"
+        detail = rec["detail"] if isinstance(rec["detail"], dict) else json.loads(rec["detail"])
+        assert detail["attempts"][0]["sent_as"] == "/v1/chat/completions"
 
 
 def test_streamed_events_are_relayed_and_the_last_one_waits_for_the_record(gw, client):
@@ -51,21 +82,34 @@ def test_streamed_events_are_relayed_and_the_last_one_waits_for_the_record(gw, c
     assert rec["usage"]["completion_tokens"] == events[-1].response.usage.output_tokens
 
 
-def test_input_items_previous_response_and_a_broken_stream(gw, client):
+def test_input_items_previous_response_and_a_broken_stream(gw, client, fake, mode):
     first = client.responses.create(model="gpt-4o-mini", input="ECHO: first turn")
-    second = client.responses.create(
-        model="gpt-4o-mini", previous_response_id=first.id,
-        input=[{"role": "user", "content": [{"type": "input_text", "text": "ECHO: second turn"}]}])
+    items = [{"role": "user", "content": [{"type": "input_text", "text": "ECHO: second turn"}]}]
+    if mode == "native":
+        second = client.responses.create(model="gpt-4o-mini", previous_response_id=first.id, input=items)
+        assert json.loads(gw.records()[1]["request"])["previous_response_id"] == first.id
+    else:
+        # A chat upstream keeps no conversation: refused before anything
+        # leaves, naming the field; the earlier turns go as input items.
+        n = len(httpx.get(fake.url + "/_fake/requests").json())
+        with pytest.raises(openai.BadRequestError) as e:
+            client.responses.create(model="gpt-4o-mini", previous_response_id=first.id, input=items)
+        assert e.value.body["param"] == "previous_response_id"
+        assert len(httpx.get(fake.url + "/_fake/requests").json()) == n
+        second = client.responses.create(model="gpt-4o-mini", input=[
+            {"role": "user", "content": "ECHO: first turn"},
+            {"role": "assistant", "content": [{"type": "output_text", "text": first.output_text}]}, *items])
     assert second.output_text == "second turn"
     recs = gw.records()
-    assert [r["output"] for r in recs] == ["first turn", "second turn"]
-    assert json.loads(recs[1]["request"])["previous_response_id"] == first.id
+    assert [r["output"] for r in recs if r["status"] == 200] == ["first turn", "second turn"]
+    if mode == "translate":
+        assert [r["status"] for r in recs] == [200, 400, 200], "the refusal is recorded too"
     # The upstream drops the stream midway: what arrived is recorded as
     # partial, and the client gets an error event, not a completed one.
     with pytest.raises(Exception):
         list(client.responses.create(model="gpt-4o-mini", input="ECHO: a b c d e f", stream=True,
                                      extra_body={"fake_fault": "disconnect_after:2"}))
-    rec = gw.wait_records(3)[-1]
+    rec = gw.records()[-1]
     assert rec["outcome"] == "partial" and rec["output"] == "a b "
 
 
@@ -81,10 +125,17 @@ def test_quota_counts_the_input_and_max_output_tokens(tmp_path, fake):
 
 
 @pytest.fixture
-def dgw(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, extra=POLICY)
+def dgw(tmp_path, fake, mode):
+    g = Proviso(tmp_path, fake.url, extra=f'responses = "{mode}"\n' + POLICY)
     yield g
     g.stop()
+
+
+def sent_text(fake):
+    """The masked text the upstream received (the input, or the last chat
+    message)."""
+    body = seen(fake)["body"]
+    return body["input"] if "input" in body else body["messages"][-1]["content"]
 
 
 @pytest.mark.parametrize("chunk", [None, "chunk_bytes:3"])
@@ -93,7 +144,7 @@ def test_desensitized_streamed_and_not(dgw, fake, chunk):
     extra = {"fake_fault": chunk} if chunk else {}
     expected = SECRET_TEXT.replace("536-22-1234", "<US_SSN>")
     r = c.responses.create(model="gpt-4o-mini", input="ECHO: " + SECRET_TEXT, extra_body=extra)
-    sent = last_seen(fake)["input"]
+    sent = sent_text(fake)
     assert "ann.lee@example.com" not in sent and "<EMAIL_1>" in sent
     assert r.output_text == expected
     events = list(c.responses.create(model="gpt-4o-mini", input="ECHO: " + SECRET_TEXT, stream=True,
@@ -116,7 +167,9 @@ def test_bad_bodies_are_refused_in_openai_shape(gw, client):
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake, stream):
+def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake, stream, mode):
+    if mode == "translate":
+        pytest.skip("previous_response_id needs an upstream that keeps conversations")
     c = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)
 
     def ask(text, previous=None):
@@ -128,12 +181,12 @@ def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake,
         return events[-1].response.id, "".join(e.delta for e in events if e.type == "response.output_text.delta")
 
     first, _ = ask("ECHO: write to ann.lee@example.com")
-    assert last_seen(fake)["input"] == "ECHO: write to <EMAIL_1>"
+    assert sent_text(fake) == "ECHO: write to <EMAIL_1>"
     # The next turn names the first: a new address is the second, and the
     # first's placeholder, which the upstream knows from the earlier turn,
     # comes back restored when the answer repeats it.
     _, text = ask("ECHO: cc bob.ng@example.org and <EMAIL_1>", previous=first)
-    assert last_seen(fake)["input"] == "ECHO: cc <EMAIL_2> and <EMAIL_1>"
+    assert sent_text(fake) == "ECHO: cc <EMAIL_2> and <EMAIL_1>"
     assert text == "cc bob.ng@example.org and ann.lee@example.com"
     # Another key naming the same response gets none of it.
     other = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)

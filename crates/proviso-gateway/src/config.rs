@@ -230,6 +230,21 @@ pub struct UpstreamConfig {
     /// Idle keep-alive connections kept per upstream host.
     #[serde(default = "default_pool")]
     pub pool_max_idle: usize,
+    /// How the Responses API reaches it: `native` (its own `/responses`)
+    /// or `translate` (as chat completions, and back); default `native`
+    /// for `openai` and `azure`, `translate` for `openai-compatible`.
+    #[serde(default)]
+    pub responses: Option<ResponsesMode>,
+}
+
+/// How an upstream takes the Responses API.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponsesMode {
+    /// It speaks the Responses API.
+    Native,
+    /// It speaks chat completions only: Proviso translates.
+    Translate,
 }
 
 fn default_connect() -> u64 {
@@ -257,6 +272,7 @@ impl UpstreamConfig {
             region: None,
             api_version: None,
             models: vec!["*".into()],
+            responses: None,
             connect_timeout_ms: default_connect(),
             first_byte_timeout_ms: default_first_byte(),
             stream_idle_timeout_ms: default_first_byte(),

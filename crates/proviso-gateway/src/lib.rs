@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod quota;
 pub mod redaction;
+pub mod responses_chat;
 mod server;
 pub mod sse;
 pub mod state;

@@ -80,6 +80,8 @@ pub struct Upstream {
     pub stream_idle_timeout: Duration,
     /// Whole exchange.
     pub total_timeout: Duration,
+    /// The Responses API reaches it as chat completions (translated).
+    pub translate_responses: bool,
 }
 
 impl Upstream {
@@ -134,6 +136,10 @@ impl Upstream {
             first_byte_timeout: Duration::from_millis(c.first_byte_timeout_ms),
             stream_idle_timeout: Duration::from_millis(c.stream_idle_timeout_ms),
             total_timeout: Duration::from_millis(c.total_timeout_ms),
+            translate_responses: match c.responses {
+                Some(m) => m == crate::config::ResponsesMode::Translate,
+                None => c.kind == UpstreamKind::OpenaiCompatible,
+            },
         })
     }
 

@@ -11,7 +11,7 @@ use crate::error::{ApiError, is_openai_error};
 use crate::events::UpstreamFailed;
 use crate::pipeline::Context;
 use crate::state::AppState;
-use crate::upstream::Deployment;
+use crate::upstream::{Deployment, Endpoint};
 
 /// A response whose headers have arrived.
 pub struct Answer {
@@ -21,10 +21,34 @@ pub struct Answer {
     pub deployment: Deployment,
     /// When the request was sent.
     pub sent_at: Instant,
+    /// A Responses API request sent as chat completions: the answer is a
+    /// chat answer, to translate back.
+    pub translated: bool,
 }
 
-/// The body to send to `d`: unchanged bytes when nothing needs rewriting.
-fn body_for(ctx: &Context, d: &Deployment) -> Bytes {
+/// The body to send to `d`, and whether it is a Responses API request
+/// translated to chat completions (for an upstream that speaks only
+/// those); an error when it cannot be.
+fn body_for(ctx: &Context, d: &Deployment) -> Result<(Bytes, bool), ApiError> {
+    if ctx.endpoint == Endpoint::Responses && d.upstream.translate_responses {
+        let mut body = crate::responses_chat::request(&ctx.body).map_err(|e| {
+            ApiError::invalid_field(
+                &e.param,
+                &format!(
+                    "{} (upstream '{}' speaks chat completions only)",
+                    e.message, d.upstream.name
+                ),
+            )
+        })?;
+        body.insert("model".into(), Value::String(d.model.clone()));
+        return Ok((Bytes::from(Value::Object(body).to_string()), true));
+    }
+    Ok((plain_body_for(ctx, d), false))
+}
+
+/// The body of an untranslated request: unchanged bytes when nothing
+/// needs rewriting.
+fn plain_body_for(ctx: &Context, d: &Deployment) -> Bytes {
     let same_model = ctx.model.as_deref() == Some(d.model.as_str());
     if same_model && (!ctx.stream || ctx.client_wants_usage) {
         return Bytes::from(ctx.request_text.clone());
@@ -51,7 +75,12 @@ pub async fn run(
     let mut last_err = None;
     for (i, d) in deps.iter().enumerate() {
         let more = i + 1 < deps.len();
-        let body = body_for(ctx, d);
+        let (body, translated) = body_for(ctx, d)?;
+        let endpoint = if translated {
+            Endpoint::Chat
+        } else {
+            ctx.endpoint
+        };
         let up = &d.upstream;
         let sent_at = Instant::now();
         let fail = |kind: &str, detail: &str| {
@@ -65,7 +94,7 @@ pub async fn run(
         };
         let result = tokio::time::timeout(
             up.first_byte_timeout,
-            up.post(ctx.endpoint, &d.model).body(body.clone()).send(),
+            up.post(endpoint, &d.model).body(body.clone()).send(),
         )
         .await;
         ctx.upstream = Some(up.name.clone());
@@ -75,8 +104,11 @@ pub async fn run(
             ctx.request_text = String::from_utf8_lossy(&body).into_owned();
         }
         let mut attempt = |ended: &str| {
-            ctx.attempts
-                .push(json!({"upstream": up.name, "model": d.model, "ended": ended}));
+            let mut a = json!({"upstream": up.name, "model": d.model, "ended": ended});
+            if translated {
+                a["sent_as"] = json!("/v1/chat/completions");
+            }
+            ctx.attempts.push(a);
         };
         let resp = match result {
             Err(_) => {
@@ -120,6 +152,7 @@ pub async fn run(
             resp,
             deployment: d.clone(),
             sent_at,
+            translated,
         });
     }
     Err(last_err.unwrap_or_else(|| ApiError::upstream_unreachable("none")))

@@ -79,6 +79,7 @@ impl Relay {
     /// left to send once it is recorded.
     pub async fn run(self, state: &AppState, ctx: &mut Context) -> (Ended, Closing) {
         let Relay { answer, tx } = self;
+        let answer_translated = answer.translated;
         let up = answer.deployment.upstream.clone();
         let deadline = answer.sent_at + up.total_timeout;
         let mut upstream = answer.resp.bytes_stream();
@@ -89,6 +90,8 @@ impl Relay {
             .as_ref()
             .map(crate::pipeline::restore::StreamState::new);
         let mut last = None;
+        let mut translator =
+            answer_translated.then(crate::responses_chat::StreamTranslator::default);
         let end = 'outer: loop {
             let idle = up
                 .stream_idle_timeout
@@ -109,40 +112,54 @@ impl Relay {
                 let Some(data) = ev.data.as_deref() else {
                     continue; // comments and keep-alives are not forwarded
                 };
-                if data.trim() == "[DONE]" {
-                    break 'outer End::Done;
-                }
+                let done = data.trim() == "[DONE]";
                 let parsed = serde_json::from_str::<Value>(data).ok();
-                let usage_only = parsed.as_ref().is_some_and(|v| asm.observe(v));
-                if usage_only && !ctx.client_wants_usage {
-                    continue;
-                }
-                let is_last = parsed
-                    .as_ref()
-                    .is_some_and(crate::sse::is_final_response_event);
-                let name = crate::sse::event_name(&ev.raw);
-                let mut before = None;
-                let out = match (&mut restorer, parsed) {
-                    (Some(r), Some(mut v)) => {
-                        before = r.chunk(&mut v).map(|e| {
-                            crate::sse::event_bytes(e.get("type").and_then(Value::as_str), &e)
-                        });
-                        crate::sse::event_bytes(name, &v)
+                // What to relay: the upstream's event as it came, or (a
+                // Responses request sent as chat) the Responses API's
+                // events made of a chat chunk, or of the chat stream's end.
+                type Ev = (Option<String>, Option<Value>, Option<Bytes>);
+                let events: Vec<Ev> = match (&mut translator, done) {
+                    (None, true) => break 'outer End::Done,
+                    (None, false) => {
+                        let name = crate::sse::event_name(&ev.raw).map(str::to_owned);
+                        vec![(name, parsed, Some(ev.raw.clone()))]
                     }
-                    _ => ev.raw,
+                    (Some(t), true) => t
+                        .finish()
+                        .into_iter()
+                        .map(|(n, v)| (Some(n), Some(v), None))
+                        .collect(),
+                    (Some(t), false) => parsed
+                        .map(|c| t.chunk(&c))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(n, v)| (Some(n), Some(v), None))
+                        .collect(),
                 };
-                if let Some(b) = before
-                    && tx.send(b).await.is_err()
-                {
-                    break 'outer End::ClientGone;
+                for (name, parsed, raw) in events {
+                    let step = relay_one(
+                        &tx,
+                        &mut asm,
+                        restorer.as_mut(),
+                        ctx.client_wants_usage,
+                        name.as_deref(),
+                        parsed,
+                        raw,
+                    )
+                    .await;
+                    match step {
+                        Step::Sent => {}
+                        Step::Last(b) => {
+                            // The end of a Responses stream: sent once
+                            // recorded.
+                            last = Some(b);
+                            break 'outer End::Done;
+                        }
+                        Step::Gone => break 'outer End::ClientGone,
+                    }
                 }
-                if is_last {
-                    // The end of a Responses stream: sent once recorded.
-                    last = Some(out);
+                if done {
                     break 'outer End::Done;
-                }
-                if tx.send(out).await.is_err() {
-                    break 'outer End::ClientGone;
                 }
             }
         };
@@ -175,6 +192,58 @@ impl Relay {
         };
         (ended, Closing { tx, tail, last })
     }
+}
+
+/// What relaying one event came to.
+enum Step {
+    Sent,
+    /// The stream's last event, held.
+    Last(Bytes),
+    Gone,
+}
+
+/// Relays one event: observed for the record, restored, sent (with what
+/// its restorer held back before it), or held when it is the last.
+async fn relay_one(
+    tx: &mpsc::Sender<Bytes>,
+    asm: &mut Assembler,
+    restorer: Option<&mut crate::pipeline::restore::StreamState<'_>>,
+    wants_usage: bool,
+    name: Option<&str>,
+    parsed: Option<Value>,
+    raw: Option<Bytes>,
+) -> Step {
+    let usage_only = parsed.as_ref().is_some_and(|v| asm.observe(v));
+    if usage_only && !wants_usage {
+        return Step::Sent;
+    }
+    let is_last = parsed
+        .as_ref()
+        .is_some_and(crate::sse::is_final_response_event);
+    let mut before = None;
+    let out = match (restorer, parsed, raw) {
+        (Some(r), Some(mut v), _) => {
+            before = r
+                .chunk(&mut v)
+                .map(|e| crate::sse::event_bytes(e.get("type").and_then(Value::as_str), &e));
+            crate::sse::event_bytes(name, &v)
+        }
+        (_, _, Some(raw)) => raw,
+        (None, Some(v), None) => crate::sse::event_bytes(name, &v),
+        (_, None, None) => return Step::Sent,
+    };
+    if let Some(b) = before
+        && tx.send(b).await.is_err()
+    {
+        return Step::Gone;
+    }
+    if is_last {
+        return Step::Last(out);
+    }
+    if tx.send(out).await.is_err() {
+        return Step::Gone;
+    }
+    Step::Sent
 }
 
 impl End {

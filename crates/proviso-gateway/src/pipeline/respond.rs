@@ -70,6 +70,15 @@ pub async fn read(
         failed("bad_response", "not JSON");
         ApiError::upstream_bad_response(&up.name, "the body is not JSON")
     })?;
+    // A chat answer to a Responses request goes back as a `response`; the
+    // ledger keeps what the upstream sent.
+    let (parsed, served) = if answer.translated {
+        let r = crate::responses_chat::response(&parsed);
+        let b = Bytes::from(r.to_string());
+        (r, b)
+    } else {
+        (parsed, bytes.clone())
+    };
     let (output, finish_reason, usage) = non_stream_output(&parsed);
     keep_placeholders(state, ctx, parsed.get("id").and_then(Value::as_str));
     let response = if ctx.endpoint == Endpoint::Embeddings {
@@ -93,7 +102,7 @@ pub async fn read(
         ended,
         Held {
             status,
-            bytes,
+            bytes: served,
             parsed,
         },
     ))
