@@ -82,7 +82,6 @@ def test_openai_v1_routes(agw):
     ("/v1/audio/speech", "Audio"),
     ("/v1/files", "Files"),
     ("/v1/batches", "Batch"),
-    ("/v1/responses/resp_123/input_items", "Responses (stored responses by id)"),
     ("/v1/fine_tuning/jobs", "Fine-tuning"),
     ("/openai/v1/assistants", "Assistants"),
     ("/openai/deployments/prod-chat/images/generations", "Images"),

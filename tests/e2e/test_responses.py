@@ -192,3 +192,34 @@ def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake,
     other = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)
     r = other.responses.create(model="gpt-4o-mini", input="ECHO: hi <EMAIL_1>", previous_response_id=first)
     assert r.output_text == "hi <EMAIL_1>"
+
+
+def test_stored_responses_are_read_back_by_their_key_and_recorded(gw, client, mode):
+    r = client.responses.create(model="gpt-4o-mini", input="ECHO: keep this answer")
+    if mode == "translate":
+        # A chat upstream stores nothing: nothing to read back.
+        with pytest.raises(openai.NotFoundError) as e:
+            client.responses.retrieve(r.id)
+        assert e.value.body["code"] == "not_found" and "chat-completions" in e.value.body["message"]
+        return
+    back = client.responses.retrieve(r.id)
+    assert back.id == r.id and back.output_text == "keep this answer"
+    items = client.responses.input_items.list(r.id)
+    assert items.data[0].content[0].text == "ECHO: keep this answer"
+    # Another key, even of the same team, does not see it.
+    other = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("ml"), max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.retrieve(r.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_does_not_exist")
+    client.responses.delete(r.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(r.id)
+    recs = gw.records()
+    # Created, read back (its output served again), items, two refusals,
+    # deleted, a refusal after the deletion.
+    assert [(r["status"], r["output"]) for r in recs] == [
+        (200, "keep this answer"), (200, "keep this answer"), (200, ""), (404, ""), (404, ""), (200, ""), (404, "")]
+    got = json.loads(recs[1]["request"])
+    assert got == {"method": "GET", "path": f"/v1/responses/{r.id}"}
+    assert recs[1]["usage"] is None, "read back, not charged"

@@ -444,9 +444,25 @@ impl ApiError {
             ErrorType::InvalidRequest,
             ErrorCode::UnsupportedEndpoint,
             format!(
-                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings, creating responses (POST /v1/responses) and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
+                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings, responses (creating them, reading back and deleting stored ones) and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
             ),
         )
+    }
+
+    /// 404 `not_found` for a stored response this gateway does not know
+    /// for this key.
+    pub fn response_not_found(id: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            ErrorCode::NotFound,
+            format!(
+                "No response with id '{id}' made by this key through this gateway: it knows the {} most recent responses since it started, each for the key that created it; a response answered by a chat-completions upstream is not stored.",
+                crate::conversations::CAPACITY
+            ),
+        );
+        e.param = Some("response_id".into());
+        e
     }
 
     /// 404 `not_found` for unknown paths.

@@ -39,6 +39,28 @@ pub(crate) async fn responses(State(s): State<AppState>, req: axum::extract::Req
     pipeline::run(s, Endpoint::Responses, parts.headers, body, peer).await
 }
 
+/// `GET` or `DELETE /v1/responses/{id}`.
+pub(crate) async fn stored_response(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    let peer = peer(&req);
+    let (parts, _) = req.into_parts();
+    pipeline::stored::run(s, parts.method, id, "", parts.headers, peer).await
+}
+
+/// `GET /v1/responses/{id}/input_items`.
+pub(crate) async fn stored_input_items(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    let peer = peer(&req);
+    let (parts, _) = req.into_parts();
+    pipeline::stored::run(s, parts.method, id, "/input_items", parts.headers, peer).await
+}
+
 pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
     let peer = peer(&req);
     let (parts, body) = req.into_parts();
@@ -164,8 +186,6 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
 /// Parts of the OpenAI API Proviso does not serve, by path prefix (under
 /// `/v1/` or `/openai/v1/`), and what to call them in the refusal.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    // Only POST /v1/responses is served: a stored response by id is not.
-    ("responses", "Responses (stored responses by id)"),
     ("files", "Files"),
     ("uploads", "Uploads"),
     ("batches", "Batch"),

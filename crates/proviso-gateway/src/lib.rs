@@ -83,6 +83,16 @@ pub fn app(state: AppState) -> Router {
             post(handlers::responses).fallback(handlers::method_not_allowed),
         )
         .route(
+            "/v1/responses/{id}",
+            get(handlers::stored_response)
+                .delete(handlers::stored_response)
+                .fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(handlers::stored_input_items).fallback(handlers::method_not_allowed),
+        )
+        .route(
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
@@ -115,6 +125,16 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/openai/v1/responses",
             post(handlers::responses).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/responses/{id}",
+            get(handlers::stored_response)
+                .delete(handlers::stored_response)
+                .fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/openai/v1/responses/{id}/input_items",
+            get(handlers::stored_input_items).fallback(handlers::method_not_allowed),
         )
         .route(
             "/openai/v1/models",

@@ -192,6 +192,25 @@ impl Upstream {
             .client
             .post(self.url(endpoint, model))
             .header(reqwest::header::CONTENT_TYPE, "application/json");
+        self.authed(rb)
+    }
+
+    /// A request about the stored response `id` (`tail`: empty, or
+    /// `/input_items`): `{base_url}/responses/{id}{tail}`, or Azure's
+    /// `{resource}/openai/v1/responses/{id}{tail}`. `id` must be a valid
+    /// response id (letters, digits, `_`, `-`): the caller checks it.
+    pub fn stored_response(&self, method: reqwest::Method, id: &str, tail: &str) -> RequestBuilder {
+        let base = match self.kind {
+            UpstreamKind::Azure => format!("{}/openai/v1", self.base_url.trim_end_matches('/')),
+            _ => self.base_url.clone(),
+        };
+        self.authed(
+            self.client
+                .request(method, format!("{base}/responses/{id}{tail}")),
+        )
+    }
+
+    fn authed(&self, rb: RequestBuilder) -> RequestBuilder {
         match (&self.api_key, self.kind) {
             (Some(k), UpstreamKind::Azure) => rb.header("api-key", k),
             (Some(k), _) => rb.bearer_auth(k),

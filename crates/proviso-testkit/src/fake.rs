@@ -129,6 +129,9 @@ pub struct Seen {
 struct AppState {
     cfg: Arc<FakeConfig>,
     seen: Arc<Mutex<VecDeque<Seen>>>,
+    /// Responses API answers by id, with their input items (as OpenAI
+    /// stores them, `store` being true by default).
+    stored: Arc<Mutex<std::collections::HashMap<String, (Value, Value)>>>,
 }
 
 /// The fake's router.
@@ -136,6 +139,7 @@ pub fn app(cfg: FakeConfig) -> Router {
     let state = AppState {
         cfg: Arc::new(cfg),
         seen: Arc::new(Mutex::new(VecDeque::new())),
+        stored: Arc::new(Mutex::new(std::collections::HashMap::new())),
     };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -145,6 +149,13 @@ pub fn app(cfg: FakeConfig) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/responses", post(responses))
         .route("/openai/v1/responses", post(azure_responses))
+        .route("/v1/responses/{id}", get(stored_get).delete(stored_delete))
+        .route(
+            "/openai/v1/responses/{id}",
+            get(stored_get).delete(stored_delete),
+        )
+        .route("/v1/responses/{id}/input_items", get(stored_items))
+        .route("/openai/v1/responses/{id}/input_items", get(stored_items))
         .route(
             "/openai/deployments/{dep}/chat/completions",
             post(azure_chat),
@@ -212,6 +223,41 @@ async fn responses(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> R
 }
 async fn azure_responses(s: State<AppState>, h: HeaderMap, q: RawQuery, b: Bytes) -> Response {
     handle(s, h, "/openai/v1/responses".into(), q, b, Kind::Response).await
+}
+
+fn no_response(id: &str) -> Response {
+    err(
+        StatusCode::NOT_FOUND,
+        &format!("No response found with id '{id}'."),
+        "not_found",
+    )
+}
+
+async fn stored_get(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let found = s.stored.lock().ok().and_then(|g| g.get(&id).cloned());
+    match found {
+        Some((r, _)) => Json(r).into_response(),
+        None => no_response(&id),
+    }
+}
+
+async fn stored_items(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let found = s.stored.lock().ok().and_then(|g| g.get(&id).cloned());
+    match found {
+        Some((_, items)) => {
+            Json(json!({"object": "list", "data": items, "has_more": false})).into_response()
+        }
+        None => no_response(&id),
+    }
+}
+
+async fn stored_delete(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    match s.stored.lock().ok().and_then(|mut g| g.remove(&id)) {
+        Some(_) => {
+            Json(json!({"id": id, "object": "response.deleted", "deleted": true})).into_response()
+        }
+        None => no_response(&id),
+    }
 }
 async fn azure_chat(
     s: State<AppState>,
@@ -522,6 +568,19 @@ async fn handle(
             "completed"
         },
     });
+    if let Some(r) = &response {
+        // Stored as OpenAI does, with the input as items.
+        let items = match parsed.get("input") {
+            Some(Value::String(t)) => {
+                json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]}])
+            }
+            Some(v) => v.clone(),
+            None => json!([]),
+        };
+        if let Ok(mut g) = s.stored.lock() {
+            g.insert(r.id.clone(), (r.object(&text), items));
+        }
+    }
     if let Some(r) = response.as_ref().filter(|_| !stream) {
         return Json(r.object(&text)).into_response();
     }

@@ -25,6 +25,7 @@ mod respond;
 mod restore;
 mod route;
 mod settle_quota;
+pub mod stored;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -151,7 +152,11 @@ async fn before_upstream(
 /// trusted proxy, the rightmost `X-Forwarded-For` hop that is not one (each
 /// proxy appends the address it saw; everything left of the last trusted
 /// proxy's entry is the client's to write). Otherwise the TCP peer.
-fn client(state: &AppState, headers: &HeaderMap, peer: Option<String>) -> Option<String> {
+pub(crate) fn client(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<String>,
+) -> Option<String> {
     let trusted = &state.trusted_proxies;
     let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
     let peer_ip = peer.as_deref().and_then(|p| p.parse().ok());

@@ -80,6 +80,7 @@ impl Relay {
     pub async fn run(self, state: &AppState, ctx: &mut Context) -> (Ended, Closing) {
         let Relay { answer, tx } = self;
         let answer_translated = answer.translated;
+        let deployment = answer.deployment.clone();
         let up = answer.deployment.upstream.clone();
         let deadline = answer.sent_at + up.total_timeout;
         let mut upstream = answer.resp.bytes_stream();
@@ -165,7 +166,12 @@ impl Relay {
         };
         drop(restorer);
         ctx.session = session;
-        crate::pipeline::respond::keep_placeholders(state, ctx, asm.response_id.as_deref());
+        crate::pipeline::respond::keep_response(
+            state,
+            ctx,
+            asm.response_id.as_deref(),
+            (!answer_translated).then_some(&deployment),
+        );
         let (outcome, error, tail) = end.describe(state, &up.name);
         // Without the upstream's usage (the stream ended early), settle with
         // an estimate: the counted prompt plus the text produced.

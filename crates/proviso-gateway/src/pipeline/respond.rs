@@ -80,7 +80,12 @@ pub async fn read(
         (parsed, bytes.clone())
     };
     let (output, finish_reason, usage) = non_stream_output(&parsed);
-    keep_placeholders(state, ctx, parsed.get("id").and_then(Value::as_str));
+    keep_response(
+        state,
+        ctx,
+        parsed.get("id").and_then(Value::as_str),
+        (!answer.translated).then_some(&answer.deployment),
+    );
     let response = if ctx.endpoint == Endpoint::Embeddings {
         summarise_embeddings(&parsed).to_string()
     } else {
@@ -108,14 +113,30 @@ pub async fn read(
     ))
 }
 
-/// Keeps a Responses API answer's placeholders under its id, for the turn
-/// that will name it.
-pub fn keep_placeholders(state: &AppState, ctx: &Context, response_id: Option<&str>) {
+/// Keeps what a Responses API answer needs later under its id: its
+/// placeholders, for the turn that will name it, and (`stored_at`: an
+/// upstream that speaks the API and stored it) where to read it back.
+pub fn keep_response(
+    state: &AppState,
+    ctx: &Context,
+    response_id: Option<&str>,
+    stored_at: Option<&crate::upstream::Deployment>,
+) {
     if ctx.endpoint != Endpoint::Responses {
         return;
     }
-    if let (Some(id), Some(s), Some(key)) = (response_id, &ctx.session, &ctx.key) {
+    let (Some(id), Some(key)) = (response_id, &ctx.key) else {
+        return;
+    };
+    if let Some(s) = &ctx.session {
         state.conversations.put(id, &key.id.0, s.clone());
+    }
+    if let (Some(d), Some(model)) = (stored_at, &ctx.model) {
+        let stored = crate::conversations::Stored {
+            deployment: d.clone(),
+            model: model.clone(),
+        };
+        state.conversations.put_stored(id, &key.id.0, stored);
     }
 }
 

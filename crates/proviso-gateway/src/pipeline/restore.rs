@@ -15,6 +15,12 @@ fn restore_str(v: &mut Value, s: &Session) {
     }
 }
 
+/// Restores every string under a `text` or `arguments` key, at any depth
+/// (a stored response, its input items).
+pub fn texts(v: &mut Value, s: &Session) {
+    restore_texts(v, s);
+}
+
 /// Restores every string under a `text` or `arguments` key, at any depth:
 /// the Responses API's output items, content parts and done events, each
 /// whole.
