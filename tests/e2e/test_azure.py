@@ -82,6 +82,8 @@ def test_openai_v1_routes(agw):
     ("/v1/audio/speech", "Audio"),
     ("/v1/files", "Files"),
     ("/v1/batches", "Batch"),
+    ("/v1/responses/resp_1/cancel", "Responses (cancel, compact, input token counts, deployment routes)"),
+    ("/openai/deployments/prod-chat/responses", "Responses (cancel, compact, input token counts, deployment routes)"),
     ("/v1/fine_tuning/jobs", "Fine-tuning"),
     ("/openai/v1/assistants", "Assistants"),
     ("/openai/deployments/prod-chat/images/generations", "Images"),

@@ -74,9 +74,19 @@ def test_streamed_events_are_relayed_and_the_last_one_waits_for_the_record(gw, c
     events = list(client.responses.create(model="gpt-4o-mini", input="ECHO: one two three four", stream=True))
     kinds = [e.type for e in events]
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert kinds.count("response.output_text.done") == 1 and kinds.index("response.output_text.done") > kinds.index(
+        "response.output_text.delta")
+    seqs = [e.sequence_number for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # The raw stream names each event, as the API does.
+    import httpx as _h
+    with _h.stream("POST", gw.url + "/v1/responses", headers={"Authorization": f"Bearer {client.api_key}"},
+                   json={"model": "gpt-4o-mini", "input": "ECHO: x y", "stream": True}) as raw:
+        text = "".join(raw.iter_text())
+    assert "event: response.created\n" in text and text.rstrip().splitlines()[-2] == "event: response.completed"
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "one two three four"
     assert events[-1].response.output_text == "one two three four"
-    [rec] = gw.records()
+    rec = gw.records()[0]
     assert rec["stream"] is True and rec["outcome"] == "ok"
     assert rec["output"] == "one two three four" and rec["finish_reason"] == "completed"
     assert rec["usage"]["completion_tokens"] == events[-1].response.usage.output_tokens
@@ -89,10 +99,11 @@ def test_input_items_previous_response_and_a_broken_stream(gw, client, fake, mod
         second = client.responses.create(model="gpt-4o-mini", previous_response_id=first.id, input=items)
         assert json.loads(gw.records()[1]["request"])["previous_response_id"] == first.id
     else:
-        # A chat upstream keeps no conversation: refused before anything
-        # leaves, naming the field; the earlier turns go as input items.
+        # A chat upstream keeps no conversation (the response was not
+        # stored): refused before anything leaves, naming the field; the
+        # earlier turns go as input items.
         n = len(httpx.get(fake.url + "/_fake/requests").json())
-        with pytest.raises(openai.BadRequestError) as e:
+        with pytest.raises(openai.NotFoundError) as e:
             client.responses.create(model="gpt-4o-mini", previous_response_id=first.id, input=items)
         assert e.value.body["param"] == "previous_response_id"
         assert len(httpx.get(fake.url + "/_fake/requests").json()) == n
@@ -103,12 +114,13 @@ def test_input_items_previous_response_and_a_broken_stream(gw, client, fake, mod
     recs = gw.records()
     assert [r["output"] for r in recs if r["status"] == 200] == ["first turn", "second turn"]
     if mode == "translate":
-        assert [r["status"] for r in recs] == [200, 400, 200], "the refusal is recorded too"
+        assert [r["status"] for r in recs] == [200, 404, 200], "the refusal is recorded too"
     # The upstream drops the stream midway: what arrived is recorded as
     # partial, and the client gets an error event, not a completed one.
-    with pytest.raises(Exception):
+    with pytest.raises(openai.APIError) as e:
         list(client.responses.create(model="gpt-4o-mini", input="ECHO: a b c d e f", stream=True,
                                      extra_body={"fake_fault": "disconnect_after:2"}))
+    assert "upstream_stream_broken" in str(e.value.body) or "upstream_stream_broken" in str(e.value)
     rec = gw.records()[-1]
     assert rec["outcome"] == "partial" and rec["output"] == "a b "
 
@@ -188,10 +200,17 @@ def test_placeholders_hold_across_turns_named_by_previous_response_id(dgw, fake,
     _, text = ask("ECHO: cc bob.ng@example.org and <EMAIL_1>", previous=first)
     assert sent_text(fake) == "ECHO: cc <EMAIL_2> and <EMAIL_1>"
     assert text == "cc bob.ng@example.org and ann.lee@example.com"
-    # Another key naming the same response gets none of it.
+    # Another key cannot go on from it: the upstream holds every key's
+    # turns under one account, so the id alone would hand them over.
     other = openai.OpenAI(base_url=dgw.url + "/v1", api_key=dgw.create_key("support"), max_retries=0)
-    r = other.responses.create(model="gpt-4o-mini", input="ECHO: hi <EMAIL_1>", previous_response_id=first)
-    assert r.output_text == "hi <EMAIL_1>"
+    n = len(httpx.get(fake.url + "/_fake/requests").json())
+    with pytest.raises(openai.NotFoundError) as e:
+        other.responses.create(model="gpt-4o-mini", input="ECHO: hi <EMAIL_1>", previous_response_id=first)
+    assert e.value.body["param"] == "previous_response_id"
+    assert len(httpx.get(fake.url + "/_fake/requests").json()) == n, "nothing left for the upstream"
+    with pytest.raises(openai.BadRequestError) as e:
+        c.responses.create(model="gpt-4o-mini", input=[{"type": "item_reference", "id": "msg_1"}])
+    assert e.value.body["param"] == "input"
 
 
 def test_stored_responses_are_read_back_by_their_key_and_recorded(gw, client, mode):
@@ -211,6 +230,10 @@ def test_stored_responses_are_read_back_by_their_key_and_recorded(gw, client, mo
     with pytest.raises(openai.NotFoundError):
         other.responses.retrieve(r.id)
     with pytest.raises(openai.NotFoundError):
+        other.responses.delete(r.id)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.input_items.list(r.id)
+    with pytest.raises(openai.NotFoundError):
         client.responses.retrieve("resp_does_not_exist")
     client.responses.delete(r.id)
     with pytest.raises(openai.NotFoundError):
@@ -219,7 +242,9 @@ def test_stored_responses_are_read_back_by_their_key_and_recorded(gw, client, mo
     # Created, read back (its output served again), items, two refusals,
     # deleted, a refusal after the deletion.
     assert [(r["status"], r["output"]) for r in recs] == [
-        (200, "keep this answer"), (200, "keep this answer"), (200, ""), (404, ""), (404, ""), (200, ""), (404, "")]
+        (200, "keep this answer"), (200, "keep this answer"), (200, ""), (404, ""), (404, ""), (404, ""), (404, ""),
+        (200, ""), (404, "")]
+    assert [r["endpoint"] for r in recs][:2] == ["/v1/responses", "/v1/responses/{id}"]
     got = json.loads(recs[1]["request"])
-    assert got == {"method": "GET", "path": f"/v1/responses/{r.id}"}
+    assert got == {"method": "GET", "path": f"/v1/responses/{r.id}", "query": ""}
     assert recs[1]["usage"] is None, "read back, not charged"

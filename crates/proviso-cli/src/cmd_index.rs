@@ -451,7 +451,10 @@ fn index_ledger_from(
             r.outcome,
             Outcome::Ok | Outcome::Partial | Outcome::Withheld
         );
-        if r.kind == RecordKind::Exchange && served && !r.output.trim().is_empty() {
+        // A stored response read back is an output served again, not a new
+        // one: indexed once, when it was made.
+        let read_back = r.endpoint == proviso_gateway::upstream::Endpoint::StoredResponse.path();
+        if r.kind == RecordKind::Exchange && served && !read_back && !r.output.trim().is_empty() {
             b.add_with_prompt(&r.output, &request_text(&r.request), ledger_reference(r));
         }
         true

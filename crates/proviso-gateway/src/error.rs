@@ -452,6 +452,11 @@ impl ApiError {
     /// 404 `not_found` for a stored response this gateway does not know
     /// for this key.
     pub fn response_not_found(id: &str) -> Self {
+        Self::response_not_found_as(id, "response_id")
+    }
+
+    /// [`ApiError::response_not_found`] for the request field `param`.
+    pub fn response_not_found_as(id: &str, param: &str) -> Self {
         let mut e = Self::new(
             StatusCode::NOT_FOUND,
             ErrorType::InvalidRequest,
@@ -461,7 +466,7 @@ impl ApiError {
                 crate::conversations::CAPACITY
             ),
         );
-        e.param = Some("response_id".into());
+        e.param = Some(param.into());
         e
     }
 

@@ -47,7 +47,8 @@ pub(crate) async fn stored_response(
 ) -> Response {
     let peer = peer(&req);
     let (parts, _) = req.into_parts();
-    pipeline::stored::run(s, parts.method, id, "", parts.headers, peer).await
+    let query = parts.uri.query().map(str::to_owned);
+    pipeline::stored::run(s, parts.method, id, "", query, parts.headers, peer).await
 }
 
 /// `GET /v1/responses/{id}/input_items`.
@@ -58,7 +59,17 @@ pub(crate) async fn stored_input_items(
 ) -> Response {
     let peer = peer(&req);
     let (parts, _) = req.into_parts();
-    pipeline::stored::run(s, parts.method, id, "/input_items", parts.headers, peer).await
+    let query = parts.uri.query().map(str::to_owned);
+    pipeline::stored::run(
+        s,
+        parts.method,
+        id,
+        "/input_items",
+        query,
+        parts.headers,
+        peer,
+    )
+    .await
 }
 
 pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
@@ -186,6 +197,12 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
 /// Parts of the OpenAI API Proviso does not serve, by path prefix (under
 /// `/v1/` or `/openai/v1/`), and what to call them in the refusal.
 const UNSUPPORTED: &[(&str, &str)] = &[
+    // What of the Responses API is not served: cancelling, compacting,
+    // counting input tokens, Azure's deployment routes for it.
+    (
+        "responses",
+        "Responses (cancel, compact, input token counts, deployment routes)",
+    ),
     ("files", "Files"),
     ("uploads", "Uploads"),
     ("batches", "Batch"),

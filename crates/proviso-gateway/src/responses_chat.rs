@@ -239,12 +239,14 @@ fn input_item(item: &Value) -> Result<Value, Untranslatable> {
     }
 }
 
+/// The API's usage block, from a chat usage; none when the chat server
+/// reported none (the quota is then settled with the gateway's estimate,
+/// never with zero).
 fn usage(u: Option<&Value>) -> Value {
-    let g = |k: &str| {
-        u.and_then(|u| u.get(k))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
+    let Some(u) = u.filter(|u| u.get("prompt_tokens").is_some()) else {
+        return Value::Null;
     };
+    let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let (i, o) = (g("prompt_tokens"), g("completion_tokens"));
     json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o,
            "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}})
@@ -420,11 +422,16 @@ impl StreamTranslator {
                 .and_then(|i| usize::try_from(i).ok())
                 .unwrap_or(0)
                 .min(63);
-            let output_index = i + 1;
+            // After the message, when there is one (as in the final
+            // output).
+            let output_index = i + usize::from(self.text.is_some());
             while self.calls.len() <= i {
                 self.calls.push((Value::Null, Value::Null, String::new()));
             }
-            if let Some(name) = tc.pointer("/function/name").filter(|n| !n.is_null()) {
+            if let Some(name) = tc
+                .pointer("/function/name")
+                .filter(|n| !n.is_null() && self.calls[i].1.is_null())
+            {
                 self.calls[i].0 = tc.get("id").cloned().unwrap_or(Value::Null);
                 self.calls[i].1 = name.clone();
                 let item = json!({"id": format!("fc_{short}_{i}"), "type": "function_call", "status": "in_progress",
@@ -472,16 +479,17 @@ impl StreamTranslator {
             ));
             items.push(item);
         }
+        let first = usize::from(self.text.is_some());
         for (i, (call_id, name, args)) in self.calls.clone().into_iter().enumerate() {
             let id = format!("fc_{short}_{i}");
             out.push(self.ev(
                 "response.function_call_arguments.done",
-                json!({"item_id": id, "output_index": i + 1, "arguments": args}),
+                json!({"item_id": id, "output_index": first + i, "arguments": args}),
             ));
             let item = call_item(&short, i, &call_id, &name, &args);
             out.push(self.ev(
                 "response.output_item.done",
-                json!({"output_index": i + 1, "item": item}),
+                json!({"output_index": first + i, "item": item}),
             ));
             items.push(item);
         }
@@ -616,6 +624,36 @@ mod tests {
             ("Hif{}", Some("incomplete"))
         );
         assert_eq!(usage.unwrap().total_tokens, 6);
+    }
+
+    #[test]
+    fn tool_calls_alone_and_no_usage() {
+        let mut t = StreamTranslator::default();
+        let mut evs = Vec::new();
+        for c in [
+            json!({"id": "chatcmpl-t", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}}]}),
+            // A server repeating the name in a later chunk adds no item.
+            json!({"id": "chatcmpl-t", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": "f"}}]}, "finish_reason": "tool_calls"}]}),
+        ] {
+            evs.extend(t.chunk(&c));
+        }
+        evs.extend(t.finish());
+        let added: Vec<&Value> = evs
+            .iter()
+            .filter(|e| e.0 == "response.output_item.added")
+            .map(|e| &e.1)
+            .collect();
+        assert_eq!(added.len(), 1);
+        assert_eq!(
+            added[0]["output_index"],
+            json!(0),
+            "the only item is output 0, as in the final output"
+        );
+        let done = &evs.last().unwrap().1["response"];
+        assert_eq!(done["output"][0]["type"], json!("function_call"));
+        assert!(done["usage"].is_null(), "no usage reported: none made up");
+        let chat = json!({"id": "x", "choices": [{"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}]});
+        assert!(response(&chat)["usage"].is_null());
     }
 
     #[test]

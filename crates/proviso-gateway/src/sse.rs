@@ -112,6 +112,8 @@ pub struct Assembler {
     pub usage: Option<Usage>,
     /// The Responses API's response id, from its first or last event.
     pub response_id: Option<String>,
+    /// The Responses API's whole response, from its last event.
+    pub final_response: Option<Value>,
 }
 
 impl Assembler {
@@ -172,6 +174,7 @@ impl Assembler {
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 if let Some(r) = ev.get("response") {
+                    self.final_response = Some(r.clone());
                     let (output, status, usage) = response_output(r);
                     if !output.is_empty() || self.choices.is_empty() {
                         self.choices = vec![output];

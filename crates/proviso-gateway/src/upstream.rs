@@ -20,6 +20,9 @@ pub enum Endpoint {
     Embeddings,
     /// `/v1/responses` (the Responses API)
     Responses,
+    /// `/v1/responses/{id}` and its `input_items`: a stored response read
+    /// back or deleted (recorded apart from the responses created)
+    StoredResponse,
     /// `/v1/models` (never proxied; recorded only when refused)
     Models,
 }
@@ -32,6 +35,7 @@ impl Endpoint {
             Endpoint::Completions => "/v1/completions",
             Endpoint::Embeddings => "/v1/embeddings",
             Endpoint::Responses => "/v1/responses",
+            Endpoint::StoredResponse => "/v1/responses/{id}",
             Endpoint::Models => "/v1/models",
         }
     }
@@ -41,7 +45,7 @@ impl Endpoint {
             Endpoint::Chat => "chat/completions",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
-            Endpoint::Responses => "responses",
+            Endpoint::Responses | Endpoint::StoredResponse => "responses",
             Endpoint::Models => "models",
         }
     }
@@ -53,6 +57,7 @@ impl Endpoint {
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Responses => "responses",
+            Endpoint::StoredResponse => "stored_responses",
             Endpoint::Models => "models",
         }
     }
@@ -195,10 +200,11 @@ impl Upstream {
         self.authed(rb)
     }
 
-    /// A request about the stored response `id` (`tail`: empty, or
-    /// `/input_items`): `{base_url}/responses/{id}{tail}`, or Azure's
-    /// `{resource}/openai/v1/responses/{id}{tail}`. `id` must be a valid
-    /// response id (letters, digits, `_`, `-`): the caller checks it.
+    /// A request about the stored response `id` (`tail`: empty or
+    /// `/input_items`, and a query): `{base_url}/responses/{id}{tail}`, or
+    /// Azure's `{resource}/openai/v1/responses/{id}{tail}`. `id` and the
+    /// query must be checked by the caller (one path segment; plain
+    /// values).
     pub fn stored_response(&self, method: reqwest::Method, id: &str, tail: &str) -> RequestBuilder {
         let base = match self.kind {
             UpstreamKind::Azure => format!("{}/openai/v1", self.base_url.trim_end_matches('/')),

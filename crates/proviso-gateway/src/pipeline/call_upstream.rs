@@ -29,7 +29,7 @@ pub struct Answer {
 /// The body to send to `d`, and whether it is a Responses API request
 /// translated to chat completions (for an upstream that speaks only
 /// those); an error when it cannot be.
-fn body_for(ctx: &Context, d: &Deployment) -> Result<(Bytes, bool), ApiError> {
+fn body_for(ctx: &Context, text: &str, d: &Deployment) -> Result<(Bytes, bool), ApiError> {
     if ctx.endpoint == Endpoint::Responses && d.upstream.translate_responses {
         let mut body = crate::responses_chat::request(&ctx.body).map_err(|e| {
             ApiError::invalid_field(
@@ -43,15 +43,15 @@ fn body_for(ctx: &Context, d: &Deployment) -> Result<(Bytes, bool), ApiError> {
         body.insert("model".into(), Value::String(d.model.clone()));
         return Ok((Bytes::from(Value::Object(body).to_string()), true));
     }
-    Ok((plain_body_for(ctx, d), false))
+    Ok((plain_body_for(ctx, text, d), false))
 }
 
-/// The body of an untranslated request: unchanged bytes when nothing
-/// needs rewriting.
-fn plain_body_for(ctx: &Context, d: &Deployment) -> Bytes {
+/// The body of an untranslated request (`text`: the request as the client
+/// sent it, masked): unchanged bytes when nothing needs rewriting.
+fn plain_body_for(ctx: &Context, text: &str, d: &Deployment) -> Bytes {
     let same_model = ctx.model.as_deref() == Some(d.model.as_str());
     if same_model && (!ctx.stream || ctx.client_wants_usage) {
-        return Bytes::from(ctx.request_text.clone());
+        return Bytes::from(text.to_owned());
     }
     let mut body = ctx.body.clone();
     body.insert("model".into(), Value::String(d.model.clone()));
@@ -73,9 +73,21 @@ pub async fn run(
     deps: &[Deployment],
 ) -> Result<Answer, ApiError> {
     let mut last_err = None;
+    // The request as the client sent it (masked): each deployment's body
+    // is made from it, whatever the one before was sent.
+    let text = ctx.request_text.clone();
     for (i, d) in deps.iter().enumerate() {
         let more = i + 1 < deps.len();
-        let (body, translated) = body_for(ctx, d)?;
+        let (body, translated) = match body_for(ctx, &text, d) {
+            Ok(b) => b,
+            Err(e) => {
+                // This deployment cannot take the request (a Responses
+                // feature a chat upstream lacks): the next may.
+                ctx.attempts.push(json!({"upstream": d.upstream.name, "model": d.model, "ended": "untranslatable"}));
+                last_err = Some(e);
+                continue;
+            }
+        };
         let endpoint = if translated {
             Endpoint::Chat
         } else {

@@ -115,7 +115,10 @@ pub async fn run(state: &AppState, ctx: &mut Context) -> Result<(), ApiError> {
         .then(|| {
             let id = ctx.body.get("previous_response_id")?.as_str()?;
             let key = ctx.key.as_ref()?;
-            state.conversations.get(id, &key.id.0)
+            state
+                .conversations
+                .get(id, &key.id.0)
+                .map(|s| Session::clone(&s))
         })
         .flatten()
         .unwrap_or_default();

@@ -140,6 +140,7 @@ async fn before_upstream(
     let who = Admitted { key, model };
     let deployments = route::run(state, &who.model)?;
     let deployments = check_policy::run(state, ctx, &who, headers, deployments)?;
+    let deployments = route::follow_previous(state, ctx, &who.key.id.0, deployments)?;
     reserve_quota::run(state, ctx, &who).await?;
     desensitize::run(state, ctx).await?;
     // Fail closed before anything leaves: an exchange that could not be

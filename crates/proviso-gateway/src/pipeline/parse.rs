@@ -126,7 +126,7 @@ pub fn check_as(
         Endpoint::Completions => "prompt",
         Endpoint::Embeddings => "input",
         Endpoint::Responses => "input",
-        Endpoint::Models => "",
+        Endpoint::StoredResponse | Endpoint::Models => "",
     };
     match map.get(required) {
         None | Some(Value::Null) if !required.is_empty() => {

@@ -36,9 +36,17 @@ enum End {
     UpstreamEndedEarly,
 }
 
-fn error_event(code: ErrorCode, message: &str) -> Bytes {
-    let v = json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
-    Bytes::from(format!("data: {v}\n\n"))
+/// The event that ends a stream in error: OpenAI's `{"error": …}`, and for
+/// the Responses API also its `error` event's fields (`type`, `code`,
+/// `message`) under the event name `error`, for clients that dispatch on
+/// either.
+fn error_event(code: ErrorCode, message: &str, responses: bool) -> Bytes {
+    let error = json!({"message": message, "type": "upstream_error", "param": null, "code": code});
+    if responses {
+        let v = json!({"type": "error", "code": code, "message": message, "param": null, "error": error});
+        return Bytes::from(format!("event: error\ndata: {v}\n\n"));
+    }
+    Bytes::from(format!("data: {}\n\n", json!({"error": error})))
 }
 
 /// A stream being relayed: the upstream's answer and the client's side.
@@ -172,7 +180,8 @@ impl Relay {
             asm.response_id.as_deref(),
             (!answer_translated).then_some(&deployment),
         );
-        let (outcome, error, tail) = end.describe(state, &up.name);
+        let responses = ctx.endpoint == crate::upstream::Endpoint::Responses;
+        let (outcome, error, tail) = end.describe(state, &up.name, responses);
         // Without the upstream's usage (the stream ended early), settle with
         // an estimate: the counted prompt plus the text produced.
         let charge = asm.usage.or_else(|| {
@@ -189,7 +198,8 @@ impl Relay {
             ending: Ending {
                 status: 200,
                 output: asm.output(),
-                response: None,
+                // The Responses API's last event holds the whole response.
+                response: asm.final_response.as_ref().map(Value::to_string),
                 finish_reason: asm.finish_reason.clone(),
                 usage: asm.usage,
                 error,
@@ -259,6 +269,7 @@ impl End {
         self,
         state: &AppState,
         upstream: &str,
+        responses: bool,
     ) -> (Outcome, Option<(String, String)>, Option<Bytes>) {
         let failed = |kind: &str, detail: &str, code: ErrorCode, msg: String| {
             UpstreamFailed {
@@ -268,7 +279,7 @@ impl End {
                 retrying: false,
             }
             .emit(&state.metrics);
-            let tail = error_event(code, &msg);
+            let tail = error_event(code, &msg, responses);
             (
                 Outcome::Partial,
                 Some((code.as_str().to_owned(), msg)),
@@ -318,7 +329,11 @@ pub async fn close(
     committed: Result<Receipt, ApiError>,
 ) {
     let last = match (&committed, closing.tail) {
-        (Err(e), _) => Some(error_event(e.code, &e.message)),
+        (Err(e), _) => Some(error_event(
+            e.code,
+            &e.message,
+            ctx.endpoint == crate::upstream::Endpoint::Responses,
+        )),
         (Ok(_), Some(t)) => Some(t),
         (Ok(_), None) if ended_with.is_none() => Some(
             closing

@@ -26,6 +26,48 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The query passed on (pagination of `input_items`, and `include`), each
+/// value checked (letters, digits, `_`, `-`, `.`), as `?k=v&…` or empty;
+/// anything else is refused.
+fn query_params(query: &str) -> Result<String, ApiError> {
+    let pairs = query_pairs(query)?;
+    if pairs.is_empty() {
+        return Ok(String::new());
+    }
+    let joined: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={v}", k.replace("[]", "%5B%5D")))
+        .collect();
+    Ok(format!("?{}", joined.join("&")))
+}
+
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let known = matches!(
+            k,
+            "after" | "before" | "limit" | "order" | "include" | "include[]" | "include%5B%5D"
+        );
+        let plain = v.len() <= 256
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !known || !plain {
+            return Err(ApiError::invalid_field(
+                k,
+                "not a query parameter of stored responses (after, before, limit, order, include)",
+            ));
+        }
+        let k = if k.starts_with("include") {
+            "include[]"
+        } else {
+            k
+        };
+        out.push((k.to_owned(), v.to_owned()));
+    }
+    Ok(out)
+}
+
 /// Handles one request about a stored response (`tail`: empty, or
 /// `/input_items`).
 pub async fn run(
@@ -33,14 +75,16 @@ pub async fn run(
     method: Method,
     id: String,
     tail: &'static str,
+    query: Option<String>,
     headers: HeaderMap,
     peer: Option<String>,
 ) -> Response {
-    let mut ctx = Context::new(Endpoint::Responses, state.clock.now());
+    let mut ctx = Context::new(Endpoint::StoredResponse, state.clock.now());
     ctx.client = crate::pipeline::client(&state, &headers, peer);
-    ctx.request_text =
-        json!({"method": method.as_str(), "path": format!("/v1/responses/{id}{tail}")}).to_string();
-    match go(&state, &mut ctx, &method, &id, tail, &headers).await {
+    let query = query.unwrap_or_default();
+    ctx.request_text = json!({"method": method.as_str(), "path": format!("/v1/responses/{id}{tail}"), "query": query})
+        .to_string();
+    match go(&state, &mut ctx, &method, &id, tail, &query, &headers).await {
         Ok(resp) => resp,
         Err(e) => record::refuse(&state, &mut ctx, e).await,
     }
@@ -52,9 +96,11 @@ async fn go(
     method: &Method,
     id: &str,
     tail: &str,
+    query: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = authenticate::run(state, ctx, headers)?;
+    let params = query_params(query)?;
     let stored = valid_id(id)
         .then(|| state.conversations.stored(id, &key.id.0))
         .flatten()
@@ -68,7 +114,8 @@ async fn go(
     record::ensure_writable(state)?;
     let sent = tokio::time::timeout(
         up.first_byte_timeout,
-        up.stored_response(method.clone(), id, tail).send(),
+        up.stored_response(method.clone(), id, &format!("{tail}{params}"))
+            .send(),
     )
     .await
     .map_err(|_| ApiError::upstream_timeout(&up.name, "no response in time"))?
@@ -133,6 +180,26 @@ async fn go(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn query_parameters_are_checked() {
+        assert_eq!(
+            super::query_pairs("after=msg_1&limit=20&include%5B%5D=x.y").unwrap(),
+            [("after", "msg_1"), ("limit", "20"), ("include[]", "x.y")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        assert_eq!(
+            super::query_params("limit=2&order=asc").unwrap(),
+            "?limit=2&order=asc"
+        );
+        assert_eq!(
+            super::query_params("include[]=x").unwrap(),
+            "?include%5B%5D=x"
+        );
+        assert!(super::query_params("").unwrap().is_empty());
+        assert!(super::query_params("evil=1").is_err());
+        assert!(super::query_params("after=a%2Fb").is_err());
+    }
+
     #[test]
     fn ids_are_one_path_segment() {
         assert!(super::valid_id("resp_0a1B-2"));
