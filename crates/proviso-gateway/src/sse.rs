@@ -36,6 +36,10 @@ pub fn event_bytes(name: Option<&str>, data: &Value) -> Bytes {
 #[derive(Default)]
 pub struct SseSplitter {
     buf: BytesMut,
+    /// Bytes of `buf` already searched for an event's end without one:
+    /// the next search starts near there, so an event arriving in many
+    /// small pieces costs its length once, not once per piece.
+    searched: usize,
 }
 
 impl SseSplitter {
@@ -43,13 +47,16 @@ impl SseSplitter {
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Event> {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
-        while let Some((end, sep)) = find_event_end(&self.buf) {
+        // A separator is at most 4 bytes: one may have begun just before.
+        while let Some((end, sep)) = find_event_end(&self.buf, self.searched.saturating_sub(3)) {
+            self.searched = 0;
             let raw = self.buf.split_to(end + sep).freeze();
             out.push(Event {
                 data: data_of(&raw[..end]),
                 raw,
             });
         }
+        self.searched = self.buf.len();
         out
     }
 
@@ -59,6 +66,7 @@ impl SseSplitter {
             return None;
         }
         let raw = self.buf.split().freeze();
+        self.searched = 0;
         Some(Event {
             data: data_of(&raw),
             raw,
@@ -66,8 +74,8 @@ impl SseSplitter {
     }
 }
 
-fn find_event_end(b: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
+fn find_event_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
     while i + 1 < b.len() {
         if b[i] == b'\n' && b[i + 1] == b'\n' {
             return Some((i, 2));
@@ -327,6 +335,22 @@ mod tests {
             let raw: Vec<u8> = evs.iter().flat_map(|e| e.raw.to_vec()).collect();
             assert_eq!(raw, stream.to_vec());
         }
+    }
+
+    #[test]
+    fn events_fed_a_byte_at_a_time() {
+        // Every separator split over pieces, LF and CRLF, and a long event:
+        // the search resumes where it stopped and still finds each end.
+        let long = "x".repeat(5000);
+        let stream = format!("event: a\r\ndata: {long}\r\n\r\ndata: b\n\ndata: [DONE]\n\n");
+        let mut s = SseSplitter::default();
+        let mut evs = Vec::new();
+        for b in stream.as_bytes() {
+            evs.extend(s.feed(std::slice::from_ref(b)));
+        }
+        let datas: Vec<_> = evs.iter().map(|e| e.data.clone().unwrap()).collect();
+        assert_eq!(datas, vec![long.as_str(), "b", "[DONE]"]);
+        assert!(s.rest().is_none());
     }
 
     #[test]
