@@ -164,6 +164,15 @@ fn params_differ() -> anyhow::Error {
     Exit(1, proviso_index::IndexError::ParamsDiffer.to_string()).into()
 }
 
+/// 0, or 1 when some input was bad (and reported).
+fn exit_for(bad: &[BadInput]) -> ExitCode {
+    if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn report_bad(bad: &[BadInput]) {
     for b in bad.iter().take(20) {
         eprintln!("proviso: {}:{}: {}", b.file, b.line, b.error);
@@ -225,11 +234,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 path.display(),
                 bad.len()
             );
-            Ok(if bad.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_for(&bad))
         }
         Command::Background { files, field } => {
             let d = dir(cfg);
@@ -252,13 +257,8 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             if n == 0 {
                 return Err(Exit(1, "no texts found in the given files".into()).into());
             }
-            // Written beside, then renamed into place: a reader sees the
-            // old background or the new, never half of one.
             let path = d.join(BACKGROUND);
-            let tmp = d.join(format!(".{BACKGROUND}.{}.partial", std::process::id()));
-            std::fs::write(&tmp, bg.to_bytes())
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .with_context(|| format!("writing {}", path.display()))?;
+            bg.write(&path)?;
             eprintln!(
                 "background: {} phrases ({} new) from {n} texts in {} ({} bad inputs)",
                 bg.len(),
@@ -266,11 +266,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                 path.display(),
                 bad.len()
             );
-            Ok(if bad.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_for(&bad))
         }
         Command::Rebuild => {
             // Replace every ledger segment with one built from the whole ledger.

@@ -18,25 +18,49 @@ fn peer(req: &axum::extract::Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-pub(crate) async fn chat(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+/// A proxied request for `endpoint` (`model`: the one a route names, in
+/// place of the body's).
+async fn proxied(
+    s: AppState,
+    endpoint: Endpoint,
+    model: Option<String>,
+    req: axum::extract::Request,
+) -> Response {
     let peer = peer(&req);
     let (parts, body) = req.into_parts();
-    pipeline::run(s, Endpoint::Chat, parts.headers, body, peer).await
+    pipeline::run_for_model(s, endpoint, parts.headers, body, peer, model).await
+}
+
+pub(crate) async fn chat(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    proxied(s, Endpoint::Chat, None, req).await
 }
 
 pub(crate) async fn completions(
     State(s): State<AppState>,
     req: axum::extract::Request,
 ) -> Response {
-    let peer = peer(&req);
-    let (parts, body) = req.into_parts();
-    pipeline::run(s, Endpoint::Completions, parts.headers, body, peer).await
+    proxied(s, Endpoint::Completions, None, req).await
 }
 
 pub(crate) async fn responses(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    proxied(s, Endpoint::Responses, None, req).await
+}
+
+pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    proxied(s, Endpoint::Embeddings, None, req).await
+}
+
+/// A request about a stored response (`tail`: empty, or `/input_items`).
+async fn stored(
+    s: AppState,
+    id: String,
+    tail: &'static str,
+    req: axum::extract::Request,
+) -> Response {
     let peer = peer(&req);
-    let (parts, body) = req.into_parts();
-    pipeline::run(s, Endpoint::Responses, parts.headers, body, peer).await
+    let (parts, _) = req.into_parts();
+    let query = parts.uri.query().map(str::to_owned);
+    pipeline::stored::run(s, parts.method, id, tail, query, parts.headers, peer).await
 }
 
 /// `GET` or `DELETE /v1/responses/{id}`.
@@ -45,10 +69,7 @@ pub(crate) async fn stored_response(
     Path(id): Path<String>,
     req: axum::extract::Request,
 ) -> Response {
-    let peer = peer(&req);
-    let (parts, _) = req.into_parts();
-    let query = parts.uri.query().map(str::to_owned);
-    pipeline::stored::run(s, parts.method, id, "", query, parts.headers, peer).await
+    stored(s, id, "", req).await
 }
 
 /// `GET /v1/responses/{id}/input_items`.
@@ -57,25 +78,7 @@ pub(crate) async fn stored_input_items(
     Path(id): Path<String>,
     req: axum::extract::Request,
 ) -> Response {
-    let peer = peer(&req);
-    let (parts, _) = req.into_parts();
-    let query = parts.uri.query().map(str::to_owned);
-    pipeline::stored::run(
-        s,
-        parts.method,
-        id,
-        "/input_items",
-        query,
-        parts.headers,
-        peer,
-    )
-    .await
-}
-
-pub(crate) async fn embeddings(State(s): State<AppState>, req: axum::extract::Request) -> Response {
-    let peer = peer(&req);
-    let (parts, body) = req.into_parts();
-    pipeline::run(s, Endpoint::Embeddings, parts.headers, body, peer).await
+    stored(s, id, "/input_items", req).await
 }
 
 /// Azure's `/openai/deployments/{deployment}/{chat/completions|completions|embeddings}`
@@ -86,10 +89,8 @@ async fn azure(
     deployment: String,
     req: axum::extract::Request,
 ) -> Response {
-    let peer = peer(&req);
     let model = s.config.model_of_azure_deployment(&deployment);
-    let (parts, body) = req.into_parts();
-    pipeline::run_for_model(s, endpoint, parts.headers, body, peer, Some(model)).await
+    proxied(s, endpoint, Some(model), req).await
 }
 
 pub(crate) async fn azure_chat(

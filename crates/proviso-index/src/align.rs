@@ -101,10 +101,16 @@ pub(crate) struct AlignWork {
 
 /// A seed's key: the hash of `K` token hashes.
 #[inline]
-pub(crate) fn seed_key(t: &[u16]) -> u64 {
+fn seed_key(t: &[u16]) -> u64 {
     t.iter().fold(0x5EED_u64, |h, &x| {
         (h.rotate_left(17) ^ u64::from(x)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     })
+}
+
+/// The seed key of every position of `tokens` (16-bit token hashes) where
+/// a whole seed starts.
+pub(crate) fn seed_keys(tokens: &[u16]) -> impl Iterator<Item = u64> + '_ {
+    tokens.windows(K).map(seed_key)
 }
 
 /// The significance, in bits, of a chain covering `matched` tokens
@@ -150,8 +156,7 @@ pub(crate) fn align(
     next.clear();
     next.resize(seeds, 0);
     let slot_of = |key: u64| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
-    for j in 0..seeds {
-        let key = seed_key(&reference[j..j + K]);
+    for (j, key) in seed_keys(reference).enumerate() {
         let mut s = slot_of(key);
         loop {
             if slots[s] == 0 {
@@ -168,11 +173,13 @@ pub(crate) fn align(
         }
     }
     hits.clear();
-    for i in window.start..=window.end - K {
+    for (i, key) in seed_keys(&doc[window.clone()])
+        .enumerate()
+        .map(|(o, key)| (window.start + o, key))
+    {
         if common.is_some_and(|c| c.get(i).copied().unwrap_or(false)) {
             continue;
         }
-        let key = seed_key(&doc[i..i + K]);
         let mut s = slot_of(key);
         while slots[s] != 0 {
             if keys[s] == key {

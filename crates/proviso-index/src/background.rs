@@ -2,7 +2,7 @@
 //! (human text, other models' answers), kept beside the index so that
 //! what everyone writes is not taken as evidence of a copy.
 //!
-//! A background is the set of every 5-token phrase ([`crate::align::K`]
+//! A background is the set of every 5-token phrase (`crate::align::K`
 //! tokens, as 16-bit token hashes, the alignment's seeds) of its texts.
 //! A query skips the seeds the background holds, and an exact run counts
 //! only the tokens that some phrase of it outside the background covers:
@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::align::{K, seed_key};
+use crate::align::seed_keys;
 
 const MAGIC: &[u8; 8] = b"PVXBG001";
 
@@ -46,11 +46,6 @@ pub struct Background {
     tokenizer: u32,
 }
 
-/// The phrase keys of a text's 16-bit token hashes, one per position.
-pub(crate) fn phrase_keys(tokens: &[u16]) -> impl Iterator<Item = u64> + '_ {
-    tokens.windows(K).map(seed_key)
-}
-
 impl Background {
     /// An empty background for an index whose tokenizer is `tokenizer`.
     pub fn new(tokenizer: u32) -> Background {
@@ -71,7 +66,7 @@ impl Background {
                     .iter()
                     .map(|t| t.hash as u16)
                     .collect();
-                phrase_keys(&toks).collect()
+                seed_keys(&toks).collect()
             })
             .collect();
         self.keys.extend(keys.into_iter().flatten());
@@ -113,6 +108,12 @@ impl Background {
         let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&out, crate::SEED);
         out.extend_from_slice(&sum.to_le_bytes());
         out
+    }
+
+    /// Writes the file to `path`, atomically (a reader sees the old
+    /// background or the new, never half of one).
+    pub fn write(&self, path: &std::path::Path) -> Result<(), crate::IndexError> {
+        crate::segment::write_atomically(path, &self.to_bytes())
     }
 
     /// Reads a file's bytes, or says what is wrong with them.
@@ -162,12 +163,12 @@ mod tests {
             .map(|t| t.hash as u16)
             .collect();
         // "then reduce the heat and" is not in it; nothing of five is.
-        assert!(phrase_keys(&toks).all(|k| !back.holds(k)));
+        assert!(seed_keys(&toks).all(|k| !back.holds(k)));
         let toks: Vec<u16> = crate::tokenize("To a boil, THEN reduce the heat!")
             .iter()
             .map(|t| t.hash as u16)
             .collect();
-        assert_eq!(phrase_keys(&toks).filter(|k| back.holds(*k)).count(), 3);
+        assert_eq!(seed_keys(&toks).filter(|k| back.holds(*k)).count(), 3);
         let mut bad = bytes.clone();
         bad[25] ^= 1;
         assert!(

@@ -13,6 +13,13 @@ pub use crate::store::FORMAT_VERSION;
 /// renamed; a segment is never written in place, which is what lets
 /// readers map it).
 pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
+    write_atomically(path, index.bytes())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it (its
+/// directory made if need be), synced, then renamed into place, so a
+/// reader sees the old file or the new, never half of one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
     use std::io::Write;
     let io = |e: std::io::Error| IndexError::Io {
         path: path.display().to_string(),
@@ -21,9 +28,10 @@ pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("tmp");
+    // Named for this process: two writers of one path never share it.
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(index.bytes()).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)

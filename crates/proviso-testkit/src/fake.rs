@@ -336,6 +336,22 @@ pub fn split_tokens(text: &str) -> Vec<&str> {
     out
 }
 
+/// A message's content as text: a string, or the text of its parts.
+fn content_text(content: Option<&Value>, out: &mut String) {
+    match content {
+        Some(Value::String(s)) => out.push_str(s),
+        Some(Value::Array(parts)) => {
+            for t in parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+            {
+                out.push_str(t);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn prompt_text(kind: Kind, body: &Value) -> String {
     let mut out = String::new();
     match kind {
@@ -346,17 +362,7 @@ fn prompt_text(kind: Kind, body: &Value) -> String {
                 .into_iter()
                 .flatten()
             {
-                match m.get("content") {
-                    Some(Value::String(s)) => out.push_str(s),
-                    Some(Value::Array(parts)) => {
-                        for p in parts {
-                            if let Some(t) = p.get("text").and_then(Value::as_str) {
-                                out.push_str(t);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                content_text(m.get("content"), &mut out);
                 out.push('\n');
             }
         }
@@ -383,17 +389,7 @@ fn prompt_text(kind: Kind, body: &Value) -> String {
                 Some(Value::String(s)) => out.push_str(s),
                 Some(Value::Array(items)) => {
                     for it in items {
-                        match it.get("content").or_else(|| it.get("output")) {
-                            Some(Value::String(s)) => out.push_str(s),
-                            Some(Value::Array(parts)) => {
-                                for p in parts {
-                                    if let Some(t) = p.get("text").and_then(Value::as_str) {
-                                        out.push_str(t);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
+                        content_text(it.get("content").or_else(|| it.get("output")), &mut out);
                         out.push('\n');
                     }
                 }

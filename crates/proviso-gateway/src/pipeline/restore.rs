@@ -15,27 +15,21 @@ fn restore_str(v: &mut Value, s: &Session) {
     }
 }
 
-/// Restores every string under a `text` or `arguments` key, at any depth
-/// (a stored response, its input items).
-pub fn texts(v: &mut Value, s: &Session) {
-    restore_texts(v, s);
-}
-
 /// Restores every string under a `text` or `arguments` key, at any depth:
-/// the Responses API's output items, content parts and done events, each
-/// whole.
-fn restore_texts(v: &mut Value, s: &Session) {
+/// the Responses API's output items, content parts and done events, a
+/// stored response and its input items, each whole.
+pub fn texts(v: &mut Value, s: &Session) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
                 if matches!(k.as_str(), "text" | "arguments") && x.is_string() {
                     restore_str(x, s);
                 } else {
-                    restore_texts(x, s);
+                    texts(x, s);
                 }
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| restore_texts(x, s)),
+        Value::Array(a) => a.iter_mut().for_each(|x| texts(x, s)),
         _ => {}
     }
 }
@@ -44,7 +38,7 @@ fn restore_texts(v: &mut Value, s: &Session) {
 pub fn value(mut v: Value, s: &Session) -> Bytes {
     if v.get("object").and_then(Value::as_str) == Some("response") {
         if let Some(out) = v.get_mut("output") {
-            restore_texts(out, s);
+            texts(out, s);
         }
         return Bytes::from(v.to_string());
     }
@@ -152,7 +146,7 @@ impl<'a> StreamState<'a> {
                             "delta": t,
                         })
                     });
-                restore_texts(ev, self.session);
+                texts(ev, self.session);
                 tail
             }
         }

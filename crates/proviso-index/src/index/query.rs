@@ -373,7 +373,7 @@ fn common_marks<'w>(
     let bg = q.opts.background?;
     if !*ready {
         common.clear();
-        common.extend(crate::background::phrase_keys(q.hashes16).map(|k| bg.holds(k)));
+        common.extend(crate::align::seed_keys(q.hashes16).map(|k| bg.holds(k)));
         *ready = true;
     }
     Some(common)
