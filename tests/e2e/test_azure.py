@@ -80,8 +80,8 @@ def test_openai_v1_routes(agw):
 @pytest.mark.parametrize("path,family", [
     ("/v1/images/generations", "Images"),
     ("/v1/audio/speech", "Audio"),
-    ("/v1/files", "Files"),
-    ("/v1/batches", "Batch"),
+    ("/v1/uploads", "Uploads"),
+    ("/v1/vector_stores", "Vector stores"),
     ("/v1/responses/resp_1/cancel", "Responses (cancel, compact, input token counts, deployment routes)"),
     ("/openai/deployments/prod-chat/responses", "Responses (cancel, compact, input token counts, deployment routes)"),
     ("/v1/fine_tuning/jobs", "Fine-tuning"),
@@ -105,4 +105,4 @@ def test_the_sdk_sees_unsupported_endpoints_as_not_found(agw):
         client.images.generate(model="dall-e-3", prompt="a lighthouse")
     assert e.value.body["code"] == "unsupported_endpoint"
     with pytest.raises(openai.NotFoundError):
-        client.files.list()
+        client.fine_tuning.jobs.list()

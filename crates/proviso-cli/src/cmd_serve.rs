@@ -89,6 +89,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     .context("starting the ledger writer")?;
     let keys = KeyStore::open(&cfg.keys_path())
         .with_context(|| format!("opening the key store {}", cfg.keys_path().display()))?;
+    let batch_path = cfg.batch_path();
     let gw = GatewayConfig {
         server: cfg.server.clone(),
         upstreams: cfg.upstreams,
@@ -97,6 +98,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         quotas: cfg.quotas,
         admin: cfg.admin,
         redact: cfg.redact,
+        batch: proviso_gateway::config::BatchConfig {
+            path: Some(batch_path),
+            ..cfg.batch
+        },
         monitor: cfg.monitor,
         ledger_path: Some(ledger_path.clone()),
         allow_simulated_clock: args.allow_simulated_clock,

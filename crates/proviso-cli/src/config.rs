@@ -52,6 +52,9 @@ pub struct Config {
     /// `[monitor]`
     #[serde(default)]
     pub monitor: proviso_monitor::MonitorConfig,
+    /// `[batch]`
+    #[serde(default)]
+    pub batch: proviso_gateway::config::BatchConfig,
 }
 
 /// `[index]`
@@ -209,6 +212,7 @@ impl Default for Config {
             redact: proviso_gateway::redaction::RedactSection::default(),
             index: IndexSection::default(),
             monitor: proviso_monitor::MonitorConfig::default(),
+            batch: proviso_gateway::config::BatchConfig::default(),
         }
     }
 }
@@ -220,6 +224,14 @@ impl Config {
             .path
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger.db"))
+    }
+
+    /// The Batch API's directory.
+    pub fn batch_path(&self) -> PathBuf {
+        self.batch
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("batches"))
     }
 
     /// The key store file.

@@ -129,6 +129,15 @@ pub fn state(
             .max_concurrent_requests
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
     ));
+    // The binary always names the directory (`<data_dir>/batches` by
+    // default); a library caller that names none has no Batch API.
+    let batches = if config.batch.enabled && config.batch.path.is_some() {
+        let b = crate::batch::service::Batches::open(config.batch.clone())
+            .map_err(|e| StartError::Config(format!("[batch]: {e}")))?;
+        Some(Arc::new(b))
+    } else {
+        None
+    };
     let config_flood = config.server.unauthenticated_records_per_minute;
     Ok(AppState(Arc::new(Services {
         config,
@@ -144,6 +153,7 @@ pub fn state(
         flood: flood::FloodGate::new(config_flood),
         trusted_proxies,
         conversations: crate::conversations::Conversations::default(),
+        batches,
         monitor,
     })))
 }

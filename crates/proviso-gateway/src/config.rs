@@ -340,12 +340,61 @@ pub struct GatewayConfig {
     pub redact: RedactSection,
     /// `[monitor]`.
     pub monitor: proviso_monitor::MonitorConfig,
+    /// `[batch]`.
+    pub batch: BatchConfig,
     /// The ledger file, for usage reports (set by the binary, not a key).
     pub ledger_path: Option<std::path::PathBuf>,
     /// Whether `[server] clock = "simulated"` may be used: set only by the
     /// explicit test flag `proviso serve --allow-simulated-clock`, never by
     /// a configuration key, and honoured only on a loopback listener.
     pub allow_simulated_clock: bool,
+}
+
+/// `[batch]`: the Batch API (`/v1/files`, `/v1/batches`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Serve the Batch API (otherwise it is refused as unsupported).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The directory of uploaded files, results and batch state (default:
+    /// `{data_dir}/batches`).
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
+    /// How often unfinished batches are asked after upstream, ms.
+    #[serde(default = "default_batch_poll")]
+    pub poll_interval_ms: u64,
+    /// Largest file a client may upload, bytes.
+    #[serde(default = "default_batch_file_bytes")]
+    pub max_file_bytes: usize,
+    /// Most requests in one batch.
+    #[serde(default = "default_batch_lines")]
+    pub max_lines: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_batch_poll() -> u64 {
+    30_000
+}
+fn default_batch_file_bytes() -> usize {
+    100 * 1024 * 1024
+}
+fn default_batch_lines() -> usize {
+    50_000
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            poll_interval_ms: default_batch_poll(),
+            max_file_bytes: default_batch_file_bytes(),
+            max_lines: default_batch_lines(),
+        }
+    }
 }
 
 /// `[admin]`.

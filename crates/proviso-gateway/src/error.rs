@@ -103,6 +103,9 @@ error_codes! {
     ClockNotSimulated => "clock_not_simulated",
     ClientDisconnected => "client_disconnected",
     UpstreamStreamBroken => "upstream_stream_broken",
+    BatchRefused => "batch_refused",
+    InvalidFile => "invalid_file",
+    BatchNotSupported => "batch_not_supported",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -134,6 +137,9 @@ pub struct ApiError {
     pub upstream_body: Option<Box<Value>>,
     /// Seconds the client should wait (sets `retry-after`).
     pub retry_after: Option<u64>,
+    /// Fields added to the error object beside `message` and `code` (the
+    /// refused lines of a batch).
+    pub details: Option<Box<serde_json::Map<String, Value>>>,
 }
 
 impl ApiError {
@@ -146,6 +152,7 @@ impl ApiError {
             param: None,
             upstream_body: None,
             retry_after: None,
+            details: None,
         }
     }
 
@@ -444,8 +451,91 @@ impl ApiError {
             ErrorType::InvalidRequest,
             ErrorCode::UnsupportedEndpoint,
             format!(
-                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings, responses (creating them, reading back and deleting stored ones) and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
+                "{path}: the {family} API is not supported by this Proviso gateway, and is refused rather than passed through ungoverned. Supported: chat completions, completions, embeddings, responses (creating them, reading back and deleting stored ones), files of purpose batch, batches, and models (under /v1/, /openai/v1/ and Azure's /openai/deployments/)."
             ),
+        )
+    }
+
+    /// 400 `batch_refused`: lines of a batch that would be refused as
+    /// requests (or that do not fit the batch), each with its line number,
+    /// `custom_id`, code and message in the error's `lines`; nothing of the
+    /// batch was sent.
+    pub fn batch_refused(lines: Vec<Value>, more: usize) -> Self {
+        let n = lines.len() + more;
+        let first = lines
+            .first()
+            .map(|l| {
+                format!(
+                    " Line {}: {}",
+                    l.get("line").and_then(Value::as_u64).unwrap_or(0),
+                    l.get("message").and_then(Value::as_str).unwrap_or("")
+                )
+            })
+            .unwrap_or_default();
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            ErrorCode::BatchRefused,
+            format!(
+                "The batch is refused: {n} line(s) would be refused as requests; see error.lines, and nothing of it was sent.{first}"
+            ),
+        );
+        e.param = Some("input_file_id".into());
+        let mut d = serde_json::Map::new();
+        d.insert("lines".into(), Value::Array(lines));
+        d.insert("more_lines".into(), json!(more));
+        e.details = Some(Box::new(d));
+        e
+    }
+
+    /// 400 `invalid_file`: an upload that is not a batch input file.
+    pub fn invalid_file(why: &str, lines: Vec<Value>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            ErrorCode::InvalidFile,
+            format!("The file is not a batch input file: {why}"),
+        );
+        e.param = Some("file".into());
+        if !lines.is_empty() {
+            let mut d = serde_json::Map::new();
+            d.insert("lines".into(), Value::Array(lines));
+            e.details = Some(Box::new(d));
+        }
+        e
+    }
+
+    /// 400 `batch_not_supported`: none of the deployments the batch may use
+    /// takes batches.
+    pub fn batch_not_supported(model: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            ErrorCode::BatchNotSupported,
+            format!("Model '{model}' cannot be used in a batch here: {why}"),
+        )
+    }
+
+    /// 404 `not_found` for a file or batch this key does not own (or that
+    /// does not exist: the two are not told apart).
+    pub fn object_not_found(what: &str, id: &str, param: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            ErrorCode::NotFound,
+            format!("No {what} with id '{id}' belongs to this key."),
+        );
+        e.param = Some(param.into());
+        e
+    }
+
+    /// 409 `invalid_transition`: a batch that has ended cannot be cancelled.
+    pub fn batch_ended(id: &str, status: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorType::InvalidRequest,
+            ErrorCode::InvalidTransition,
+            format!("Batch '{id}' is {status}: it cannot be cancelled."),
         )
     }
 
@@ -506,7 +596,13 @@ impl ApiError {
         if let Some(b) = &self.upstream_body {
             return (**b).clone();
         }
-        json!({"error": {"message": self.message, "type": self.kind.as_str(), "param": self.param, "code": self.code}})
+        let mut e = json!({"message": self.message, "type": self.kind.as_str(), "param": self.param, "code": self.code});
+        if let (Some(d), Value::Object(o)) = (&self.details, &mut e) {
+            for (k, v) in d.iter() {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        json!({ "error": e })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::upstream::Endpoint;
 
 /// The TCP peer, when the server was started with connection info.
-fn peer(req: &axum::extract::Request) -> Option<String> {
+pub(crate) fn peer(req: &axum::extract::Request) -> Option<String> {
     req.extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())

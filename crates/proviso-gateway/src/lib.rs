@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod batch;
 mod build;
 pub mod caller;
 pub mod config;
@@ -60,6 +61,42 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
+/// The Batch API's routes under `prefix`; an upload may be as large as
+/// `[batch] max_file_bytes`.
+fn batch_routes(prefix: &str, state: &AppState) -> Router<AppState> {
+    use batch::{files, read, submit};
+    let upload_limit = state.config.batch.max_file_bytes.saturating_add(64 * 1024);
+    let na = handlers::method_not_allowed;
+    Router::new()
+        .route(
+            &format!("{prefix}/files"),
+            post(files::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
+                .get(files::list_files)
+                .fallback(na),
+        )
+        .route(
+            &format!("{prefix}/files/{{id}}"),
+            get(files::get_file).delete(files::delete_file).fallback(na),
+        )
+        .route(
+            &format!("{prefix}/files/{{id}}/content"),
+            get(files::file_content).fallback(na),
+        )
+        .route(
+            &format!("{prefix}/batches"),
+            post(submit::create).get(read::list_batches).fallback(na),
+        )
+        .route(
+            &format!("{prefix}/batches/{{id}}"),
+            get(read::get_batch).fallback(na),
+        )
+        .route(
+            &format!("{prefix}/batches/{{id}}/cancel"),
+            post(read::cancel_batch).fallback(na),
+        )
+}
+
 /// The router: the OpenAI endpoints, health, readiness and metrics.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
@@ -96,6 +133,8 @@ pub fn app(state: AppState) -> Router {
             "/v1/models",
             get(handlers::models).fallback(handlers::method_not_allowed),
         )
+        .merge(batch_routes("/v1", &state))
+        .merge(batch_routes("/openai/v1", &state))
         // Azure OpenAI's routes, for its clients unchanged: the deployment
         // in the path names the model; `/openai/v1/…` is the OpenAI API.
         .route(

@@ -53,8 +53,32 @@ impl Plan {
         self.rates.is_empty() && self.budgets.is_empty()
     }
 
-    fn reserved_tokens(&self) -> u64 {
+    /// Tokens reserved: the prompt's and the completion allowance.
+    pub fn reserved_tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_allowance
+    }
+
+    /// Adds another request's charges to this plan (a batch is charged as
+    /// its lines sent at once): each limit and budget charged by both is
+    /// charged their sum.
+    pub fn absorb(&mut self, other: Plan) {
+        for r in other.rates {
+            match self.rates.iter_mut().find(|x| x.key == r.key) {
+                Some(x) => x.cost = x.cost.saturating_add(r.cost),
+                None => self.rates.push(r),
+            }
+        }
+        for b in other.budgets {
+            match self.budgets.iter_mut().find(|x| x.key == b.key) {
+                Some(x) => x.cost = x.cost.saturating_add(b.cost),
+                None => self.budgets.push(b),
+            }
+        }
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_allowance += other.completion_allowance;
+        if self.price.is_none() {
+            self.price = other.price;
+        }
     }
 }
 
@@ -79,9 +103,25 @@ impl Reservation {
     pub fn settle(mut self, actual_tokens: Option<u64>) {
         self.settled = true;
         let Some(actual) = actual_tokens else { return };
+        let prompt = actual.min(self.plan.prompt_tokens);
+        self.correct(prompt, actual - prompt);
+    }
+
+    /// [`Reservation::settle`] with the prompt and completion tokens known
+    /// apart (a batch's, summed over its lines: the prompts of lines that
+    /// failed are not in it, so the money budget is not told completion
+    /// tokens were prompt tokens).
+    pub fn settle_split(mut self, prompt: u64, completion: u64) {
+        self.settled = true;
+        self.correct(prompt, completion);
+    }
+
+    fn correct(&self, prompt: u64, completion: u64) {
+        let actual = prompt.saturating_add(completion);
         let delta = i64::try_from(actual).unwrap_or(i64::MAX)
             - i64::try_from(self.plan.reserved_tokens()).unwrap_or(i64::MAX);
-        self.quotas.adjust(&self.plan, self.local, delta, actual);
+        self.quotas
+            .adjust(&self.plan, self.local, delta, prompt, completion);
     }
 }
 
@@ -452,17 +492,22 @@ impl QuotaService {
         }
     }
 
-    fn adjust(self: &Arc<Self>, plan: &Plan, local: bool, delta: i64, actual: u64) {
+    fn adjust(
+        self: &Arc<Self>,
+        plan: &Plan,
+        local: bool,
+        delta: i64,
+        prompt: u64,
+        completion: u64,
+    ) {
         if delta == 0 && plan.price.is_none() {
             return;
         }
         let reserved_cost = plan.price.map_or(0, |(i, o)| {
             (plan.prompt_tokens as f64 * i + plan.completion_allowance as f64 * o).ceil() as i64
         });
-        // The actual cost splits the used tokens at the prompt count.
         let actual_cost = plan.price.map_or(0, |(i, o)| {
-            let prompt = actual.min(plan.prompt_tokens);
-            (prompt as f64 * i + actual.saturating_sub(prompt) as f64 * o).ceil() as i64
+            (prompt as f64 * i + completion as f64 * o).ceil() as i64
         });
         let budgets: Vec<(String, i64)> = plan
             .budgets

@@ -55,6 +55,7 @@ pub async fn serve(
             }
         }
     });
+    let poller = crate::batch::poll::spawn(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -63,6 +64,9 @@ pub async fn serve(
     });
     let result = accept_loop(app(state.clone()), &state.config.server, listener, stop_rx).await;
     refresher.abort();
+    if let Some(p) = poller {
+        p.abort();
+    }
     for summary in state.flood.flush(None) {
         state.ledger.submit(summary);
     }

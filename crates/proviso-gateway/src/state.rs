@@ -42,6 +42,8 @@ pub struct Services {
     /// The placeholders of recent Responses API answers, for the turns
     /// that name them (`previous_response_id`).
     pub conversations: crate::conversations::Conversations,
+    /// The Batch API, unless `[batch] enabled = false`.
+    pub batches: Option<Arc<crate::batch::service::Batches>>,
     /// The monitor, unless `[monitor] enabled = false`.
     pub monitor: Option<std::sync::Arc<crate::monitor::MonitorHandle>>,
 }

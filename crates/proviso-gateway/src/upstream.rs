@@ -25,6 +25,11 @@ pub enum Endpoint {
     StoredResponse,
     /// `/v1/models` (never proxied; recorded only when refused)
     Models,
+    /// `/v1/files` (the Batch API's files; never proxied)
+    Files,
+    /// `/v1/batches` (a batch submitted, read, cancelled; its lines are
+    /// recorded under their own endpoints)
+    Batches,
 }
 
 impl Endpoint {
@@ -37,6 +42,8 @@ impl Endpoint {
             Endpoint::Responses => "/v1/responses",
             Endpoint::StoredResponse => "/v1/responses/{id}",
             Endpoint::Models => "/v1/models",
+            Endpoint::Files => "/v1/files",
+            Endpoint::Batches => "/v1/batches",
         }
     }
 
@@ -47,7 +54,21 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
             Endpoint::Responses | Endpoint::StoredResponse => "responses",
             Endpoint::Models => "models",
+            Endpoint::Files => "files",
+            Endpoint::Batches => "batches",
         }
+    }
+
+    /// The endpoint a batch line's `url` names.
+    pub fn of_batch_url(url: &str) -> Option<Self> {
+        [
+            Endpoint::Chat,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+            Endpoint::Responses,
+        ]
+        .into_iter()
+        .find(|e| e.path() == url)
     }
 
     /// A short label for metrics.
@@ -59,6 +80,8 @@ impl Endpoint {
             Endpoint::Responses => "responses",
             Endpoint::StoredResponse => "stored_responses",
             Endpoint::Models => "models",
+            Endpoint::Files => "files",
+            Endpoint::Batches => "batches",
         }
     }
 }
@@ -216,6 +239,22 @@ impl Upstream {
         )
     }
 
+    /// Whether it takes OpenAI's Batch API (files and batches under its
+    /// base URL). Azure's batch routes are not spoken yet.
+    pub fn takes_batches(&self) -> bool {
+        self.kind != UpstreamKind::Azure
+    }
+
+    /// A request to `{base_url}/{path}` with the upstream's authentication
+    /// (the Batch API's files and batches; `path` is built by the caller
+    /// from checked ids).
+    pub fn api(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.authed(
+            self.client
+                .request(method, format!("{}/{path}", self.base_url)),
+        )
+    }
+
     fn authed(&self, rb: RequestBuilder) -> RequestBuilder {
         match (&self.api_key, self.kind) {
             (Some(k), UpstreamKind::Azure) => rb.header("api-key", k),
@@ -247,6 +286,7 @@ pub struct Deployment {
 
 /// All upstreams and the model map.
 pub struct Upstreams {
+    by_name: HashMap<String, Arc<Upstream>>,
     models: HashMap<String, Vec<Deployment>>,
     wildcard: Vec<Arc<Upstream>>,
     names: Vec<String>,
@@ -322,6 +362,7 @@ impl Upstreams {
             models.insert(m.name.clone(), deps);
         }
         Ok(Self {
+            by_name,
             models,
             wildcard,
             names,
@@ -343,6 +384,11 @@ impl Upstreams {
                 model: model.to_owned(),
             })
             .collect()
+    }
+
+    /// The upstream called `name`.
+    pub fn by_name(&self, name: &str) -> Option<Arc<Upstream>> {
+        self.by_name.get(name).cloned()
     }
 
     /// Whether `model` is named in the configuration (for metric labels).

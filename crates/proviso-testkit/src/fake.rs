@@ -43,6 +43,8 @@ pub struct FakeConfig {
     pub require_key: Option<String>,
     /// Models listed by `/v1/models`.
     pub models: Vec<String>,
+    /// How long a batch runs before it completes (asked after).
+    pub batch_delay: Duration,
 }
 
 impl Default for FakeConfig {
@@ -53,6 +55,7 @@ impl Default for FakeConfig {
             corpus: builtin_corpus(),
             require_key: None,
             models: vec!["gpt-4o-mini".into(), "text-embedding-3-small".into()],
+            batch_delay: Duration::from_millis(300),
         }
     }
 }
@@ -129,9 +132,57 @@ pub struct Seen {
 struct AppState {
     cfg: Arc<FakeConfig>,
     seen: Arc<Mutex<VecDeque<Seen>>>,
+    /// Files and batches of the Batch API.
+    batch: Arc<crate::fake_batch::BatchState>,
     /// Responses API answers by id, with their input items (as OpenAI
     /// stores them, `store` being true by default).
     stored: Arc<Mutex<std::collections::HashMap<String, (Value, Value)>>>,
+}
+
+impl crate::fake_batch::Host for AppState {
+    fn batches(&self) -> &crate::fake_batch::BatchState {
+        &self.batch
+    }
+
+    fn delay(&self) -> Duration {
+        self.cfg.batch_delay
+    }
+
+    fn refuse(&self, h: &HeaderMap) -> Option<Response> {
+        check_key(self, h)
+    }
+
+    fn remember(&self, h: &HeaderMap, path: String, body: Value) {
+        remember(self, h, path, None, body);
+    }
+
+    async fn answer(&self, url: String, body: Bytes) -> Response {
+        let kind = match url.as_str() {
+            "/v1/chat/completions" => Kind::Chat,
+            "/v1/completions" => Kind::Completion,
+            "/v1/embeddings" => Kind::Embedding,
+            _ => Kind::Response,
+        };
+        // The batch was let in with the key; its lines carry it too.
+        let mut headers = HeaderMap::new();
+        if let Some(k) = self
+            .cfg
+            .require_key
+            .as_deref()
+            .and_then(|k| axum::http::HeaderValue::from_str(&format!("Bearer {k}")).ok())
+        {
+            headers.insert("authorization", k);
+        }
+        handle(
+            State(self.clone()),
+            headers,
+            url,
+            RawQuery(None),
+            body,
+            kind,
+        )
+        .await
+    }
 }
 
 /// The fake's router.
@@ -140,8 +191,10 @@ pub fn app(cfg: FakeConfig) -> Router {
         cfg: Arc::new(cfg),
         seen: Arc::new(Mutex::new(VecDeque::new())),
         stored: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        batch: Arc::default(),
     };
     Router::new()
+        .merge(crate::fake_batch::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
@@ -311,6 +364,41 @@ async fn azure_embeddings(
     .await
 }
 
+/// Keeps a request for `/_fake/requests` (the last 1000).
+fn remember(s: &AppState, headers: &HeaderMap, path: String, query: Option<String>, body: Value) {
+    if let Ok(mut g) = s.seen.lock() {
+        if g.len() >= 1000 {
+            g.pop_front();
+        }
+        g.push_back(Seen {
+            path,
+            query: query.unwrap_or_default(),
+            authorization: header_str(headers, "authorization"),
+            api_key: header_str(headers, "api-key"),
+            body,
+        });
+    }
+}
+
+/// With `require_key`, a request must carry it: the refusal if it does not.
+fn check_key(s: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let want = s.cfg.require_key.as_ref()?;
+    let authorization = header_str(headers, "authorization");
+    let bearer = authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "));
+    if bearer != Some(want.as_str())
+        && header_str(headers, "api-key").as_deref() != Some(want.as_str())
+    {
+        return Some(err(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            "invalid_api_key",
+        ));
+    }
+    None
+}
+
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
@@ -431,32 +519,9 @@ async fn handle(
             );
         }
     };
-    let authorization = header_str(&headers, "authorization");
-    let api_key = header_str(&headers, "api-key");
-    if let Ok(mut g) = s.seen.lock() {
-        if g.len() >= 1000 {
-            g.pop_front();
-        }
-        let query = q.clone().unwrap_or_default();
-        g.push_back(Seen {
-            path,
-            query,
-            authorization: authorization.clone(),
-            api_key: api_key.clone(),
-            body: parsed.clone(),
-        });
-    }
-    if let Some(want) = &s.cfg.require_key {
-        let bearer = authorization
-            .as_deref()
-            .and_then(|a| a.strip_prefix("Bearer "));
-        if bearer != Some(want.as_str()) && api_key.as_deref() != Some(want.as_str()) {
-            return err(
-                StatusCode::UNAUTHORIZED,
-                "Incorrect API key provided.",
-                "invalid_api_key",
-            );
-        }
+    remember(&s, &headers, path, q.clone(), parsed.clone());
+    if let Some(resp) = check_key(&s, &headers) {
+        return resp;
     }
     let fault = parsed
         .get("fake_fault")

@@ -6,4 +6,5 @@
 #![deny(missing_docs)]
 
 pub mod fake;
+mod fake_batch;
 pub mod spawn;

@@ -273,7 +273,13 @@ impl Context {
             outcome,
             Ending {
                 status: err.status.as_u16(),
-                response: err.upstream_body.as_ref().map(|b| b.to_string()),
+                // An upstream's error body, or the refusal's own details
+                // (a batch's refused lines) as the client got them.
+                response: err
+                    .upstream_body
+                    .as_ref()
+                    .map(|b| b.to_string())
+                    .or_else(|| err.details.is_some().then(|| err.body().to_string())),
                 error: Some((err.code.as_str().to_owned(), message)),
                 ..Ending::default()
             },

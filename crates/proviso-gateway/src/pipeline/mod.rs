@@ -10,7 +10,8 @@
 //! Observe hands each committed exchange to the monitor's queue, from the
 //! ledger's writer thread (see [`observe`]).
 
-mod authenticate;
+pub(crate) mod authenticate;
+pub(crate) mod batch_line;
 mod call_upstream;
 pub mod check_policy;
 mod context;
@@ -18,12 +19,12 @@ pub mod desensitize;
 pub mod observe;
 mod offload;
 pub mod parse;
-mod record;
+pub(crate) mod record;
 mod relay_stream;
-mod reserve_quota;
-mod respond;
-mod restore;
-mod route;
+pub(crate) mod reserve_quota;
+pub(crate) mod respond;
+pub(crate) mod restore;
+pub(crate) mod route;
 mod settle_quota;
 pub mod stored;
 
@@ -110,6 +111,11 @@ async fn finish(
 ) -> Result<proviso_ledger::Receipt, ApiError> {
     settle_quota::run(ctx, ended.charge);
     record::commit(state, ctx.record(ended.outcome, ended.ending)).await
+}
+
+/// Returns a request's reservation unused (it was refused).
+pub(crate) fn settle_nothing_used(ctx: &mut Context) {
+    settle_quota::nothing_used(ctx);
 }
 
 /// Records a request that ends with `e` before any answer was released

@@ -101,9 +101,19 @@ pub fn check_as(
     let no_model = |error| Rejected { error, model: None };
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| no_model(ApiError::invalid_json(e)))?;
-    let Value::Object(mut map) = value else {
+    let Value::Object(map) = value else {
         return Err(no_model(ApiError::invalid_json("expected a JSON object")));
     };
+    check_map(endpoint, map, route_model)
+}
+
+/// [`check_as`] on a body already parsed (a batch's line).
+pub fn check_map(
+    endpoint: Endpoint,
+    mut map: Map<String, Value>,
+    route_model: Option<&str>,
+) -> Result<Parsed, Rejected> {
+    let no_model = |error| Rejected { error, model: None };
     if let Some(m) = route_model {
         map.insert("model".into(), Value::String(m.to_owned()));
     }
@@ -126,7 +136,7 @@ pub fn check_as(
         Endpoint::Completions => "prompt",
         Endpoint::Embeddings => "input",
         Endpoint::Responses => "input",
-        Endpoint::StoredResponse | Endpoint::Models => "",
+        Endpoint::StoredResponse | Endpoint::Models | Endpoint::Files | Endpoint::Batches => "",
     };
     match map.get(required) {
         None | Some(Value::Null) if !required.is_empty() => {

@@ -29,6 +29,15 @@ pub async fn run(state: &AppState, ctx: &mut Context, who: &Admitted) -> Result<
     } else {
         state.quotas.plan(key, &who.model, path, &ctx.body)
     };
+    reserve_plan(state, ctx, plan).await
+}
+
+/// Charges `plan` (a request's, or a whole batch's) into `ctx`, or refuses.
+pub(crate) async fn reserve_plan(
+    state: &AppState,
+    ctx: &mut Context,
+    plan: crate::quota::Plan,
+) -> Result<(), ApiError> {
     if plan.is_empty() {
         return Ok(());
     }

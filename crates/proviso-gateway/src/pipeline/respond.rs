@@ -160,7 +160,7 @@ pub fn release(ctx: &Context, held: Held) -> Response {
 
 /// Embedding vectors are not outputs anyone trains on and are large: the
 /// ledger keeps their count, dimensions and a digest instead.
-fn summarise_embeddings(v: &Value) -> Value {
+pub(crate) fn summarise_embeddings(v: &Value) -> Value {
     use sha2::{Digest, Sha256};
     let data: Vec<Value> = v
         .get("data")

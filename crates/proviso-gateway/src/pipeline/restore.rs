@@ -36,11 +36,17 @@ pub fn texts(v: &mut Value, s: &Session) {
 
 /// Restores a whole (non-streamed) response body, parsed, and serializes it.
 pub fn value(mut v: Value, s: &Session) -> Bytes {
+    in_place(&mut v, s);
+    Bytes::from(v.to_string())
+}
+
+/// Restores a whole (non-streamed) response body where it lies.
+pub fn in_place(v: &mut Value, s: &Session) {
     if v.get("object").and_then(Value::as_str) == Some("response") {
         if let Some(out) = v.get_mut("output") {
             texts(out, s);
         }
-        return Bytes::from(v.to_string());
+        return;
     }
     for c in v
         .get_mut("choices")
@@ -67,7 +73,6 @@ pub fn value(mut v: Value, s: &Session) -> Bytes {
             restore_str(t, s);
         }
     }
-    Bytes::from(v.to_string())
 }
 
 /// Restores streamed chunks, one restorer per choice and field.

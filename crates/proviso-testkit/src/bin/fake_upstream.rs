@@ -30,6 +30,9 @@ struct Args {
     /// Require this upstream key (Bearer or api-key header).
     #[arg(long, env = "FAKE_UPSTREAM_KEY")]
     require_key: Option<String>,
+    /// How long a batch runs before it completes, milliseconds.
+    #[arg(long, default_value_t = 300)]
+    batch_delay_ms: u64,
     /// Worker threads (default: 1).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         tokens_per_s: args.tokens_per_s,
         require_key: args.require_key.clone(),
+        batch_delay: Duration::from_millis(args.batch_delay_ms),
         ..FakeConfig::default()
     };
     if let Some(p) = &args.corpus {
