@@ -431,8 +431,18 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// Records read in one read transaction of the follower.
+const FOLLOW_CHUNK: usize = 256;
+
+/// Bytes of outputs read in one read transaction of the follower.
+const FOLLOW_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
 /// Adds every served output with a sequence number of `from` or more;
 /// returns the builder and the last sequence number seen (or `from - 1`).
+/// The ledger is read in short transactions of at most `FOLLOW_CHUNK`
+/// records (and `FOLLOW_CHUNK_BYTES`), and indexing happens between them:
+/// a reader's snapshot keeps the write-ahead log from being truncated, so
+/// it is never held while the outputs are indexed.
 fn index_ledger_from(
     store: &SqliteStore,
     from: u64,
@@ -440,22 +450,39 @@ fn index_ledger_from(
 ) -> anyhow::Result<(IndexBuilder, u64)> {
     let mut b = IndexBuilder::new(params);
     let mut last = from.saturating_sub(1);
-    store.scan(from, &mut |c| {
-        last = c.seq;
-        let r = &c.record;
-        let served = matches!(
-            r.outcome,
-            Outcome::Ok | Outcome::Partial | Outcome::Withheld
-        );
-        // A stored response read back is an output served again, not a new
-        // one: indexed once, when it was made.
-        let read_back = r.endpoint == proviso_gateway::upstream::Endpoint::StoredResponse.path();
-        if r.kind == RecordKind::Exchange && served && !read_back && !r.output.trim().is_empty() {
-            b.add_with_prompt(&r.output, &request_text(&r.request), ledger_reference(r));
+    loop {
+        let mut chunk: Vec<(String, String, proviso_index::Reference)> = Vec::new();
+        let (mut seen, mut bytes) = (0usize, 0usize);
+        store.scan(last + 1, &mut |c| {
+            last = c.seq;
+            seen += 1;
+            let r = &c.record;
+            let served = matches!(
+                r.outcome,
+                Outcome::Ok | Outcome::Partial | Outcome::Withheld
+            );
+            // A stored response read back is an output served again, not a
+            // new one: indexed once, when it was made.
+            let read_back =
+                r.endpoint == proviso_gateway::upstream::Endpoint::StoredResponse.path();
+            if r.kind == RecordKind::Exchange && served && !read_back && !r.output.trim().is_empty()
+            {
+                bytes += r.output.len() + r.request.len();
+                chunk.push((
+                    r.output.clone(),
+                    request_text(&r.request),
+                    ledger_reference(r),
+                ));
+            }
+            seen < FOLLOW_CHUNK && bytes < FOLLOW_CHUNK_BYTES
+        })?;
+        for (output, prompt, reference) in chunk {
+            b.add_with_prompt(&output, &prompt, reference);
         }
-        true
-    })?;
-    Ok((b, last))
+        if seen < FOLLOW_CHUNK && bytes < FOLLOW_CHUNK_BYTES {
+            return Ok((b, last));
+        }
+    }
 }
 
 /// Every string a recorded request sent but its model name, one a line:
@@ -567,6 +594,27 @@ mod tests {
         let idx = load(&cfg).unwrap();
         assert_eq!(idx.len(), 12);
         assert!(idx.query(&format!("prefix {} suffix", text(3))).flagged);
+    }
+
+    #[test]
+    fn the_follower_reads_a_long_backlog_in_chunks_and_misses_nothing() {
+        let (_tmp, cfg) = temp_config();
+        let mut store = SqliteStore::open(&cfg.ledger_path(), SqliteConfig::default()).unwrap();
+        let n = FOLLOW_CHUNK * 2 + 7;
+        let records: Vec<Record> = (0..n).map(|i| Record::test(&words("backlog", i))).collect();
+        store.append(&records).unwrap();
+        assert_eq!(follow_once(&cfg).unwrap(), n, "every record, across chunks");
+        let segs = ledger_segments(&dir(&cfg));
+        assert_eq!(segs.last().map(|s| s.1), Some(n as u64));
+        let idx = load(&cfg).unwrap();
+        for i in [0, FOLLOW_CHUNK - 1, FOLLOW_CHUNK, n - 1] {
+            assert!(
+                idx.query(&format!("prefix {} suffix", words("backlog", i)))
+                    .flagged,
+                "{i}"
+            );
+        }
+        assert_eq!(follow_once(&cfg).unwrap(), 0);
     }
 
     #[test]
