@@ -27,11 +27,12 @@ def admin(gw, method, path, body=None):
                          headers={"authorization": f"Bearer {TOKEN}"}, timeout=60)
 
 
-def traffic(gw, tmp_path, seed=7, days=1):
+def traffic(gw, tmp_path, seed=7, days=1, extra=()):
     out = tmp_path / f"traffic-{seed}.json"
     r = subprocess.run(
         [str(BIN_DIR / "proviso-traffic"), "--gateway", gw.url, "--admin-token", TOKEN,
-         "--fixtures", str(FIXTURES), "--seed", str(seed), "--days", str(days), "--out", str(out)],
+         "--fixtures", str(FIXTURES), "--seed", str(seed), "--days", str(days), "--out", str(out),
+         *extra],
         capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stderr + r.stdout
@@ -54,9 +55,14 @@ def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evide
     # benign key above notice (thresholds in docs/monitor.md).
     assert s["extraction_detected_within_500"] == s["extraction_keys"] == 16, rep["keys"]
     assert s["benign_above_notice"] == 0
-    for name in ["eval-harness", "product-support"] + [f"chat-{i:02}" for i in range(20)]:
+    for name in ["product-support"] + [f"chat-{i:02}" for i in range(20)]:
         assert keys[name]["enforced"] in ("ok",), (name, keys[name])
         assert keys[name]["refused_suspended"] == 0
+    # A declared evaluation enumerating its benchmark (805 instructions
+    # answered at length) is harvesting on the face of it: a notice for a
+    # reviewer, never more while it stays within its declared bound.
+    assert keys["eval-harness"]["enforced"] in ("ok", "notice"), keys["eval-harness"]
+    assert keys["eval-harness"]["refused_suspended"] == 0
     # The hydra is one actor with its member keys.
     hydra_ids = {k["key_id"] for k in rep["keys"] if k["workload"] == "hydra"}
     clusters = [c for c in rep["clusters"] if c["level"] != "ok"]
@@ -346,3 +352,28 @@ def test_embeddings_only_from_a_self_hosted_upstream(tmp_path, fake):
     r = subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "serve"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "embeddings_model" in r.stderr and "self-hosted" in r.stderr, r.stderr
+
+
+def test_held_out_families_through_the_gateway(sim, tmp_path):
+    """Held-out workload families (never used to choose a setting) through
+    the real gateway on the simulated clock, the fake upstream answering as
+    long as each workload expects: extraction without its tells is caught
+    (plain dataset instructions; ten keys in ten teams harvesting in step;
+    a busy key behind an office address), and templated products and the
+    quiet people behind that address are not acted on beyond a notice."""
+    rep = traffic(sim, tmp_path, seed=41, extra=(
+        "--families", "--family-keys", "2", "--family-cap", "250", "--users", "10",
+        "--only", "plain_dataset,distributed,classification,office_nat",
+        "--fake-answer-lengths", "--concurrency", "16"))
+    keys = rep["keys"]
+    extraction = [k for k in keys if k["role"] == "extraction"]
+    benign = [k for k in keys if k["role"] == "benign"]
+    assert len(extraction) == 2 + 3 + 10 and len(benign) == 2 + 60, (len(extraction), len(benign))
+    missed = [k["name"] for k in extraction if k["enforced"] == "ok" and k["detected_after"] is None]
+    assert not missed, missed
+    too_far = [k["name"] for k in benign if k["enforced"] not in ("ok", "notice")]
+    assert not too_far, too_far
+    office = [k for k in benign if k["workload"] == "office_nat"]
+    assert all(k["enforced"] == "ok" and k["refused_suspended"] == 0 for k in office), \
+        [k for k in office if k["enforced"] != "ok"]
+    assert sim.verify().returncode == 0

@@ -20,6 +20,7 @@ pub const SIGNALS: &[&str] = &[
     "reasoning",
     "parameters",
     "shift",
+    "harvest",
     "shared_client",
     "sync_bursts",
     "spread",
@@ -57,6 +58,9 @@ pub struct Weights {
     pub parameters: f64,
     /// Maximum mean discrepancy of recent prompts against benign history.
     pub shift: f64,
+    /// Distinct self-contained instructions answered at length, per day and
+    /// per week, against `harvest_day_high` and `harvest_week_high`.
+    pub harvest: f64,
     /// Clusters: member keys sharing client addresses.
     pub shared_client: f64,
     /// Clusters: members active in the same minutes.
@@ -81,7 +85,8 @@ impl Default for Weights {
             reasoning: 0.20,
             parameters: 0.15,
             shift: 0.20,
-            shared_client: 0.10,
+            harvest: 0.50,
+            shared_client: 0.0,
             sync_bursts: 0.08,
             spread: 0.10,
         }
@@ -105,6 +110,7 @@ impl Weights {
             "reasoning" => self.reasoning,
             "parameters" => self.parameters,
             "shift" => self.shift,
+            "harvest" => self.harvest,
             "shared_client" => self.shared_client,
             "sync_bursts" => self.sync_bursts,
             "spread" => self.spread,
@@ -210,6 +216,11 @@ pub struct MonitorConfig {
     pub min_requests: u32,
     /// Requests in the window that count as full volume.
     pub volume_requests_high: u32,
+    /// Distinct self-contained instructions answered at length in the
+    /// window (a day) at which `harvest` is 1.
+    pub harvest_day_high: u32,
+    /// The same over the rhythm window (a week; counted, not told apart).
+    pub harvest_week_high: u32,
     /// A request within this time after a 429 on the same key is a retry.
     pub retry_window_ms: u64,
     /// Template clusters: estimated Jaccard of masked prompts at or above
@@ -258,6 +269,8 @@ impl Default for MonitorConfig {
             evaluate_every: 10,
             min_requests: 40,
             volume_requests_high: 2_000,
+            harvest_day_high: 200,
+            harvest_week_high: 600,
             retry_window_ms: 10_000,
             template_jaccard: 0.5,
             bounded_purposes: vec!["evaluation".into()],
@@ -412,6 +425,11 @@ mod tests {
     fn every_signal_has_a_weight() {
         let w = Weights::default();
         for s in SIGNALS {
+            // A shared address is shown, never evidence.
+            if *s == "shared_client" {
+                assert_eq!(w.get(s), 0.0);
+                continue;
+            }
             assert!(w.get(s) > 0.0, "{s}");
         }
     }

@@ -34,7 +34,9 @@ pub use signals::Signal;
 
 use signals::{Raw, View, top_templates};
 use templates::Templates;
-use window::{Ev, KeyWindow, LIMITED, MAX_TOKENS, PARAMS, REASONING};
+use window::{
+    Ev, HARVEST, KeyWindow, LIMITED, LONG_ANSWER_TOKENS, MAX_TOKENS, PARAMS, REASONING, YIELD,
+};
 
 /// The verdict on one actor: a key, or a cluster of keys acting as one.
 #[derive(Clone, Debug, Serialize)]
@@ -178,6 +180,15 @@ impl Monitor {
         if o.probing_params {
             flags |= PARAMS;
         }
+        // An answer at length, longer than twice what was asked: output
+        // worth harvesting (a label, a greeting, a summary or translation of
+        // a longer text are not).
+        if o.completion_tokens >= LONG_ANSWER_TOKENS && o.completion_tokens >= 2 * o.prompt_tokens {
+            flags |= YIELD;
+            if !o.follow_up {
+                flags |= HARVEST;
+            }
+        }
         let ev = Ev {
             t: o.time.0,
             rid: o.record_id,
@@ -185,7 +196,13 @@ impl Monitor {
             completion_tokens: u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
             flags,
             template,
-            exact: features::exact_hash(&o.prompt),
+            // An instruction may sit in the system message as well as in
+            // the user's turn: both tell two requests apart.
+            exact: if o.system.is_empty() {
+                features::exact_hash(&o.prompt)
+            } else {
+                features::exact_hash(&format!("{}\n\u{1}{}", o.system, o.prompt))
+            },
             sampling: o.sampling,
         };
         let (window, rhythm) = (self.cfg.window_ms as i64, self.cfg.rhythm_window_ms as i64);
@@ -285,6 +302,7 @@ impl Monitor {
         let view = View {
             events: w.events.iter().collect(),
             hours: w.hours.clone(),
+            harvest_week: w.harvest_hours.values().map(|c| u64::from(*c)).sum(),
         };
         let mut raw = signals::compute(&view, &self.cfg);
         raw.push(shift);
@@ -304,7 +322,19 @@ impl Monitor {
                 }
             }
         }
-        let level = Level::of(score, &self.cfg.thresholds);
+        let mut level = capped(Level::of(score, &self.cfg.thresholds), &mut signals);
+        if bounded && level > Level::Notice {
+            // A declared bounded purpose within its bound is a claim a
+            // reviewer checks: a notice, no more, until the bound is passed.
+            level = Level::Notice;
+            if let Some(f) = signals.iter_mut().find(|s| s.name == "families") {
+                f.detail.push_str(&format!(
+                    "; held at notice: declared {} within {} distinct prompts",
+                    w.purpose.as_deref().unwrap_or_default(),
+                    self.cfg.bounded_prompts
+                ));
+            }
+        }
         if level >= Level::Notice {
             self.detected.entry(key.to_owned()).or_insert(w.total);
         }
@@ -519,6 +549,34 @@ impl Monitor {
     }
 }
 
+/// The level the evidence allows: beyond `notice` only with output worth
+/// harvesting and one more family of signals (a busy product, a templated
+/// pipeline or a shared address alone is not extraction). The families'
+/// contributions are added to the explanation as a signal of weight 0.
+pub(crate) fn capped(level: Level, signals: &mut Vec<Signal>) -> Level {
+    let (ok, list) = signals::may_go_beyond_notice(signals);
+    let capped = if ok || level <= Level::Notice {
+        level
+    } else {
+        Level::Notice
+    };
+    let detail = if capped < level {
+        format!(
+            "evidence by family: {list}; held at notice: enforcement beyond it needs output worth harvesting and one more family"
+        )
+    } else {
+        format!("evidence by family: {list}")
+    };
+    signals.push(Signal {
+        name: "families",
+        value: 0.0,
+        weight: 0.0,
+        contribution: 0.0,
+        detail,
+    });
+    capped
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -582,6 +640,8 @@ pub(crate) fn test_observation(
         client: Some(client.into()),
         rate_limited: false,
         prompt: prompt.into(),
+        system: String::new(),
+        follow_up: false,
         prompt_tokens: 20,
         completion_tokens: 50,
         hit_max_tokens: false,

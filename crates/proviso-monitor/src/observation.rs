@@ -25,6 +25,14 @@ pub struct Observation {
     pub rate_limited: bool,
     /// The user's text: user messages, the prompt or the input.
     pub prompt: String,
+    /// The instructions around it: system and developer messages, the
+    /// Responses API's `instructions` (an instruction can be put there as
+    /// well as in a user turn).
+    pub system: String,
+    /// The request goes on from earlier turns (an assistant or tool message,
+    /// or `previous_response_id`): a conversation, not a self-contained
+    /// instruction.
+    pub follow_up: bool,
     /// Prompt tokens (reported, or counted before the call).
     pub prompt_tokens: u64,
     /// Completion tokens reported.
@@ -103,6 +111,8 @@ impl Observation {
                 .map(str::to_owned),
             rate_limited,
             prompt,
+            system: system_text(&body),
+            follow_up: is_follow_up(&body),
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -113,8 +123,55 @@ impl Observation {
     }
 }
 
+/// The instructions of a request body around the user's words: system and
+/// developer messages, and the Responses API's `instructions`.
+pub fn system_text(body: &Value) -> String {
+    let mut out = String::new();
+    if let Some(s) = body.get("instructions").and_then(Value::as_str) {
+        out.push_str(s);
+    }
+    for m in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if !matches!(
+            m.get("role").and_then(Value::as_str),
+            Some("system" | "developer")
+        ) {
+            continue;
+        }
+        if let Some(s) = m.get("content").and_then(Value::as_str) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(s);
+        }
+    }
+    out
+}
+
+/// Whether a request goes on from earlier turns.
+pub fn is_follow_up(body: &Value) -> bool {
+    body.get("previous_response_id")
+        .is_some_and(|v| !v.is_null())
+        || body
+            .get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| {
+                matches!(
+                    m.get("role").and_then(Value::as_str),
+                    Some("assistant" | "tool" | "function")
+                )
+            })
+}
+
 /// The user's words in a request body: the user messages of a chat, the
-/// prompt of a completion, the input of an embedding.
+/// prompt of a completion, the input of an embedding or of the Responses
+/// API (a string, or the text of its input items).
 pub fn prompt_text(body: &Value) -> String {
     let mut out = String::new();
     let mut push = |s: &str| {
@@ -147,8 +204,26 @@ pub fn prompt_text(body: &Value) -> String {
             Some(Value::String(s)) => push(s),
             Some(Value::Array(items)) => {
                 for i in items {
-                    if let Some(s) = i.as_str() {
-                        push(s);
+                    match i {
+                        Value::String(s) => push(s),
+                        // A Responses API input item: a user message's
+                        // text, whole or in parts.
+                        Value::Object(o)
+                            if o.get("role").and_then(Value::as_str) == Some("user") =>
+                        {
+                            match o.get("content") {
+                                Some(Value::String(s)) => push(s),
+                                Some(Value::Array(parts)) => {
+                                    for p in parts {
+                                        if let Some(t) = p.get("text").and_then(Value::as_str) {
+                                            push(t);
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -178,11 +253,32 @@ mod tests {
         });
         let o = Observation::from_record(&r).unwrap();
         assert_eq!(o.prompt, "Explain step by step");
+        assert_eq!(o.system, "sys");
+        assert!(!o.follow_up);
         assert!(o.probing_params && o.hit_max_tokens && !o.rate_limited);
         assert_eq!(o.purpose.as_deref(), Some("evaluation"));
         assert_eq!(o.client.as_deref(), Some("10.0.0.1"));
         assert_eq!(o.sampling, (700, 1000));
         assert_eq!((o.prompt_tokens, o.completion_tokens), (5, 50));
+    }
+
+    #[test]
+    fn follow_ups_instructions_and_responses_input_items() {
+        let chat: Value = serde_json::from_str(
+            r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}"#,
+        )
+        .unwrap();
+        assert!(is_follow_up(&chat));
+        let resp: Value = serde_json::from_str(
+            r#"{"instructions":"Be brief.","previous_response_id":"resp_1","input":[{"role":"user","content":[{"type":"input_text","text":"hello"}]},{"type":"function_call_output","output":"x"}]}"#,
+        )
+        .unwrap();
+        assert!(is_follow_up(&resp));
+        assert_eq!(system_text(&resp), "Be brief.");
+        assert_eq!(prompt_text(&resp), "hello");
+        let single: Value = serde_json::from_str(r#"{"input":"just this"}"#).unwrap();
+        assert!(!is_follow_up(&single));
+        assert_eq!(prompt_text(&single), "just this");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::fxhash::{FastMap as HashMap, FastSet as HashSet};
 use serde::Serialize;
 
 use crate::config::MonitorConfig;
-use crate::window::{Ev, LIMITED, MAX_TOKENS, PARAMS, REASONING};
+use crate::window::{Ev, HARVEST, LIMITED, MAX_TOKENS, PARAMS, REASONING, YIELD};
 
 /// One signal's value and its part in the score.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -30,6 +30,8 @@ pub struct Signal {
 pub(crate) struct View<'a> {
     pub events: Vec<&'a Ev>,
     pub hours: BTreeMap<i64, u32>,
+    /// Harvest requests in the rhythm window (a week).
+    pub harvest_week: u64,
 }
 
 /// Raw values before weighting.
@@ -137,14 +139,23 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
     // rhythm
     out.push(rhythm(&view.hours));
     out.push(regularity(ev));
-    // templates and coverage
-    let tops = top_templates(ev);
+    // harvest: self-contained instructions answered at length
+    out.push(harvest(view, cfg));
+    // templates and coverage, of requests answered at length: a template
+    // filled with varying data for a label, a short reply or a summary of
+    // a longer text is a product, not a harvest
+    let yielding: Vec<&Ev> = ev
+        .iter()
+        .copied()
+        .filter(|e| e.flags & YIELD != 0)
+        .collect();
+    let tops = top_templates(&yielding);
     let in_top: usize = tops.iter().take(3).map(|(_, c)| c).sum();
     out.push((
         "template_share",
         clamp(in_top as f64 / n.max(1) as f64),
         format!(
-            "{} requests in the {} largest prompt templates",
+            "{} requests answered at length in the {} largest prompt templates",
             pct(in_top, n),
             tops.len().min(3)
         ),
@@ -154,7 +165,7 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
         .filter(|(_, c)| *c >= 5)
         .map(|(t, _)| *t)
         .collect();
-    let distinct: HashSet<u64> = ev
+    let distinct: HashSet<u64> = yielding
         .iter()
         .filter(|e| templated.contains(&e.template))
         .map(|e| e.exact)
@@ -199,6 +210,69 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
         ),
     ));
     out
+}
+
+/// Distinct self-contained instructions answered at length in the window
+/// (a day), and harvest requests in the week, against what a person asks:
+/// the larger of the two shares of their highs.
+fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) {
+    let day: HashSet<u64> = view
+        .events
+        .iter()
+        .filter(|e| e.flags & HARVEST != 0)
+        .map(|e| e.exact)
+        .collect();
+    let d = day.len() as f64 / f64::from(cfg.harvest_day_high.max(1));
+    let w = view.harvest_week as f64 / f64::from(cfg.harvest_week_high.max(1));
+    (
+        "harvest",
+        clamp(d.max(w)),
+        format!(
+            "{} distinct self-contained instructions answered at length in the window (high {}), {} such requests in the week (high {})",
+            day.len(),
+            cfg.harvest_day_high,
+            view.harvest_week,
+            cfg.harvest_week_high
+        ),
+    )
+}
+
+/// The family of a signal: what kind of evidence it is. Enforcement beyond
+/// `notice` needs output worth harvesting (`yield`) and one more family.
+pub(crate) fn family(name: &str) -> &'static str {
+    match name {
+        "output_ratio" | "max_tokens_share" | "harvest" | "parameters" => "yield",
+        "template_share" | "coverage" | "reasoning" | "shift" | "spread" => "content",
+        "volume" | "limit_time" | "limit_429_rate" | "limit_retries" | "flat_rhythm"
+        | "regular_timing" | "sync_bursts" => "automation",
+        // A shared address may link keys; it is never evidence.
+        _ => "link",
+    }
+}
+
+/// Contribution a family must reach to count as evidence.
+const FAMILY_EVIDENCE: f64 = 0.05;
+
+/// Whether the signals carry the evidence enforcement beyond `notice`
+/// needs: `yield` and at least one other family (not `link`), each at
+/// least [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
+pub(crate) fn may_go_beyond_notice(signals: &[Signal]) -> (bool, String) {
+    let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for s in signals {
+        *by.entry(family(s.name)).or_insert(0.0) += s.contribution;
+    }
+    let strong: Vec<&str> = by
+        .iter()
+        .filter(|(f, c)| **f != "link" && **c >= FAMILY_EVIDENCE)
+        .map(|(f, _)| *f)
+        .collect();
+    let ok = strong.contains(&"yield") && strong.len() >= 2;
+    let list = by
+        .iter()
+        .map(|(f, c)| format!("{f} {c:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (ok, list)
 }
 
 fn entropy(counts: &[f64]) -> f64 {
@@ -360,6 +434,7 @@ mod tests {
         View {
             events: evs.iter().collect(),
             hours,
+            harvest_week: evs.iter().filter(|e| e.flags & HARVEST != 0).count() as u64,
         }
     }
 
@@ -379,7 +454,7 @@ mod tests {
     fn template_enumeration_reasoning_and_pressure() {
         let mut evs = Vec::new();
         for i in 0..200i64 {
-            let flags = REASONING | if i % 4 == 0 { LIMITED } else { 0 };
+            let flags = REASONING | YIELD | HARVEST | if i % 4 == 0 { LIMITED } else { 0 };
             evs.push(ev(i * 5_000, 7, i as u64, flags));
         }
         let raw = compute(&view(&evs), &MonitorConfig::default());
@@ -459,5 +534,119 @@ mod tests {
         }
         let raw = compute(&view(&evs), &MonitorConfig::default());
         assert_eq!(value(&raw, "regular_timing"), 0.0);
+    }
+}
+
+#[cfg(test)]
+mod harvest_tests {
+    use super::*;
+    use crate::Monitor;
+    use crate::ladder::Level;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    fn obs(t: i64, i: usize, completion: u64, follow_up: bool) -> crate::Observation {
+        crate::Observation {
+            completion_tokens: completion,
+            follow_up,
+            ..crate::test_observation(
+                "k",
+                "t",
+                "10.0.0.1",
+                t,
+                &format!("distinct request number {i} {}", i * 7919),
+            )
+        }
+    }
+
+    fn signal(m: &Monitor, name: &str) -> f64 {
+        m.key_report("k")
+            .and_then(|r| r.signals.iter().find(|s| s.name == name))
+            .map_or(-1.0, |s| s.value)
+    }
+
+    #[test]
+    fn harvest_counts_self_contained_instructions_answered_at_length() {
+        let cfg = MonitorConfig::default();
+        let mut m = Monitor::new(cfg.clone()).unwrap();
+        for i in 0..100 {
+            m.observe(&obs(T0 + i as i64 * 60_000, i, 400, false));
+        }
+        let v = signal(&m, "harvest");
+        assert!(
+            (v - 100.0 / f64::from(cfg.harvest_day_high)).abs() < 0.06,
+            "{v}"
+        );
+        // Follow-ups and short answers are not harvests.
+        let mut m = Monitor::new(cfg.clone()).unwrap();
+        for i in 0..100 {
+            m.observe(&obs(T0 + i as i64 * 60_000, i, 400, true));
+            m.observe(&obs(T0 + i as i64 * 60_000 + 1, 1000 + i, 8, false));
+        }
+        assert_eq!(signal(&m, "harvest"), 0.0);
+    }
+
+    #[test]
+    fn a_week_of_harvest_counts_after_the_day_window_forgets_it() {
+        let cfg = MonitorConfig::default();
+        let mut m = Monitor::new(cfg.clone()).unwrap();
+        // 100 a day for five days: the day window sees 100, the week 500.
+        for d in 0..5i64 {
+            for i in 0..100usize {
+                m.observe(&obs(
+                    T0 + d * 86_400_000 + i as i64 * 60_000,
+                    d as usize * 1000 + i,
+                    400,
+                    false,
+                ));
+            }
+        }
+        let v = signal(&m, "harvest");
+        assert!(
+            (v - 500.0 / f64::from(cfg.harvest_week_high)).abs() < 0.02,
+            "{v}"
+        );
+        // A long idle: a fortnight later one request; both windows forgot.
+        m.observe(&obs(T0 + 20 * 86_400_000, 99_999, 400, false));
+        m.evaluate_key("k");
+        assert!(signal(&m, "harvest") < 0.01);
+    }
+
+    #[test]
+    fn a_clock_jump_back_does_not_reorder_or_inflate() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        for i in 0..50 {
+            m.observe(&obs(T0 + i as i64 * 60_000, i, 400, false));
+        }
+        // The clock goes back an hour: taken as the last time.
+        m.observe(&obs(T0 - 3_600_000, 50, 400, false));
+        m.evaluate_key("k");
+        assert!(signal(&m, "harvest") <= 51.0 / 200.0 + 1e-9);
+    }
+
+    #[test]
+    fn templated_short_answers_and_busy_automation_stay_at_notice_or_below() {
+        // `hi <n>` every 50 ms: one template, regular, busy; answers of a
+        // few tokens. No output worth harvesting: never beyond notice.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let mut worst = Level::Ok;
+        for i in 0..2_400usize {
+            let o = crate::Observation {
+                completion_tokens: 9,
+                ..crate::test_observation(
+                    "k",
+                    "t",
+                    "10.0.0.1",
+                    T0 + i as i64 * 50,
+                    &format!("hi {i}"),
+                )
+            };
+            for d in m.observe(&o) {
+                worst = worst.max(d.level);
+            }
+        }
+        assert!(worst <= Level::Notice, "{worst:?}");
+        let (ok, _) = may_go_beyond_notice(&m.key_report("k").unwrap().signals);
+        assert!(!ok);
     }
 }

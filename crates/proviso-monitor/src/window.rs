@@ -13,6 +13,14 @@ pub(crate) const LIMITED: u8 = 1;
 pub(crate) const MAX_TOKENS: u8 = 2;
 pub(crate) const REASONING: u8 = 4;
 pub(crate) const PARAMS: u8 = 8;
+/// An answer at length (at least `LONG_ANSWER_TOKENS`, and twice the
+/// prompt).
+pub(crate) const YIELD: u8 = 16;
+/// A [`YIELD`] to a self-contained request (not a follow-up turn).
+pub(crate) const HARVEST: u8 = 32;
+
+/// Tokens from which an answer is long.
+pub(crate) const LONG_ANSWER_TOKENS: u64 = 100;
 
 /// One request, compactly.
 #[derive(Clone, Debug)]
@@ -37,6 +45,8 @@ pub(crate) struct KeyWindow {
     pub events: VecDeque<Ev>,
     /// Requests per hour (hours since the epoch) in the rhythm window.
     pub hours: BTreeMap<i64, u32>,
+    /// [`HARVEST`] requests per hour in the rhythm window.
+    pub harvest_hours: BTreeMap<i64, u32>,
     pub recent: VecDeque<Packed>,
     pub history: Vec<Packed>,
     /// Dot products of the full history (it never changes once full).
@@ -60,6 +70,12 @@ impl KeyWindow {
         let ev = Ev { t, ..ev };
         self.last_t = t;
         *self.hours.entry(t.div_euclid(3_600_000)).or_insert(0) += 1;
+        if ev.flags & HARVEST != 0 {
+            *self
+                .harvest_hours
+                .entry(t.div_euclid(3_600_000))
+                .or_insert(0) += 1;
+        }
         if self.distinct.len() <= bounded_cap {
             self.distinct.insert(ev.exact);
         }
@@ -83,6 +99,12 @@ impl KeyWindow {
                 break;
             }
             self.hours.remove(&h);
+        }
+        while let Some((&h, _)) = self.harvest_hours.first_key_value() {
+            if h >= first_hour {
+                break;
+            }
+            self.harvest_hours.remove(&h);
         }
     }
 

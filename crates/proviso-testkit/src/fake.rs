@@ -17,6 +17,9 @@
 //! | `stall_after:N:MS` | stream `N` chunks, then stall `MS` |
 //! | `garbage` | answer 200 with a body that is not JSON |
 //! | `chunk_bytes:N` | stream the answer in pieces of N bytes |
+//!
+//! A body's `fake_answer_tokens: N` cuts the answer to its first N pieces
+//! (words), ending normally: a simulation's short answers.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -583,6 +586,12 @@ async fn handle(
         .or_else(|| parsed.get("max_output_tokens"))
         .and_then(Value::as_u64);
     let mut tokens = split_tokens(&answer);
+    // A simulation may say how long its answer should be
+    // (`fake_answer_tokens`): the answer ends there, naturally.
+    if let Some(n) = parsed.get("fake_answer_tokens").and_then(Value::as_u64) {
+        tokens.truncate(usize::try_from(n).unwrap_or(usize::MAX).max(1));
+    }
+    let answer: String = tokens.concat();
     let mut finish = "stop";
     if let Some(m) = max_tokens.filter(|m| proviso_tokens::count(&model, &answer) > *m) {
         // Keep whole words while the billed count stays within the limit.

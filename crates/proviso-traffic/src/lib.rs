@@ -8,6 +8,8 @@
 //! gives the same scenario; times are simulated milliseconds.
 #![deny(missing_docs)]
 
+pub mod families;
+
 use std::path::Path;
 
 use rand::rngs::StdRng;
@@ -31,6 +33,9 @@ pub struct Corpus {
     /// Human documents (for the product key's summaries).
     #[serde(default)]
     pub web: Vec<String>,
+    /// Human customer reviews (Chinese), for classification pipelines.
+    #[serde(default)]
+    pub reviews: Vec<String>,
 }
 
 /// Why a corpus could not be read.
@@ -84,6 +89,13 @@ impl Corpus {
                 c.web.push(t.chars().take(1500).collect());
             }
         }
+        let r = dir.join("chinese_reviews.json");
+        if let Ok(text) = std::fs::read_to_string(&r) {
+            c.reviews = serde_json::from_str(&text).map_err(|e| CorpusError::Format {
+                path: r.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
         if c.alpaca_eval.is_empty() || c.alpaca_en.is_empty() || c.web.is_empty() {
             return Err(CorpusError::Format {
                 path: dir.display().to_string(),
@@ -120,6 +132,21 @@ pub struct SimKey {
     pub role: Role,
     /// Requests per minute the key is issued with (none: unlimited).
     pub requests_per_minute: Option<u64>,
+    /// Whether the monitor's weights may be set on this key's family, or it
+    /// is held out (only reported on).
+    #[serde(default)]
+    pub split: Split,
+}
+
+/// Whether a family may shape the monitor's settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Weights and thresholds may be set on it.
+    #[default]
+    Tune,
+    /// Never used for tuning: reported only.
+    HeldOut,
 }
 
 /// One request at a simulated time.
@@ -136,6 +163,11 @@ pub struct SimRequest {
     /// Whether this request is part of an extraction campaign (the truth
     /// for requests-to-detection; a mixed key sends both kinds).
     pub extraction: bool,
+    /// How long the answer is expected to be, tokens, when the workload
+    /// knows (a classification's label, a greeting's reply); an in-process
+    /// simulation uses it in place of an upstream's answer.
+    #[serde(default)]
+    pub answer_tokens: Option<u32>,
 }
 
 /// Keys and their requests, ordered by time.
@@ -230,6 +262,27 @@ const ASPECTS: &[&str] = &[
     "its future",
 ];
 
+/// The part of a scenario whose keys run one of `workloads`.
+pub fn keep_workloads(s: Scenario, workloads: &[&str]) -> Scenario {
+    let mut map = vec![None; s.keys.len()];
+    let mut keys = Vec::new();
+    for (i, k) in s.keys.into_iter().enumerate() {
+        if workloads.contains(&k.workload.as_str()) {
+            map[i] = Some(keys.len());
+            keys.push(k);
+        }
+    }
+    let requests = s
+        .requests
+        .into_iter()
+        .filter_map(|mut r| {
+            r.key = map[r.key]?;
+            Some(r)
+        })
+        .collect();
+    Scenario { keys, requests }
+}
+
 /// Builds the scenario.
 pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
     let mut rng = StdRng::seed_from_u64(opt.seed);
@@ -259,6 +312,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
             workload: "chat".into(),
             role: Role::Benign,
             requests_per_minute: Some(60),
+            split: Split::Tune,
         });
         let tz = rng.random_range(-3i64..=3) * 3_600_000;
         let chinese = u % 5 == 4;
@@ -286,6 +340,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
                             client: client.clone(),
                             body: chat(p, &[]),
                             extraction: false,
+                            answer_tokens: None,
                         });
                         t += rng.random_range(15_000..240_000);
                     }
@@ -305,6 +360,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "evaluation".into(),
         role: Role::Benign,
         requests_per_minute: None,
+        split: Split::Tune,
     });
     for run in 0..opt.days.min(2) {
         let mut t = start + i64::from(run) * day + 2 * 3_600_000;
@@ -315,6 +371,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
                 client: "10.9.0.5".into(),
                 body: chat(p.clone(), &[("temperature", json!(0))]),
                 extraction: false,
+                answer_tokens: None,
             });
             t += 2_000;
         }
@@ -330,19 +387,23 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "product".into(),
         role: Role::Benign,
         requests_per_minute: None,
+        split: Split::Tune,
     });
     let mut t = start;
     while t < end {
         let doc = corpus.web.choose(&mut rng).cloned().unwrap_or_default();
-        let body = json!({"model": "gpt-4o-mini", "messages": [
+        // A product caps its answers.
+        let body = json!({"model": "gpt-4o-mini", "max_tokens": 200, "messages": [
             {"role": "system", "content": "You are a support assistant. Summarise for an agent."},
             {"role": "user", "content": doc}]});
+        // A summary is shorter than what it summarises.
         reqs.push(SimRequest {
             t,
             key: k,
             client: "10.2.0.10".into(),
             body,
             extraction: false,
+            answer_tokens: Some(120),
         });
         let u: f64 = rng.random_range(0.0001..1.0);
         t += (-u.ln() * 90_000.0) as i64;
@@ -358,6 +419,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "self_instruct".into(),
         role: Role::Extraction,
         requests_per_minute: Some(5),
+        split: Split::Tune,
     });
     let mut t = start + 3_600_000;
     while t < end {
@@ -381,6 +443,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
                 &[("max_tokens", json!(1024)), ("temperature", json!(1.0))],
             ),
             extraction: true,
+            answer_tokens: None,
         });
         t += rng.random_range(8_000..12_000);
     }
@@ -394,6 +457,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "topic_enumeration".into(),
         role: Role::Extraction,
         requests_per_minute: None,
+        split: Split::Tune,
     });
     let mut t = start + 5_400_000;
     let mut i = 0usize;
@@ -409,6 +473,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
             client: "198.51.100.21".into(),
             body: chat(prompt, &[]),
             extraction: true,
+            answer_tokens: None,
         });
         i += 1;
         t += rng.random_range(20_000..40_000);
@@ -423,6 +488,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "reasoning_harvest".into(),
         role: Role::Extraction,
         requests_per_minute: None,
+        split: Split::Tune,
     });
     let mut t = start + 7_200_000;
     while t < end {
@@ -443,6 +509,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
                 &[("logprobs", json!(true)), ("top_logprobs", json!(5))],
             ),
             extraction: true,
+            answer_tokens: None,
         });
         t += rng.random_range(15_000..45_000);
     }
@@ -458,6 +525,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
             workload: "hydra".into(),
             role: Role::Extraction,
             requests_per_minute: None,
+            split: Split::Tune,
         });
     }
     let mut t = start + 600_000;
@@ -475,6 +543,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
                 client: format!("192.0.2.{}", 10 + h % 3),
                 body: chat(prompt, &[]),
                 extraction: true,
+                answer_tokens: None,
             });
         }
         i += 1;
@@ -491,6 +560,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
         workload: "mixed".into(),
         role: Role::Extraction,
         requests_per_minute: None,
+        split: Split::Tune,
     });
     let mut t = start + 3_600_000;
     let mut i = 0usize;
@@ -519,6 +589,7 @@ pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
             client: "10.3.0.40".into(),
             body: chat(prompt, &[]),
             extraction,
+            answer_tokens: None,
         });
         t += rng.random_range(60_000..240_000);
     }

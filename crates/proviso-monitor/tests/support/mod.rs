@@ -1,6 +1,7 @@
 //! What the monitor would observe of a simulated request, without a gateway
-//! (no rate limits; answers of 400 tokens, cut when `max_tokens` is lower):
-//! shared by `tests/simulated.rs` and `benches/monitor_cost.rs`.
+//! (no rate limits; answers as long as the workload expects, else 400
+//! tokens, cut when `max_tokens` is lower): shared by `tests/simulated.rs`,
+//! `benches/monitor_cost.rs` and `benches/families.rs`.
 
 use proviso_monitor::Observation;
 use proviso_traffic::{Scenario, SimRequest};
@@ -9,7 +10,10 @@ use proviso_types::{RecordId, UnixMillis};
 pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
     let k = &s.keys[r.key];
     let prompt = proviso_monitor::observation::prompt_text(&r.body);
+    let system = proviso_monitor::observation::system_text(&r.body);
+    let follow_up = proviso_monitor::observation::is_follow_up(&r.body);
     let max_tokens = r.body.get("max_tokens").and_then(|v| v.as_u64());
+    let answer = r.answer_tokens.map_or(400, u64::from);
     Observation {
         record_id: RecordId::new_at(UnixMillis(r.t)),
         time: UnixMillis(r.t),
@@ -19,11 +23,13 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         client: Some(r.client.clone()),
         rate_limited: false,
         prompt_tokens: (prompt.split_whitespace().count() as u64 * 4) / 3 + 1,
-        completion_tokens: max_tokens.unwrap_or(400).min(400),
-        hit_max_tokens: max_tokens.is_some_and(|m| m <= 400),
+        completion_tokens: answer.min(max_tokens.unwrap_or(u64::MAX)),
+        hit_max_tokens: max_tokens.is_some_and(|m| m <= answer),
         probing_params: r.body.get("logprobs").is_some(),
         sampling: (1000, 1000),
         vector: None,
         prompt,
+        system,
+        follow_up,
     }
 }

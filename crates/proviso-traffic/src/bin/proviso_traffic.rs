@@ -57,6 +57,23 @@ struct Cli {
     /// Only print the scenario's size.
     #[arg(long)]
     dry_run: bool,
+    /// Run the workload families (`proviso_traffic::families`) instead of
+    /// the first scenario; `--users` people are the held-out chat users.
+    #[arg(long)]
+    families: bool,
+    /// With --families: keys per extraction and product family.
+    #[arg(long, default_value_t = 2)]
+    family_keys: usize,
+    /// With --families: most requests per extraction key.
+    #[arg(long, default_value_t = 300)]
+    family_cap: usize,
+    /// With --families: only these families (comma-separated).
+    #[arg(long)]
+    only: Option<String>,
+    /// Ask the fake upstream for answers as long as each workload expects
+    /// (`fake_answer_tokens` in the body; only the fake understands it).
+    #[arg(long)]
+    fake_answer_lengths: bool,
 }
 
 #[derive(Default, Clone)]
@@ -106,10 +123,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         hydra_keys: cli.hydra_keys,
         start_ms: cli.start_ms.unwrap_or_else(next_monday_ms),
     };
-    let mut sc = scenario(&corpus, &opt);
+    let mut sc = if cli.families {
+        let f = proviso_traffic::families::FamilyOptions {
+            seed: cli.seed,
+            start_ms: opt.start_ms,
+            extraction_keys: cli.family_keys,
+            campaigns: 1,
+            chat_tune: 0,
+            chat_held_out: cli.users,
+            product_keys: cli.family_keys,
+            max_extraction_requests: cli.family_cap,
+        };
+        let all = proviso_traffic::families::families(&corpus, &f);
+        match cli.only.as_deref() {
+            Some(only) => {
+                let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+                proviso_traffic::keep_workloads(all, &wanted)
+            }
+            None => all,
+        }
+    } else {
+        scenario(&corpus, &opt)
+    };
     for r in &mut sc.requests {
         if let Some(m) = r.body.as_object_mut() {
             m.insert("model".into(), json!(cli.model));
+            if let (true, Some(n)) = (cli.fake_answer_lengths, r.answer_tokens) {
+                m.insert("fake_answer_tokens".into(), json!(n));
+            }
         }
     }
     eprintln!(

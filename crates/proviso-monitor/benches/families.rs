@@ -1,0 +1,268 @@
+//! The monitor on the workload families of `proviso_traffic::families`
+//! (in process, no gateway): per family, how many extraction keys reach
+//! `notice` within 1,000 of their requests and after how many, and how many
+//! benign keys reach `notice` and `throttle`, with 95% intervals; tuning
+//! and held-out families reported apart. Run by `bench/monitor_families.sh`.
+//! Usage: families [SEED...] (default 21 22)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use proviso_monitor::{Level, Monitor, MonitorConfig};
+use proviso_traffic::families::{FamilyOptions, families};
+use proviso_traffic::{Corpus, Role, Split};
+
+/// Clopper-Pearson 95% interval of k successes in n, by bisection on the
+/// binomial tail.
+fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
+    fn tail_ge(k: u64, n: u64, p: f64) -> f64 {
+        // P(X >= k)
+        let mut s = 0.0;
+        for i in k..=n {
+            s += binom(n, i, p);
+        }
+        s
+    }
+    fn binom(n: u64, k: u64, p: f64) -> f64 {
+        let mut lc = 0.0;
+        for i in 0..k {
+            lc += ((n - i) as f64).ln() - ((i + 1) as f64).ln();
+        }
+        (lc + k as f64 * p.max(1e-300).ln() + (n - k) as f64 * (1.0 - p).max(1e-300).ln()).exp()
+    }
+    let solve = |f: &dyn Fn(f64) -> f64| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if f(mid) < 0.0 { lo = mid } else { hi = mid }
+        }
+        (lo + hi) / 2.0
+    };
+    let lower = if k == 0 {
+        0.0
+    } else {
+        solve(&|p| tail_ge(k, n, p) - 0.025)
+    };
+    let upper = if k == n {
+        1.0
+    } else {
+        solve(&|p| 0.025 - (1.0 - tail_ge(k + 1, n, p)))
+    };
+    (lower, upper)
+}
+
+#[derive(Default)]
+struct Tally {
+    split: Option<Split>,
+    role: Option<Role>,
+    keys: u64,
+    detected: u64,
+    at_notice: u64,
+    at_throttle: u64,
+    to_detection: Vec<u64>,
+}
+
+fn main() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let corpus = Corpus::from_fixtures(&fixtures).unwrap();
+    let seeds: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let seeds = if seeds.is_empty() {
+        vec![21, 22]
+    } else {
+        seeds
+    };
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut total_requests = 0usize;
+    let started = std::time::Instant::now();
+    for &seed in &seeds {
+        let s = families(
+            &corpus,
+            &FamilyOptions {
+                seed,
+                ..FamilyOptions::default()
+            },
+        );
+        total_requests += s.requests.len();
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        // key → (its requests so far, requests at its first step, highest step)
+        let mut seen: BTreeMap<String, (u64, Option<u64>, Level)> = BTreeMap::new();
+        for r in &s.requests {
+            let k = &s.keys[r.key];
+            let e = seen.entry(k.name.clone()).or_insert((0, None, Level::Ok));
+            e.0 += 1;
+            for d in m.observe(&support::observation(&s, r)) {
+                let e = seen.entry(d.key.clone()).or_insert((0, None, Level::Ok));
+                if e.1.is_none() {
+                    e.1 = Some(e.0);
+                }
+                e.2 = e.2.max(d.level);
+            }
+        }
+        if std::env::var_os("FAMILIES_EXPLAIN").is_some() {
+            let report = m.report();
+            let mut shown = std::collections::HashSet::new();
+            for k in &s.keys {
+                if std::env::var("FAMILIES_SPLIT").is_ok_and(|o| o == "tune")
+                    && k.split != Split::Tune
+                {
+                    continue;
+                }
+                if !shown.insert(k.workload.clone()) {
+                    continue;
+                }
+                if let Some(r) = report.iter().find(|r| r.key_id == k.name) {
+                    let sig: Vec<String> = r
+                        .signals
+                        .iter()
+                        .filter(|x| x.contribution > 0.0)
+                        .map(|x| format!("{}={:.2}", x.name, x.contribution))
+                        .collect();
+                    println!(
+                        "{:22} {:14} score {:.2} {} | {}",
+                        k.workload,
+                        k.name,
+                        r.score,
+                        r.level,
+                        sig.join(" ")
+                    );
+                }
+            }
+            for r in report.iter().filter(|r| {
+                r.kind == "cluster"
+                    && (std::env::var("FAMILIES_SPLIT").is_err()
+                        || r.members.iter().any(|m| {
+                            s.keys
+                                .iter()
+                                .any(|k| &k.name == m && k.split == Split::Tune)
+                        }))
+            }) {
+                println!(
+                    "cluster {} members {} score {:.2} {} | {}",
+                    r.key_id,
+                    r.members.len(),
+                    r.score,
+                    r.level,
+                    r.signals
+                        .iter()
+                        .filter(|x| x.contribution > 0.0 || x.name == "families")
+                        .map(|x| if x.name == "families" {
+                            x.detail.clone()
+                        } else {
+                            format!("{}={:.2}", x.name, x.contribution)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+        }
+        for k in &s.keys {
+            let (_, first, level) = seen.get(&k.name).copied().unwrap_or((0, None, Level::Ok));
+            let split = if k.split == Split::HeldOut {
+                "held out"
+            } else {
+                "tune"
+            };
+            let t = tallies
+                .entry(format!("{} ({split})", k.workload))
+                .or_default();
+            t.split = Some(k.split);
+            t.role = Some(k.role);
+            t.keys += 1;
+            if level >= Level::Notice {
+                t.at_notice += 1;
+            }
+            if level >= Level::Throttle {
+                t.at_throttle += 1;
+            }
+            if let Some(f) = first.filter(|f| *f <= 1_000) {
+                t.detected += 1;
+                t.to_detection.push(f);
+            }
+        }
+    }
+    println!(
+        "seeds {seeds:?}: {total_requests} requests in {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "| family | split | role | keys | extraction detected ≤1,000 requests [95% CI] | median requests to detection | benign at notice+ [95% CI] | benign at throttle+ [95% CI] |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    // FAMILIES_SPLIT=tune shows the tuning families only (while settings
+    // are being chosen, the held-out ones stay unseen).
+    let only_tune = std::env::var("FAMILIES_SPLIT").is_ok_and(|o| o == "tune");
+    let mut pooled: BTreeMap<(String, String), (u64, u64, u64, u64)> = BTreeMap::new();
+    for (family, t) in &tallies {
+        let split = match t.split {
+            Some(Split::HeldOut) => "held out",
+            _ => "tune",
+        };
+        if only_tune && split != "tune" {
+            continue;
+        }
+        let family = family.split(" (").next().unwrap_or(family);
+        let role = match t.role {
+            Some(Role::Extraction) => "extraction",
+            _ => "benign",
+        };
+        let ci = |k: u64, n: u64| {
+            let (lo, hi) = clopper_pearson(k, n);
+            format!("{k}/{n} [{:.1}%, {:.1}%]", 100.0 * lo, 100.0 * hi)
+        };
+        let mut d = t.to_detection.clone();
+        d.sort_unstable();
+        let median = d.get(d.len() / 2).map_or("-".to_owned(), |m| m.to_string());
+        let (det, notice, throttle) = if role == "extraction" {
+            (ci(t.detected, t.keys), "-".to_owned(), "-".to_owned())
+        } else {
+            (
+                "-".to_owned(),
+                ci(t.at_notice, t.keys),
+                ci(t.at_throttle, t.keys),
+            )
+        };
+        println!(
+            "| {family} | {split} | {role} | {} | {det} | {median} | {notice} | {throttle} |",
+            t.keys
+        );
+        let p = pooled
+            .entry((split.to_owned(), role.to_owned()))
+            .or_default();
+        p.0 += t.keys;
+        p.1 += t.detected;
+        p.2 += t.at_notice;
+        p.3 += t.at_throttle;
+    }
+    println!();
+    for ((split, role), (n, det, notice, throttle)) in &pooled {
+        let f = |k: u64| {
+            let (lo, hi) = clopper_pearson(k, *n);
+            format!(
+                "{k}/{n} = {:.1}% [{:.1}%, {:.1}%]",
+                100.0 * k as f64 / *n as f64,
+                100.0 * lo,
+                100.0 * hi
+            )
+        };
+        if role == "extraction" {
+            println!(
+                "{split} extraction keys detected within 1,000 requests: {}",
+                f(*det)
+            );
+        } else {
+            println!(
+                "{split} benign keys at notice or above: {}; at throttle or above: {}",
+                f(*notice),
+                f(*throttle)
+            );
+        }
+    }
+}
