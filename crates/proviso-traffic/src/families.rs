@@ -26,7 +26,7 @@
 //! | `healthcheck` | tune | `hi <n>` every 50 ms for two minutes (a liveness probe) |
 //! | `rag` | tune | a fixed system prompt, retrieved documents and a user's question |
 //! | `classification` | held out | a fixed prompt over varying customer reviews, a one-word answer, at machine speed |
-//! | `translation` | held out | a fixed instruction over varying documents |
+//! | `translation` | tune (held out in its first run, then corrected: see docs/monitor.md) | a fixed instruction over varying documents |
 //! | `office_nat` | held out | quiet people behind one address with a busy extraction key |
 //!
 //! Extraction instructions come from the AlpacaEval set; people's questions
@@ -69,7 +69,7 @@ impl Default for FamilyOptions {
             extraction_keys: 10,
             campaigns: 3,
             chat_tune: 100,
-            chat_held_out: 200,
+            chat_held_out: 220,
             product_keys: 20,
             max_extraction_requests: 1_000,
         }
@@ -546,15 +546,20 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
             "product",
             "translation",
             Role::Benign,
-            Split::HeldOut,
+            Split::Tune,
         );
         let client = format!("10.8.0.{}", i + 1);
         let mut t = s0 + b.rng.random_range(0..DAY);
         let lang = ["French", "German", "Japanese", "Spanish"][i % 4];
         for _ in 0..600 {
             let doc = corpus.web.choose(&mut b.rng).cloned().unwrap_or_default();
-            let start = b.rng.random_range(0..doc.chars().count().max(1));
+            // A passage of up to 500 characters, not a tail of a few words.
+            let len = doc.chars().count();
+            let start = b.rng.random_range(0..len.saturating_sub(300).max(1));
             let part: String = doc.chars().skip(start).take(500).collect();
+            // A translation is about as long as its text.
+            let words = part.split_whitespace().count() as u32;
+            let answer = (words * 4 / 3 + 1) * 6 / 5;
             let body = chat(
                 Some(&format!(
                     "Translate the user's text into {lang}. Output only the translation."
@@ -562,7 +567,7 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
                 part,
                 &[],
             );
-            b.push(t, k, &client, body, false, Some(180));
+            b.push(t, k, &client, body, false, Some(answer));
             t += b.rng.random_range(2_000..10_000);
         }
     }
@@ -645,7 +650,7 @@ mod tests {
             .iter()
             .filter(|k| k.split == Split::HeldOut && k.role == Role::Benign)
             .count();
-        assert!(held_benign >= 5 + 2 + 2 + 60, "{held_benign}");
+        assert!(held_benign >= 5 + 2 + 60, "{held_benign}");
         // The distributed campaign's members enumerate disjoint slices.
         let mut seen = std::collections::HashSet::new();
         for r in a
@@ -659,8 +664,9 @@ mod tests {
                 .to_owned();
             assert!(seen.insert((r.key, text)));
         }
-        // The default sizes give at least 300 held-out benign keys.
+        // The default sizes give at least 300 held-out benign keys (chat,
+        // classification, the office).
         let d = FamilyOptions::default();
-        assert!(d.chat_held_out + 2 * d.product_keys + 60 >= 300);
+        assert!(d.chat_held_out + d.product_keys + 60 >= 300);
     }
 }
