@@ -23,7 +23,7 @@ upstream = "fake"
 
 @pytest.fixture
 def agw(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, extra=MODELS)
+    g = Proviso(tmp_path, fake.url, extra=MODELS + "[batch]\npoll_interval_ms = 100\n")
     yield g
     g.stop()
 
@@ -106,3 +106,25 @@ def test_the_sdk_sees_unsupported_endpoints_as_not_found(agw):
     assert e.value.body["code"] == "unsupported_endpoint"
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.list()
+
+
+def test_azure_batches_through_azures_own_routes(agw, azure, fake):
+    """The `AzureOpenAI` client's Batch API (`/openai/files`, `/openai/batches`,
+    lines naming deployments and `/chat/completions`) works unchanged: the
+    deployment maps to its model, every line is recorded."""
+    import time
+    lines = [json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/chat/completions",
+                         "body": {"model": "prod-chat", "messages": [{"role": "user", "content": f"ECHO: azure batch {i}"}]}})
+             for i in range(2)]
+    f = azure.files.create(file=("in.jsonl", ("\n".join(lines) + "\n").encode()), purpose="batch")
+    b = azure.batches.create(input_file_id=f.id, endpoint="/chat/completions", completion_window="24h")
+    deadline = time.time() + 30
+    while b.status not in ("completed", "failed", "cancelled", "expired") and time.time() < deadline:
+        time.sleep(0.2)
+        b = azure.batches.retrieve(b.id)
+    assert b.status == "completed", b
+    out = sorted((json.loads(l) for l in azure.files.content(b.output_file_id).text.splitlines()),
+                 key=lambda o: o["custom_id"])
+    assert [o["response"]["body"]["choices"][0]["message"]["content"] for o in out] == ["azure batch 0", "azure batch 1"]
+    recs = [r for r in agw.records() if json.loads(r.get("detail") or "{}").get("batch", {}).get("id") == b.id]
+    assert len(recs) == 2 and {r["model"] for r in recs} == {"gpt-4o-mini"}

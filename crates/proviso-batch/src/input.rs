@@ -14,6 +14,15 @@ pub const SUPPORTED_URLS: &[&str] = &[
     "/v1/responses",
 ];
 
+/// The endpoint a batch `url` names: one of [`SUPPORTED_URLS`], or Azure
+/// OpenAI's form of it without `/v1` (`/chat/completions`).
+pub fn canonical_url(url: &str) -> Option<&'static str> {
+    SUPPORTED_URLS
+        .iter()
+        .copied()
+        .find(|u| *u == url || u.strip_prefix("/v1") == Some(url))
+}
+
 /// Longest `custom_id`, characters.
 pub const MAX_CUSTOM_ID: usize = 512;
 
@@ -166,9 +175,9 @@ fn line(
         Some("POST") => {}
         _ => return Err(err(id, "method must be \"POST\"".into())),
     }
-    let url = match o.get("url").and_then(Value::as_str) {
-        Some(u) if SUPPORTED_URLS.contains(&u) => u.to_owned(),
-        _ => {
+    let url = match o.get("url").and_then(Value::as_str).and_then(canonical_url) {
+        Some(u) => u.to_owned(),
+        None => {
             return Err(err(
                 id,
                 format!("url must be one of {}", SUPPORTED_URLS.join(", ")),
@@ -226,6 +235,14 @@ mod tests {
         let text = format!("{}\n\n{}\r\n", ok("a"), ok("b"));
         let lines = parse(text.as_bytes(), lim(10)).unwrap();
         assert_eq!(lines.len(), 2);
+        // Azure's form of a url is the same endpoint.
+        let azure = ok("c").replace("/v1/chat/completions", "/chat/completions");
+        assert_eq!(
+            parse(azure.as_bytes(), lim(10)).unwrap()[0].url,
+            "/v1/chat/completions"
+        );
+        assert_eq!(canonical_url("/embeddings"), Some("/v1/embeddings"));
+        assert_eq!(canonical_url("/v1/images"), None);
         assert_eq!((lines[0].number, lines[1].number), (1, 3));
         assert_eq!(lines[1].custom_id, "b");
         assert_eq!(lines[0].body["model"], "m");

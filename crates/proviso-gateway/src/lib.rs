@@ -135,6 +135,9 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(batch_routes("/v1", &state))
         .merge(batch_routes("/openai/v1", &state))
+        // Azure OpenAI's own routes of the Batch API (the `AzureOpenAI`
+        // client's): deployments in the lines' `model`.
+        .merge(batch_routes("/openai", &state))
         // Azure OpenAI's routes, for its clients unchanged: the deployment
         // in the path names the model; `/openai/v1/…` is the OpenAI API.
         .route(

@@ -46,15 +46,17 @@ fn read_create(text: &str) -> Result<Create, ApiError> {
     };
     let input_file_id = field("input_file_id")?;
     let endpoint_s = field("endpoint")?;
-    let endpoint = Endpoint::of_batch_url(&endpoint_s).ok_or_else(|| {
-        ApiError::invalid_field(
-            "endpoint",
-            &format!(
-                "{endpoint_s:?} is not one of {}",
-                proviso_batch::SUPPORTED_URLS.join(", ")
-            ),
-        )
-    })?;
+    let endpoint = proviso_batch::input::canonical_url(&endpoint_s)
+        .and_then(Endpoint::of_batch_url)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "endpoint",
+                &format!(
+                    "{endpoint_s:?} is not one of {}",
+                    proviso_batch::SUPPORTED_URLS.join(", ")
+                ),
+            )
+        })?;
     let window = field("completion_window")?;
     if window != "24h" {
         return Err(ApiError::invalid_field(
@@ -90,6 +92,9 @@ fn line_error(number: usize, custom_id: Option<&str>, code: &str, message: &str)
 /// `POST /v1/batches`.
 pub(crate) async fn create(State(s): State<AppState>, req: axum::extract::Request) -> Response {
     let peer = crate::handlers::peer(&req);
+    // Azure OpenAI's own batch routes (`/openai/batches`) name deployments
+    // in the lines' `model`.
+    let azure = req.uri().path().starts_with("/openai/batches");
     let (parts, body) = req.into_parts();
     let mut c = match caller(&s, Endpoint::Batches, &parts.headers, peer).await {
         Ok(c) => c,
@@ -101,7 +106,7 @@ pub(crate) async fn create(State(s): State<AppState>, req: axum::extract::Reques
         Err(_) => return record::refuse(&s, &mut c.ctx, ApiError::too_large(limit)).await,
     };
     c.ctx.request_text = text.clone();
-    match submit(&s, &mut c, &parts.headers, &text).await {
+    match submit(&s, &mut c, &parts.headers, &text, azure).await {
         Ok(batch) => Json(batch.object()).into_response(),
         Err(e) => {
             crate::pipeline::settle_nothing_used(&mut c.ctx);
@@ -115,6 +120,7 @@ async fn submit(
     c: &mut Caller,
     headers: &axum::http::HeaderMap,
     text: &str,
+    azure: bool,
 ) -> Result<Batch, ApiError> {
     let req = read_create(text)?;
     let file = crate::batch::files::owned(c, &req.input_file_id)
@@ -136,6 +142,15 @@ async fn submit(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::invalid_file(&e.to_string(), Vec::new()))?;
+    let mut lines = lines;
+    if azure {
+        for l in &mut lines {
+            if let Some(Value::String(m)) = l.body.get("model") {
+                let model = s.config.model_of_azure_deployment(m);
+                l.body.insert("model".into(), Value::String(model));
+            }
+        }
+    }
     let (checked, model) = check_lines(s, c, headers, req.endpoint, lines).await?;
     let deployments = common_deployments(&checked, req.endpoint, &model)?;
     // One reservation for the whole batch: it is charged as if its lines
