@@ -12,4 +12,4 @@ pub mod store;
 
 pub use input::{InputError, Limits, Line, LineError, SUPPORTED_URLS};
 pub use output::ResultLine;
-pub use store::{Batch, BatchStatus, FileInfo, Store, StoreError};
+pub use store::{Batch, BatchStatus, FileInfo, NewBatch, Store, StoreError};

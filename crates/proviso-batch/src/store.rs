@@ -241,7 +241,74 @@ pub struct Batch {
     pub usage: Option<Value>,
 }
 
+/// What a new batch is made of.
+#[derive(Clone, Debug)]
+pub struct NewBatch {
+    /// `batch_…`.
+    pub id: String,
+    /// The key that creates it.
+    pub key_id: String,
+    /// Its team.
+    pub team: String,
+    /// The endpoint every line calls.
+    pub endpoint: String,
+    /// The client's input file.
+    pub input_file_id: String,
+    /// `24h`.
+    pub completion_window: String,
+    /// Now, Unix seconds.
+    pub created_at: i64,
+    /// The model every line names.
+    pub model: String,
+    /// The declared purpose.
+    pub purpose: Option<String>,
+    /// Requests in it.
+    pub total: u64,
+    /// The client's metadata.
+    pub metadata: Option<Value>,
+}
+
 impl Batch {
+    /// A batch being validated, sent nowhere yet.
+    pub fn new(n: NewBatch) -> Self {
+        Self {
+            id: n.id,
+            key_id: n.key_id,
+            team: n.team,
+            endpoint: n.endpoint,
+            input_file_id: n.input_file_id,
+            completion_window: n.completion_window,
+            created_at: n.created_at,
+            status: BatchStatus::Validating,
+            model: n.model,
+            purpose: n.purpose,
+            upstream: String::new(),
+            upstream_model: String::new(),
+            upstream_batch_id: None,
+            upstream_status: None,
+            upstream_input_file_id: None,
+            output_file_id: None,
+            error_file_id: None,
+            total: n.total,
+            completed: 0,
+            failed: 0,
+            metadata: n.metadata,
+            errors: None,
+            in_progress_at: None,
+            finalizing_at: None,
+            completed_at: None,
+            failed_at: None,
+            expired_at: None,
+            cancelling_at: None,
+            cancelled_at: None,
+            expires_at: None,
+            submitted_record: None,
+            recorded_lines: 0,
+            recorded: false,
+            usage: None,
+        }
+    }
+
     /// OpenAI's batch object.
     pub fn object(&self) -> Value {
         json!({
@@ -530,7 +597,7 @@ mod tests {
     use super::*;
 
     fn batch(id: &str, key: &str) -> Batch {
-        Batch {
+        Batch::new(NewBatch {
             id: id.into(),
             key_id: key.into(),
             team: "t".into(),
@@ -538,34 +605,11 @@ mod tests {
             input_file_id: "file-1".into(),
             completion_window: "24h".into(),
             created_at: 1,
-            status: BatchStatus::Validating,
             model: "m".into(),
             purpose: None,
-            upstream: "u".into(),
-            upstream_model: "m".into(),
-            upstream_batch_id: None,
-            upstream_status: None,
-            upstream_input_file_id: None,
-            output_file_id: None,
-            error_file_id: None,
             total: 2,
-            completed: 0,
-            failed: 0,
             metadata: None,
-            errors: None,
-            in_progress_at: None,
-            finalizing_at: None,
-            completed_at: None,
-            failed_at: None,
-            expired_at: None,
-            cancelling_at: None,
-            cancelled_at: None,
-            expires_at: None,
-            submitted_record: None,
-            recorded_lines: 0,
-            recorded: false,
-            usage: None,
-        }
+        })
     }
 
     #[test]

@@ -123,6 +123,21 @@ impl Observation {
     }
 }
 
+/// A message's content, whole or in parts, handed to `push` as text.
+fn content_text(content: Option<&Value>, push: &mut impl FnMut(&str)) {
+    match content {
+        Some(Value::String(s)) => push(s),
+        Some(Value::Array(parts)) => {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    push(t);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The instructions of a request body around the user's words: system and
 /// developer messages, and the Responses API's `instructions`.
 pub fn system_text(body: &Value) -> String {
@@ -185,17 +200,7 @@ pub fn prompt_text(body: &Value) -> String {
             if m.get("role").and_then(Value::as_str) != Some("user") {
                 continue;
             }
-            match m.get("content") {
-                Some(Value::String(s)) => push(s),
-                Some(Value::Array(parts)) => {
-                    for p in parts {
-                        if let Some(t) = p.get("text").and_then(Value::as_str) {
-                            push(t);
-                        }
-                    }
-                }
-                _ => {}
-            }
+            content_text(m.get("content"), &mut push);
         }
         return out;
     }
@@ -211,17 +216,7 @@ pub fn prompt_text(body: &Value) -> String {
                         Value::Object(o)
                             if o.get("role").and_then(Value::as_str) == Some("user") =>
                         {
-                            match o.get("content") {
-                                Some(Value::String(s)) => push(s),
-                                Some(Value::Array(parts)) => {
-                                    for p in parts {
-                                        if let Some(t) = p.get("text").and_then(Value::as_str) {
-                                            push(t);
-                                        }
-                                    }
-                                }
-                                _ => {}
-                            }
+                            content_text(o.get("content"), &mut push);
                         }
                         _ => {}
                     }

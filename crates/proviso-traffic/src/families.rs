@@ -109,6 +109,26 @@ const WRAPPERS: &[&str] = &[
     "Question for you — {i}",
 ];
 
+/// Extraction keys sending one kind of request at a steady pace.
+struct Steady {
+    family: &'static str,
+    /// Key names are `{prefix}-NN`.
+    prefix: &'static str,
+    /// Team names are `{team}N`.
+    team: &'static str,
+    purpose: &'static str,
+    split: Split,
+    /// Addresses are `198.18.{net}.N`.
+    net: u8,
+    keys: usize,
+    cap: usize,
+    start: i64,
+    /// Each key starts at a random time within this much of `start`.
+    start_within: i64,
+    /// Time between two requests of a key, ms.
+    gap: std::ops::Range<i64>,
+}
+
 struct Builder<'a> {
     corpus: &'a Corpus,
     rng: StdRng,
@@ -155,6 +175,27 @@ impl Builder<'_> {
             extraction,
             answer_tokens: answer,
         });
+    }
+
+    /// The keys of `spec`, each sending `spec.cap` requests made by `body`.
+    fn steady(&mut self, spec: Steady, body: impl Fn(&mut Self) -> Value) {
+        for i in 0..spec.keys {
+            let k = self.key(
+                format!("{}-{i:02}", spec.prefix),
+                &format!("{}{i}", spec.team),
+                spec.purpose,
+                spec.family,
+                Role::Extraction,
+                spec.split,
+            );
+            let client = format!("198.18.{}.{}", spec.net, i + 1);
+            let mut t = spec.start + self.rng.random_range(0..spec.start_within);
+            for _ in 0..spec.cap {
+                let b = body(self);
+                self.push(t, k, &client, b, true, None);
+                t += self.rng.random_range(spec.gap.clone());
+            }
+        }
     }
 
     fn instruction(&mut self) -> String {
@@ -231,18 +272,31 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
     let n = opt.extraction_keys;
 
     // --- extraction, tuning part ---
-    for i in 0..n {
-        let k = b.key(
-            format!("paraphrase-{i:02}"),
-            &format!("lab-{i}"),
-            "research",
+    let steady = |family, prefix, team, purpose, split, net, start_within, gap| Steady {
+        family,
+        prefix,
+        team,
+        purpose,
+        split,
+        net,
+        keys: n,
+        cap,
+        start: s0,
+        start_within,
+        gap,
+    };
+    b.steady(
+        steady(
             "paraphrased_scaffold",
-            Role::Extraction,
+            "paraphrase",
+            "lab-",
+            "research",
             Split::Tune,
-        );
-        let client = format!("198.18.1.{}", i + 1);
-        let mut t = s0 + b.rng.random_range(0..HOUR);
-        for _ in 0..cap {
+            1,
+            HOUR,
+            5_000..30_000,
+        ),
+        |b| {
             let subject = b.question();
             let subject: String = subject
                 .split_whitespace()
@@ -253,87 +307,73 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
                 .choose(&mut b.rng)
                 .copied()
                 .unwrap_or(SCAFFOLDS[0]);
-            b.push(
-                t,
-                k,
-                &client,
-                chat(None, scaffold.replace("{s}", &subject), &[]),
-                true,
-                None,
-            );
-            t += b.rng.random_range(5_000..30_000);
-        }
-    }
-    for i in 0..n {
-        let k = b.key(
-            format!("false-eval-{i:02}"),
-            &format!("eval-{i}"),
-            "evaluation",
+            chat(None, scaffold.replace("{s}", &subject), &[])
+        },
+    );
+    b.steady(
+        steady(
             "false_evaluation",
-            Role::Extraction,
+            "false-eval",
+            "eval-",
+            "evaluation",
             Split::Tune,
-        );
-        let client = format!("198.18.2.{}", i + 1);
-        let mut t = s0 + b.rng.random_range(0..HOUR);
-        for _ in 0..cap {
-            let ins = b.instruction();
-            b.push(
-                t,
-                k,
-                &client,
-                chat(None, ins, &[("max_tokens", json!(2048))]),
-                true,
-                None,
-            );
-            t += b.rng.random_range(1_000..4_000);
-        }
-    }
+            2,
+            HOUR,
+            1_000..4_000,
+        ),
+        |b| chat(None, b.instruction(), &[("max_tokens", json!(2048))]),
+    );
 
     // --- extraction, held out ---
-    for i in 0..n {
-        let k = b.key(
-            format!("plain-{i:02}"),
-            &format!("data-{i}"),
-            "research",
+    b.steady(
+        steady(
             "plain_dataset",
-            Role::Extraction,
+            "plain",
+            "data-",
+            "research",
             Split::HeldOut,
-        );
-        let client = format!("198.18.3.{}", i + 1);
-        let mut t = s0 + b.rng.random_range(0..DAY);
-        for _ in 0..cap {
-            let ins = b.instruction();
-            b.push(
-                t,
-                k,
-                &client,
-                chat(Some(COMMON_SYSTEM), ins, &[("max_tokens", json!(2048))]),
-                true,
-                None,
-            );
-            t += b.rng.random_range(1_000..4_000);
-        }
-    }
-    for i in 0..n {
-        let k = b.key(
-            format!("system-{i:02}"),
-            &format!("apps-{i}"),
-            "product",
+            3,
+            DAY,
+            1_000..4_000,
+        ),
+        |b| {
+            chat(
+                Some(COMMON_SYSTEM),
+                b.instruction(),
+                &[("max_tokens", json!(2048))],
+            )
+        },
+    );
+    b.steady(
+        steady(
             "system_instructions",
-            Role::Extraction,
+            "system",
+            "apps-",
+            "product",
             Split::HeldOut,
-        );
-        let client = format!("198.18.4.{}", i + 1);
-        let mut t = s0 + b.rng.random_range(0..DAY);
-        for _ in 0..cap {
-            let ins = b.instruction();
-            let body = json!({"model": "gpt-4o-mini", "messages": [
-                {"role": "system", "content": ins},
-                {"role": "user", "content": "Please respond."}]});
-            b.push(t, k, &client, body, true, None);
-            t += b.rng.random_range(2_000..8_000);
-        }
-    }
+            4,
+            DAY,
+            2_000..8_000,
+        ),
+        |b| {
+            json!({"model": "gpt-4o-mini", "messages": [
+                {"role": "system", "content": b.instruction()},
+                {"role": "user", "content": "Please respond."}]})
+        },
+    );
+    b.steady(
+        steady(
+            "low_and_slow",
+            "slow",
+            "team-s",
+            "research",
+            Split::HeldOut,
+            6,
+            HOUR,
+            3 * MINUTE..8 * MINUTE,
+        ),
+        |b| chat(None, b.instruction(), &[]),
+    );
     for i in 0..n {
         let k = b.key(
             format!("paced-{i:02}"),
@@ -371,23 +411,6 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
                 }
             }
             day += 1;
-        }
-    }
-    for i in 0..n {
-        let k = b.key(
-            format!("slow-{i:02}"),
-            &format!("team-s{i}"),
-            "research",
-            "low_and_slow",
-            Role::Extraction,
-            Split::HeldOut,
-        );
-        let client = format!("198.18.6.{}", i + 1);
-        let mut t = s0 + b.rng.random_range(0..HOUR);
-        for _ in 0..cap {
-            let ins = b.instruction();
-            b.push(t, k, &client, chat(None, ins, &[]), true, None);
-            t += b.rng.random_range(3 * MINUTE..8 * MINUTE);
         }
     }
     // Campaigns of ten keys in ten teams, disjoint slices of the pool,

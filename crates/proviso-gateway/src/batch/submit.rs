@@ -237,7 +237,7 @@ fn new_batch(
     lines: usize,
     id: String,
 ) -> Batch {
-    Batch {
+    Batch::new(proviso_batch::NewBatch {
         id,
         key_id: c.key.id.0.clone(),
         team: c.key.team.clone(),
@@ -245,34 +245,11 @@ fn new_batch(
         input_file_id: req.input_file_id.clone(),
         completion_window: req.window.clone(),
         created_at: now_s(s),
-        status: BatchStatus::Validating,
         model: model.to_owned(),
         purpose: submission.purpose.clone(),
-        upstream: String::new(),
-        upstream_model: String::new(),
-        upstream_batch_id: None,
-        upstream_status: None,
-        upstream_input_file_id: None,
-        output_file_id: None,
-        error_file_id: None,
         total: lines as u64,
-        completed: 0,
-        failed: 0,
         metadata: req.metadata.clone(),
-        errors: None,
-        in_progress_at: None,
-        finalizing_at: None,
-        completed_at: None,
-        failed_at: None,
-        expired_at: None,
-        cancelling_at: None,
-        cancelled_at: None,
-        expires_at: None,
-        submitted_record: None,
-        recorded_lines: 0,
-        recorded: false,
-        usage: None,
-    }
+    })
 }
 
 /// Sends the batch to the first deployment that takes it. Before each
