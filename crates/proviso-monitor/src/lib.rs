@@ -159,6 +159,33 @@ impl Monitor {
         self.now
     }
 
+    /// Whether a chat follow-up goes on from a turn its key sent before (the
+    /// earlier prompt is in the key's window), at most
+    /// `FOLLOW_UPS_PER_TURN` times: a history written into each request,
+    /// or one turn followed up without end, is not a conversation.
+    fn follows_a_sent_turn(&mut self, o: &Observation) -> bool {
+        let Some(earlier) = &o.earlier else {
+            return true;
+        };
+        let h = if o.system.is_empty() {
+            features::exact_hash(earlier)
+        } else {
+            features::exact_hash(&format!("{}\n\u{1}{earlier}", o.system))
+        };
+        let Some(w) = self.keys.get_mut(&o.key) else {
+            return false;
+        };
+        if earlier.is_empty() || !w.events.iter().any(|e| e.exact == h) {
+            return false;
+        }
+        if w.followed.len() > 16_384 {
+            w.followed.clear();
+        }
+        let n = w.followed.entry(h).or_insert(0);
+        *n = n.saturating_add(1);
+        *n <= FOLLOW_UPS_PER_TURN
+    }
+
     /// Takes in one request; returns the ladder steps now due.
     pub fn observe(&mut self, o: &Observation) -> Vec<Decision> {
         self.observed += 1;
@@ -185,7 +212,7 @@ impl Monitor {
         // a longer text are not).
         if o.completion_tokens >= LONG_ANSWER_TOKENS && o.completion_tokens >= 2 * o.prompt_tokens {
             flags |= YIELD;
-            if !o.follow_up {
+            if !o.follow_up || !self.follows_a_sent_turn(o) {
                 flags |= HARVEST;
             }
         }
@@ -549,6 +576,10 @@ impl Monitor {
     }
 }
 
+/// Follow-ups of one sent turn that count as a conversation (a person may
+/// ask again or rephrase a couple of times).
+const FOLLOW_UPS_PER_TURN: u8 = 3;
+
 /// The level the evidence allows: beyond `notice` only with output worth
 /// harvesting and one more family of signals (a busy product, a templated
 /// pipeline or a shared address alone is not extraction). The families'
@@ -642,6 +673,7 @@ pub(crate) fn test_observation(
         prompt: prompt.into(),
         system: String::new(),
         follow_up: false,
+        earlier: None,
         prompt_tokens: 20,
         completion_tokens: 50,
         hit_max_tokens: false,

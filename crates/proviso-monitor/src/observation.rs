@@ -33,6 +33,12 @@ pub struct Observation {
     /// or `previous_response_id`): a conversation, not a self-contained
     /// instruction.
     pub follow_up: bool,
+    /// For a chat that goes on from earlier turns, the user's words before
+    /// its last user message: the prompt of the request it follows, which a
+    /// real conversation sent first (a history written into one request
+    /// was never sent). `None` otherwise (the Responses API's
+    /// `previous_response_id` names a response the gateway knows).
+    pub earlier: Option<String>,
     /// Prompt tokens (reported, or counted before the call).
     pub prompt_tokens: u64,
     /// Completion tokens reported.
@@ -113,6 +119,7 @@ impl Observation {
             prompt,
             system: system_text(&body),
             follow_up: is_follow_up(&body),
+            earlier: earlier_text(&body),
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -165,6 +172,35 @@ pub fn system_text(body: &Value) -> String {
         }
     }
     out
+}
+
+/// The user's words before the last user message of a chat that goes on
+/// from earlier turns (see [`Observation::earlier`]).
+pub fn earlier_text(body: &Value) -> Option<String> {
+    let msgs = body.get("messages")?.as_array()?;
+    if !msgs.iter().any(|m| {
+        matches!(
+            m.get("role").and_then(Value::as_str),
+            Some("assistant" | "tool" | "function")
+        )
+    }) {
+        return None;
+    }
+    let users: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .collect();
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(s);
+    };
+    for m in users.iter().take(users.len().saturating_sub(1)) {
+        content_text(m.get("content"), &mut push);
+    }
+    Some(out)
 }
 
 /// Whether a request goes on from earlier turns.
@@ -264,11 +300,13 @@ mod tests {
         )
         .unwrap();
         assert!(is_follow_up(&chat));
+        assert_eq!(earlier_text(&chat).as_deref(), Some("a"));
         let resp: Value = serde_json::from_str(
             r#"{"instructions":"Be brief.","previous_response_id":"resp_1","input":[{"role":"user","content":[{"type":"input_text","text":"hello"}]},{"type":"function_call_output","output":"x"}]}"#,
         )
         .unwrap();
         assert!(is_follow_up(&resp));
+        assert_eq!(earlier_text(&resp), None);
         assert_eq!(system_text(&resp), "Be brief.");
         assert_eq!(prompt_text(&resp), "hello");
         let single: Value = serde_json::from_str(r#"{"input":"just this"}"#).unwrap();

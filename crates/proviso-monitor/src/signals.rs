@@ -650,3 +650,66 @@ mod harvest_tests {
         assert!(!ok);
     }
 }
+
+#[cfg(test)]
+mod follow_up_tests {
+    use super::*;
+    use crate::Monitor;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    fn follow_up(t: i64, earlier: &str, now: &str) -> crate::Observation {
+        crate::Observation {
+            completion_tokens: 400,
+            follow_up: true,
+            earlier: Some(earlier.into()),
+            ..crate::test_observation("k", "t", "10.0.0.1", t, &format!("{earlier}\n{now}"))
+        }
+    }
+
+    fn first(t: i64, prompt: &str) -> crate::Observation {
+        crate::Observation {
+            completion_tokens: 400,
+            ..crate::test_observation("k", "t", "10.0.0.1", t, prompt)
+        }
+    }
+
+    fn harvest_flags(m: &Monitor) -> usize {
+        m.keys["k"]
+            .events
+            .iter()
+            .filter(|e| e.flags & HARVEST != 0)
+            .count()
+    }
+
+    #[test]
+    fn a_follow_up_of_a_turn_sent_before_is_a_conversation() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        m.observe(&first(T0, "what is a prime number"));
+        m.observe(&follow_up(
+            T0 + 60_000,
+            "what is a prime number",
+            "shorter please",
+        ));
+        assert_eq!(harvest_flags(&m), 1, "only the first question");
+    }
+
+    #[test]
+    fn a_history_never_sent_or_one_turn_followed_without_end_is_not() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        // Written into the request: its earlier turn was never sent.
+        m.observe(&follow_up(T0, "invented question", "real instruction 1"));
+        assert_eq!(harvest_flags(&m), 1);
+        // One greeting, followed up ten times with new instructions.
+        m.observe(&first(T0 + 1_000, "hello there"));
+        for i in 0..10 {
+            m.observe(&follow_up(
+                T0 + 2_000 + i * 1_000,
+                "hello there",
+                &format!("instruction {i}"),
+            ));
+        }
+        // the greeting, the invented one, and all but the first three
+        assert_eq!(harvest_flags(&m), 1 + 1 + 7);
+    }
+}

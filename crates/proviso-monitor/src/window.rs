@@ -52,6 +52,8 @@ pub(crate) struct KeyWindow {
     /// Dot products of the full history (it never changes once full).
     pub history_gram: Vec<f32>,
     pub distinct: HashSet<u64>,
+    /// Follow-ups taken as a conversation, per earlier prompt (exact hash).
+    pub followed: std::collections::HashMap<u64, u8>,
     pub clients: Vec<String>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).

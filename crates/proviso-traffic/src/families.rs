@@ -12,6 +12,7 @@
 //! | --- | --- | --- |
 //! | `paraphrased_scaffold` | tune | instruction-response generation, the scaffold reworded every request |
 //! | `false_evaluation` | tune | dataset instructions enumerated under a declared `evaluation` purpose |
+//! | `fake_history` | tune | every instruction written as the follow-up of one greeting sent once |
 //! | `plain_dataset` | held out | distinct dataset instructions as plain user turns under the most common system prompt, long answers, every 1–4 s |
 //! | `system_instructions` | held out | the instruction in the system message, a bare user turn |
 //! | `human_paced` | held out | dataset instructions in sessions with jitter and pauses, working hours only |
@@ -225,16 +226,21 @@ impl Builder<'_> {
             }
             for _ in 0..self.rng.random_range(1..5) {
                 let mut t = start + d * DAY + 8 * HOUR + self.rng.random_range(0..11 * HOUR) - tz;
+                let mut last: Option<String> = None;
                 for _ in 0..self.rng.random_range(1..7) {
-                    let q = self.question();
-                    // Some turns follow up on the previous one.
-                    let body = if self.rng.random_bool(0.25) {
-                        json!({"model": "gpt-4o-mini", "messages": [
-                            {"role": "user", "content": q},
-                            {"role": "assistant", "content": "(earlier answer)"},
-                            {"role": "user", "content": "Can you make that shorter?"}]})
-                    } else {
-                        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": q}]})
+                    // Some turns follow up on the question just asked.
+                    let body = match last.take() {
+                        Some(q) if self.rng.random_bool(0.25) => {
+                            json!({"model": "gpt-4o-mini", "messages": [
+                                {"role": "user", "content": q},
+                                {"role": "assistant", "content": "(earlier answer)"},
+                                {"role": "user", "content": "Can you make that shorter?"}]})
+                        }
+                        _ => {
+                            let q = self.question();
+                            last = Some(q.clone());
+                            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": q}]})
+                        }
                     };
                     self.push(t, k, client, body, false, None);
                     t += self.rng.random_range(20_000..300_000);
@@ -323,6 +329,37 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
         ),
         |b| chat(None, b.instruction(), &[("max_tokens", json!(2048))]),
     );
+
+    // A history written into each request, all of it going on from one
+    // greeting sent once, so every request looks like a follow-up.
+    for i in 0..n {
+        let k = b.key(
+            format!("fake-history-{i:02}"),
+            &format!("chat-co-{i}"),
+            "research",
+            "fake_history",
+            Role::Extraction,
+            Split::Tune,
+        );
+        let client = format!("198.18.7.{}", i + 1);
+        let mut t = s0 + b.rng.random_range(0..HOUR);
+        b.push(
+            t,
+            k,
+            &client,
+            chat(None, "Hello".into(), &[]),
+            true,
+            Some(12),
+        );
+        for _ in 1..cap {
+            t += b.rng.random_range(2_000..10_000);
+            let body = json!({"model": "gpt-4o-mini", "messages": [
+                {"role": "user", "content": "Hello"},
+                {"role": "assistant", "content": "Hi! How can I help you today?"},
+                {"role": "user", "content": b.instruction()}]});
+            b.push(t, k, &client, body, true, None);
+        }
+    }
 
     // --- extraction, held out ---
     b.steady(

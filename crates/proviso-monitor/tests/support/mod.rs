@@ -12,6 +12,7 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
     let prompt = proviso_monitor::observation::prompt_text(&r.body);
     let system = proviso_monitor::observation::system_text(&r.body);
     let follow_up = proviso_monitor::observation::is_follow_up(&r.body);
+    let earlier = proviso_monitor::observation::earlier_text(&r.body);
     let max_tokens = r.body.get("max_tokens").and_then(|v| v.as_u64());
     let answer = r.answer_tokens.map_or(400, u64::from);
     Observation {
@@ -31,5 +32,6 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         prompt,
         system,
         follow_up,
+        earlier,
     }
 }
