@@ -193,7 +193,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "| family | split | role | keys | extraction detected ≤1,000 requests [95% CI] | median requests to detection | benign at notice+ [95% CI] | benign at throttle+ [95% CI] |"
+        "| family | split | role | keys | extraction detected ≤1,000 requests [95% CI] | median requests to detection | at notice+ [95% CI] | at throttle+ [95% CI] |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     // FAMILIES_SPLIT=tune shows the tuning families only (while settings
@@ -220,15 +220,12 @@ fn main() {
         let mut d = t.to_detection.clone();
         d.sort_unstable();
         let median = d.get(d.len() / 2).map_or("-".to_owned(), |m| m.to_string());
-        let (det, notice, throttle) = if role == "extraction" {
-            (ci(t.detected, t.keys), "-".to_owned(), "-".to_owned())
+        let det = if role == "extraction" {
+            ci(t.detected, t.keys)
         } else {
-            (
-                "-".to_owned(),
-                ci(t.at_notice, t.keys),
-                ci(t.at_throttle, t.keys),
-            )
+            "-".to_owned()
         };
+        let (notice, throttle) = (ci(t.at_notice, t.keys), ci(t.at_throttle, t.keys));
         println!(
             "| {family} | {split} | {role} | {} | {det} | {median} | {notice} | {throttle} |",
             t.keys

@@ -6,6 +6,18 @@ use super::*;
 impl Monitor {
     pub(crate) fn evaluate_clusters(&mut self) -> Vec<Decision> {
         self.since_clusters = 0;
+        // Every key's windows end now: an idle key's old requests are not
+        // evidence of today.
+        let (now, window, rhythm) = (
+            self.now,
+            i64::try_from(self.cfg.window_ms).unwrap_or(i64::MAX),
+            i64::try_from(self.cfg.rhythm_window_ms).unwrap_or(i64::MAX),
+        );
+        if now > i64::MIN {
+            for w in self.keys.values_mut() {
+                w.prune(now, window, rhythm);
+            }
+        }
         self.window_total = self.keys.values().map(|w| w.events.len()).sum();
         let mut names: Vec<&String> = self.keys.keys().collect();
         names.sort();
@@ -183,7 +195,10 @@ impl Monitor {
                     .iter()
                     .filter(|e| e.flags & YIELD != 0 && tops.contains(&e.template))
                     .count();
-                synced[*m] || harvest_synced[*m] || (own >= 5 && own * 2 >= yielding)
+                // In step within a team counts only for a member whose own
+                // requests are mostly answered at length.
+                let own_yield = yielding * 2 >= w.events.len().max(1) && yielding >= 5;
+                harvest_synced[*m] || (synced[*m] && own_yield) || (own >= 5 && own * 2 >= yielding)
             })
             .collect();
         let scored: &[usize] = if participants.len() >= self.cfg.min_cluster_keys {
@@ -253,7 +268,7 @@ impl Monitor {
         let confidence = (n as f64 / f64::from(self.cfg.min_requests.max(1))).min(1.0);
         let evidence = evidence(&view.events, &raw, &self.cfg);
         let (score, mut signals) = signals::weigh(raw, &self.cfg, confidence, false);
-        let level = capped(Level::of(score, &self.cfg.thresholds), &mut signals);
+        let level = capped(Level::of(score, &self.cfg.thresholds), &mut signals, false);
         let id = format!("cluster:{}", names[members_all[0]]);
         let enforced = members_all
             .iter()

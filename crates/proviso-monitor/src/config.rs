@@ -234,6 +234,11 @@ pub struct MonitorConfig {
     /// Distinct prompts a bounded purpose may use before it counts as
     /// unbounded.
     pub bounded_prompts: u32,
+    /// Purposes of keys that serve many people (a product, an internal
+    /// assistant): their harvest is their users' questions, so beyond
+    /// `notice` they need content evidence (templates, enumeration,
+    /// reasoning harvest, a shift) besides output worth harvesting.
+    pub serving_purposes: Vec<String>,
     /// Prompts in the recent sample of the distribution-shift test.
     pub shift_recent: usize,
     /// Prompts in the benign-history sample of the test.
@@ -275,6 +280,7 @@ impl Default for MonitorConfig {
             template_jaccard: 0.5,
             bounded_purposes: vec!["evaluation".into()],
             bounded_prompts: 5_000,
+            serving_purposes: vec!["product".into()],
             shift_recent: 48,
             shift_history: 96,
             min_cluster_keys: 3,

@@ -164,20 +164,36 @@ impl Monitor {
     /// `FOLLOW_UPS_PER_TURN` times: a history written into each request,
     /// or one turn followed up without end, is not a conversation.
     fn follows_a_sent_turn(&mut self, o: &Observation) -> bool {
-        let Some(earlier) = &o.earlier else {
+        if o.earlier.is_none() && o.continues.is_none() {
             return true;
-        };
-        let h = if o.system.is_empty() {
-            features::exact_hash(earlier)
-        } else {
-            features::exact_hash(&format!("{}\n\u{1}{earlier}", o.system))
-        };
+        }
         let Some(w) = self.keys.get_mut(&o.key) else {
             return false;
         };
-        if earlier.is_empty() || !w.events.iter().any(|e| e.exact == h) {
-            return false;
-        }
+        let h = match (&o.earlier, &o.continues) {
+            // A chat: its earlier turn must be a prompt the key sent and
+            // was answered.
+            (Some(earlier), _) => {
+                let h = if o.system.is_empty() {
+                    features::exact_hash(earlier)
+                } else {
+                    features::exact_hash(&format!("{}\n\u{1}{earlier}", o.system))
+                };
+                if earlier.is_empty()
+                    || !w
+                        .events
+                        .iter()
+                        .any(|e| e.exact == h && e.flags & LIMITED == 0)
+                {
+                    return false;
+                }
+                h
+            }
+            // A Responses turn: the gateway checked the response is the
+            // key's; each may be gone on from a few times only.
+            (None, Some(id)) => features::exact_hash(&format!("\u{2}response {id}")),
+            (None, None) => return true,
+        };
         if w.followed.len() > 16_384 {
             w.followed.clear();
         }
@@ -210,7 +226,9 @@ impl Monitor {
         // An answer at length, longer than twice what was asked: output
         // worth harvesting (a label, a greeting, a summary or translation of
         // a longer text are not).
-        if o.completion_tokens >= LONG_ANSWER_TOKENS && o.completion_tokens >= 2 * o.prompt_tokens {
+        if o.completion_tokens >= LONG_ANSWER_TOKENS
+            && o.completion_tokens >= o.prompt_tokens.saturating_mul(2)
+        {
             flags |= YIELD;
             if !o.follow_up || !self.follows_a_sent_turn(o) {
                 flags |= HARVEST;
@@ -349,7 +367,15 @@ impl Monitor {
                 }
             }
         }
-        let mut level = capped(Level::of(score, &self.cfg.thresholds), &mut signals);
+        let serving = w
+            .purpose
+            .as_ref()
+            .is_some_and(|p| self.cfg.serving_purposes.contains(p));
+        let mut level = capped(
+            Level::of(score, &self.cfg.thresholds),
+            &mut signals,
+            serving,
+        );
         if bounded && level > Level::Notice {
             // A declared bounded purpose within its bound is a claim a
             // reviewer checks: a notice, no more, until the bound is passed.
@@ -584,8 +610,8 @@ const FOLLOW_UPS_PER_TURN: u8 = 3;
 /// harvesting and one more family of signals (a busy product, a templated
 /// pipeline or a shared address alone is not extraction). The families'
 /// contributions are added to the explanation as a signal of weight 0.
-pub(crate) fn capped(level: Level, signals: &mut Vec<Signal>) -> Level {
-    let (ok, list) = signals::may_go_beyond_notice(signals);
+pub(crate) fn capped(level: Level, signals: &mut Vec<Signal>, content_needed: bool) -> Level {
+    let (ok, list) = signals::may_go_beyond_notice(signals, content_needed);
     let capped = if ok || level <= Level::Notice {
         level
     } else {
@@ -674,6 +700,7 @@ pub(crate) fn test_observation(
         system: String::new(),
         follow_up: false,
         earlier: None,
+        continues: None,
         prompt_tokens: 20,
         completion_tokens: 50,
         hit_max_tokens: false,

@@ -39,6 +39,8 @@ pub struct Observation {
     /// was never sent). `None` otherwise (the Responses API's
     /// `previous_response_id` names a response the gateway knows).
     pub earlier: Option<String>,
+    /// The Responses API's `previous_response_id`, when it goes on from one.
+    pub continues: Option<String>,
     /// Prompt tokens (reported, or counted before the call).
     pub prompt_tokens: u64,
     /// Completion tokens reported.
@@ -120,6 +122,10 @@ impl Observation {
             system: system_text(&body),
             follow_up: is_follow_up(&body),
             earlier: earlier_text(&body),
+            continues: body
+                .get("previous_response_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -149,26 +155,30 @@ fn content_text(content: Option<&Value>, push: &mut impl FnMut(&str)) {
 /// developer messages, and the Responses API's `instructions`.
 pub fn system_text(body: &Value) -> String {
     let mut out = String::new();
-    if let Some(s) = body.get("instructions").and_then(Value::as_str) {
-        out.push_str(s);
-    }
-    for m in body
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if !matches!(
-            m.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        ) {
-            continue;
+    let mut push = |s: &str| {
+        if !out.is_empty() {
+            out.push('\n');
         }
-        if let Some(s) = m.get("content").and_then(Value::as_str) {
-            if !out.is_empty() {
-                out.push('\n');
+        out.push_str(s);
+    };
+    if let Some(s) = body.get("instructions").and_then(Value::as_str) {
+        push(s);
+    }
+    // Chat messages, and the Responses API's input items, of role system
+    // or developer; content whole or in parts.
+    for field in ["messages", "input"] {
+        for m in body
+            .get(field)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if matches!(
+                m.get("role").and_then(Value::as_str),
+                Some("system" | "developer")
+            ) {
+                content_text(m.get("content"), &mut push);
             }
-            out.push_str(s);
         }
     }
     out
@@ -197,7 +207,18 @@ pub fn earlier_text(body: &Value) -> Option<String> {
         }
         out.push_str(s);
     };
-    for m in users.iter().take(users.len().saturating_sub(1)) {
+    // A turn after a tool's result goes on from the request that started
+    // the loop: every user message is earlier. A new user message is the
+    // newest turn: the ones before it are.
+    let last_is_user = msgs
+        .last()
+        .is_some_and(|m| m.get("role").and_then(Value::as_str) == Some("user"));
+    let earlier = if last_is_user {
+        users.len().saturating_sub(1)
+    } else {
+        users.len()
+    };
+    for m in users.iter().take(earlier) {
         content_text(m.get("content"), &mut push);
     }
     Some(out)
@@ -301,6 +322,11 @@ mod tests {
         .unwrap();
         assert!(is_follow_up(&chat));
         assert_eq!(earlier_text(&chat).as_deref(), Some("a"));
+        let tool: Value = serde_json::from_str(
+            r#"{"messages":[{"role":"user","content":"book a room"},{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"ok"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(earlier_text(&tool).as_deref(), Some("book a room"));
         let resp: Value = serde_json::from_str(
             r#"{"instructions":"Be brief.","previous_response_id":"resp_1","input":[{"role":"user","content":[{"type":"input_text","text":"hello"}]},{"type":"function_call_output","output":"x"}]}"#,
         )
@@ -308,6 +334,11 @@ mod tests {
         assert!(is_follow_up(&resp));
         assert_eq!(earlier_text(&resp), None);
         assert_eq!(system_text(&resp), "Be brief.");
+        let parts: Value = serde_json::from_str(
+            r#"{"messages":[{"role":"system","content":[{"type":"text","text":"Do this task."}]},{"role":"user","content":"go"}],"input":[{"role":"developer","content":"and this"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(system_text(&parts), "Do this task.\nand this");
         assert_eq!(prompt_text(&resp), "hello");
         let single: Value = serde_json::from_str(r#"{"input":"just this"}"#).unwrap();
         assert!(!is_follow_up(&single));

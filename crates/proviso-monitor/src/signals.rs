@@ -254,9 +254,10 @@ pub(crate) fn family(name: &str) -> &'static str {
 const FAMILY_EVIDENCE: f64 = 0.05;
 
 /// Whether the signals carry the evidence enforcement beyond `notice`
-/// needs: `yield` and at least one other family (not `link`), each at
-/// least [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
-pub(crate) fn may_go_beyond_notice(signals: &[Signal]) -> (bool, String) {
+/// needs: `yield` and at least one other family (not `link`; `content` when
+/// `content_needed`), each at least [`FAMILY_EVIDENCE`]; and the sentence
+/// saying which families do.
+pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
     for s in signals {
         *by.entry(family(s.name)).or_insert(0.0) += s.contribution;
@@ -266,7 +267,12 @@ pub(crate) fn may_go_beyond_notice(signals: &[Signal]) -> (bool, String) {
         .filter(|(f, c)| **f != "link" && **c >= FAMILY_EVIDENCE)
         .map(|(f, _)| *f)
         .collect();
-    let ok = strong.contains(&"yield") && strong.len() >= 2;
+    let ok = strong.contains(&"yield")
+        && if content_needed {
+            strong.contains(&"content")
+        } else {
+            strong.len() >= 2
+        };
     let list = by
         .iter()
         .map(|(f, c)| format!("{f} {c:.2}"))
@@ -646,7 +652,7 @@ mod harvest_tests {
             }
         }
         assert!(worst <= Level::Notice, "{worst:?}");
-        let (ok, _) = may_go_beyond_notice(&m.key_report("k").unwrap().signals);
+        let (ok, _) = may_go_beyond_notice(&m.key_report("k").unwrap().signals, false);
         assert!(!ok);
     }
 }
@@ -711,5 +717,89 @@ mod follow_up_tests {
         }
         // the greeting, the invented one, and all but the first three
         assert_eq!(harvest_flags(&m), 1 + 1 + 7);
+    }
+}
+
+#[cfg(test)]
+mod purpose_tests {
+    use super::*;
+    use crate::Monitor;
+    use crate::ladder::Level;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    /// Eight pseudo-random words (no two prompts share a template).
+    fn words(i: usize) -> String {
+        let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..8)
+            .map(|_| {
+                (0..6)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        char::from(b'a' + (x % 26) as u8)
+                    })
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// A key declaring `purpose`, sending `n` distinct questions answered
+    /// at length, every second, around the clock.
+    fn busy(purpose: &str, n: usize) -> Level {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let mut worst = Level::Ok;
+        for i in 0..n {
+            let o = crate::Observation {
+                completion_tokens: 400,
+                purpose: Some(purpose.into()),
+                ..crate::test_observation("k", "t", "10.0.0.1", T0 + i as i64 * 1_000, &words(i))
+            };
+            for d in m.observe(&o) {
+                worst = worst.max(d.level);
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn a_key_serving_many_people_needs_content_evidence_beyond_notice() {
+        // A product key answering thousands of its users' questions: its
+        // harvest is their questions. A notice, no more.
+        assert_eq!(busy("product", 3_000), Level::Notice);
+        // The same traffic under another purpose is enforced further.
+        assert!(busy("research", 3_000) > Level::Notice);
+    }
+
+    #[test]
+    fn one_stored_response_gone_on_from_without_end_is_a_harvest() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        m.observe(&crate::Observation {
+            completion_tokens: 400,
+            ..crate::test_observation("k", "t", "10.0.0.1", T0, "start")
+        });
+        for i in 0..10 {
+            m.observe(&crate::Observation {
+                completion_tokens: 400,
+                follow_up: true,
+                continues: Some("resp_1".into()),
+                ..crate::test_observation(
+                    "k",
+                    "t",
+                    "10.0.0.1",
+                    T0 + 1_000 * (i + 1),
+                    &format!("task {i}"),
+                )
+            });
+        }
+        let harvest = m.keys["k"]
+            .events
+            .iter()
+            .filter(|e| e.flags & HARVEST != 0)
+            .count();
+        // the first request, and all but the first three continuations
+        assert_eq!(harvest, 1 + 7);
     }
 }

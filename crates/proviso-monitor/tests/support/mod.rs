@@ -33,5 +33,6 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         system,
         follow_up,
         earlier,
+        continues: None,
     }
 }
