@@ -14,9 +14,12 @@ seeds="${*:-31 32 33}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-families.XXXX)
 cargo bench -q -p proviso-monitor --bench families -- $seeds > "$out/families.txt"
-cargo bench -q -p proviso-monitor --bench monitor_cost -- 2 | grep -E '^\|' > "$out/cost_head.txt"
+# CPU per 1,000 requests: three runs of each, alternating, the median kept.
 git worktree add -q --detach "$out/base" "$base"
-( cd "$out/base" && CARGO_TARGET_DIR="$out/base-target" cargo bench -q -p proviso-monitor --bench monitor_cost -- 2 | grep -E '^\|' ) > "$out/cost_base.txt"
+for _ in 1 2 3; do
+  cargo bench -q -p proviso-monitor --bench monitor_cost -- 2 | grep -E '^\|' >> "$out/cost_head.txt"
+  ( cd "$out/base" && CARGO_TARGET_DIR="$out/base-target" cargo bench -q -p proviso-monitor --bench monitor_cost -- 2 | grep -E '^\|' ) >> "$out/cost_base.txt"
+done
 git worktree remove --force "$out/base"
 python3 - "$base" "$seeds" "$out" <<'PY'
 import sys, pathlib
@@ -27,14 +30,14 @@ fam = (out / "families.txt").read_text()
 head = (out / "cost_head.txt").read_text().splitlines()
 old = (out / "cost_base.txt").read_text().splitlines()
 def rows(lines):
-    r = {}
+    runs = {}
     for l in lines:
         cells = [c.strip() for c in l.strip("|").split("|")]
         if len(cells) == 5 and cells[4].endswith(" ms"):
-            r[cells[0]] = (cells[1], float(cells[4].split()[0]))
-    return r
+            runs.setdefault(cells[0], (cells[1], []))[1].append(float(cells[4].split()[0]))
+    return {k: (n, sorted(v)[len(v) // 2]) for k, (n, v) in runs.items()}
 h, o = rows(head), rows(old)
-cost = ["| traffic | requests observed | ms per 1,000 requests, baseline `%s` | HEAD | HEAD / baseline |" % base,
+cost = ["| traffic | requests observed | ms per 1,000 requests, baseline `%s` (median of 3) | HEAD (median of 3) | HEAD / baseline |" % base,
         "| --- | --- | --- | --- | --- |"]
 for k, (n, ms) in h.items():
     if k in o:
