@@ -2,7 +2,9 @@
 //! (in process, no gateway): per family, how many extraction keys reach
 //! `notice` within 1,000 of their requests and after how many, and how many
 //! benign keys reach `notice` and `throttle`, with 95% intervals; tuning
-//! and held-out families reported apart. Run by `bench/monitor_families.sh`.
+//! and held-out families reported apart; answers as long as GPT-4's to
+//! AlpacaEval (the fixture's 40, chosen by prompt). Run by
+//! `bench/monitor_families.sh`.
 //! Usage: families [SEED...] (default 21 22)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: failing loudly is right
@@ -70,6 +72,18 @@ struct Tally {
 fn main() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let corpus = Corpus::from_fixtures(&fixtures).unwrap();
+    // Answer lengths as GPT-4 gave them (tests/fixtures/gpt4_outputs.json,
+    // 40 AlpacaEval answers, 36 to 728 tokens), chosen by the prompt as the
+    // fake upstream chooses its answer; a workload that says how long its
+    // answers are keeps that.
+    let answers: Vec<u64> = {
+        let text = std::fs::read_to_string(fixtures.join("gpt4_outputs.json")).unwrap();
+        let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        v.iter()
+            .filter_map(|o| o.get("output").and_then(|x| x.as_str()))
+            .map(|o| o.split_whitespace().count() as u64 * 4 / 3 + 1)
+            .collect()
+    };
     let seeds: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -98,7 +112,15 @@ fn main() {
             let k = &s.keys[r.key];
             let e = seen.entry(k.name.clone()).or_insert((0, None, Level::Ok));
             e.0 += 1;
-            for d in m.observe(&support::observation(&s, r)) {
+            let mut o = support::observation(&s, r);
+            if r.answer_tokens.is_none() {
+                let h = xxhash_rust::xxh3::xxh3_64_with_seed(o.prompt.as_bytes(), 0x5eed);
+                let full = answers[(h % answers.len() as u64) as usize];
+                let cap = r.body.get("max_tokens").and_then(|v| v.as_u64());
+                o.completion_tokens = full.min(cap.unwrap_or(u64::MAX));
+                o.hit_max_tokens = cap.is_some_and(|c| c < full);
+            }
+            for d in m.observe(&o) {
                 let e = seen.entry(d.key.clone()).or_insert((0, None, Level::Ok));
                 if e.1.is_none() {
                     e.1 = Some(e.0);
