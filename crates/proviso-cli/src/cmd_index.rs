@@ -412,6 +412,12 @@ pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
     let (b, last) = index_ledger_from(&store, done + 1, params_for(&d))?;
     let n = b.len();
+    // The data directory moved away meanwhile (an administrator's doing,
+    // or a failing disk): write nothing, rather than create it again
+    // beside the ledger's new place; the next pass reads the same records.
+    if !cfg.ledger_path().exists() {
+        return Ok(0);
+    }
     if last > done {
         write_segment(
             &b.build()?,

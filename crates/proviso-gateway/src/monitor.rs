@@ -568,8 +568,27 @@ fn queued_size(rec: &Record) -> usize {
 /// The record without what the monitor never reads (the output and the
 /// response body), so the queue holds little. The request stays whole: the
 /// monitor reads it as JSON (a cut one would read as nothing, and padding a
-/// prompt would hide it); the queue's byte bound limits what waits.
+/// prompt would hide it); the queue's byte bound limits what waits. An
+/// answer without reported usage keeps its estimated length (the monitor
+/// estimates it from the output on replay, the same way).
 pub fn slim(mut rec: Record) -> Record {
+    if rec.usage.is_none() && !rec.output.is_empty() {
+        let completion = proviso_monitor::observation::estimated_tokens(&rec.output);
+        let prompt = rec
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|d| {
+                d.get("counted_prompt_tokens")
+                    .and_then(serde_json::Value::as_u64)
+            })
+            .unwrap_or(0);
+        rec.usage = Some(proviso_types::Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        });
+    }
     rec.output = String::new();
     rec.response = None;
     rec.error = None;

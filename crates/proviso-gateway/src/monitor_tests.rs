@@ -229,3 +229,16 @@ fn the_queue_is_bounded_in_bytes() {
     assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
     assert!(m.queued_bytes.load(Ordering::Relaxed) <= 8 * 1024 * 1024);
 }
+
+#[test]
+fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
+    let mut r = Record::test(&"harvested answer text ".repeat(40));
+    r.key_id = Some(KeyId("key_a".into()));
+    r.usage = None;
+    r.detail = Some(r#"{"counted_prompt_tokens":12}"#.into());
+    let replayed = proviso_monitor::Observation::from_record(&r).unwrap();
+    let live = proviso_monitor::Observation::from_record(&slim(r)).unwrap();
+    assert_eq!(live.completion_tokens, replayed.completion_tokens);
+    assert_eq!(live.prompt_tokens, replayed.prompt_tokens);
+    assert_eq!(live.completion_tokens, (22 * 40u64).div_ceil(4));
+}

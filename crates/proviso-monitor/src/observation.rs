@@ -96,12 +96,15 @@ impl Observation {
         let milli = |v: Option<f64>, dflt: f64| (v.unwrap_or(dflt) * 1000.0).round() as i32;
         let (prompt_tokens, completion_tokens) = match &r.usage {
             Some(u) => (u.prompt_tokens, u.completion_tokens),
+            // No usage reported (a stream the client closed before its
+            // usage chunk): the answer's length estimated from its text, so
+            // cutting a stream short does not hide what was harvested.
             None => (
                 detail
                     .get("counted_prompt_tokens")
                     .and_then(Value::as_u64)
                     .unwrap_or(0),
-                0,
+                estimated_tokens(&r.output),
             ),
         };
         Some(Self {
@@ -134,6 +137,12 @@ impl Observation {
             vector: None,
         })
     }
+}
+
+/// Tokens of a text, estimated (four characters a token, as OpenAI's
+/// guidance has it for English): for answers whose usage was not reported.
+pub fn estimated_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
 }
 
 /// A message's content, whole or in parts, handed to `push` as text.
@@ -363,6 +372,16 @@ mod tests {
         refused.status = 403;
         refused.error_code = Some("key_suspended".into());
         assert!(Observation::from_record(&refused).is_none());
+    }
+
+    #[test]
+    fn an_answer_without_usage_is_counted_from_its_text() {
+        let mut r = Record::test(&"word ".repeat(200));
+        r.key_id = Some(KeyId("key_a".into()));
+        r.usage = None;
+        let o = Observation::from_record(&r).unwrap();
+        assert_eq!(o.completion_tokens, 250);
+        assert_eq!(estimated_tokens(""), 0);
     }
 
     #[test]
