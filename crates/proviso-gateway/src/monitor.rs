@@ -573,16 +573,7 @@ fn queued_size(rec: &Record) -> usize {
 /// estimates it from the output on replay, the same way).
 pub fn slim(mut rec: Record) -> Record {
     if rec.usage.is_none() && !rec.output.is_empty() {
-        let completion = proviso_monitor::observation::estimated_tokens(&rec.output);
-        let prompt = rec
-            .detail
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-            .and_then(|d| {
-                d.get("counted_prompt_tokens")
-                    .and_then(serde_json::Value::as_u64)
-            })
-            .unwrap_or(0);
+        let (prompt, completion) = proviso_monitor::observation::tokens_of(&rec);
         rec.usage = Some(proviso_types::Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,

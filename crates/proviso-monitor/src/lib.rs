@@ -174,11 +174,7 @@ impl Monitor {
             // A chat: its earlier turn must be a prompt the key sent and
             // was answered.
             (Some(earlier), _) => {
-                let h = if o.system.is_empty() {
-                    features::exact_hash(earlier)
-                } else {
-                    features::exact_hash(&format!("{}\n\u{1}{earlier}", o.system))
-                };
+                let h = request_hash(&o.system, earlier);
                 if earlier.is_empty()
                     || !w
                         .events
@@ -241,13 +237,7 @@ impl Monitor {
             completion_tokens: u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
             flags,
             template,
-            // An instruction may sit in the system message as well as in
-            // the user's turn: both tell two requests apart.
-            exact: if o.system.is_empty() {
-                features::exact_hash(&o.prompt)
-            } else {
-                features::exact_hash(&format!("{}\n\u{1}{}", o.system, o.prompt))
-            },
+            exact: request_hash(&o.system, &o.prompt),
             sampling: o.sampling,
         };
         let (window, rhythm) = (self.cfg.window_ms as i64, self.cfg.rhythm_window_ms as i64);
@@ -599,6 +589,18 @@ impl Monitor {
                 }
             }
         }
+    }
+}
+
+/// What tells two requests apart: the user's words, and the system text
+/// around them (an instruction may sit in the system message as well as in
+/// the user's turn). A follow-up's earlier turn is hashed the same way, to
+/// be found among the key's requests.
+fn request_hash(system: &str, prompt: &str) -> u64 {
+    if system.is_empty() {
+        features::exact_hash(prompt)
+    } else {
+        features::exact_hash(&format!("{system}\n\u{1}{prompt}"))
     }
 }
 

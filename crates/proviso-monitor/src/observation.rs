@@ -94,19 +94,7 @@ impl Observation {
             || num("n").is_some_and(|n| n > 1.0)
             || num("best_of").is_some_and(|n| n > 1.0);
         let milli = |v: Option<f64>, dflt: f64| (v.unwrap_or(dflt) * 1000.0).round() as i32;
-        let (prompt_tokens, completion_tokens) = match &r.usage {
-            Some(u) => (u.prompt_tokens, u.completion_tokens),
-            // No usage reported (a stream the client closed before its
-            // usage chunk): the answer's length estimated from its text, so
-            // cutting a stream short does not hide what was harvested.
-            None => (
-                detail
-                    .get("counted_prompt_tokens")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                estimated_tokens(&r.output),
-            ),
-        };
+        let (prompt_tokens, completion_tokens) = tokens_of(r);
         Some(Self {
             record_id: r.id,
             time: r.time,
@@ -145,8 +133,37 @@ pub fn estimated_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
+/// A record's prompt and completion tokens: as reported, or, with no usage
+/// reported (a stream the client closed before its usage chunk), the prompt
+/// as counted before the call and the answer estimated from its text, so
+/// cutting a stream short does not hide what was harvested.
+pub fn tokens_of(r: &Record) -> (u64, u64) {
+    if let Some(u) = &r.usage {
+        return (u.prompt_tokens, u.completion_tokens);
+    }
+    let counted = r
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .and_then(|d| d.get("counted_prompt_tokens").and_then(Value::as_u64))
+        .unwrap_or(0);
+    (counted, estimated_tokens(&r.output))
+}
+
+/// Texts joined a line each, as `fill` hands them to its `push`.
+fn joined(fill: impl FnOnce(&mut dyn FnMut(&str))) -> String {
+    let mut out = String::new();
+    fill(&mut |s: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(s);
+    });
+    out
+}
+
 /// A message's content, whole or in parts, handed to `push` as text.
-fn content_text(content: Option<&Value>, push: &mut impl FnMut(&str)) {
+fn content_text(content: Option<&Value>, push: &mut dyn FnMut(&str)) {
     match content {
         Some(Value::String(s)) => push(s),
         Some(Value::Array(parts)) => {
@@ -160,138 +177,110 @@ fn content_text(content: Option<&Value>, push: &mut impl FnMut(&str)) {
     }
 }
 
+/// A message's role.
+fn role(m: &Value) -> Option<&str> {
+    m.get("role").and_then(Value::as_str)
+}
+
+/// A chat's messages.
+fn messages(body: &Value) -> &[Value] {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Whether messages go on from earlier turns: an assistant, tool or
+/// function message among them.
+fn has_earlier_turns(msgs: &[Value]) -> bool {
+    msgs.iter()
+        .any(|m| matches!(role(m), Some("assistant" | "tool" | "function")))
+}
+
 /// The instructions of a request body around the user's words: system and
 /// developer messages, and the Responses API's `instructions`.
 pub fn system_text(body: &Value) -> String {
-    let mut out = String::new();
-    let mut push = |s: &str| {
-        if !out.is_empty() {
-            out.push('\n');
+    joined(|push| {
+        if let Some(s) = body.get("instructions").and_then(Value::as_str) {
+            push(s);
         }
-        out.push_str(s);
-    };
-    if let Some(s) = body.get("instructions").and_then(Value::as_str) {
-        push(s);
-    }
-    // Chat messages, and the Responses API's input items, of role system
-    // or developer; content whole or in parts.
-    for field in ["messages", "input"] {
-        for m in body
-            .get(field)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if matches!(
-                m.get("role").and_then(Value::as_str),
-                Some("system" | "developer")
-            ) {
-                content_text(m.get("content"), &mut push);
+        // Chat messages, and the Responses API's input items, of role system
+        // or developer; content whole or in parts.
+        for field in ["messages", "input"] {
+            for m in body
+                .get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if matches!(role(m), Some("system" | "developer")) {
+                    content_text(m.get("content"), push);
+                }
             }
         }
-    }
-    out
+    })
 }
 
 /// The user's words before the last user message of a chat that goes on
 /// from earlier turns (see [`Observation::earlier`]).
 pub fn earlier_text(body: &Value) -> Option<String> {
     let msgs = body.get("messages")?.as_array()?;
-    if !msgs.iter().any(|m| {
-        matches!(
-            m.get("role").and_then(Value::as_str),
-            Some("assistant" | "tool" | "function")
-        )
-    }) {
+    if !has_earlier_turns(msgs) {
         return None;
     }
-    let users: Vec<&Value> = msgs
-        .iter()
-        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .collect();
-    let mut out = String::new();
-    let mut push = |s: &str| {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(s);
-    };
+    let users: Vec<&Value> = msgs.iter().filter(|m| role(m) == Some("user")).collect();
     // A turn after a tool's result goes on from the request that started
     // the loop: every user message is earlier. A new user message is the
     // newest turn: the ones before it are.
-    let last_is_user = msgs
-        .last()
-        .is_some_and(|m| m.get("role").and_then(Value::as_str) == Some("user"));
-    let earlier = if last_is_user {
+    let earlier = if msgs.last().and_then(role) == Some("user") {
         users.len().saturating_sub(1)
     } else {
         users.len()
     };
-    for m in users.iter().take(earlier) {
-        content_text(m.get("content"), &mut push);
-    }
-    Some(out)
+    Some(joined(|push| {
+        for m in users.iter().take(earlier) {
+            content_text(m.get("content"), push);
+        }
+    }))
 }
 
 /// Whether a request goes on from earlier turns.
 pub fn is_follow_up(body: &Value) -> bool {
     body.get("previous_response_id")
         .is_some_and(|v| !v.is_null())
-        || body
-            .get("messages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|m| {
-                matches!(
-                    m.get("role").and_then(Value::as_str),
-                    Some("assistant" | "tool" | "function")
-                )
-            })
+        || has_earlier_turns(messages(body))
 }
 
 /// The user's words in a request body: the user messages of a chat, the
 /// prompt of a completion, the input of an embedding or of the Responses
 /// API (a string, or the text of its input items).
 pub fn prompt_text(body: &Value) -> String {
-    let mut out = String::new();
-    let mut push = |s: &str| {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(s);
-    };
-    if let Some(msgs) = body.get("messages").and_then(Value::as_array) {
-        for m in msgs {
-            if m.get("role").and_then(Value::as_str) != Some("user") {
-                continue;
+    joined(|push| {
+        if body.get("messages").and_then(Value::as_array).is_some() {
+            for m in messages(body).iter().filter(|m| role(m) == Some("user")) {
+                content_text(m.get("content"), push);
             }
-            content_text(m.get("content"), &mut push);
+            return;
         }
-        return out;
-    }
-    for field in ["prompt", "input"] {
-        match body.get(field) {
-            Some(Value::String(s)) => push(s),
-            Some(Value::Array(items)) => {
-                for i in items {
-                    match i {
-                        Value::String(s) => push(s),
-                        // A Responses API input item: a user message's
-                        // text, whole or in parts.
-                        Value::Object(o)
-                            if o.get("role").and_then(Value::as_str) == Some("user") =>
-                        {
-                            content_text(o.get("content"), &mut push);
+        for field in ["prompt", "input"] {
+            match body.get(field) {
+                Some(Value::String(s)) => push(s),
+                Some(Value::Array(items)) => {
+                    for i in items {
+                        match i {
+                            Value::String(s) => push(s),
+                            // A Responses API input item: a user message's
+                            // text, whole or in parts.
+                            Value::Object(_) if role(i) == Some("user") => {
+                                content_text(i.get("content"), push);
+                            }
+                            _ => {}
                         }
-                        _ => {}
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    out
+    })
 }
 
 #[cfg(test)]
