@@ -6,12 +6,12 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use proviso_batch::FileInfo;
 use serde_json::json;
 
-use crate::batch::{Caller, blocking, caller, list, now_s, page};
+use crate::batch::{Caller, answer, blocking, caller, now_s, page, page_of};
 use crate::error::ApiError;
 use crate::pipeline::record;
 use crate::state::AppState;
@@ -134,72 +134,28 @@ pub(crate) async fn owned(c: &Caller, id: &str) -> Result<FileInfo, ApiError> {
 
 /// `GET /v1/files`.
 pub(crate) async fn list_files(State(s): State<AppState>, req: axum::extract::Request) -> Response {
-    let peer = crate::handlers::peer(&req);
     let query = req.uri().query().map(str::to_owned);
-    let mut c = match caller(&s, Endpoint::Files, req.headers(), peer).await {
+    let peer = crate::handlers::peer(&req);
+    let c = match caller(&s, Endpoint::Files, req.headers(), peer).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let (limit, after) = match page(query.as_deref()) {
-        Ok(p) => p,
-        Err(e) => return refuse(&s, &mut c, e).await,
-    };
-    let purpose = query.as_deref().and_then(|q| {
-        q.split('&')
-            .find_map(|p| p.strip_prefix("purpose="))
-            .map(str::to_owned)
-    });
-    let key = c.key.id.0.clone();
-    let found = blocking(&c.batches.store, move |st| {
-        st.files(&key, after.as_deref(), limit + 1, purpose.as_deref())
-    })
+    let out = async {
+        let (limit, after) = page(query.as_deref())?;
+        let purpose = query.as_deref().and_then(|q| {
+            q.split('&')
+                .find_map(|p| p.strip_prefix("purpose="))
+                .map(str::to_owned)
+        });
+        let key = c.key.id.0.clone();
+        let found = blocking(&c.batches.store, move |st| {
+            st.files(&key, after.as_deref(), limit + 1, purpose.as_deref())
+        })
+        .await?;
+        Ok(Json(page_of(found, limit, FileInfo::object)).into_response())
+    }
     .await;
-    match found {
-        Ok(mut files) => {
-            let more = files.len() > limit;
-            files.truncate(limit);
-            Json(list(files.iter().map(FileInfo::object).collect(), more)).into_response()
-        }
-        Err(e) => refuse(&s, &mut c, e).await,
-    }
-}
-
-/// What to do with one file.
-#[derive(Clone, Copy)]
-enum Op {
-    Get,
-    Content,
-    Delete,
-}
-
-async fn one(
-    s: AppState,
-    id: String,
-    headers: HeaderMap,
-    peer: Option<String>,
-    op: Op,
-) -> Response {
-    let mut c = match caller(&s, Endpoint::Files, &headers, peer).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let info = match owned(&c, &id).await {
-        Ok(f) => f,
-        Err(e) => return refuse(&s, &mut c, e).await,
-    };
-    match op {
-        Op::Get => Json(info.object()).into_response(),
-        Op::Content => match blocking(&c.batches.store, move |st| st.file_bytes(&info.id)).await {
-            Ok(bytes) => {
-                ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-            }
-            Err(e) => refuse(&s, &mut c, e).await,
-        },
-        Op::Delete => match blocking(&c.batches.store, move |st| st.delete_file(&info.id)).await {
-            Ok(_) => Json(json!({"id": id, "object": "file", "deleted": true})).into_response(),
-            Err(e) => refuse(&s, &mut c, e).await,
-        },
-    }
+    answer(&s, c, out).await
 }
 
 /// `GET /v1/files/{id}`.
@@ -209,7 +165,12 @@ pub(crate) async fn get_file(
     req: axum::extract::Request,
 ) -> Response {
     let peer = crate::handlers::peer(&req);
-    one(s, id, req.headers().clone(), peer, Op::Get).await
+    let c = match caller(&s, Endpoint::Files, req.headers(), peer).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let out = async { Ok(Json(owned(&c, &id).await?.object()).into_response()) }.await;
+    answer(&s, c, out).await
 }
 
 /// `GET /v1/files/{id}/content`.
@@ -219,7 +180,17 @@ pub(crate) async fn file_content(
     req: axum::extract::Request,
 ) -> Response {
     let peer = crate::handlers::peer(&req);
-    one(s, id, req.headers().clone(), peer, Op::Content).await
+    let c = match caller(&s, Endpoint::Files, req.headers(), peer).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let out = async {
+        let info = owned(&c, &id).await?;
+        let bytes = blocking(&c.batches.store, move |st| st.file_bytes(&info.id)).await?;
+        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    }
+    .await;
+    answer(&s, c, out).await
 }
 
 /// `DELETE /v1/files/{id}`.
@@ -229,5 +200,15 @@ pub(crate) async fn delete_file(
     req: axum::extract::Request,
 ) -> Response {
     let peer = crate::handlers::peer(&req);
-    one(s, id, req.headers().clone(), peer, Op::Delete).await
+    let c = match caller(&s, Endpoint::Files, req.headers(), peer).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let out = async {
+        let info = owned(&c, &id).await?;
+        blocking(&c.batches.store, move |st| st.delete_file(&info.id)).await?;
+        Ok(Json(json!({"id": id, "object": "file", "deleted": true})).into_response())
+    }
+    .await;
+    answer(&s, c, out).await
 }

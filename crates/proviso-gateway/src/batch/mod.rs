@@ -96,6 +96,18 @@ pub(crate) async fn caller(
     }
 }
 
+/// The answer to a caller: `out`, or its refusal, recorded.
+pub(crate) async fn answer(
+    state: &AppState,
+    mut c: Caller,
+    out: Result<axum::response::Response, ApiError>,
+) -> axum::response::Response {
+    match out {
+        Ok(resp) => resp,
+        Err(e) => record::refuse(state, &mut c.ctx, e).await,
+    }
+}
+
 /// `limit` and `after` of a list request (`limit` 1 to 100, default 20).
 pub(crate) fn page(query: Option<&str>) -> Result<(usize, Option<String>), ApiError> {
     let mut limit = 20usize;
@@ -121,8 +133,20 @@ pub(crate) fn page(query: Option<&str>) -> Result<(usize, Option<String>), ApiEr
     Ok((limit, after))
 }
 
+/// An OpenAI list page of `items`, read one beyond `limit` to know whether
+/// there are more.
+pub(crate) fn page_of<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    object: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    list(items.iter().map(object).collect(), more)
+}
+
 /// An OpenAI list page.
-pub(crate) fn list(data: Vec<serde_json::Value>, more: bool) -> serde_json::Value {
+fn list(data: Vec<serde_json::Value>, more: bool) -> serde_json::Value {
     let first = data.first().and_then(|v| v.get("id")).cloned();
     let last = data.last().and_then(|v| v.get("id")).cloned();
     serde_json::json!({

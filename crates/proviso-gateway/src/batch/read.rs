@@ -12,7 +12,7 @@ use proviso_ledger::Record;
 use proviso_types::RecordId;
 use serde_json::json;
 
-use crate::batch::{Caller, blocking, caller, list, now_s, page, upstream};
+use crate::batch::{Caller, answer, blocking, caller, now_s, page, page_of, upstream};
 use crate::error::ApiError;
 use crate::pipeline::record;
 use crate::state::AppState;
@@ -37,14 +37,12 @@ pub(crate) async fn get_batch(
     req: axum::extract::Request,
 ) -> Response {
     let peer = crate::handlers::peer(&req);
-    let mut c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
+    let c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    match owned(&c, &id).await {
-        Ok(b) => Json(b.object()).into_response(),
-        Err(e) => record::refuse(&s, &mut c.ctx, e).await,
-    }
+    let out = async { Ok(Json(owned(&c, &id).await?.object()).into_response()) }.await;
+    answer(&s, c, out).await
 }
 
 /// `GET /v1/batches`.
@@ -52,29 +50,23 @@ pub(crate) async fn list_batches(
     State(s): State<AppState>,
     req: axum::extract::Request,
 ) -> Response {
-    let peer = crate::handlers::peer(&req);
     let query = req.uri().query().map(str::to_owned);
-    let mut c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
+    let peer = crate::handlers::peer(&req);
+    let c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let (limit, after) = match page(query.as_deref()) {
-        Ok(p) => p,
-        Err(e) => return record::refuse(&s, &mut c.ctx, e).await,
-    };
-    let key = c.key.id.0.clone();
-    match blocking(&c.batches.store, move |st| {
-        st.batches(&key, after.as_deref(), limit + 1)
-    })
-    .await
-    {
-        Ok(mut v) => {
-            let more = v.len() > limit;
-            v.truncate(limit);
-            Json(list(v.iter().map(Batch::object).collect(), more)).into_response()
-        }
-        Err(e) => record::refuse(&s, &mut c.ctx, e).await,
+    let out = async {
+        let (limit, after) = page(query.as_deref())?;
+        let key = c.key.id.0.clone();
+        let found = blocking(&c.batches.store, move |st| {
+            st.batches(&key, after.as_deref(), limit + 1)
+        })
+        .await?;
+        Ok(Json(page_of(found, limit, Batch::object)).into_response())
     }
+    .await;
+    answer(&s, c, out).await
 }
 
 /// `POST /v1/batches/{id}/cancel`.
@@ -84,14 +76,12 @@ pub(crate) async fn cancel_batch(
     req: axum::extract::Request,
 ) -> Response {
     let peer = crate::handlers::peer(&req);
-    let mut c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
+    let c = match caller(&s, Endpoint::Batches, req.headers(), peer).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    match cancel(&s, &c, &id).await {
-        Ok(b) => Json(b.object()).into_response(),
-        Err(e) => record::refuse(&s, &mut c.ctx, e).await,
-    }
+    let out = async { Ok(Json(cancel(&s, &c, &id).await?.object()).into_response()) }.await;
+    answer(&s, c, out).await
 }
 
 async fn cancel(s: &AppState, c: &Caller, id: &str) -> Result<Batch, ApiError> {
