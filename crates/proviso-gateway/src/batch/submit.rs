@@ -180,25 +180,34 @@ async fn submit(
         }),
     };
     let batch_id = proviso_batch::store::new_batch_id();
-    let masked = masked_lines(&checked, req.endpoint);
+    let mut masked = masked_lines(&checked, req.endpoint);
     // The batch's working files first (what is sent, and what restores its
     // answers), then the batch itself, so that whatever is sent can be
     // recorded after a restart.
     let work = (
-        masked.clone(),
+        jsonl(&masked),
         serde_json::to_vec(&metas).map_err(ApiError::internal)?,
         serde_json::to_vec(&submission).map_err(ApiError::internal)?,
     );
     let bid = batch_id.clone();
     blocking(&c.batches.store, move |st| {
-        st.put_work(&bid, "sent.jsonl", work.0.as_bytes())?;
+        st.put_work(&bid, "sent.jsonl", &work.0)?;
         st.put_work(&bid, "lines.json", &work.1)?;
         st.put_work(&bid, "submission.json", &work.2)
     })
     .await?;
     let mut batch = new_batch(s, c, &req, &model, &submission, checked.len(), batch_id);
     c.batches.submitting(&batch.id);
-    let sent = send_somewhere(s, c, &mut batch, &deployments, &masked, &metas, &submission).await;
+    let sent = send_somewhere(
+        s,
+        c,
+        &mut batch,
+        &deployments,
+        &mut masked,
+        &metas,
+        &submission,
+    )
+    .await;
     c.batches.submitted(&batch.id);
     match sent {
         Ok(()) => {
@@ -262,13 +271,18 @@ async fn send_somewhere(
     c: &Caller,
     batch: &mut Batch,
     deployments: &[Deployment],
-    masked: &str,
+    masked: &mut [Value],
     metas: &[LineMeta],
     sub: &Submission,
 ) -> Result<(), ApiError> {
     let mut last_err = None;
     for d in deployments {
-        let bytes = for_deployment(masked, d);
+        for line in masked.iter_mut() {
+            if let Some(Value::Object(b)) = line.get_mut("body") {
+                b.insert("model".into(), Value::String(d.model.clone()));
+            }
+        }
+        let bytes = jsonl(masked);
         let digest = hex::encode(Sha256::digest(&bytes));
         batch.upstream = d.upstream.name.clone();
         batch.upstream_model = d.model.clone();
@@ -396,36 +410,28 @@ fn common_deployments(
     Ok(takes)
 }
 
-/// The file as it leaves: each line's masked body, under the client's
-/// model (each upload renames it for its deployment), and its line number
-/// for `custom_id`.
-fn masked_lines(checked: &[(Line, CheckedLine)], endpoint: Endpoint) -> String {
-    let mut out = String::new();
-    for (line, ch) in checked {
-        let v = json!({
-            "custom_id": crate::batch::work::upstream_id(line.number),
-            "method": "POST",
-            "url": endpoint.path(),
-            "body": Value::Object(ch.body.clone()),
-        });
-        out.push_str(&v.to_string());
-        out.push('\n');
-    }
-    out
+/// The file as it leaves, a line each: each line's masked body, under the
+/// client's model (each attempt names its deployment's), and its line
+/// number for `custom_id`.
+fn masked_lines(checked: &[(Line, CheckedLine)], endpoint: Endpoint) -> Vec<Value> {
+    checked
+        .iter()
+        .map(|(line, ch)| {
+            json!({
+                "custom_id": crate::batch::work::upstream_id(line.number),
+                "method": "POST",
+                "url": endpoint.path(),
+                "body": Value::Object(ch.body.clone()),
+            })
+        })
+        .collect()
 }
 
-/// The masked file with `model` renamed for `d`.
-fn for_deployment(masked: &str, d: &Deployment) -> Vec<u8> {
-    let mut out = Vec::with_capacity(masked.len());
-    for l in masked.lines() {
-        let mut v: Value = match serde_json::from_str(l) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        if let Some(Value::Object(b)) = v.get_mut("body") {
-            b.insert("model".into(), Value::String(d.model.clone()));
-        }
-        out.extend_from_slice(v.to_string().as_bytes());
+/// JSON lines.
+fn jsonl(lines: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(l.to_string().as_bytes());
         out.push(b'\n');
     }
     out
