@@ -694,10 +694,15 @@ async fn handle(
         "stall_after" => (Some(num(a1)), Duration::from_millis(num(a2)), false),
         _ => (None, Duration::ZERO, false),
     };
-    let gap = if s.cfg.tokens_per_s > 0.0 {
-        Duration::from_secs_f64(1.0 / s.cfg.tokens_per_s)
-    } else {
-        Duration::ZERO
+    let pacing = Pacing {
+        stop_after,
+        stall,
+        disconnect,
+        gap: if s.cfg.tokens_per_s > 0.0 {
+            Duration::from_secs_f64(1.0 / s.cfg.tokens_per_s)
+        } else {
+            Duration::ZERO
+        },
     };
     let owned: Vec<String> =
         pieces.unwrap_or_else(|| tokens.iter().map(|t| t.to_string()).collect());
@@ -738,16 +743,8 @@ async fn handle(
                 }
             }
             for (sent, t) in owned.iter().enumerate() {
-                if stop_after == Some(sent as u64) {
-                    if disconnect {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
-                        return;
-                    }
-                    tokio::time::sleep(stall).await;
-                }
-                if !gap.is_zero() {
-                    tokio::time::sleep(gap).await;
+                if !pacing.before(sent as u64, &tx).await {
+                    return;
                 }
                 let ev =
                     json!({"item_id": item, "output_index": 0, "content_index": 0, "delta": t});
@@ -817,17 +814,8 @@ async fn handle(
                 return;
             }
             for t in &owned {
-                if stop_after == Some(sent) {
-                    if disconnect {
-                        // Let what was sent reach the socket before the abort.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
-                        return;
-                    }
-                    tokio::time::sleep(stall).await;
-                }
-                if !gap.is_zero() {
-                    tokio::time::sleep(gap).await;
+                if !pacing.before(sent, &tx).await {
+                    return;
                 }
                 if tx
                     .send(Ok(chunk(i, json!({"content": t}), Value::Null)))
@@ -939,6 +927,39 @@ fn embed(body: &Value, model: &str, prompt_tokens: u64) -> Response {
         })
         .collect();
     Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}})).into_response()
+}
+
+/// How a stream's content pieces are paced, and the fault it was asked
+/// for (`disconnect_after`, `stall_after`).
+struct Pacing {
+    stop_after: Option<u64>,
+    stall: Duration,
+    disconnect: bool,
+    gap: Duration,
+}
+
+impl Pacing {
+    /// Waits before content piece `sent` as asked; `false` when the stream
+    /// ends here (a disconnect, sent down `tx`).
+    async fn before(
+        &self,
+        sent: u64,
+        tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ) -> bool {
+        if self.stop_after == Some(sent) {
+            if self.disconnect {
+                // Let what was sent reach the socket before the abort.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tx.send(Err(std::io::Error::other("fake disconnect"))).await;
+                return false;
+            }
+            tokio::time::sleep(self.stall).await;
+        }
+        if !self.gap.is_zero() {
+            tokio::time::sleep(self.gap).await;
+        }
+        true
+    }
 }
 
 /// Serves the fake on `listener` until `shutdown` resolves.
