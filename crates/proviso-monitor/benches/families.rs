@@ -84,6 +84,9 @@ fn main() {
             .map(|o| o.split_whitespace().count() as u64 * 4 / 3 + 1)
             .collect()
     };
+    // FAMILIES_SPLIT=tune shows the tuning families only (while settings
+    // are being chosen, the held-out ones stay unseen).
+    let only_tune = std::env::var("FAMILIES_SPLIT").is_ok_and(|o| o == "tune");
     let seeds: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -132,9 +135,7 @@ fn main() {
             let report = m.report();
             let mut shown = std::collections::HashSet::new();
             for k in &s.keys {
-                if std::env::var("FAMILIES_SPLIT").is_ok_and(|o| o == "tune")
-                    && k.split != Split::Tune
-                {
+                if only_tune && k.split != Split::Tune {
                     continue;
                 }
                 if !shown.insert(k.workload.clone()) {
@@ -159,7 +160,7 @@ fn main() {
             }
             for r in report.iter().filter(|r| {
                 r.kind == "cluster"
-                    && (std::env::var("FAMILIES_SPLIT").is_err()
+                    && (!only_tune
                         || r.members.iter().any(|m| {
                             s.keys
                                 .iter()
@@ -218,9 +219,6 @@ fn main() {
         "| family | split | role | keys | extraction detected ≤1,000 requests [95% CI] | median requests to detection | at notice+ [95% CI] | at throttle+ [95% CI] |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    // FAMILIES_SPLIT=tune shows the tuning families only (while settings
-    // are being chosen, the held-out ones stay unseen).
-    let only_tune = std::env::var("FAMILIES_SPLIT").is_ok_and(|o| o == "tune");
     let mut pooled: BTreeMap<(String, String), (u64, u64, u64, u64)> = BTreeMap::new();
     for (family, t) in &tallies {
         let split = match t.split {
