@@ -96,6 +96,14 @@ fn main() {
     } else {
         seeds
     };
+    // FAMILIES_WEIGHTS=public_set=0,topics=0 sets weights (to measure
+    // without a signal an adversary who read the docs would avoid).
+    let config: MonitorConfig = match std::env::var("FAMILIES_WEIGHTS") {
+        Ok(w) if !w.is_empty() => {
+            toml::from_str(&format!("[weights]\n{}", w.replace(',', "\n"))).unwrap()
+        }
+        _ => MonitorConfig::default(),
+    };
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut total_requests = 0usize;
     let started = std::time::Instant::now();
@@ -108,10 +116,24 @@ fn main() {
             },
         );
         total_requests += s.requests.len();
-        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let mut m = Monitor::new(config.clone()).unwrap();
         // key → (its requests so far, requests at its first step, highest step)
         let mut seen: BTreeMap<String, (u64, Option<u64>, Level)> = BTreeMap::new();
-        for r in &s.requests {
+        // The first key of each family, explained as of its last request
+        // (an idle key's state is dropped before the scenario ends), with
+        // its cluster.
+        let explain = std::env::var_os("FAMILIES_EXPLAIN").is_some();
+        let mut last: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut families_seen = std::collections::HashSet::new();
+        for (i, r) in s.requests.iter().enumerate() {
+            let k = &s.keys[r.key];
+            if families_seen.insert(k.workload.clone()) || last.contains_key(&r.key) {
+                last.insert(r.key, i);
+            }
+        }
+        let last_of: BTreeMap<usize, usize> = last.iter().map(|(k, i)| (*i, *k)).collect();
+        let mut snapshots: Vec<(usize, Vec<proviso_monitor::ActorReport>)> = Vec::new();
+        for (i, r) in s.requests.iter().enumerate() {
             let k = &s.keys[r.key];
             let e = seen.entry(k.name.clone()).or_insert((0, None, Level::Ok));
             e.0 += 1;
@@ -130,60 +152,44 @@ fn main() {
                 }
                 e.2 = e.2.max(d.level);
             }
+            if explain && let Some(key) = last_of.get(&i) {
+                m.evaluate_all();
+                let name = &s.keys[*key].name;
+                let report = m.report();
+                let own = report.iter().find(|r| &r.key_id == name).cloned();
+                let cluster = own
+                    .as_ref()
+                    .and_then(|o| o.cluster.clone())
+                    .and_then(|c| report.iter().find(|r| r.key_id == c).cloned());
+                snapshots.push((*key, own.into_iter().chain(cluster).collect()));
+            }
         }
-        if std::env::var_os("FAMILIES_EXPLAIN").is_some() {
-            let report = m.report();
-            let mut shown = std::collections::HashSet::new();
-            for k in &s.keys {
+        if explain {
+            for (key, reports) in &snapshots {
+                let k = &s.keys[*key];
                 if only_tune && k.split != Split::Tune {
                     continue;
                 }
-                if !shown.insert(k.workload.clone()) {
-                    continue;
-                }
-                if let Some(r) = report.iter().find(|r| r.key_id == k.name) {
-                    let sig: Vec<String> = r
-                        .signals
-                        .iter()
-                        .filter(|x| x.contribution > 0.0)
-                        .map(|x| format!("{}={:.2}", x.name, x.contribution))
-                        .collect();
+                for r in reports {
                     println!(
-                        "{:22} {:14} score {:.2} {} | {}",
+                        "{:22} {:14} {} members score {:.2} {} | {}",
                         k.workload,
-                        k.name,
+                        r.key_id,
+                        r.members.len(),
                         r.score,
                         r.level,
-                        sig.join(" ")
+                        r.signals
+                            .iter()
+                            .filter(|x| x.contribution > 0.0 || x.name == "families")
+                            .map(|x| if x.name == "families" {
+                                x.detail.clone()
+                            } else {
+                                format!("{}={:.2}", x.name, x.contribution)
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     );
                 }
-            }
-            for r in report.iter().filter(|r| {
-                r.kind == "cluster"
-                    && (!only_tune
-                        || r.members.iter().any(|m| {
-                            s.keys
-                                .iter()
-                                .any(|k| &k.name == m && k.split == Split::Tune)
-                        }))
-            }) {
-                println!(
-                    "cluster {} members {} score {:.2} {} | {}",
-                    r.key_id,
-                    r.members.len(),
-                    r.score,
-                    r.level,
-                    r.signals
-                        .iter()
-                        .filter(|x| x.contribution > 0.0 || x.name == "families")
-                        .map(|x| if x.name == "families" {
-                            x.detail.clone()
-                        } else {
-                            format!("{}={:.2}", x.name, x.contribution)
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
             }
         }
         for k in &s.keys {

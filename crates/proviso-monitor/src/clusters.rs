@@ -88,7 +88,13 @@ impl Monitor {
         // slowing down.
         let mut harvesters: Vec<(usize, Vec<i64>, f64)> = Vec::new();
         for (i, k) in names.iter().enumerate() {
-            if let Some((mins, pace)) = harvest_minutes(&self.keys[*k]) {
+            // A key serving many people that names them harvests as many
+            // people do: its pace is theirs together.
+            let w = &self.keys[*k];
+            if self.serving(w) && w.names_end_users() {
+                continue;
+            }
+            if let Some((mins, pace)) = harvest_minutes(w) {
                 harvesters.push((i, mins, pace));
             }
         }
@@ -106,6 +112,75 @@ impl Monitor {
         for (i, s) in harvest_synced.iter().enumerate() {
             synced[i] |= *s;
         }
+        // Disjoint slices of one known instruction set, and shared unusual
+        // parameters or answer lengths: links between keys whose own
+        // answers are mostly at length, whenever they ran.
+        let yielders: Vec<bool> = names.iter().map(|k| own_yield(&self.keys[*k])).collect();
+        let mut pooled = vec![false; names.len()];
+        let mut by_set: BTreeMap<usize, Vec<(usize, Vec<i64>)>> = BTreeMap::new();
+        for (i, k) in names.iter().enumerate() {
+            if !yielders[i] {
+                continue;
+            }
+            let mut per: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+            for e in &self.keys[*k].events {
+                if e.known != 0 {
+                    per.entry(self.known.set_of(e.known - 1))
+                        .or_default()
+                        .push(i64::from(e.known));
+                }
+            }
+            for (set, mut items) in per {
+                items.sort_unstable();
+                items.dedup();
+                if items.len() >= POOL_MIN_ITEMS {
+                    by_set.entry(set).or_default().push((i, items));
+                }
+            }
+        }
+        for (set, keys) in &by_set {
+            let size = f64::from(self.known.size(*set).max(1));
+            link_disjoint_slices(&keys[..keys.len().min(300)], size, &mut pooled, &mut uf);
+        }
+        let mut param_linked = vec![false; names.len()];
+        let mut by_sig: BTreeMap<(u8, u32), Vec<usize>> = BTreeMap::new();
+        for (i, k) in names.iter().enumerate() {
+            if yielders[i] {
+                for sig in signatures(&self.keys[*k]) {
+                    by_sig.entry(sig).or_default().push(i);
+                }
+            }
+        }
+        // Unusual: shared by a few keys, not by a twentieth of the active
+        // ones (a popular client library's defaults).
+        let common = (names.len() / 20).max(5);
+        for ks in by_sig.values() {
+            if ks.len() >= 2 && ks.len() <= common {
+                for k in ks {
+                    param_linked[*k] = true;
+                    uf.union(ks[0], *k);
+                }
+            }
+        }
+        // A team's typical key, for `surge`.
+        let mut per_team: HashMap<&str, Vec<usize>> = HashMap::new();
+        for k in &names {
+            let w = &self.keys[*k];
+            if !w.events.is_empty() {
+                per_team
+                    .entry(w.team.as_str())
+                    .or_default()
+                    .push(w.events.len());
+            }
+        }
+        self.team_typical = per_team
+            .into_iter()
+            .filter(|(_, v)| v.len() >= 3)
+            .map(|(t, mut v)| {
+                v.sort_unstable();
+                (t.to_owned(), v[v.len() / 2] as f64)
+            })
+            .collect();
         let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for i in 0..names.len() {
             comps.entry(uf.find(i)).or_default().push(i);
@@ -116,8 +191,14 @@ impl Monitor {
             if members.len() < self.cfg.min_cluster_keys {
                 continue;
             }
-            let (report, participants) =
-                self.cluster_report(&names, members, &shares_client, &synced, &harvest_synced);
+            let links = Links {
+                shares_client: &shares_client,
+                synced: &synced,
+                harvest_synced: &harvest_synced,
+                pooled: &pooled,
+                param_linked: &param_linked,
+            };
+            let (report, participants) = self.cluster_report(&names, members, &links);
             if report.level >= Level::Notice {
                 self.detected
                     .entry(report.key_id.clone())
@@ -168,10 +249,15 @@ impl Monitor {
         &self,
         names: &[&String],
         members: &[usize],
-        shares_client: &[bool],
-        synced: &[bool],
-        harvest_synced: &[bool],
+        links: &Links<'_>,
     ) -> (ActorReport, Vec<usize>) {
+        let Links {
+            shares_client,
+            synced,
+            harvest_synced,
+            pooled,
+            param_linked,
+        } = *links;
         let tops = {
             let yielding: Vec<&Ev> = members
                 .iter()
@@ -198,7 +284,11 @@ impl Monitor {
                 // In step within a team counts only for a member whose own
                 // requests are mostly answered at length.
                 let own_yield = yielding * 2 >= w.events.len().max(1) && yielding >= 5;
-                harvest_synced[*m] || (synced[*m] && own_yield) || (own >= 5 && own * 2 >= yielding)
+                harvest_synced[*m]
+                    || pooled[*m]
+                    || param_linked[*m]
+                    || (synced[*m] && own_yield)
+                    || (own >= 5 && own * 2 >= yielding)
             })
             .collect();
         let scored: &[usize] = if participants.len() >= self.cfg.min_cluster_keys {
@@ -237,6 +327,9 @@ impl Monitor {
             events,
             hours,
             harvest_week,
+            known: &self.known,
+            serving: false,
+            baseline: None,
         };
         let mut raw = signals::compute(&view, &self.cfg);
         let n = view.events.len();
@@ -253,6 +346,18 @@ impl Monitor {
             sync as f64 / k as f64,
             format!("{sync} of {k} member keys active in the same minutes"),
         ));
+        let pool = members.iter().filter(|m| pooled[**m]).count();
+        raw.push((
+            "pool_split",
+            pool as f64 / k as f64,
+            format!("{pool} of {k} member keys ask disjoint slices of one known instruction set"),
+        ));
+        let params = members.iter().filter(|m| param_linked[**m]).count();
+        raw.push((
+            "shared_params",
+            params as f64 / k as f64,
+            format!("{params} of {k} member keys share unusual generation parameters or one answer length"),
+        ));
         let top = per_member.iter().copied().max().unwrap_or(0);
         let evenness = if n == 0 {
             0.0
@@ -268,7 +373,13 @@ impl Monitor {
         let confidence = (n as f64 / f64::from(self.cfg.min_requests.max(1))).min(1.0);
         let evidence = evidence(&view.events, &raw, &self.cfg);
         let (score, mut signals) = signals::weigh(raw, &self.cfg, confidence, false);
-        let level = capped(Level::of(score, &self.cfg.thresholds), &mut signals, false);
+        // Keys that all serve many people need content evidence, as one.
+        let all_serving = members.iter().all(|m| self.serving(&self.keys[names[*m]]));
+        let level = capped(
+            Level::of(score, &self.cfg.thresholds),
+            &mut signals,
+            all_serving,
+        );
         let id = format!("cluster:{}", names[members_all[0]]);
         let enforced = members_all
             .iter()
@@ -294,6 +405,138 @@ impl Monitor {
         };
         (report, participants)
     }
+}
+
+/// What links keys, per key (indexed as the sorted key names).
+#[derive(Clone, Copy)]
+pub(crate) struct Links<'a> {
+    shares_client: &'a [bool],
+    synced: &'a [bool],
+    harvest_synced: &'a [bool],
+    pooled: &'a [bool],
+    param_linked: &'a [bool],
+}
+
+/// Whether a key's own requests are mostly answered at length (five or
+/// more): what a link needs before it counts.
+fn own_yield(w: &KeyWindow) -> bool {
+    let yielding = w.events.iter().filter(|e| e.flags & YIELD != 0).count();
+    yielding * 2 >= w.events.len().max(1) && yielding >= 5
+}
+
+/// Distinct items of one known set a key must ask to be linked by
+/// disjoint slices.
+const POOL_MIN_ITEMS: usize = 10;
+
+/// Links keys that ask disjoint slices of one known set of `size` items.
+/// Candidates are pairs whose overlap is at most a quarter of what
+/// independent choices would share (expected `a·b/size`, at least 1); a
+/// group of candidates links when its pairs together expect 6 or more
+/// shared items and share at most a fifth of that, after the members that
+/// overlap the others most are peeled off one by one (a key of another
+/// campaign joins a group by chance, and must not sink it). Keys that each
+/// run the whole set overlap fully, and a few items each prove nothing:
+/// neither links.
+fn link_disjoint_slices(
+    keys: &[(usize, Vec<i64>)],
+    size: f64,
+    pooled: &mut [bool],
+    uf: &mut UnionFind,
+) {
+    let n = keys.len();
+    let mut local = UnionFind::new(n);
+    let mut expected = vec![0f64; n * n];
+    let mut observed = vec![0f64; n * n];
+    for a in 0..n {
+        for b in (a + 1)..n {
+            let e = keys[a].1.len() as f64 * keys[b].1.len() as f64 / size;
+            let o = sorted_intersection(&keys[a].1, &keys[b].1) as f64;
+            expected[a * n + b] = e;
+            expected[b * n + a] = e;
+            observed[a * n + b] = o;
+            observed[b * n + a] = o;
+            if e >= 1.0 && o <= (e * 0.25).floor() {
+                local.union(a, b);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        groups.entry(local.find(i)).or_default().push(i);
+    }
+    for mut g in groups.into_values() {
+        while g.len() >= 2 {
+            let (mut e, mut o) = (0.0, 0.0);
+            let mut worst = (f64::MIN, 0usize);
+            for (x, &a) in g.iter().enumerate() {
+                let (mut ea, mut oa) = (0.0, 0.0);
+                for &b in &g {
+                    ea += expected[a * n + b];
+                    oa += observed[a * n + b];
+                }
+                e += ea;
+                o += oa;
+                if oa - 0.2 * ea > worst.0 {
+                    worst = (oa - 0.2 * ea, x);
+                }
+            }
+            // Each pair was counted twice.
+            let (e, o) = (e / 2.0, o / 2.0);
+            if o <= 0.2 * e {
+                if e >= 6.0 {
+                    for &a in &g {
+                        pooled[keys[a].0] = true;
+                        uf.union(keys[g[0]].0, keys[a].0);
+                    }
+                }
+                break;
+            }
+            g.swap_remove(worst.1);
+        }
+    }
+}
+
+/// A key's shared-parameter signatures: its generation parameters when
+/// four fifths or more of its requests set the same ones (kind 0), and
+/// the length at which half or more of its answers at length (ten or more)
+/// were cut by `max_tokens` (kind 1: one length target, whatever else
+/// varies).
+fn signatures(w: &KeyWindow) -> Vec<(u8, u32)> {
+    let mut out = Vec::new();
+    let n = w.events.len();
+    if n < 10 {
+        return out;
+    }
+    let mut params: fxhash::FastMap<u32, usize> = fxhash::FastMap::default();
+    let mut lengths: fxhash::FastMap<u32, usize> = fxhash::FastMap::default();
+    let mut yielding = 0usize;
+    for e in &w.events {
+        if e.params != 0 {
+            *params.entry(e.params).or_insert(0) += 1;
+        }
+        if e.flags & YIELD != 0 {
+            yielding += 1;
+            if e.flags & MAX_TOKENS != 0 {
+                *lengths.entry(e.completion_tokens).or_insert(0) += 1;
+            }
+        }
+    }
+    if let Some((p, c)) = params
+        .iter()
+        .max_by_key(|(p, c)| (**c, std::cmp::Reverse(**p)))
+        && c * 5 >= n * 4
+    {
+        out.push((0, *p));
+    }
+    if let Some((l, c)) = lengths
+        .iter()
+        .max_by_key(|(l, c)| (**c, std::cmp::Reverse(**l)))
+        && *c >= 10
+        && c * 2 >= yielding
+    {
+        out.push((1, *l));
+    }
+    out
 }
 
 /// Harvest requests a minute, while active, from which a key harvests
@@ -617,9 +860,11 @@ mod harvest_tests {
         for k in 0..10 {
             assert!(level_of(&m, &format!("key_{k}")) >= Level::Notice);
         }
-        // Alone, each of them is under notice: sixty is what a person asks.
+        // Alone, each of them is at most at notice (sixty is what a person
+        // may ask; their pace is not); as one actor, more.
         let own = m.key_report("key_3").unwrap();
-        assert_eq!(own.level, Level::Ok, "{}", own.score);
+        assert!(own.level <= Level::Notice, "{}", own.score);
+        assert!(c.score > own.score + 0.1, "{} {}", c.score, own.score);
     }
 
     #[test]
@@ -676,5 +921,180 @@ mod harvest_tests {
                 "{q} acted on through the address"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    const T0: i64 = 1_780_000_000_000;
+    const HOUR: i64 = 3_600_000;
+
+    /// A pseudo-random number from `(a, b)`.
+    fn mix(a: usize, b: usize) -> usize {
+        let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64 + 1);
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (x ^ (x >> 29)) as usize
+    }
+
+    /// A prompt of six pseudo-random words: no two share a template.
+    fn words(a: usize, b: usize) -> String {
+        const W: [&str; 16] = [
+            "amber", "basil", "cedar", "delta", "ember", "fjord", "grove", "heron", "ivory",
+            "juniper", "kelp", "lumen", "maple", "nectar", "onyx", "prism",
+        ];
+        (0..6)
+            .map(|i| W[mix(a * 1000 + b, i) % 16])
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn items() -> Vec<String> {
+        include_str!("../data/alpaca_eval.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<String>(l).ok())
+            .filter(|s| s.split_whitespace().count() >= 6)
+            .collect()
+    }
+
+    fn ask(key: &str, t: i64, prompt: &str) -> Observation {
+        Observation {
+            completion_tokens: 400,
+            purpose: Some("research".into()),
+            ..crate::test_observation(
+                key,
+                &format!("team-{key}"),
+                &format!("10.9.{}.1", key.len()),
+                t,
+                prompt,
+            )
+        }
+    }
+
+    /// Keys sending `per` items each from `pick(key, j)`, started two hours
+    /// apart, one every 45 s: never in step.
+    fn staggered(m: &mut Monitor, keys: usize, per: usize, pick: impl Fn(usize, usize) -> usize) {
+        let items = items();
+        for k in 0..keys {
+            for j in 0..per {
+                let t = T0 + k as i64 * 2 * HOUR + j as i64 * 45_000;
+                m.observe(&ask(
+                    &format!("key{k}"),
+                    t,
+                    &items[pick(k, j) % items.len()],
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn disjoint_slices_of_a_known_set_are_one_actor() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        staggered(&mut m, 6, 40, |k, j| k * 40 + j);
+        m.evaluate_clusters();
+        let i = *m
+            .key_cluster
+            .get("key0")
+            .expect("linked by disjoint slices");
+        let c = &m.clusters[i];
+        assert_eq!(c.members.len(), 6, "{:?}", c.members);
+        let pool = c.signals.iter().find(|s| s.name == "pool_split").unwrap();
+        assert_eq!(pool.value, 1.0, "{}", pool.detail);
+        // A key choosing at random from the same items overlaps some of
+        // the slices: peeled off, it does not sink the group.
+        let items = items();
+        for j in 0..40usize {
+            let t = T0 + 13 * HOUR + j as i64 * 45_000;
+            m.observe(&ask("other", t, &items[mix(99, j) % 240]));
+        }
+        m.evaluate_clusters();
+        let i = *m.key_cluster.get("key0").expect("still linked");
+        for k in 1..6 {
+            assert_eq!(m.key_cluster.get(&format!("key{k}")), Some(&i));
+        }
+        // (It may be listed, through a template it shares; never acted on.)
+        assert!(!m.key_cluster.contains_key("other"));
+    }
+
+    #[test]
+    fn keys_running_the_same_items_or_a_few_each_are_not_linked() {
+        // Each runs the same 40 items (an evaluation): full overlap.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        staggered(&mut m, 6, 40, |_, j| j);
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty());
+        // Nine items each: too few to tell chance from a plan.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        staggered(&mut m, 6, 9, |k, j| k * 9 + j);
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty());
+        // Independent random choices of 40 each overlap as chance has it.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        staggered(&mut m, 6, 40, mix);
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty(), "{:?}", m.key_cluster.keys());
+    }
+
+    #[test]
+    fn a_shared_unusual_length_target_links_and_a_common_one_does_not() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        for k in 0..3usize {
+            for j in 0..30usize {
+                let mut o = ask(
+                    &format!("cap{k}"),
+                    T0 + k as i64 * 5 * HOUR + j as i64 * 60_000,
+                    &words(k, j),
+                );
+                o.completion_tokens = 777;
+                o.hit_max_tokens = true;
+                m.observe(&o);
+            }
+        }
+        m.evaluate_clusters();
+        let i = *m
+            .key_cluster
+            .get("cap0")
+            .expect("linked by one length target");
+        let p = m.clusters[i]
+            .signals
+            .iter()
+            .find(|s| s.name == "shared_params")
+            .unwrap();
+        assert_eq!(p.value, 1.0, "{}", p.detail);
+        // The same cap on most active keys is a common client's default.
+        for k in 0..120usize {
+            for j in 0..12usize {
+                let mut o = ask(
+                    &format!("many{k}"),
+                    T0 + 20 * HOUR + k as i64 * 1000 + j as i64 * 60_000,
+                    &words(100 + k, j),
+                );
+                o.completion_tokens = 777;
+                o.hit_max_tokens = true;
+                m.observe(&o);
+            }
+        }
+        m.evaluate_clusters();
+        assert!(!m.key_cluster.contains_key("many0"));
+    }
+
+    #[test]
+    fn links_survive_one_request_a_long_idle_and_a_clock_jump() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let items = items();
+        m.observe(&ask("solo", T0, &items[0]));
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty());
+        staggered(&mut m, 6, 40, |k, j| k * 40 + j);
+        // Two days idle: the window forgot the slices, the link goes.
+        m.observe(&ask("solo", T0 + 60 * HOUR, &items[1]));
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty());
+        // The clock jumps back: taken as the last time, nothing re-forms.
+        m.observe(&ask("key0", T0, &items[2]));
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty());
     }
 }

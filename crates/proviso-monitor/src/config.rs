@@ -24,6 +24,13 @@ pub const SIGNALS: &[&str] = &[
     "shared_client",
     "sync_bursts",
     "spread",
+    "public_set",
+    "topics",
+    "pace",
+    "concurrency",
+    "surge",
+    "pool_split",
+    "shared_params",
 ];
 
 /// One weight per signal: a signal's contribution is `weight × value`
@@ -59,7 +66,8 @@ pub struct Weights {
     /// Maximum mean discrepancy of recent prompts against benign history.
     pub shift: f64,
     /// Distinct self-contained instructions answered at length, per day and
-    /// per week, against `harvest_day_high` and `harvest_week_high`.
+    /// per week, against `harvest_day_high` and `harvest_week_high` (for a
+    /// key serving many people that names them, per end user).
     pub harvest: f64,
     /// Clusters: member keys sharing client addresses.
     pub shared_client: f64,
@@ -67,6 +75,25 @@ pub struct Weights {
     pub sync_bursts: f64,
     /// Clusters: one workload spread evenly over many keys.
     pub spread: f64,
+    /// Distinct instructions of a known public instruction set asked in the
+    /// window, against `public_set_high`.
+    pub public_set: f64,
+    /// Topics and instruction types walked through by the answers at
+    /// length, and how evenly.
+    pub topics: f64,
+    /// Requests per active minute, beyond a person's pace.
+    pub pace: f64,
+    /// Requests in flight at once.
+    pub concurrency: f64,
+    /// Requests in the window against the key's own earlier days (or its
+    /// team's typical key).
+    pub surge: f64,
+    /// Clusters: members that enumerate one known instruction set in
+    /// disjoint slices.
+    pub pool_split: f64,
+    /// Clusters: members sharing unusual generation parameters or one
+    /// answer length.
+    pub shared_params: f64,
 }
 
 impl Default for Weights {
@@ -89,6 +116,13 @@ impl Default for Weights {
             shared_client: 0.0,
             sync_bursts: 0.08,
             spread: 0.10,
+            public_set: 0.30,
+            topics: 0.10,
+            pace: 0.04,
+            concurrency: 0.04,
+            surge: 0.05,
+            pool_split: 0.10,
+            shared_params: 0.05,
         }
     }
 }
@@ -114,6 +148,13 @@ impl Weights {
             "shared_client" => self.shared_client,
             "sync_bursts" => self.sync_bursts,
             "spread" => self.spread,
+            "public_set" => self.public_set,
+            "topics" => self.topics,
+            "pace" => self.pace,
+            "concurrency" => self.concurrency,
+            "surge" => self.surge,
+            "pool_split" => self.pool_split,
+            "shared_params" => self.shared_params,
             _ => 0.0,
         }
     }
@@ -221,6 +262,12 @@ pub struct MonitorConfig {
     pub harvest_day_high: u32,
     /// The same over the rhythm window (a week; counted, not told apart).
     pub harvest_week_high: u32,
+    /// Known public instruction sets: `alpaca_eval` (built in) and files of
+    /// instructions (JSON lines, a JSON array, or a line each). Empty: none.
+    pub instruction_sets: Vec<String>,
+    /// Distinct instructions of one known set in the window at which
+    /// `public_set` is 1.
+    pub public_set_high: u32,
     /// A request within this time after a 429 on the same key is a retry.
     pub retry_window_ms: u64,
     /// Template clusters: estimated Jaccard of masked prompts at or above
@@ -239,6 +286,11 @@ pub struct MonitorConfig {
     /// `notice` they need content evidence (templates, enumeration,
     /// reasoning harvest, a shift) besides output worth harvesting.
     pub serving_purposes: Vec<String>,
+    /// For a key of a serving purpose that names its end users (`user`,
+    /// `safety_identifier`), `harvest` is its busiest end user's, or this
+    /// share of the key's own, whichever is larger (0: per end user only,
+    /// for user ids you trust; a script can invent a user per request).
+    pub named_users_key_share: f64,
     /// Prompts in the recent sample of the distribution-shift test.
     pub shift_recent: usize,
     /// Prompts in the benign-history sample of the test.
@@ -276,11 +328,14 @@ impl Default for MonitorConfig {
             volume_requests_high: 2_000,
             harvest_day_high: 200,
             harvest_week_high: 600,
+            instruction_sets: vec![crate::known::BUILTIN.into()],
+            public_set_high: 50,
             retry_window_ms: 10_000,
             template_jaccard: 0.5,
             bounded_purposes: vec!["evaluation".into()],
             bounded_prompts: 5_000,
             serving_purposes: vec!["product".into()],
+            named_users_key_share: 0.5,
             shift_recent: 48,
             shift_history: 96,
             min_cluster_keys: 3,
@@ -349,6 +404,12 @@ impl MonitorConfig {
                     ),
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.named_users_key_share) {
+            return Err(bad(
+                "named_users_key_share",
+                format!("{}: must be within 0..=1", self.named_users_key_share),
+            ));
         }
         if !(0.0..=1.0).contains(&self.template_jaccard) {
             return Err(bad(

@@ -12,12 +12,14 @@ mod clusters;
 pub mod config;
 pub mod features;
 mod fxhash;
+pub mod known;
 pub mod ladder;
 pub mod mmd;
 pub mod observation;
 mod shift;
 pub mod signals;
 pub mod templates;
+pub mod topics;
 mod window;
 
 use std::collections::{BTreeMap, HashMap};
@@ -109,12 +111,20 @@ pub struct Monitor {
     window_total: usize,
     now: i64,
     enforcing: bool,
+    known: std::sync::Arc<known::KnownSets>,
+    /// Requests in the window of a team's typical key (the median over its
+    /// active keys, at least three), as of the last clustering.
+    team_typical: HashMap<String, f64>,
 }
 
 impl Monitor {
     /// A monitor with `cfg` (validated).
     pub fn new(cfg: MonitorConfig) -> Result<Self, ConfigError> {
         cfg.validate()?;
+        let known = known::KnownSets::load(&cfg.instruction_sets).map_err(|e| ConfigError {
+            key: "instruction_sets".into(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             cfg,
             keys: HashMap::new(),
@@ -130,6 +140,8 @@ impl Monitor {
             window_total: 0,
             now: i64::MIN,
             enforcing: true,
+            known,
+            team_typical: HashMap::new(),
         })
     }
 
@@ -157,6 +169,13 @@ impl Monitor {
     /// The latest time seen.
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// Whether a key's declared purpose is one of a key serving many people.
+    fn serving(&self, w: &KeyWindow) -> bool {
+        w.purpose
+            .as_ref()
+            .is_some_and(|p| self.cfg.serving_purposes.contains(p))
     }
 
     /// Whether a chat follow-up goes on from a turn its key sent before (the
@@ -230,6 +249,29 @@ impl Monitor {
                 flags |= HARVEST;
             }
         }
+        // The item of a known set asked, in the user's turn or the system
+        // text; the topic and type of an answer at length.
+        let known = self
+            .known
+            .find(&o.prompt)
+            .or_else(|| {
+                (!o.system.is_empty())
+                    .then(|| self.known.find(&o.system))
+                    .flatten()
+            })
+            .map_or(0, |g| g.saturating_add(1));
+        let cell = if flags & YIELD != 0 {
+            topics::cell(&o.system, &o.prompt)
+        } else {
+            NO_CELL
+        };
+        let fold = |h: u64| {
+            if h == 0 {
+                0
+            } else {
+                ((h ^ (h >> 32)) as u32).max(1)
+            }
+        };
         let ev = Ev {
             t: o.time.0,
             rid: o.record_id,
@@ -239,6 +281,15 @@ impl Monitor {
             template,
             exact: request_hash(&o.system, &o.prompt),
             sampling: o.sampling,
+            cell,
+            known,
+            user: fold(
+                o.end_user
+                    .as_deref()
+                    .map_or(0, |u| xxhash_rust::xxh3::xxh3_64(u.as_bytes()).max(1)),
+            ),
+            params: fold(o.params),
+            latency_ms: u32::try_from(o.latency_ms).unwrap_or(u32::MAX),
         };
         let (window, rhythm) = (self.cfg.window_ms as i64, self.cfg.rhythm_window_ms as i64);
         let cap = self.cfg.bounded_prompts as usize;
@@ -334,10 +385,14 @@ impl Monitor {
         w.since_eval = 0;
         let shift = shift_signal(w, key, self.teams.get(&w.team), &self.cfg);
         let w = &self.keys[key];
+        let serving = self.serving(w);
         let view = View {
             events: w.events.iter().collect(),
             hours: w.hours.clone(),
             harvest_week: w.harvest_hours.values().map(|c| u64::from(*c)).sum(),
+            known: &self.known,
+            serving,
+            baseline: baseline(w, now, window, self.team_typical.get(&w.team).copied()),
         };
         let mut raw = signals::compute(&view, &self.cfg);
         raw.push(shift);
@@ -357,10 +412,6 @@ impl Monitor {
                 }
             }
         }
-        let serving = w
-            .purpose
-            .as_ref()
-            .is_some_and(|p| self.cfg.serving_purposes.contains(p));
         let mut level = capped(
             Level::of(score, &self.cfg.thresholds),
             &mut signals,
@@ -604,6 +655,37 @@ fn request_hash(system: &str, prompt: &str) -> u64 {
     }
 }
 
+/// The cell of a request not answered at length (not counted in `topics`).
+pub(crate) const NO_CELL: u8 = u8::MAX;
+
+/// What a key's window is measured against for `surge`: the median of its
+/// own daily requests over the full days before the window (from its first
+/// request in the rhythm window; idle days count as 0), or, for a key with
+/// less than a day of earlier history, its team's typical key; and what it
+/// is.
+fn baseline(w: &KeyWindow, now: i64, window: i64, team: Option<f64>) -> Option<(f64, String)> {
+    const DAY_H: i64 = 24;
+    let start_h = (now - window).div_euclid(3_600_000);
+    let first = *w.hours.keys().next()?;
+    let days = (start_h - first) / DAY_H;
+    if days >= 1 {
+        let mut per_day = vec![0u64; days as usize];
+        for (h, c) in w.hours.range(..start_h) {
+            let d = (start_h - 1 - h) / DAY_H;
+            if let Some(x) = per_day.get_mut(d as usize) {
+                *x += u64::from(*c);
+            }
+        }
+        per_day.sort_unstable();
+        let median = per_day[per_day.len() / 2] as f64;
+        return Some((
+            median,
+            format!("its median day over the {days} days before"),
+        ));
+    }
+    team.map(|t| (t, "its team's typical key".to_owned()))
+}
+
 /// Follow-ups of one sent turn that count as a conversation (a person may
 /// ask again or rephrase a couple of times).
 const FOLLOW_UPS_PER_TURN: u8 = 3;
@@ -654,6 +736,9 @@ fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
             Box::new(move |e: &Ev| Some(e.template) == top)
         }
         Some("reasoning") => Box::new(|e: &Ev| e.flags & REASONING != 0),
+        Some("public_set" | "pool_split") => Box::new(|e: &Ev| e.known != 0),
+        Some("harvest") => Box::new(|e: &Ev| e.flags & HARVEST != 0),
+        Some("topics") => Box::new(|e: &Ev| e.cell != NO_CELL),
         Some("parameters") => Box::new(|e: &Ev| e.flags & PARAMS != 0),
         Some("limit_time" | "limit_429_rate" | "limit_retries") => {
             Box::new(|e: &Ev| e.flags & LIMITED != 0)
@@ -709,5 +794,8 @@ pub(crate) fn test_observation(
         probing_params: false,
         sampling: (1000, 1000),
         vector: None,
+        end_user: None,
+        params: 0,
+        latency_ms: 0,
     }
 }

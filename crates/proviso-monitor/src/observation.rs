@@ -54,6 +54,13 @@ pub struct Observation {
     /// The prompt's vector from an embeddings model, when one is configured
     /// (none: the built-in hashed n-gram vector).
     pub vector: Option<Vec<f32>>,
+    /// The end user the request names (`user` or `safety_identifier`): a
+    /// product key serves many.
+    pub end_user: Option<String>,
+    /// The generation parameters the request sets ([`params_signature`]).
+    pub params: u64,
+    /// How long the exchange took, ms (requests in flight at once).
+    pub latency_ms: u64,
 }
 
 impl Observation {
@@ -123,8 +130,67 @@ impl Observation {
             probing_params,
             sampling: (milli(num("temperature"), 1.0), milli(num("top_p"), 1.0)),
             vector: None,
+            end_user: end_user(&body),
+            params: params_signature(&body),
+            latency_ms: r.latency_ms,
         })
     }
+}
+
+/// The end user a request names: `user`, or `safety_identifier` (the name
+/// OpenAI gives it now).
+pub fn end_user(body: &Value) -> Option<String> {
+    ["user", "safety_identifier"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_str))
+        .filter(|u| !u.is_empty())
+        .map(|u| u.chars().take(128).collect())
+}
+
+/// Fields of a request that are its content, its routing or its caller,
+/// not how it asks to be answered.
+const NOT_PARAMS: &[&str] = &[
+    "messages",
+    "input",
+    "prompt",
+    "instructions",
+    "model",
+    "stream",
+    "stream_options",
+    "user",
+    "safety_identifier",
+    "metadata",
+    "previous_response_id",
+    "store",
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "parallel_tool_calls",
+];
+
+/// A signature of the generation parameters a request sets (`max_tokens`,
+/// `temperature`, `stop`, `seed`, `response_format`, …: every field but its
+/// content, model, stream options, tools and caller), 0 when it sets none.
+/// Keys of one campaign, run by one script, share an unusual one.
+pub fn params_signature(body: &Value) -> u64 {
+    let Some(m) = body.as_object() else {
+        return 0;
+    };
+    let mut fields: Vec<(&String, &Value)> = m
+        .iter()
+        .filter(|(k, _)| !NOT_PARAMS.contains(&k.as_str()))
+        .collect();
+    if fields.is_empty() {
+        return 0;
+    }
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let text = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\u{1}");
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes()).max(1)
 }
 
 /// Tokens of a text, estimated (four characters a token, as OpenAI's
@@ -310,6 +376,32 @@ mod tests {
         assert_eq!(o.client.as_deref(), Some("10.0.0.1"));
         assert_eq!(o.sampling, (700, 1000));
         assert_eq!((o.prompt_tokens, o.completion_tokens), (5, 50));
+        assert_ne!(o.params, 0);
+        assert_eq!(o.end_user, None);
+    }
+
+    #[test]
+    fn params_signature_ignores_content_and_order() {
+        let a: Value = serde_json::from_str(
+            r#"{"model":"a","messages":[{"role":"user","content":"x"}],"max_tokens":900,"temperature":0.3,"user":"u1"}"#,
+        )
+        .unwrap();
+        let b: Value = serde_json::from_str(
+            r#"{"temperature":0.3,"max_tokens":900,"model":"b","messages":[{"role":"user","content":"y"}],"user":"u2"}"#,
+        )
+        .unwrap();
+        let c: Value = serde_json::from_str(
+            r#"{"model":"b","messages":[],"max_tokens":901,"temperature":0.3}"#,
+        )
+        .unwrap();
+        let none: Value =
+            serde_json::from_str(r#"{"model":"b","messages":[],"stream":true}"#).unwrap();
+        assert_eq!(params_signature(&a), params_signature(&b));
+        assert_ne!(params_signature(&a), params_signature(&c));
+        assert_eq!(params_signature(&none), 0);
+        assert_eq!(end_user(&a).as_deref(), Some("u1"));
+        let s: Value = serde_json::from_str(r#"{"safety_identifier":"h-7"}"#).unwrap();
+        assert_eq!(end_user(&s).as_deref(), Some("h-7"));
     }
 
     #[test]

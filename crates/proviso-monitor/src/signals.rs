@@ -8,7 +8,10 @@ use crate::fxhash::{FastMap as HashMap, FastSet as HashSet};
 
 use serde::Serialize;
 
+use crate::NO_CELL;
 use crate::config::MonitorConfig;
+use crate::known::KnownSets;
+use crate::topics::CELLS;
 use crate::window::{Ev, HARVEST, LIMITED, MAX_TOKENS, PARAMS, REASONING, YIELD};
 
 /// One signal's value and its part in the score.
@@ -32,6 +35,12 @@ pub(crate) struct View<'a> {
     pub hours: BTreeMap<i64, u32>,
     /// Harvest requests in the rhythm window (a week).
     pub harvest_week: u64,
+    /// The known instruction sets.
+    pub known: &'a KnownSets,
+    /// The key serves many people (its purpose is a serving one).
+    pub serving: bool,
+    /// What the window's volume is measured against, for `surge`.
+    pub baseline: Option<(f64, String)>,
 }
 
 /// Raw values before weighting.
@@ -209,32 +218,198 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
             swept.len()
         ),
     ));
+    out.push(public_set(view, cfg));
+    out.push(topics(&yielding, view.serving));
+    out.push(pace(ev));
+    out.push(concurrency(ev));
+    out.push(surge(n, view.baseline.as_ref()));
     out
+}
+
+/// Distinct items of the best-covered known instruction set asked in the
+/// window, against `public_set_high`.
+fn public_set(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) {
+    let mut by_set: BTreeMap<usize, HashSet<u32>> = BTreeMap::new();
+    for e in &view.events {
+        if e.known != 0 {
+            by_set
+                .entry(view.known.set_of(e.known - 1))
+                .or_default()
+                .insert(e.known);
+        }
+    }
+    let Some((set, items)) = by_set
+        .iter()
+        .max_by_key(|(s, i)| (i.len(), std::cmp::Reverse(**s)))
+    else {
+        return (
+            "public_set",
+            0.0,
+            "no instruction of a known public set asked".into(),
+        );
+    };
+    (
+        "public_set",
+        clamp(items.len() as f64 / f64::from(cfg.public_set_high.max(1))),
+        format!(
+            "{} distinct instructions of the public set {} ({} items) asked in the window (high {})",
+            items.len(),
+            view.known.name(*set),
+            view.known.size(*set),
+            cfg.public_set_high
+        ),
+    )
+}
+
+/// Answers at length of fewer than this many requests say nothing of
+/// breadth.
+const TOPICS_MIN: usize = 20;
+
+/// The (topic, instruction type) cells the answers at length walk through:
+/// how many, and how evenly (normalised entropy over the cells touched).
+/// 0 up to 12 cells, 1 from 40 cells walked evenly.
+fn topics(yielding: &[&Ev], serving: bool) -> (&'static str, f64, String) {
+    let mut counts = vec![0f64; CELLS];
+    let mut n = 0usize;
+    for e in yielding {
+        if e.cell != NO_CELL {
+            counts[usize::from(e.cell) % CELLS] += 1.0;
+            n += 1;
+        }
+    }
+    let touched: Vec<f64> = counts.into_iter().filter(|c| *c > 0.0).collect();
+    let even = entropy(&touched);
+    let value = if n < TOPICS_MIN {
+        0.0
+    } else {
+        clamp((touched.len() as f64 - 12.0) / 28.0) * even
+    };
+    let detail = format!(
+        "{} of {CELLS} topic × instruction-type cells walked by {n} answers at length (evenness {even:.2})",
+        touched.len()
+    );
+    if serving {
+        return (
+            "topics",
+            0.0,
+            format!(
+                "{detail}; not counted for a key serving many people (its users walk every topic)"
+            ),
+        );
+    }
+    ("topics", value, detail)
+}
+
+/// Requests per active minute: a person reads an answer before asking
+/// again (about one a minute); 0 up to two, 1 from ten.
+fn pace(ev: &[&Ev]) -> (&'static str, f64, String) {
+    let mut minutes = 0usize;
+    let mut last = i64::MIN;
+    for e in ev {
+        let m = e.t.div_euclid(60_000);
+        if m != last {
+            minutes += 1;
+            last = m;
+        }
+    }
+    let p = ev.len() as f64 / minutes.max(1) as f64;
+    (
+        "pace",
+        if ev.len() < 20 {
+            0.0
+        } else {
+            clamp((p - 2.0) / 8.0)
+        },
+        format!("{:.1} requests per active minute over {minutes} minutes", p),
+    )
+}
+
+/// The most requests in flight at once among the last 512 (arrival plus
+/// latency): 0 up to two, 1 from eight.
+fn concurrency(ev: &[&Ev]) -> (&'static str, f64, String) {
+    let start = ev.len().saturating_sub(512);
+    let mut ends: std::collections::BinaryHeap<std::cmp::Reverse<i64>> =
+        std::collections::BinaryHeap::new();
+    let mut peak = 0usize;
+    for e in &ev[start..] {
+        while ends.peek().is_some_and(|r| r.0 <= e.t) {
+            ends.pop();
+        }
+        ends.push(std::cmp::Reverse(e.t + i64::from(e.latency_ms)));
+        peak = peak.max(ends.len());
+    }
+    (
+        "concurrency",
+        clamp((peak as f64 - 2.0) / 6.0),
+        format!("at most {peak} requests in flight at once"),
+    )
+}
+
+/// The window's requests against the baseline (at least 20): 0 up to three
+/// times it, 1 from twelve times.
+fn surge(n: usize, baseline: Option<&(f64, String)>) -> (&'static str, f64, String) {
+    match baseline {
+        None => (
+            "surge",
+            0.0,
+            format!("{n} requests in the window; no earlier day or team to compare with"),
+        ),
+        Some((b, what)) => {
+            let ratio = n as f64 / b.max(20.0);
+            (
+                "surge",
+                clamp((ratio - 3.0) / 9.0),
+                format!("{n} requests in the window, {ratio:.1}x {what} ({b:.0})"),
+            )
+        }
+    }
 }
 
 /// Distinct self-contained instructions answered at length in the window
 /// (a day), and harvest requests in the week, against what a person asks:
-/// the larger of the two shares of their highs.
+/// the larger of the two shares of their highs. For a key serving many
+/// people that names them (`user`, `safety_identifier`) on nine in ten of
+/// its harvest requests, what one person asks is counted per end user: the
+/// busiest end user's share of the day's high, or `named_users_key_share`
+/// (a half) of the key's share, whichever is larger (a product's users
+/// together ask a harvest's worth; a script that invents a user per
+/// request still shows at half).
 fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) {
-    let day: HashSet<u64> = view
-        .events
-        .iter()
-        .filter(|e| e.flags & HARVEST != 0)
-        .map(|e| e.exact)
-        .collect();
+    let mut day: HashSet<u64> = HashSet::default();
+    let mut by_user: HashMap<u32, HashSet<u64>> = HashMap::default();
+    let (mut all, mut named) = (0usize, 0usize);
+    for e in view.events.iter().filter(|e| e.flags & HARVEST != 0) {
+        day.insert(e.exact);
+        all += 1;
+        if e.user != 0 {
+            named += 1;
+            by_user.entry(e.user).or_default().insert(e.exact);
+        }
+    }
     let d = day.len() as f64 / f64::from(cfg.harvest_day_high.max(1));
     let w = view.harvest_week as f64 / f64::from(cfg.harvest_week_high.max(1));
-    (
-        "harvest",
-        clamp(d.max(w)),
-        format!(
-            "{} distinct self-contained instructions answered at length in the window (high {}), {} such requests in the week (high {})",
-            day.len(),
-            cfg.harvest_day_high,
-            view.harvest_week,
-            cfg.harvest_week_high
-        ),
-    )
+    let key = clamp(d.max(w));
+    let detail = format!(
+        "{} distinct self-contained instructions answered at length in the window (high {}), {} such requests in the week (high {})",
+        day.len(),
+        cfg.harvest_day_high,
+        view.harvest_week,
+        cfg.harvest_week_high
+    );
+    if view.serving && all > 0 && named * 10 >= all * 9 {
+        let top = by_user.values().map(HashSet::len).max().unwrap_or(0);
+        let user = clamp(top as f64 / f64::from(cfg.harvest_day_high.max(1)));
+        return (
+            "harvest",
+            user.max(key * cfg.named_users_key_share),
+            format!(
+                "{detail}; counted per end user (the key serves many people and names them): the busiest of {} end users asked {top}, the key as a whole counts {}",
+                by_user.len(),
+                cfg.named_users_key_share
+            ),
+        );
+    }
+    ("harvest", key, detail)
 }
 
 /// The family of a signal: what kind of evidence it is. Enforcement beyond
@@ -242,9 +417,10 @@ fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) 
 pub(crate) fn family(name: &str) -> &'static str {
     match name {
         "output_ratio" | "max_tokens_share" | "harvest" | "parameters" => "yield",
-        "template_share" | "coverage" | "reasoning" | "shift" | "spread" => "content",
+        "template_share" | "coverage" | "reasoning" | "shift" | "spread" | "public_set"
+        | "topics" | "pool_split" => "content",
         "volume" | "limit_time" | "limit_429_rate" | "limit_retries" | "flat_rhythm"
-        | "regular_timing" | "sync_bursts" => "automation",
+        | "regular_timing" | "sync_bursts" | "pace" | "concurrency" | "surge" => "automation",
         // A shared address may link keys; it is never evidence.
         _ => "link",
     }
@@ -395,6 +571,9 @@ pub(crate) fn weigh(
                 | "flat_rhythm"
                 | "regular_timing"
                 | "shift"
+                | "pace"
+                | "concurrency"
+                | "surge"
         );
         let factor = if bounded && automation { 0.5 } else { 1.0 };
         let contribution = weight * value * confidence * factor;
@@ -425,6 +604,11 @@ mod tests {
             template,
             exact,
             sampling: (1000, 1000),
+            cell: 0,
+            known: 0,
+            user: 0,
+            params: 0,
+            latency_ms: 0,
         }
     }
 
@@ -441,6 +625,9 @@ mod tests {
             events: evs.iter().collect(),
             hours,
             harvest_week: evs.iter().filter(|e| e.flags & HARVEST != 0).count() as u64,
+            known: Box::leak(Box::new(KnownSets::default())),
+            serving: false,
+            baseline: None,
         }
     }
 
@@ -801,5 +988,277 @@ mod purpose_tests {
             .count();
         // the first request, and all but the first three continuations
         assert_eq!(harvest, 1 + 7);
+    }
+}
+
+#[cfg(test)]
+mod new_signal_tests {
+    use super::*;
+    use crate::Monitor;
+    use crate::ladder::Level;
+
+    const T0: i64 = 1_780_000_000_000;
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 86_400_000;
+
+    fn items() -> Vec<String> {
+        include_str!("../data/alpaca_eval.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<String>(l).ok())
+            .filter(|s| s.split_whitespace().count() >= 6)
+            .collect()
+    }
+
+    /// Six pseudo-random words: no two prompts alike, no topic, no set.
+    fn words(i: usize) -> String {
+        let mut x = (i as u64 + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..6)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (0..5)
+                    .map(|j| char::from(b'a' + ((x >> (j * 5)) % 26) as u8))
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn obs(key: &str, t: i64, prompt: &str) -> crate::Observation {
+        crate::Observation {
+            completion_tokens: 400,
+            purpose: Some("research".into()),
+            ..crate::test_observation(key, "t", "10.0.0.1", t, prompt)
+        }
+    }
+
+    fn signal(m: &mut Monitor, key: &str, name: &str) -> (f64, String) {
+        m.evaluate_all();
+        m.key_report(key)
+            .and_then(|r| r.signals.iter().find(|s| s.name == name))
+            .map_or((-1.0, String::new()), |s| (s.value, s.detail.clone()))
+    }
+
+    #[test]
+    fn public_set_counts_distinct_items_of_a_known_set() {
+        let items = items();
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        m.observe(&obs("k", T0, &items[0]));
+        let (v, d) = signal(&mut m, "k", "public_set");
+        assert!((v - 1.0 / 50.0).abs() < 1e-9, "{v} {d}");
+        assert!(d.contains("alpaca_eval"), "{d}");
+        // Asked again and again: one item.
+        for i in 0..30 {
+            m.observe(&obs("k", T0 + i * MIN, &items[0]));
+        }
+        assert!((signal(&mut m, "k", "public_set").0 - 0.02).abs() < 1e-9);
+        for (i, it) in items.iter().enumerate().take(60) {
+            m.observe(&obs("k", T0 + 40 * MIN + i as i64 * MIN, it));
+        }
+        assert_eq!(signal(&mut m, "k", "public_set").0, 1.0);
+        // Other words: nothing.
+        let mut p = Monitor::new(MonitorConfig::default()).unwrap();
+        for i in 0..100 {
+            p.observe(&obs("k", T0 + i as i64 * MIN, &words(i)));
+        }
+        assert_eq!(signal(&mut p, "k", "public_set").0, 0.0);
+        // A long idle: the window forgot; a clock jump back changes nothing.
+        m.observe(&obs("k", T0 + 3 * DAY, "hello again my friend"));
+        assert_eq!(signal(&mut m, "k", "public_set").0, 0.0);
+        m.observe(&obs("k", T0, &items[5]));
+        assert!((signal(&mut m, "k", "public_set").0 - 0.02).abs() < 1e-9);
+        // No set configured: no signal.
+        let cfg = MonitorConfig {
+            instruction_sets: Vec::new(),
+            ..MonitorConfig::default()
+        };
+        let mut q = Monitor::new(cfg).unwrap();
+        q.observe(&obs("k", T0, &items[0]));
+        assert_eq!(signal(&mut q, "k", "public_set").0, 0.0);
+        // A set that cannot be read is a configuration error naming it.
+        let bad = MonitorConfig {
+            instruction_sets: vec!["/nonexistent/set.jsonl".into()],
+            ..MonitorConfig::default()
+        };
+        let e = Monitor::new(bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("instruction_sets") && e.contains("/nonexistent/set.jsonl"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn topics_are_broad_for_an_enumeration_and_narrow_for_a_product() {
+        let items = items();
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        m.observe(&obs("k", T0, &items[0]));
+        assert_eq!(signal(&mut m, "k", "topics").0, 0.0, "one request");
+        for (i, it) in items.iter().enumerate().take(300) {
+            m.observe(&obs("k", T0 + i as i64 * 20_000, it));
+        }
+        let (v, d) = signal(&mut m, "k", "topics");
+        assert!(v > 0.6, "{v} {d}");
+        // A support bot: the same few topics and types, worded many ways.
+        let mut p = Monitor::new(MonitorConfig::default()).unwrap();
+        let asks = [
+            "my laptop battery",
+            "the phone app",
+            "my wifi network",
+            "the website login",
+        ];
+        for i in 0..300usize {
+            let q = format!("Why does {} keep failing after update {}?", asks[i % 4], i);
+            p.observe(&obs("k", T0 + i as i64 * 20_000, &q));
+        }
+        let (v, d) = signal(&mut p, "k", "topics");
+        assert!(v < 0.05, "{v} {d}");
+        // Serving many people: shown, not counted.
+        let mut s = Monitor::new(MonitorConfig::default()).unwrap();
+        for (i, it) in items.iter().enumerate().take(300) {
+            s.observe(&crate::Observation {
+                purpose: Some("product".into()),
+                ..obs("k", T0 + i as i64 * 20_000, it)
+            });
+        }
+        let (v, d) = signal(&mut s, "k", "topics");
+        assert_eq!(v, 0.0);
+        assert!(d.contains("serving many people"), "{d}");
+    }
+
+    #[test]
+    fn pace_and_concurrency_tell_a_script_from_a_person() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        // Eight in flight at once, every two seconds.
+        for i in 0..200usize {
+            m.observe(&crate::Observation {
+                latency_ms: 16_000,
+                ..obs("k", T0 + i as i64 * 2_000, &words(i))
+            });
+        }
+        assert_eq!(signal(&mut m, "k", "pace").0, 1.0);
+        let (c, d) = signal(&mut m, "k", "concurrency");
+        assert_eq!(c, 1.0, "{d}");
+        // A person: one question a minute or two, one at a time.
+        let mut p = Monitor::new(MonitorConfig::default()).unwrap();
+        p.observe(&obs("p", T0, "one"));
+        assert_eq!(signal(&mut p, "p", "pace").0, 0.0, "one request");
+        for i in 0..60usize {
+            p.observe(&crate::Observation {
+                latency_ms: 9_000,
+                ..obs("p", T0 + 60_000 + i as i64 * 90_000, &words(i))
+            });
+        }
+        assert_eq!(signal(&mut p, "p", "pace").0, 0.0);
+        assert_eq!(signal(&mut p, "p", "concurrency").0, 0.0);
+        // A clock jump back: taken as the last time; the latency of a
+        // request never reaches into the past.
+        p.observe(&crate::Observation {
+            latency_ms: 9_000,
+            ..obs("p", T0, "late")
+        });
+        assert!(signal(&mut p, "p", "concurrency").0 <= 0.0);
+    }
+
+    #[test]
+    fn surge_is_measured_against_the_key_and_then_its_team() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        // A week of 40 a day, then 1,000 in a day.
+        for d in 0..6i64 {
+            for i in 0..40i64 {
+                m.observe(&obs(
+                    "k",
+                    T0 + d * DAY + i * 10 * MIN,
+                    &words((d * 40 + i) as usize),
+                ));
+            }
+        }
+        let (v, d) = signal(&mut m, "k", "surge");
+        assert_eq!(v, 0.0, "{d}");
+        for i in 0..1_000i64 {
+            m.observe(&obs(
+                "k",
+                T0 + 6 * DAY + i * 30_000,
+                &words(10_000 + i as usize),
+            ));
+        }
+        let (v, d) = signal(&mut m, "k", "surge");
+        assert!(v > 0.5 && d.contains("median day"), "{v} {d}");
+        // A new key: its team's typical key (three or more active).
+        let mut t = Monitor::new(MonitorConfig::default()).unwrap();
+        t.observe(&obs("new", T0, "first"));
+        assert!(signal(&mut t, "new", "surge").1.contains("no earlier day"));
+        for k in 0..4usize {
+            for i in 0..30i64 {
+                t.observe(&obs(
+                    &format!("peer{k}"),
+                    T0 + i * MIN,
+                    &words(k * 100 + i as usize),
+                ));
+            }
+        }
+        for i in 0..900i64 {
+            t.observe(&obs(
+                "new",
+                T0 + 31 * MIN + i * 20_000,
+                &words(5_000 + i as usize),
+            ));
+        }
+        let (v, d) = signal(&mut t, "new", "surge");
+        assert!(v > 0.5 && d.contains("team"), "{v} {d}");
+        // A long idle and a jump back in time: no surge from the past.
+        t.observe(&obs("new", T0 + 30 * DAY, "back"));
+        assert_eq!(signal(&mut t, "new", "surge").0, 0.0);
+    }
+
+    #[test]
+    fn a_product_naming_its_users_is_counted_per_user() {
+        let product = |user: &dyn Fn(usize) -> String| {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            let mut worst = Level::Ok;
+            for i in 0..400usize {
+                let o = crate::Observation {
+                    purpose: Some("product".into()),
+                    end_user: Some(user(i)),
+                    ..obs("k", T0 + i as i64 * 60_000, &words(i))
+                };
+                for d in m.observe(&o) {
+                    worst = worst.max(d.level);
+                }
+            }
+            let (v, d) = signal(&mut m, "k", "harvest");
+            (v, d, worst)
+        };
+        // 400 questions from 100 people: the key counts half.
+        let (v, d, _) = product(&|i| format!("emp-{}", i % 100));
+        assert!((v - 0.5).abs() < 1e-9, "{v} {d}");
+        assert!(d.contains("of 100 end users asked 4"), "{d}");
+        // One of them asks 300: that person is the harvest.
+        let (v, d, _) = product(&|i| {
+            if i < 300 {
+                "mallory".into()
+            } else {
+                format!("emp-{i}")
+            }
+        });
+        assert_eq!(v, 1.0, "{d}");
+        // The one-request case, and a key that trusts its user ids.
+        let cfg = MonitorConfig {
+            named_users_key_share: 0.0,
+            ..MonitorConfig::default()
+        };
+        let mut m = Monitor::new(cfg).unwrap();
+        for i in 0..400usize {
+            m.observe(&crate::Observation {
+                purpose: Some("product".into()),
+                end_user: Some(format!("emp-{}", i % 100)),
+                ..obs("k", T0 + i as i64 * 60_000, &words(i))
+            });
+        }
+        let (v, _) = signal(&mut m, "k", "harvest");
+        assert!((v - 4.0 / 200.0).abs() < 1e-9, "{v}");
     }
 }

@@ -33,6 +33,15 @@ pub(crate) struct Ev {
     pub template: u32,
     pub exact: u64,
     pub sampling: (i32, i32),
+    /// Topic × instruction type ([`crate::topics::cell`]).
+    pub cell: u8,
+    /// The item of a known instruction set it asks, plus one (0: none).
+    pub known: u32,
+    /// The end user's hash (0: none named).
+    pub user: u32,
+    /// The generation parameters' signature, truncated (0: none set).
+    pub params: u32,
+    pub latency_ms: u32,
 }
 
 /// Most events a key keeps in its window (the oldest go first).
@@ -121,6 +130,17 @@ impl KeyWindow {
         }
     }
 
+    /// Whether nine in ten of its harvest requests (one or more) name an
+    /// end user.
+    pub fn names_end_users(&self) -> bool {
+        let (mut all, mut named) = (0usize, 0usize);
+        for e in self.events.iter().filter(|e| e.flags & HARVEST != 0) {
+            all += 1;
+            named += usize::from(e.user != 0);
+        }
+        all > 0 && named * 10 >= all * 9
+    }
+
     pub fn note_client(&mut self, c: &str) {
         if !self.clients.iter().any(|x| x == c) && self.clients.len() < 16 {
             self.clients.push(c.to_owned());
@@ -142,6 +162,11 @@ mod tests {
             template: 0,
             exact: t as u64,
             sampling: (1000, 1000),
+            cell: 0,
+            known: 0,
+            user: 0,
+            params: 0,
+            latency_ms: 0,
         }
     }
 

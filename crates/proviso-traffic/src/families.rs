@@ -13,6 +13,8 @@
 //! | `paraphrased_scaffold` | tune | instruction-response generation, the scaffold reworded every request |
 //! | `false_evaluation` | tune | dataset instructions enumerated under a declared `evaluation` purpose |
 //! | `fake_history` | tune | every instruction written as the follow-up of one greeting sent once |
+//! | `rotating_users` | tune | a `product` key harvesting dataset instructions under a new invented end user every one to three requests |
+//! | `staggered_pool` | tune | campaigns of ten keys in ten teams, disjoint slices of one instruction pool, started hours apart, at a person's pace |
 //! | `plain_dataset` | held out | distinct dataset instructions as plain user turns under the most common system prompt, long answers, every 1–4 s |
 //! | `system_instructions` | held out | the instruction in the system message, a bare user turn |
 //! | `human_paced` | held out | dataset instructions in sessions with jitter and pauses, working hours only |
@@ -25,6 +27,7 @@
 //! | --- | --- | --- |
 //! | `chat` | tune / held out | people: weekdays, their own hours, bursty sessions of ordinary questions, some behind shared office addresses |
 //! | `healthcheck` | tune | `hi <n>` every 50 ms for two minutes (a liveness probe) |
+//! | `assistant` | tune | an internal assistant: one `product` key serving 100–300 named employees (`user`), ordinary questions answered at length |
 //! | `rag` | tune | a fixed system prompt, retrieved documents and a user's question |
 //! | `classification` | held out | a fixed prompt over varying customer reviews, a one-word answer, at machine speed |
 //! | `translation` | tune (held out in its first run, then corrected: see docs/monitor.md) | a fixed instruction over varying documents |
@@ -361,6 +364,57 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
         }
     }
 
+    // A product key harvesting under invented end users: a new `user`
+    // every one to three requests, so that no end user asks much.
+    for i in 0..n {
+        let k = b.key(
+            format!("rotating-{i:02}"),
+            &format!("apps-r{i}"),
+            "product",
+            "rotating_users",
+            Role::Extraction,
+            Split::Tune,
+        );
+        let client = format!("198.18.8.{}", i + 1);
+        let mut t = s0 + b.rng.random_range(0..DAY);
+        let mut user = String::new();
+        let mut left = 0;
+        for _ in 0..cap {
+            if left == 0 {
+                user = format!("u-{:08x}", b.rng.random::<u32>());
+                left = b.rng.random_range(1..4);
+            }
+            left -= 1;
+            let mut body = chat(None, b.instruction(), &[]);
+            body["user"] = json!(user);
+            b.push(t, k, &client, body, true, None);
+            t += b.rng.random_range(2_000..8_000);
+        }
+    }
+    // Campaigns of ten keys in ten teams enumerating disjoint slices of one
+    // pool, started hours apart and paced like people (no two in step).
+    let mut staggered: Vec<String> = corpus.alpaca_eval.clone();
+    for c in 0..opt.campaigns {
+        staggered.shuffle(&mut b.rng);
+        for m in 0..10usize {
+            let k = b.key(
+                format!("stagger{c}-{m:02}"),
+                &format!("guild{c}-{m}"),
+                "research",
+                "staggered_pool",
+                Role::Extraction,
+                Split::Tune,
+            );
+            let client = format!("198.20.{c}.{}", m + 1);
+            let mut t = s0 + (c as i64) * DAY + (m as i64) * b.rng.random_range(HOUR..3 * HOUR);
+            for j in 0..40usize {
+                let ins = staggered.get(m * 40 + j).cloned().unwrap_or_default();
+                b.push(t, k, &client, chat(None, ins, &[]), true, None);
+                t += b.rng.random_range(30_000..90_000);
+            }
+        }
+    }
+
     // --- extraction, held out ---
     b.steady(
         steady(
@@ -512,6 +566,36 @@ pub fn families(corpus: &Corpus, opt: &FamilyOptions) -> Scenario {
         }
     }
     let p = opt.product_keys;
+    // Internal assistants: one key each, serving 100 to 300 employees who
+    // are named in `user`, on working days; answers at length.
+    for i in 0..p.div_ceil(2) {
+        let k = b.key(
+            format!("assistant-{i:02}"),
+            &format!("apps-{i}"),
+            "product",
+            "assistant",
+            Role::Benign,
+            Split::Tune,
+        );
+        let client = format!("10.9.0.{}", i + 1);
+        let staff = b.rng.random_range(100..300);
+        for e in 0..staff {
+            let user = format!("emp-{i}-{e}");
+            for d in 0..3i64 {
+                for _ in 0..b.rng.random_range(0..5) {
+                    let mut t = s0 + d * DAY + 8 * HOUR + b.rng.random_range(0..10 * HOUR);
+                    for _ in 0..b.rng.random_range(1..4) {
+                        let mut body = json!({"model": "gpt-4o-mini", "messages": [
+                            {"role": "system", "content": "You are the company's internal assistant. Be accurate and concise."},
+                            {"role": "user", "content": b.question()}]});
+                        body["user"] = json!(user);
+                        b.push(t, k, &client, body, false, None);
+                        t += b.rng.random_range(30_000..400_000);
+                    }
+                }
+            }
+        }
+    }
     for i in 0..p.min(10) {
         let k = b.key(
             format!("health-{i:02}"),

@@ -29,6 +29,10 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         probing_params: r.body.get("logprobs").is_some(),
         sampling: (1000, 1000),
         vector: None,
+        end_user: proviso_monitor::observation::end_user(&r.body),
+        params: proviso_monitor::observation::params_signature(&r.body),
+        // Answers stream at about 50 tokens a second.
+        latency_ms: 300 + answer.min(max_tokens.unwrap_or(u64::MAX)) * 20,
         prompt,
         system,
         follow_up,

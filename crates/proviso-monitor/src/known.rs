@@ -1,0 +1,348 @@
+//! Known public instruction sets: prompts that enumerate a benchmark or an
+//! instruction dataset. Each item of a set is indexed by its word 5-grams;
+//! a prompt matches an item when it contains most of the item's 5-grams
+//! (so an item wrapped in a greeting or a "please be detailed" still
+//! matches, a paraphrase does not). 5-grams that occur in many items (stock
+//! phrases such as "what is the best way to") are not indexed.
+//!
+//! One set ships with Proviso: the 805 AlpacaEval instructions
+//! (tatsu-lab/alpaca_eval, Apache-2.0, `data/alpaca_eval.jsonl`). An
+//! operator adds others by file (`[monitor] instruction_sets`).
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use crate::features::{MAX_FEATURE_BYTES, exact_hash, word_hashes};
+use crate::fxhash::{FastMap, FastSet};
+
+/// Words in a shingle.
+const SHINGLE: usize = 5;
+/// Items shorter than this (in words) are not indexed: "Hi!" or "Tell me a
+/// joke" prove nothing.
+const MIN_WORDS: usize = 4;
+/// Share of an item's shingles a prompt must contain to match it.
+const CONTAINMENT: f64 = 0.6;
+/// A shingle in more items than this is a stock phrase, not indexed.
+const MAX_ITEMS_PER_SHINGLE: usize = 8;
+/// Bytes of a prompt read for matching (an item pasted after a long
+/// document is not looked for).
+const MAX_BYTES: usize = 4 * MAX_FEATURE_BYTES;
+
+/// The name of the built-in set.
+pub const BUILTIN: &str = "alpaca_eval";
+
+/// Why a set could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct SetError {
+    /// The file.
+    pub path: String,
+    /// The line (1-based), when one is at fault.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The indexed sets.
+#[derive(Default)]
+pub struct KnownSets {
+    names: Vec<String>,
+    /// Items per set.
+    sizes: Vec<u32>,
+    /// Per item (global index): its set, and the shingles it needs matched.
+    item_set: Vec<u16>,
+    item_need: Vec<u16>,
+    shingles: FastMap<u64, Vec<u32>>,
+    /// Items of fewer than [`SHINGLE`] words, by their exact hash.
+    exact: FastMap<u64, u32>,
+}
+
+/// One matched item: its global index (0-based).
+pub type Item = u32;
+
+fn shingles_of(words: &[u64]) -> FastSet<u64> {
+    words
+        .windows(SHINGLE)
+        .map(|w| {
+            w.iter().fold(0x6b6e_6f77_6e00_0001u64, |h, x| {
+                (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            })
+        })
+        .collect()
+}
+
+fn head(text: &str) -> &str {
+    if text.len() <= MAX_BYTES {
+        return text;
+    }
+    let mut end = MAX_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl KnownSets {
+    /// The built-in set alone (parsed once per process).
+    pub fn builtin() -> Arc<KnownSets> {
+        static ONCE: OnceLock<Arc<KnownSets>> = OnceLock::new();
+        ONCE.get_or_init(|| {
+            let mut k = KnownSets::default();
+            let items = parse(
+                include_str!("../data/alpaca_eval.jsonl"),
+                "alpaca_eval.jsonl",
+            )
+            .unwrap_or_default();
+            k.add(BUILTIN, &items);
+            Arc::new(k)
+        })
+        .clone()
+    }
+
+    /// The sets named in `[monitor] instruction_sets`: `alpaca_eval` (the
+    /// built-in set) or a file's path.
+    pub fn load(names: &[String]) -> Result<Arc<KnownSets>, SetError> {
+        if names.len() == 1 && names[0] == BUILTIN {
+            return Ok(Self::builtin());
+        }
+        let mut k = KnownSets::default();
+        for n in names {
+            if n == BUILTIN {
+                let items = parse(
+                    include_str!("../data/alpaca_eval.jsonl"),
+                    "alpaca_eval.jsonl",
+                )?;
+                k.add(BUILTIN, &items);
+                continue;
+            }
+            let path = Path::new(n);
+            let text = std::fs::read_to_string(path).map_err(|e| SetError {
+                path: n.clone(),
+                line: None,
+                message: e.to_string(),
+            })?;
+            let items = parse(&text, n)?;
+            if items.is_empty() {
+                return Err(SetError {
+                    path: n.clone(),
+                    line: None,
+                    message: "no instructions in the file".into(),
+                });
+            }
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(n.as_str());
+            k.add(name, &items);
+        }
+        Ok(Arc::new(k))
+    }
+
+    /// Indexes `items` as the set `name`.
+    pub fn add(&mut self, name: &str, items: &[String]) {
+        if self.names.len() >= usize::from(u16::MAX) {
+            return;
+        }
+        let set = self.names.len() as u16;
+        self.names.push(name.to_owned());
+        self.sizes.push(0);
+        let mut per_item: Vec<(u32, FastSet<u64>)> = Vec::new();
+        for text in items {
+            let words = word_hashes(head(text));
+            if words.len() < MIN_WORDS {
+                continue;
+            }
+            let Ok(g) = u32::try_from(self.item_set.len()) else {
+                break;
+            };
+            self.item_set.push(set);
+            self.item_need.push(0);
+            self.sizes[usize::from(set)] += 1;
+            if words.len() < SHINGLE {
+                self.exact.insert(exact_hash(text), g);
+            } else {
+                per_item.push((g, shingles_of(&words)));
+            }
+        }
+        for (g, sh) in &per_item {
+            for s in sh {
+                self.shingles.entry(*s).or_default().push(*g);
+            }
+        }
+        self.shingles
+            .retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
+        for (g, sh) in &per_item {
+            let kept = sh.iter().filter(|s| self.shingles.contains_key(s)).count();
+            let need = (kept as f64 * CONTAINMENT).ceil() as usize;
+            // An item made only of stock phrases is never matched.
+            self.item_need[*g as usize] = if kept == 0 {
+                u16::MAX
+            } else {
+                u16::try_from(need.max(1)).unwrap_or(u16::MAX)
+            };
+        }
+    }
+
+    /// Whether no set is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.item_set.is_empty()
+    }
+
+    /// The item of a known set the text asks (the best-covered one), if any.
+    pub fn find(&self, text: &str) -> Option<Item> {
+        if self.is_empty() {
+            return None;
+        }
+        let words = word_hashes(head(text));
+        if words.len() < SHINGLE {
+            return (words.len() >= MIN_WORDS)
+                .then(|| self.exact.get(&exact_hash(text)).copied())
+                .flatten();
+        }
+        let mut counts: FastMap<u32, u16> = FastMap::default();
+        for s in shingles_of(&words) {
+            if let Some(items) = self.shingles.get(&s) {
+                for g in items {
+                    let c = counts.entry(*g).or_insert(0);
+                    *c = c.saturating_add(1);
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .filter(|(g, c)| *c >= self.item_need[*g as usize])
+            .max_by(|a, b| {
+                let share =
+                    |(g, c): &(u32, u16)| f64::from(*c) / f64::from(self.item_need[*g as usize]);
+                share(a).total_cmp(&share(b)).then(b.0.cmp(&a.0))
+            })
+            .map(|(g, _)| g)
+    }
+
+    /// The set of an item.
+    pub fn set_of(&self, item: Item) -> usize {
+        self.item_set
+            .get(item as usize)
+            .map_or(0, |s| usize::from(*s))
+    }
+
+    /// A set's name.
+    pub fn name(&self, set: usize) -> &str {
+        self.names.get(set).map_or("", String::as_str)
+    }
+
+    /// A set's indexed items.
+    pub fn size(&self, set: usize) -> u32 {
+        self.sizes.get(set).copied().unwrap_or(0)
+    }
+}
+
+/// The instructions of a set file: JSON lines (a string, or an object with
+/// `instruction`, `prompt` or `text`, and an optional `input` appended), a
+/// JSON array of the same, or plain text, one instruction a line.
+fn parse(text: &str, path: &str) -> Result<Vec<String>, SetError> {
+    fn of(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(m) => {
+                let main = ["instruction", "prompt", "text", "question"]
+                    .iter()
+                    .find_map(|k| m.get(*k).and_then(|x| x.as_str()))?;
+                match m.get("input").and_then(|x| x.as_str()) {
+                    Some(i) if !i.trim().is_empty() => Some(format!("{main}\n{i}")),
+                    _ => Some(main.to_owned()),
+                }
+            }
+            _ => None,
+        }
+    }
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let v: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| SetError {
+            path: path.into(),
+            line: Some(e.line()),
+            message: e.to_string(),
+        })?;
+        return Ok(v.iter().filter_map(of).collect());
+    }
+    let json_lines = trimmed.starts_with('{') || trimmed.starts_with('"');
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !json_lines {
+            out.push(line.to_owned());
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| SetError {
+            path: path.into(),
+            line: Some(i + 1),
+            message: e.to_string(),
+        })?;
+        out.push(of(&v).ok_or_else(|| SetError {
+            path: path.into(),
+            line: Some(i + 1),
+            message: "expected a string or an object with \"instruction\", \"prompt\", \"text\" or \"question\"".into(),
+        })?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_wrapped_matches_and_a_paraphrase_does_not() {
+        let k = KnownSets::builtin();
+        assert!(k.size(0) > 790, "{}", k.size(0));
+        let item =
+            "What are the names of some famous actors that started their careers on Broadway?";
+        let g = k.find(item).expect("the item itself");
+        assert_eq!(k.name(k.set_of(g)), BUILTIN);
+        let wrapped = format!("Hey, quick one: {item} Please be detailed.");
+        assert_eq!(k.find(&wrapped), Some(g));
+        assert_eq!(k.find(&item.to_uppercase()), Some(g));
+        assert_eq!(
+            k.find("Which well-known performers began acting on the Broadway stage before film?"),
+            None
+        );
+        assert_eq!(k.find("How do I reset my router password?"), None);
+        assert_eq!(k.find(""), None);
+    }
+
+    #[test]
+    fn files_are_read_and_errors_name_the_line() {
+        let dir = std::env::temp_dir().join(format!("proviso-known-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("mine.jsonl");
+        std::fs::write(
+            &good,
+            "{\"instruction\": \"Summarise the following article in three short bullet points\", \"input\": \"\"}\n\"Write a limerick about a cat who learns to code in Rust\"\n",
+        )
+        .unwrap();
+        let k = KnownSets::load(&[good.display().to_string()]).unwrap();
+        assert_eq!(k.name(0), "mine");
+        assert_eq!(k.size(0), 2);
+        assert!(
+            k.find("Please: write a limerick about a cat who learns to code in Rust!")
+                .is_some()
+        );
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, "\"fine line here\"\n{oops\n").unwrap();
+        let e = KnownSets::load(&[bad.display().to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("bad.jsonl:2"), "{e}");
+        let e = KnownSets::load(&["/nonexistent/x.txt".into()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/nonexistent/x.txt"), "{e}");
+        let both = KnownSets::load(&[BUILTIN.into(), good.display().to_string()]).unwrap();
+        assert_eq!(both.name(1), "mine");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
