@@ -229,6 +229,18 @@ def test_bad_monitor_config_stops_start_up_naming_key_and_line(tmp_path, body, n
     assert needle in r.stderr and "line 5" in r.stderr and "bad.toml" in r.stderr, r.stderr
 
 
+def test_an_unreadable_instruction_set_stops_start_up_naming_it(tmp_path):
+    bad = tmp_path / "set.jsonl"
+    bad.write_text('"a fine instruction to follow here"\n{not json\n')
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/d"\n[server]\nlisten = "127.0.0.1:0"\n'
+                   f'[monitor]\ninstruction_sets = ["alpaca_eval", "{bad}"]\n')
+    r = subprocess.run([str(BIN_DIR / "proviso"), "--config", str(cfg), "serve"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert "instruction_sets" in r.stderr and f"{bad}:2" in r.stderr, r.stderr
+
+
 def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
     # (200 requests of one template would rightly be throttled: the ladder
     # is off here, this test is about the queue.)
@@ -376,4 +388,46 @@ def test_held_out_families_through_the_gateway(sim, tmp_path):
     office = [k for k in benign if k["workload"] == "office_nat"]
     assert all(k["enforced"] == "ok" and k["refused_suspended"] == 0 for k in office), \
         [k for k in office if k["enforced"] != "ok"]
+    assert sim.verify().returncode == 0
+
+
+def test_end_users_known_sets_and_disjoint_slices_through_the_gateway(sim, tmp_path):
+    """Tuning families that need what the request says beyond its text,
+    through the real gateway: a product key harvesting under invented end
+    users (`user`), ten keys of ten teams asking disjoint slices of the
+    built-in set hours apart (never in step), and an internal assistant
+    naming its employees, whose harvest is counted per end user."""
+    rep = traffic(sim, tmp_path, seed=43, extra=(
+        "--families", "--family-keys", "2", "--family-cap", "200", "--users", "0",
+        "--only", "rotating_users,staggered_pool,assistant",
+        "--fake-answer-lengths", "--concurrency", "16"))
+    keys = rep["keys"]
+    by = {}
+    for k in keys:
+        by.setdefault(k["workload"], []).append(k)
+    assert len(by["rotating_users"]) == 2 and len(by["staggered_pool"]) == 10 and len(by["assistant"]) == 1
+    missed = [k["name"] for k in by["rotating_users"] + by["staggered_pool"]
+              if k["enforced"] == "ok" and k["detected_after"] is None]
+    assert not missed, missed
+    assert all(k["enforced"] in ("ok", "notice") for k in by["assistant"]), by["assistant"]
+    api = {a["key_id"]: a for a in admin(sim, "GET", "/monitor").json()}
+    # The disjoint slices made one actor of keys that never ran together:
+    # the ledger's ladder steps on them name a cluster linked that way (the
+    # cluster itself is gone from the report once its slices left the
+    # window).
+    stagger = {k["key_id"] for k in by["staggered_pool"]}
+    steps = [json.loads(r["detail"]) for r in sim.records(kind="event")
+             if r["endpoint"].startswith("monitor.") and r["key_id"] in stagger]
+    pooled = [d for d in steps if d["actor"].startswith("cluster:")
+              and any(s["name"] == "pool_split" and s["value"] > 0 for s in d["signals"])]
+    assert pooled, [(d["actor"], d["level"]) for d in steps]
+    # The assistant's harvest is counted per named end user (from the
+    # requests' `user`, as the ledger holds them).
+    a = api[by["assistant"][0]["key_id"]]
+    h = next(s for s in a["signals"] if s["name"] == "harvest")
+    assert "end users" in h["detail"], h["detail"]
+    # A rotating key asked the built-in set: named in its explanation.
+    r = api[by["rotating_users"][0]["key_id"]]
+    p = next(s for s in r["signals"] if s["name"] == "public_set")
+    assert "alpaca_eval" in p["detail"] and p["value"] > 0.5, p
     assert sim.verify().returncode == 0

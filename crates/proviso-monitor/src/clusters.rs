@@ -70,6 +70,11 @@ impl Monitor {
         let mut by_team: BTreeMap<&str, Vec<(usize, Vec<i64>)>> = BTreeMap::new();
         for (i, k) in names.iter().enumerate() {
             let w = &self.keys[*k];
+            // A key serving many people is active when its users are: its
+            // timing links it to nothing (content still may).
+            if self.serving(w) {
+                continue;
+            }
             // Events are in time order: their minutes come sorted.
             let mut mins: Vec<i64> = w.events.iter().map(|e| e.t.div_euclid(60_000)).collect();
             mins.dedup();
@@ -88,10 +93,10 @@ impl Monitor {
         // slowing down.
         let mut harvesters: Vec<(usize, Vec<i64>, f64)> = Vec::new();
         for (i, k) in names.iter().enumerate() {
-            // A key serving many people that names them harvests as many
-            // people do: its pace is theirs together.
+            // A key serving many people harvests as many people do: its
+            // pace is theirs together.
             let w = &self.keys[*k];
-            if self.serving(w) && w.names_end_users() {
+            if self.serving(w) {
                 continue;
             }
             if let Some((mins, pace)) = harvest_minutes(w) {
@@ -681,6 +686,7 @@ mod tests {
     fn obs(key: &str, team: &str, client: &str, t: i64, prompt: &str) -> Observation {
         Observation {
             completion_tokens: 400,
+            purpose: Some("research".into()),
             ..crate::test_observation(key, team, client, t, prompt)
         }
     }
@@ -827,6 +833,7 @@ mod harvest_tests {
         );
         Observation {
             completion_tokens: 400,
+            purpose: Some("research".into()),
             ..crate::test_observation(key, team, client, t, &prompt)
         }
     }
@@ -1078,6 +1085,39 @@ mod link_tests {
         }
         m.evaluate_clusters();
         assert!(!m.key_cluster.contains_key("many0"));
+    }
+
+    #[test]
+    fn a_serving_key_is_not_linked_by_its_timing() {
+        // A team's product key, busy all day, and two keys of the team
+        // harvesting in its minutes: the harvesters link, the product
+        // does not (its timing is its users').
+        let cfg = MonitorConfig {
+            min_cluster_keys: 2,
+            ..MonitorConfig::default()
+        };
+        let mut m = Monitor::new(cfg).unwrap();
+        for i in 0..600usize {
+            let t = T0 + i as i64 * 20_000;
+            m.observe(&Observation {
+                purpose: Some("product".into()),
+                team: "shop".into(),
+                ..ask("product", t, &words(1, i))
+            });
+            for h in ["h1", "h2"] {
+                m.observe(&Observation {
+                    team: "shop".into(),
+                    ..ask(
+                        h,
+                        t + 5_000,
+                        &words(2 + h.len() + usize::from(h == "h2"), i),
+                    )
+                });
+            }
+        }
+        m.evaluate_clusters();
+        assert!(m.key_cluster.contains_key("h1") && m.key_cluster.contains_key("h2"));
+        assert!(!m.key_cluster.contains_key("product"));
     }
 
     #[test]

@@ -130,17 +130,6 @@ impl KeyWindow {
         }
     }
 
-    /// Whether nine in ten of its harvest requests (one or more) name an
-    /// end user.
-    pub fn names_end_users(&self) -> bool {
-        let (mut all, mut named) = (0usize, 0usize);
-        for e in self.events.iter().filter(|e| e.flags & HARVEST != 0) {
-            all += 1;
-            named += usize::from(e.user != 0);
-        }
-        all > 0 && named * 10 >= all * 9
-    }
-
     pub fn note_client(&mut self, c: &str) {
         if !self.clients.iter().any(|x| x == c) && self.clients.len() < 16 {
             self.clients.push(c.to_owned());
