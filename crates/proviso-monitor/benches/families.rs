@@ -108,13 +108,22 @@ fn main() {
     let mut total_requests = 0usize;
     let started = std::time::Instant::now();
     for &seed in &seeds {
-        let s = families(
-            &corpus,
-            &FamilyOptions {
-                seed,
-                ..FamilyOptions::default()
-            },
-        );
+        // FAMILIES_SCENARIO=FILE: a scenario written elsewhere (a JSON
+        // `proviso_traffic::Scenario`, as bench/redteam/gen.py writes), in
+        // place of the families (the seed is then only a label).
+        let s = match std::env::var("FAMILIES_SCENARIO") {
+            Ok(path) if !path.is_empty() => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                serde_json::from_str::<proviso_traffic::Scenario>(&text).unwrap()
+            }
+            _ => families(
+                &corpus,
+                &FamilyOptions {
+                    seed,
+                    ..FamilyOptions::default()
+                },
+            ),
+        };
         total_requests += s.requests.len();
         let mut m = Monitor::new(config.clone()).unwrap();
         // key → (its requests so far, requests at its first step, highest step)

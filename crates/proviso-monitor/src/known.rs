@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::features::{MAX_FEATURE_BYTES, exact_hash, word_hashes};
-use crate::fxhash::{FastMap, FastSet};
+use crate::fxhash::FastMap;
 
 /// Words in a shingle.
 const SHINGLE: usize = 5;
@@ -60,15 +60,19 @@ pub struct KnownSets {
 /// One matched item: its global index (0-based).
 pub type Item = u32;
 
-fn shingles_of(words: &[u64]) -> FastSet<u64> {
-    words
+/// The distinct word 5-grams of a text's words, hashed, sorted.
+fn shingles_of(words: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = words
         .windows(SHINGLE)
         .map(|w| {
             w.iter().fold(0x6b6e_6f77_6e00_0001u64, |h, x| {
                 (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
             })
         })
-        .collect()
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn head(text: &str) -> &str {
@@ -146,7 +150,7 @@ impl KnownSets {
         let set = self.names.len() as u16;
         self.names.push(name.to_owned());
         self.sizes.push(0);
-        let mut per_item: Vec<(u32, FastSet<u64>)> = Vec::new();
+        let mut per_item: Vec<(u32, Vec<u64>)> = Vec::new();
         for text in items {
             let words = word_hashes(head(text));
             if words.len() < MIN_WORDS {
@@ -199,12 +203,15 @@ impl KnownSets {
                 .then(|| self.exact.get(&exact_hash(text)).copied())
                 .flatten();
         }
-        let mut counts: FastMap<u32, u16> = FastMap::default();
+        // Most prompts share no 5-gram with any item: nothing is counted.
+        let mut counts: Vec<(u32, u16)> = Vec::new();
         for s in shingles_of(&words) {
             if let Some(items) = self.shingles.get(&s) {
                 for g in items {
-                    let c = counts.entry(*g).or_insert(0);
-                    *c = c.saturating_add(1);
+                    match counts.iter_mut().find(|(x, _)| x == g) {
+                        Some((_, c)) => *c = c.saturating_add(1),
+                        None => counts.push((*g, 1)),
+                    }
                 }
             }
         }

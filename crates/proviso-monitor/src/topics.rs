@@ -252,22 +252,34 @@ fn head(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// The topic of a text: the one with most content words in it (the first
-/// on a tie); `None` when it has none.
-pub fn topic(text: &str) -> Option<u8> {
+/// Adds the content words of a text's head to `counts`.
+fn count_topics(text: &str, counts: &mut [u16; TOPICS.len()]) {
     let l = lexicon();
     let text = head(text, MAX_FEATURE_BYTES);
-    let mut counts = [0u16; TOPICS.len()];
     for h in word_hashes(text) {
         if let Some(t) = l.topic_of.get(&h) {
-            counts[usize::from(*t)] += 1;
+            counts[usize::from(*t)] = counts[usize::from(*t)].saturating_add(1);
         }
     }
     if !text.is_ascii() {
         for (w, t) in &l.zh_topics {
-            counts[usize::from(*t)] += text.matches(w).count() as u16;
+            let n = u16::try_from(text.matches(w).count()).unwrap_or(u16::MAX);
+            counts[usize::from(*t)] = counts[usize::from(*t)].saturating_add(n);
         }
     }
+}
+
+/// The topic of a text: the one with most content words in it (the first
+/// on a tie); `None` when it has none.
+pub fn topic(text: &str) -> Option<u8> {
+    let mut counts = [0u16; TOPICS.len()];
+    count_topics(text, &mut counts);
+    best(&counts)
+}
+
+/// The topic with most content words in `counts` (the first on a tie);
+/// `None` when there are none.
+fn best(counts: &[u16; TOPICS.len()]) -> Option<u8> {
     let (best, n) = counts
         .iter()
         .enumerate()
@@ -294,13 +306,13 @@ pub fn kind(user: &str) -> Option<u8> {
         .map(|(_, t)| t)
 }
 
-/// A request's cell: topic × type, in 0..[`CELLS`].
+/// A request's cell: topic (of the system and user text together) × type,
+/// in 0..[`CELLS`].
 pub fn cell(system: &str, user: &str) -> u8 {
-    let t = if system.is_empty() {
-        topic(user)
-    } else {
-        topic(&format!("{system}\n{user}"))
-    };
+    let mut counts = [0u16; TOPICS.len()];
+    count_topics(system, &mut counts);
+    count_topics(user, &mut counts);
+    let t = best(&counts);
     let k = kind(user).or_else(|| kind(system));
     let t = usize::from(t.unwrap_or(TOPICS.len() as u8));
     let k = usize::from(k.unwrap_or(TYPES.len() as u8));

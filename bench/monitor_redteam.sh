@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The monitor on workload families written apart from it
+# (bench/redteam/gen.py: written by someone who read only the monitor's
+# public documentation, never its code, and never used to choose a
+# setting), in process: detection within 1,000 requests per extraction key,
+# benign keys at notice and at throttle, with 95% intervals; with the
+# default weights and with `public_set` at 0.
+# Usage (from the project root): bench/monitor_redteam.sh [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed="${1:-1}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+out=$(mktemp -d /tmp/proviso-redteam.XXXX)
+python3 bench/redteam/gen.py --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
+FAMILIES_SCENARIO="$out/scenario.json" cargo bench -q -p proviso-monitor --bench families -- "$seed" > "$out/default.txt"
+FAMILIES_SCENARIO="$out/scenario.json" FAMILIES_WEIGHTS=public_set=0 \
+  cargo bench -q -p proviso-monitor --bench families -- "$seed" > "$out/no_public.txt"
+python3 - "$seed" "$out" <<'PY'
+import sys, pathlib
+sys.path.insert(0, "bench")
+from common import append_results
+seed, out = sys.argv[1], pathlib.Path(sys.argv[2])
+body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who read only docs/monitor.md, "
+        "docs/configuration.md and the README, never the monitor's code, its tests or its results, and asked to evade the "
+        "documented detectors while harvesting, and to write legitimate traffic that looks as suspicious as it can "
+        "(bench/redteam/README.md says what each family does). Never used to choose a setting. In process "
+        "(`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; answers as the family says, "
+        "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. Every family is held out.\n\n" % seed
+        + (out / "default.txt").read_text().strip()
+        + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
+PY
+rm -rf "$out"
