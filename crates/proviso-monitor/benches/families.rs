@@ -132,6 +132,10 @@ fn main() {
         // (an idle key's state is dropped before the scenario ends), with
         // its cluster.
         let explain = std::env::var_os("FAMILIES_EXPLAIN").is_some();
+        // FAMILIES_DEBUG=<family>: each of its keys' first step at throttle
+        // or above, with every signal's detail.
+        let debug = std::env::var("FAMILIES_DEBUG").ok();
+        let mut debugged = std::collections::HashSet::new();
         let mut last: BTreeMap<usize, usize> = BTreeMap::new();
         let mut families_seen = std::collections::HashSet::new();
         for (i, r) in s.requests.iter().enumerate() {
@@ -155,6 +159,28 @@ fn main() {
                 o.hit_max_tokens = cap.is_some_and(|c| c < full);
             }
             for d in m.observe(&o) {
+                if let Some(family) = &debug
+                    && d.level >= Level::Throttle
+                    && s.keys
+                        .iter()
+                        .any(|k| k.name == d.key && &k.workload == family)
+                    && debugged.insert(d.key.clone())
+                {
+                    let sig: Vec<String> = d
+                        .signals
+                        .iter()
+                        .filter(|x| x.contribution > 0.0 || x.name == "families")
+                        .map(|x| format!("{}={:.3} [{}]", x.name, x.contribution, x.detail))
+                        .collect();
+                    println!(
+                        "{} {} by {} score {:.2}:\n  {}",
+                        d.key,
+                        d.level,
+                        d.actor,
+                        d.score,
+                        sig.join("\n  ")
+                    );
+                }
                 let e = seen.entry(d.key.clone()).or_insert((0, None, Level::Ok));
                 if e.1.is_none() {
                     e.1 = Some(e.0);

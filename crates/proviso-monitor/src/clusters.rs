@@ -75,16 +75,16 @@ impl Monitor {
             if self.serving(w) {
                 continue;
             }
-            // Events are in time order: their minutes come sorted.
-            let mut mins: Vec<i64> = w.events.iter().map(|e| e.t.div_euclid(60_000)).collect();
-            mins.dedup();
-            if mins.len() >= 10 {
-                by_team.entry(w.team.as_str()).or_default().push((i, mins));
+            // Events are in time order: their times come sorted.
+            let skip = w.events.len().saturating_sub(DISPATCH_SAMPLE);
+            let times: Vec<i64> = w.events.iter().skip(skip).map(|e| e.t).collect();
+            if times.len() >= 10 {
+                by_team.entry(w.team.as_str()).or_default().push((i, times));
             }
         }
         for members in by_team.values() {
             let members = &members[..members.len().min(300)];
-            link_synced(members, 0.5, &mut synced, &mut uf);
+            link_dispatched_together(members, &mut synced, &mut uf);
         }
         // Harvesting in step, across teams and addresses: keys that ask
         // self-contained instructions answered at length, faster than a
@@ -145,7 +145,14 @@ impl Monitor {
         }
         for (set, keys) in &by_set {
             let size = f64::from(self.known.size(*set).max(1));
-            link_disjoint_slices(&keys[..keys.len().min(300)], size, &mut pooled, &mut uf);
+            let team = |i: usize| self.keys[names[i]].team.as_str();
+            link_disjoint_slices(
+                &keys[..keys.len().min(300)],
+                size,
+                team,
+                &mut pooled,
+                &mut uf,
+            );
         }
         let mut param_linked = vec![false; names.len()];
         let mut by_sig: BTreeMap<(u8, u32), Vec<usize>> = BTreeMap::new();
@@ -161,10 +168,12 @@ impl Monitor {
         let common = (names.len() / 20).max(5);
         for ks in by_sig.values() {
             if ks.len() >= 2 && ks.len() <= common {
-                for k in ks {
-                    param_linked[*k] = true;
-                    uf.union(ks[0], *k);
-                }
+                link_across_teams(
+                    ks,
+                    |i| self.keys[names[i]].team.as_str(),
+                    &mut param_linked,
+                    &mut uf,
+                );
             }
         }
         // A team's typical key, for `surge`.
@@ -280,6 +289,10 @@ impl Monitor {
             .copied()
             .filter(|m| {
                 let w = &self.keys[names[*m]];
+                // Many named people are not one actor with anyone.
+                if self.serving(w) && w.names_end_users() {
+                    return false;
+                }
                 let yielding = w.events.iter().filter(|e| e.flags & YIELD != 0).count();
                 let own = w
                     .events
@@ -320,7 +333,7 @@ impl Monitor {
             for (h, c) in &w.hours {
                 *hours.entry(*h).or_insert(0) += c;
             }
-            harvest_week += w.harvest_hours.values().map(|c| u64::from(*c)).sum::<u64>();
+            harvest_week += w.harvest_seen.len() as u64;
             if !teams.contains(&w.team.as_str()) {
                 teams.push(w.team.as_str());
             }
@@ -442,9 +455,10 @@ const POOL_MIN_ITEMS: usize = 10;
 /// campaign joins a group by chance, and must not sink it). Keys that each
 /// run the whole set overlap fully, and a few items each prove nothing:
 /// neither links.
-fn link_disjoint_slices(
+fn link_disjoint_slices<'t>(
     keys: &[(usize, Vec<i64>)],
     size: f64,
+    team: impl Fn(usize) -> &'t str,
     pooled: &mut [bool],
     uf: &mut UnionFind,
 ) {
@@ -489,15 +503,34 @@ fn link_disjoint_slices(
             let (e, o) = (e / 2.0, o / 2.0);
             if o <= 0.2 * e {
                 if e >= 6.0 {
-                    for &a in &g {
-                        pooled[keys[a].0] = true;
-                        uf.union(keys[g[0]].0, keys[a].0);
-                    }
+                    let members: Vec<usize> = g.iter().map(|a| keys[*a].0).collect();
+                    link_across_teams(&members, &team, pooled, uf);
                 }
                 break;
             }
             g.swap_remove(worst.1);
         }
+    }
+}
+
+/// Links the keys of a group that span two or more teams: within one team,
+/// keys share their tooling's configuration and split their work by
+/// design; across teams, the same is coordination.
+fn link_across_teams<'t>(
+    keys: &[usize],
+    team: impl Fn(usize) -> &'t str,
+    linked: &mut [bool],
+    uf: &mut UnionFind,
+) {
+    let Some(&first) = keys.first() else {
+        return;
+    };
+    if keys.iter().all(|k| team(*k) == team(first)) {
+        return;
+    }
+    for k in keys {
+        linked[*k] = true;
+        uf.union(first, *k);
     }
 }
 
@@ -620,16 +653,48 @@ fn link_harvesting_in_step(
     }
 }
 
-/// Links the keys whose active minutes overlap (Jaccard at least `min`),
-/// marking them in `synced`.
-fn link_synced(keys: &[(usize, Vec<i64>)], min: f64, synced: &mut [bool], uf: &mut UnionFind) {
+/// A key's latest requests the dispatch test reads.
+const DISPATCH_SAMPLE: usize = 512;
+/// Requests of two keys within this of each other were sent together.
+const DISPATCH_MS: i64 = 10_000;
+
+/// The share of `a`'s requests with one of `b`'s within [`DISPATCH_MS`],
+/// and the share chance would give at `b`'s rate over its span (requests
+/// arriving at random).
+fn together(a: &[i64], b: &[i64]) -> (f64, f64) {
+    let (Some(first), Some(last)) = (b.first(), b.last()) else {
+        return (0.0, 0.0);
+    };
+    let mut j = 0;
+    let mut hits = 0usize;
+    for &t in a {
+        while j < b.len() && b[j] < t - DISPATCH_MS {
+            j += 1;
+        }
+        if j < b.len() && b[j] <= t + DISPATCH_MS {
+            hits += 1;
+        }
+    }
+    let span = (last - first).max(1) as f64;
+    let rate = b.len() as f64 / span;
+    let chance = 1.0 - (-rate * 2.0 * DISPATCH_MS as f64).exp();
+    (hits as f64 / a.len().max(1) as f64, chance)
+}
+
+/// Links the keys of a team that send their requests together (dispatched
+/// by one script): half or more of each one's requests within
+/// [`DISPATCH_MS`] of one of the other's, four times what chance gives at
+/// their rates. People of one team at work in the same hours, or two busy
+/// services, are active in the same minutes; they are not dispatched
+/// together.
+fn link_dispatched_together(keys: &[(usize, Vec<i64>)], synced: &mut [bool], uf: &mut UnionFind) {
     for a in 0..keys.len() {
         for b in (a + 1)..keys.len() {
-            let (ia, ma) = &keys[a];
-            let (ib, mb) = &keys[b];
-            let inter = sorted_intersection(ma, mb);
-            let union = ma.len() + mb.len() - inter;
-            if union > 0 && inter as f64 / union as f64 >= min {
+            let (ia, ta) = &keys[a];
+            let (ib, tb) = &keys[b];
+            let (ab, chance_ab) = together(ta, tb);
+            let (ba, chance_ba) = together(tb, ta);
+            if ab >= 0.5 && ba >= 0.5 && ab >= 4.0 * chance_ab && ba >= 4.0 * chance_ba {
                 synced[*ia] = true;
                 synced[*ib] = true;
                 uf.union(*ia, *ib);
@@ -786,7 +851,34 @@ mod tests {
     }
 
     #[test]
-    fn keys_of_one_team_active_in_the_same_minutes_are_linked() {
+    fn people_of_one_team_at_work_in_the_same_hours_are_not_linked() {
+        // A class of ten in one lab session: each asks every 20–60 s for
+        // forty minutes, all in the same minutes (the minutes' Jaccard near
+        // 1), never sent together.
+        let mut m = monitor();
+        let mut x = 12_345u64;
+        for k in 0..10usize {
+            let mut t = T0 + (k as i64) * 7_000;
+            for j in 0..60usize {
+                m.observe(&obs(
+                    &format!("student{k}"),
+                    "lab",
+                    "10.1.0.1",
+                    t,
+                    &own_prompt(j, k + 10),
+                ));
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t += 20_000 + (x % 40_000) as i64;
+            }
+        }
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty(), "{:?}", m.key_cluster.keys());
+    }
+
+    #[test]
+    fn keys_of_one_team_dispatched_together_are_linked() {
         let mut m = monitor();
         for i in 0..12 {
             let t = T0 + i * 120_000;
@@ -1085,6 +1177,31 @@ mod link_tests {
         }
         m.evaluate_clusters();
         assert!(!m.key_cluster.contains_key("many0"));
+    }
+
+    #[test]
+    fn keys_of_one_team_sharing_a_configuration_or_a_split_are_not_linked_by_it() {
+        // One team's three CI keys: one cap, and one benchmark split three
+        // ways. By design, within a team.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let items = items();
+        for k in 0..3usize {
+            for j in 0..40usize {
+                let mut o = Observation {
+                    team: "eval".into(),
+                    ..ask(
+                        &format!("ci{k}"),
+                        T0 + k as i64 * 5 * HOUR + j as i64 * 60_000,
+                        &items[k * 40 + j],
+                    )
+                };
+                o.completion_tokens = 777;
+                o.hit_max_tokens = true;
+                m.observe(&o);
+            }
+        }
+        m.evaluate_clusters();
+        assert!(m.key_cluster.is_empty(), "{:?}", m.key_cluster.keys());
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub struct Weights {
     /// disjoint slices.
     pub pool_split: f64,
     /// Clusters: members sharing unusual generation parameters or one
-    /// answer length.
+    /// answer length (shown; a link, never evidence).
     pub shared_params: f64,
 }
 
@@ -122,7 +122,7 @@ impl Default for Weights {
             concurrency: 0.04,
             surge: 0.05,
             pool_split: 0.10,
-            shared_params: 0.05,
+            shared_params: 0.0,
         }
     }
 }
@@ -492,8 +492,8 @@ mod tests {
     fn every_signal_has_a_weight() {
         let w = Weights::default();
         for s in SIGNALS {
-            // A shared address is shown, never evidence.
-            if *s == "shared_client" {
+            // A shared address or shared parameters are shown, never evidence.
+            if *s == "shared_client" || *s == "shared_params" {
                 assert_eq!(w.get(s), 0.0);
                 continue;
             }

@@ -24,6 +24,10 @@ fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for ch in text.chars() {
+        if is_invisible(ch) {
+            continue;
+        }
+        let ch = fold_look_alike(ch);
         if is_cjk(ch) {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
@@ -68,6 +72,13 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
     };
     let mut buf = [0u8; 4];
     for ch in text.chars() {
+        // Invisible characters inside a word do not split it, and letters
+        // that look like Latin ones are read as them: a prompt disguised
+        // with zero-width spaces or Cyrillic look-alikes reads as its text.
+        if is_invisible(ch) {
+            continue;
+        }
+        let ch = fold_look_alike(ch);
         if is_cjk(ch) {
             flush(&mut cur, &mut out);
             out.push(xxh3_64_with_seed(ch.encode_utf8(&mut buf).as_bytes(), SEED));
@@ -83,6 +94,44 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
     }
     flush(&mut cur, &mut out);
     out
+}
+
+/// Format characters that render as nothing: soft hyphen, zero-width
+/// spaces and joiners, word joiner and invisible operators, byte-order mark.
+fn is_invisible(ch: char) -> bool {
+    matches!(ch, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Cyrillic and Greek letters drawn like Latin ones, and full-width ASCII,
+/// as the Latin (ASCII) letter.
+fn fold_look_alike(ch: char) -> char {
+    match ch {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(ch as u32 - 0xFEE0).unwrap_or(ch),
+        'а' | 'А' | 'α' | 'Α' => 'a',
+        'В' | 'Β' => 'b',
+        'с' | 'С' => 'c',
+        'ԁ' => 'd',
+        'е' | 'Е' | 'Ε' => 'e',
+        'һ' | 'Н' | 'Η' => 'h',
+        'і' | 'І' | 'ι' | 'Ι' => 'i',
+        'ј' | 'Ј' => 'j',
+        'к' | 'К' | 'κ' | 'Κ' => 'k',
+        'ӏ' => 'l',
+        'М' | 'Μ' => 'm',
+        'Ν' => 'n',
+        'о' | 'О' | 'ο' | 'Ο' => 'o',
+        'р' | 'Р' | 'ρ' | 'Ρ' => 'p',
+        'ԛ' => 'q',
+        'ѕ' | 'Ѕ' => 's',
+        'Т' | 'Τ' => 't',
+        'υ' => 'u',
+        'ν' => 'v',
+        'ԝ' => 'w',
+        'х' | 'Х' | 'χ' | 'Χ' => 'x',
+        'у' | 'У' | 'Υ' => 'y',
+        'Ζ' => 'z',
+        _ => ch,
+    }
 }
 
 fn is_cjk(ch: char) -> bool {
@@ -350,6 +399,29 @@ mod tests {
         assert!(asks_for_reasoning("Solve it. Let's think Step By Step."));
         assert!(asks_for_reasoning("请一步一步地解释"));
         assert!(!asks_for_reasoning("What is the capital of France?"));
+    }
+
+    #[test]
+    fn look_alikes_and_invisible_characters_read_as_the_text() {
+        let plain = exact_hash("What are the names of some famous actors");
+        // Cyrillic а, е, о, р, с in Latin words; zero-width space and joiner
+        // inside words; full-width letters.
+        assert_eq!(
+            exact_hash("Whаt аre the nаmes оf sоme fаmоus асtоrs"),
+            plain
+        );
+        assert_eq!(
+            exact_hash("Wh\u{200B}at are the na\u{2060}mes of so\u{200D}me famous actors"),
+            plain
+        );
+        assert_eq!(
+            exact_hash("Ｗｈａｔ are the names of some famous actors"),
+            plain
+        );
+        assert_ne!(
+            exact_hash("What are the names of some famous actresses"),
+            plain
+        );
     }
 
     #[test]

@@ -311,6 +311,9 @@ mod tests {
         let wrapped = format!("Hey, quick one: {item} Please be detailed.");
         assert_eq!(k.find(&wrapped), Some(g));
         assert_eq!(k.find(&item.to_uppercase()), Some(g));
+        // Disguised with look-alike letters and zero-width characters.
+        let disguised = "Whаt аre the nаmes of sоme fa\u{200B}mous actоrs that stаrted their careers on Broadway?";
+        assert_eq!(k.find(disguised), Some(g));
         assert_eq!(
             k.find("Which well-known performers began acting on the Broadway stage before film?"),
             None

@@ -212,9 +212,16 @@ impl Monitor {
         if w.followed.len() > 16_384 {
             w.followed.clear();
         }
+        // A tool loop's steps hand results back to one instruction: counted
+        // apart, with room for a long loop.
+        let (h, cap) = if o.tool_step {
+            (h ^ 0x746f_6f6c_7374_6570, TOOL_STEPS_PER_TURN)
+        } else {
+            (h, FOLLOW_UPS_PER_TURN)
+        };
         let n = w.followed.entry(h).or_insert(0);
         *n = n.saturating_add(1);
-        *n <= FOLLOW_UPS_PER_TURN
+        *n <= cap
     }
 
     /// Takes in one request; returns the ladder steps now due.
@@ -389,7 +396,7 @@ impl Monitor {
         let view = View {
             events: w.events.iter().collect(),
             hours: w.hours.clone(),
-            harvest_week: w.harvest_hours.values().map(|c| u64::from(*c)).sum(),
+            harvest_week: w.harvest_seen.len() as u64,
             known: &self.known,
             serving,
             baseline: baseline(w, now, window, self.team_typical.get(&w.team).copied()),
@@ -417,6 +424,17 @@ impl Monitor {
             &mut signals,
             serving,
         );
+        if serving && level > Level::Notice && w.names_end_users() {
+            // Many named people: what one of them asks is the evidence, and
+            // the step to take is on that person, in the product; the key
+            // is told (a notice), never throttled for its users.
+            level = Level::Notice;
+            if let Some(f) = signals.iter_mut().find(|s| s.name == "families") {
+                f.detail.push_str(
+                    "; held at notice: a key serving many people that names them is judged per end user (see harvest)",
+                );
+            }
+        }
         if bounded && level > Level::Notice {
             // A declared bounded purpose within its bound is a claim a
             // reviewer checks: a notice, no more, until the bound is passed.
@@ -690,6 +708,11 @@ fn baseline(w: &KeyWindow, now: i64, window: i64, team: Option<f64>) -> Option<(
 /// ask again or rephrase a couple of times).
 const FOLLOW_UPS_PER_TURN: u8 = 3;
 
+/// Tool results handed back to one sent turn that count as its tool loop
+/// (an agent's long task; past it, each further step counts as a new
+/// instruction).
+const TOOL_STEPS_PER_TURN: u8 = 64;
+
 /// The level the evidence allows: beyond `notice` only with output worth
 /// harvesting and one more family of signals (a busy product, a templated
 /// pipeline or a shared address alone is not extraction). The families'
@@ -788,6 +811,7 @@ pub(crate) fn test_observation(
         follow_up: false,
         earlier: None,
         continues: None,
+        tool_step: false,
         prompt_tokens: 20,
         completion_tokens: 50,
         hit_max_tokens: false,

@@ -41,6 +41,10 @@ pub struct Observation {
     pub earlier: Option<String>,
     /// The Responses API's `previous_response_id`, when it goes on from one.
     pub continues: Option<String>,
+    /// The request hands a tool's result back (its last message is a tool
+    /// or function result, or a Responses `function_call_output`): a step
+    /// of a tool loop, not a new instruction.
+    pub tool_step: bool,
     /// Prompt tokens (reported, or counted before the call).
     pub prompt_tokens: u64,
     /// Completion tokens reported.
@@ -124,6 +128,7 @@ impl Observation {
                 .get("previous_response_id")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            tool_step: is_tool_step(&body),
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -309,6 +314,21 @@ pub fn earlier_text(body: &Value) -> Option<String> {
     }))
 }
 
+/// Whether a request hands a tool's result back: its last chat message is
+/// a `tool` or `function` message, or its last Responses input item a
+/// `function_call_output`.
+pub fn is_tool_step(body: &Value) -> bool {
+    if let Some(last) = messages(body).last() {
+        return matches!(role(last), Some("tool" | "function"));
+    }
+    body.get("input")
+        .and_then(Value::as_array)
+        .and_then(|items| items.last())
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+        == Some("function_call_output")
+}
+
 /// Whether a request goes on from earlier turns.
 pub fn is_follow_up(body: &Value) -> bool {
     body.get("previous_response_id")
@@ -417,6 +437,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(earlier_text(&tool).as_deref(), Some("book a room"));
+        assert!(is_tool_step(&tool) && !is_tool_step(&chat));
         let resp: Value = serde_json::from_str(
             r#"{"instructions":"Be brief.","previous_response_id":"resp_1","input":[{"role":"user","content":[{"type":"input_text","text":"hello"}]},{"type":"function_call_output","output":"x"}]}"#,
         )
@@ -424,6 +445,7 @@ mod tests {
         assert!(is_follow_up(&resp));
         assert_eq!(earlier_text(&resp), None);
         assert_eq!(system_text(&resp), "Be brief.");
+        assert!(is_tool_step(&resp));
         let parts: Value = serde_json::from_str(
             r#"{"messages":[{"role":"system","content":[{"type":"text","text":"Do this task."}]},{"role":"user","content":"go"}],"input":[{"role":"developer","content":"and this"}]}"#,
         )

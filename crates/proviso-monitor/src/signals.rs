@@ -368,8 +368,9 @@ fn surge(n: usize, baseline: Option<&(f64, String)>) -> (&'static str, f64, Stri
 /// Distinct self-contained instructions answered at length in the window
 /// (a day), and harvest requests in the week, against what a person asks:
 /// the larger of the two shares of their highs. For a key serving many
-/// people that names them (`user`, `safety_identifier`) on nine in ten of
-/// its harvest requests, what one person asks is counted per end user: the
+/// people that names them (`user`, `safety_identifier`) on half or more of
+/// its harvest requests, what one person asks is counted per end user (the
+/// requests naming nobody as one more user): the
 /// busiest end user's share of the day's high, or `named_users_key_share`
 /// (a half) of the key's share, whichever is larger (a product's users
 /// together ask a harvest's worth; a script that invents a user per
@@ -381,22 +382,21 @@ fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) 
     for e in view.events.iter().filter(|e| e.flags & HARVEST != 0) {
         day.insert(e.exact);
         all += 1;
-        if e.user != 0 {
-            named += 1;
-            by_user.entry(e.user).or_default().insert(e.exact);
-        }
+        named += usize::from(e.user != 0);
+        // Requests naming nobody count as one anonymous user.
+        by_user.entry(e.user).or_default().insert(e.exact);
     }
     let d = day.len() as f64 / f64::from(cfg.harvest_day_high.max(1));
     let w = view.harvest_week as f64 / f64::from(cfg.harvest_week_high.max(1));
     let key = clamp(d.max(w));
     let detail = format!(
-        "{} distinct self-contained instructions answered at length in the window (high {}), {} such requests in the week (high {})",
+        "{} distinct self-contained instructions answered at length in the window (high {}), {} in the week (high {})",
         day.len(),
         cfg.harvest_day_high,
         view.harvest_week,
         cfg.harvest_week_high
     );
-    if view.serving && all > 0 && named * 10 >= all * 9 {
+    if view.serving && all > 0 && named * 2 >= all {
         let top = by_user.values().map(HashSet::len).max().unwrap_or(0);
         let user = clamp(top as f64 / f64::from(cfg.harvest_day_high.max(1)));
         return (
@@ -429,10 +429,16 @@ pub(crate) fn family(name: &str) -> &'static str {
 /// Contribution a family must reach to count as evidence.
 const FAMILY_EVIDENCE: f64 = 0.05;
 
+/// Contribution the `yield` family must reach for enforcement beyond
+/// `notice`: a harvest worth stopping (sixty distinct instructions answered
+/// at length in a day, or probing parameters on every request), not a
+/// handful of long answers in a templated job.
+const YIELD_EVIDENCE: f64 = 0.15;
+
 /// Whether the signals carry the evidence enforcement beyond `notice`
-/// needs: `yield` and at least one other family (not `link`; `content` when
-/// `content_needed`), each at least [`FAMILY_EVIDENCE`]; and the sentence
-/// saying which families do.
+/// needs: `yield` at least [`YIELD_EVIDENCE`] and at least one other
+/// family (not `link`; `content` when `content_needed`) at least
+/// [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
 pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
     for s in signals {
@@ -440,7 +446,15 @@ pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> 
     }
     let strong: Vec<&str> = by
         .iter()
-        .filter(|(f, c)| **f != "link" && **c >= FAMILY_EVIDENCE)
+        .filter(|(f, c)| {
+            **f != "link"
+                && **c
+                    >= if **f == "yield" {
+                        YIELD_EVIDENCE
+                    } else {
+                        FAMILY_EVIDENCE
+                    }
+        })
         .map(|(f, _)| *f)
         .collect();
     let ok = strong.contains(&"yield")
@@ -1212,6 +1226,99 @@ mod new_signal_tests {
         // A long idle and a jump back in time: no surge from the past.
         t.observe(&obs("new", T0 + 30 * DAY, "back"));
         assert_eq!(signal(&mut t, "new", "surge").0, 0.0);
+    }
+
+    #[test]
+    fn the_week_counts_distinct_instructions_not_repeats() {
+        // A regression suite of 30 prompts run forty times in a week.
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        for run in 0..40i64 {
+            for p in 0..30usize {
+                m.observe(&obs(
+                    "ci",
+                    T0 + run * 4 * 3_600_000 + p as i64 * 2_000,
+                    &words(p),
+                ));
+            }
+        }
+        let (v, d) = signal(&mut m, "ci", "harvest");
+        assert!((v - 30.0 / 200.0).abs() < 1e-9, "{v} {d}");
+        assert!(d.contains("30 in the week"), "{d}");
+        // A long idle: forgotten.
+        m.observe(&obs("ci", T0 + 30 * DAY, &words(1)));
+        assert!(signal(&mut m, "ci", "harvest").1.contains("1 in the week"));
+    }
+
+    #[test]
+    fn a_product_naming_its_users_goes_no_further_than_notice() {
+        // Templates filled by 100 named users, answered at length: content
+        // evidence, but many people's.
+        let run = |named: bool| {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            let mut worst = Level::Ok;
+            for i in 0..1_500usize {
+                let o = crate::Observation {
+                    purpose: Some("product".into()),
+                    end_user: named.then(|| format!("tenant:{}", i % 100)),
+                    ..obs(
+                        "k",
+                        T0 + i as i64 * 20_000,
+                        &format!(
+                            "Write a blog post titled \"{}\" for small business owners, friendly tone.",
+                            words(i)
+                        ),
+                    )
+                };
+                for d in m.observe(&o) {
+                    worst = worst.max(d.level);
+                }
+            }
+            worst
+        };
+        assert_eq!(run(true), Level::Notice);
+        assert!(run(false) > Level::Notice);
+    }
+
+    #[test]
+    fn a_tool_loop_is_one_instruction_however_long() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        m.observe(&obs("agent", T0, "fix the failing build in repo x"));
+        for i in 0..40i64 {
+            m.observe(&crate::Observation {
+                follow_up: true,
+                tool_step: true,
+                earlier: Some("fix the failing build in repo x".into()),
+                ..obs(
+                    "agent",
+                    T0 + (i + 1) * 5_000,
+                    "fix the failing build in repo x",
+                )
+            });
+        }
+        let harvest = m.keys["agent"]
+            .events
+            .iter()
+            .filter(|e| e.flags & HARVEST != 0)
+            .count();
+        assert_eq!(harvest, 1);
+        // User turns going on from it are still counted three at most.
+        for i in 0..5i64 {
+            m.observe(&crate::Observation {
+                follow_up: true,
+                earlier: Some("fix the failing build in repo x".into()),
+                ..obs(
+                    "agent",
+                    T0 + 300_000 + i * 5_000,
+                    &format!("fix the failing build in repo x\n{}", words(i as usize)),
+                )
+            });
+        }
+        let harvest = m.keys["agent"]
+            .events
+            .iter()
+            .filter(|e| e.flags & HARVEST != 0)
+            .count();
+        assert_eq!(harvest, 1 + 2);
     }
 
     #[test]

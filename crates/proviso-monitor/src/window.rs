@@ -47,6 +47,10 @@ pub(crate) struct Ev {
 /// Most events a key keeps in its window (the oldest go first).
 pub(crate) const MAX_EVENTS: usize = 8192;
 
+/// Most distinct harvest requests a key's week remembers (far above
+/// `harvest_week_high`; past it the count stays where it is).
+pub(crate) const MAX_HARVEST_SEEN: usize = 16_384;
+
 /// The state of one key.
 #[derive(Default)]
 pub(crate) struct KeyWindow {
@@ -54,8 +58,11 @@ pub(crate) struct KeyWindow {
     pub events: VecDeque<Ev>,
     /// Requests per hour (hours since the epoch) in the rhythm window.
     pub hours: BTreeMap<i64, u32>,
-    /// [`HARVEST`] requests per hour in the rhythm window.
-    pub harvest_hours: BTreeMap<i64, u32>,
+    /// The distinct [`HARVEST`] requests of the rhythm window (a request
+    /// asked again counts once): the hour each was last asked.
+    pub harvest_seen: std::collections::HashMap<u64, i64>,
+    /// (hour, request) as they were asked, to forget them in order.
+    pub harvest_order: VecDeque<(i64, u64)>,
     pub recent: VecDeque<Packed>,
     pub history: Vec<Packed>,
     /// Dot products of the full history (it never changes once full).
@@ -81,11 +88,11 @@ impl KeyWindow {
         let ev = Ev { t, ..ev };
         self.last_t = t;
         *self.hours.entry(t.div_euclid(3_600_000)).or_insert(0) += 1;
-        if ev.flags & HARVEST != 0 {
-            *self
-                .harvest_hours
-                .entry(t.div_euclid(3_600_000))
-                .or_insert(0) += 1;
+        if ev.flags & HARVEST != 0 && self.harvest_seen.len() < MAX_HARVEST_SEEN {
+            let hour = t.div_euclid(3_600_000);
+            if self.harvest_seen.insert(ev.exact, hour) != Some(hour) {
+                self.harvest_order.push_back((hour, ev.exact));
+            }
         }
         if self.distinct.len() <= bounded_cap {
             self.distinct.insert(ev.exact);
@@ -111,11 +118,15 @@ impl KeyWindow {
             }
             self.hours.remove(&h);
         }
-        while let Some((&h, _)) = self.harvest_hours.first_key_value() {
+        while let Some(&(h, exact)) = self.harvest_order.front() {
             if h >= first_hour {
                 break;
             }
-            self.harvest_hours.remove(&h);
+            self.harvest_order.pop_front();
+            // Asked again since: its later entry keeps it.
+            if self.harvest_seen.get(&exact) == Some(&h) {
+                self.harvest_seen.remove(&exact);
+            }
         }
     }
 
@@ -128,6 +139,17 @@ impl KeyWindow {
         if self.recent.len() > recent {
             self.recent.pop_front();
         }
+    }
+
+    /// Whether half or more of its harvest requests in the window (one or
+    /// more) name an end user.
+    pub fn names_end_users(&self) -> bool {
+        let (mut all, mut named) = (0usize, 0usize);
+        for e in self.events.iter().filter(|e| e.flags & HARVEST != 0) {
+            all += 1;
+            named += usize::from(e.user != 0);
+        }
+        all > 0 && named * 2 >= all
     }
 
     pub fn note_client(&mut self, c: &str) {

@@ -38,5 +38,6 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         follow_up,
         earlier,
         continues: None,
+        tool_step: proviso_monitor::observation::is_tool_step(&r.body),
     }
 }
