@@ -179,7 +179,7 @@ def test_notice_header_throttle_review_webhook_retries_and_clock_jumps(tmp_path,
         assert [k["state"] for k in keys] == ["active"]
         # The webhook failed twice and was retried; every step reached it.
         deadline = time.time() + 15
-        while time.time() < deadline and len({c["event"] for c in Hook.calls}) < 3:
+        while time.time() < deadline and (len({c["event"] for c in Hook.calls}) < 3 or len(Hook.calls) < 5):
             time.sleep(0.2)
         events = [c["event"] for c in Hook.calls]
         assert set(events) >= {"monitor.notice", "monitor.throttle", "monitor.review"}, events

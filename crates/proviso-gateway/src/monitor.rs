@@ -85,11 +85,24 @@ impl MonitorHandle {
             return Ok(0);
         };
         let mut n = 0u64;
+        let mut suspended: Vec<(String, i64)> = Vec::new();
         reader.scan(1, &mut |c| {
             m.replay(&c.record);
+            // When the ladder itself suspended a key (not a step awaiting
+            // review): a later served request means it was reinstated.
+            if matches!(
+                c.record.endpoint.as_str(),
+                "monitor.suspend" | "monitor.revoke"
+            ) && let Some(k) = &c.record.key_id
+            {
+                suspended.push((k.0.clone(), c.record.time.0));
+            }
             n += 1;
             true
         })?;
+        if let Ok(mut s) = self.suspended_at.lock() {
+            s.extend(suspended);
+        }
         // Score everything once; what the ladder already did is in the
         // ledger, and a step now due is taken on the key's next request.
         m.set_enforcing(false);
@@ -339,10 +352,12 @@ impl MonitorHandle {
     }
 
     fn reinstated(&self, key: &str, at: UnixMillis, keys: &KeyCache) -> bool {
+        // Only a suspension the ladder carried out can be lifted: a step
+        // awaiting review (manual) left the key active, throttled.
         let after = self
             .suspended_at
             .lock()
-            .map(|s| s.get(key).is_none_or(|t| at.0 > *t))
+            .map(|s| s.get(key).is_some_and(|t| at.0 > *t))
             .unwrap_or(false);
         after && keys.state_of(key) == Some(KeyState::Active)
     }
