@@ -352,30 +352,28 @@ impl Monitor {
         let mut raw = signals::compute(&view, &self.cfg);
         let n = view.events.len();
         let k = members.len();
-        let shared = members.iter().filter(|m| shares_client[**m]).count();
-        raw.push((
-            "shared_client",
-            shared as f64 / k as f64,
-            format!("{shared} of {k} member keys share client addresses"),
-        ));
-        let sync = members.iter().filter(|m| synced[**m]).count();
-        raw.push((
-            "sync_bursts",
-            sync as f64 / k as f64,
-            format!("{sync} of {k} member keys active in the same minutes"),
-        ));
-        let pool = members.iter().filter(|m| pooled[**m]).count();
-        raw.push((
-            "pool_split",
-            pool as f64 / k as f64,
-            format!("{pool} of {k} member keys ask disjoint slices of one known instruction set"),
-        ));
-        let params = members.iter().filter(|m| param_linked[**m]).count();
-        raw.push((
-            "shared_params",
-            params as f64 / k as f64,
-            format!("{params} of {k} member keys share unusual generation parameters or one answer length"),
-        ));
+        // The share of members each link marks.
+        for (name, marked, what) in [
+            ("shared_client", shares_client, "share client addresses"),
+            ("sync_bursts", synced, "active in step"),
+            (
+                "pool_split",
+                pooled,
+                "ask disjoint slices of one known instruction set",
+            ),
+            (
+                "shared_params",
+                param_linked,
+                "share unusual generation parameters or one answer length",
+            ),
+        ] {
+            let c = members.iter().filter(|m| marked[**m]).count();
+            raw.push((
+                name,
+                c as f64 / k as f64,
+                format!("{c} of {k} member keys {what}"),
+            ));
+        }
         let top = per_member.iter().copied().max().unwrap_or(0);
         let evenness = if n == 0 {
             0.0
@@ -1050,13 +1048,7 @@ mod link_tests {
             .join(" ")
     }
 
-    fn items() -> Vec<String> {
-        include_str!("../data/alpaca_eval.jsonl")
-            .lines()
-            .filter_map(|l| serde_json::from_str::<String>(l).ok())
-            .filter(|s| s.split_whitespace().count() >= 6)
-            .collect()
-    }
+    use crate::test_known_items as items;
 
     fn ask(key: &str, t: i64, prompt: &str) -> Observation {
         Observation {

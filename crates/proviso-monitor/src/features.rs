@@ -50,10 +50,15 @@ fn words(text: &str) -> Vec<String> {
 pub const MAX_FEATURE_BYTES: usize = 4096;
 
 fn head(text: &str) -> &str {
-    if text.len() <= MAX_FEATURE_BYTES {
+    head_of(text, MAX_FEATURE_BYTES)
+}
+
+/// The first `max` bytes of a text, cut at a character boundary.
+pub(crate) fn head_of(text: &str, max: usize) -> &str {
+    if text.len() <= max {
         return text;
     }
-    let mut end = MAX_FEATURE_BYTES;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::features::{MAX_FEATURE_BYTES, exact_hash, word_hashes};
+use crate::features::{MAX_FEATURE_BYTES, exact_hash, head_of, word_hashes};
 use crate::fxhash::FastMap;
 
 /// Words in a shingle.
@@ -76,14 +76,7 @@ fn shingles_of(words: &[u64]) -> Vec<u64> {
 }
 
 fn head(text: &str) -> &str {
-    if text.len() <= MAX_BYTES {
-        return text;
-    }
-    let mut end = MAX_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    head_of(text, MAX_BYTES)
 }
 
 impl KnownSets {

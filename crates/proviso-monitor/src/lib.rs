@@ -787,6 +787,16 @@ fn evidence(events: &[&Ev], raw: &Raw, cfg: &MonitorConfig) -> Vec<String> {
     out
 }
 
+/// The built-in set's items of six words or more (for tests).
+#[cfg(test)]
+pub(crate) fn test_known_items() -> Vec<String> {
+    include_str!("../data/alpaca_eval.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<String>(l).ok())
+        .filter(|s| s.split_whitespace().count() >= 6)
+        .collect()
+}
+
 /// An observation for tests: a served request of `key` in `team` from
 /// `client` at `t` (ms) asking `prompt`.
 #[cfg(test)]

@@ -1015,13 +1015,7 @@ mod new_signal_tests {
     const MIN: i64 = 60_000;
     const DAY: i64 = 86_400_000;
 
-    fn items() -> Vec<String> {
-        include_str!("../data/alpaca_eval.jsonl")
-            .lines()
-            .filter_map(|l| serde_json::from_str::<String>(l).ok())
-            .filter(|s| s.split_whitespace().count() >= 6)
-            .collect()
-    }
+    use crate::test_known_items as items;
 
     /// Six pseudo-random words: no two prompts alike, no topic, no set.
     fn words(i: usize) -> String {

@@ -9,7 +9,7 @@
 
 use std::sync::OnceLock;
 
-use crate::features::{MAX_FEATURE_BYTES, word_hashes};
+use crate::features::{MAX_FEATURE_BYTES, head_of, word_hashes};
 use crate::fxhash::FastMap;
 
 /// The topics, by index (a cell's topic; [`TOPICS`]`.len()` is "none").
@@ -241,21 +241,10 @@ fn lexicon() -> &'static Lexicon {
     })
 }
 
-fn head(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 /// Adds the content words of a text's head to `counts`.
 fn count_topics(text: &str, counts: &mut [u16; TOPICS.len()]) {
     let l = lexicon();
-    let text = head(text, MAX_FEATURE_BYTES);
+    let text = head_of(text, MAX_FEATURE_BYTES);
     for h in word_hashes(text) {
         if let Some(t) = l.topic_of.get(&h) {
             counts[usize::from(*t)] = counts[usize::from(*t)].saturating_add(1);
@@ -292,7 +281,7 @@ fn best(counts: &[u16; TOPICS.len()]) -> Option<u8> {
 /// Chinese text; `None` for other.
 pub fn kind(user: &str) -> Option<u8> {
     let l = lexicon();
-    let start = head(user.trim_start(), 64);
+    let start = head_of(user.trim_start(), 64);
     for h in word_hashes(start).iter().take(3) {
         if let Some(t) = l.type_of.get(h) {
             return Some(*t);
