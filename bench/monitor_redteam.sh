@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The monitor on workload families written apart from it
 # (bench/redteam/gen.py: written by someone who read only the monitor's
-# public documentation, never its code, and never used to choose a
-# setting), in process: detection within 1,000 requests per extraction key,
+# public documentation, never its code; its first run was held out, the
+# monitor was changed on what it showed), in process: detection within 1,000 requests per extraction key,
 # benign keys at notice and at throttle, with 95% intervals; with the
 # default weights and with `public_set` at 0.
 # Usage (from the project root): bench/monitor_redteam.sh [SEED]
@@ -23,9 +23,12 @@ seed, out = sys.argv[1], pathlib.Path(sys.argv[2])
 body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who read only docs/monitor.md, "
         "docs/configuration.md and the README, never the monitor's code, its tests or its results, and asked to evade the "
         "documented detectors while harvesting, and to write legitimate traffic that looks as suspicious as it can "
-        "(bench/redteam/README.md says what each family does). Never used to choose a setting. In process "
+        "(bench/redteam/README.md says what each family does). Its first run (seed 1, commit `a244eea`, bench/history/) was held out: "
+        "31/100 extraction keys detected [22.1%%, 41.0%%], 252/306 benign keys at notice or above and 212/306 at throttle or above "
+        "[63.8%%, 74.4%%]. The monitor was then changed on what that run showed (docs/monitor.md, \"Families written by someone else\"), "
+        "so no later run on these families is held out, whatever its seed. In process "
         "(`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; answers as the family says, "
-        "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. Every family is held out.\n\n" % seed
+        "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. (The table's \"held out\" is the generator's label.)\n\n" % seed
         + (out / "default.txt").read_text().strip()
         + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
 append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)

@@ -224,6 +224,34 @@ impl Monitor {
         *n <= cap
     }
 
+    /// Whether a short answer to a follow-up brings the answers to its
+    /// earlier turn (a prompt the key sent, answered short) to an answer at
+    /// length (`LONG_ANSWER_TOKENS`, twice that turn's prompt) for the first
+    /// time: an answer asked for in installments. Adds the answer to the
+    /// turn's.
+    fn completes_in_parts(&mut self, o: &Observation) -> bool {
+        let Some(earlier) = &o.earlier else {
+            return false;
+        };
+        let h = request_hash(&o.system, earlier);
+        let Some(w) = self.keys.get_mut(&o.key) else {
+            return false;
+        };
+        let Some(turn) = w.parts.get_mut(&h) else {
+            return false;
+        };
+        if turn.done {
+            return false;
+        }
+        turn.tokens = turn
+            .tokens
+            .saturating_add(u32::try_from(o.completion_tokens).unwrap_or(u32::MAX));
+        let prompt = u64::from(turn.prompt_tokens);
+        let total = u64::from(turn.tokens);
+        turn.done = total >= LONG_ANSWER_TOKENS && total >= prompt.saturating_mul(2);
+        turn.done
+    }
+
     /// Takes in one request; returns the ladder steps now due.
     pub fn observe(&mut self, o: &Observation) -> Vec<Decision> {
         self.observed += 1;
@@ -255,6 +283,15 @@ impl Monitor {
             if !o.follow_up || !self.follows_a_sent_turn(o) {
                 flags |= HARVEST;
             }
+        } else if o.follow_up
+            && !o.tool_step
+            && o.completion_tokens > 0
+            && self.completes_in_parts(o)
+        {
+            // A short answer that completes an answer at length to an
+            // earlier turn, delivered in parts ("continue"): that turn's
+            // harvest, counted once (a tool loop's steps are not parts).
+            flags |= YIELD | HARVEST;
         }
         // The item of a known set asked, in the user's turn or the system
         // text; the topic and type of an answer at length.
@@ -307,6 +344,15 @@ impl Monitor {
         }
         if let Some(c) = &o.client {
             w.note_client(c);
+        }
+        // A self-contained request answered short: its answer may go on in
+        // parts.
+        if !o.follow_up && flags & (YIELD | LIMITED) == 0 && o.completion_tokens > 0 {
+            w.note_short_turn(
+                ev.exact,
+                u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
+                u32::try_from(o.prompt_tokens).unwrap_or(u32::MAX),
+            );
         }
         w.push(ev, window, rhythm, cap);
         // With an embeddings model configured, only its vectors are used (a

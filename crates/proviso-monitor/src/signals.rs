@@ -1274,6 +1274,53 @@ mod new_signal_tests {
     }
 
     #[test]
+    fn an_answer_in_installments_is_one_answer_at_length() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        let harvests = |m: &Monitor| {
+            m.keys["k"]
+                .events
+                .iter()
+                .filter(|e| e.flags & HARVEST != 0)
+                .count()
+        };
+        let part = |t: i64, instruction: &str, tokens: u64| crate::Observation {
+            completion_tokens: tokens,
+            follow_up: true,
+            earlier: Some(instruction.into()),
+            ..obs("k", t, &format!("{instruction}\ncontinue"))
+        };
+        for i in 0..20usize {
+            let ins = words(i);
+            let t = T0 + i as i64 * 60_000;
+            m.observe(&crate::Observation {
+                completion_tokens: 80,
+                ..obs("k", t, &ins)
+            });
+            m.observe(&part(t + 10_000, &ins, 80));
+            m.observe(&part(t + 20_000, &ins, 80));
+        }
+        // One harvest per instruction: its second part made it long.
+        assert_eq!(harvests(&m), 20);
+        // Short turns that stay short: nothing.
+        let mut p = Monitor::new(MonitorConfig::default()).unwrap();
+        p.observe(&crate::Observation {
+            completion_tokens: 10,
+            ..obs("k", T0, "hi there")
+        });
+        p.observe(&part(T0 + 5_000, "hi there", 5));
+        assert_eq!(harvests(&p), 0);
+        // A part of a turn never sent is not counted (and no clock jump or
+        // idle brings one back).
+        p.observe(&part(T0 - 60_000, "never asked", 90));
+        p.observe(&part(T0 + 30 * DAY, "hi there", 200));
+        assert_eq!(
+            harvests(&p),
+            0,
+            "a long answer to a follow-up counts as a conversation"
+        );
+    }
+
+    #[test]
     fn a_tool_loop_is_one_instruction_however_long() {
         let mut m = Monitor::new(MonitorConfig::default()).unwrap();
         m.observe(&obs("agent", T0, "fix the failing build in repo x"));

@@ -44,6 +44,19 @@ pub(crate) struct Ev {
     pub latency_ms: u32,
 }
 
+/// A turn answered short, and what its follow-ups have added.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Parts {
+    pub tokens: u32,
+    pub prompt_tokens: u32,
+    /// Counted as an answer at length already.
+    pub done: bool,
+}
+
+/// Most turns answered short a key remembers (past it, they are forgotten
+/// at once: an answer in parts is asked for within a few requests).
+const MAX_PARTS: usize = 16_384;
+
 /// Most events a key keeps in its window (the oldest go first).
 pub(crate) const MAX_EVENTS: usize = 8192;
 
@@ -70,6 +83,9 @@ pub(crate) struct KeyWindow {
     pub distinct: HashSet<u64>,
     /// Follow-ups taken as a conversation, per earlier prompt (exact hash).
     pub followed: std::collections::HashMap<u64, u8>,
+    /// Self-contained requests answered short, per exact hash: the answer
+    /// so far, for an answer given in parts.
+    pub parts: std::collections::HashMap<u64, Parts>,
     pub clients: Vec<String>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
@@ -150,6 +166,18 @@ impl KeyWindow {
             named += usize::from(e.user != 0);
         }
         all > 0 && named * 2 >= all
+    }
+
+    /// Remembers a self-contained request answered short.
+    pub fn note_short_turn(&mut self, exact: u64, tokens: u32, prompt_tokens: u32) {
+        if self.parts.len() >= MAX_PARTS {
+            self.parts.clear();
+        }
+        self.parts.entry(exact).or_insert(Parts {
+            tokens,
+            prompt_tokens,
+            done: false,
+        });
     }
 
     pub fn note_client(&mut self, c: &str) {
