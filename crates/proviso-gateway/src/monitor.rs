@@ -411,10 +411,12 @@ impl MonitorHandle {
                     l.throttle_tokens_per_minute,
                 ),
                 Level::Suspend | Level::Revoke => {
+                    // As on replay: a suspension or revocation the ladder
+                    // carried out, which a later served request shows lifted.
+                    if let Ok(mut s) = self.suspended_at.lock() {
+                        s.insert(d.key.clone(), now.0);
+                    }
                     let (reason, revoke_at) = if d.level == Level::Suspend {
-                        if let Ok(mut s) = self.suspended_at.lock() {
-                            s.insert(d.key.clone(), now.0);
-                        }
                         let reason = format!(
                             "suspended pending review by the monitor (score {:.3}, {})",
                             d.score, d.actor

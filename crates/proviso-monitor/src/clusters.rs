@@ -341,12 +341,15 @@ impl Monitor {
             per_member.push(w.events.len());
         }
         events.sort_by_key(|e| e.t);
+        // Keys that all serve many people are judged as one would be: no
+        // breadth of topics, and content evidence needed beyond notice.
+        let all_serving = members.iter().all(|m| self.serving(&self.keys[names[*m]]));
         let view = View {
             events,
             hours,
             harvest_week,
             known: &self.known,
-            serving: false,
+            serving: all_serving,
             baseline: None,
         };
         let mut raw = signals::compute(&view, &self.cfg);
@@ -389,8 +392,6 @@ impl Monitor {
         let confidence = (n as f64 / f64::from(self.cfg.min_requests.max(1))).min(1.0);
         let evidence = evidence(&view.events, &raw, &self.cfg);
         let (score, mut signals) = signals::weigh(raw, &self.cfg, confidence, false);
-        // Keys that all serve many people need content evidence, as one.
-        let all_serving = members.iter().all(|m| self.serving(&self.keys[names[*m]]));
         let level = capped(
             Level::of(score, &self.cfg.thresholds),
             &mut signals,
@@ -1237,6 +1238,8 @@ mod link_tests {
         m.evaluate_clusters();
         assert!(m.key_cluster.is_empty());
         staggered(&mut m, 6, 40, |k, j| k * 40 + j);
+        m.evaluate_clusters();
+        assert!(m.key_cluster.contains_key("key0"), "linked");
         // Two days idle: the window forgot the slices, the link goes.
         m.observe(&ask("solo", T0 + 60 * HOUR, &items[1]));
         m.evaluate_clusters();

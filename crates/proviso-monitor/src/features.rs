@@ -353,7 +353,13 @@ const REASONING: &[&str] = &[
 
 /// Whether the prompt asks for reasoning, a chain of thought or rationales.
 pub fn asks_for_reasoning(prompt: &str) -> bool {
-    let lower = prompt.to_lowercase();
+    // Read as the features read it: look-alikes folded, invisibles dropped.
+    let lower: String = prompt
+        .chars()
+        .filter(|c| !is_invisible(*c))
+        .map(fold_look_alike)
+        .collect::<String>()
+        .to_lowercase();
     REASONING.iter().any(|p| lower.contains(p))
 }
 
@@ -403,6 +409,9 @@ mod tests {
     fn reasoning_requests_are_recognised() {
         assert!(asks_for_reasoning("Solve it. Let's think Step By Step."));
         assert!(asks_for_reasoning("请一步一步地解释"));
+        assert!(asks_for_reasoning(
+            "Solve it step\u{200B} by st\u{200D}ep, shоw your work"
+        ));
         assert!(!asks_for_reasoning("What is the capital of France?"));
     }
 

@@ -196,15 +196,13 @@ impl KnownSets {
                 .then(|| self.exact.get(&exact_hash(text)).copied())
                 .flatten();
         }
-        // Most prompts share no 5-gram with any item: nothing is counted.
-        let mut counts: Vec<(u32, u16)> = Vec::new();
+        // (A map allocates on its first hit only: most prompts have none.)
+        let mut counts: FastMap<u32, u16> = FastMap::default();
         for s in shingles_of(&words) {
             if let Some(items) = self.shingles.get(&s) {
                 for g in items {
-                    match counts.iter_mut().find(|(x, _)| x == g) {
-                        Some((_, c)) => *c = c.saturating_add(1),
-                        None => counts.push((*g, 1)),
-                    }
+                    let c = counts.entry(*g).or_insert(0);
+                    *c = c.saturating_add(1);
                 }
             }
         }

@@ -249,7 +249,11 @@ impl Monitor {
         let prompt = u64::from(turn.prompt_tokens);
         let total = u64::from(turn.tokens);
         turn.done = total >= LONG_ANSWER_TOKENS && total >= prompt.saturating_mul(2);
-        turn.done
+        let (turn, done) = (*turn, turn.done);
+        // The next "continue" goes on from this request's words (the turn
+        // and this follow-up): found under them too.
+        w.parts.insert(request_hash(&o.system, &o.prompt), turn);
+        done
     }
 
     /// Takes in one request; returns the ladder steps now due.
@@ -729,7 +733,7 @@ pub(crate) const NO_CELL: u8 = u8::MAX;
 /// is.
 fn baseline(w: &KeyWindow, now: i64, window: i64, team: Option<f64>) -> Option<(f64, String)> {
     const DAY_H: i64 = 24;
-    let start_h = (now - window).div_euclid(3_600_000);
+    let start_h = now.saturating_sub(window).div_euclid(3_600_000);
     let first = *w.hours.keys().next()?;
     let days = (start_h - first) / DAY_H;
     if days >= 1 {

@@ -335,7 +335,9 @@ fn concurrency(ev: &[&Ev]) -> (&'static str, f64, String) {
         while ends.peek().is_some_and(|r| r.0 <= e.t) {
             ends.pop();
         }
-        ends.push(std::cmp::Reverse(e.t + i64::from(e.latency_ms)));
+        ends.push(std::cmp::Reverse(
+            e.t.saturating_add(i64::from(e.latency_ms)),
+        ));
         peak = peak.max(ends.len());
     }
     (
@@ -1162,13 +1164,17 @@ mod new_signal_tests {
         }
         assert_eq!(signal(&mut p, "p", "pace").0, 0.0);
         assert_eq!(signal(&mut p, "p", "concurrency").0, 0.0);
-        // A clock jump back: taken as the last time; the latency of a
-        // request never reaches into the past.
-        p.observe(&crate::Observation {
-            latency_ms: 9_000,
-            ..obs("p", T0, "late")
-        });
-        assert!(signal(&mut p, "p", "concurrency").0 <= 0.0);
+        // A clock jump back: each late request is taken as at the last
+        // time, so four of them, each a minute long, are in flight with the
+        // last one (at their own, earlier times they would overlap nothing).
+        for i in 0..4usize {
+            p.observe(&crate::Observation {
+                latency_ms: 60_000,
+                ..obs("p", T0 - 3_600_000, &words(900 + i))
+            });
+        }
+        let (c, d) = signal(&mut p, "p", "concurrency");
+        assert!(c > 0.4, "{c} {d}");
     }
 
     #[test]
@@ -1217,7 +1223,10 @@ mod new_signal_tests {
         }
         let (v, d) = signal(&mut t, "new", "surge");
         assert!(v > 0.5 && d.contains("team"), "{v} {d}");
-        // A long idle and a jump back in time: no surge from the past.
+        // A jump back in time changes nothing: taken as the last time.
+        t.observe(&obs("new", T0, "late"));
+        assert!(signal(&mut t, "new", "surge").0 > 0.5);
+        // A long idle: the window forgot the surge.
         t.observe(&obs("new", T0 + 30 * DAY, "back"));
         assert_eq!(signal(&mut t, "new", "surge").0, 0.0);
     }
@@ -1299,7 +1308,8 @@ mod new_signal_tests {
             m.observe(&part(t + 10_000, &ins, 80));
             m.observe(&part(t + 20_000, &ins, 80));
         }
-        // One harvest per instruction: its second part made it long.
+        // One harvest per instruction: its first part made it long (80 +
+        // 80), the second adds nothing.
         assert_eq!(harvests(&m), 20);
         // Short turns that stay short: nothing.
         let mut p = Monitor::new(MonitorConfig::default()).unwrap();
@@ -1309,15 +1319,28 @@ mod new_signal_tests {
         });
         p.observe(&part(T0 + 5_000, "hi there", 5));
         assert_eq!(harvests(&p), 0);
-        // A part of a turn never sent is not counted (and no clock jump or
-        // idle brings one back).
+        // A part of a turn never sent is not counted.
         p.observe(&part(T0 - 60_000, "never asked", 90));
-        p.observe(&part(T0 + 30 * DAY, "hi there", 200));
-        assert_eq!(
-            harvests(&p),
-            0,
-            "a long answer to a follow-up counts as a conversation"
-        );
+        assert_eq!(harvests(&p), 0);
+        // A chat whose "continue" turns pile up: each goes on from the
+        // words before it (the turn and the earlier "continue"s).
+        let mut c = Monitor::new(MonitorConfig::default()).unwrap();
+        c.observe(&crate::Observation {
+            completion_tokens: 40,
+            ..obs("k", T0, "tell me about rivers in detail")
+        });
+        let mut earlier = "tell me about rivers in detail".to_owned();
+        for i in 0..3i64 {
+            c.observe(&crate::Observation {
+                completion_tokens: 40,
+                follow_up: true,
+                earlier: Some(earlier.clone()),
+                ..obs("k", T0 + (i + 1) * 10_000, &format!("{earlier}\ncontinue"))
+            });
+            earlier.push_str("\ncontinue");
+        }
+        // 40 + 40 + 40: long at the second continuation, counted once.
+        assert_eq!(harvests(&c), 1);
     }
 
     #[test]
@@ -1393,7 +1416,7 @@ mod new_signal_tests {
             }
         });
         assert_eq!(v, 1.0, "{d}");
-        // The one-request case, and a key that trusts its user ids.
+        // A key that trusts its user ids.
         let cfg = MonitorConfig {
             named_users_key_share: 0.0,
             ..MonitorConfig::default()

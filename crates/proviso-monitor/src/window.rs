@@ -108,6 +108,14 @@ impl KeyWindow {
             let hour = t.div_euclid(3_600_000);
             if self.harvest_seen.insert(ev.exact, hour) != Some(hour) {
                 self.harvest_order.push_back((hour, ev.exact));
+                // A prompt re-asked every hour adds an entry an hour: keep
+                // the order bounded, forgetting the oldest.
+                if self.harvest_order.len() > 4 * MAX_HARVEST_SEEN
+                    && let Some((h, exact)) = self.harvest_order.pop_front()
+                    && self.harvest_seen.get(&exact) == Some(&h)
+                {
+                    self.harvest_seen.remove(&exact);
+                }
             }
         }
         if self.distinct.len() <= bounded_cap {
