@@ -353,13 +353,18 @@ const REASONING: &[&str] = &[
 
 /// Whether the prompt asks for reasoning, a chain of thought or rationales.
 pub fn asks_for_reasoning(prompt: &str) -> bool {
-    // Read as the features read it: look-alikes folded, invisibles dropped.
-    let lower: String = prompt
-        .chars()
-        .filter(|c| !is_invisible(*c))
-        .map(fold_look_alike)
-        .collect::<String>()
-        .to_lowercase();
+    // Read as the features read it: look-alikes folded, invisibles dropped
+    // (ASCII text has neither).
+    let lower: String = if prompt.is_ascii() {
+        prompt.to_ascii_lowercase()
+    } else {
+        prompt
+            .chars()
+            .filter(|c| !is_invisible(*c))
+            .map(fold_look_alike)
+            .collect::<String>()
+            .to_lowercase()
+    };
     REASONING.iter().any(|p| lower.contains(p))
 }
 
