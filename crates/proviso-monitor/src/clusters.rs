@@ -301,11 +301,10 @@ impl Monitor {
                     .count();
                 // In step within a team counts only for a member whose own
                 // requests are mostly answered at length.
-                let own_yield = yielding * 2 >= w.events.len().max(1) && yielding >= 5;
                 harvest_synced[*m]
                     || pooled[*m]
                     || param_linked[*m]
-                    || (synced[*m] && own_yield)
+                    || (synced[*m] && own_yield(w))
                     || (own >= 5 && own * 2 >= yielding)
             })
             .collect();

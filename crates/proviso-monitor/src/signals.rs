@@ -12,7 +12,7 @@ use crate::NO_CELL;
 use crate::config::MonitorConfig;
 use crate::known::KnownSets;
 use crate::topics::CELLS;
-use crate::window::{Ev, HARVEST, LIMITED, MAX_TOKENS, PARAMS, REASONING, YIELD};
+use crate::window::{Ev, HARVEST, LIMITED, MAX_TOKENS, PARAMS, REASONING, YIELD, names_end_users};
 
 /// One signal's value and its part in the score.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -380,11 +380,8 @@ fn surge(n: usize, baseline: Option<&(f64, String)>) -> (&'static str, f64, Stri
 fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) {
     let mut day: HashSet<u64> = HashSet::default();
     let mut by_user: HashMap<u32, HashSet<u64>> = HashMap::default();
-    let (mut all, mut named) = (0usize, 0usize);
     for e in view.events.iter().filter(|e| e.flags & HARVEST != 0) {
         day.insert(e.exact);
-        all += 1;
-        named += usize::from(e.user != 0);
         // Requests naming nobody count as one anonymous user.
         by_user.entry(e.user).or_default().insert(e.exact);
     }
@@ -398,7 +395,7 @@ fn harvest(view: &View<'_>, cfg: &MonitorConfig) -> (&'static str, f64, String) 
         view.harvest_week,
         cfg.harvest_week_high
     );
-    if view.serving && all > 0 && named * 2 >= all {
+    if view.serving && names_end_users(view.events.iter().copied()) {
         let top = by_user.values().map(HashSet::len).max().unwrap_or(0);
         let user = clamp(top as f64 / f64::from(cfg.harvest_day_high.max(1)));
         return (

@@ -44,6 +44,18 @@ pub(crate) struct Ev {
     pub latency_ms: u32,
 }
 
+/// Whether half or more of the harvest requests among `events` (one or
+/// more) name an end user: the requests of a key serving many people,
+/// who are then counted apart.
+pub(crate) fn names_end_users<'a>(events: impl IntoIterator<Item = &'a Ev>) -> bool {
+    let (mut all, mut named) = (0usize, 0usize);
+    for e in events.into_iter().filter(|e| e.flags & HARVEST != 0) {
+        all += 1;
+        named += usize::from(e.user != 0);
+    }
+    all > 0 && named * 2 >= all
+}
+
 /// A turn answered short, and what its follow-ups have added.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Parts {
@@ -168,12 +180,7 @@ impl KeyWindow {
     /// Whether half or more of its harvest requests in the window (one or
     /// more) name an end user.
     pub fn names_end_users(&self) -> bool {
-        let (mut all, mut named) = (0usize, 0usize);
-        for e in self.events.iter().filter(|e| e.flags & HARVEST != 0) {
-            all += 1;
-            named += usize::from(e.user != 0);
-        }
-        all > 0 && named * 2 >= all
+        names_end_users(&self.events)
     }
 
     /// Remembers a self-contained request answered short.
