@@ -179,16 +179,10 @@ fn reference_texts(
         .filter_map(|(f, _)| attr(f)?.record_id)
         .collect();
     let store = (!wanted.is_empty())
-        .then(|| {
-            proviso_ledger::SqliteStore::open_existing(
-                &cfg.ledger_path(),
-                proviso_ledger::SqliteConfig::default(),
-            )
-            .ok()
-        })
+        .then(|| crate::ledger_store::reader(cfg).ok())
         .flatten();
     if let Some(store) = store {
-        let _ = proviso_ledger::LedgerReader::scan(&store, 0, &mut |c| {
+        let _ = store.scan(0, &mut |c| {
             let id = c.record.id.to_string();
             if wanted.contains(&id) {
                 by_record.insert(id, c.record.output.clone());

@@ -8,7 +8,7 @@ use proviso_audit::{BadInput, FieldSpec, read_references};
 use proviso_index::{
     Background, Index, IndexBuilder, IndexSet, Params, Reference, read_segment, write_segment,
 };
-use proviso_ledger::{LedgerReader, Outcome, RecordKind, SqliteConfig, SqliteStore};
+use proviso_ledger::{LedgerReader, Outcome, RecordKind};
 
 use crate::config::Config;
 use crate::{EXIT_USAGE, Exit};
@@ -274,10 +274,10 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             for (_, _, p) in ledger_segments(&d) {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }
-            let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
+            let store = crate::ledger_store::reader(cfg)?;
             // With no other segment left, the ledger is indexed with today's
             // tokenizer; beside files' segments, with theirs.
-            let (b, last) = index_ledger_from(&store, 1, params_for(&d))?;
+            let (b, last) = index_ledger_from(store.as_ref(), 1, params_for(&d))?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build()?, &path)?;
@@ -409,13 +409,13 @@ fn ledger_segments(dir: &std::path::Path) -> Vec<(u64, u64, PathBuf)> {
 pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
-    let store = SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default())?;
-    let (b, last) = index_ledger_from(&store, done + 1, params_for(&d))?;
+    let store = crate::ledger_store::reader(cfg)?;
+    let (b, last) = index_ledger_from(store.as_ref(), done + 1, params_for(&d))?;
     let n = b.len();
     // The data directory moved away meanwhile (an administrator's doing,
     // or a failing disk): write nothing, rather than create it again
     // beside the ledger's new place; the next pass reads the same records.
-    if !cfg.ledger_path().exists() {
+    if cfg.ledger.url.is_none() && !cfg.ledger_path().exists() {
         return Ok(0);
     }
     if last > done {
@@ -450,7 +450,7 @@ const FOLLOW_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// a reader's snapshot keeps the write-ahead log from being truncated, so
 /// it is never held while the outputs are indexed.
 fn index_ledger_from(
-    store: &SqliteStore,
+    store: &dyn LedgerReader,
     from: u64,
     params: Params,
 ) -> anyhow::Result<(IndexBuilder, u64)> {
@@ -527,7 +527,7 @@ fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proviso_ledger::{LedgerStore, Record};
+    use proviso_ledger::{LedgerStore, Record, SqliteConfig, SqliteStore};
 
     /// A configuration whose data directory is a fresh temporary one.
     fn temp_config() -> (tempfile::TempDir, Config) {

@@ -9,7 +9,7 @@ use proviso_access::{
     Application, Approval, Change, KeyEvent, KeyRecord, KeyStore, NewKey, Quotas,
 };
 use proviso_gateway::lifecycle::{Actor, change_key};
-use proviso_ledger::{LedgerStore, SqliteConfig, SqliteStore};
+use proviso_ledger::{LedgerStore, SqliteConfig};
 use proviso_types::{KeyId, UnixMillis};
 use serde_json::json;
 
@@ -212,13 +212,12 @@ fn parse_when(s: &str) -> Result<UnixMillis, Exit> {
     UnixMillis::parse(s).map_err(|e| Exit(EXIT_USAGE, format!("--expires: {e}")))
 }
 
-fn open_ledger(cfg: &Config) -> anyhow::Result<SqliteStore> {
-    let path = cfg.ledger_path();
+fn open_ledger(cfg: &Config) -> anyhow::Result<Box<dyn LedgerStore>> {
     let c = SqliteConfig {
         checkpoint_every: cfg.ledger.checkpoint_every,
         ..SqliteConfig::default()
     };
-    SqliteStore::open(&path, c).with_context(|| format!("opening the ledger {}", path.display()))
+    crate::ledger_store::writer(cfg, c)
 }
 
 /// Makes one lifecycle change and records it, through the one lifecycle
@@ -247,6 +246,10 @@ fn change(
         f,
     )
     .with_context(|| format!("{} was not made", event.name()))?;
+    // A shared ledger queues the event; chain it now, gateway or not.
+    if let Err(e) = crate::ledger_store::settle(cfg) {
+        tracing::warn!(error = %e, "the event is recorded and queued; the gateway's sequencer will chain it");
+    }
     Ok(key)
 }
 
@@ -395,7 +398,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
 
 fn list(cfg: &Config, store: &KeyStore, as_json: bool) -> anyhow::Result<()> {
     let keys = store.list()?;
-    let usage = match SqliteStore::open_existing(&cfg.ledger_path(), SqliteConfig::default()) {
+    let usage = match crate::ledger_store::reader(cfg) {
         Ok(l) => l.usage_by_key()?,
         Err(_) => Default::default(),
     };

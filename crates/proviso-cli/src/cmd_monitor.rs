@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use proviso_ledger::{LedgerReader, SqliteConfig, SqliteStore};
 use proviso_monitor::{Level, Monitor};
 
 use crate::config::Config;
@@ -37,9 +36,7 @@ pub fn run(cfg: &Config, args: Args) -> anyhow::Result<ExitCode> {
             ),
         )
     })?;
-    let path = cfg.ledger_path();
-    let store = SqliteStore::open_existing(&path, SqliteConfig::default())
-        .with_context(|| format!("opening the ledger {}", path.display()))?;
+    let store = crate::ledger_store::reader(cfg)?;
     let mut m = Monitor::new(cfg.monitor.clone()).map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
     m.set_enforcing(false);
     store

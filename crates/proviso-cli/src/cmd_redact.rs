@@ -49,12 +49,9 @@ fn reveal(cfg: &Config, record: &str) -> anyhow::Result<ExitCode> {
             "[redact] mapping_key is not configured: no mapping can be opened".into(),
         )
     })?;
-    let store = proviso_ledger::SqliteStore::open_existing(
-        &cfg.ledger_path(),
-        proviso_ledger::SqliteConfig::default(),
-    )?;
+    let store = crate::ledger_store::reader(cfg)?;
     let mut detail = None;
-    proviso_ledger::LedgerReader::scan(&store, 0, &mut |c| {
+    store.scan(0, &mut |c| {
         if c.record.id.to_string() == record {
             detail = Some(c.record.detail.clone());
             return false;

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use proviso_access::KeyStore;
+use proviso_gateway::config::LedgerOpener;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
-use proviso_ledger::{LedgerHandle, SqliteConfig, SqliteStore, WriterConfig};
+use proviso_ledger::{
+    LedgerHandle, LedgerReader, LedgerStore, SqliteConfig, SqliteStore, WriterConfig,
+};
+use proviso_postgres::{PgStore, SequencerHandle};
 
 use crate::config::Config;
 use crate::{EXIT_USAGE, Exit};
@@ -46,6 +50,9 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             data_dir: cfg.data_dir.clone(),
             ledger: crate::config::LedgerSection {
                 path: Some(cfg.ledger_path()),
+                url: cfg.ledger.url.clone(),
+                replica: cfg.ledger.replica.clone(),
+                statement_timeout_ms: cfg.ledger.statement_timeout_ms,
                 ..crate::config::LedgerSection::default()
             },
             index: crate::config::IndexSection {
@@ -66,19 +73,50 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
 
     let ledger_path = cfg.ledger_path();
-    let store = SqliteStore::open(
-        &ledger_path,
-        SqliteConfig {
-            checkpoint_every: cfg.ledger.checkpoint_every,
-            wal_checkpoint_interval: (cfg.ledger.wal_checkpoint_interval_ms > 0)
-                .then(|| Duration::from_millis(cfg.ledger.wal_checkpoint_interval_ms)),
-            wal_max_bytes: cfg.ledger.wal_max_bytes.max(1024 * 1024),
-            ..SqliteConfig::default()
-        },
-    )
-    .with_context(|| format!("opening the ledger {}", ledger_path.display()))?;
+    let ledger_name = crate::ledger_store::describe(&cfg);
+    let pg = crate::ledger_store::postgres(&cfg);
+    // With PostgreSQL, records are queued by this replica's writer and
+    // chained by the deployment's one sequencer: every replica runs a
+    // sequencer thread, and the one holding the lock works.
+    let (store, mut sequencer): (Box<dyn LedgerStore>, _) = match &pg {
+        Some(pg) => (
+            Box::new(
+                PgStore::open(pg.clone())
+                    .with_context(|| format!("opening the ledger {ledger_name}"))?,
+            ),
+            Some(SequencerHandle::spawn(pg.clone()).context("starting the ledger's sequencer")?),
+        ),
+        None => (
+            Box::new(
+                SqliteStore::open(
+                    &ledger_path,
+                    SqliteConfig {
+                        checkpoint_every: cfg.ledger.checkpoint_every,
+                        wal_checkpoint_interval: (cfg.ledger.wal_checkpoint_interval_ms > 0)
+                            .then(|| Duration::from_millis(cfg.ledger.wal_checkpoint_interval_ms)),
+                        wal_max_bytes: cfg.ledger.wal_max_bytes.max(1024 * 1024),
+                        ..SqliteConfig::default()
+                    },
+                )
+                .with_context(|| format!("opening the ledger {ledger_name}"))?,
+            ),
+            None,
+        ),
+    };
+    let open_reader = {
+        let (pg, path) = (pg.clone(), ledger_path.clone());
+        LedgerOpener(std::sync::Arc::new(
+            move || -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> {
+                Ok(match &pg {
+                    Some(pg) => Box::new(PgStore::open(pg.clone())?),
+                    None => Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?),
+                })
+            },
+        ))
+    };
+    let mut publisher = crate::checkpoints::Publisher::start(&cfg, open_reader.clone())?;
     let ledger = LedgerHandle::spawn(
-        Box::new(store),
+        store,
         WriterConfig {
             max_batch: cfg.ledger.max_batch.max(1),
             max_backlog: cfg.ledger.max_backlog.max(1),
@@ -103,7 +141,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             ..cfg.batch
         },
         monitor: cfg.monitor,
-        ledger_path: Some(ledger_path.clone()),
+        ledger_reader: Some(open_reader.clone()),
         allow_simulated_clock: args.allow_simulated_clock,
     };
     // The Redis quota client attaches to the runtime it is built in.
@@ -112,11 +150,11 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
     // The monitor's state survives a restart: rebuilt from the ledger.
     if let Some(m) = &state.monitor {
-        let reader = SqliteStore::open_existing(&ledger_path, SqliteConfig::default())
-            .with_context(|| format!("reading the ledger {}", ledger_path.display()))?;
+        let reader =
+            (open_reader.0)().with_context(|| format!("reading the ledger {ledger_name}"))?;
         let t = std::time::Instant::now();
         let n = m
-            .replay(&reader, &state.quotas)
+            .replay(reader.as_ref(), &state.quotas)
             .context("rebuilding the monitor from the ledger")?;
         let (observed, keys) = m.totals();
         tracing::info!(
@@ -164,11 +202,17 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             .local_addr()
             .map_err(proviso_gateway::StartError::Serve)?;
         println!("proviso listening on http://{addr}");
-        tracing::info!(%addr, ledger = %ledger_path.display(), "proviso gateway started");
+        tracing::info!(%addr, ledger = %ledger_name, "proviso gateway started");
         proviso_gateway::serve(state, listener, shutdown_signal()).await
     });
     // Make sure the writer has flushed even if serving failed.
     ledger.shutdown();
+    if let Some(s) = sequencer.as_mut() {
+        s.stop();
+    }
+    if let Some(p) = publisher.as_mut() {
+        p.stop();
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(Ok(h)) = follower {
         let _ = h.join();

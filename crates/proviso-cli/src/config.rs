@@ -101,6 +101,33 @@ pub struct LedgerSection {
     /// The SQLite file; default `<data_dir>/ledger.db`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL URL: the ledger shared by every replica, in place of
+    /// the SQLite file.
+    #[serde(default)]
+    pub url: Option<proviso_gateway::env::EnvString>,
+    /// This replica's name in the shared ledger's queue (default: host
+    /// name and process id).
+    #[serde(default)]
+    pub replica: Option<String>,
+    /// Longest a PostgreSQL statement may run, milliseconds.
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_ms: u64,
+    /// The Ed25519 key that signs checkpoints (`PRIVATE+KEY+…`), usually
+    /// `${ENV}`.
+    #[serde(default)]
+    pub checkpoint_key: Option<proviso_gateway::env::EnvString>,
+    /// A file holding that key instead.
+    #[serde(default)]
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// The log's name in its checkpoints (default: the key's name).
+    #[serde(default)]
+    pub checkpoint_origin: Option<String>,
+    /// Where `proviso serve` publishes signed checkpoints.
+    #[serde(default)]
+    pub publish_dir: Option<PathBuf>,
+    /// How often it publishes one when the log has grown, milliseconds.
+    #[serde(default = "default_publish_interval")]
+    pub publish_interval_ms: u64,
     /// Write a Merkle checkpoint every this many records.
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
@@ -122,6 +149,14 @@ pub struct LedgerSection {
     /// and truncated (waiting briefly for readers and the writer).
     #[serde(default = "default_wal_max_bytes")]
     pub wal_max_bytes: u64,
+}
+
+fn default_publish_interval() -> u64 {
+    10_000
+}
+
+fn default_statement_timeout() -> u64 {
+    10_000
 }
 
 fn default_wal_checkpoint_interval() -> u64 {
@@ -148,6 +183,14 @@ impl Default for LedgerSection {
     fn default() -> Self {
         Self {
             path: None,
+            url: None,
+            replica: None,
+            statement_timeout_ms: default_statement_timeout(),
+            checkpoint_key: None,
+            checkpoint_key_file: None,
+            checkpoint_origin: None,
+            publish_dir: None,
+            publish_interval_ms: default_publish_interval(),
             checkpoint_every: default_checkpoint_every(),
             max_batch: default_max_batch(),
             max_backlog: default_max_backlog(),

@@ -1,5 +1,6 @@
 //! `proviso`: the gateway, and the tools around its ledger and keys.
 
+mod checkpoints;
 mod cmd_audit;
 mod cmd_index;
 mod cmd_keys;
@@ -9,6 +10,7 @@ mod cmd_policy;
 mod cmd_redact;
 mod cmd_serve;
 mod config;
+mod ledger_store;
 mod report_html;
 
 use std::path::PathBuf;

@@ -496,13 +496,14 @@ async fn policy_lint(State(s): State<AppState>, h: HeaderMap) -> R {
 
 async fn usage(State(s): State<AppState>, h: HeaderMap) -> R {
     admin(&s, &h)?;
-    let Some(path) = s.config.ledger_path.as_ref() else {
+    let Some(open) = s.config.ledger_reader.clone() else {
         return Ok(Json(json!([])).into_response());
     };
-    let store =
-        proviso_ledger::SqliteStore::open_existing(path, proviso_ledger::SqliteConfig::default())
-            .map_err(ApiError::internal)?;
-    let by_key = store.usage_by_key().map_err(ApiError::internal)?;
+    // Reading the ledger blocks (a file, or PostgreSQL's own client).
+    let by_key = tokio::task::spawn_blocking(move || (open.0)()?.usage_by_key())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let keys = s.keys.with_store(|st| st.list()).map_err(access_err)?;
     let rows: Vec<Value> = keys
         .iter()

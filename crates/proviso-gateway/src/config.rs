@@ -321,6 +321,22 @@ pub struct DeploymentConfig {
     pub model: Option<String>,
 }
 
+/// What the ledger is opened for reading with.
+type OpenReader = dyn Fn() -> Result<Box<dyn proviso_ledger::LedgerReader + Send>, proviso_ledger::LedgerError>
+    + Send
+    + Sync;
+
+/// Opens the ledger for reading. It may block (a file, a database): call
+/// it off the async workers.
+#[derive(Clone)]
+pub struct LedgerOpener(pub std::sync::Arc<OpenReader>);
+
+impl std::fmt::Debug for LedgerOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LedgerOpener")
+    }
+}
+
 /// Everything the gateway needs from the configuration file.
 #[derive(Clone, Debug, Default)]
 pub struct GatewayConfig {
@@ -342,8 +358,9 @@ pub struct GatewayConfig {
     pub monitor: proviso_monitor::MonitorConfig,
     /// `[batch]`.
     pub batch: BatchConfig,
-    /// The ledger file, for usage reports (set by the binary, not a key).
-    pub ledger_path: Option<std::path::PathBuf>,
+    /// Opens the ledger for reading, for usage reports (set by the binary,
+    /// not a key: the binary knows whether it is a file or PostgreSQL).
+    pub ledger_reader: Option<LedgerOpener>,
     /// Whether `[server] clock = "simulated"` may be used: set only by the
     /// explicit test flag `proviso serve --allow-simulated-clock`, never by
     /// a configuration key, and honoured only on a loopback listener.

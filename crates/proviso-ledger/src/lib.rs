@@ -18,7 +18,7 @@
 //! let reader = store.clone();
 //! let ledger = LedgerHandle::spawn(Box::new(store), WriterConfig::default()).unwrap();
 //! let receipt = ledger.append_blocking(Record::test("hello")).unwrap();
-//! assert_eq!(receipt.seq, 1);
+//! assert_eq!(receipt.seq, Some(1));
 //! ledger.shutdown();
 //! assert!(verify(&reader).unwrap().is_intact());
 //! ```
@@ -29,10 +29,14 @@ mod error;
 mod export;
 mod memory;
 pub mod merkle;
+mod note;
+mod published;
 mod record;
 mod sequencer;
 mod sqlite;
 mod store;
+#[cfg(feature = "suite")]
+pub mod suite;
 mod verify;
 mod writer;
 
@@ -40,15 +44,17 @@ pub use encoding::{ENCODING_V1, record_hash};
 pub use error::LedgerError;
 pub use export::export_jsonl;
 pub use memory::MemoryStore;
+pub use note::{CheckpointBody, NoteError, SignerKey, VerifierKey};
+pub use published::{Consistency, check_note, leaf_hashes, sign_current};
 pub use record::{ChainedRecord, Outcome, Record, RecordKind};
 pub use sequencer::{Checkpoint, Sequencer, TreeState};
 pub use sqlite::{SqliteConfig, SqliteStore};
-pub use store::{LedgerReader, LedgerStore};
+pub use store::{LedgerReader, LedgerStore, Receipt, UsageByKey};
 pub use verify::{
     Finding, FindingKind, OPENED_EVENT, Unclosed, VerifyReport, opened_exchange, verify,
 };
 pub use writer::{
-    COMMIT_BUCKETS as COMMIT_BUCKETS_SECONDS, LedgerHandle, LedgerStats, Receipt, Tap, WriterConfig,
+    COMMIT_BUCKETS as COMMIT_BUCKETS_SECONDS, LedgerHandle, LedgerStats, Tap, WriterConfig,
 };
 
 /// A SHA-256 digest.

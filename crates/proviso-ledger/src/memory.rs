@@ -1,8 +1,8 @@
 use std::sync::{Arc, Mutex};
 
 use crate::{
-    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, LedgerStore, Record, Sequencer,
-    TreeState,
+    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, LedgerStore, Receipt, Record,
+    Sequencer, TreeState,
 };
 
 /// An in-memory ledger store, the twin of [`crate::SqliteStore`] for tests.
@@ -64,7 +64,7 @@ impl MemoryStore {
 }
 
 impl LedgerStore for MemoryStore {
-    fn append(&mut self, records: &[Record]) -> Result<Vec<(u64, Hash)>, LedgerError> {
+    fn append(&mut self, records: &[Record]) -> Result<Vec<Receipt>, LedgerError> {
         let every = self.checkpoint_every.unwrap_or(1024);
         let mut g = self.lock()?;
         if let Some(reason) = &g.fail {
@@ -81,7 +81,7 @@ impl LedgerStore for MemoryStore {
         let mut out = Vec::with_capacity(records.len());
         for r in records {
             let (chained, cp) = seq.sequence(r.clone());
-            out.push((chained.seq, chained.hash));
+            out.push(Receipt::sequenced(chained.seq, chained.hash));
             g.records.push(chained);
             g.checkpoints.extend(cp);
         }

@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::merkle::Frontier;
 use crate::{
-    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, LedgerStore, Outcome, Record,
-    RecordKind, Sequencer, TreeState,
+    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, LedgerStore, Outcome, Receipt,
+    Record, RecordKind, Sequencer, TreeState,
 };
 
 /// The format of the tables below; bumped on any incompatible change.
@@ -332,38 +332,6 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Per key: exchanges recorded, tokens used and the last exchange's
-    /// time (for `proviso keys list`).
-    pub fn usage_by_key(
-        &self,
-    ) -> Result<std::collections::HashMap<String, (u64, u64, UnixMillis)>, LedgerError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT key_id, COUNT(*), COALESCE(SUM(total_tokens), 0), MAX(time_ms) FROM records \
-             WHERE kind = 'exchange' AND key_id IS NOT NULL GROUP BY key_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
-        let mut out = std::collections::HashMap::new();
-        for row in rows {
-            let (k, n, t, last) = row?;
-            out.insert(
-                k,
-                (
-                    u64::try_from(n).unwrap_or(0),
-                    u64::try_from(t).unwrap_or(0),
-                    UnixMillis(last),
-                ),
-            );
-        }
-        Ok(out)
-    }
-
     /// The underlying connection, for tools and tests that inspect the file.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -414,7 +382,7 @@ fn i64_of(v: u64) -> i64 {
 }
 
 impl LedgerStore for SqliteStore {
-    fn append(&mut self, records: &[Record]) -> Result<Vec<(u64, Hash)>, LedgerError> {
+    fn append(&mut self, records: &[Record]) -> Result<Vec<Receipt>, LedgerError> {
         self.check_writable()?;
         let every = self.config.checkpoint_every;
         let tx = self
@@ -475,7 +443,7 @@ impl LedgerStore for SqliteStore {
                         cp.time.0
                     ])?;
                 }
-                out.push((c.seq, c.hash));
+                out.push(Receipt::sequenced(c.seq, c.hash));
             }
         }
         let st = seqr.state();
@@ -638,5 +606,33 @@ impl LedgerReader for SqliteStore {
             )
             .optional()?;
         Ok(opt_u64(seq))
+    }
+
+    fn usage_by_key(&self) -> Result<crate::UsageByKey, LedgerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key_id, COUNT(*), COALESCE(SUM(total_tokens), 0), MAX(time_ms) FROM records \
+             WHERE kind = 'exchange' AND key_id IS NOT NULL GROUP BY key_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (k, n, t, last) = row?;
+            out.insert(
+                k,
+                (
+                    u64::try_from(n).unwrap_or(0),
+                    u64::try_from(t).unwrap_or(0),
+                    UnixMillis(last),
+                ),
+            );
+        }
+        Ok(out)
     }
 }

@@ -1,11 +1,44 @@
-use crate::{ChainedRecord, Checkpoint, Hash, LedgerError, Record, TreeState};
+use proviso_types::UnixMillis;
+
+use crate::{ChainedRecord, Checkpoint, Hash, LedgerError, Record, RecordKind, TreeState};
+
+/// Proof that a record is durable. A store that sequences inside its
+/// write (SQLite, memory) knows the record's place in the chain at once; a
+/// shared store (PostgreSQL) queues it durably and an elected sequencer
+/// gives it its place later, so `seq` and `hash` are then `None`: the
+/// record's id (known before it was appended) is how it is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Its sequence number, when already sequenced.
+    pub seq: Option<u64>,
+    /// Its chain hash, when already sequenced.
+    pub hash: Option<Hash>,
+}
+
+impl Receipt {
+    /// A record sequenced at `seq` with chain hash `hash`.
+    pub fn sequenced(seq: u64, hash: Hash) -> Self {
+        Self {
+            seq: Some(seq),
+            hash: Some(hash),
+        }
+    }
+
+    /// A record durably queued, to be sequenced later.
+    pub fn queued() -> Self {
+        Self {
+            seq: None,
+            hash: None,
+        }
+    }
+}
 
 /// Where the log lives. `append` is "durable, then acknowledged": when it
 /// returns `Ok`, the records are sequenced, chained and committed.
 pub trait LedgerStore: LedgerReader + Send {
     /// Durably appends `records` in order, as one transaction where the
-    /// backend has them; returns their sequence numbers and hashes.
-    fn append(&mut self, records: &[Record]) -> Result<Vec<(u64, Hash)>, LedgerError>;
+    /// backend has them; returns one receipt per record.
+    fn append(&mut self, records: &[Record]) -> Result<Vec<Receipt>, LedgerError>;
 
     /// Checks, cheaply, that an append could succeed now (the backing file
     /// is still where it was opened, the database answers).
@@ -39,4 +72,25 @@ pub trait LedgerReader {
     /// The sequence number of a stored record whose `hash` column equals
     /// `hash`, if any (used only to explain a broken chain).
     fn find_by_hash(&self, hash: &Hash) -> Result<Option<u64>, LedgerError>;
+
+    /// Per key: exchanges recorded, tokens used and the last exchange's
+    /// time (for `proviso keys list` and `/admin/usage`). Stores with an
+    /// index answer it with a query; this default reads the whole log.
+    fn usage_by_key(&self) -> Result<UsageByKey, LedgerError> {
+        let mut out = UsageByKey::new();
+        self.scan(0, &mut |c| {
+            let r = &c.record;
+            if let (RecordKind::Exchange, Some(k)) = (r.kind, r.key_id.as_ref()) {
+                let e = out.entry(k.0.clone()).or_insert((0, 0, UnixMillis(0)));
+                e.0 += 1;
+                e.1 += r.usage.map_or(0, |u| u.total_tokens);
+                e.2 = e.2.max(r.time);
+            }
+            true
+        })?;
+        Ok(out)
+    }
 }
+
+/// Key id to (exchanges, tokens, last exchange's time).
+pub type UsageByKey = std::collections::HashMap<String, (u64, u64, UnixMillis)>;

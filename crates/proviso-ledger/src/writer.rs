@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{Hash, LedgerError, LedgerStore, Outcome, Record};
+use crate::{LedgerError, LedgerStore, Outcome, Receipt, Record};
 
 /// Settings of the writer thread.
 #[derive(Clone, Debug)]
@@ -44,15 +44,6 @@ impl Default for WriterConfig {
             idle_interval: Duration::from_millis(500),
         }
     }
-}
-
-/// Proof that a record is committed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// Its sequence number.
-    pub seq: u64,
-    /// Its chain hash.
-    pub hash: Hash,
 }
 
 type Reply = oneshot::Sender<Result<Receipt, LedgerError>>;
@@ -432,11 +423,9 @@ impl Writer {
                 self.shared.backlog.store(0, Ordering::Relaxed);
                 let stored: usize = records.iter().map(record_bytes).sum();
                 release(&self.shared.waiting_bytes, stored);
-                for (reply, (seq, hash)) in
-                    replies.into_iter().zip(receipts.into_iter().skip(n_old))
-                {
+                for (reply, receipt) in replies.into_iter().zip(receipts.into_iter().skip(n_old)) {
                     if let Some(r) = reply {
-                        let _ = r.send(Ok(Receipt { seq, hash }));
+                        let _ = r.send(Ok(receipt));
                     }
                 }
                 if let Some(tap) = self.tap.as_mut() {
@@ -507,12 +496,9 @@ impl Writer {
                         .committed_batches
                         .fetch_add(1, Ordering::Relaxed);
                     match (&err, receipts.first()) {
-                        (None, Some((seq, hash))) => {
+                        (None, Some(receipt)) => {
                             if let Some(r) = reply {
-                                let _ = r.send(Ok(Receipt {
-                                    seq: *seq,
-                                    hash: *hash,
-                                }));
+                                let _ = r.send(Ok(*receipt));
                             }
                             if let Some(tap) = self.tap.as_mut() {
                                 tap(vec![rec]);
@@ -614,7 +600,7 @@ mod tests {
             .collect();
         let seqs: Vec<u64> = rxs
             .into_iter()
-            .map(|rx| rx.recv().unwrap().unwrap().seq)
+            .map(|rx| rx.recv().unwrap().unwrap().seq.unwrap())
             .collect();
         assert_eq!(seqs, (1..=95).collect::<Vec<_>>());
         h.shutdown();
@@ -642,7 +628,7 @@ mod tests {
         h.submit(Record::test("served stream"));
         reader.set_failure(None);
         let r = h.append_blocking(Record::test("after")).unwrap();
-        assert_eq!(r.seq, 4, "backlog written first, in order");
+        assert_eq!(r.seq, Some(4), "backlog written first, in order");
         assert!(h.is_healthy());
         h.shutdown();
         let mut got = Vec::new();

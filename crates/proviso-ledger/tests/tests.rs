@@ -1,26 +1,12 @@
-//! One suite run against every `LedgerStore` implementation (SQLite and the
-//! in-memory twin), plus SQLite-specific cases.
+//! The ledger suite (`proviso_ledger::suite`, also run over PostgreSQL by
+//! proviso-postgres) against SQLite and the in-memory twin, plus
+//! SQLite-specific cases.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests opt out: a failed unwrap is a failed test
 
-use proviso_ledger::merkle::root_of;
 use proviso_ledger::{
-    FindingKind, LedgerStore, MemoryStore, Record, SqliteConfig, SqliteStore, verify,
+    FindingKind, LedgerStore, MemoryStore, Record, SqliteConfig, SqliteStore, suite, verify,
 };
-
-fn stores(dir: &tempfile::TempDir) -> Vec<(&'static str, Box<dyn LedgerStore>)> {
-    let cfg = SqliteConfig {
-        checkpoint_every: 8,
-        ..SqliteConfig::default()
-    };
-    vec![
-        ("memory", Box::new(MemoryStore::with_checkpoint_every(8))),
-        (
-            "sqlite",
-            Box::new(SqliteStore::open(&dir.path().join("l.db"), cfg).unwrap()),
-        ),
-    ]
-}
 
 fn records(n: usize) -> Vec<Record> {
     (0..n)
@@ -28,68 +14,39 @@ fn records(n: usize) -> Vec<Record> {
         .collect()
 }
 
+/// The ledger suite over the in-memory twin.
 #[test]
-fn appends_are_sequenced_chained_and_checkpointed() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, mut store) in stores(&dir) {
-        let a = store.append(&records(5)).unwrap();
-        let b = store.append(&records(20)).unwrap();
-        let seqs: Vec<u64> = a.iter().chain(&b).map(|(s, _)| *s).collect();
-        assert_eq!(seqs, (1..=25).collect::<Vec<_>>(), "{name}");
-        let mut hashes = Vec::new();
-        let mut prev = [0u8; 32];
-        store
-            .scan(0, &mut |c| {
-                assert_eq!(c.prev_hash, prev, "{name}: chained");
-                prev = c.hash;
-                hashes.push(c.hash);
-                true
-            })
-            .unwrap();
-        assert_eq!(hashes.len(), 25);
-        let cps = store.checkpoints().unwrap();
-        assert_eq!(
-            cps.iter().map(|c| c.tree_size).collect::<Vec<_>>(),
-            vec![8, 16, 24],
-            "{name}"
-        );
-        for cp in &cps {
-            let n = usize::try_from(cp.tree_size).unwrap();
-            assert_eq!(cp.root, root_of(&hashes[..n]), "{name}: RFC 6962 root");
+fn suite_memory() {
+    suite::run(&mut |every| {
+        let store = MemoryStore::with_checkpoint_every(every);
+        suite::Subject {
+            name: "memory".into(),
+            reader: Box::new(store.clone()),
+            store: Box::new(store),
+            settle: Box::new(|| {}),
         }
-        assert_eq!(store.tree_state().unwrap().size(), 25);
-        assert_eq!(store.find_by_hash(&hashes[3]).unwrap(), Some(4));
-        assert_eq!(store.find_by_hash(&[7; 32]).unwrap(), None);
-        let report = verify(store.as_ref()).unwrap();
-        assert!(report.is_intact(), "{name}: {:?}", report.findings);
-        assert_eq!((report.records, report.checkpoints), (25, 3));
-    }
+    });
 }
 
+/// The ledger suite over SQLite (each subject a new file).
 #[test]
-fn empty_ledger_verifies() {
+fn suite_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, store) in stores(&dir) {
-        let r = verify(store.as_ref()).unwrap();
-        assert!(r.is_intact(), "{name}");
-        assert_eq!(r.records, 0);
-    }
-}
-
-#[test]
-fn scan_from_and_early_stop() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, mut store) in stores(&dir) {
-        store.append(&records(10)).unwrap();
-        let mut seen = Vec::new();
-        store
-            .scan(4, &mut |c| {
-                seen.push(c.seq);
-                c.seq < 6
-            })
-            .unwrap();
-        assert_eq!(seen, vec![4, 5, 6], "{name}");
-    }
+    let mut n = 0;
+    suite::run(&mut |every| {
+        n += 1;
+        let path = dir.path().join(format!("l{n}.db"));
+        let cfg = SqliteConfig {
+            checkpoint_every: every,
+            ..SqliteConfig::default()
+        };
+        suite::Subject {
+            name: "sqlite".into(),
+            store: Box::new(SqliteStore::open(&path, cfg.clone()).unwrap()),
+            reader: Box::new(SqliteStore::open(&path, cfg).unwrap()),
+            settle: Box::new(|| {}),
+        }
+    });
 }
 
 #[test]
@@ -146,7 +103,7 @@ fn sqlite_refuses_when_its_file_is_moved_and_recovers_when_back() {
     assert!(s.check_writable().is_err());
     std::fs::rename(&moved, dir.path().join("d")).unwrap();
     s.check_writable().unwrap();
-    assert_eq!(s.append(&records(1)).unwrap()[0].0, 2);
+    assert_eq!(s.append(&records(1)).unwrap()[0].seq, Some(2));
 }
 
 #[test]
@@ -250,4 +207,87 @@ fn verify_lists_streams_opened_and_never_closed() {
     assert_eq!(lines[0]["unclosed"], false);
     assert_eq!(lines[1]["unclosed"], true);
     assert!(lines[2].get("unclosed").is_none());
+}
+
+/// A checkpoint signed earlier: an extended log is consistent with it; a
+/// shorter one (tail cut, or an older copy restored) is truncated; another
+/// history of any size is rewritten; a forged or foreign note is refused.
+#[test]
+fn logs_are_checked_against_a_checkpoint_published_earlier() {
+    use proviso_ledger::{Consistency, SignerKey, check_note, leaf_hashes, sign_current};
+    let key = SignerKey::generate("proviso.test/ledger").unwrap();
+    let vkey = key.verifier();
+    let store = MemoryStore::with_checkpoint_every(4);
+    let mut w = store.clone();
+    w.append(&records(10)).unwrap();
+    let (body, note) = sign_current(&store, &key, "proviso.test/ledger").unwrap();
+    assert_eq!(body.size, 10);
+    let check = |s: &MemoryStore, note: &str| {
+        check_note(
+            &leaf_hashes(s).unwrap(),
+            note,
+            &vkey,
+            Some("proviso.test/ledger"),
+        )
+    };
+    assert_eq!(
+        check(&store, &note),
+        Consistency::Consistent {
+            size: 10,
+            log_size: 10
+        }
+    );
+    w.append(&records(7)).unwrap();
+    assert!(check(&store, &note).is_consistent(), "extended");
+
+    // An older copy of the log, restored: its own chain is intact.
+    let older = MemoryStore::with_checkpoint_every(4);
+    let mut ow = older.clone();
+    let first: Vec<Record> =
+        store.with_records(|r| r[..6].iter().map(|c| c.record.clone()).collect());
+    ow.append(&first).unwrap();
+    assert!(verify(&older).unwrap().is_intact());
+    assert_eq!(
+        check(&older, &note),
+        Consistency::Truncated {
+            size: 10,
+            log_size: 6
+        }
+    );
+
+    // A history written again from record 5 on, longer than before, with
+    // an intact chain of its own.
+    let rewritten = MemoryStore::with_checkpoint_every(4);
+    let mut rw = rewritten.clone();
+    let mut recs: Vec<Record> =
+        store.with_records(|r| r.iter().map(|c| c.record.clone()).collect());
+    recs[4].output = "quietly changed".into();
+    rw.append(&recs).unwrap();
+    assert!(verify(&rewritten).unwrap().is_intact());
+    assert_eq!(
+        check(&rewritten, &note),
+        Consistency::Rewritten {
+            size: 10,
+            log_size: 17
+        }
+    );
+
+    // Forged: the size raised in the note, or another key's note.
+    let forged = note.replacen("\n10\n", "\n9\n", 1);
+    assert!(matches!(
+        check(&store, &forged),
+        Consistency::BadCheckpoint { .. }
+    ));
+    let other = SignerKey::generate("proviso.test/ledger").unwrap();
+    let (_, foreign) = sign_current(&rewritten, &other, "proviso.test/ledger").unwrap();
+    assert!(matches!(
+        check(&rewritten, &foreign),
+        Consistency::BadCheckpoint { .. }
+    ));
+    // Another log's checkpoint, properly signed.
+    let (_, elsewhere) = sign_current(&store, &key, "another/log").unwrap();
+    assert!(matches!(
+        check(&store, &elsewhere),
+        Consistency::BadCheckpoint { .. }
+    ));
 }

@@ -1,0 +1,173 @@
+//! Signed checkpoints: the keys from the configuration, and publishing
+//! them from `proviso serve` to a directory outside the operator's
+//! database (docs/ledger.md says how an auditor keeps them out of reach).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use proviso_gateway::config::LedgerOpener;
+use proviso_ledger::{SignerKey, VerifierKey};
+
+use crate::config::Config;
+use crate::{EXIT_USAGE, Exit};
+
+/// The signing key of `[ledger] checkpoint_key` or `checkpoint_key_file`,
+/// if either is set.
+pub fn signer(cfg: &Config) -> anyhow::Result<Option<SignerKey>> {
+    let (text, from) = match (&cfg.ledger.checkpoint_key, &cfg.ledger.checkpoint_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(Exit(
+                EXIT_USAGE,
+                "[ledger] checkpoint_key and checkpoint_key_file: set one, not both".into(),
+            )
+            .into());
+        }
+        (Some(k), None) => (k.as_str().to_owned(), "[ledger] checkpoint_key".to_owned()),
+        (None, Some(p)) => (
+            std::fs::read_to_string(p).map_err(|e| {
+                Exit(
+                    EXIT_USAGE,
+                    format!("[ledger] checkpoint_key_file {}: {e}", p.display()),
+                )
+            })?,
+            format!("[ledger] checkpoint_key_file {}", p.display()),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let key = SignerKey::parse(&text).map_err(|e| Exit(EXIT_USAGE, format!("{from}: {e}")))?;
+    Ok(Some(key))
+}
+
+/// The key checkpoints must be signed by: `arg` (the key, or a file
+/// holding it), else the verifier of the configured signing key.
+pub fn verifier(cfg: &Config, arg: Option<&str>) -> anyhow::Result<VerifierKey> {
+    match arg {
+        Some(a) => {
+            let text = if Path::new(a).is_file() {
+                std::fs::read_to_string(a).with_context(|| format!("reading --key {a}"))?
+            } else {
+                a.to_owned()
+            };
+            Ok(VerifierKey::parse(&text).map_err(|e| Exit(EXIT_USAGE, format!("--key: {e}")))?)
+        }
+        None => signer(cfg)?.map(|k| k.verifier()).ok_or_else(|| {
+            Exit(
+                EXIT_USAGE,
+                "--checkpoint needs --key (the key the checkpoints are signed by)".into(),
+            )
+            .into()
+        }),
+    }
+}
+
+/// The log's name in its checkpoints: `[ledger] checkpoint_origin`, else
+/// the key's name.
+pub fn origin(cfg: &Config, key: &SignerKey) -> String {
+    cfg.ledger
+        .checkpoint_origin
+        .clone()
+        .unwrap_or_else(|| key.name().to_owned())
+}
+
+/// Writes `text` to a new owner-only file (refusing to replace one).
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Exit(EXIT_USAGE, format!("{}: {e}", path.display())))?;
+    writeln!(f, "{text}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes `note` as `<dir>/checkpoint.<size>` and `<dir>/checkpoint` (the
+/// newest), each by a rename so a reader never sees half a file.
+pub fn publish(dir: &Path, size: u64, note: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for name in [format!("checkpoint.{size}"), "checkpoint".to_owned()] {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, note)?;
+        std::fs::rename(&tmp, dir.join(&name))?;
+    }
+    Ok(())
+}
+
+/// The publisher of `proviso serve`: every `interval`, when the log has
+/// grown, signs its checkpoint and writes it to `dir`.
+pub struct Publisher {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Publisher {
+    /// Starts it, or returns `None` when no directory or key is set.
+    pub fn start(cfg: &Config, open: LedgerOpener) -> anyhow::Result<Option<Self>> {
+        let Some(dir) = cfg.ledger.publish_dir.clone() else {
+            return Ok(None);
+        };
+        let key = signer(cfg)?.ok_or_else(|| {
+            Exit(
+                EXIT_USAGE,
+                "[ledger] publish_dir is set but there is no checkpoint_key or checkpoint_key_file to sign with".into(),
+            )
+        })?;
+        let origin = origin(cfg, &key);
+        let every = Duration::from_millis(cfg.ledger.publish_interval_ms.max(100));
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("checkpoint-publisher".into())
+            .spawn(move || run(&dir, &key, &origin, every, &open, &s2))
+            .context("starting the checkpoint publisher")?;
+        Ok(Some(Self {
+            stop,
+            thread: Some(thread),
+        }))
+    }
+
+    /// Publishes once more (what the log holds now) and stops.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(
+    dir: &Path,
+    key: &SignerKey,
+    origin: &str,
+    every: Duration,
+    open: &LedgerOpener,
+    stop: &AtomicBool,
+) {
+    let mut last: Option<u64> = None;
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        match (open.0)().and_then(|r| proviso_ledger::sign_current(r.as_ref(), key, origin)) {
+            Ok((body, note)) if last != Some(body.size) => match publish(dir, body.size, &note) {
+                Ok(()) => {
+                    tracing::info!(size = body.size, dir = %dir.display(), "checkpoint published");
+                    last = Some(body.size);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, dir = %dir.display(), "publishing a checkpoint failed; will retry")
+                }
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "signing a checkpoint failed; will retry"),
+        }
+        if stopping {
+            return;
+        }
+        std::thread::park_timeout(every);
+    }
+}

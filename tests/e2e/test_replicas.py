@@ -1,0 +1,229 @@
+"""Several `proviso serve` replicas on one PostgreSQL ledger (issue 22):
+one chain for all of them, the sequencer killed mid-load and taken over,
+and a PostgreSQL stopped mid-load (one this test starts itself)."""
+
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from conftest import FIXTURES, Fake, Proviso, free_port
+
+PG_ADMIN = os.environ.get("PROVISO_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# The sequencer's advisory lock: classid "PRVS", objid 2.
+LOCK_CLASS, LOCK_OBJ = 0x50525653, 2
+
+
+def psql(url: str, sql: str) -> str:
+    r = subprocess.run(["psql", url, "-tAc", sql], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"psql {sql!r}: {r.stderr}"
+    return r.stdout.strip()
+
+
+@pytest.fixture
+def pgdb():
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"proviso_e2e_{os.getpid()}_{random.randrange(1 << 30)}"
+    psql(PG_ADMIN, f"CREATE DATABASE {name}")
+    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path) -> Proviso:
+    d = tmp / f"r{i}"
+    d.mkdir()
+    return Proviso(
+        d, upstream,
+        ledger_extra=f'url = "{url}"\nreplica = "r{i}"\nstatement_timeout_ms = 2000\n',
+        extra=f'[keys]\npath = "{keys}"\n',
+    )
+
+
+def sequencer_holder(url: str) -> str:
+    """The replica whose session holds the sequencer's lock, or ''."""
+    return psql(
+        url,
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        f"WHERE l.locktype = 'advisory' AND l.classid::bigint = {LOCK_CLASS} "
+        f"AND l.objid::bigint = {LOCK_OBJ} AND l.granted",
+    )
+
+
+def wait_until(ok, what: str, timeout: float = 30.0):
+    deadline = time.time() + timeout
+    while True:
+        v = ok()
+        if v:
+            return v
+        assert time.time() < deadline, f"timed out: {what}"
+        time.sleep(0.05)
+
+
+def ask(url: str, key: str, text: str):
+    c = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=10)
+    raw = c.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+    return raw.headers["x-proviso-record-id"], raw.parse()
+
+
+def exported_ids(gw: Proviso) -> list[str]:
+    return [r["id"] for r in gw.records(kind=None)]
+
+
+def test_three_replicas_one_chain_and_the_sequencer_killed_mid_load(tmp_path, fake, pgdb):
+    keys = tmp_path / "keys.db"
+    gws = [replica(tmp_path, i, fake.url, pgdb, keys) for i in range(3)]
+    try:
+        key = gws[0].create_key()
+        holder = wait_until(lambda: sequencer_holder(pgdb), "a sequencer is elected")
+        victim = int(holder.split(":")[1][1:])  # application_name "proviso:r<i>"
+        received: list[str] = []
+        refused: list[str] = []
+        lock = threading.Lock()
+        killed = threading.Event()
+        sent = [0]
+
+        def client(n: int):
+            for j in range(24):
+                for attempt in range(3):
+                    g = gws[(n + j + attempt) % 3]
+                    try:
+                        rid, _ = ask(g.url, key, f"client {n} request {j}")
+                    except (openai.APIConnectionError, httpx.HTTPError):
+                        continue  # that replica is gone: the client tries another
+                    except openai.APIStatusError as e:
+                        with lock:
+                            refused.append(f"{e.status_code}")
+                        break
+                    with lock:
+                        received.append(rid)
+                        sent[0] += 1
+                        if sent[0] == 120 and not killed.is_set():
+                            killed.set()
+                            gws[victim].proc.send_signal(signal.SIGKILL)
+                    break
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert killed.is_set()
+        gws[victim].proc.wait(timeout=10)
+        alive = [g for i, g in enumerate(gws) if i != victim]
+        new_holder = wait_until(lambda: sequencer_holder(pgdb), "another replica takes over")
+        assert new_holder != holder
+        print("holder", holder, "->", new_holder, "received", len(received), "refused", refused)
+        wait_until(lambda: psql(pgdb, "SELECT count(*) FROM ledger_pending") == "0",
+                   "the queue is drained by the new sequencer")
+        assert len(received) >= 16 * 24 - 40, (len(received), refused)
+        ids = exported_ids(alive[0])
+        assert len(ids) == len(set(ids)), "no record appears twice"
+        missing = set(received) - set(ids)
+        assert not missing, f"{len(missing)} acknowledged answers are not in the ledger"
+        v = alive[1].verify()
+        assert v.returncode == 0, v.stdout + v.stderr
+        assert "intact" in v.stdout
+        seqs = [int(r["seq"]) for r in alive[0].records(kind=None)]
+        assert seqs == list(range(1, len(seqs) + 1)), "contiguous sequence numbers"
+    finally:
+        for g in gws:
+            g.stop()
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the test's own (initdb and pg_ctl on a free
+    port): it may be stopped without touching the machine's."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="proviso-pg-"))
+        self.data = self.dir / "data"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:  # initdb refuses to run as root
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *cmd: str):
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        r = subprocess.run(prefix + list(cmd), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"{cmd}: {r.stdout} {r.stderr}"
+
+    def start(self):
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w",
+                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self):
+        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self):
+        try:
+            self.stop()
+        except AssertionError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_pg():
+    if not shutil.which("pg_ctl") or not shutil.which("initdb"):
+        pytest.fail("initdb and pg_ctl are needed (Debian's postgresql package)")
+    pg = OwnPostgres()
+    yield pg
+    pg.destroy()
+
+
+def test_postgres_stopped_mid_load_fails_closed_and_loses_nothing(tmp_path, fake, own_pg):
+    gw = replica(tmp_path, 0, fake.url, own_pg.url, tmp_path / "keys.db")
+    try:
+        key = gw.create_key()
+        received = [ask(gw.url, key, f"before {i}")[0] for i in range(10)]
+        own_pg.stop()
+        codes = []
+        for i in range(5):
+            try:
+                ask(gw.url, key, f"during {i}")
+                codes.append(200)
+            except openai.APIStatusError as e:
+                codes.append(e.status_code)
+                assert e.response.json()["error"]["code"] == "ledger_unavailable"
+                assert e.response.headers.get("retry-after")
+        assert codes == [503] * 5, codes
+        own_pg.start()
+        rid = wait_until(lambda: _try(gw.url, key), "service resumes", timeout=30)
+        received.append(rid)
+        received += [ask(gw.url, key, f"after {i}")[0] for i in range(10)]
+        wait_until(lambda: psql(own_pg.url, "SELECT count(*) FROM ledger_pending") == "0",
+                   "queue drained")
+        recs = gw.records(kind=None)
+        ids = [r["id"] for r in recs]
+        assert len(ids) == len(set(ids))
+        assert set(received) <= set(ids), "every acknowledged answer is in the ledger"
+        withheld = [r for r in recs if r["kind"] == "exchange" and r["outcome"] == "withheld"]
+        refused = [r for r in recs if r["kind"] == "exchange" and r["status"] == 503]
+        assert len(withheld) + len(refused) >= 5, "the refusals are recorded too, once back"
+        v = gw.verify()
+        assert v.returncode == 0, v.stdout + v.stderr
+    finally:
+        gw.stop()
+
+
+def _try(url: str, key: str):
+    try:
+        return ask(url, key, "are you back")[0]
+    except openai.APIStatusError:
+        return None
