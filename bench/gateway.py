@@ -6,35 +6,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, append_results  # noqa: E402
+from common import ROOT, append_results, free_port, wait_port  # noqa: E402
 
 MAX_CONNS = 512
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Write a short note about rivers."}]})
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} never opened")
 
 
 def start(cmd, cpu, log, env=None):

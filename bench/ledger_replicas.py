@@ -7,7 +7,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,27 +14,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_results  # noqa: E402
+from common import append_results, free_port, wait_port  # noqa: E402
 
 PG_ADMIN = os.environ.get("PROVISO_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Write a short note about rivers."}]})
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} never opened")
 
 
 def psql(url, sql):

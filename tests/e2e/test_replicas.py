@@ -40,13 +40,16 @@ def pgdb():
     psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path) -> Proviso:
+def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path | None, extra: str = "") -> Proviso:
+    """A replica on the shared ledger; keys in the file `keys` (one machine)
+    or, with None, in PostgreSQL too (the deployment across machines)."""
     d = tmp / f"r{i}"
     d.mkdir()
+    where = f'path = "{keys}"' if keys else f'url = "{url}"'
     return Proviso(
         d, upstream,
         ledger_extra=f'url = "{url}"\nreplica = "r{i}"\nstatement_timeout_ms = 2000\n',
-        extra=f'[keys]\npath = "{keys}"\n',
+        extra=f'[keys]\n{where}\n' + extra,
     )
 
 
@@ -227,3 +230,78 @@ def _try(url: str, key: str):
         return ask(url, key, "are you back")[0]
     except openai.APIStatusError:
         return None
+
+
+def test_keys_in_postgres_a_revocation_through_one_replica_is_refused_by_all_at_once(tmp_path, fake, pgdb):
+    admin = "a" * 32
+    gws = [replica(tmp_path, i, fake.url, pgdb, None, extra=f'[admin]\ntoken = "{admin}"\n')
+           for i in range(3)]
+    try:
+        # Polling is slowed to a minute: only the announcement can be quick.
+        for g in gws:
+            g.stop()
+            g.config.write_text(g.config.read_text().replace("key_refresh_ms = 100", "key_refresh_ms = 60000"))
+            g.start()
+        out = json.loads(gws[2].cli("keys", "create", "--team", "ml", "--json").stdout)
+        key, kid = out["secret"], out["id"]
+        # A key made through one replica's CLI works on every replica at once
+        # (a miss in the cache is looked up).
+        for g in gws:
+            ask(g.url, key, "hello")
+        r = httpx.post(f"{gws[1].url}/admin/keys/{kid}/revoke", json={"reason": "leaked"},
+                       headers={"authorization": f"Bearer {admin}", "proviso-actor": "alice"})
+        assert r.status_code == 200, r.text
+        t0 = time.time()
+        for g in (gws[0], gws[2]):
+            def refused():
+                try:
+                    ask(g.url, key, "still?")
+                    return False
+                except openai.APIStatusError as e:
+                    return e.status_code in (401, 403)
+            wait_until(refused, "the revocation reaches every replica", timeout=5)
+        assert time.time() - t0 < 5, "seen through the announcement, not the minute's poll"
+        events = [r for r in gws[0].records(kind="event") if r["endpoint"] == "key.revoked"]
+        assert len(events) == 1 and events[0]["key_id"] == kid
+    finally:
+        for g in gws:
+            g.stop()
+
+
+def test_a_shared_daily_limit_admits_exactly_its_number_across_replicas(tmp_path, fake, pgdb):
+    prefix = f"proviso-test-{random.randrange(1 << 30):x}"
+    quotas = (f'[quotas]\nbackend = "redis"\nredis_url = "redis://127.0.0.1:6379/"\nkey_prefix = "{prefix}"\n'
+              '[quotas.teams.ml]\nrequests_per_day = 25\n')
+    gws = [replica(tmp_path, i, fake.url, pgdb, None, extra=quotas) for i in range(3)]
+    try:
+        key = gws[0].create_key("ml")
+        results: list[str] = []
+        lock = threading.Lock()
+
+        def client(n: int):
+            for j in range(10):
+                g = gws[(n + j) % 3]
+                try:
+                    ask(g.url, key, f"c{n} r{j}")
+                    out = "ok"
+                except openai.RateLimitError:
+                    out = "429"
+                with lock:
+                    results.append(out)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(9)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count("ok") == 25 and results.count("429") == 65, results.count("ok")
+        wait_until(lambda: psql(pgdb, "SELECT count(*) FROM ledger_pending") == "0", "drained")
+        recs = gws[1].records()
+        assert len(recs) == 90 and sum(r["status"] == 429 for r in recs) == 65
+        assert gws[2].verify().returncode == 0
+    finally:
+        for g in gws:
+            g.stop()
+        keys = subprocess.run(["redis-cli", "--scan", "--pattern", f"{prefix}:*"], capture_output=True, text=True).stdout.split()
+        if keys:
+            subprocess.run(["redis-cli", "del", *keys], capture_output=True)

@@ -28,6 +28,9 @@ pub enum AccessError {
     /// The change was undone because its ledger event could not be written.
     #[error("the change was not made: its ledger event could not be recorded ({0})")]
     NotRecorded(String),
+    /// A shared key store (PostgreSQL) could not be reached or refused.
+    #[error("key store: {0}")]
+    Unavailable(String),
     /// The operating system's random source failed.
     #[error("random source: {0}")]
     Random(String),

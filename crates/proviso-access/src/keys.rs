@@ -46,7 +46,9 @@ impl KeyState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Self {
+    /// Parses the stored name (an unknown one reads as `revoked`, so a
+    /// damaged row never grants access).
+    pub fn parse(s: &str) -> Self {
         match s {
             "pending" => KeyState::Pending,
             "active" => KeyState::Active,

@@ -27,10 +27,14 @@ mod keys;
 pub mod limits;
 mod quota;
 mod secret;
+mod sqlite;
 mod store;
+mod table;
 
 pub use error::AccessError;
 pub use keys::{Application, Approval, Change, KeyEvent, KeyRecord, KeyState, NewKey};
 pub use quota::Quotas;
 pub use secret::{generate_secret, hash_secret};
+pub use sqlite::SqliteKeys;
 pub use store::KeyStore;
+pub use table::{KeyRow, KeyTable};

@@ -1,88 +1,19 @@
-//! The key store: keys in a SQLite file, shared by the gateway and the CLI;
-//! every change guarded against a concurrent writer.
+//! The key store: the lifecycle of keys over a [`KeyTable`] (SQLite, or
+//! PostgreSQL shared by every replica); every change guarded against a
+//! concurrent writer.
 
 use std::path::Path;
 use std::time::Duration;
 
 use proviso_types::{KeyId, UnixMillis};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::keys::{Application, Approval, Change, KeyRecord, KeyState, NewKey};
-use crate::{AccessError, generate_secret, hash_secret};
+use crate::table::{KeyRow, KeyTable};
+use crate::{AccessError, SqliteKeys, generate_secret, hash_secret};
 
-/// Keys in a SQLite file, shared by the gateway and the CLI (WAL mode, so
-/// `proviso keys …` works while the gateway runs).
+/// Keys and their lifecycle, shared by the gateway and the CLI.
 pub struct KeyStore {
-    conn: Connection,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (
-  id TEXT PRIMARY KEY,
-  secret_sha256 TEXT UNIQUE,
-  team TEXT NOT NULL,
-  name TEXT,
-  state TEXT NOT NULL,
-  contact TEXT,
-  justification TEXT,
-  purposes TEXT NOT NULL DEFAULT '[]',
-  models TEXT NOT NULL DEFAULT '[]',
-  default_purpose TEXT,
-  quotas TEXT NOT NULL DEFAULT '{}',
-  expires_ms INTEGER,
-  revoke_at_ms INTEGER,
-  created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL,
-  reason TEXT,
-  updated_by TEXT,
-  reason_ref TEXT
-);
-";
-
-const SCHEMA_VERSION: &str = "1";
-
-const COLUMNS: &str = "id, team, name, state, contact, justification, purposes, models, \
-    default_purpose, quotas, expires_ms, revoke_at_ms, created_ms, updated_ms, reason, updated_by, \
-    reason_ref";
-
-fn json_col<T: serde::de::DeserializeOwned + Default>(
-    r: &Row<'_>,
-    i: usize,
-) -> rusqlite::Result<T> {
-    let s: String = r.get(i)?;
-    // A damaged column fails closed: no purposes/models would mean "any",
-    // so refuse to read the key at all.
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn row_to_key(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: KeyId(r.get(0)?),
-        team: r.get(1)?,
-        name: r.get(2)?,
-        state: KeyState::parse(&r.get::<_, String>(3)?),
-        contact: r.get(4)?,
-        justification: r.get(5)?,
-        purposes: json_col(r, 6)?,
-        models: json_col(r, 7)?,
-        default_purpose: r.get(8)?,
-        quotas: json_col(r, 9)?,
-        expires: r.get::<_, Option<i64>>(10)?.map(UnixMillis),
-        revoke_at: r.get::<_, Option<i64>>(11)?.map(UnixMillis),
-        created: UnixMillis(r.get(12)?),
-        updated: UnixMillis(r.get(13)?),
-        reason: r.get(14)?,
-        updated_by: r.get(15)?,
-        reason_ref: r.get(16)?,
-    })
-}
-
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+    table: Box<dyn KeyTable>,
 }
 
 fn check_subset(what: &str, granted: &[String], asked: &[String]) -> Result<(), AccessError> {
@@ -96,38 +27,14 @@ fn check_subset(what: &str, granted: &[String], asked: &[String]) -> Result<(), 
 }
 
 impl KeyStore {
-    /// Opens or creates the key store at `path`.
+    /// Opens or creates the SQLite key store at `path`.
     pub fn open(path: &Path) -> Result<Self, AccessError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                AccessError::Invalid(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.execute_batch(SCHEMA)?;
-        let v: Option<String> = conn
-            .query_row("SELECT v FROM meta WHERE k = 'schema_version'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        match v.as_deref() {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta (k, v) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION],
-                )?;
-            }
-            Some(SCHEMA_VERSION) => {}
-            Some(other) => {
-                return Err(AccessError::Invalid(format!(
-                    "{}: key store schema version {other}, this build reads {SCHEMA_VERSION}",
-                    path.display()
-                )));
-            }
-        }
-        Ok(Self { conn })
+        Ok(Self::with_table(Box::new(SqliteKeys::open(path)?)))
+    }
+
+    /// A key store over any table (PostgreSQL's, a test's).
+    pub fn with_table(table: Box<dyn KeyTable>) -> Self {
+        Self { table }
     }
 
     fn require(&self, id: &KeyId) -> Result<KeyRecord, AccessError> {
@@ -143,6 +50,29 @@ impl KeyStore {
         }
     }
 
+    /// A new record stamped with `change`.
+    fn fresh(id: String, team: &str, state: KeyState, change: &Change<'_>) -> KeyRecord {
+        KeyRecord {
+            id: KeyId(id),
+            team: team.to_owned(),
+            name: None,
+            state,
+            contact: None,
+            justification: None,
+            purposes: Vec::new(),
+            models: Vec::new(),
+            default_purpose: None,
+            quotas: Default::default(),
+            expires: None,
+            revoke_at: None,
+            created: change.now,
+            updated: change.now,
+            reason: Some(change.reason.to_owned()),
+            updated_by: Some(change.by.to_owned()),
+            reason_ref: Some(change.record_id.to_owned()),
+        }
+    }
+
     /// Issues an active key directly; returns it and its secret (shown once).
     pub fn create(
         &mut self,
@@ -154,27 +84,19 @@ impl KeyStore {
             return Err(AccessError::Invalid("a key needs a team (--team)".into()));
         }
         let (id, secret) = generate_secret()?;
-        let now = change.now.0;
-        self.conn.execute(
-            "INSERT INTO keys (id, secret_sha256, team, name, state, purposes, models, default_purpose, \
-             quotas, expires_ms, created_ms, updated_ms, reason, updated_by, reason_ref) \
-             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)",
-            params![
-                id,
-                hash_secret(&secret),
-                team,
-                new.name,
-                to_json(&new.purposes),
-                to_json(&new.models),
-                new.default_purpose,
-                to_json(&new.quotas),
-                new.expires.map(|e| e.0),
-                now,
-                change.reason,
-                change.by,
-                change.record_id
-            ],
-        )?;
+        let record = KeyRecord {
+            name: new.name.clone(),
+            purposes: new.purposes.clone(),
+            models: new.models.clone(),
+            default_purpose: new.default_purpose.clone(),
+            quotas: new.quotas.clone(),
+            expires: new.expires,
+            ..Self::fresh(id.clone(), team, KeyState::Active, change)
+        };
+        self.table.insert(&KeyRow {
+            record,
+            secret_sha256: Some(hash_secret(&secret)),
+        })?;
         Ok((self.require(&KeyId(id))?, secret))
     }
 
@@ -198,26 +120,19 @@ impl KeyStore {
             ));
         }
         let (id, _) = generate_secret()?;
-        let now = change.now.0;
-        self.conn.execute(
-            "INSERT INTO keys (id, team, name, state, contact, justification, purposes, models, \
-             quotas, created_ms, updated_ms, reason, updated_by, reason_ref) \
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
-            params![
-                id,
-                app.team.trim(),
-                app.name,
-                app.contact,
-                app.justification,
-                to_json(&app.purposes),
-                to_json(&app.models),
-                to_json(&app.quotas),
-                now,
-                change.reason,
-                change.by,
-                change.record_id
-            ],
-        )?;
+        let record = KeyRecord {
+            name: app.name.clone(),
+            contact: Some(app.contact.clone()),
+            justification: Some(app.justification.clone()),
+            purposes: app.purposes.clone(),
+            models: app.models.clone(),
+            quotas: app.quotas.clone(),
+            ..Self::fresh(id.clone(), app.team.trim(), KeyState::Pending, change)
+        };
+        self.table.insert(&KeyRow {
+            record,
+            secret_sha256: None,
+        })?;
         self.require(&KeyId(id))
     }
 
@@ -244,26 +159,27 @@ impl KeyStore {
         }
         let quotas = a.quotas.clone().unwrap_or_else(|| key.quotas.clone());
         let (_, secret) = generate_secret()?;
-        self.conn.execute(
-            "UPDATE keys SET state = 'active', secret_sha256 = ?2, purposes = ?3, models = ?4, quotas = ?5, \
-             expires_ms = ?6, default_purpose = ?7, updated_ms = ?8, reason = ?9, updated_by = ?10, \
-             reason_ref = ?11 WHERE id = ?1 AND state = 'pending' AND updated_ms = ?12",
-            params![
-                id.0,
-                hash_secret(&secret),
-                to_json(&purposes),
-                to_json(&models),
-                to_json(&quotas),
-                a.expires.map(|e| e.0),
-                a.default_purpose,
-                change.now.0,
-                change.reason,
-                change.by,
-                change.record_id,
-                key.updated.0
-            ],
-        )?;
-        if self.conn.changes() != 1 {
+        let record = KeyRecord {
+            state: KeyState::Active,
+            purposes,
+            models,
+            quotas,
+            expires: a.expires,
+            default_purpose: a.default_purpose.clone(),
+            updated: change.now,
+            reason: Some(change.reason.to_owned()),
+            updated_by: Some(change.by.to_owned()),
+            reason_ref: Some(change.record_id.to_owned()),
+            ..key.clone()
+        };
+        let row = KeyRow {
+            record,
+            secret_sha256: Some(hash_secret(&secret)),
+        };
+        if !self
+            .table
+            .replace_if(&row, KeyState::Pending.as_str(), key.updated)?
+        {
             return Err(AccessError::Conflict(id.0.clone()));
         }
         Ok((self.require(id)?, secret))
@@ -292,8 +208,8 @@ impl KeyStore {
 
     /// Sets `key`'s state, guarded: only if the key is still as it was read
     /// (`key`'s state and update time), since another writer (the CLI
-    /// beside the gateway, the monitor) may have changed it meanwhile; else
-    /// [`AccessError::Conflict`] and nothing changes.
+    /// beside the gateway, the monitor, another replica) may have changed
+    /// it meanwhile; else [`AccessError::Conflict`] and nothing changes.
     fn guarded_update(
         &mut self,
         key: &KeyRecord,
@@ -301,28 +217,26 @@ impl KeyStore {
         revoke_at: Option<UnixMillis>,
         change: &Change<'_>,
     ) -> Result<KeyRecord, AccessError> {
-        let (id, now) = (&key.id, change.now);
-        self.conn.execute(
-            "UPDATE keys SET state = ?2, revoke_at_ms = ?3, updated_ms = ?4, reason = ?5, updated_by = ?6, \
-             reason_ref = ?7 WHERE id = ?1 AND state = ?8 AND updated_ms = ?9",
-            params![
-                id.0,
-                to.as_str(),
-                revoke_at.map(|t| t.0),
-                now.0,
-                change.reason,
-                change.by,
-                change.record_id,
-                key.state.as_str(),
-                key.updated.0
-            ],
-        )?;
-        if self.conn.changes() != 1 {
-            return Err(AccessError::Conflict(id.0.clone()));
+        let row = KeyRow {
+            record: KeyRecord {
+                state: to,
+                revoke_at,
+                updated: change.now,
+                reason: Some(change.reason.to_owned()),
+                updated_by: Some(change.by.to_owned()),
+                reason_ref: Some(change.record_id.to_owned()),
+                ..key.clone()
+            },
+            secret_sha256: None,
+        };
+        if !self
+            .table
+            .replace_if(&row, key.state.as_str(), key.updated)?
+        {
+            return Err(AccessError::Conflict(key.id.0.clone()));
         }
-        self.require(id)
+        self.require(&key.id)
     }
-
     /// Refuses a pending application.
     pub fn deny(&mut self, id: &KeyId, change: &Change<'_>) -> Result<KeyRecord, AccessError> {
         self.transition(
@@ -426,21 +340,21 @@ impl KeyStore {
         change: impl FnOnce(&mut Self) -> Result<T, AccessError>,
         record: impl FnOnce(&T) -> Result<(), String>,
     ) -> Result<T, AccessError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.table.begin()?;
         let result = change(self).and_then(|t| match record(&t) {
             Ok(()) => Ok(t),
             Err(e) => Err(AccessError::NotRecorded(e)),
         });
         match result {
-            Ok(t) => match self.conn.execute_batch("COMMIT") {
+            Ok(t) => match self.table.commit() {
                 Ok(()) => Ok(t),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    Err(e.into())
+                    self.table.rollback();
+                    Err(e)
                 }
             },
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                self.table.rollback();
                 Err(e)
             }
         }
@@ -449,23 +363,12 @@ impl KeyStore {
     /// Suspended keys whose notice period has ended at `now`, which the
     /// caller should revoke (and record).
     pub fn due_for_revocation(&self, now: UnixMillis) -> Result<Vec<KeyRecord>, AccessError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM keys WHERE state = 'suspended' AND revoke_at_ms IS NOT NULL AND revoke_at_ms <= ?1"
-        ))?;
-        let rows = stmt.query_map([now.0], row_to_key)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.table.due_for_revocation(now)
     }
 
     /// The key with this id.
     pub fn get(&self, id: &KeyId) -> Result<Option<KeyRecord>, AccessError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"),
-                [&id.0],
-                row_to_key,
-            )
-            .optional()?)
+        self.table.get(&id.0)
     }
 
     /// The key whose secret this is, in whatever state.
@@ -475,40 +378,23 @@ impl KeyStore {
 
     /// The key whose secret hashes to `sha256_hex`.
     pub fn by_hash(&self, sha256_hex: &str) -> Result<Option<KeyRecord>, AccessError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM keys WHERE secret_sha256 = ?1"),
-                [sha256_hex],
-                row_to_key,
-            )
-            .optional()?)
+        self.table.by_hash(sha256_hex)
     }
 
     /// Every key that has a secret, with its hash, for the gateway's cache.
     pub fn all_with_hashes(&self) -> Result<Vec<(String, KeyRecord)>, AccessError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS}, secret_sha256 FROM keys WHERE secret_sha256 IS NOT NULL ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(17)?, row_to_key(r)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.table.all_with_hashes()
     }
 
     /// Every key and application, oldest first.
     pub fn list(&self) -> Result<Vec<KeyRecord>, AccessError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM keys ORDER BY created_ms, id"
-        ))?;
-        let rows = stmt.query_map([], row_to_key)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.table.list()
     }
 
-    /// Changes whenever any connection commits a change to the store, so a
+    /// Changes whenever another writer commits a change to the store, so a
     /// cache can tell cheaply whether to reload.
     pub fn data_version(&self) -> Result<i64, AccessError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        self.table.version()
     }
 }
 

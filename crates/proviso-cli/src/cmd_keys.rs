@@ -269,9 +269,7 @@ fn print_secret(key: &KeyRecord, secret: &str, json: bool) {
 }
 
 pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
-    let path = cfg.keys_path();
-    let mut store = KeyStore::open(&path)
-        .with_context(|| format!("opening the key store {}", path.display()))?;
+    let mut store = crate::key_store::open(cfg)?;
     match cmd {
         Command::Apply {
             team,

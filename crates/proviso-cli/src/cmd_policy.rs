@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use proviso_access::KeyStore;
 use proviso_gateway::caller::ask;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
 use proviso_gateway::upstream::Upstreams;
@@ -65,7 +63,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             model,
             json,
         } => {
-            let store = KeyStore::open(&cfg.keys_path()).context("opening the key store")?;
+            let store = crate::key_store::open(cfg)?;
             let k = store
                 .get(&KeyId(key.clone()))?
                 .ok_or_else(|| Exit(EXIT_USAGE, format!("no key with id {key}")))?;
@@ -138,8 +136,9 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Lint { json } => {
-            let teams = KeyStore::open(&cfg.keys_path())
-                .and_then(|s| s.list())
+            let teams = crate::key_store::open(cfg)
+                .ok()
+                .and_then(|s| s.list().ok())
                 .map(|ks| {
                     let mut t: Vec<String> = ks.into_iter().map(|k| k.team).collect();
                     t.sort();

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use proviso_access::KeyStore;
 use proviso_gateway::config::LedgerOpener;
 use proviso_gateway::config::{GatewayConfig, UpstreamConfig};
 use proviso_ledger::{
@@ -125,8 +124,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         },
     )
     .context("starting the ledger writer")?;
-    let keys = KeyStore::open(&cfg.keys_path())
-        .with_context(|| format!("opening the key store {}", cfg.keys_path().display()))?;
+    let (keys, mut key_listener) = crate::key_store::open_with_listener(&cfg)?;
     let batch_path = cfg.batch_path();
     let gw = GatewayConfig {
         server: cfg.server.clone(),
@@ -148,6 +146,29 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     let _in_runtime = rt.enter();
     let state = proviso_gateway::state(gw, ledger.clone(), keys)
         .map_err(|e| Exit(EXIT_USAGE, e.to_string()))?;
+    // With a shared key store, another replica's change (a revocation) is
+    // announced: reload at once instead of at the next refresh.
+    let keys_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let key_watch = match key_listener.take() {
+        Some(mut listener) => {
+            let (st, stop) = (state.clone(), keys_stop.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("key-changes".into())
+                    .spawn(move || {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            if listener.wait(Duration::from_millis(250))
+                                && let Err(e) = st.keys.refresh()
+                            {
+                                tracing::warn!(error = %e, "reloading keys after a change failed");
+                            }
+                        }
+                    })
+                    .context("starting the key change listener")?,
+            )
+        }
+        None => None,
+    };
     // The monitor's state survives a restart: rebuilt from the ledger.
     if let Some(m) = &state.monitor {
         let reader =
@@ -212,6 +233,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = publisher.as_mut() {
         p.stop();
+    }
+    keys_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = key_watch {
+        let _ = h.join();
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(Ok(h)) = follower {

@@ -208,6 +208,10 @@ pub struct KeysSection {
     /// The key store; default `<data_dir>/keys.db`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL URL: keys shared by every replica, in place of the
+    /// SQLite file.
+    #[serde(default)]
+    pub url: Option<proviso_gateway::env::EnvString>,
 }
 
 /// `[log]`

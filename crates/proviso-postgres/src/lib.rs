@@ -20,6 +20,7 @@
 
 mod connect;
 mod error;
+mod keys;
 mod schema;
 mod sequencer;
 mod state;
@@ -28,6 +29,7 @@ mod testdb;
 
 pub use connect::PgConfig;
 pub use connect::redact_url;
+pub use keys::{ChangeListener, KEYS_CHANNEL, PgKeys};
 pub use sequencer::{SequencerHandle, SequencerStats, sequence_batch};
 pub use store::PgStore;
 pub use testdb::TestDatabase;

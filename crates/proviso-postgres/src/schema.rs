@@ -65,6 +65,25 @@ INSERT INTO ledger_tree_state (id, size, last_hash, frontier)
 /// Creates the tables if missing (several replicas starting at once take
 /// turns) and checks their format.
 pub fn ensure(client: &mut postgres::Client) -> Result<(), LedgerError> {
+    // Tables already made: only the format is checked. (DDL, even
+    // `IF NOT EXISTS`, takes locks that conflict with a running
+    // sequencer's writes.)
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('ledger_meta') IS NOT NULL AND to_regclass('ledger_tree_state') IS NOT NULL",
+            &[],
+        )
+        .map_err(|e| ledger_error(&e))?
+        .get(0);
+    if exists {
+        let v: Option<String> = client
+            .query_opt("SELECT v FROM ledger_meta WHERE k = 'schema_version'", &[])
+            .map_err(|e| ledger_error(&e))?
+            .map(|r| r.get(0));
+        if v.as_deref() == Some(SCHEMA_VERSION) {
+            return Ok(());
+        }
+    }
     let mut tx = client.transaction().map_err(|e| ledger_error(&e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_SCHEMA])
         .map_err(|e| ledger_error(&e))?;
