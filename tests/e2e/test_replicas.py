@@ -40,7 +40,7 @@ def pgdb():
     psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path | None, extra: str = "") -> Proviso:
+def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path | None, extra: str = "", **kw) -> Proviso:
     """A replica on the shared ledger; keys in the file `keys` (one machine)
     or, with None, in PostgreSQL too (the deployment across machines)."""
     d = tmp / f"r{i}"
@@ -50,6 +50,7 @@ def replica(tmp: Path, i: int, upstream: str, url: str, keys: Path | None, extra
         d, upstream,
         ledger_extra=f'url = "{url}"\nreplica = "r{i}"\nstatement_timeout_ms = 2000\n',
         extra=f'[keys]\n{where}\n' + extra,
+        **kw,
     )
 
 
@@ -305,3 +306,83 @@ def test_a_shared_daily_limit_admits_exactly_its_number_across_replicas(tmp_path
         keys = subprocess.run(["redis-cli", "--scan", "--pattern", f"{prefix}:*"], capture_output=True, text=True).stdout.split()
         if keys:
             subprocess.run(["redis-cli", "del", *keys], capture_output=True)
+
+
+def lock_holder(url: str, obj: int) -> str:
+    return psql(
+        url,
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        f"WHERE l.locktype = 'advisory' AND l.classid::bigint = {LOCK_CLASS} "
+        f"AND l.objid::bigint = {obj} AND l.granted",
+    )
+
+
+def test_one_monitor_for_the_deployment_acts_once_everywhere_and_is_taken_over(tmp_path, fake, pgdb):
+    token = "adm-deploy-0123456789"
+    extra = (f'[admin]\ntoken = "{token}"\n'
+             '[monitor]\nmin_requests = 10\nevaluate_every = 5\n'
+             '[monitor.ladder]\nsuspend = "manual"\nrevoke = "off"\nthrottle_requests_per_minute = 2\n')
+    sim = 'clock = "simulated"\ntrust_forwarded_for = true\n'
+    gws = [replica(tmp_path, i, fake.url, pgdb, None, extra=extra, server_extra=sim,
+                   serve_args=("--allow-simulated-clock",), monitor="") for i in range(2)]
+
+    def admin(g, method, path, body=None):
+        return httpx.request(method, g.url + "/admin" + path, json=body,
+                             headers={"authorization": f"Bearer {token}"}, timeout=60)
+    try:
+        secret = gws[0].create_key(team="gen")
+        kid = json.loads(gws[0].cli("keys", "list", "--json").stdout)[0]["id"]
+        leader = wait_until(lambda: lock_holder(pgdb, 5), "a monitor is elected")
+        t0 = admin(gws[0], "GET", "/clock").json()["now_ms"] + 86_400_000
+        notice_on, limited_on = set(), set()
+        deadline = time.time() + 40
+        i = 0
+        # Harvesting through both replicas in turn: the one monitor sees it
+        # all, and its steps reach both.
+        while time.time() < deadline and (len(notice_on) < 2 or len(limited_on) < 2) and i < 600:
+            n = i % 2
+            c = openai.OpenAI(base_url=gws[n].url + "/v1", api_key=secret, max_retries=0)
+            topic = ["volcanoes", "tax law", "jazz", "chess", "protein folding", "sailing"][i % 6]
+            try:
+                r = c.chat.completions.with_raw_response.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": f"Write 5 diverse instructions about {topic} number {i} with ideal responses for a dataset. Explain your reasoning step by step."}],
+                    extra_headers={"proviso-sim-time": str(t0 + i * 2000), "proviso-purpose": "research"},
+                )
+                if r.headers.get("proviso-notice"):
+                    notice_on.add(n)
+            except openai.RateLimitError:
+                limited_on.add(n)
+            i += 1
+            time.sleep(0.01)
+        assert notice_on == {0, 1}, f"the notice reached clients of both replicas ({notice_on}, {i} requests)"
+        assert limited_on == {0, 1}, f"the throttle holds on both replicas ({limited_on})"
+        wait_until(lambda: psql(pgdb, "SELECT count(*) FROM ledger_pending") == "0", "drained")
+        steps = [r["endpoint"] for r in gws[1].records(kind="event") if r["endpoint"].startswith("monitor.")]
+        print("requests", i, "leader", leader, "steps", steps)
+        assert steps.count("monitor.notice") == 1 and steps.count("monitor.throttle") == 1, steps
+        # Any replica answers /admin/monitor with the deployment's report.
+        for g in gws:
+            def reported():
+                rep = admin(g, "GET", "/monitor").json()
+                return any(a.get("key_id") == kid and a.get("enforced") in ("notice", "throttle", "suspend", "revoke")
+                           for a in rep)
+            wait_until(reported, "the key is in every replica's /admin/monitor", timeout=10)
+        # The monitor's replica dies: the other takes the job over, rebuilt
+        # from the ledger, and still knows the key.
+        victim = int(leader.split(":")[1][1:])
+        gws[victim].proc.send_signal(signal.SIGKILL)
+        gws[victim].proc.wait(timeout=10)
+        other = gws[1 - victim]
+        new = wait_until(lambda: lock_holder(pgdb, 5), "another replica runs the monitor")
+        assert new != leader
+        print("new monitor", new)
+        def still_known():
+            rep = admin(other, "GET", "/monitor").json()
+            return any(a.get("key_id") == kid and a.get("enforced") != "ok" for a in rep)
+        wait_until(still_known, "the new monitor rebuilt the key's state", timeout=20)
+        steps = [r["endpoint"] for r in other.records(kind="event") if r["endpoint"].startswith("monitor.")]
+        assert steps.count("monitor.notice") == 1, f"the take-over did not act again: {steps}"
+    finally:
+        for g in gws:
+            g.stop()

@@ -43,6 +43,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         cfg.upstreams.push(UpstreamConfig::default_openai(key));
     }
     // What the index follower needs, taken before the config is consumed.
+    let follower_pg = crate::ledger_store::postgres(&cfg);
     let follow_settings = cfg.index.follow.then(|| {
         let every = std::time::Duration::from_millis(cfg.index.follow_interval_ms.max(50));
         let c = crate::config::Config {
@@ -126,6 +127,9 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     .context("starting the ledger writer")?;
     let (keys, mut key_listener) = crate::key_store::open_with_listener(&cfg)?;
     let batch_path = cfg.batch_path();
+    // With a shared ledger, whether this replica runs the deployment's
+    // monitor now.
+    let monitor_acting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gw = GatewayConfig {
         server: cfg.server.clone(),
         upstreams: cfg.upstreams,
@@ -140,6 +144,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         },
         monitor: cfg.monitor,
         ledger_reader: Some(open_reader.clone()),
+        monitor_from_chain: pg.is_some(),
+        monitor_report: pg
+            .clone()
+            .map(|p| crate::deployment::report_source(p, monitor_acting.clone())),
         allow_simulated_clock: args.allow_simulated_clock,
     };
     // The Redis quota client attaches to the runtime it is built in.
@@ -170,6 +178,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     // The monitor's state survives a restart: rebuilt from the ledger.
+    let mut replayed = 0;
     if let Some(m) = &state.monitor {
         let reader =
             (open_reader.0)().with_context(|| format!("reading the ledger {ledger_name}"))?;
@@ -177,6 +186,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         let n = m
             .replay(reader.as_ref(), &state.quotas)
             .context("rebuilding the monitor from the ledger")?;
+        replayed = n;
         let (observed, keys) = m.totals();
         tracing::info!(
             records = n,
@@ -186,6 +196,24 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             "monitor rebuilt from the ledger"
         );
     }
+    // With a shared ledger: the monitor follows the chain (every
+    // replica's records); one replica scores and acts.
+    let feed_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feed = match (&pg, &state.monitor) {
+        (Some(pg), Some(m)) => Some(
+            crate::deployment::start_monitor_feed(
+                pg.clone(),
+                m.clone(),
+                state.quotas.clone(),
+                open_reader.clone(),
+                replayed + 1,
+                monitor_acting.clone(),
+                feed_stop.clone(),
+            )
+            .context("starting the monitor's feed")?,
+        ),
+        _ => None,
+    };
     let listen = cfg.server.listen.clone();
     // Index recorded outputs as they are committed, in a thread of its own:
     // never on the request path, and a failure here never fails a request.
@@ -195,8 +223,14 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         std::thread::Builder::new()
             .name("index-follower".into())
             .spawn(move || {
+                let mut turn = crate::deployment::FollowerTurn::new(follower_pg);
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    match crate::cmd_index::follow_once(&cfg_for_index) {
+                    let result = if turn.mine() {
+                        crate::cmd_index::follow_once(&cfg_for_index)
+                    } else {
+                        Ok(0)
+                    };
+                    match result {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(outputs = n, "indexed new ledger outputs"),
                         Err(e) => {
@@ -233,6 +267,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = publisher.as_mut() {
         p.stop();
+    }
+    feed_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = feed {
+        let _ = h.join();
     }
     keys_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(h) = key_watch {

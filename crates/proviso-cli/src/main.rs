@@ -10,6 +10,7 @@ mod cmd_policy;
 mod cmd_redact;
 mod cmd_serve;
 mod config;
+mod deployment;
 mod key_store;
 mod ledger_store;
 mod report_html;

@@ -528,6 +528,27 @@ fn monitor_off() -> ApiError {
 async fn monitor(State(s): State<AppState>, h: HeaderMap) -> R {
     admin(&s, &h)?;
     let m = s.monitor.as_ref().ok_or_else(monitor_off)?;
+    if let Some(src) = s.config.monitor_report.clone() {
+        // Another replica runs the deployment's monitor: its report.
+        let published = tokio::task::spawn_blocking(move || (src.0)())
+            .await
+            .map_err(ApiError::internal)?;
+        match published {
+            Some(Ok(json)) => {
+                return Ok((
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    json,
+                )
+                    .into_response());
+            }
+            Some(Err(e)) => {
+                return Err(ApiError::internal(format!(
+                    "the deployment's monitor report cannot be read: {e}"
+                )));
+            }
+            None => {}
+        }
+    }
     Ok(Json(m.report()).into_response())
 }
 

@@ -337,6 +337,20 @@ impl std::fmt::Debug for LedgerOpener {
     }
 }
 
+/// The deployment's monitor report as JSON, or `None` when this replica
+/// runs the monitor and answers from its own. It may block.
+type ReadReport = dyn Fn() -> Option<Result<String, String>> + Send + Sync;
+
+/// Reads the monitor report another replica published.
+#[derive(Clone)]
+pub struct ReportSource(pub std::sync::Arc<ReadReport>);
+
+impl std::fmt::Debug for ReportSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReportSource")
+    }
+}
+
 /// Everything the gateway needs from the configuration file.
 #[derive(Clone, Debug, Default)]
 pub struct GatewayConfig {
@@ -361,6 +375,12 @@ pub struct GatewayConfig {
     /// Opens the ledger for reading, for usage reports (set by the binary,
     /// not a key: the binary knows whether it is a file or PostgreSQL).
     pub ledger_reader: Option<LedgerOpener>,
+    /// The monitor is fed by the binary from the shared ledger's chain
+    /// (every replica's records), not by this replica's writer.
+    pub monitor_from_chain: bool,
+    /// Where `/admin/monitor` reads the deployment's report when this
+    /// replica does not run the monitor (set by the binary).
+    pub monitor_report: Option<ReportSource>,
     /// Whether `[server] clock = "simulated"` may be used: set only by the
     /// explicit test flag `proviso serve --allow-simulated-clock`, never by
     /// a configuration key, and honoured only on a loopback listener.

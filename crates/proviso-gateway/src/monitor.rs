@@ -145,6 +145,67 @@ impl MonitorHandle {
         }
     }
 
+    /// Starts again from nothing (a replica that has just become the
+    /// deployment's monitor rebuilds from the whole ledger after this).
+    pub fn reset(&self) -> Result<(), proviso_monitor::ConfigError> {
+        let fresh = Monitor::new(self.cfg.clone())?;
+        if let Ok(mut m) = self.state.lock() {
+            *m = fresh;
+        }
+        if let Ok(mut n) = self.notices.write() {
+            n.clear();
+        }
+        if let Ok(mut s) = self.suspended_at.lock() {
+            s.clear();
+        }
+        Ok(())
+    }
+
+    /// What another replica's monitor did, read from the shared chain: its
+    /// notices and throttles take effect here too (suspension and
+    /// revocation already did, through the shared key store), and a review
+    /// closed anywhere lifts them. `acting`: this replica runs the monitor
+    /// (its own steps are already in force; a review closed on another
+    /// replica resets the key here).
+    pub fn follow_event(&self, rec: &Record, quotas: &QuotaService, acting: bool) {
+        if rec.kind != RecordKind::Event {
+            return;
+        }
+        let Some(key) = rec.key_id.as_ref().map(|k| k.0.as_str()) else {
+            return;
+        };
+        let name = rec.endpoint.as_str();
+        if name == "monitor.cleared" || (!acting && name == "key.reinstated") {
+            self.clear(key, quotas);
+            return;
+        }
+        if acting {
+            return;
+        }
+        let detail: serde_json::Value =
+            serde_json::from_str(rec.detail.as_deref().unwrap_or("{}")).unwrap_or_default();
+        if detail.get("mode").and_then(|m| m.as_str()) != Some("auto") {
+            return;
+        }
+        let Some(level) = name.strip_prefix("monitor.").and_then(Level::parse) else {
+            return;
+        };
+        if let Ok(mut m) = self.state.lock() {
+            m.note_step(key, level);
+        }
+        if level >= Level::Notice {
+            self.set_notice(key, level);
+        }
+        if level == Level::Throttle {
+            let l = &self.cfg.ladder;
+            quotas.throttle(
+                key,
+                l.throttle_requests_per_minute,
+                l.throttle_tokens_per_minute,
+            );
+        }
+    }
+
     /// The notice in force on a key, for the `Proviso-Notice` header.
     pub fn notice(&self, key: &str) -> Option<String> {
         self.notices.read().ok()?.get(key).cloned()

@@ -21,7 +21,9 @@ pub fn start_monitor(state: &AppState) {
             state.quotas.clone(),
             tokio::runtime::Handle::current(),
         );
-        state.ledger.set_tap(pipeline::observe::tap(m.clone()));
+        if !state.config.monitor_from_chain {
+            state.ledger.set_tap(pipeline::observe::tap(m.clone()));
+        }
     }
 }
 

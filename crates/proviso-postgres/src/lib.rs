@@ -21,6 +21,7 @@
 mod connect;
 mod error;
 mod keys;
+mod leader;
 mod schema;
 mod sequencer;
 mod state;
@@ -30,6 +31,7 @@ mod testdb;
 pub use connect::PgConfig;
 pub use connect::redact_url;
 pub use keys::{ChangeListener, KEYS_CHANNEL, PgKeys};
+pub use leader::{Leadership, MonitorReports, jobs};
 pub use sequencer::{SequencerHandle, SequencerStats, sequence_batch};
 pub use store::PgStore;
 pub use testdb::TestDatabase;
