@@ -86,20 +86,53 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `note` as `<dir>/checkpoint.<size>` and `<dir>/checkpoint` (the
-/// newest), each by a rename so a reader never sees half a file.
+/// Writes `note` as `<dir>/checkpoint.<size>`, never replacing one
+/// already there (a different checkpoint of the same size is an alarm: the
+/// log changed), and as `<dir>/checkpoint`, the newest. Each file is
+/// written under a name of its own, synced, and then linked or renamed
+/// into place, so a reader never sees half a file and replicas sharing the
+/// directory do not trip over each other.
 pub fn publish(dir: &Path, size: u64, note: &str) -> std::io::Result<()> {
+    use std::sync::atomic::AtomicU64;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(dir)?;
-    for name in [format!("checkpoint.{size}"), "checkpoint".to_owned()] {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, note)?;
-        std::fs::rename(&tmp, dir.join(&name))?;
+    let tmp = dir.join(format!(
+        ".checkpoint.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(note.as_bytes())?;
+        f.sync_all()?;
     }
-    Ok(())
+    let numbered = dir.join(format!("checkpoint.{size}"));
+    let linked = match std::fs::hard_link(&tmp, &numbered) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::read_to_string(&numbered)? == note {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!(
+                    "{} holds another checkpoint of this size: the log was changed since it was published; not replaced",
+                    numbered.display()
+                )))
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let result = linked.and_then(|()| std::fs::rename(&tmp, dir.join("checkpoint")));
+    let _ = std::fs::remove_file(&tmp);
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    result
 }
 
 /// The publisher of `proviso serve`: every `interval`, when the log has
-/// grown, signs its checkpoint and writes it to `dir`.
+/// grown, signs its checkpoint and writes it to `dir`; it refuses (and
+/// logs an error) when the log is shorter than, or differs at the size of,
+/// the checkpoint it last published.
 pub struct Publisher {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -107,7 +140,13 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts it, or returns `None` when no directory or key is set.
-    pub fn start(cfg: &Config, open: LedgerOpener) -> anyhow::Result<Option<Self>> {
+    /// `mine` says whether this replica publishes now (with a shared
+    /// ledger, the one that runs the sequencer).
+    pub fn start(
+        cfg: &Config,
+        open: LedgerOpener,
+        mine: Box<dyn Fn() -> bool + Send>,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(dir) = cfg.ledger.publish_dir.clone() else {
             return Ok(None);
         };
@@ -123,7 +162,7 @@ impl Publisher {
         let s2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("checkpoint-publisher".into())
-            .spawn(move || run(&dir, &key, &origin, every, &open, &s2))
+            .spawn(move || run(&dir, &key, &origin, every, &open, &s2, mine.as_ref()))
             .context("starting the checkpoint publisher")?;
         Ok(Some(Self {
             stop,
@@ -148,22 +187,46 @@ fn run(
     every: Duration,
     open: &LedgerOpener,
     stop: &AtomicBool,
+    mine: &dyn Fn() -> bool,
 ) {
-    let mut last: Option<u64> = None;
+    // The last checkpoint published here: the log must not shrink below
+    // it, nor show another root at its size.
+    let mut last: Option<(u64, proviso_ledger::Hash)> =
+        std::fs::read_to_string(dir.join("checkpoint"))
+            .ok()
+            .and_then(|n| key.verifier().open(&n).ok().map(str::to_owned))
+            .and_then(|t| proviso_ledger::CheckpointBody::parse(&t).ok())
+            .filter(|b| b.origin == origin)
+            .map(|b| (b.size, b.root));
     loop {
         let stopping = stop.load(Ordering::SeqCst);
-        match (open.0)().and_then(|r| proviso_ledger::sign_current(r.as_ref(), key, origin)) {
-            Ok((body, note)) if last != Some(body.size) => match publish(dir, body.size, &note) {
-                Ok(()) => {
-                    tracing::info!(size = body.size, dir = %dir.display(), "checkpoint published");
-                    last = Some(body.size);
+        if mine() {
+            match (open.0)().and_then(|r| proviso_ledger::sign_current(r.as_ref(), key, origin)) {
+                Ok((body, _))
+                    if last.is_some_and(|(n, root)| {
+                        body.size < n || (body.size == n && body.root != root)
+                    }) =>
+                {
+                    tracing::error!(
+                        size = body.size,
+                        published = last.map_or(0, |l| l.0),
+                        "the ledger is shorter than, or differs from, the checkpoint last published: not publishing; check it with `proviso ledger verify --checkpoint`"
+                    );
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, dir = %dir.display(), "publishing a checkpoint failed; will retry")
+                Ok((body, note)) if last.is_none_or(|(n, _)| body.size > n) => {
+                    match publish(dir, body.size, &note) {
+                        Ok(()) => {
+                            tracing::info!(size = body.size, dir = %dir.display(), "checkpoint published");
+                            last = Some((body.size, body.root));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, dir = %dir.display(), "publishing a checkpoint failed; will retry")
+                        }
+                    }
                 }
-            },
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "signing a checkpoint failed; will retry"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "signing a checkpoint failed; will retry"),
+            }
         }
         if stopping {
             return;

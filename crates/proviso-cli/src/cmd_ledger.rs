@@ -97,6 +97,9 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                         })
                         .collect();
                     o.insert("published_checkpoints".into(), list.into());
+                    if let Some(n) = queued {
+                        o.insert("queued".into(), n.into());
+                    }
                 }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {

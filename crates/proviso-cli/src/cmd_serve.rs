@@ -114,7 +114,12 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             },
         ))
     };
-    let mut publisher = crate::checkpoints::Publisher::start(&cfg, open_reader.clone())?;
+    // With a shared ledger, the replica that runs the sequencer publishes.
+    let publishes: Box<dyn Fn() -> bool + Send> = match &sequencer {
+        Some(s) => Box::new(s.leader_probe()),
+        None => Box::new(|| true),
+    };
+    let mut publisher = crate::checkpoints::Publisher::start(&cfg, open_reader.clone(), publishes)?;
     let ledger = LedgerHandle::spawn(
         store,
         WriterConfig {

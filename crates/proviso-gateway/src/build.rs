@@ -33,7 +33,8 @@ pub fn state(
             ));
         }
     }
-    let keys = std::sync::Arc::new(key_cache::KeyCache::new(keys)?);
+    let refresh = std::time::Duration::from_millis(config.server.key_refresh_ms);
+    let keys = std::sync::Arc::new(key_cache::KeyCache::new(keys)?.trust_for(refresh * 10));
     let clock = match config.server.clock {
         config::ClockKind::System => proviso_types::Clock::System,
         config::ClockKind::Simulated => {

@@ -90,6 +90,7 @@ error_codes! {
     UpstreamAuthFailed => "upstream_auth_failed",
     UpstreamBadResponse => "upstream_bad_response",
     LedgerUnavailable => "ledger_unavailable",
+    KeyStoreUnavailable => "key_store_unavailable",
     NotFound => "not_found",
     UnsupportedEndpoint => "unsupported_endpoint",
     MethodNotAllowed => "method_not_allowed",
@@ -426,6 +427,20 @@ impl ApiError {
             ErrorCode::UpstreamBadResponse,
             format!("Upstream '{upstream}' sent a response that is not valid: {why}."),
         )
+    }
+
+    /// The key store has not answered for too long: a key's state
+    /// (revoked on another replica, say) cannot be confirmed, so no key is
+    /// taken on trust. 503 with `retry-after: 1`.
+    pub fn key_store_unavailable(why: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Server,
+            ErrorCode::KeyStoreUnavailable,
+            format!("The gateway cannot confirm API keys now: {why}. Retry later."),
+        );
+        e.retry_after = Some(1);
+        e
     }
 
     /// 503 `ledger_unavailable`: fail closed.

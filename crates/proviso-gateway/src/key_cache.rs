@@ -13,6 +13,11 @@ pub struct KeyCache {
     store: Mutex<KeyStore>,
     map: RwLock<HashMap<String, Arc<KeyRecord>>>,
     version: Mutex<i64>,
+    /// When the store last answered a refresh.
+    confirmed: Mutex<std::time::Instant>,
+    /// Past this without an answer, no key is accepted from the cache
+    /// (another replica may have revoked it meanwhile).
+    trust_for: std::time::Duration,
 }
 
 impl KeyCache {
@@ -22,15 +27,25 @@ impl KeyCache {
             store: Mutex::new(store),
             map: RwLock::new(HashMap::new()),
             version: Mutex::new(i64::MIN),
+            confirmed: Mutex::new(std::time::Instant::now()),
+            trust_for: std::time::Duration::from_secs(30),
         };
         cache.refresh()?;
         Ok(cache)
+    }
+
+    /// How long the cache is trusted without an answer from the store
+    /// (at least 30 s).
+    pub fn trust_for(mut self, d: std::time::Duration) -> Self {
+        self.trust_for = d.max(std::time::Duration::from_secs(30));
+        self
     }
 
     /// Reloads if the store changed since the last load.
     pub fn refresh(&self) -> Result<(), proviso_access::AccessError> {
         let store = self.store.lock().map_err(|_| poisoned())?;
         let v = store.data_version()?;
+        *self.confirmed.lock().map_err(|_| poisoned())? = std::time::Instant::now();
         let mut ver = self.version.lock().map_err(|_| poisoned())?;
         if *ver == v {
             return Ok(());
@@ -52,6 +67,13 @@ impl KeyCache {
         secret: &str,
     ) -> Result<Option<Arc<KeyRecord>>, proviso_access::AccessError> {
         let h = hash_secret(secret);
+        let silent = self.confirmed.lock().map_err(|_| poisoned())?.elapsed();
+        if silent > self.trust_for {
+            return Err(proviso_access::AccessError::Unavailable(format!(
+                "the key store has not answered for {} s",
+                silent.as_secs()
+            )));
+        }
         if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
             return Ok(Some(Arc::clone(k)));
         }
@@ -114,15 +136,26 @@ impl KeyCache {
             now,
         };
         for key in &due {
-            crate::lifecycle::change_key(
+            let done = crate::lifecycle::change_key(
                 &mut store,
                 crate::lifecycle::to_ledger(ledger),
                 proviso_access::KeyEvent::Revoked,
                 &actor,
                 |k: &proviso_access::KeyRecord| Some(k),
                 |st, c| st.revoke(&key.id, c),
-            )?;
-            tracing::info!(key = %key.id, "key revoked at the end of its notice period");
+            );
+            match done {
+                Ok(_) => {
+                    tracing::info!(key = %key.id, "key revoked at the end of its notice period")
+                }
+                // Another replica (or the CLI) changed it first: its sweep
+                // did this one.
+                Err(
+                    proviso_access::AccessError::Conflict(_)
+                    | proviso_access::AccessError::BadTransition { .. },
+                ) => {}
+                Err(e) => return Err(e),
+            }
         }
         drop(store);
         if !due.is_empty() {

@@ -34,7 +34,9 @@ impl Receipt {
 }
 
 /// Where the log lives. `append` is "durable, then acknowledged": when it
-/// returns `Ok`, the records are sequenced, chained and committed.
+/// returns `Ok`, the records are committed: sequenced and chained already
+/// (SQLite, memory), or durably queued for the sequencer (PostgreSQL; see
+/// [`Receipt`]).
 pub trait LedgerStore: LedgerReader + Send {
     /// Durably appends `records` in order, as one transaction where the
     /// backend has them; returns one receipt per record.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use proviso_ledger::LedgerError;
 
-/// Settings of the PostgreSQL ledger.
-#[derive(Clone, Debug)]
+/// Settings of the PostgreSQL ledger. Its `Debug` hides the password.
+#[derive(Clone)]
 pub struct PgConfig {
     /// `postgres://user@host:port/database` (libpq's URL or key=value form).
     pub url: String,
@@ -30,6 +30,24 @@ pub struct PgConfig {
     pub takeover_interval: Duration,
 }
 
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &redact_url(&self.url))
+            .field("replica", &self.replica)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Server settings of a session that holds a lock (the sequencer's, an
+/// elected job's): the server ends it when it goes silent, so another
+/// replica can take over. A holder queries far more often than this
+/// (the sequencer every `sequence_interval`, the monitor's feed every
+/// 200 ms); a process that hangs or a machine that is gone loses the lock
+/// within about 15 s. (`idle_session_timeout` needs PostgreSQL 14.)
+const LOCK_SESSION: &str = "-c idle_session_timeout=15000 -c tcp_keepalives_idle=5 \
+    -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c tcp_user_timeout=10000";
+
 impl PgConfig {
     /// Defaults for `url`.
     pub fn new(url: &str) -> Self {
@@ -47,18 +65,31 @@ impl PgConfig {
 
     /// A new connection with the timeouts set.
     pub fn connect(&self) -> Result<postgres::Client, LedgerError> {
+        self.connect_with("")
+    }
+
+    /// A connection for a session that holds a lock (see `LOCK_SESSION`).
+    pub fn connect_lock_session(&self) -> Result<postgres::Client, LedgerError> {
+        self.connect_with(LOCK_SESSION)
+    }
+
+    fn connect_with(&self, extra: &str) -> Result<postgres::Client, LedgerError> {
         let mut cfg = postgres::Config::from_str(&self.url).map_err(|e| {
             LedgerError::Unavailable(format!("bad PostgreSQL url {}: {e}", redact_url(&self.url)))
         })?;
+        // Options the URL sets (a search_path, say) are kept: ours are
+        // added to them, not put in their place.
+        let options = format!(
+            "{} -c statement_timeout={} -c lock_timeout={} {extra}",
+            cfg.get_options().unwrap_or(""),
+            self.statement_timeout.as_millis(),
+            self.statement_timeout.as_millis()
+        );
         cfg.connect_timeout(self.connect_timeout)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
             .application_name(&format!("proviso:{}", self.replica))
-            .options(&format!(
-                "-c statement_timeout={} -c lock_timeout={}",
-                self.statement_timeout.as_millis(),
-                self.statement_timeout.as_millis()
-            ));
+            .options(options.trim());
         cfg.connect(postgres::NoTls).map_err(|e| {
             LedgerError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {}: {}",
@@ -77,30 +108,52 @@ fn default_replica() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// The url without its password, for messages.
+/// The url without its password, for messages: `user:secret@` in a URL,
+/// and a `password=` parameter (in a URL's query or the key=value form,
+/// quoted or not).
 pub fn redact_url(url: &str) -> String {
-    // postgres://user:secret@host/db -> postgres://user:***@host/db;
-    // host=h password=secret -> host=h password=***
-    if !url.contains("://") {
-        return url
-            .split_whitespace()
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***"
-                } else {
-                    kv
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-    }
+    let mut out = url.to_owned();
     if let Some((scheme, rest)) = url.split_once("://")
         && let Some((auth, host)) = rest.rsplit_once('@')
         && let Some((user, _)) = auth.split_once(':')
     {
-        return format!("{scheme}://{user}:***@{host}");
+        out = format!("{scheme}://{user}:***@{host}");
     }
-    url.to_owned()
+    let mut from = 0;
+    while let Some(i) = out[from..].find("password").map(|i| i + from) {
+        let after = &out[i + "password".len()..];
+        let trimmed = after.trim_start();
+        let Some(value) = trimmed.strip_prefix('=') else {
+            from = i + 1;
+            continue;
+        };
+        let value = value.trim_start();
+        let start = out.len() - value.len();
+        let end = if let Some(q) = value.strip_prefix('\'') {
+            // Quoted: up to the closing quote not escaped by a backslash.
+            let mut end = None;
+            let mut escaped = false;
+            for (k, c) in q.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        end = Some(start + 1 + k + 1);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            end.unwrap_or(out.len())
+        } else {
+            start
+                + value
+                    .find(|c: char| c.is_whitespace() || c == '&')
+                    .unwrap_or(value.len())
+        };
+        out.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -119,6 +172,17 @@ mod tests {
             redact_url("host=h password=pw user=u"),
             "host=h password=*** user=u"
         );
+        assert_eq!(
+            redact_url("host=h password = 'a b\\' c' user=u"),
+            "host=h password = *** user=u"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=disable&password=pw&x=1"),
+            "postgres://u@h/db?sslmode=disable&password=***&x=1"
+        );
+        let c = PgConfig::new("postgres://u:topsecret@h/db?password=other");
+        let d = format!("{c:?}");
+        assert!(!d.contains("topsecret") && !d.contains("other"), "{d}");
     }
 
     #[test]

@@ -111,16 +111,33 @@ struct Worker {
     config: PgConfig,
     client: Option<postgres::Client>,
     in_tx: bool,
+    /// When connecting last failed: for a second after, calls fail at once
+    /// instead of each waiting for a connection timeout (they come from the
+    /// request path).
+    down_since: Option<std::time::Instant>,
 }
 
 impl Worker {
     fn client(&mut self) -> Result<&mut postgres::Client, AccessError> {
         if self.client.is_none() {
-            let c = self
-                .config
-                .connect()
-                .map_err(|e| AccessError::Unavailable(e.to_string()))?;
-            self.client = Some(c);
+            if self
+                .down_since
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                return Err(AccessError::Unavailable(
+                    "PostgreSQL was unreachable a moment ago".into(),
+                ));
+            }
+            match self.config.connect() {
+                Ok(c) => {
+                    self.client = Some(c);
+                    self.down_since = None;
+                }
+                Err(e) => {
+                    self.down_since = Some(std::time::Instant::now());
+                    return Err(AccessError::Unavailable(e.to_string()));
+                }
+            }
         }
         self.client
             .as_mut()
@@ -128,29 +145,38 @@ impl Worker {
     }
 
     /// Runs `f`; a lost connection is dropped (and an open transaction
-    /// with it) so the next call connects again.
+    /// with it) so the next call connects again. Outside a transaction, a
+    /// connection found dead (the server restarted since) is made again and
+    /// `f` tried once more.
     fn run<T>(
         &mut self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> Result<T, AccessError> {
-        let c = self.client()?;
-        match f(c) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                if c.is_closed() || e.as_db_error().is_none() {
+        for attempt in 0..2 {
+            let c = self.client()?;
+            match f(c) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let lost = c.is_closed() || e.as_db_error().is_none();
+                    if !lost {
+                        return Err(err(&e));
+                    }
                     self.client = None;
-                    self.in_tx = false;
+                    let in_tx = std::mem::replace(&mut self.in_tx, false);
+                    if in_tx || attempt == 1 {
+                        return Err(err(&e));
+                    }
                 }
-                Err(err(&e))
             }
         }
+        Err(AccessError::Unavailable("no PostgreSQL connection".into()))
     }
 
     /// A write: inside the caller's transaction, or one of its own; the
     /// version is bumped and replicas are told on commit.
     fn write(
         &mut self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<u64, postgres::Error>,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<u64, postgres::Error>,
     ) -> Result<u64, AccessError> {
         let own = !self.in_tx;
         self.run(|c| {
@@ -229,12 +255,21 @@ impl PgKeys {
             config: config.clone(),
             client: Some(c),
             in_tx: false,
+            down_since: None,
         };
         std::thread::Builder::new()
             .name("key-store".into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    job(&mut worker);
+                    // A job that panics (it should not) loses its answer,
+                    // which its caller sees as an error; the thread and
+                    // the key store go on.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut worker));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a key store call panicked; its connection is made again");
+                        worker.client = None;
+                        worker.in_tx = false;
+                    }
                 }
             })
             .map_err(|e| AccessError::Unavailable(format!("cannot start a thread: {e}")))?;
@@ -452,7 +487,10 @@ impl KeyTable for PgKeys {
                 )
             })?;
             rows.iter()
-                .map(|r| Ok((r.get::<_, String>(17), row_to_key(r)?)))
+                .map(|r| {
+                    let h: String = r.try_get(17).map_err(|e| err(&e))?;
+                    Ok((h, row_to_key(r)?))
+                })
                 .collect()
         })
     }
@@ -478,7 +516,7 @@ impl KeyTable for PgKeys {
         self.call(|w| {
             w.run(|c| {
                 c.query_one("SELECT version FROM access_meta WHERE id = 1", &[])
-                    .map(|r| r.get(0))
+                    .and_then(|r| r.try_get(0))
             })
         })
     }
@@ -498,7 +536,15 @@ impl KeyTable for PgKeys {
                     "the key store's transaction was lost with its connection".into(),
                 ));
             }
+            // COMMIT of a transaction an error aborted answers ROLLBACK
+            // without an error: ask first, so a change undone is never
+            // reported as made.
+            let alive = w.run(|c| c.batch_execute("SELECT 1"));
             w.in_tx = false;
+            if let Err(e) = alive {
+                let _ = w.run(|c| c.batch_execute("ROLLBACK"));
+                return Err(e);
+            }
             w.run(|c| c.batch_execute("COMMIT"))
         })
     }

@@ -51,7 +51,7 @@ impl Leadership {
             self.held = false;
         }
         if self.client.is_none() {
-            match self.config.connect() {
+            match self.config.connect_lock_session() {
                 Ok(c) => self.client = Some(c),
                 Err(e) => {
                     tracing::debug!(error = %e, "leadership: no connection");

@@ -26,12 +26,14 @@ mod schema;
 mod sequencer;
 mod state;
 mod store;
+#[cfg(feature = "testdb")]
 mod testdb;
 
 pub use connect::PgConfig;
 pub use connect::redact_url;
 pub use keys::{ChangeListener, KEYS_CHANNEL, PgKeys};
 pub use leader::{Leadership, MonitorReports, jobs};
-pub use sequencer::{SequencerHandle, SequencerStats, sequence_batch};
+pub use sequencer::{BATCH_BYTES, Head, SequencerHandle, SequencerStats, sequence_batch};
 pub use store::PgStore;
+#[cfg(feature = "testdb")]
 pub use testdb::TestDatabase;

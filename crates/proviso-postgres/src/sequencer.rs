@@ -1,13 +1,14 @@
 //! The one sequencer: elected by an advisory lock on a dedicated session,
 //! it moves pending records into the chain, a batch per transaction.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use proviso_ledger::{LedgerError, Record, Sequencer};
+use proviso_types::RecordId;
 
 use crate::PgConfig;
 use crate::error::ledger_error;
@@ -24,14 +25,77 @@ fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Chains up to `max` pending records in one transaction; returns how
-/// many left the queue (records already in the chain, queued again by a
-/// retry, are dropped from the queue without being chained twice).
+/// Most bytes of record bodies chained in one transaction (one record is
+/// always taken, however large).
+pub const BATCH_BYTES: i64 = 32 * 1024 * 1024;
+
+/// What to do with the head of the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// Chain it as it is.
+    Chain,
+    /// Chaining it failed on its own: chain a stand-in that says what it
+    /// was (its metadata, the SHA-256 and size of its body, the error), so
+    /// the queue goes on and nothing leaves it unrecorded.
+    SetAside,
+}
+
+/// A stand-in for a pending record the chain cannot take as it is: its
+/// own fields where its body can be read, with request and output
+/// replaced by their digests; else an event naming its id with its body
+/// as text.
+fn stand_in(id: &str, body: &[u8], why: &str) -> Record {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(body));
+    match serde_json::from_slice::<Record>(body) {
+        Ok(mut r) => {
+            let d = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+            r.detail = Some(
+                serde_json::json!({
+                    "set_aside": why,
+                    "body_sha256": digest,
+                    "request_sha256": d(&r.request),
+                    "request_bytes": r.request.len(),
+                    "output_sha256": d(&r.output),
+                    "output_bytes": r.output.len(),
+                })
+                .to_string(),
+            );
+            r.request = String::new();
+            r.output = String::new();
+            r.response = None;
+            r
+        }
+        Err(_) => Record::event(
+            RecordId::new(),
+            "ledger.set_aside",
+            None,
+            None,
+            serde_json::json!({
+                "record_id": id,
+                "set_aside": why,
+                "body_sha256": digest,
+                "body": String::from_utf8_lossy(body),
+            })
+            .to_string(),
+        ),
+    }
+}
+
+/// Chains up to `max` pending records (and at most [`BATCH_BYTES`] of
+/// them) in one transaction; returns how many left the queue. A record
+/// already in the chain and queued again by a retry is not chained twice:
+/// if its body differs (its first write's acknowledgement was lost and the
+/// writer then marked it withheld), an event `ledger.resubmitted` holding
+/// the new body is chained, so the ledger says what the client received.
+/// A body that cannot be read is chained as a stand-in. `head`: whether
+/// the first pending record is set aside (after it failed on its own).
 /// Sequencers that run at once take turns on the tree state's row lock.
 pub fn sequence_batch(
     client: &mut postgres::Client,
     checkpoint_every: u64,
     max: usize,
+    head: Head,
 ) -> Result<usize, LedgerError> {
     let e = |e: postgres::Error| ledger_error(&e);
     let mut tx = client.transaction().map_err(e)?;
@@ -43,42 +107,53 @@ pub fn sequence_batch(
         .map_err(e)?;
     let state = decode_state(row.get(0), row.get(1), row.get(2))?;
     let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
-    let rows = tx
+    // Sizes first: the batch stops at BATCH_BYTES of bodies.
+    let sizes = tx
         .query(
-            "SELECT id, body FROM ledger_pending ORDER BY queued_us, replica, ord LIMIT $1",
+            "SELECT id, length(body)::int8 FROM ledger_pending \
+             ORDER BY queued_us, replica, ord LIMIT $1",
             &[&limit],
         )
         .map_err(e)?;
-    if rows.is_empty() {
+    if sizes.is_empty() {
         tx.rollback().map_err(e)?;
         return Ok(0);
     }
-    let ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    let chained_before: HashSet<String> = tx
-        .query("SELECT id FROM ledger_records WHERE id = ANY($1)", &[&ids])
+    let mut ids: Vec<String> = Vec::with_capacity(sizes.len());
+    let mut bytes = 0i64;
+    for r in &sizes {
+        let n: i64 = r.get(1);
+        if !ids.is_empty() && bytes.saturating_add(n) > BATCH_BYTES {
+            break;
+        }
+        bytes = bytes.saturating_add(n);
+        ids.push(r.get(0));
+    }
+    if head == Head::SetAside {
+        ids.truncate(1);
+    }
+    let mut bodies: HashMap<String, Vec<u8>> = tx
+        .query(
+            "SELECT id, body FROM ledger_pending WHERE id = ANY($1) FOR UPDATE",
+            &[&ids],
+        )
         .map_err(e)?
-        .iter()
-        .map(|r| r.get(0))
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let chained_before: HashMap<String, Vec<u8>> = tx
+        .query(
+            "SELECT id, body FROM ledger_records WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .map_err(e)?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
         .collect();
     let mut seqr = Sequencer::new(state, checkpoint_every);
     let mut cols = Columns::default();
-    let mut done: Vec<String> = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: String = row.get(0);
-        if chained_before.contains(&id) {
-            done.push(id);
-            continue;
-        }
-        let body: &[u8] = row.get(1);
-        let record: Record = match serde_json::from_slice(body) {
-            Ok(r) => r,
-            Err(err) => {
-                // Left in the queue and reported each time: a record is
-                // never dropped, and nothing after it waits for it.
-                tracing::error!(id, error = %err, "a pending ledger record cannot be read; left in the queue");
-                continue;
-            }
-        };
+    let mut done: Vec<String> = Vec::with_capacity(ids.len());
+    let mut chain = |record: Record, body: &[u8], cols: &mut Columns| {
         let (c, cp) = seqr.sequence(record);
         cols.push(&c, body);
         if let Some(cp) = cp {
@@ -87,6 +162,40 @@ pub fn sequence_batch(
             cols.checkpoints.2.push(cp.last_hash.to_vec());
             cols.checkpoints.3.push(cp.time.0);
         }
+    };
+    for id in ids {
+        // Deleted meanwhile by another sequencer: nothing to do.
+        let Some(body) = bodies.remove(&id) else {
+            continue;
+        };
+        if let Some(first) = chained_before.get(&id) {
+            if *first != body {
+                let detail = serde_json::json!({
+                    "record_id": id,
+                    "body": String::from_utf8_lossy(&body),
+                })
+                .to_string();
+                let ev = Record::event(RecordId::new(), "ledger.resubmitted", None, None, detail);
+                let b = serde_json::to_vec(&ev).map_err(|x| LedgerError::Corrupt(x.to_string()))?;
+                chain(ev, &b, &mut cols);
+            }
+            done.push(id);
+            continue;
+        }
+        let record = match (head, serde_json::from_slice::<Record>(&body)) {
+            (Head::Chain, Ok(r)) => r,
+            (Head::SetAside, _) => stand_in(&id, &body, "chaining it failed on its own"),
+            (Head::Chain, Err(err)) => {
+                tracing::error!(id, error = %err, "a pending ledger record cannot be read; chained as a stand-in holding its body");
+                stand_in(&id, &body, &format!("its body cannot be read: {err}"))
+            }
+        };
+        let b = if head == Head::Chain && serde_json::from_slice::<Record>(&body).is_ok() {
+            body
+        } else {
+            serde_json::to_vec(&record).map_err(|x| LedgerError::Corrupt(x.to_string()))?
+        };
+        chain(record, &b, &mut cols);
         done.push(id);
     }
     if !cols.seq.is_empty() {
@@ -227,6 +336,12 @@ impl SequencerHandle {
         })
     }
 
+    /// Whether this replica is the sequencer, asked from anywhere.
+    pub fn leader_probe(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.leader.load(Ordering::SeqCst)
+    }
+
     /// Its counters.
     pub fn stats(&self) -> SequencerStats {
         SequencerStats {
@@ -263,7 +378,7 @@ fn run(config: &PgConfig, shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
         let c = match client.as_mut() {
             Some(c) => c,
-            None => match config.connect() {
+            None => match config.connect_lock_session() {
                 Ok(c) => client.insert(c),
                 Err(e) => {
                     tracing::debug!(error = %e, "sequencer: no connection");
@@ -291,15 +406,45 @@ fn run(config: &PgConfig, shared: &Shared) {
         shared.leader.store(true, Ordering::SeqCst);
         shared.elected.fetch_add(1, Ordering::Relaxed);
         tracing::info!(replica = %config.replica, "this replica is the ledger's sequencer");
+        // A batch that fails is tried again at half the size, down to the
+        // one record at the head of the queue; if the server refuses that
+        // record's data itself (twice), a stand-in is chained in its place
+        // so that the queue goes on.
+        let full = config.sequence_batch.max(1);
+        let (mut batch, mut refused) = (full, 0u32);
         while !shared.stop.load(Ordering::SeqCst) {
-            match sequence_batch(c, config.checkpoint_every, config.sequence_batch) {
-                Ok(0) => pause(shared, config.sequence_interval),
+            let head = if batch == 1 && refused >= 2 {
+                Head::SetAside
+            } else {
+                Head::Chain
+            };
+            match sequence_batch(c, config.checkpoint_every, batch, head) {
+                Ok(0) => {
+                    batch = full;
+                    pause(shared, config.sequence_interval);
+                }
                 Ok(n) => {
+                    if head == Head::SetAside {
+                        tracing::error!(
+                            "sequencer: a pending record the server refuses was chained as a stand-in holding its digests"
+                        );
+                    }
                     shared.sequenced.fetch_add(n as u64, Ordering::Relaxed);
+                    refused = 0;
+                    batch = batch.saturating_mul(2).min(full);
+                }
+                Err(e) if c.is_closed() => {
+                    tracing::warn!(error = %e, "sequencer: connection lost; reconnecting");
+                    break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "sequencer: batch failed; reconnecting");
-                    break;
+                    tracing::warn!(error = %e, batch, "sequencer: batch failed; trying a smaller one");
+                    if batch > 1 {
+                        batch /= 2;
+                    } else if matches!(e, LedgerError::Unstorable(_)) {
+                        refused += 1;
+                    }
+                    pause(shared, config.sequence_interval);
                 }
             }
         }

@@ -20,6 +20,9 @@ use crate::state::{decode_state, to_hash};
 pub struct PgStore {
     config: PgConfig,
     client: Mutex<Option<postgres::Client>>,
+    /// The last batch's queue time: the next is later even if the clock
+    /// steps back, so this replica's records keep their order.
+    last_queued: i64,
 }
 
 /// Rows read per query while scanning the chain.
@@ -35,7 +38,19 @@ impl PgStore {
         Ok(Self {
             config,
             client: Mutex::new(Some(client)),
+            last_queued: 0,
         })
+    }
+
+    /// Opens for reading in one snapshot (a read-only, repeatable-read
+    /// transaction held until the store is dropped): the tree state,
+    /// checkpoints and every page of a scan are of the same moment, while
+    /// the sequencer goes on (for `ledger verify` and `export`).
+    pub fn open_snapshot(config: PgConfig) -> Result<Self, LedgerError> {
+        let store = Self::open(config)?;
+        store
+            .with_client(|c| c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))?;
+        Ok(store)
     }
 
     /// The settings it was opened with.
@@ -98,7 +113,7 @@ impl PgStore {
             let Some(client) = guard.as_mut() else {
                 break;
             };
-            let n = match crate::sequence_batch(client, every, batch) {
+            let n = match crate::sequence_batch(client, every, batch, crate::Head::Chain) {
                 Ok(n) => n,
                 Err(e) => {
                     *guard = None;
@@ -130,16 +145,21 @@ impl LedgerStore for PgStore {
             ords.push(i32::try_from(i).unwrap_or(i32::MAX));
             bodies.push(serde_json::to_vec(r).map_err(|e| LedgerError::Unstorable(e.to_string()))?);
         }
-        let queued = now_us();
+        let queued = now_us().max(self.last_queued.saturating_add(1));
+        self.last_queued = queued;
         let replica = self.config.replica.clone();
         // One statement, one transaction: durable when it returns. A batch
-        // retried after a lost acknowledgement is not queued twice.
+        // retried after a lost acknowledgement is not queued twice; the
+        // retry's body (its callers told the write failed: withheld) takes
+        // the place of the first while both wait in the queue, and once
+        // the first is chained the sequencer chains the retry's body as a
+        // `ledger.resubmitted` event.
         self.with_client(|c| {
             c.execute(
                 "INSERT INTO ledger_pending (id, queued_us, replica, ord, body) \
                  SELECT u.id, $2, $3, u.ord, u.body \
                  FROM unnest($1::text[], $4::int4[], $5::bytea[]) AS u(id, ord, body) \
-                 ON CONFLICT (id) DO NOTHING",
+                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
                 &[&ids, &queued, &replica, &ords, &bodies],
             )
         })?;

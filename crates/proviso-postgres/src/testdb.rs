@@ -28,12 +28,17 @@ impl TestDatabase {
                 .map_or(0, |d| d.subsec_nanos())
         );
         let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-            .map_err(|e| format!("PostgreSQL for tests at {admin}: {e}"))?;
+            .map_err(|e| format!("PostgreSQL for tests at {}: {e}", crate::redact_url(&admin)))?;
         c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .map_err(|e| format!("CREATE DATABASE on {admin}: {e}"))?;
+            .map_err(|e| format!("CREATE DATABASE on {}: {e}", crate::redact_url(&admin)))?;
         let url = match admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
-            None => return Err(format!("{admin}: not a URL ending in a database name")),
+            None => {
+                return Err(format!(
+                    "{}: not a URL ending in a database name",
+                    crate::redact_url(&admin)
+                ));
+            }
         };
         Ok(Self { admin, name, url })
     }

@@ -159,8 +159,14 @@ fn changes_are_announced_to_listening_replicas() {
         "the revocation is announced"
     );
     assert!(b.version().unwrap() >= v0 + 2, "the version moved");
-    // A change undone is not announced.
-    let r = a.recorded(|s| s.get(&key.id), |_| Err("no".into()));
+    // A change undone (its event not recorded) is not announced, and does
+    // not stand.
+    let (other, _) = new_key(&mut a);
+    assert!(listener.wait(Duration::from_secs(5)));
+    let v1 = b.version().unwrap();
+    let r = a.recorded(|s| s.revoke(&other.id, &ch("x")), |_| Err("no".into()));
     assert!(r.is_err());
     assert!(!listener.wait(Duration::from_millis(300)));
+    assert_eq!(b.version().unwrap(), v1);
+    assert_eq!(b.get(&other.id.0).unwrap().unwrap().state, KeyState::Active);
 }

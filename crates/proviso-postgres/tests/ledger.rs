@@ -186,3 +186,164 @@ fn an_unreachable_server_is_unavailable_and_names_it() {
     assert!(e.contains("127.0.0.1:1") && !e.contains("secret"), "{e}");
     assert!(e.contains("unavailable"), "{e}");
 }
+
+/// Options in the URL (a search_path per deployment) are kept beside the
+/// gateway's own: two schemas of one database hold two ledgers.
+#[test]
+fn a_search_path_in_the_url_keeps_ledgers_apart() {
+    let db = TestDatabase::create().unwrap();
+    let mut admin = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute("CREATE SCHEMA a; CREATE SCHEMA b;")
+        .unwrap();
+    let in_schema = |s: &str| PgConfig {
+        checkpoint_every: 4,
+        ..PgConfig::new(&format!("{}?options=-csearch_path%3D{s}", db.url()))
+    };
+    let (mut a, mut b) = (
+        PgStore::open(in_schema("a")).unwrap(),
+        PgStore::open(in_schema("b")).unwrap(),
+    );
+    a.append(&[Record::test("in a")]).unwrap();
+    b.append(&[Record::test("in b"), Record::test("also b")])
+        .unwrap();
+    a.sequence_pending(10).unwrap();
+    b.sequence_pending(10).unwrap();
+    assert_eq!(outputs(&a), vec!["in a"]);
+    assert_eq!(outputs(&b), vec!["in b", "also b"]);
+    let n: i64 = admin
+        .query_one("SELECT count(*) FROM a.ledger_records", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+/// A batch stops at BATCH_BYTES of bodies; a body that cannot be read and
+/// a record set aside become stand-ins in the chain, never a stuck queue.
+#[test]
+fn large_unreadable_and_refused_records_do_not_stop_the_queue() {
+    let db = TestDatabase::create().unwrap();
+    let cfg = config(&db, 8);
+    let store = PgStore::open(cfg.clone()).unwrap();
+    let mut w = PgStore::open(cfg.clone()).unwrap();
+    let big = "x".repeat(usize::try_from(proviso_postgres::BATCH_BYTES).unwrap() / 3 + 1024);
+    w.append(&[Record::test(&big), Record::test(&big), Record::test(&big)])
+        .unwrap();
+    let mut c = cfg.connect().unwrap();
+    let n =
+        proviso_postgres::sequence_batch(&mut c, 8, 4096, proviso_postgres::Head::Chain).unwrap();
+    assert_eq!(n, 2, "the third would pass the byte bound");
+    assert_eq!(store.sequence_pending(10).unwrap(), 1);
+    // A body no version can read, queued by something else.
+    c.execute(
+        "INSERT INTO ledger_pending (id, queued_us, replica, ord, body) VALUES ('01BAD', 0, 'x', 0, 'not json')",
+        &[],
+    )
+    .unwrap();
+    w.append(&[Record::test("after the bad one")]).unwrap();
+    store.sequence_pending(10).unwrap();
+    assert_eq!(store.pending().unwrap(), 0);
+    let mut events = Vec::new();
+    store
+        .scan(0, &mut |r| {
+            events.push((
+                r.record.endpoint.clone(),
+                r.record.detail.clone(),
+                r.record.output,
+            ));
+            true
+        })
+        .unwrap();
+    let set_aside = events
+        .iter()
+        .find(|e| e.0 == "ledger.set_aside")
+        .expect("a stand-in for the unreadable body");
+    let d: serde_json::Value = serde_json::from_str(set_aside.1.as_deref().unwrap()).unwrap();
+    assert_eq!(d["record_id"], "01BAD");
+    assert_eq!(d["body"], "not json");
+    assert_eq!(events.last().unwrap().2, "after the bad one");
+    // The head set aside on purpose (the server refused it twice): its
+    // metadata and digests stay, its text does not.
+    w.append(&[Record::test("refused text")]).unwrap();
+    proviso_postgres::sequence_batch(&mut c, 8, 4096, proviso_postgres::Head::SetAside).unwrap();
+    let mut last = None;
+    store
+        .scan(0, &mut |r| {
+            last = Some(r.record);
+            true
+        })
+        .unwrap();
+    let last = last.unwrap();
+    assert_eq!(last.output, "");
+    assert!(last.detail.unwrap().contains("output_sha256"));
+    assert!(verify(&store).unwrap().is_intact());
+}
+
+/// A record written again after its acknowledgement was lost, with
+/// another body (its callers were told it failed: withheld): the chain
+/// keeps the first and adds what the client received.
+#[test]
+fn a_retried_record_with_another_body_is_recorded_as_resubmitted() {
+    let db = TestDatabase::create().unwrap();
+    let cfg = config(&db, 8);
+    let store = PgStore::open(cfg.clone()).unwrap();
+    let mut w = PgStore::open(cfg).unwrap();
+    let mut r = Record::test("served");
+    w.append(std::slice::from_ref(&r)).unwrap();
+    store.sequence_pending(10).unwrap();
+    r.status = 503;
+    r.outcome = proviso_ledger::Outcome::Withheld;
+    w.append(std::slice::from_ref(&r)).unwrap();
+    store.sequence_pending(10).unwrap();
+    let mut recs = Vec::new();
+    store
+        .scan(0, &mut |c| {
+            recs.push(c.record);
+            true
+        })
+        .unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].outcome, proviso_ledger::Outcome::Ok);
+    assert_eq!(recs[1].endpoint, "ledger.resubmitted");
+    assert!(recs[1].detail.as_deref().unwrap().contains("withheld"));
+}
+
+/// A reader opened as a snapshot sees one moment while the sequencer goes
+/// on: `ledger verify` on a live ledger does not report a false end.
+#[test]
+fn a_snapshot_reader_sees_one_moment() {
+    let db = TestDatabase::create().unwrap();
+    let cfg = config(&db, 4);
+    let mut w = PgStore::open(cfg.clone()).unwrap();
+    w.append(&[Record::test("a"), Record::test("b")]).unwrap();
+    let seq = PgStore::open(cfg.clone()).unwrap();
+    seq.sequence_pending(10).unwrap();
+    let snap = PgStore::open_snapshot(cfg).unwrap();
+    assert_eq!(snap.tree_state().unwrap().size(), 2);
+    w.append(&[Record::test("c"), Record::test("d"), Record::test("e")])
+        .unwrap();
+    seq.sequence_pending(10).unwrap();
+    assert_eq!(outputs(&snap), vec!["a", "b"]);
+    let rep = verify(&snap).unwrap();
+    assert!(rep.is_intact(), "{:?}", rep.findings);
+    assert_eq!(outputs(&seq).len(), 5);
+}
+
+/// Checkpoints signed over the shared ledger check as they do for SQLite.
+#[test]
+fn published_checkpoints_check_against_the_shared_ledger() {
+    use proviso_ledger::{SignerKey, check_note, leaf_hashes, sign_current};
+    let db = TestDatabase::create().unwrap();
+    let cfg = config(&db, 4);
+    let store = PgStore::open(cfg.clone()).unwrap();
+    let mut w = PgStore::open(cfg).unwrap();
+    w.append(&[Record::test("1"), Record::test("2"), Record::test("3")])
+        .unwrap();
+    store.sequence_pending(10).unwrap();
+    let key = SignerKey::generate("pg.test/ledger").unwrap();
+    let (_, note) = sign_current(&store, &key, "pg.test/ledger").unwrap();
+    w.append(&[Record::test("4")]).unwrap();
+    store.sequence_pending(10).unwrap();
+    let c = check_note(&leaf_hashes(&store).unwrap(), &note, &key.verifier(), None);
+    assert!(c.is_consistent(), "{c:?}");
+}

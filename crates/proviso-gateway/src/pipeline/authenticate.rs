@@ -31,7 +31,10 @@ pub fn run(
     let key = state
         .keys
         .lookup(secret)
-        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            proviso_access::AccessError::Unavailable(why) => ApiError::key_store_unavailable(&why),
+            e => ApiError::internal(e),
+        })?
         .ok_or_else(ApiError::invalid_key)?;
     // Only the holder of an active key may move a simulated clock (the
     // key's state is then judged at the new time).
