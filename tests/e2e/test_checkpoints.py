@@ -143,3 +143,49 @@ def test_published_checkpoints_catch_truncation_and_rewritten_history(tmp_path, 
     _, other = keygen(tmp_path / "o", "proviso.test/ledger")
     bad = gw.cli("ledger", "verify", "--checkpoint", str(cp6), "--key", other, check=False)
     assert bad.returncode == 1 and "no valid signature" in bad.stdout, bad.stdout
+
+
+def test_checkpoints_are_posted_to_an_http_endpoint(tmp_path, fake):
+    """publish_url: checkpoints reach the auditor's endpoint with its token,
+    a failing endpoint is tried again, and sizes never go backwards."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    got: list[tuple[str, str]] = []
+    fail_first = [True]
+
+    class Witness(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"])).decode()
+            if fail_first[0]:
+                fail_first[0] = False
+                self.send_response(503)
+            else:
+                got.append((self.headers.get("authorization", ""), body))
+                self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Witness)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    keyfile, vkey = keygen(tmp_path, "proviso.test/ledger")
+    gw = Proviso(tmp_path, fake.url, ledger_extra=(
+        f'checkpoint_key_file = "{keyfile}"\npublish_url = "http://127.0.0.1:{srv.server_port}/cp"\n'
+        'publish_token = "witness-token"\npublish_interval_ms = 100\n'))
+    try:
+        key = gw.create_key()
+        for i in range(3):
+            chat(gw, key, f"posted {i}")
+        deadline = time.time() + 15
+        while time.time() < deadline and not any("\n4\n" in b for _, b in got):
+            time.sleep(0.05)
+    finally:
+        gw.stop()
+        srv.shutdown()
+    assert got, "nothing reached the endpoint"
+    assert all(a == "Bearer witness-token" for a, _ in got)
+    sizes = [int(open_note(b, vkey).splitlines()[1]) for _, b in got]
+    assert 4 in sizes, sizes
+    assert sizes == sorted(sizes), "never a smaller checkpoint after a larger one"

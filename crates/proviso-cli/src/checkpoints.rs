@@ -146,23 +146,47 @@ impl Publisher {
         cfg: &Config,
         open: LedgerOpener,
         mine: Box<dyn Fn() -> bool + Send>,
+        rt: tokio::runtime::Handle,
     ) -> anyhow::Result<Option<Self>> {
-        let Some(dir) = cfg.ledger.publish_dir.clone() else {
+        let dir = cfg.ledger.publish_dir.clone();
+        let url = cfg
+            .ledger
+            .publish_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned());
+        if dir.is_none() && url.is_none() {
             return Ok(None);
-        };
+        }
         let key = signer(cfg)?.ok_or_else(|| {
             Exit(
                 EXIT_USAGE,
-                "[ledger] publish_dir is set but there is no checkpoint_key or checkpoint_key_file to sign with".into(),
+                "[ledger] publish_dir or publish_url is set but there is no checkpoint_key or checkpoint_key_file to sign with".into(),
             )
         })?;
+        let post = match url {
+            Some(url) => Some(Poster {
+                url,
+                token: cfg
+                    .ledger
+                    .publish_token
+                    .as_ref()
+                    .map(|t| t.as_str().to_owned()),
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .context("building the checkpoint publisher's HTTP client")?,
+                rt,
+            }),
+            None => None,
+        };
+        let sinks = Sinks { dir, post };
         let origin = origin(cfg, &key);
         let every = Duration::from_millis(cfg.ledger.publish_interval_ms.max(100));
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("checkpoint-publisher".into())
-            .spawn(move || run(&dir, &key, &origin, every, &open, &s2, mine.as_ref()))
+            .spawn(move || run(&sinks, &key, &origin, every, &open, &s2, mine.as_ref()))
             .context("starting the checkpoint publisher")?;
         Ok(Some(Self {
             stop,
@@ -180,8 +204,56 @@ impl Publisher {
     }
 }
 
+/// An HTTP endpoint checkpoints are POSTed to.
+struct Poster {
+    url: String,
+    token: Option<String>,
+    client: reqwest::Client,
+    rt: tokio::runtime::Handle,
+}
+
+impl Poster {
+    fn post(&self, note: &str) -> Result<(), String> {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(note.to_owned());
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let status = self
+            .rt
+            .block_on(async move { req.send().await.map(|r| r.status()) })
+            .map_err(|e| e.without_url().to_string())?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the endpoint answered {status}"))
+        }
+    }
+}
+
+/// Where checkpoints go.
+struct Sinks {
+    dir: Option<std::path::PathBuf>,
+    post: Option<Poster>,
+}
+
+impl Sinks {
+    fn publish(&self, size: u64, note: &str) -> Result<(), String> {
+        if let Some(d) = &self.dir {
+            publish(d, size, note).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        if let Some(p) = &self.post {
+            p.post(note)?;
+        }
+        Ok(())
+    }
+}
+
 fn run(
-    dir: &Path,
+    sinks: &Sinks,
     key: &SignerKey,
     origin: &str,
     every: Duration,
@@ -191,13 +263,14 @@ fn run(
 ) {
     // The last checkpoint published here: the log must not shrink below
     // it, nor show another root at its size.
-    let mut last: Option<(u64, proviso_ledger::Hash)> =
-        std::fs::read_to_string(dir.join("checkpoint"))
-            .ok()
-            .and_then(|n| key.verifier().open(&n).ok().map(str::to_owned))
-            .and_then(|t| proviso_ledger::CheckpointBody::parse(&t).ok())
-            .filter(|b| b.origin == origin)
-            .map(|b| (b.size, b.root));
+    let mut last: Option<(u64, proviso_ledger::Hash)> = sinks
+        .dir
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("checkpoint")).ok())
+        .and_then(|n| key.verifier().open(&n).ok().map(str::to_owned))
+        .and_then(|t| proviso_ledger::CheckpointBody::parse(&t).ok())
+        .filter(|b| b.origin == origin)
+        .map(|b| (b.size, b.root));
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if mine() {
@@ -214,13 +287,13 @@ fn run(
                     );
                 }
                 Ok((body, note)) if last.is_none_or(|(n, _)| body.size > n) => {
-                    match publish(dir, body.size, &note) {
+                    match sinks.publish(body.size, &note) {
                         Ok(()) => {
-                            tracing::info!(size = body.size, dir = %dir.display(), "checkpoint published");
+                            tracing::info!(size = body.size, "checkpoint published");
                             last = Some((body.size, body.root));
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, dir = %dir.display(), "publishing a checkpoint failed; will retry")
+                            tracing::warn!(error = %e, "publishing a checkpoint failed; will retry")
                         }
                     }
                 }

@@ -119,7 +119,12 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         Some(s) => Box::new(s.leader_probe()),
         None => Box::new(|| true),
     };
-    let mut publisher = crate::checkpoints::Publisher::start(&cfg, open_reader.clone(), publishes)?;
+    let mut publisher = crate::checkpoints::Publisher::start(
+        &cfg,
+        open_reader.clone(),
+        publishes,
+        rt.handle().clone(),
+    )?;
     let ledger = LedgerHandle::spawn(
         store,
         WriterConfig {

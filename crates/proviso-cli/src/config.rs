@@ -125,6 +125,13 @@ pub struct LedgerSection {
     /// Where `proviso serve` publishes signed checkpoints.
     #[serde(default)]
     pub publish_dir: Option<PathBuf>,
+    /// Where `proviso serve` POSTs signed checkpoints (a witness, a log
+    /// of the auditor's).
+    #[serde(default)]
+    pub publish_url: Option<proviso_gateway::env::EnvString>,
+    /// Sent as `Authorization: Bearer …` with each POST.
+    #[serde(default)]
+    pub publish_token: Option<proviso_gateway::env::EnvString>,
     /// How often it publishes one when the log has grown, milliseconds.
     #[serde(default = "default_publish_interval")]
     pub publish_interval_ms: u64,
@@ -190,6 +197,8 @@ impl Default for LedgerSection {
             checkpoint_key_file: None,
             checkpoint_origin: None,
             publish_dir: None,
+            publish_url: None,
+            publish_token: None,
             publish_interval_ms: default_publish_interval(),
             checkpoint_every: default_checkpoint_every(),
             max_batch: default_max_batch(),

@@ -42,7 +42,10 @@ pub async fn serve(
         let mut tick = tokio::time::interval(refresh);
         loop {
             tick.tick().await;
-            if let Err(e) = st.keys.refresh() {
+            // The key store may be a database a network away: off the
+            // async workers.
+            let keys = st.keys.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || keys.refresh()).await {
                 tracing::warn!(error = %e, "key refresh failed");
             }
             let (keys, ledger) = (st.clone(), st.ledger.clone());
