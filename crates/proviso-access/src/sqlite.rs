@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use proviso_types::{KeyId, UnixMillis};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::AccessError;
 use crate::keys::{KeyRecord, KeyState};
@@ -120,34 +121,42 @@ impl SqliteKeys {
     }
 }
 
+/// A row's values in the order of `COLUMNS`, then its secret's hash:
+/// `?1` … `?18` of both the insert and the guarded update.
+fn values(row: &KeyRow) -> Vec<Value> {
+    let k = &row.record;
+    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    let ms = |t: Option<UnixMillis>| t.map_or(Value::Null, |t| Value::Integer(t.0));
+    vec![
+        Value::Text(k.id.0.clone()),
+        Value::Text(k.team.clone()),
+        text(&k.name),
+        Value::Text(k.state.as_str().to_owned()),
+        text(&k.contact),
+        text(&k.justification),
+        Value::Text(to_json(&k.purposes)),
+        Value::Text(to_json(&k.models)),
+        text(&k.default_purpose),
+        Value::Text(to_json(&k.quotas)),
+        ms(k.expires),
+        ms(k.revoke_at),
+        Value::Integer(k.created.0),
+        Value::Integer(k.updated.0),
+        text(&k.reason),
+        text(&k.updated_by),
+        text(&k.reason_ref),
+        text(&row.secret_sha256),
+    ]
+}
+
 impl KeyTable for SqliteKeys {
     fn insert(&mut self, row: &KeyRow) -> Result<(), AccessError> {
-        let k = &row.record;
         self.conn.execute(
             &format!(
                 "INSERT INTO keys ({COLUMNS}, secret_sha256) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
             ),
-            params![
-                k.id.0,
-                k.team,
-                k.name,
-                k.state.as_str(),
-                k.contact,
-                k.justification,
-                to_json(&k.purposes),
-                to_json(&k.models),
-                k.default_purpose,
-                to_json(&k.quotas),
-                k.expires.map(|e| e.0),
-                k.revoke_at.map(|e| e.0),
-                k.created.0,
-                k.updated.0,
-                k.reason,
-                k.updated_by,
-                k.reason_ref,
-                row.secret_sha256,
-            ],
+            params_from_iter(values(row)),
         )?;
         Ok(())
     }
@@ -158,34 +167,17 @@ impl KeyTable for SqliteKeys {
         state: &str,
         updated: UnixMillis,
     ) -> Result<bool, AccessError> {
-        let k = &row.record;
+        let mut v = values(row);
+        v.push(Value::Text(state.to_owned()));
+        v.push(Value::Integer(updated.0));
+        // ?13 (created) is bound and not used: a key's creation time stays.
         self.conn.execute(
             "UPDATE keys SET team = ?2, name = ?3, state = ?4, contact = ?5, justification = ?6, \
              purposes = ?7, models = ?8, default_purpose = ?9, quotas = ?10, expires_ms = ?11, \
-             revoke_at_ms = ?12, updated_ms = ?13, reason = ?14, updated_by = ?15, reason_ref = ?16, \
-             secret_sha256 = COALESCE(?17, secret_sha256) \
-             WHERE id = ?1 AND state = ?18 AND updated_ms = ?19",
-            params![
-                k.id.0,
-                k.team,
-                k.name,
-                k.state.as_str(),
-                k.contact,
-                k.justification,
-                to_json(&k.purposes),
-                to_json(&k.models),
-                k.default_purpose,
-                to_json(&k.quotas),
-                k.expires.map(|e| e.0),
-                k.revoke_at.map(|e| e.0),
-                k.updated.0,
-                k.reason,
-                k.updated_by,
-                k.reason_ref,
-                row.secret_sha256,
-                state,
-                updated.0,
-            ],
+             revoke_at_ms = ?12, updated_ms = ?14, reason = ?15, updated_by = ?16, reason_ref = ?17, \
+             secret_sha256 = COALESCE(?18, secret_sha256) \
+             WHERE id = ?1 AND state = ?19 AND updated_ms = ?20 AND ?13 IS NOT NULL",
+            params_from_iter(v),
         )?;
         Ok(self.conn.changes() == 1)
     }

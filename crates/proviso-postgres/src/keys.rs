@@ -378,37 +378,51 @@ enum ParamValue {
     Int(i64),
 }
 
+/// A row's values in the order of `COLUMNS`, then its secret's hash:
+/// `$1` … `$18` of both the insert and the guarded update.
+fn values(row: &KeyRow) -> Vec<Box<dyn postgres::types::ToSql + Sync + Send>> {
+    let k = &row.record;
+    vec![
+        Box::new(k.id.0.clone()),
+        Box::new(k.team.clone()),
+        Box::new(k.name.clone()),
+        Box::new(k.state.as_str().to_owned()),
+        Box::new(k.contact.clone()),
+        Box::new(k.justification.clone()),
+        Box::new(json(&k.purposes)),
+        Box::new(json(&k.models)),
+        Box::new(k.default_purpose.clone()),
+        Box::new(json(&k.quotas)),
+        Box::new(k.expires.map(|e| e.0)),
+        Box::new(k.revoke_at.map(|e| e.0)),
+        Box::new(k.created.0),
+        Box::new(k.updated.0),
+        Box::new(k.reason.clone()),
+        Box::new(k.updated_by.clone()),
+        Box::new(k.reason_ref.clone()),
+        Box::new(row.secret_sha256.clone()),
+    ]
+}
+
+fn refs(
+    v: &[Box<dyn postgres::types::ToSql + Sync + Send>],
+) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    v.iter()
+        .map(|b| b.as_ref() as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
 impl KeyTable for PgKeys {
     fn insert(&mut self, row: &KeyRow) -> Result<(), AccessError> {
-        let row = row.clone();
+        let v = values(row);
         self.call(move |w| {
-            let k = &row.record;
             w.write(|c| {
                 c.execute(
                     &format!(
                         "INSERT INTO access_keys ({COLUMNS}, secret_sha256) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                     ),
-                    &[
-                        &k.id.0,
-                        &k.team,
-                        &k.name,
-                        &k.state.as_str(),
-                        &k.contact,
-                        &k.justification,
-                        &json(&k.purposes),
-                        &json(&k.models),
-                        &k.default_purpose,
-                        &json(&k.quotas),
-                        &k.expires.map(|e| e.0),
-                        &k.revoke_at.map(|e| e.0),
-                        &k.created.0,
-                        &k.updated.0,
-                        &k.reason,
-                        &k.updated_by,
-                        &k.reason_ref,
-                        &row.secret_sha256,
-                    ],
+                    &refs(&v),
                 )
             })
             .map(|_| ())
@@ -421,38 +435,21 @@ impl KeyTable for PgKeys {
         state: &str,
         updated: UnixMillis,
     ) -> Result<bool, AccessError> {
-        let (row, state) = (row.clone(), state.to_owned());
+        let mut v = values(row);
+        v.push(Box::new(state.to_owned()));
+        v.push(Box::new(updated.0));
         self.call(move |w| {
-            let k = &row.record;
+            // $13 (created) is bound and not set: a key's creation time
+            // stays.
             let n = w.write(|c| {
                 c.execute(
                     "UPDATE access_keys SET team = $2, name = $3, state = $4, contact = $5, \
                      justification = $6, purposes = $7, models = $8, default_purpose = $9, \
-                     quotas = $10, expires_ms = $11, revoke_at_ms = $12, updated_ms = $13, \
-                     reason = $14, updated_by = $15, reason_ref = $16, \
-                     secret_sha256 = COALESCE($17, secret_sha256) \
-                     WHERE id = $1 AND state = $18 AND updated_ms = $19",
-                    &[
-                        &k.id.0,
-                        &k.team,
-                        &k.name,
-                        &k.state.as_str(),
-                        &k.contact,
-                        &k.justification,
-                        &json(&k.purposes),
-                        &json(&k.models),
-                        &k.default_purpose,
-                        &json(&k.quotas),
-                        &k.expires.map(|e| e.0),
-                        &k.revoke_at.map(|e| e.0),
-                        &k.updated.0,
-                        &k.reason,
-                        &k.updated_by,
-                        &k.reason_ref,
-                        &row.secret_sha256,
-                        &state,
-                        &updated.0,
-                    ],
+                     quotas = $10, expires_ms = $11, revoke_at_ms = $12, updated_ms = $14, \
+                     reason = $15, updated_by = $16, reason_ref = $17, \
+                     secret_sha256 = COALESCE($18, secret_sha256) \
+                     WHERE id = $1 AND state = $19 AND updated_ms = $20 AND $13::int8 IS NOT NULL",
+                    &refs(&v),
                 )
             })?;
             Ok(n == 1)
