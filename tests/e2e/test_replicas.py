@@ -249,6 +249,11 @@ def test_keys_in_postgres_a_revocation_through_one_replica_is_refused_by_all_at_
         # (a miss in the cache is looked up).
         for g in gws:
             ask(g.url, key, "hello")
+        # Usage is the deployment's, whichever replica is asked.
+        wait_until(lambda: psql(pgdb, "SELECT count(*) FROM ledger_pending") == "0", "drained")
+        usage = httpx.get(f"{gws[1].url}/admin/usage",
+                          headers={"authorization": f"Bearer {admin}"}).json()
+        assert [u["requests"] for u in usage if u["key_id"] == kid] == [3], usage
         r = httpx.post(f"{gws[1].url}/admin/keys/{kid}/revoke", json={"reason": "leaked"},
                        headers={"authorization": f"Bearer {admin}", "proviso-actor": "alice"})
         assert r.status_code == 200, r.text

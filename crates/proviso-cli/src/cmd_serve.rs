@@ -103,12 +103,16 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             None,
         ),
     };
+    // Readers of the ledger in this process (the follower, the monitor's
+    // feed, the publisher, /admin/usage): with PostgreSQL they share one
+    // connection, made when first needed and again after it is lost.
     let open_reader = {
-        let (pg, path) = (pg.clone(), ledger_path.clone());
+        let path = ledger_path.clone();
+        let shared = pg.clone().map(proviso_postgres::SharedReader::new);
         LedgerOpener(std::sync::Arc::new(
             move || -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> {
-                Ok(match &pg {
-                    Some(pg) => Box::new(PgStore::open(pg.clone())?),
+                Ok(match &shared {
+                    Some(s) => Box::new(s.get()?),
                     None => Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?),
                 })
             },

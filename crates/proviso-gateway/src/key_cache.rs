@@ -77,18 +77,18 @@ impl KeyCache {
         if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
             return Ok(Some(Arc::clone(k)));
         }
-        let found = self
-            .store
-            .lock()
-            .map_err(|_| poisoned())?
-            .by_hash(&h)?
-            .map(Arc::new);
+        // The store stays locked until the key is in the map: a refresh
+        // (which holds the same lock while it reloads) cannot come between
+        // and be overwritten by what was read before it.
+        let store = self.store.lock().map_err(|_| poisoned())?;
+        let found = store.by_hash(&h)?.map(Arc::new);
         if let Some(k) = &found {
             self.map
                 .write()
                 .map_err(|_| poisoned())?
                 .insert(h, Arc::clone(k));
         }
+        drop(store);
         Ok(found)
     }
 }

@@ -34,6 +34,6 @@ pub use connect::redact_url;
 pub use keys::{ChangeListener, KEYS_CHANNEL, PgKeys};
 pub use leader::{Leadership, MonitorReports, jobs};
 pub use sequencer::{BATCH_BYTES, Head, SequencerHandle, SequencerStats, sequence_batch};
-pub use store::PgStore;
+pub use store::{PgStore, SharedReader, SharedStore};
 #[cfg(feature = "testdb")]
 pub use testdb::TestDatabase;

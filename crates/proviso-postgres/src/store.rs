@@ -274,3 +274,60 @@ impl LedgerReader for PgStore {
             .collect())
     }
 }
+
+/// One reading connection shared by the threads of a process (the
+/// follower, the monitor's feed, the publisher): made when first asked
+/// for, and again after it is lost; reads take turns on it.
+pub struct SharedReader {
+    config: PgConfig,
+    store: Mutex<Option<std::sync::Arc<PgStore>>>,
+}
+
+impl SharedReader {
+    /// Nothing is connected until [`SharedReader::get`].
+    pub fn new(config: PgConfig) -> Self {
+        Self {
+            config,
+            store: Mutex::new(None),
+        }
+    }
+
+    /// The shared store, opened on first use.
+    pub fn get(&self) -> Result<SharedStore, LedgerError> {
+        let mut g = self
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = g.as_ref() {
+            return Ok(SharedStore(s.clone()));
+        }
+        let s = std::sync::Arc::new(PgStore::open(self.config.clone())?);
+        *g = Some(s.clone());
+        Ok(SharedStore(s))
+    }
+}
+
+/// A handle on the shared reading store.
+pub struct SharedStore(std::sync::Arc<PgStore>);
+
+impl LedgerReader for SharedStore {
+    fn scan(&self, from: u64, f: &mut dyn FnMut(ChainedRecord) -> bool) -> Result<(), LedgerError> {
+        self.0.scan(from, f)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
+        self.0.checkpoints()
+    }
+
+    fn tree_state(&self) -> Result<TreeState, LedgerError> {
+        self.0.tree_state()
+    }
+
+    fn find_by_hash(&self, hash: &Hash) -> Result<Option<u64>, LedgerError> {
+        self.0.find_by_hash(hash)
+    }
+
+    fn usage_by_key(&self) -> Result<UsageByKey, LedgerError> {
+        self.0.usage_by_key()
+    }
+}
