@@ -18,7 +18,17 @@ pub struct KeyCache {
     /// Past this without an answer, no key is accepted from the cache
     /// (another replica may have revoked it meanwhile).
     trust_for: std::time::Duration,
+    /// Secrets (by hash) the store did not know, and when it said so: for
+    /// a second they are refused without asking it again, so a caller
+    /// trying random keys does not reach the store (a database a network
+    /// away) with every request.
+    misses: Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How long an unknown secret is refused without asking the store.
+const MISS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most unknown secrets remembered at once.
+const MAX_MISSES: usize = 10_000;
 
 impl KeyCache {
     /// Loads every key.
@@ -29,6 +39,7 @@ impl KeyCache {
             version: Mutex::new(i64::MIN),
             confirmed: Mutex::new(std::time::Instant::now()),
             trust_for: std::time::Duration::from_secs(30),
+            misses: Mutex::new(HashMap::new()),
         };
         cache.refresh()?;
         Ok(cache)
@@ -77,16 +88,37 @@ impl KeyCache {
         if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
             return Ok(Some(Arc::clone(k)));
         }
+        if self
+            .misses
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(&h)
+            .is_some_and(|t| t.elapsed() < MISS_TTL)
+        {
+            return Ok(None);
+        }
         // The store stays locked until the key is in the map: a refresh
         // (which holds the same lock while it reloads) cannot come between
         // and be overwritten by what was read before it.
         let store = self.store.lock().map_err(|_| poisoned())?;
         let found = store.by_hash(&h)?.map(Arc::new);
-        if let Some(k) = &found {
-            self.map
-                .write()
-                .map_err(|_| poisoned())?
-                .insert(h, Arc::clone(k));
+        match &found {
+            Some(k) => {
+                self.map
+                    .write()
+                    .map_err(|_| poisoned())?
+                    .insert(h, Arc::clone(k));
+            }
+            None => {
+                let mut m = self.misses.lock().map_err(|_| poisoned())?;
+                if m.len() >= MAX_MISSES {
+                    m.retain(|_, t| t.elapsed() < MISS_TTL);
+                    if m.len() >= MAX_MISSES {
+                        m.clear();
+                    }
+                }
+                m.insert(h, std::time::Instant::now());
+            }
         }
         drop(store);
         Ok(found)
@@ -168,4 +200,65 @@ impl KeyCache {
 
 fn poisoned() -> proviso_access::AccessError {
     proviso_access::AccessError::Invalid("key cache lock poisoned".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proviso_access::{Change, NewKey};
+
+    fn change() -> Change<'static> {
+        Change {
+            by: "test",
+            reason: "test",
+            record_id: "01TEST",
+            now: proviso_types::UnixMillis::now(),
+        }
+    }
+
+    #[test]
+    fn unknown_secrets_are_remembered_briefly_and_known_ones_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let cache = KeyCache::new(KeyStore::open(&path).unwrap()).unwrap();
+        assert!(cache.lookup("pvk-unknown").unwrap().is_none());
+        assert_eq!(cache.misses.lock().unwrap().len(), 1);
+        // A key made elsewhere (the CLI) is found at once on a miss.
+        let mut other = KeyStore::open(&path).unwrap();
+        let new = NewKey {
+            team: "ml".into(),
+            ..NewKey::default()
+        };
+        let (key, secret) = other.create(&new, &change()).unwrap();
+        assert_eq!(cache.lookup(&secret).unwrap().unwrap().id, key.id);
+        // The remembered miss does not grow without bound.
+        for i in 0..(MAX_MISSES + 5) {
+            let _ = cache.lookup(&format!("pvk-random-{i}")).unwrap();
+        }
+        assert!(cache.misses.lock().unwrap().len() <= MAX_MISSES);
+    }
+
+    #[test]
+    fn a_cache_not_confirmed_for_too_long_refuses_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = KeyStore::open(&dir.path().join("keys.db")).unwrap();
+        let new = NewKey {
+            team: "ml".into(),
+            ..NewKey::default()
+        };
+        let (_, secret) = store.create(&new, &change()).unwrap();
+        let cache = KeyCache::new(store).unwrap();
+        assert!(cache.lookup(&secret).unwrap().is_some());
+        let long_ago = std::time::Instant::now()
+            .checked_sub(std::time::Duration::from_secs(31))
+            .unwrap();
+        *cache.confirmed.lock().unwrap() = long_ago;
+        assert!(matches!(
+            cache.lookup(&secret),
+            Err(proviso_access::AccessError::Unavailable(_))
+        ));
+        cache.refresh().unwrap();
+        assert!(cache.lookup(&secret).unwrap().is_some(), "confirmed again");
+    }
 }
