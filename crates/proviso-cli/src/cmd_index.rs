@@ -405,12 +405,12 @@ fn ledger_segments(dir: &std::path::Path) -> Vec<(u64, u64, PathBuf)> {
 
 /// Indexes the ledger's records after the last one already indexed; merges
 /// the ledger segments when there are many. Returns how many outputs were
-/// added.
-pub fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
+/// added. `store` is the ledger (`proviso serve` passes the reader its
+/// threads share).
+pub fn follow_from(cfg: &Config, store: &dyn LedgerReader) -> anyhow::Result<usize> {
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
-    let store = crate::ledger_store::reader(cfg)?;
-    let (b, last) = index_ledger_from(store.as_ref(), done + 1, params_for(&d))?;
+    let (b, last) = index_ledger_from(store, done + 1, params_for(&d))?;
     let n = b.len();
     // The data directory moved away meanwhile (an administrator's doing,
     // or a failing disk): write nothing, rather than create it again
@@ -528,6 +528,10 @@ fn ledger_reference(r: &proviso_ledger::Record) -> Reference {
 mod tests {
     use super::*;
     use proviso_ledger::{LedgerStore, Record, SqliteConfig, SqliteStore};
+
+    fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
+        follow_from(cfg, crate::ledger_store::reader(cfg)?.as_ref())
+    }
 
     /// A configuration whose data directory is a fresh temporary one.
     fn temp_config() -> (tempfile::TempDir, Config) {

@@ -43,7 +43,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         cfg.upstreams.push(UpstreamConfig::default_openai(key));
     }
     // What the index follower needs, taken before the config is consumed.
-    let follower_pg = crate::ledger_store::postgres(&cfg);
+    let pg = crate::ledger_store::postgres(&cfg);
     let follow_settings = cfg.index.follow.then(|| {
         let every = std::time::Duration::from_millis(cfg.index.follow_interval_ms.max(50));
         let c = crate::config::Config {
@@ -74,7 +74,6 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
 
     let ledger_path = cfg.ledger_path();
     let ledger_name = crate::ledger_store::describe(&cfg);
-    let pg = crate::ledger_store::postgres(&cfg);
     // With PostgreSQL, records are queued by this replica's writer and
     // chained by the deployment's one sequencer: every replica runs a
     // sequencer thread, and the one holding the lock works.
@@ -233,14 +232,16 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     // never on the request path, and a failure here never fails a request.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let follower = follow_settings.map(|(every, cfg_for_index)| {
-        let stop = stop.clone();
+        let (stop, open, pg) = (stop.clone(), open_reader.clone(), pg.clone());
         std::thread::Builder::new()
             .name("index-follower".into())
             .spawn(move || {
-                let mut turn = crate::deployment::FollowerTurn::new(follower_pg);
+                let mut turn = crate::deployment::FollowerTurn::new(pg);
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let result = if turn.mine() {
-                        crate::cmd_index::follow_once(&cfg_for_index)
+                        (open.0)()
+                            .map_err(anyhow::Error::from)
+                            .and_then(|r| crate::cmd_index::follow_from(&cfg_for_index, r.as_ref()))
                     } else {
                         Ok(0)
                     };

@@ -15,14 +15,21 @@ pub type Reader = Box<dyn LedgerReader + Send>;
 
 /// The PostgreSQL settings, when `[ledger] url` is set.
 pub fn postgres(cfg: &Config) -> Option<PgConfig> {
-    let url = cfg.ledger.url.as_ref()?.as_str();
-    let mut pg = PgConfig::new(url);
+    let url = cfg.ledger.url.as_ref()?;
+    let mut pg = pg_config(cfg, url.as_str());
     pg.checkpoint_every = cfg.ledger.checkpoint_every.max(1);
+    Some(pg)
+}
+
+/// Settings for a connection to `url` (the ledger's or the key store's):
+/// the statement timeout and the replica's name from `[ledger]`.
+pub fn pg_config(cfg: &Config, url: &str) -> PgConfig {
+    let mut pg = PgConfig::new(url);
     pg.statement_timeout = Duration::from_millis(cfg.ledger.statement_timeout_ms.max(100));
     if let Some(r) = &cfg.ledger.replica {
         pg.replica = r.clone();
     }
-    Some(pg)
+    pg
 }
 
 /// The ledger for messages: its file, or its URL without the password.
@@ -34,20 +41,17 @@ pub fn describe(cfg: &Config) -> String {
 }
 
 /// An existing ledger, for reading (an error if the SQLite file is
-/// missing or the server cannot be reached).
+/// missing or the server cannot be reached). PostgreSQL is read in one
+/// snapshot, so a command sees one moment of a ledger that keeps growing.
 pub fn reader(cfg: &Config) -> anyhow::Result<Reader> {
     match postgres(cfg) {
-        Some(pg) => {
-            Ok(Box::new(PgStore::open(pg).with_context(|| {
-                format!("opening the ledger {}", describe(cfg))
-            })?))
-        }
+        Some(pg) => Ok(Box::new(opened(cfg, PgStore::open_snapshot(pg))?)),
         None => {
             let path = cfg.ledger_path();
-            Ok(Box::new(
-                SqliteStore::open_existing(&path, SqliteConfig::default())
-                    .with_context(|| format!("opening the ledger {}", path.display()))?,
-            ))
+            Ok(Box::new(opened(
+                cfg,
+                SqliteStore::open_existing(&path, SqliteConfig::default()),
+            )?))
         }
     }
 }
@@ -58,18 +62,17 @@ pub fn reader(cfg: &Config) -> anyhow::Result<Reader> {
 /// runs.
 pub fn writer(cfg: &Config, sqlite: SqliteConfig) -> anyhow::Result<Box<dyn LedgerStore>> {
     match postgres(cfg) {
-        Some(pg) => {
-            Ok(Box::new(PgStore::open(pg).with_context(|| {
-                format!("opening the ledger {}", describe(cfg))
-            })?))
-        }
-        None => {
-            let path = cfg.ledger_path();
-            Ok(Box::new(SqliteStore::open(&path, sqlite).with_context(
-                || format!("opening the ledger {}", path.display()),
-            )?))
-        }
+        Some(pg) => Ok(Box::new(opened(cfg, PgStore::open(pg))?)),
+        None => Ok(Box::new(opened(
+            cfg,
+            SqliteStore::open(&cfg.ledger_path(), sqlite),
+        )?)),
     }
+}
+
+/// The store, or an error naming the ledger.
+fn opened<T>(cfg: &Config, r: Result<T, proviso_ledger::LedgerError>) -> anyhow::Result<T> {
+    r.with_context(|| format!("opening the ledger {}", describe(cfg)))
 }
 
 /// With PostgreSQL, chains what is queued (safe beside a running
