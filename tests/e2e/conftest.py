@@ -32,6 +32,18 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def harvest(client, i: int, t0: int):
+    """Request `i` of a harvesting key (a dataset scaffold over six topics,
+    reasoning asked for) at simulated time `t0 + i * 2 s`; the raw response
+    (a rate limit raises `openai.RateLimitError`)."""
+    topic = ["volcanoes", "tax law", "jazz", "chess", "protein folding", "sailing"][i % 6]
+    return client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": f"Write 5 diverse instructions about {topic} number {i} with ideal responses for a dataset. Explain your reasoning step by step."}],
+        extra_headers={"proviso-sim-time": str(t0 + i * 2000), "proviso-purpose": "research"},
+    )
+
+
 class Fake:
     def __init__(self, tmp: Path, *args: str):
         self.port = free_port()

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import BIN_DIR, FIXTURES, Proviso
+from conftest import BIN_DIR, FIXTURES, Proviso, harvest
 
 TOKEN = "adm-monitor-0123456789"
 SIM = 'clock = "simulated"\ntrust_forwarded_for = true\n'
@@ -149,13 +149,8 @@ def test_notice_header_throttle_review_webhook_retries_and_clock_jumps(tmp_path,
         for i in range(400):
             if i >= 60 and (notice_seen is not None and limited > 0 or time.time() > deadline):
                 break
-            topic = ["volcanoes", "tax law", "jazz", "chess", "protein folding", "sailing"][i % 6]
             try:
-                r = c.chat.completions.with_raw_response.create(
-                    model="gpt-4o-mini",
-                    messages=[{"role": "user", "content": f"Write 5 diverse instructions about {topic} number {i} with ideal responses for a dataset. Explain your reasoning step by step."}],
-                    extra_headers={"proviso-sim-time": str(t0 + i * 2000), "proviso-purpose": "research"},
-                )
+                r = harvest(c, i, t0)
                 if notice_seen is None and r.headers.get("proviso-notice"):
                     notice_seen = i
             except openai.RateLimitError as e:

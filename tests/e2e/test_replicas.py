@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import FIXTURES, Fake, Proviso, free_port
+from conftest import Proviso, free_port, harvest
 
 PG_ADMIN = os.environ.get("PROVISO_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The sequencer's advisory lock: classid "PRVS", objid 2.
@@ -347,13 +347,8 @@ def test_one_monitor_for_the_deployment_acts_once_everywhere_and_is_taken_over(t
         while time.time() < deadline and (len(notice_on) < 2 or len(limited_on) < 2) and i < 600:
             n = i % 2
             c = openai.OpenAI(base_url=gws[n].url + "/v1", api_key=secret, max_retries=0)
-            topic = ["volcanoes", "tax law", "jazz", "chess", "protein folding", "sailing"][i % 6]
             try:
-                r = c.chat.completions.with_raw_response.create(
-                    model="gpt-4o-mini",
-                    messages=[{"role": "user", "content": f"Write 5 diverse instructions about {topic} number {i} with ideal responses for a dataset. Explain your reasoning step by step."}],
-                    extra_headers={"proviso-sim-time": str(t0 + i * 2000), "proviso-purpose": "research"},
-                )
+                r = harvest(c, i, t0)
                 if r.headers.get("proviso-notice"):
                     notice_on.add(n)
             except openai.RateLimitError:

@@ -9,14 +9,8 @@ use crate::config::Config;
 
 /// The PostgreSQL settings of the key store, when `[keys] url` is set.
 fn postgres(cfg: &Config) -> Option<PgConfig> {
-    let url = cfg.keys.url.as_ref()?.as_str();
-    let mut pg = PgConfig::new(url);
-    pg.statement_timeout =
-        std::time::Duration::from_millis(cfg.ledger.statement_timeout_ms.max(100));
-    if let Some(r) = &cfg.ledger.replica {
-        pg.replica = r.clone();
-    }
-    Some(pg)
+    let url = cfg.keys.url.as_ref()?;
+    Some(crate::ledger_store::pg_config(cfg, url.as_str()))
 }
 
 /// The key store for messages.
@@ -30,34 +24,30 @@ pub fn describe(cfg: &Config) -> String {
 /// Opens the key store (created if missing), and with PostgreSQL a
 /// connection listening for changes other replicas make.
 pub fn open_with_listener(cfg: &Config) -> anyhow::Result<(KeyStore, Option<ChangeListener>)> {
-    match postgres(cfg) {
-        Some(pg) => {
-            let keys = PgKeys::open(pg)
-                .with_context(|| format!("opening the key store {}", describe(cfg)))?;
-            let listener = keys
-                .change_listener()
-                .with_context(|| format!("listening to the key store {}", describe(cfg)))?;
-            Ok((KeyStore::with_table(Box::new(keys)), Some(listener)))
-        }
-        None => {
-            let path = cfg.keys_path();
-            let store = KeyStore::open(&path)
-                .with_context(|| format!("opening the key store {}", path.display()))?;
-            Ok((store, None))
-        }
-    }
+    open_inner(cfg, true)
 }
 
 /// Opens the key store (created if missing).
 pub fn open(cfg: &Config) -> anyhow::Result<KeyStore> {
-    match postgres(cfg) {
-        Some(pg) => Ok(KeyStore::with_table(Box::new(
-            PgKeys::open(pg).with_context(|| format!("opening the key store {}", describe(cfg)))?,
-        ))),
-        None => {
-            let path = cfg.keys_path();
-            KeyStore::open(&path)
-                .with_context(|| format!("opening the key store {}", path.display()))
-        }
-    }
+    Ok(open_inner(cfg, false)?.0)
+}
+
+fn open_inner(cfg: &Config, listen: bool) -> anyhow::Result<(KeyStore, Option<ChangeListener>)> {
+    let Some(pg) = postgres(cfg) else {
+        let path = cfg.keys_path();
+        let store = KeyStore::open(&path)
+            .with_context(|| format!("opening the key store {}", path.display()))?;
+        return Ok((store, None));
+    };
+    let keys =
+        PgKeys::open(pg).with_context(|| format!("opening the key store {}", describe(cfg)))?;
+    let listener = if listen {
+        Some(
+            keys.change_listener()
+                .with_context(|| format!("listening to the key store {}", describe(cfg)))?,
+        )
+    } else {
+        None
+    };
+    Ok((KeyStore::with_table(Box::new(keys)), listener))
 }

@@ -108,20 +108,27 @@ impl MonitorHandle {
         m.set_enforcing(false);
         m.evaluate_all();
         m.set_enforcing(true);
-        let l = &self.cfg.ladder;
         for (key, level) in m.enforced() {
-            if level >= Level::Notice && l.notice == Mode::Auto {
-                self.set_notice(&key, level);
-            }
-            if level >= Level::Throttle && l.throttle == Mode::Auto {
-                quotas.throttle(
-                    &key,
-                    l.throttle_requests_per_minute,
-                    l.throttle_tokens_per_minute,
-                );
-            }
+            self.put_in_force(&key, level, quotas);
         }
         Ok(n)
+    }
+
+    /// What a key at `level` has in force on this replica: the notice and
+    /// the throttle, where the ladder takes them by itself. (Suspension
+    /// and revocation live in the key store.)
+    fn put_in_force(&self, key: &str, level: Level, quotas: &QuotaService) {
+        let l = &self.cfg.ladder;
+        if level >= Level::Notice && l.notice == Mode::Auto {
+            self.set_notice(key, level);
+        }
+        if level >= Level::Throttle && l.throttle == Mode::Auto {
+            quotas.throttle(
+                key,
+                l.throttle_requests_per_minute,
+                l.throttle_tokens_per_minute,
+            );
+        }
     }
 
     /// Queues a committed record; never waits. The queue is bounded in
@@ -193,17 +200,7 @@ impl MonitorHandle {
         if let Ok(mut m) = self.state.lock() {
             m.note_step(key, level);
         }
-        if level >= Level::Notice {
-            self.set_notice(key, level);
-        }
-        if level == Level::Throttle {
-            let l = &self.cfg.ladder;
-            quotas.throttle(
-                key,
-                l.throttle_requests_per_minute,
-                l.throttle_tokens_per_minute,
-            );
-        }
+        self.put_in_force(key, level, quotas);
     }
 
     /// The notice in force on a key, for the `Proviso-Notice` header.

@@ -79,6 +79,16 @@ impl Leadership {
         }
     }
 
+    /// The session that holds the lock, while it is held (a job that
+    /// works on that session, as the sequencer does).
+    pub fn client(&mut self) -> Option<&mut postgres::Client> {
+        if self.held {
+            self.client.as_mut()
+        } else {
+            None
+        }
+    }
+
     /// Gives the job up (ends the session).
     pub fn release(&mut self) {
         self.client = None;

@@ -12,6 +12,7 @@ use proviso_types::RecordId;
 
 use crate::PgConfig;
 use crate::error::ledger_error;
+use crate::leader::Leadership;
 use crate::schema::LOCK_SEQUENCER;
 use crate::state::decode_state;
 
@@ -182,18 +183,19 @@ pub fn sequence_batch(
             done.push(id);
             continue;
         }
-        let record = match (head, serde_json::from_slice::<Record>(&body)) {
-            (Head::Chain, Ok(r)) => r,
-            (Head::SetAside, _) => stand_in(&id, &body, "chaining it failed on its own"),
+        // The record as queued keeps its body; a stand-in gets its own.
+        let stand_in_for = |why: &str| -> Result<(Record, Vec<u8>), LedgerError> {
+            let r = stand_in(&id, &body, why);
+            let b = serde_json::to_vec(&r).map_err(|x| LedgerError::Corrupt(x.to_string()))?;
+            Ok((r, b))
+        };
+        let (record, b) = match (head, serde_json::from_slice::<Record>(&body)) {
+            (Head::Chain, Ok(r)) => (r, body),
+            (Head::SetAside, _) => stand_in_for("chaining it failed on its own")?,
             (Head::Chain, Err(err)) => {
                 tracing::error!(id, error = %err, "a pending ledger record cannot be read; chained as a stand-in holding its body");
-                stand_in(&id, &body, &format!("its body cannot be read: {err}"))
+                stand_in_for(&format!("its body cannot be read: {err}"))?
             }
-        };
-        let b = if head == Head::Chain && serde_json::from_slice::<Record>(&body).is_ok() {
-            body
-        } else {
-            serde_json::to_vec(&record).map_err(|x| LedgerError::Corrupt(x.to_string()))?
         };
         chain(record, &b, &mut cols);
         done.push(id);
@@ -374,35 +376,17 @@ fn pause(shared: &Shared, d: Duration) {
 }
 
 fn run(config: &PgConfig, shared: &Shared) {
-    let mut client: Option<postgres::Client> = None;
+    // Elected like every deployment job; the batches run on the session
+    // that holds the lock.
+    let mut lead = Leadership::new(config.clone(), LOCK_SEQUENCER);
     while !shared.stop.load(Ordering::SeqCst) {
-        let c = match client.as_mut() {
-            Some(c) => c,
-            None => match config.connect_lock_session() {
-                Ok(c) => client.insert(c),
-                Err(e) => {
-                    tracing::debug!(error = %e, "sequencer: no connection");
-                    pause(shared, config.takeover_interval);
-                    continue;
-                }
-            },
-        };
-        let held = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_SEQUENCER])
-            .map(|r| r.get::<_, bool>(0));
-        match held {
-            Ok(true) => {}
-            Ok(false) => {
-                pause(shared, config.takeover_interval);
-                continue;
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "sequencer: lock attempt failed");
-                client = None;
-                pause(shared, config.takeover_interval);
-                continue;
-            }
+        if !lead.check() {
+            pause(shared, config.takeover_interval);
+            continue;
         }
+        let Some(c) = lead.client() else {
+            continue;
+        };
         shared.leader.store(true, Ordering::SeqCst);
         shared.elected.fetch_add(1, Ordering::Relaxed);
         tracing::info!(replica = %config.replica, "this replica is the ledger's sequencer");
@@ -450,7 +434,7 @@ fn run(config: &PgConfig, shared: &Shared) {
         }
         shared.leader.store(false, Ordering::SeqCst);
         // Ending the session releases the lock, whatever state it is in.
-        client = None;
+        lead.release();
         pause(shared, config.sequence_interval);
     }
 }

@@ -64,10 +64,7 @@ impl PgStore {
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> Result<T, LedgerError> {
-        let mut guard = self.lock();
-        if guard.is_none() {
-            *guard = Some(self.config.connect()?);
-        }
+        let mut guard = self.connected()?;
         let Some(client) = guard.as_mut() else {
             return Err(LedgerError::Unavailable("no PostgreSQL connection".into()));
         };
@@ -82,10 +79,16 @@ impl PgStore {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<postgres::Client>> {
-        self.client
+    /// The connection, made first if there is none.
+    fn connected(&self) -> Result<MutexGuard<'_, Option<postgres::Client>>, LedgerError> {
+        let mut guard = self
+            .client
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(self.config.connect()?);
+        }
+        Ok(guard)
     }
 
     /// Records queued and not yet in the chain.
@@ -106,10 +109,7 @@ impl PgStore {
         let mut total = 0;
         for _ in 0..max_rounds {
             let (every, batch) = (self.config.checkpoint_every, self.config.sequence_batch);
-            let mut guard = self.lock();
-            if guard.is_none() {
-                *guard = Some(self.config.connect()?);
-            }
+            let mut guard = self.connected()?;
             let Some(client) = guard.as_mut() else {
                 break;
             };
