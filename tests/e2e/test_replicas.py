@@ -150,15 +150,21 @@ class OwnPostgres:
     """A PostgreSQL server of the test's own (initdb and pg_ctl on a free
     port): it may be stopped without touching the machine's."""
 
-    def __init__(self):
+    def __init__(self, options: str = "", setup=None):
+        """`options`: server settings (`-c name=value …`); `setup(self)`
+        runs between initdb and the first start (to write pg_hba.conf,
+        certificates)."""
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="proviso-pg-"))
         self.data = self.dir / "data"
+        self.options = options
         self.as_root = os.geteuid() == 0
         if self.as_root:  # initdb refuses to run as root
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        if setup:
+            setup(self)
         self.start()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -169,7 +175,15 @@ class OwnPostgres:
 
     def start(self):
         self.run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w",
-                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
+                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {self.options}",
+                 "start")
+
+    def give(self, path: Path, mode: int = 0o600):
+        """Makes a file the server's own (a key file must be)."""
+        if self.as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        os.chmod(path, mode)
 
     def stop(self):
         self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")

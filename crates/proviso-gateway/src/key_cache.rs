@@ -23,6 +23,32 @@ pub struct KeyCache {
     /// trying random keys does not reach the store (a database a network
     /// away) with every request.
     misses: Mutex<HashMap<String, std::time::Instant>>,
+    /// Look-ups on a miss under way (each holds a blocking thread while it
+    /// waits for the store).
+    asking: std::sync::atomic::AtomicUsize,
+}
+
+/// Most look-ups on a miss under way at once; past it a request with a
+/// key not in the cache gets 503 (keys in the cache are not affected).
+pub const MAX_ASKING: usize = 64;
+
+/// A look-up on a miss under way (see [`KeyCache::turn_to_ask`]).
+pub struct AskTurn(Arc<KeyCache>);
+
+impl Drop for AskTurn {
+    fn drop(&mut self) {
+        self.0
+            .asking
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// What the cache says of a secret without asking the store.
+pub enum Cached {
+    /// The key, or known not to exist (for the next second).
+    Known(Option<Arc<KeyRecord>>),
+    /// Not in the cache: the store must be asked for this secret hash.
+    Ask(String),
 }
 
 /// How long an unknown secret is refused without asking the store.
@@ -40,6 +66,7 @@ impl KeyCache {
             confirmed: Mutex::new(std::time::Instant::now()),
             trust_for: std::time::Duration::from_secs(30),
             misses: Mutex::new(HashMap::new()),
+            asking: std::sync::atomic::AtomicUsize::new(0),
         };
         cache.refresh()?;
         Ok(cache)
@@ -72,11 +99,21 @@ impl KeyCache {
     }
 
     /// The key whose secret this is, in whatever state (shared with the
-    /// cache: no copy per request).
+    /// cache: no copy per request), asking the store on a miss. Blocks on
+    /// the store: async callers use [`KeyCache::cached`] and run
+    /// [`KeyCache::fetch`] off their workers.
     pub fn lookup(
         &self,
         secret: &str,
     ) -> Result<Option<Arc<KeyRecord>>, proviso_access::AccessError> {
+        match self.cached(secret)? {
+            Cached::Known(k) => Ok(k),
+            Cached::Ask(h) => self.fetch(&h),
+        }
+    }
+
+    /// What the cache alone says of a secret, without asking the store.
+    pub fn cached(&self, secret: &str) -> Result<Cached, proviso_access::AccessError> {
         let h = hash_secret(secret);
         let silent = self.confirmed.lock().map_err(|_| poisoned())?.elapsed();
         if silent > self.trust_for {
@@ -85,22 +122,56 @@ impl KeyCache {
                 silent.as_secs()
             )));
         }
-        if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(&h) {
-            return Ok(Some(Arc::clone(k)));
+        Ok(match self.remembered(&h)? {
+            Some(k) => Cached::Known(k),
+            None => Cached::Ask(h),
+        })
+    }
+
+    /// The cache's answer for a secret hash: the key, known to be unknown
+    /// (`Some(None)`), or not known either way (`None`).
+    #[allow(clippy::option_option)]
+    fn remembered(
+        &self,
+        h: &str,
+    ) -> Result<Option<Option<Arc<KeyRecord>>>, proviso_access::AccessError> {
+        if let Some(k) = self.map.read().map_err(|_| poisoned())?.get(h) {
+            return Ok(Some(Some(Arc::clone(k))));
         }
-        if self
+        let missed = self
             .misses
             .lock()
             .map_err(|_| poisoned())?
-            .get(&h)
-            .is_some_and(|t| t.elapsed() < MISS_TTL)
-        {
-            return Ok(None);
+            .get(h)
+            .is_some_and(|t| t.elapsed() < MISS_TTL);
+        Ok(missed.then_some(None))
+    }
+
+    /// A turn to ask the store on a miss, if fewer than [`MAX_ASKING`] are
+    /// under way; given back when dropped.
+    pub fn turn_to_ask(self: &Arc<Self>) -> Result<AskTurn, proviso_access::AccessError> {
+        use std::sync::atomic::Ordering;
+        if self.asking.fetch_add(1, Ordering::AcqRel) >= MAX_ASKING {
+            self.asking.fetch_sub(1, Ordering::AcqRel);
+            return Err(proviso_access::AccessError::Unavailable(format!(
+                "{MAX_ASKING} keys not in the cache are being looked up already"
+            )));
         }
+        Ok(AskTurn(Arc::clone(self)))
+    }
+
+    /// Asks the store for the key whose secret hashes to `h` (blocking: a
+    /// database a network away) and caches the answer. Another request may
+    /// have asked for the same secret meanwhile: its answer is used.
+    pub fn fetch(&self, h: &str) -> Result<Option<Arc<KeyRecord>>, proviso_access::AccessError> {
         // The store stays locked until the key is in the map: a refresh
         // (which holds the same lock while it reloads) cannot come between
         // and be overwritten by what was read before it.
         let store = self.store.lock().map_err(|_| poisoned())?;
+        if let Some(k) = self.remembered(h)? {
+            return Ok(k);
+        }
+        let h = h.to_owned();
         let found = store.by_hash(&h)?.map(Arc::new);
         match &found {
             Some(k) => {
@@ -237,6 +308,25 @@ mod tests {
             let _ = cache.lookup(&format!("pvk-random-{i}")).unwrap();
         }
         assert!(cache.misses.lock().unwrap().len() <= MAX_MISSES);
+    }
+
+    #[test]
+    fn look_ups_on_a_miss_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache =
+            Arc::new(KeyCache::new(KeyStore::open(&dir.path().join("k.db")).unwrap()).unwrap());
+        let mut turns: Vec<AskTurn> = (0..MAX_ASKING)
+            .map(|_| cache.turn_to_ask().unwrap())
+            .collect();
+        assert!(matches!(
+            cache.turn_to_ask(),
+            Err(proviso_access::AccessError::Unavailable(_))
+        ));
+        turns.pop();
+        assert!(
+            cache.turn_to_ask().is_ok(),
+            "a turn given back is free again"
+        );
     }
 
     #[test]

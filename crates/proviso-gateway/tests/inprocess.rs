@@ -575,3 +575,123 @@ async fn every_committed_exchange_is_observed_by_the_monitor_off_the_request_pat
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A key table whose look-up by secret waits until the test opens a gate
+/// (or 5 s pass): a key store a slow network away.
+struct GatedKeys {
+    inner: proviso_access::SqliteKeys,
+    gate: std::sync::Arc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+    entered: std::sync::atomic::AtomicBool,
+    timed_out: std::sync::atomic::AtomicBool,
+}
+
+impl proviso_access::KeyTable for GatedKeys {
+    fn insert(&mut self, row: &proviso_access::KeyRow) -> Result<(), proviso_access::AccessError> {
+        self.inner.insert(row)
+    }
+    fn replace_if(
+        &mut self,
+        row: &proviso_access::KeyRow,
+        state: &str,
+        updated: UnixMillis,
+    ) -> Result<bool, proviso_access::AccessError> {
+        self.inner.replace_if(row, state, updated)
+    }
+    fn get(
+        &self,
+        id: &str,
+    ) -> Result<Option<proviso_access::KeyRecord>, proviso_access::AccessError> {
+        self.inner.get(id)
+    }
+    fn by_hash(
+        &self,
+        h: &str,
+    ) -> Result<Option<proviso_access::KeyRecord>, proviso_access::AccessError> {
+        use std::sync::atomic::Ordering;
+        self.gate.entered.store(true, Ordering::SeqCst);
+        let open = self.gate.open.lock().unwrap();
+        let (open, wait) = self
+            .gate
+            .opened
+            .wait_timeout_while(open, std::time::Duration::from_secs(5), |o| !*o)
+            .unwrap();
+        self.gate
+            .timed_out
+            .store(wait.timed_out(), Ordering::SeqCst);
+        drop(open);
+        self.inner.by_hash(h)
+    }
+    fn all_with_hashes(
+        &self,
+    ) -> Result<Vec<(String, proviso_access::KeyRecord)>, proviso_access::AccessError> {
+        self.inner.all_with_hashes()
+    }
+    fn list(&self) -> Result<Vec<proviso_access::KeyRecord>, proviso_access::AccessError> {
+        self.inner.list()
+    }
+    fn due_for_revocation(
+        &self,
+        now: UnixMillis,
+    ) -> Result<Vec<proviso_access::KeyRecord>, proviso_access::AccessError> {
+        self.inner.due_for_revocation(now)
+    }
+    fn version(&self) -> Result<i64, proviso_access::AccessError> {
+        self.inner.version()
+    }
+    fn begin(&mut self) -> Result<(), proviso_access::AccessError> {
+        self.inner.begin()
+    }
+    fn commit(&mut self) -> Result<(), proviso_access::AccessError> {
+        self.inner.commit()
+    }
+    fn rollback(&mut self) {
+        self.inner.rollback();
+    }
+}
+
+/// A key not in the cache is looked up off the async workers: on a
+/// runtime with one thread, other requests are answered while the store
+/// is slow to reply (were the look-up on that thread, `/healthz` would
+/// wait for the gate's 5 s time-out).
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_key_store_does_not_hold_the_async_workers() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = std::sync::Arc::new(Gate::default());
+    let table = GatedKeys {
+        inner: proviso_access::SqliteKeys::open(&dir.path().join("keys.db")).unwrap(),
+        gate: std::sync::Arc::clone(&gate),
+    };
+    let keys = KeyStore::with_table(Box::new(table));
+    let ledger =
+        LedgerHandle::spawn(Box::new(MemoryStore::default()), WriterConfig::default()).unwrap();
+    let state = proviso_gateway::state(GatewayConfig::default(), ledger, keys).unwrap();
+    let app = proviso_gateway::app(state);
+    let unknown = tokio::spawn(
+        app.clone()
+            .oneshot(chat("pvk-not-a-key-anywhere", hi("hello"))),
+    );
+    while !gate.entered.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let health = app
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    *gate.open.lock().unwrap() = true;
+    gate.opened.notify_all();
+    let resp = unknown.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !gate.timed_out.load(Ordering::SeqCst),
+        "the look-up held the only worker: /healthz waited for it"
+    );
+}

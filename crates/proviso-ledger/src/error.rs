@@ -19,6 +19,11 @@ pub enum LedgerError {
     /// constraint): retrying the same records will fail again.
     #[error("ledger storage cannot take a record: {0}")]
     Unstorable(String),
+    /// A record carries fields this build does not know: a newer Proviso
+    /// wrote it (hashing it without them would not give the hash its
+    /// writer meant).
+    #[error("ledger record written by a newer Proviso: {0}")]
+    Newer(String),
 }
 
 impl From<rusqlite::Error> for LedgerError {

@@ -129,6 +129,28 @@ pub struct Record {
 }
 
 impl Record {
+    /// Reads a record's serde JSON form (as a replica queues it), with the
+    /// paths of the fields in it this build does not know: a newer Proviso
+    /// wrote it, and a record read without them is not the one it meant
+    /// (its hash differs). Callers refuse such a record rather than drop
+    /// what they cannot read.
+    pub fn from_json_checked(body: &[u8]) -> Result<(Record, Vec<String>), serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let mut unknown = Vec::new();
+        let record: Record = serde_ignored::deserialize(&mut de, |path| {
+            // `usage.?.x`: the `?` is the Option around `usage`.
+            let p = path.to_string();
+            unknown.push(
+                p.split('.')
+                    .filter(|s| *s != "?")
+                    .collect::<Vec<_>>()
+                    .join("."),
+            );
+        })?;
+        de.end()?;
+        Ok((record, unknown))
+    }
+
     /// An administrative event (`key.suspended`, …) about `key_id` of
     /// `team`, with its details as JSON. Its time is the id's
     /// ([`RecordId::new_at`] for a clock other than the system's).
@@ -191,4 +213,31 @@ pub struct ChainedRecord {
     pub prev_hash: Hash,
     /// SHA-256 over the canonical encoding of the record and `prev_hash`.
     pub hash: Hash,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn fields_of_a_newer_writer_are_named_not_dropped() {
+        let r = Record::event(RecordId::new(), "key.created", None, None, "{}".into());
+        let body = serde_json::to_vec(&r).unwrap();
+        let (back, unknown) = Record::from_json_checked(&body).unwrap();
+        assert_eq!((back, unknown.len()), (r.clone(), 0));
+        // A newer writer's record: a field at the top and one inside usage.
+        let mut v = serde_json::to_value(&r).unwrap();
+        v["region"] = "eu".into();
+        v["usage"] = serde_json::json!({"prompt_tokens": 1, "completion_tokens": 2,
+            "total_tokens": 3, "audio_tokens": 7});
+        let (_, mut unknown) = Record::from_json_checked(&serde_json::to_vec(&v).unwrap()).unwrap();
+        unknown.sort();
+        assert_eq!(
+            unknown,
+            vec!["region".to_owned(), "usage.audio_tokens".to_owned()]
+        );
+        assert!(Record::from_json_checked(b"{\"id\": 1}").is_err());
+        assert!(Record::from_json_checked(&[body.as_slice(), b" x"].concat()).is_err());
+    }
 }

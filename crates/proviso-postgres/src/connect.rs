@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use proviso_ledger::LedgerError;
 
+use crate::tls::SslMode;
+
 /// Settings of the PostgreSQL ledger. Its `Debug` hides the password.
 #[derive(Clone)]
 pub struct PgConfig {
@@ -74,9 +76,11 @@ impl PgConfig {
     }
 
     fn connect_with(&self, extra: &str) -> Result<postgres::Client, LedgerError> {
-        let mut cfg = postgres::Config::from_str(&self.url).map_err(|e| {
+        let bad = |e: String| {
             LedgerError::Unavailable(format!("bad PostgreSQL url {}: {e}", redact_url(&self.url)))
-        })?;
+        };
+        let (url, tls) = crate::tls::split(&self.url).map_err(bad)?;
+        let mut cfg = postgres::Config::from_str(&url).map_err(|e| bad(e.to_string()))?;
         // Options the URL sets (a search_path, say) are kept: ours are
         // added to them, not put in their place.
         let options = format!(
@@ -90,13 +94,34 @@ impl PgConfig {
             .keepalives_idle(Duration::from_secs(10))
             .application_name(&format!("proviso:{}", self.replica))
             .options(options.trim());
-        cfg.connect(postgres::NoTls).map_err(|e| {
+        let unavailable = |e: postgres::Error| {
             LedgerError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {}: {}",
                 redact_url(&self.url),
                 crate::error::describe(&e)
             ))
-        })
+        };
+        match tls.mode {
+            SslMode::Disable => {
+                cfg.ssl_mode(postgres::config::SslMode::Disable);
+                cfg.connect(postgres::NoTls).map_err(unavailable)
+            }
+            mode => {
+                cfg.ssl_mode(if mode == SslMode::Prefer {
+                    postgres::config::SslMode::Prefer
+                } else {
+                    postgres::config::SslMode::Require
+                });
+                let connector = crate::tls::connector(&tls).map_err(|e| {
+                    LedgerError::Unavailable(format!(
+                        "PostgreSQL at {}: {e}",
+                        redact_url(&self.url)
+                    ))
+                })?;
+                cfg.connect(postgres_native_tls::MakeTlsConnector::new(connector))
+                    .map_err(unavailable)
+            }
+        }
     }
 }
 

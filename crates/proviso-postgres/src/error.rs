@@ -19,11 +19,23 @@ pub fn ledger_error(e: &postgres::Error) -> LedgerError {
 }
 
 /// The server's message where there is one (the client's own `Display`
-/// says only "db error").
+/// says only "db error"), else the error with its causes ("error
+/// performing TLS handshake: … certificate verify failed …").
 pub fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            let mut out = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let s = c.to_string();
+                if !out.contains(&s) {
+                    out = format!("{out}: {s}");
+                }
+                cause = c.source();
+            }
+            out
+        }
     }
 }
 

@@ -28,6 +28,7 @@ mod state;
 mod store;
 #[cfg(feature = "testdb")]
 mod testdb;
+mod tls;
 
 pub use connect::PgConfig;
 pub use connect::redact_url;

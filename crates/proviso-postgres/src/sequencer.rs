@@ -189,8 +189,25 @@ pub fn sequence_batch(
             let b = serde_json::to_vec(&r).map_err(|x| LedgerError::Corrupt(x.to_string()))?;
             Ok((r, b))
         };
-        let (record, b) = match (head, serde_json::from_slice::<Record>(&body)) {
-            (Head::Chain, Ok(r)) => (r, body),
+        let read = Record::from_json_checked(&body);
+        if let Ok((_, unknown)) = &read
+            && !unknown.is_empty()
+        {
+            // A newer replica queued it: chained here it would lose the
+            // fields this build does not know (and its hash would not be
+            // the one its writer meant). What came before it is chained;
+            // it waits for a sequencer that knows them.
+            if done.is_empty() {
+                tx.rollback().map_err(e)?;
+                return Err(LedgerError::Newer(format!(
+                    "pending record {id} has fields this build does not know ({})",
+                    unknown.join(", ")
+                )));
+            }
+            break;
+        }
+        let (record, b) = match (head, read) {
+            (Head::Chain, Ok((r, _))) => (r, body),
             (Head::SetAside, _) => stand_in_for("chaining it failed on its own")?,
             (Head::Chain, Err(err)) => {
                 tracing::error!(id, error = %err, "a pending ledger record cannot be read; chained as a stand-in holding its body");
@@ -306,7 +323,14 @@ pub struct SequencerStats {
     pub sequenced: u64,
     /// Times it became the sequencer.
     pub elected: u64,
+    /// Times it stood down because a newer replica had queued records it
+    /// cannot read in full.
+    pub stood_down: u64,
 }
+
+/// How long a sequencer that met a newer replica's records keeps out of
+/// the election (the newer replicas take the lock meanwhile).
+const STAND_DOWN: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Shared {
@@ -314,6 +338,7 @@ struct Shared {
     leader: AtomicBool,
     sequenced: AtomicU64,
     elected: AtomicU64,
+    stood_down: AtomicU64,
 }
 
 /// A replica's sequencer thread: it tries for the lock every
@@ -350,6 +375,7 @@ impl SequencerHandle {
             leader: self.shared.leader.load(Ordering::Relaxed),
             sequenced: self.shared.sequenced.load(Ordering::Relaxed),
             elected: self.shared.elected.load(Ordering::Relaxed),
+            stood_down: self.shared.stood_down.load(Ordering::Relaxed),
         }
     }
 
@@ -379,6 +405,7 @@ fn run(config: &PgConfig, shared: &Shared) {
     // Elected like every deployment job; the batches run on the session
     // that holds the lock.
     let mut lead = Leadership::new(config.clone(), LOCK_SEQUENCER);
+    let mut stood_down = 0;
     while !shared.stop.load(Ordering::SeqCst) {
         if !lead.check() {
             pause(shared, config.takeover_interval);
@@ -417,6 +444,17 @@ fn run(config: &PgConfig, shared: &Shared) {
                     refused = 0;
                     batch = batch.saturating_mul(2).min(full);
                 }
+                Err(LedgerError::Newer(why)) => {
+                    // Records of a newer replica wait for its sequencer:
+                    // this one stands down for a while so that one wins
+                    // the lock.
+                    tracing::error!(
+                        replica = %config.replica,
+                        "sequencer: {why}; standing down so that an upgraded replica sequences (upgrade this one)"
+                    );
+                    shared.stood_down.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
                 Err(e) if c.is_closed() => {
                     tracing::warn!(error = %e, "sequencer: connection lost; reconnecting");
                     break;
@@ -436,5 +474,9 @@ fn run(config: &PgConfig, shared: &Shared) {
         // Ending the session releases the lock, whatever state it is in.
         lead.release();
         pause(shared, config.sequence_interval);
+        if shared.stood_down.load(Ordering::Relaxed) > stood_down {
+            stood_down = shared.stood_down.load(Ordering::Relaxed);
+            pause(shared, STAND_DOWN);
+        }
     }
 }

@@ -187,7 +187,13 @@ impl LedgerReader for PgStore {
                 let seq: i64 = row.get(0);
                 let body: &[u8] = row.get(1);
                 let bad = |what: &str| LedgerError::Corrupt(format!("record {seq}: bad {what}"));
-                let record: Record = serde_json::from_slice(body).map_err(|_| bad("body"))?;
+                let (record, unknown) = Record::from_json_checked(body).map_err(|_| bad("body"))?;
+                if !unknown.is_empty() {
+                    return Err(LedgerError::Newer(format!(
+                        "record {seq} has fields this build does not know ({}); read the ledger with the version that wrote it",
+                        unknown.join(", ")
+                    )));
+                }
                 let chained = ChainedRecord {
                     seq: u64::try_from(seq).map_err(|_| bad("seq"))?,
                     record,

@@ -347,3 +347,54 @@ fn published_checkpoints_check_against_the_shared_ledger() {
     let c = check_note(&leaf_hashes(&store).unwrap(), &note, &key.verifier(), None);
     assert!(c.is_consistent(), "{c:?}");
 }
+
+/// Rolling upgrades: a record queued by a newer replica (a field this
+/// build does not know) is not chained here, where it would lose that
+/// field; what was queued before it is. The sequencer stands down so that
+/// an upgraded replica takes the lock, and a reader meeting such a record
+/// in the chain says so instead of reporting a broken chain.
+#[test]
+fn records_of_a_newer_replica_wait_for_a_sequencer_that_reads_them() {
+    let db = TestDatabase::create().unwrap();
+    let cfg = config(&db, 8);
+    let store = PgStore::open(cfg.clone()).unwrap();
+    let mut w = PgStore::open(cfg.clone()).unwrap();
+    w.append(&[Record::test("before")]).unwrap();
+    let mut newer = serde_json::to_value(Record::test("from a newer replica")).unwrap();
+    newer["region"] = "eu-west".into();
+    let body = serde_json::to_vec(&newer).unwrap();
+    let id = newer["id"].as_str().unwrap().to_owned();
+    let mut c = cfg.connect().unwrap();
+    c.execute(
+        "INSERT INTO ledger_pending (id, queued_us, replica, ord, body) \
+         VALUES ($1, (SELECT max(queued_us) + 1 FROM ledger_pending), 'newer', 0, $2)",
+        &[&id, &body],
+    )
+    .unwrap();
+    // The one before it is chained; then the newer one stops the queue.
+    let e = store.sequence_pending(10).err().unwrap();
+    assert!(
+        matches!(&e, proviso_ledger::LedgerError::Newer(m) if m.contains(&id) && m.contains("region")),
+        "{e}"
+    );
+    assert_eq!(store.pending().unwrap(), 1, "still queued, not lost");
+    assert_eq!(outputs(&store), vec!["before"]);
+    // The elected sequencer meets it, stands down, and leaves it queued.
+    let seq = SequencerHandle::spawn(cfg.clone()).unwrap();
+    wait_for(|| seq.stats().stood_down >= 1, "the sequencer stands down");
+    wait_for(|| !seq.stats().leader, "and gives up the lock");
+    assert_eq!(store.pending().unwrap(), 1);
+    drop(seq);
+    // Chained by a newer sequencer (as it would: its body as queued), an
+    // older reader names the record instead of a broken chain.
+    c.execute("DELETE FROM ledger_pending", &[]).unwrap();
+    c.execute(
+        "INSERT INTO ledger_records (seq, id, time_ms, kind, endpoint, status, outcome, body, prev_hash, hash) \
+         VALUES ((SELECT max(seq) + 1 FROM ledger_records), $1, 0, 'exchange', '/v1/chat/completions', \
+         200, 'ok', $2, '\\x00', '\\x00')",
+        &[&id, &body],
+    )
+    .unwrap();
+    let e = verify(&store).err().unwrap().to_string();
+    assert!(e.contains("newer Proviso") && e.contains("region"), "{e}");
+}

@@ -90,7 +90,7 @@ pub(crate) async fn caller(
         use axum::response::IntoResponse as _;
         return Err(ApiError::unsupported_endpoint(endpoint.path(), family).into_response());
     };
-    match authenticate::run(state, &mut ctx, headers) {
+    match authenticate::run(state, &mut ctx, headers).await {
         Ok(key) => Ok(Caller { ctx, key, batches }),
         Err(e) => Err(record::refuse(state, &mut ctx, e).await),
     }

@@ -5,13 +5,17 @@ use std::sync::Arc;
 use proviso_access::{KeyRecord, KeyState};
 
 use crate::error::ApiError;
+use crate::key_cache::Cached;
 use crate::pipeline::Context;
+use crate::pipeline::offload::on_blocking_pool;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 
 /// The caller's usable key, or 401 (or 403 for a suspended key). The key is
-/// put into `ctx` in any state, so a refusal is recorded against it.
-pub fn run(
+/// put into `ctx` in any state, so a refusal is recorded against it. A key
+/// not in the cache is looked up on the blocking pool (the store may be a
+/// database a network away), at most `MAX_ASKING` at once.
+pub async fn run(
     state: &AppState,
     ctx: &mut Context,
     headers: &HeaderMap,
@@ -28,14 +32,24 @@ pub fn run(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(ApiError::missing_key)?;
-    let key = state
-        .keys
-        .lookup(secret)
-        .map_err(|e| match e {
-            proviso_access::AccessError::Unavailable(why) => ApiError::key_store_unavailable(&why),
-            e => ApiError::internal(e),
-        })?
-        .ok_or_else(ApiError::invalid_key)?;
+    let store_error = |e| match e {
+        proviso_access::AccessError::Unavailable(why) => ApiError::key_store_unavailable(&why),
+        e => ApiError::internal(e),
+    };
+    let key = match state.keys.cached(secret).map_err(store_error)? {
+        Cached::Known(k) => k,
+        Cached::Ask(hash) => {
+            let turn = state.keys.turn_to_ask().map_err(store_error)?;
+            let keys = Arc::clone(&state.keys);
+            on_blocking_pool(move || {
+                let _turn = turn;
+                keys.fetch(&hash)
+            })
+            .await?
+            .map_err(store_error)?
+        }
+    }
+    .ok_or_else(ApiError::invalid_key)?;
     // Only the holder of an active key may move a simulated clock (the
     // key's state is then judged at the new time).
     if key.effective_state(ctx.time) == KeyState::Active

@@ -133,7 +133,7 @@ async fn before_upstream(
 ) -> Result<call_upstream::Answer, ApiError> {
     // Authenticate first: an unknown caller learns nothing about the body
     // or the models, and its body is not read.
-    let key = authenticate::run(state, ctx, headers)?;
+    let key = authenticate::run(state, ctx, headers).await?;
     let model = parse::run(
         ctx,
         body,
@@ -194,7 +194,7 @@ pub(crate) fn client(
 /// (nothing leaves for an upstream).
 pub async fn list_models(state: AppState, headers: HeaderMap) -> Result<Vec<String>, Response> {
     let mut ctx = Context::new(Endpoint::Models, state.clock.now());
-    match authenticate::run(&state, &mut ctx, &headers) {
+    match authenticate::run(&state, &mut ctx, &headers).await {
         Ok(key) => {
             record::emit(&state, &ctx, 200, None, None);
             let scope = &key.models;

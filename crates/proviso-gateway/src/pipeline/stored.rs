@@ -99,7 +99,7 @@ async fn go(
     query: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let key = authenticate::run(state, ctx, headers)?;
+    let key = authenticate::run(state, ctx, headers).await?;
     let params = query_params(query)?;
     let stored = valid_id(id)
         .then(|| state.conversations.stored(id, &key.id.0))
