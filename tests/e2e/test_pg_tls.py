@@ -111,7 +111,8 @@ def tls_pg(tmp_path):
 
 def test_the_ledger_over_verified_tls(tmp_path, fake, tls_pg):
     url = tls_pg.tls_url("localhost", f"sslmode=verify-full&sslrootcert={tls_pg.ca}")
-    gw = replica(tmp_path, 0, fake.url, url, tmp_path / "keys.db")
+    # The key store too (keys=None: in PostgreSQL, over the same URL).
+    gw = replica(tmp_path, 0, fake.url, url, None)
     try:
         key = gw.create_key()
         received = [ask(gw.url, key, f"over tls {i}")[0] for i in range(5)]
@@ -122,6 +123,7 @@ def test_the_ledger_over_verified_tls(tmp_path, fake, tls_pg):
                                "JOIN pg_stat_ssl s USING (pid) WHERE a.application_name LIKE 'proviso:%'")
         n, all_tls = sessions.split("|")
         assert int(n) >= 2 and all_tls == "t", sessions
+        assert psql(admin, "SELECT count(*) FROM access_keys") == "1", "the key is in PostgreSQL"
         assert set(received) <= {r["id"] for r in gw.records()}
         v = gw.verify()
         assert v.returncode == 0, v.stdout + v.stderr
@@ -153,9 +155,20 @@ def test_each_sslmode_checks_what_libpq_checks(tmp_path, tls_pg):
         ("default-prefer", "127.0.0.1", "", True, ""),
         ("disable", "127.0.0.1", "sslmode=disable", False, "no encryption"),
         ("bad-mode", "127.0.0.1", "sslmode=verify", False, "verify-full"),
+        # The system's roots vouch for any public name: not without the host check.
+        ("ca-no-root", "localhost", "sslmode=verify-ca", False, "needs sslrootcert"),
+        ("system-ca", "localhost", "sslmode=verify-ca&sslrootcert=system", False, "verify-full"),
         ("missing-root", "127.0.0.1", "sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem", False,
          "/nonexistent/ca.pem"),
     ]
+    # libpq's keyword form, a path with a space quoted.
+    spaced = tmp_path / "my certs"
+    spaced.mkdir()
+    (spaced / "ca.pem").write_bytes(ca.read_bytes())
+    kw = (f"host=localhost port={tls_pg.port} user=postgres dbname=postgres "
+          f"sslmode=verify-full sslrootcert='{spaced / 'ca.pem'}'")
+    r = _verify(tmp_path, kw, "keywords")
+    assert r.returncode == 0 and "intact" in r.stdout, r.stdout + r.stderr
     for name, host, query, connects, says in cases:
         r = _verify(tmp_path, tls_pg.tls_url(host, query), name)
         out = r.stdout + r.stderr

@@ -677,7 +677,12 @@ async fn a_slow_key_store_does_not_hold_the_async_workers() {
         app.clone()
             .oneshot(chat("pvk-not-a-key-anywhere", hi("hello"))),
     );
+    let t0 = std::time::Instant::now();
     while !gate.entered.load(Ordering::SeqCst) {
+        assert!(
+            t0.elapsed().as_secs() < 30,
+            "the look-up never reached the store"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let health = app

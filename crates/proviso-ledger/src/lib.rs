@@ -46,7 +46,7 @@ pub use export::export_jsonl;
 pub use memory::MemoryStore;
 pub use note::{CheckpointBody, NoteError, SignerKey, VerifierKey};
 pub use published::{Consistency, check_note, leaf_hashes, sign_current};
-pub use record::{ChainedRecord, Outcome, Record, RecordKind};
+pub use record::{BodyError, ChainedRecord, Outcome, Record, RecordKind};
 pub use sequencer::{Checkpoint, Sequencer, TreeState};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use store::{LedgerReader, LedgerStore, Receipt, UsageByKey};

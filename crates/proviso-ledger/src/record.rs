@@ -75,6 +75,17 @@ impl Outcome {
     }
 }
 
+/// Why a record's JSON body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// It holds fields or values of a newer Proviso (named here).
+    #[error("written by a newer Proviso: {0}")]
+    Newer(String),
+    /// It is not a record of any version.
+    #[error("not a ledger record: {0}")]
+    Unreadable(serde_json::Error),
+}
+
 /// One ledger record, before it is sequenced and chained.
 ///
 /// The field order is the canonical encoding's order (see
@@ -129,15 +140,16 @@ pub struct Record {
 }
 
 impl Record {
-    /// Reads a record's serde JSON form (as a replica queues it), with the
-    /// paths of the fields in it this build does not know: a newer Proviso
-    /// wrote it, and a record read without them is not the one it meant
-    /// (its hash differs). Callers refuse such a record rather than drop
-    /// what they cannot read.
-    pub fn from_json_checked(body: &[u8]) -> Result<(Record, Vec<String>), serde_json::Error> {
+    /// Reads a record's serde JSON form (as a replica queues it). A record
+    /// with fields or values this build does not know (a field added, an
+    /// outcome or kind added) was written by a newer Proviso: read without
+    /// them it is not the record its writer meant (its hash differs), so
+    /// it is [`BodyError::Newer`], for the caller to leave alone rather
+    /// than drop what it cannot read.
+    pub fn from_json_checked(body: &[u8]) -> Result<Record, BodyError> {
         let mut de = serde_json::Deserializer::from_slice(body);
         let mut unknown = Vec::new();
-        let record: Record = serde_ignored::deserialize(&mut de, |path| {
+        let read: Result<Record, serde_json::Error> = serde_ignored::deserialize(&mut de, |path| {
             // `usage.?.x`: the `?` is the Option around `usage`.
             let p = path.to_string();
             unknown.push(
@@ -146,9 +158,25 @@ impl Record {
                     .collect::<Vec<_>>()
                     .join("."),
             );
-        })?;
-        de.end()?;
-        Ok((record, unknown))
+        });
+        let record = match read.and_then(|r| de.end().map(|()| r)) {
+            Ok(r) => r,
+            Err(e) if e.is_data() && e.to_string().contains("unknown variant") => {
+                return Err(BodyError::Newer(format!(
+                    "a value this build does not know: {e}"
+                )));
+            }
+            Err(e) => return Err(BodyError::Unreadable(e)),
+        };
+        if unknown.is_empty() {
+            Ok(record)
+        } else {
+            unknown.sort();
+            Err(BodyError::Newer(format!(
+                "fields this build does not know ({})",
+                unknown.join(", ")
+            )))
+        }
     }
 
     /// An administrative event (`key.suspended`, …) about `key_id` of
@@ -224,20 +252,34 @@ mod tests {
     fn fields_of_a_newer_writer_are_named_not_dropped() {
         let r = Record::event(RecordId::new(), "key.created", None, None, "{}".into());
         let body = serde_json::to_vec(&r).unwrap();
-        let (back, unknown) = Record::from_json_checked(&body).unwrap();
-        assert_eq!((back, unknown.len()), (r.clone(), 0));
+        assert_eq!(Record::from_json_checked(&body).unwrap(), r);
+        let newer = |v: &serde_json::Value| match Record::from_json_checked(
+            &serde_json::to_vec(v).unwrap(),
+        ) {
+            Err(BodyError::Newer(m)) => m,
+            other => panic!("{other:?}"),
+        };
         // A newer writer's record: a field at the top and one inside usage.
         let mut v = serde_json::to_value(&r).unwrap();
         v["region"] = "eu".into();
         v["usage"] = serde_json::json!({"prompt_tokens": 1, "completion_tokens": 2,
             "total_tokens": 3, "audio_tokens": 7});
-        let (_, mut unknown) = Record::from_json_checked(&serde_json::to_vec(&v).unwrap()).unwrap();
-        unknown.sort();
-        assert_eq!(
-            unknown,
-            vec!["region".to_owned(), "usage.audio_tokens".to_owned()]
+        assert!(
+            newer(&v).contains("(region, usage.audio_tokens)"),
+            "{}",
+            newer(&v)
         );
-        assert!(Record::from_json_checked(b"{\"id\": 1}").is_err());
-        assert!(Record::from_json_checked(&[body.as_slice(), b" x"].concat()).is_err());
+        // An outcome added by a newer version.
+        let mut v = serde_json::to_value(&r).unwrap();
+        v["outcome"] = "cached".into();
+        assert!(newer(&v).contains("cached"), "{}", newer(&v));
+        assert!(matches!(
+            Record::from_json_checked(b"{\"id\": 1}"),
+            Err(BodyError::Unreadable(_))
+        ));
+        assert!(matches!(
+            Record::from_json_checked(&[body.as_slice(), b" x"].concat()),
+            Err(BodyError::Unreadable(_))
+        ));
     }
 }

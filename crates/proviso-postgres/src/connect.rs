@@ -101,7 +101,21 @@ impl PgConfig {
                 crate::error::describe(&e)
             ))
         };
-        match tls.mode {
+        if cfg.get_ssl_mode() != postgres::config::SslMode::Prefer {
+            // Every sslmode was taken out above: one left was smuggled in
+            // a form this reader missed, and would be overwritten.
+            return Err(bad("sslmode in a form not understood".into()));
+        }
+        // libpq ignores sslmode on a Unix socket; and with only
+        // `hostaddr`s there is no name to present for TLS, which `prefer`
+        // then does without (the stricter modes fail with the reason).
+        let all_unix = !cfg.get_hosts().is_empty()
+            && cfg
+                .get_hosts()
+                .iter()
+                .all(|h| matches!(h, postgres::config::Host::Unix(_)));
+        let plain = all_unix || (tls.mode == SslMode::Prefer && cfg.get_hosts().is_empty());
+        match if plain { SslMode::Disable } else { tls.mode } {
             SslMode::Disable => {
                 cfg.ssl_mode(postgres::config::SslMode::Disable);
                 cfg.connect(postgres::NoTls).map_err(unavailable)

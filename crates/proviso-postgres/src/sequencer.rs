@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use proviso_ledger::{LedgerError, Record, Sequencer};
+use proviso_ledger::{BodyError, LedgerError, Record, Sequencer};
 use proviso_types::RecordId;
 
 use crate::PgConfig;
@@ -189,27 +189,21 @@ pub fn sequence_batch(
             let b = serde_json::to_vec(&r).map_err(|x| LedgerError::Corrupt(x.to_string()))?;
             Ok((r, b))
         };
-        let read = Record::from_json_checked(&body);
-        if let Ok((_, unknown)) = &read
-            && !unknown.is_empty()
-        {
-            // A newer replica queued it: chained here it would lose the
-            // fields this build does not know (and its hash would not be
-            // the one its writer meant). What came before it is chained;
-            // it waits for a sequencer that knows them.
-            if done.is_empty() {
-                tx.rollback().map_err(e)?;
-                return Err(LedgerError::Newer(format!(
-                    "pending record {id} has fields this build does not know ({})",
-                    unknown.join(", ")
-                )));
+        let (record, b) = match (head, Record::from_json_checked(&body)) {
+            (_, Err(BodyError::Newer(what))) => {
+                // A newer replica queued it: chained here it would lose
+                // what this build does not know (and its hash would not be
+                // the one its writer meant). What came before it is
+                // chained; it waits for a sequencer that reads it.
+                if done.is_empty() {
+                    tx.rollback().map_err(e)?;
+                    return Err(LedgerError::Newer(format!("pending record {id}: {what}")));
+                }
+                break;
             }
-            break;
-        }
-        let (record, b) = match (head, read) {
-            (Head::Chain, Ok((r, _))) => (r, body),
+            (Head::Chain, Ok(r)) => (r, body),
             (Head::SetAside, _) => stand_in_for("chaining it failed on its own")?,
-            (Head::Chain, Err(err)) => {
+            (Head::Chain, Err(BodyError::Unreadable(err))) => {
                 tracing::error!(id, error = %err, "a pending ledger record cannot be read; chained as a stand-in holding its body");
                 stand_in_for(&format!("its body cannot be read: {err}"))?
             }

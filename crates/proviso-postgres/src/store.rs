@@ -187,13 +187,15 @@ impl LedgerReader for PgStore {
                 let seq: i64 = row.get(0);
                 let body: &[u8] = row.get(1);
                 let bad = |what: &str| LedgerError::Corrupt(format!("record {seq}: bad {what}"));
-                let (record, unknown) = Record::from_json_checked(body).map_err(|_| bad("body"))?;
-                if !unknown.is_empty() {
-                    return Err(LedgerError::Newer(format!(
-                        "record {seq} has fields this build does not know ({}); read the ledger with the version that wrote it",
-                        unknown.join(", ")
-                    )));
-                }
+                let record = match Record::from_json_checked(body) {
+                    Ok(r) => r,
+                    Err(proviso_ledger::BodyError::Newer(what)) => {
+                        return Err(LedgerError::Newer(format!(
+                            "record {seq}: {what}; read the ledger with the version that wrote it"
+                        )));
+                    }
+                    Err(proviso_ledger::BodyError::Unreadable(_)) => return Err(bad("body")),
+                };
                 let chained = ChainedRecord {
                     seq: u64::try_from(seq).map_err(|_| bad("seq"))?,
                     record,

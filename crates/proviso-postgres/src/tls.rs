@@ -14,9 +14,12 @@
 //! | `verify-full` | yes | yes | yes |
 //!
 //! A certificate is checked against `sslrootcert` (a PEM file of one or
-//! more CA certificates; only those are trusted) or, with
-//! `sslrootcert=system` or without `sslrootcert`, the system's roots.
-//! `sslrootcert=system` alone means `verify-full`, as in libpq 16.
+//! more CA certificates; only those are trusted) or, with `verify-full`
+//! and `sslrootcert=system` or no `sslrootcert`, the system's roots.
+//! `sslrootcert=system` alone means `verify-full`, and goes with no other
+//! mode, as in libpq 16; `verify-ca` needs the file (where libpq would
+//! read `~/.postgresql/root.crt`), since the system's roots vouch for any
+//! public certificate.
 
 use std::borrow::Cow;
 
@@ -56,12 +59,20 @@ const KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 pub fn split(url: &str) -> Result<(String, TlsSettings), String> {
     let mut found: Vec<(String, String)> = Vec::new();
     let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        match url.split_once('?') {
+        // The query starts after the credentials (a password may hold a
+        // raw `?`, which the client library accepts).
+        let after_auth = url.rfind('@').map_or(0, |i| i + 1);
+        match url[after_auth..].find('?').map(|i| i + after_auth) {
             None => url.to_owned(),
-            Some((base, query)) => {
+            Some(q) => {
+                let (base, query) = (&url[..q], &url[q + 1..]);
                 let mut kept: Vec<&str> = Vec::new();
                 for pair in query.split('&') {
                     let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    let k = percent_encoding::percent_decode_str(k)
+                        .decode_utf8()
+                        .map_err(|_| "a parameter name is not UTF-8".to_owned())?;
+                    let k = k.as_ref();
                     if KEYS.contains(&k) {
                         let v: Cow<'_, str> = percent_encoding::percent_decode_str(v)
                             .decode_utf8()
@@ -124,16 +135,22 @@ pub fn split(url: &str) -> Result<(String, TlsSettings), String> {
         None if tls.root_cert.as_deref() == Some("system") => SslMode::VerifyFull,
         None => SslMode::Prefer,
     };
-    if tls.root_cert.as_deref() == Some("system")
-        && matches!(
-            tls.mode,
-            SslMode::Disable | SslMode::Prefer | SslMode::Require
-        )
-    {
+    // As libpq 16: the system's roots vouch for any public name, so only a
+    // check of the host name makes them mean something.
+    if tls.root_cert.as_deref() == Some("system") && tls.mode != SslMode::VerifyFull {
         return Err(format!(
-            "sslrootcert=system needs sslmode verify-full (or verify-ca), not {:?}",
+            "sslrootcert=system needs sslmode verify-full, not {:?}",
             tls.mode
         ));
+    }
+    // verify-ca checks the chain alone: against the system's roots, any
+    // public certificate would pass. libpq reads ~/.postgresql/root.crt
+    // here; Proviso wants the file named.
+    if tls.mode == SslMode::VerifyCa && tls.root_cert.is_none() {
+        return Err(
+            "sslmode verify-ca needs sslrootcert=FILE (the CA that signs the server's certificate)"
+                .into(),
+        );
     }
     if tls.cert.is_some() != tls.key.is_some() {
         return Err("sslcert and sslkey go together".into());
@@ -157,7 +174,10 @@ fn key_values(s: &str) -> Result<Vec<(String, String, String)>, String> {
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         if chars.next_if(|(_, c)| *c == '=').is_none() {
-            return Err(format!("{key:?} has no value"));
+            // Not the word itself: it may be half of an unquoted password.
+            return Err(format!(
+                "a word at byte {start} of the connection string has no `=`"
+            ));
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -182,7 +202,13 @@ fn key_values(s: &str) -> Result<Vec<(String, String, String)>, String> {
             }
         } else {
             while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace()) {
-                value.push(c);
+                if c == '\\' {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(n);
+                    }
+                } else {
+                    value.push(c);
+                }
             }
         }
         let end = chars.peek().map_or(s.len(), |&(i, _)| i);
@@ -260,6 +286,13 @@ mod tests {
         );
         let (_, t) = split("postgresql://u@h/db").unwrap();
         assert_eq!(t.mode, SslMode::Prefer, "libpq's default");
+        // A raw `?` in the password is not the query; an encoded name is
+        // still the parameter.
+        let (rest, t) = split("postgres://u:p?w@h/db?%73slmode=verify-full").unwrap();
+        assert_eq!(
+            (rest.as_str(), t.mode),
+            ("postgres://u:p?w@h/db", SslMode::VerifyFull)
+        );
     }
 
     #[test]
@@ -270,6 +303,8 @@ mod tests {
         assert_eq!(rest, "host=h password='a b\\' c' user=u");
         assert_eq!(t.mode, SslMode::Require);
         assert_eq!(t.root_cert.as_deref(), Some("/x y/ca.pem"));
+        let (_, t) = split("host=h sslmode=verify-ca sslrootcert=/a\\ b/ca.pem").unwrap();
+        assert_eq!(t.root_cert.as_deref(), Some("/a b/ca.pem"));
         assert!(split("host=h sslmode='x").is_err());
         assert!(split("host").is_err());
     }
@@ -283,6 +318,12 @@ mod tests {
             SslMode::VerifyFull
         );
         assert!(split("postgres://h/db?sslrootcert=system&sslmode=require").is_err());
+        assert!(split("postgres://h/db?sslrootcert=system&sslmode=verify-ca").is_err());
+        let e = split("postgres://h/db?sslmode=verify-ca").unwrap_err();
+        assert!(e.contains("sslrootcert"), "{e}");
+        // Half an unquoted password is not repeated in the message.
+        let e = split("host=h password=ab cd").unwrap_err();
+        assert!(!e.contains("cd"), "{e}");
         assert!(split("postgres://h/db?sslcert=/c.pem").is_err());
         let e = connector(
             &split("postgres://h/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem")

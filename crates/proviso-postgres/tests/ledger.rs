@@ -371,19 +371,24 @@ fn records_of_a_newer_replica_wait_for_a_sequencer_that_reads_them() {
         &[&id, &body],
     )
     .unwrap();
+    w.append(&[Record::test("after")]).unwrap();
     // The one before it is chained; then the newer one stops the queue.
     let e = store.sequence_pending(10).err().unwrap();
     assert!(
         matches!(&e, proviso_ledger::LedgerError::Newer(m) if m.contains(&id) && m.contains("region")),
         "{e}"
     );
-    assert_eq!(store.pending().unwrap(), 1, "still queued, not lost");
+    assert_eq!(
+        store.pending().unwrap(),
+        2,
+        "it and the one after, still queued, not lost"
+    );
     assert_eq!(outputs(&store), vec!["before"]);
     // The elected sequencer meets it, stands down, and leaves it queued.
     let seq = SequencerHandle::spawn(cfg.clone()).unwrap();
     wait_for(|| seq.stats().stood_down >= 1, "the sequencer stands down");
     wait_for(|| !seq.stats().leader, "and gives up the lock");
-    assert_eq!(store.pending().unwrap(), 1);
+    assert_eq!(store.pending().unwrap(), 2);
     drop(seq);
     // Chained by a newer sequencer (as it would: its body as queued), an
     // older reader names the record instead of a broken chain.
