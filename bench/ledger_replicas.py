@@ -44,8 +44,27 @@ def wrk(url, conns, seconds, key, tmp):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def oha(url, conns, seconds, rate, key):
+    """A fixed request rate (open loop: latency counted from when each
+    request was due, so a stall is not hidden by requests not sent)."""
+    cmd = ["oha", "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-c", str(conns),
+           "-q", str(rate), "--latency-correction", "-m", "POST", "-H", "content-type: application/json",
+           "-d", BODY]
+    if key:
+        cmd += ["-H", f"authorization: Bearer {key}"]
+    return subprocess.Popen([*cmd, url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def collect(p):
     out, _ = p.communicate(timeout=600)
+    if out.lstrip().startswith("{"):  # oha
+        o = json.loads(out)
+        codes = o.get("statusCodeDistribution", {})
+        ok = sum(v for k, v in codes.items() if k.startswith("2"))
+        n = sum(codes.values())
+        pct = o["latencyPercentiles"]
+        return {"requests": n, "non2xx": n - ok, "errors": sum(o.get("errorDistribution", {}).values()),
+                "p50": pct["p50"] * 1000, "p99": pct["p99"] * 1000, "secs": o["summary"]["total"]}
     m = re.search(r"^JSON (.*)$", out, re.M)
     if not m:
         raise RuntimeError(out)
@@ -85,13 +104,17 @@ class Gateway:
         self.proc.wait(timeout=60)
 
 
-def scenario(bin_dir, upstream, kind, n, conns, seconds):
+def scenario(bin_dir, upstream, kind, n, conns, seconds, rate=None):
+    """One run: `n` replicas on `kind`; wrk at `conns` connections, or oha
+    at `rate` requests/s in all."""
     tmp = Path(tempfile.mkdtemp(prefix="proviso-bench-"))
     db = None
     if kind == "postgres":
         db = f"proviso_bench_{os.getpid()}_{random.randrange(1 << 30)}"
         psql(PG_ADMIN, f"CREATE DATABASE {db}")
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
+        # Loopback: no TLS (the machine's server offers it, and libpq's
+        # default would take it).
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db + "?sslmode=disable"
         ledger = lambda i: f'url = "{url}"\nreplica = "r{i}"\n'  # noqa: E731
     else:
         ledger = lambda i: ""  # noqa: E731
@@ -100,7 +123,10 @@ def scenario(bin_dir, upstream, kind, n, conns, seconds):
     try:
         key = json.loads(gws[0].cli("keys", "create", "--team", "bench", "--json"))["secret"]
         per = max(1, conns // n)
-        procs = [wrk(g.url, per, seconds, key, g.dir) for g in gws]
+        if rate:
+            procs = [oha(g.url, per, seconds, max(1, rate // n), key) for g in gws]
+        else:
+            procs = [wrk(g.url, per, seconds, key, g.dir) for g in gws]
         results = [collect(p) for p in procs]
         t_end = time.time()
         drain = 0.0
@@ -125,10 +151,27 @@ def scenario(bin_dir, upstream, kind, n, conns, seconds):
     }
 
 
+def table(rows, base_rps=None, direct=None):
+    lines = [
+        "| ledger | replicas | records/s (answers recorded) | × SQLite | p50 ms | p99 ms | p99 added vs direct, ms "
+        "| non-2xx | lost | chain | queue drained after load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lost = r["ok"] - r["recorded"] if r["recorded"] < r["ok"] else 0
+        ratio = f"{r['rps'] / base_rps:.2f}" if base_rps else "—"
+        added = f"{r['p99'] - direct['p99']:+.2f}" if direct else "—"
+        lines.append(
+            f"| {r['kind']} | {r['n']} | {r['rps']:,.0f} | {ratio} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{added} | {r['non2xx']} | {lost} | {'intact' if r['intact'] else 'DAMAGED'} | {r['drain']:.2f} s |")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--conns", type=int, default=48)
+    ap.add_argument("--rate", type=int, default=2000, help="requests/s in all for the fixed-rate runs (0: none)")
     ap.add_argument("--bin-dir", required=True)
     a = ap.parse_args()
     fport = free_port()
@@ -136,36 +179,42 @@ def main():
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(fport)
     upstream = f"http://127.0.0.1:{fport}"
+    fixed = []
     try:
         tmp = Path(tempfile.mkdtemp(prefix="proviso-bench-"))
         direct = collect(wrk(f"{upstream}/v1/chat/completions", a.conns, a.seconds, None, tmp))
         rows = [scenario(a.bin_dir, upstream, k, n, a.conns, a.seconds)
                 for k, n in [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]]
+        if a.rate:
+            direct_rate = collect(oha(f"{upstream}/v1/chat/completions", a.conns, a.seconds, a.rate, None))
+            fixed = [scenario(a.bin_dir, upstream, k, n, a.conns, a.seconds, rate=a.rate)
+                     for k, n in [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]]
     finally:
         fake.kill()
     base = rows[0]["rps"]
     lines = [
-        f"{a.conns} connections in all (`wrk -t1`, one per replica, connections split evenly), {a.seconds} s each, "
-        "nothing pinned: every replica, PostgreSQL 15, the fake upstream and wrk share the 2 cores. "
-        "Defaults otherwise (monitor on with its ladder off, index follower off). "
+        f"Highest sustained rate: {a.conns} connections in all (`wrk -t1`, one per replica, connections split "
+        f"evenly), {a.seconds} s each, nothing pinned: every replica, PostgreSQL 15 (the machine's, over loopback "
+        "without TLS), the fake upstream and wrk share the 2 cores. Defaults otherwise (monitor on with its ladder "
+        "off, index follower off). "
         f"The fake upstream direct at {a.conns} connections: {direct['requests'] / direct['secs']:,.0f} req/s, "
         f"p99 {direct['p99']:.2f} ms.",
         "",
-        "| ledger | replicas | records/s (answers recorded) | × SQLite | p50 ms | p99 ms | p99 added vs direct, ms | non-2xx | lost | chain | queue drained after load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *table(rows, base, direct),
     ]
-    for r in rows:
-        lost = r["ok"] - r["recorded"] if r["recorded"] < r["ok"] else 0
-        lines.append(
-            f"| {r['kind']} | {r['n']} | {r['rps']:,.0f} | {r['rps'] / base:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['p99'] - direct['p99']:+.2f} | {r['non2xx']} | {lost} | {'intact' if r['intact'] else 'DAMAGED'} | "
-            f"{r['drain']:.2f} s |")
+    if fixed:
+        lines += ["", f"At a fixed rate: {a.rate:,} requests/s in all (`oha -q --latency-correction`: open loop, "
+                  "latency counted from when each request was due, so a stall is not hidden by requests not sent; "
+                  f"the rate split evenly over the replicas), {a.conns} connections in all, {a.seconds} s each. "
+                  f"The fake upstream direct at that rate: p50 {direct_rate['p50']:.2f} ms, p99 {direct_rate['p99']:.2f} ms.",
+                  "", *table(fixed, None, direct_rate)]
     lines.append("")
     lines.append("Lost = answers a client received (2xx) minus exchange records in the ledger after the queue drained "
                  "(records of refusals are also kept, so recorded may exceed received).")
     body = "\n".join(lines)
-    print(body)
-    append_results("Shared ledger: replicas on PostgreSQL", f"bench/ledger_replicas.sh {a.seconds} {a.conns}", body)
+    print(body, flush=True)
+    append_results("Shared ledger: replicas on PostgreSQL",
+                   f"bench/ledger_replicas.sh {a.seconds} {a.conns} {a.rate}", body)
 
 
 if __name__ == "__main__":
