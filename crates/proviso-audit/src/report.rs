@@ -116,7 +116,12 @@ fn outcome(index: &IndexSet, file: &str, line: u64, text: String, json: bool) ->
 }
 
 /// The document's tokens, and what it matched when it is flagged.
-fn audit_one(index: &IndexSet, file: &str, line: u64, text: &str) -> (usize, Option<Box<Flagged>>) {
+pub(crate) fn audit_one(
+    index: &IndexSet,
+    file: &str,
+    line: u64,
+    text: &str,
+) -> (usize, Option<Box<Flagged>>) {
     let r = index.query(text);
     let tokens = r.tokens;
     if !r.flagged {
@@ -148,7 +153,7 @@ fn audit_one(index: &IndexSet, file: &str, line: u64, text: &str) -> (usize, Opt
 
 impl Summary {
     /// Counts one audited document.
-    fn count(&mut self, file: &str, bytes: usize, tokens: usize, flagged: bool) {
+    pub(crate) fn count(&mut self, file: &str, bytes: usize, tokens: usize, flagged: bool) {
         self.audited += 1;
         self.bytes += bytes as u64;
         self.tokens += tokens as u64;
@@ -162,6 +167,19 @@ impl Summary {
             self.flagged += 1;
             self.flagged_tokens += tokens as u64;
         }
+    }
+
+    /// Tokens inside flagged documents.
+    pub fn flagged_tokens(&self) -> u64 {
+        self.flagged_tokens
+    }
+
+    /// Ends a count made batch by batch (see [`crate::audit_batch`]): the
+    /// documents read are those audited, and the rate and its intervals
+    /// are computed.
+    pub fn finish(&mut self) {
+        self.documents = self.audited;
+        self.settle();
     }
 
     /// Recomputes the rate and its intervals.

@@ -81,78 +81,40 @@ fn load_with(
     open: fn(&std::path::Path) -> Result<Index, proviso_index::IndexError>,
 ) -> anyhow::Result<(IndexSet, Vec<PathBuf>)> {
     let d = dir(cfg);
-    let mut parts = Vec::new();
-    let mut opened = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
-        .with_context(|| {
-            format!(
-                "no index at {} (run `proviso index add` or `proviso index rebuild`)",
-                d.display()
-            )
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pvx"))
-        .collect();
-    entries.sort();
-    for p in entries {
-        match open(&p) {
-            Ok(seg) => {
-                parts.push(seg);
-                opened.push(p);
-            }
-            // Merged away by the follower between listing and reading.
-            Err(proviso_index::IndexError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if parts.is_empty() {
-        return Err(Exit(
-            EXIT_USAGE,
-            format!(
-                "the index at {} is empty (run `proviso index add`)",
-                d.display()
-            ),
-        )
-        .into());
-    }
-    let mut set = IndexSet::new(parts).ok_or_else(params_differ)?;
-    if let Some(bg) = read_background(&d)? {
-        set.set_background(Some(bg))
-            .map_err(|e| Exit(1, format!("{}: {e}", d.join(BACKGROUND).display())))?;
-    }
-    Ok((set, opened))
+    proviso_index::open_dir(&d, open).map_err(|e| open_error(&d, e))
 }
 
-/// The background's file in the index directory.
-const BACKGROUND: &str = "background.pvb";
+/// An index directory's opening error as the CLI reports it.
+fn open_error(d: &std::path::Path, e: proviso_index::IndexError) -> anyhow::Error {
+    use proviso_index::IndexError;
+    match e {
+        IndexError::Io { path, source } if path == d.display().to_string() => {
+            anyhow::Error::new(source).context(format!(
+                "no index at {} (run `proviso index add` or `proviso index rebuild`)",
+                d.display()
+            ))
+        }
+        e @ IndexError::Empty { .. } => Exit(EXIT_USAGE, e.to_string()).into(),
+        IndexError::ParamsDiffer => params_differ(),
+        e @ IndexError::Corrupt { .. } if e.to_string().contains(proviso_index::BACKGROUND) => {
+            Exit(1, e.to_string()).into()
+        }
+        e => e.into(),
+    }
+}
 
 /// The index directory's background, if it has one.
 fn read_background(d: &std::path::Path) -> anyhow::Result<Option<Background>> {
-    let path = d.join(BACKGROUND);
-    match std::fs::read(&path) {
-        Ok(b) => Background::from_bytes(&b)
-            .map(Some)
-            .map_err(|e| Exit(1, format!("{}: {e}", path.display())).into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
-    }
+    proviso_index::read_background(d).map_err(|e| open_error(d, e))
 }
 
 /// The parameters of new segments for directory `d`: those of a segment
 /// already there (so a directory keeps one tokenizer version across an
 /// upgrade and stays one index), else today's defaults.
 fn params_for(d: &std::path::Path) -> Params {
-    let Ok(entries) = std::fs::read_dir(d) else {
+    let Ok(paths) = proviso_index::segment_paths(d) else {
         return Params::default();
     };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pvx"))
-        .collect();
-    paths.sort();
     paths
         .iter()
         .find_map(|p| proviso_index::open_segment(p).ok())
@@ -257,7 +219,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             if n == 0 {
                 return Err(Exit(1, "no texts found in the given files".into()).into());
             }
-            let path = d.join(BACKGROUND);
+            let path = d.join(proviso_index::BACKGROUND);
             bg.write(&path)?;
             eprintln!(
                 "background: {} phrases ({} new) from {n} texts in {} ({} bad inputs)",
@@ -677,7 +639,7 @@ mod tests {
         assert!(!idx.query(&doc).flagged);
         assert!(idx.query(&format!("x {own} y")).flagged);
         // A damaged background is an error that names its file.
-        let p = dir(&cfg).join(BACKGROUND);
+        let p = dir(&cfg).join(proviso_index::BACKGROUND);
         let mut b = std::fs::read(&p).unwrap();
         let n = b.len();
         b[n / 2] ^= 1;

@@ -19,6 +19,12 @@ pub enum IndexError {
         /// What is wrong.
         why: String,
     },
+    /// An index directory holds no segment.
+    #[error("the index at {dir} is empty (run `proviso index add`)")]
+    Empty {
+        /// The directory.
+        dir: String,
+    },
     /// Segments to merge were built with different parameters.
     #[error(
         "index segments were built with different parameters or tokenizer versions; rebuild them (`proviso index rebuild`, or `proviso index add` into an empty directory)"

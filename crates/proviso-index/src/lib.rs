@@ -31,6 +31,7 @@
 
 mod align;
 mod background;
+mod dir;
 mod error;
 mod fingerprint;
 mod index;
@@ -48,6 +49,7 @@ pub use align::{
     DEFAULT_MIN_WITH_BACKGROUND as ALIGN_DEFAULT_MIN_WITH_BACKGROUND, significance,
 };
 pub use background::Background;
+pub use dir::{BACKGROUND, open_dir, read_background, segment_paths};
 pub use error::IndexError;
 pub use fingerprint::{shingles, winnow};
 pub use index::{Index, IndexBuilder, IndexSet, Match, QueryResult};
