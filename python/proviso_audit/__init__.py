@@ -12,6 +12,7 @@ look-up, the same findings, the same rate and intervals.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -20,7 +21,7 @@ import pyarrow as pa
 from . import _native
 from ._native import findings_columns, intervals
 
-__all__ = ["Index", "Summary", "findings_columns", "intervals", "FINDINGS"]
+__all__ = ["Index", "Summary", "summarize", "join", "index_for", "findings_columns", "intervals", "FINDINGS"]
 __version__ = _native.__version__
 
 #: The findings' column names, in order (see ``docs/python.md``).
@@ -151,6 +152,60 @@ class Index:
             empty = pa.RecordBatch.from_pylist([], schema=schema)
             out.append(join(empty, self.audit_batch(empty, field, 0)[0]))
         return pa.Table.from_batches(out), summary
+
+
+def summarize(batches: Iterable[pa.RecordBatch | pa.Table], field: str = "text") -> Summary:
+    """The summary of audited rows as an engine hands them back (the
+    input's text column ``field`` beside the findings' columns): what
+    :meth:`Summary.add` would have counted batch by batch."""
+    import pyarrow.compute as pc
+
+    s = Summary()
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        names = b.schema.names
+        # A findings column whose name the input used is `proviso_<name>`.
+        col = lambda n: b.column(f"proviso_{n}" if f"proviso_{n}" in names else n)  # noqa: E731
+        text = b.column(field)
+        present = pc.is_valid(text)
+        flagged = col("flagged")
+        tokens = col("tokens")
+        s.audited += pc.sum(pc.cast(present, pa.int64())).as_py() or 0
+        s.flagged += pc.sum(pc.cast(flagged, pa.int64())).as_py() or 0
+        s.bytes += pc.sum(pc.binary_length(text)).as_py() or 0
+        s.tokens += pc.sum(tokens).as_py() or 0
+        s.flagged_tokens += pc.sum(pc.if_else(flagged, tokens, 0)).as_py() or 0
+        rows = pc.filter(col("row"), pc.invert(present)).to_pylist()
+        s.errors.extend((int(r) + 1, f"column {json.dumps(field)} is null") for r in rows)
+    s.errors.sort()
+    return s
+
+
+def one_batch(table: pa.Table | pa.RecordBatch) -> pa.RecordBatch:
+    """A table's rows as one record batch (what the engines hand over as
+    tables)."""
+    if isinstance(table, pa.RecordBatch):
+        return table
+    batches = table.combine_chunks().to_batches()
+    if len(batches) == 1:
+        return batches[0]
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=table.schema)
+    return pa.concat_batches(batches)
+
+
+_INDEXES: dict[str, Index] = {}
+
+
+def index_for(path) -> Index:
+    """The index at ``path``, opened once per process (engine workers call
+    this for every batch)."""
+    key = str(path)
+    idx = _INDEXES.get(key)
+    if idx is None:
+        idx = _INDEXES[key] = Index(key)
+    return idx
 
 
 def join(batch: pa.RecordBatch, findings: pa.RecordBatch) -> pa.RecordBatch:

@@ -42,21 +42,20 @@ def planted(tmp_path_factory):
     r = run(cfg, "audit", str(train), "--json", str(out))
     assert r.returncode == 0, r.stderr
     lines = [json.loads(l) for l in out.read_text().splitlines()]
-    return {"index": tmp / "data" / "index", "texts": texts, "cli": lines[:-1], "summary": lines[-1]["summary"]}
+    table = pa.table({"id": list(range(len(texts))), "text": texts})
+    return {"index": tmp / "data" / "index", "texts": texts, "table": table, "train": train,
+            "cli": lines[:-1], "summary": lines[-1]["summary"]}
 
 
-def test_the_package_finds_what_the_cli_finds(planted):
-    idx = proviso_audit.Index(planted["index"])
-    assert idx.references == 40
-    table = pa.table({"id": list(range(len(planted["texts"]))), "text": planted["texts"]})
-    # Batches of 17 rows: the findings' rows count across batches.
-    out, summary = idx.audit(pa.Table.from_batches(table.to_batches(max_chunksize=17)))
-    assert out.num_rows == table.num_rows
-    assert out.column("row").to_pylist() == list(range(table.num_rows))
-    assert out.column("id").to_pylist() == table.column("id").to_pylist(), "the input's columns kept"
+def same_as_cli(rows: list[dict], summary, planted):
+    """Every row back once, with its input id; the CLI's flagged lines, and
+    for each the same kind, runs, spans and references; the same summary."""
+    rows = sorted(rows, key=lambda r: r["row"])
+    assert [r["row"] for r in rows] == list(range(len(planted["texts"])))
+    assert [r["id"] for r in rows] == list(range(len(planted["texts"]))), "the input's columns kept, row for row"
     cli = {f["line"] - 1: f for f in planted["cli"]}
     assert len(cli) >= 7, "the planted set has something to find"
-    flagged = [r for r in out.to_pylist() if r["flagged"]]
+    flagged = [r for r in rows if r["flagged"]]
     assert [r["row"] for r in flagged] == sorted(cli)
     for r in flagged:
         c = cli[r["row"]]
@@ -64,13 +63,25 @@ def test_the_package_finds_what_the_cli_finds(planted):
         assert [(s["start"], s["end"]) for s in r["spans"]] == [tuple(s) for s in c["spans"]]
         assert r["jaccard"] == pytest.approx(c["jaccard"]) and r["covered"] == pytest.approx(c["covered"])
         assert json.loads(r["references"]) == c["references"]
+        assert r["record_id"] == c["references"][0]["attribution"].get("record_id")
     s, cs = summary.to_dict(), planted["summary"]
     for k in ("audited", "flagged", "bytes", "tokens", "rate", "token_weighted_rate"):
         assert s[k] == pytest.approx(cs[k]), k
     assert s["wilson"] == pytest.approx(cs["wilson"]) and s["clopper_pearson"] == pytest.approx(cs["clopper_pearson"])
+
+
+def test_the_package_finds_what_the_cli_finds(planted):
+    idx = proviso_audit.Index(planted["index"])
+    assert idx.references == 40
+    table = planted["table"]
+    # Batches of 17 rows: the findings' rows count across batches.
+    out, summary = idx.audit(pa.Table.from_batches(table.to_batches(max_chunksize=17)))
+    assert out.num_rows == table.num_rows
+    assert out.column("row").to_pylist() == list(range(table.num_rows)), "in input order"
+    same_as_cli(out.to_pylist(), summary, planted)
     # Only the flagged rows, on request.
     only, _ = idx.audit(table, flagged_only=True)
-    assert only.column("row").to_pylist() == sorted(cli)
+    assert only.column("row").to_pylist() == sorted(f["line"] - 1 for f in planted["cli"])
 
 
 def test_bad_input_is_a_python_error_with_the_clis_message(planted, tmp_path):
@@ -93,3 +104,57 @@ def test_bad_input_is_a_python_error_with_the_clis_message(planted, tmp_path):
     assert counts["audited"] == 1 and counts["errors"] == [(6, 'column "text" is null')]
     empty, summary = idx.audit(pa.table({"text": pa.array([], type=pa.string())}))
     assert empty.num_rows == 0 and "flagged" in empty.column_names and summary.audited == 0
+
+
+def test_hugging_face_datasets_map(planted):
+    import datasets
+    from proviso_audit import hf
+
+    ds = datasets.Dataset(planted["table"])
+    out, summary = hf.audit(ds, planted["index"], batch_size=17)
+    assert out.column_names[:2] == ["id", "text"] and "flagged" in out.column_names
+    same_as_cli(out.with_format("arrow")[:].to_pylist(), summary, planted)
+
+
+def test_ray_data_map_batches(planted):
+    ray = pytest.importorskip("ray")
+    import ray.data
+    from proviso_audit import ray as pray
+
+    # Logical CPUs: the two actors hold one each, the read and zip tasks need more.
+    ray.init(num_cpus=4, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+             configure_logging=False)
+    try:
+        # Several blocks, as a dataset read from many files would be.
+        ds = ray.data.from_arrow([pa.Table.from_batches([b]) for b in planted["table"].to_batches(max_chunksize=13)])
+        out, summary = pray.audit(ds, planted["index"], batch_size=8, concurrency=2)
+        rows = pa.concat_tables(list(out.iter_batches(batch_format="pyarrow"))).to_pylist()
+        assert all(pray.POSITION not in r for r in rows)
+        assert [r["row"] for r in rows] == list(range(len(rows))), "the input's order kept"
+        same_as_cli(rows, summary, planted)
+    finally:
+        ray.shutdown()
+
+
+def test_spark_map_in_arrow(planted, monkeypatch):
+    import sys
+    from pyspark.sql import SparkSession
+    from proviso_audit import spark as pspark
+
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    session = (SparkSession.builder.master("local[2]").appName("proviso-audit-test")
+               .config("spark.ui.enabled", "false")
+               # Small partitions: the rows are numbered across them.
+               .config("spark.sql.files.maxPartitionBytes", "8192")
+               .config("spark.sql.files.openCostInBytes", "0")
+               .getOrCreate())
+    try:
+        jsonl = planted["train"].with_name("with_ids.jsonl")
+        jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(planted["texts"])))
+        df = session.read.schema("id long, text string").json(str(jsonl))
+        assert df.rdd.getNumPartitions() > 1
+        out, summary = pspark.audit(df, planted["index"])
+        same_as_cli(out.toArrow().to_pylist(), summary, planted)
+    finally:
+        session.stop()

@@ -1,0 +1,80 @@
+"""The audit as a step of a Ray Data pipeline: ``map_batches`` with
+``batch_format="pyarrow"``, one index per actor."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pyarrow as pa
+
+from . import Index, Summary, join, one_batch, summarize
+
+#: The column that carries each row's position through Ray (which does
+#: not keep row order across actors); dropped from the result.
+POSITION = "__proviso_row"
+
+
+class _Numberer:
+    """Numbers rows as they come: run as one actor over a dataset whose
+    order is kept, it gives each row its position in the input."""
+
+    def __init__(self):
+        self.next = 0
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        n = batch.num_rows
+        out = batch.append_column(POSITION, pa.array(range(self.next, self.next + n), type=pa.uint64()))
+        self.next += n
+        return out
+
+
+class _Auditor:
+    """A Ray actor's audit: the index opened once, in the actor."""
+
+    def __init__(self, index_dir: str, field: str):
+        self.index = Index(index_dir)
+        self.field = field
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rb = one_batch(batch)
+        positions = rb.column(POSITION)
+        rb = rb.drop_columns([POSITION])
+        findings, _ = self.index.audit_batch(rb, self.field, 0)
+        findings = findings.set_column(0, "row", positions)
+        return pa.Table.from_batches([join(rb, findings)])
+
+
+@contextlib.contextmanager
+def _order_kept():
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    was = ctx.execution_options.preserve_order
+    ctx.execution_options.preserve_order = True
+    try:
+        yield
+    finally:
+        ctx.execution_options.preserve_order = was
+
+
+def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, concurrency: int = 1):
+    """Audits the text column ``field`` of ``dataset`` (a
+    ``ray.data.Dataset``) against the index at ``index_dir``.
+
+    Returns the dataset with the findings' columns added (``row`` is each
+    row's 0-based position in ``dataset``; the result keeps the input's
+    order), materialized, and the :class:`Summary`. ``concurrency`` actors
+    each open the index once and audit in parallel; before them, one actor
+    numbers the rows in order (a pass that only adds a column).
+    """
+    with _order_kept():
+        numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, concurrency=1)
+        out = numbered.map_batches(
+            _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
+            batch_size=batch_size, concurrency=concurrency)
+        out = out.materialize()
+    summary = summarize(out.iter_batches(batch_format="pyarrow", batch_size=batch_size), field)
+    return out, summary
+
+
+__all__ = ["audit", "Summary", "POSITION"]

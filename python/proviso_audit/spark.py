@@ -1,0 +1,98 @@
+"""The audit as a step of a Spark pipeline: ``DataFrame.mapInArrow``, the
+index opened once per Python worker."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from . import FINDINGS, Summary, index_for, join
+
+# Spark has no unsigned integers: the findings' uint64 columns travel as
+# int64.
+_SIGNED = {pa.uint64(): pa.int64()}
+
+
+def _signed(findings: pa.RecordBatch) -> pa.RecordBatch:
+    cols = []
+    for f, col in zip(findings.schema, findings.columns):
+        if f.type in _SIGNED:
+            col = col.cast(_SIGNED[f.type])
+        elif pa.types.is_list(f.type):
+            item = pa.struct([(x.name, _SIGNED.get(x.type, x.type)) for x in f.type.value_type])
+            col = col.cast(pa.list_(pa.field("element", item)))
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, names=findings.schema.names)
+
+
+def _findings_schema(existing: list[str]):
+    from pyspark.sql.types import (ArrayType, BooleanType, DoubleType, LongType, StringType, StructField,
+                                   StructType)
+
+    types = {
+        "row": LongType(), "flagged": BooleanType(), "kind": StringType(), "longest_run": LongType(),
+        "covered": DoubleType(), "jaccard": DoubleType(), "tokens": LongType(),
+        "spans": ArrayType(StructType([StructField("start", LongType(), False),
+                                       StructField("end", LongType(), False)])),
+        "record_id": StringType(), "key_id": StringType(), "team": StringType(), "model": StringType(),
+        "references": StringType(),
+    }
+    assert list(types) == FINDINGS, "the Spark schema follows the findings' columns"
+    return [StructField(f"proviso_{n}" if n in existing else n, t, True) for n, t in types.items()]
+
+
+def audit(df, index_dir, field: str = "text"):
+    """Audits the text column ``field`` of ``df`` (a Spark DataFrame)
+    against the index at ``index_dir``.
+
+    Returns the DataFrame with the findings' columns added (``row`` is each
+    row's 0-based position in ``df``: its partitions in order, each in
+    order), cached, and the :class:`Summary`. ``df`` is read twice (once to
+    count the rows of each partition, to number rows): cache it first if
+    its source is not deterministic.
+    """
+    from pyspark import TaskContext
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    index_dir = str(index_dir)
+
+    def count(batches):
+        pid = TaskContext.get().partitionId()
+        yield pa.record_batch({"pid": [pid], "n": [sum(b.num_rows for b in batches)]})
+
+    sizes = dict(df.select(field).mapInArrow(count, "pid long, n long").collect())
+    offsets, at = {}, 0
+    for pid in sorted(sizes):
+        offsets[pid] = at
+        at += sizes[pid]
+    spark = df.sparkSession
+    shared = spark.sparkContext.broadcast(offsets)
+
+    def step(batches):
+        row = shared.value.get(TaskContext.get().partitionId(), 0)
+        idx = index_for(index_dir)
+        for b in batches:
+            findings, _ = idx.audit_batch(b, field, row)
+            row += b.num_rows
+            yield join(b, _signed(findings))
+
+    schema = StructType(df.schema.fields + _findings_schema(df.columns))
+    out = df.mapInArrow(step, schema).cache()
+    name = lambda n: f"proviso_{n}" if n in df.columns else n  # noqa: E731
+    present = F.col(field).isNotNull()
+    flagged, tokens, row = F.col(name("flagged")), F.col(name("tokens")), F.col(name("row"))
+    agg = out.agg(
+        F.sum(present.cast("long")).alias("audited"),
+        F.sum(flagged.cast("long")).alias("flagged"),
+        F.sum(F.when(present, F.octet_length(F.col(field))).otherwise(0)).alias("bytes"),
+        F.sum(tokens).alias("tokens"),
+        F.sum(F.when(flagged, tokens).otherwise(0)).alias("flagged_tokens"),
+    ).collect()[0]
+    nulls = [r[0] for r in out.where(~present).select(row).orderBy(row).collect()]
+    s = Summary(audited=agg["audited"] or 0, flagged=agg["flagged"] or 0, bytes=agg["bytes"] or 0,
+                tokens=agg["tokens"] or 0, flagged_tokens=agg["flagged_tokens"] or 0,
+                errors=[(r + 1, f'column "{field}" is null') for r in nulls])
+    return out, s
+
+
+__all__ = ["audit", "Summary"]
