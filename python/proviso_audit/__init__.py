@@ -165,7 +165,8 @@ def summarize(batches: Iterable[pa.RecordBatch | pa.Table], field: str = "text")
         if b.num_rows == 0:
             continue
         names = b.schema.names
-        # A findings column whose name the input used is `proviso_<name>`.
+        # A findings column whose name the input used is `proviso_<name>`
+        # (see join).
         col = lambda n: b.column(f"proviso_{n}" if f"proviso_{n}" in names else n)  # noqa: E731
         text = b.column(field)
         present = pc.is_valid(text)
@@ -210,10 +211,11 @@ def index_for(path) -> Index:
 
 def join(batch: pa.RecordBatch, findings: pa.RecordBatch) -> pa.RecordBatch:
     """The input batch's columns, then the findings' (a findings column
-    whose name the input already uses is prefixed ``proviso_``)."""
-    names = list(batch.schema.names)
-    cols = list(batch.columns)
-    for name, col in zip(findings.schema.names, findings.columns):
-        names.append(f"proviso_{name}" if name in batch.schema.names else name)
-        cols.append(col)
-    return pa.RecordBatch.from_arrays(cols, names=names)
+    whose name the input already uses, compared without case as Spark
+    compares names, is prefixed ``proviso_``). Each column keeps its
+    field's nullability."""
+    taken = {n.lower() for n in batch.schema.names}
+    fields = list(batch.schema)
+    for f in findings.schema:
+        fields.append(f.with_name(f"proviso_{f.name}") if f.name.lower() in taken else f)
+    return pa.RecordBatch.from_arrays(list(batch.columns) + list(findings.columns), schema=pa.schema(fields))

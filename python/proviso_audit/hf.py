@@ -27,8 +27,11 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 1000, nu
         findings = findings.set_column(0, "row", pa.array(indices, type=pa.uint64()))
         return pa.Table.from_batches([join(rb, findings)])
 
+    # Never from datasets' cache: it keys on this function, not on the
+    # index, which may have grown since.
     out = dataset.with_format("arrow").map(step, batched=True, batch_size=batch_size, with_indices=True,
-                                           num_proc=num_proc, desc="proviso audit")
+                                           num_proc=num_proc, load_from_cache_file=False,
+                                           desc="proviso audit")
     summary = summarize(out.with_format("arrow").iter(batch_size=batch_size), field)
     return out.with_format(dataset.format["type"]), summary
 

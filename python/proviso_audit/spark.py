@@ -24,6 +24,10 @@ def _signed(findings: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, names=findings.schema.names)
 
 
+#: The partition each row was audited in, until rows are numbered.
+PARTITION = "__proviso_partition"
+
+
 def _findings_schema(existing: list[str]):
     from pyspark.sql.types import (ArrayType, BooleanType, DoubleType, LongType, StringType, StructField,
                                    StructType)
@@ -31,13 +35,14 @@ def _findings_schema(existing: list[str]):
     types = {
         "row": LongType(), "flagged": BooleanType(), "kind": StringType(), "longest_run": LongType(),
         "covered": DoubleType(), "jaccard": DoubleType(), "tokens": LongType(),
-        "spans": ArrayType(StructType([StructField("start", LongType(), False),
-                                       StructField("end", LongType(), False)])),
+        "spans": ArrayType(StructType([StructField("start", LongType(), True),
+                                       StructField("end", LongType(), True)])),
         "record_id": StringType(), "key_id": StringType(), "team": StringType(), "model": StringType(),
         "references": StringType(),
     }
     assert list(types) == FINDINGS, "the Spark schema follows the findings' columns"
-    return [StructField(f"proviso_{n}" if n in existing else n, t, True) for n, t in types.items()]
+    taken = {n.lower() for n in existing}
+    return [StructField(f"proviso_{n}" if n.lower() in taken else n, t, True) for n, t in types.items()]
 
 
 def audit(df, index_dir, field: str = "text"):
@@ -45,40 +50,44 @@ def audit(df, index_dir, field: str = "text"):
     against the index at ``index_dir``.
 
     Returns the DataFrame with the findings' columns added (``row`` is each
-    row's 0-based position in ``df``: its partitions in order, each in
-    order), cached, and the :class:`Summary`. ``df`` is read twice (once to
-    count the rows of each partition, to number rows): cache it first if
-    its source is not deterministic.
+    row's 0-based position in ``df`` as this audit read it: its partitions
+    in order, each in order) and the :class:`Summary`. The audit runs once
+    and is cached (the summary and the row numbers are computed from it);
+    rows are numbered from the cached result's partitions, so a plan that
+    Spark re-partitions between runs cannot shift them.
     """
     from pyspark import TaskContext
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import LongType, StructField, StructType
 
     index_dir = str(index_dir)
+    taken = {n.lower() for n in df.columns}
+    name = lambda n: f"proviso_{n}" if n.lower() in taken else n  # noqa: E731
 
-    def count(batches):
+    def step(batches):
         pid = TaskContext.get().partitionId()
-        yield pa.record_batch({"pid": [pid], "n": [sum(b.num_rows for b in batches)]})
+        idx = index_for(index_dir)
+        row = 0  # within the partition; offsets are added below
+        for b in batches:
+            findings, _ = idx.audit_batch(b, field, row)
+            row += b.num_rows
+            joined = join(b, _signed(findings))
+            yield joined.append_column(pa.field(PARTITION, pa.int64(), False),
+                                       pa.array([pid] * b.num_rows, type=pa.int64()))
 
-    sizes = dict(df.select(field).mapInArrow(count, "pid long, n long").collect())
+    schema = StructType(df.schema.fields + _findings_schema(df.columns)
+                        + [StructField(PARTITION, LongType(), False)])
+    audited = df.mapInArrow(step, schema).cache()
+    sizes = dict(audited.groupBy(PARTITION).count().collect())
     offsets, at = {}, 0
     for pid in sorted(sizes):
         offsets[pid] = at
         at += sizes[pid]
-    spark = df.sparkSession
-    shared = spark.sparkContext.broadcast(offsets)
-
-    def step(batches):
-        row = shared.value.get(TaskContext.get().partitionId(), 0)
-        idx = index_for(index_dir)
-        for b in batches:
-            findings, _ = idx.audit_batch(b, field, row)
-            row += b.num_rows
-            yield join(b, _signed(findings))
-
-    schema = StructType(df.schema.fields + _findings_schema(df.columns))
-    out = df.mapInArrow(step, schema).cache()
-    name = lambda n: f"proviso_{n}" if n in df.columns else n  # noqa: E731
+    shift = F.create_map(*[F.lit(x) for kv in offsets.items() for x in kv]) if offsets else None
+    row = F.col(name("row"))
+    out = audited.withColumn(
+        name("row"), row + (F.element_at(shift, F.col(PARTITION)) if shift is not None else F.lit(0)))
+    out = out.drop(PARTITION)
     present = F.col(field).isNotNull()
     flagged, tokens, row = F.col(name("flagged")), F.col(name("tokens")), F.col(name("row"))
     agg = out.agg(

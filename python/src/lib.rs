@@ -5,13 +5,14 @@
 //! (`proviso_audit/__init__.py`) builds the engines' adapters on it.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::PyArrowType;
 use proviso_audit::{BatchError, Summary};
 use proviso_index::{IndexError, IndexSet};
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyKeyError, PyRuntimeError, PyTypeError, PyValueError,
+    PyFileNotFoundError, PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -27,11 +28,43 @@ struct Index {
 
 fn open_error(path: &str, e: IndexError) -> PyErr {
     match e {
-        IndexError::Io { path: p, source } if p == path => PyFileNotFoundError::new_err(format!(
-            "no index at {path} (run `proviso index add` or `proviso index rebuild`): {source}"
-        )),
+        IndexError::Io { path: p, source }
+            if p == path && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            PyFileNotFoundError::new_err(format!(
+                "no index at {path} (run `proviso index add` or `proviso index rebuild`): {source}"
+            ))
+        }
+        IndexError::Io { path: p, source } => PyOSError::new_err(format!("{p}: {source}")),
         e => PyValueError::new_err(e.to_string()),
     }
+}
+
+/// The threads of this process's audits. Rayon's global pool does not
+/// survive a `fork` (Hugging Face `datasets` forks its `num_proc` workers,
+/// as do some Spark and multiprocessing set-ups): a child that inherited a
+/// used pool would wait for threads that do not exist. So each process
+/// makes its own pool, and a process that finds one made by its parent
+/// makes another.
+fn pool() -> PyResult<Arc<rayon::ThreadPool>> {
+    static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let me = std::process::id();
+    let mut slot = POOL
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("the audit's thread pool lock is poisoned"))?;
+    if let Some((pid, p)) = slot.as_ref()
+        && *pid == me
+    {
+        return Ok(Arc::clone(p));
+    }
+    // RAYON_NUM_THREADS is read by the builder, as by the global pool.
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("starting the audit's threads: {e}")))?,
+    );
+    *slot = Some((me, Arc::clone(&p)));
+    Ok(p)
 }
 
 #[pymethods]
@@ -39,8 +72,10 @@ impl Index {
     /// Opens the index directory `path` (every `*.pvx` segment and the
     /// background), checking each segment's checksum.
     #[new]
-    fn new(path: &str) -> PyResult<Self> {
-        let (set, segments) = proviso_index::open_dir(Path::new(path), proviso_index::read_segment)
+    fn new(py: Python<'_>, path: &str) -> PyResult<Self> {
+        // Checking the segments' checksums reads them whole: without the GIL.
+        let (set, segments) = py
+            .detach(|| proviso_index::open_dir(Path::new(path), proviso_index::read_segment))
             .map_err(|e| open_error(path, e))?;
         Ok(Self {
             set,
@@ -80,11 +115,14 @@ impl Index {
         first_row: u64,
     ) -> PyResult<(PyArrowType<RecordBatch>, Bound<'py, PyDict>)> {
         let batch = batch.0;
+        let pool = pool()?;
         let (out, summary) = py
             .detach(|| {
-                let mut summary = Summary::default();
-                proviso_audit::audit_batch(&self.set, &batch, field, first_row, &mut summary)
-                    .map(|out| (out, summary))
+                pool.install(|| {
+                    let mut summary = Summary::default();
+                    proviso_audit::audit_batch(&self.set, &batch, field, first_row, &mut summary)
+                        .map(|out| (out, summary))
+                })
             })
             .map_err(|e| match e {
                 BatchError::NoColumn { .. } => PyKeyError::new_err(e.to_string()),

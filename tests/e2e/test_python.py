@@ -116,8 +116,30 @@ def test_hugging_face_datasets_map(planted):
     same_as_cli(out.with_format("arrow")[:].to_pylist(), summary, planted)
 
 
+def test_datasets_workers_forked_after_an_audit_do_not_hang(planted, tmp_path):
+    """datasets forks its num_proc workers: the audit's threads are made
+    again in each (an inherited thread pool would wait for ever)."""
+    import sys
+
+    script = tmp_path / "forked.py"
+    script.write_text(
+        "import sys, datasets, pyarrow as pa, proviso_audit\n"
+        "from proviso_audit import hf\n"
+        "idx = proviso_audit.index_for(sys.argv[1])\n"
+        "t = pa.table({'text': [open(sys.argv[2]).read()] * 40})\n"
+        "idx.audit(t)  # the parent's threads exist before the fork\n"
+        "out, s = hf.audit(datasets.Dataset(t), sys.argv[1], batch_size=5, num_proc=2)\n"
+        "print(s.audited, s.flagged)\n")
+    text = tmp_path / "t.txt"
+    text.write_text(planted["texts"][0])
+    r = subprocess.run([sys.executable, str(script), str(planted["index"]), str(text)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["40", "40"], r.stdout
+
+
 def test_ray_data_map_batches(planted):
-    ray = pytest.importorskip("ray")
+    import ray
     import ray.data
     from proviso_audit import ray as pray
 
@@ -152,9 +174,18 @@ def test_spark_map_in_arrow(planted, monkeypatch):
     try:
         jsonl = planted["train"].with_name("with_ids.jsonl")
         jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(planted["texts"])))
-        df = session.read.schema("id long, text string").json(str(jsonl))
+        from pyspark.sql import functions as F
+
+        # A column that is never null, and one whose name is a findings
+        # column's but for its case (Spark compares names without case).
+        df = (session.read.schema("id long, text string").json(str(jsonl))
+              .withColumn("Tokens", F.lit(7)))
         assert df.rdd.getNumPartitions() > 1
         out, summary = pspark.audit(df, planted["index"])
-        same_as_cli(out.toArrow().to_pylist(), summary, planted)
+        assert "proviso_tokens" in out.columns and "Tokens" in out.columns
+        assert pspark.PARTITION not in out.columns
+        rows = out.toArrow().to_pylist()
+        assert {r["Tokens"] for r in rows} == {7}
+        same_as_cli(rows, summary, planted)
     finally:
         session.stop()
