@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pyarrow as pa
 
@@ -73,8 +74,26 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
             _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
             batch_size=batch_size, concurrency=concurrency)
         out = out.materialize()
-    summary = summarize(out.iter_batches(batch_format="pyarrow", batch_size=batch_size), field)
+    # Counted where the blocks are: only each batch's counts come back.
+    counts = out.map_batches(_Counter, fn_constructor_args=(field,), batch_format="pyarrow",
+                             batch_size=batch_size, concurrency=concurrency)
+    summary = Summary()
+    for c in counts.iter_batches(batch_format="pyarrow", batch_size=None):
+        for r in c.to_pylist():
+            summary.merge(Summary(**json.loads(r["summary"])))
+    summary.errors.sort()
     return out, summary
+
+
+class _Counter:
+    """A batch's summary, as one row of JSON."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        s = summarize([batch], self.field)
+        return pa.table({"summary": [json.dumps(s.as_counts())]})
 
 
 __all__ = ["audit", "Summary", "POSITION"]

@@ -96,8 +96,9 @@ def audit(df, index_dir, field: str = "text"):
         F.sum(F.when(present, F.octet_length(F.col(field))).otherwise(0)).alias("bytes"),
         F.sum(tokens).alias("tokens"),
         F.sum(F.when(flagged, tokens).otherwise(0)).alias("flagged_tokens"),
+        F.sum((~present).cast("long")).alias("nulls"),
     ).collect()[0]
-    nulls = [r[0] for r in out.where(~present).select(row).orderBy(row).collect()]
+    nulls = [r[0] for r in out.where(~present).select(row).orderBy(row).collect()] if agg["nulls"] else []
     s = Summary(audited=agg["audited"] or 0, flagged=agg["flagged"] or 0, bytes=agg["bytes"] or 0,
                 tokens=agg["tokens"] or 0, flagged_tokens=agg["flagged_tokens"] or 0,
                 errors=[(r + 1, f'column "{field}" is null') for r in nulls])
