@@ -46,10 +46,11 @@ class _Auditor:
 
 
 @contextlib.contextmanager
-def _order_kept():
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
+def _order_kept(dataset):
+    # A dataset runs with the context it was made with (shared with the
+    # datasets made from it), not the current one: that one keeps order
+    # while this audit runs.
+    ctx = dataset.context
     was = ctx.execution_options.preserve_order
     ctx.execution_options.preserve_order = True
     try:
@@ -68,7 +69,7 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
     each open the index once and audit in parallel; before them, one actor
     numbers the rows in order (a pass that only adds a column).
     """
-    with _order_kept():
+    with _order_kept(dataset):
         numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, concurrency=1)
         out = numbered.map_batches(
             _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",

@@ -148,7 +148,14 @@ def test_ray_data_map_batches(planted):
              configure_logging=False)
     try:
         # Several blocks, as a dataset read from many files would be.
-        ds = ray.data.from_arrow([pa.Table.from_batches([b]) for b in planted["table"].to_batches(max_chunksize=13)])
+        ds = ray.data.from_arrow([pa.Table.from_batches([b]) for b in planted["table"].to_batches(max_chunksize=5)])
+        # A dataset runs with the context it was made with, not the current
+        # one: order is kept on that one while the audit runs, and given
+        # back after.
+        assert not ds.context.execution_options.preserve_order
+        with pray._order_kept(ds):
+            assert ds.context.execution_options.preserve_order
+        assert not ds.context.execution_options.preserve_order
         out, summary = pray.audit(ds, planted["index"], batch_size=8, concurrency=2)
         rows = pa.concat_tables(list(out.iter_batches(batch_format="pyarrow"))).to_pylist()
         assert all(pray.POSITION not in r for r in rows)
