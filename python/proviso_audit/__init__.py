@@ -84,9 +84,10 @@ class Summary:
     def to_dict(self) -> dict:
         """The summary as ``proviso audit --json`` writes it (without its
         per-file table)."""
+        wilson, clopper_pearson = intervals(self.flagged, self.audited)
         return {"documents": self.documents, "audited": self.audited, "bytes": self.bytes, "tokens": self.tokens,
-                "flagged": self.flagged, "rate": self.rate, "wilson": list(self.wilson),
-                "clopper_pearson": list(self.clopper_pearson), "token_weighted_rate": self.token_weighted_rate,
+                "flagged": self.flagged, "rate": self.rate, "wilson": list(wilson),
+                "clopper_pearson": list(clopper_pearson), "token_weighted_rate": self.token_weighted_rate,
                 "errors": [{"line": r, "error": m} for r, m in self.errors], "sampled": False}
 
 

@@ -81,7 +81,7 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
     summary = Summary()
     for c in counts.iter_batches(batch_format="pyarrow", batch_size=None):
         for r in c.to_pylist():
-            summary.merge(Summary(**json.loads(r["summary"])))
+            summary.add(json.loads(r["summary"]))
     summary.errors.sort()
     return out, summary
 

@@ -11,7 +11,7 @@ use arrow_array::builder::{
 };
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use proviso_index::IndexSet;
 use rayon::prelude::*;
 
@@ -69,21 +69,18 @@ pub fn findings_schema() -> SchemaRef {
         Field::new("covered", DataType::Float64, false),
         Field::new("jaccard", DataType::Float64, false),
         Field::new("tokens", DataType::UInt64, false),
-        Field::new(
-            "spans",
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(span_fields()),
-                true,
-            ))),
-            false,
-        ),
+        Field::new("spans", DataType::List(span_item()), false),
         opt("record_id", DataType::Utf8),
         opt("key_id", DataType::Utf8),
         opt("team", DataType::Utf8),
         opt("model", DataType::Utf8),
         opt("references", DataType::Utf8),
     ]))
+}
+
+/// The `spans` list's item: one matched byte range.
+fn span_item() -> FieldRef {
+    Arc::new(Field::new("item", DataType::Struct(span_fields()), true))
 }
 
 fn span_fields() -> Fields {
@@ -147,9 +144,8 @@ pub fn audit_batch(
     let mut covered = Float64Builder::with_capacity(n);
     let mut jaccard = Float64Builder::with_capacity(n);
     let mut tokens = UInt64Builder::with_capacity(n);
-    let mut spans = ListBuilder::new(StructBuilder::from_fields(span_fields(), 0)).with_field(
-        Arc::new(Field::new("item", DataType::Struct(span_fields()), true)),
-    );
+    let mut spans =
+        ListBuilder::new(StructBuilder::from_fields(span_fields(), 0)).with_field(span_item());
     let mut record_id = StringBuilder::new();
     let mut key_id = StringBuilder::new();
     let mut team = StringBuilder::new();

@@ -96,8 +96,9 @@ fn open_error(d: &std::path::Path, e: proviso_index::IndexError) -> anyhow::Erro
         }
         e @ IndexError::Empty { .. } => Exit(EXIT_USAGE, e.to_string()).into(),
         IndexError::ParamsDiffer => params_differ(),
-        e @ IndexError::Corrupt { .. } if e.to_string().contains(proviso_index::BACKGROUND) => {
-            Exit(1, e.to_string()).into()
+        // A segment or the background that cannot be read.
+        IndexError::Io { path, source } => {
+            anyhow::Error::new(source).context(format!("reading {path}"))
         }
         e => e.into(),
     }

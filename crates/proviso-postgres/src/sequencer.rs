@@ -399,7 +399,6 @@ fn run(config: &PgConfig, shared: &Shared) {
     // Elected like every deployment job; the batches run on the session
     // that holds the lock.
     let mut lead = Leadership::new(config.clone(), LOCK_SEQUENCER);
-    let mut stood_down = 0;
     while !shared.stop.load(Ordering::SeqCst) {
         if !lead.check() {
             pause(shared, config.takeover_interval);
@@ -417,6 +416,7 @@ fn run(config: &PgConfig, shared: &Shared) {
         // so that the queue goes on.
         let full = config.sequence_batch.max(1);
         let (mut batch, mut refused) = (full, 0u32);
+        let mut newer = false;
         while !shared.stop.load(Ordering::SeqCst) {
             let head = if batch == 1 && refused >= 2 {
                 Head::SetAside
@@ -447,6 +447,7 @@ fn run(config: &PgConfig, shared: &Shared) {
                         "sequencer: {why}; standing down so that an upgraded replica sequences (upgrade this one)"
                     );
                     shared.stood_down.fetch_add(1, Ordering::Relaxed);
+                    newer = true;
                     break;
                 }
                 Err(e) if c.is_closed() => {
@@ -468,8 +469,7 @@ fn run(config: &PgConfig, shared: &Shared) {
         // Ending the session releases the lock, whatever state it is in.
         lead.release();
         pause(shared, config.sequence_interval);
-        if shared.stood_down.load(Ordering::Relaxed) > stood_down {
-            stood_down = shared.stood_down.load(Ordering::Relaxed);
+        if newer {
             pause(shared, STAND_DOWN);
         }
     }
