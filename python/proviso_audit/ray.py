@@ -16,8 +16,9 @@ POSITION = "__proviso_row"
 
 
 class _Numberer:
-    """Numbers rows as they come: run as one actor over a dataset whose
-    order is kept, it gives each row its position in the input."""
+    """Numbers rows as they come: run as one actor that executes its calls
+    in the order they were submitted, over a dataset whose order is kept,
+    it gives each row its position in the input."""
 
     def __init__(self):
         self.next = 0
@@ -69,15 +70,23 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
     each open the index once and audit in parallel; before them, one actor
     numbers the rows in order (a pass that only adds a column).
     """
+    from ray.data import ActorPoolStrategy
+
     with _order_kept(dataset):
-        numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, concurrency=1)
+        # Ray Data lets an actor run its calls out of order (so that one
+        # whose block is late does not hold the others up) and restarts a
+        # dead actor, which would number from 0 again: the numbering actor
+        # does neither, and a failure fails the audit.
+        numbered = dataset.map_batches(
+            _Numberer, batch_format="pyarrow", batch_size=batch_size, compute=ActorPoolStrategy(size=1),
+            allow_out_of_order_execution=False, max_restarts=0, max_task_retries=0)
         out = numbered.map_batches(
             _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
-            batch_size=batch_size, concurrency=concurrency)
+            batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
         out = out.materialize()
     # Counted where the blocks are: only each batch's counts come back.
     counts = out.map_batches(_Counter, fn_constructor_args=(field,), batch_format="pyarrow",
-                             batch_size=batch_size, concurrency=concurrency)
+                             batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
     summary = Summary()
     for c in counts.iter_batches(batch_format="pyarrow", batch_size=None):
         for r in c.to_pylist():
