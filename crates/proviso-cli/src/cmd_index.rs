@@ -240,7 +240,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             let store = crate::ledger_store::reader(cfg)?;
             // With no other segment left, the ledger is indexed with today's
             // tokenizer; beside files' segments, with theirs.
-            let (b, last) = index_ledger_from(store.as_ref(), 1, params_for(&d))?;
+            let (b, last, _) = index_ledger_from(store.as_ref(), 1, params_for(&d), None)?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build()?, &path)?;
@@ -366,20 +366,36 @@ fn ledger_segments(dir: &std::path::Path) -> Vec<(u64, u64, PathBuf)> {
     out
 }
 
-/// Indexes the ledger's records after the last one already indexed; merges
-/// the ledger segments when there are many. Returns how many outputs were
-/// added. `store` is the ledger (`proviso serve` passes the reader its
-/// threads share).
-pub fn follow_from(cfg: &Config, store: &dyn LedgerReader) -> anyhow::Result<usize> {
+/// What one pass of the follower did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Outputs added to the index.
+    pub indexed: usize,
+    /// Whether it reached the ledger's end (else it stopped at
+    /// [`FOLLOW_PASS_BYTES`], and the next pass goes on from there).
+    pub caught_up: bool,
+}
+
+/// Indexes the ledger's records after the last one already indexed, at
+/// most [`FOLLOW_PASS_BYTES`] of text in one pass (so a follower far
+/// behind holds a bounded amount in memory and writes a segment at a
+/// time); merges the ledger segments in size tiers ([`to_merge`]).
+/// `store` is the ledger (`proviso serve` passes the reader its threads
+/// share).
+pub fn follow_from(cfg: &Config, store: &dyn LedgerReader) -> anyhow::Result<Pass> {
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
-    let (b, last) = index_ledger_from(store, done + 1, params_for(&d))?;
+    let (b, last, caught_up) =
+        index_ledger_from(store, done + 1, params_for(&d), Some(FOLLOW_PASS_BYTES))?;
     let n = b.len();
     // The data directory moved away meanwhile (an administrator's doing,
     // or a failing disk): write nothing, rather than create it again
     // beside the ledger's new place; the next pass reads the same records.
     if cfg.ledger.url.is_none() && !cfg.ledger_path().exists() {
-        return Ok(0);
+        return Ok(Pass {
+            indexed: 0,
+            caught_up: true,
+        });
     }
     if last > done {
         write_segment(
@@ -387,18 +403,53 @@ pub fn follow_from(cfg: &Config, store: &dyn LedgerReader) -> anyhow::Result<usi
             &d.join(format!("ledger-{}-{last}.pvx", done + 1)),
         )?;
     }
-    // Tiered merging: when there are more than eight ledger segments, the
-    // newest eight (consecutive ranges) become one, so each record is
-    // rewritten a logarithmic number of times, not on every pass.
-    let segs = ledger_segments(&d);
-    if segs.len() > 8 {
-        let newest = &segs[segs.len() - 8..];
-        let (first, end) = (newest[0].0, newest[newest.len() - 1].1);
-        let parts: Vec<PathBuf> = newest.iter().map(|s| s.2.clone()).collect();
+    loop {
+        let segs = ledger_segments(&d);
+        let sizes: Vec<u64> = segs
+            .iter()
+            .map(|s| std::fs::metadata(&s.2).map_or(u64::MAX, |m| m.len()))
+            .collect();
+        let Some(from) = to_merge(&sizes, cfg.index.merge_max_bytes) else {
+            break;
+        };
+        let run = &segs[from..];
+        let (first, end) = (run[0].0, run[run.len() - 1].1);
+        let parts: Vec<PathBuf> = run.iter().map(|s| s.2.clone()).collect();
         merge_segments(&parts, &d.join(format!("ledger-{first}-{end}.pvx")))?;
     }
-    Ok(n)
+    Ok(Pass {
+        indexed: n,
+        caught_up,
+    })
 }
+
+/// Segments merged into one at a time.
+const MERGE_FANOUT: usize = 8;
+
+/// A segment's size tier: ⌊log₈ bytes⌋, so each tier holds segments up to
+/// eight times larger than the one below.
+fn tier(bytes: u64) -> u32 {
+    bytes.max(1).ilog2() / 3
+}
+
+/// Which of the ledger's segments (their sizes, oldest first) to merge:
+/// the newest eight, when they are all of one size tier and together at
+/// most `max_bytes`; `None` when there is nothing to merge. Merged in
+/// tiers like this, a record is rewritten once per tier (a logarithmic
+/// number of times), and no merge reads more than `max_bytes`: the
+/// follower's memory stays bounded however long the ledger grows. Larger
+/// segments stay as they are.
+fn to_merge(sizes: &[u64], max_bytes: u64) -> Option<usize> {
+    let from = sizes.len().checked_sub(MERGE_FANOUT)?;
+    let run = &sizes[from..];
+    let t = tier(run[MERGE_FANOUT - 1]);
+    let total = run.iter().fold(0u64, |a, &b| a.saturating_add(b));
+    (run.iter().all(|&s| tier(s) == t) && total <= max_bytes).then_some(from)
+}
+
+/// Most bytes of text (outputs and the prompts beside them) one pass of
+/// the follower indexes.
+const FOLLOW_PASS_BYTES: usize = 16 * 1024 * 1024;
 
 /// Records read in one read transaction of the follower.
 const FOLLOW_CHUNK: usize = 256;
@@ -406,8 +457,10 @@ const FOLLOW_CHUNK: usize = 256;
 /// Bytes of outputs read in one read transaction of the follower.
 const FOLLOW_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 
-/// Adds every served output with a sequence number of `from` or more;
-/// returns the builder and the last sequence number seen (or `from - 1`).
+/// Adds every served output with a sequence number of `from` or more
+/// (with `limit`, until about that many bytes of text were added); returns
+/// the builder, the last sequence number seen (or `from - 1`) and whether
+/// it reached the ledger's end.
 /// The ledger is read in short transactions of at most `FOLLOW_CHUNK`
 /// records (and `FOLLOW_CHUNK_BYTES`), and indexing happens between them:
 /// a reader's snapshot keeps the write-ahead log from being truncated, so
@@ -416,9 +469,11 @@ fn index_ledger_from(
     store: &dyn LedgerReader,
     from: u64,
     params: Params,
-) -> anyhow::Result<(IndexBuilder, u64)> {
+    limit: Option<usize>,
+) -> anyhow::Result<(IndexBuilder, u64, bool)> {
     let mut b = IndexBuilder::new(params);
     let mut last = from.saturating_sub(1);
+    let mut added = 0usize;
     loop {
         let mut chunk: Vec<(String, String, proviso_index::Reference)> = Vec::new();
         let (mut seen, mut bytes) = (0usize, 0usize);
@@ -449,7 +504,11 @@ fn index_ledger_from(
             b.add_with_prompt(&output, &prompt, reference);
         }
         if seen < FOLLOW_CHUNK && bytes < FOLLOW_CHUNK_BYTES {
-            return Ok((b, last));
+            return Ok((b, last, true));
+        }
+        added += bytes;
+        if limit.is_some_and(|l| added >= l) {
+            return Ok((b, last, false));
         }
     }
 }
@@ -493,7 +552,7 @@ mod tests {
     use proviso_ledger::{LedgerStore, Record, SqliteConfig, SqliteStore};
 
     fn follow_once(cfg: &Config) -> anyhow::Result<usize> {
-        follow_from(cfg, crate::ledger_store::reader(cfg)?.as_ref())
+        follow_from(cfg, crate::ledger_store::reader(cfg)?.as_ref()).map(|p| p.indexed)
     }
 
     /// A configuration whose data directory is a fresh temporary one.
@@ -567,6 +626,110 @@ mod tests {
         let idx = load(&cfg).unwrap();
         assert_eq!(idx.len(), 12);
         assert!(idx.query(&format!("prefix {} suffix", text(3))).flagged);
+    }
+
+    /// Runs the follower's merge policy over `passes` segments of `each`
+    /// bytes: the segments left, and how often the most rewritten byte
+    /// was rewritten.
+    fn simulate_merges(passes: usize, each: u64, max: u64) -> (Vec<u64>, u32) {
+        // (size, times its oldest byte was rewritten)
+        let mut segs: Vec<(u64, u32)> = Vec::new();
+        let mut most = 0;
+        for _ in 0..passes {
+            segs.push((each, 0));
+            loop {
+                let sizes: Vec<u64> = segs.iter().map(|s| s.0).collect();
+                let Some(from) = to_merge(&sizes, max) else {
+                    break;
+                };
+                assert_eq!(segs.len() - from, MERGE_FANOUT);
+                let run = segs.split_off(from);
+                let merged = (
+                    run.iter().map(|s| s.0).sum(),
+                    run.iter().map(|s| s.1).max().unwrap() + 1,
+                );
+                most = most.max(merged.1);
+                segs.push(merged);
+            }
+        }
+        (segs.iter().map(|s| s.0).collect(), most)
+    }
+
+    #[test]
+    fn ledger_segments_merge_in_size_tiers_each_byte_a_few_times() {
+        // 4,096 passes of 4 KiB (16 MiB): merged like a counter in base
+        // eight, each byte rewritten once per tier it climbs.
+        let (left, most) = simulate_merges(4096, 4096, 64 << 20);
+        assert_eq!(most, 4, "rewritten {most} times");
+        assert_eq!(left, vec![16 << 20]);
+        // Passes of uneven size: a merged segment may share a tier with
+        // newer passes and be merged again before it climbs, but a byte is
+        // still rewritten a few times per tier, not once every few passes
+        // (the old policy: 2,000 passes would rewrite the oldest ~285 times).
+        let mut segs: Vec<u64> = Vec::new();
+        let mut rewrites = vec![0u32; 0];
+        for i in 0..2000u64 {
+            segs.push(2048 + (i * 7919) % 6000);
+            rewrites.push(0);
+            while let Some(from) = to_merge(&segs, 64 << 20) {
+                let total = segs.split_off(from).iter().sum();
+                let most = rewrites.split_off(from).into_iter().max().unwrap() + 1;
+                segs.push(total);
+                rewrites.push(most);
+            }
+        }
+        let most = rewrites.iter().max().copied().unwrap();
+        assert!(most <= 12, "rewritten {most} times");
+        // The old policy (always the newest eight) rewrote the oldest
+        // segment every seventh pass: here it is left alone.
+        let mut sizes = vec![8 << 20];
+        sizes.extend([4096; 7]);
+        assert_eq!(to_merge(&sizes, 64 << 20), None);
+        sizes.push(4096);
+        assert_eq!(to_merge(&sizes, 64 << 20), Some(1));
+    }
+
+    #[test]
+    fn no_merge_reads_more_than_its_bound() {
+        let max = 1 << 20;
+        let (left, _) = simulate_merges(2000, 8 << 10, max);
+        assert_eq!(left.iter().sum::<u64>(), 2000 * (8 << 10));
+        // 8 KiB passes merge to 64 KiB and 512 KiB; eight of those (4 MiB)
+        // exceed the bound and stay apart.
+        assert!(left.iter().all(|&s| s <= max), "{left:?}");
+        assert!(left.len() > 8);
+        assert_eq!(to_merge(&[200 << 10; 8], 1 << 20), None, "1.6 MiB > 1 MiB");
+        assert_eq!(to_merge(&[100 << 10; 8], 1 << 20), Some(0));
+        assert_eq!(to_merge(&[100 << 10; 7], 1 << 20), None, "fewer than eight");
+    }
+
+    #[test]
+    fn a_pass_stops_at_its_bound_and_the_next_goes_on() {
+        let (_tmp, cfg) = temp_config();
+        let mut store = SqliteStore::open(&cfg.ledger_path(), SqliteConfig::default()).unwrap();
+        let n = FOLLOW_CHUNK * 4;
+        let records: Vec<Record> = (0..n).map(|i| Record::test(&words("pass", i))).collect();
+        store.append(&records).unwrap();
+        let reader = crate::ledger_store::reader(&cfg).unwrap();
+        let d = dir(&cfg);
+        // A bound of one byte: each pass reads one chunk.
+        let (b, last, caught_up) =
+            index_ledger_from(reader.as_ref(), 1, params_for(&d), Some(1)).unwrap();
+        assert!(!caught_up);
+        assert_eq!((b.len(), last), (FOLLOW_CHUNK, FOLLOW_CHUNK as u64));
+        let (b, last, caught_up) =
+            index_ledger_from(reader.as_ref(), last + 1, params_for(&d), None).unwrap();
+        assert!(caught_up);
+        assert_eq!((b.len(), last), (n - FOLLOW_CHUNK, n as u64));
+        // The follower's own pass: everything, and it says it caught up.
+        let p = follow_from(&cfg, reader.as_ref()).unwrap();
+        assert_eq!(
+            p,
+            Pass {
+                indexed: n,
+                caught_up: true
+            }
+        );
     }
 
     #[test]

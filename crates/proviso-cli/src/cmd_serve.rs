@@ -236,6 +236,8 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         std::thread::Builder::new()
             .name("index-follower".into())
             .spawn(move || {
+                // Indexing can wait; a request cannot.
+                crate::background::yield_to_requests();
                 let mut turn = crate::deployment::FollowerTurn::new(pg);
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let result = if turn.mine() {
@@ -243,11 +245,21 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
                             .map_err(anyhow::Error::from)
                             .and_then(|r| crate::cmd_index::follow_from(&cfg_for_index, r.as_ref()))
                     } else {
-                        Ok(0)
+                        Ok(crate::cmd_index::Pass {
+                            indexed: 0,
+                            caught_up: true,
+                        })
                     };
                     match result {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(outputs = n, "indexed new ledger outputs"),
+                        Ok(p) => {
+                            if p.indexed > 0 {
+                                tracing::info!(outputs = p.indexed, "indexed new ledger outputs");
+                            }
+                            if !p.caught_up {
+                                // Behind: the next pass goes on at once.
+                                continue;
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "indexing the ledger failed; will retry")
                         }

@@ -71,6 +71,10 @@ pub struct IndexSection {
     /// How often the follower looks for new records, milliseconds.
     #[serde(default = "default_follow_ms")]
     pub follow_interval_ms: u64,
+    /// Most bytes of ledger segments the follower merges into one; larger
+    /// runs are left as they are (`proviso index rebuild` makes one).
+    #[serde(default = "default_merge_max_bytes")]
+    pub merge_max_bytes: u64,
 }
 
 fn default_true() -> bool {
@@ -79,6 +83,9 @@ fn default_true() -> bool {
 fn default_follow_ms() -> u64 {
     2000
 }
+fn default_merge_max_bytes() -> u64 {
+    16 * 1024 * 1024
+}
 
 impl Default for IndexSection {
     fn default() -> Self {
@@ -86,6 +93,7 @@ impl Default for IndexSection {
             dir: None,
             follow: true,
             follow_interval_ms: default_follow_ms(),
+            merge_max_bytes: default_merge_max_bytes(),
         }
     }
 }
@@ -480,7 +488,7 @@ mod tests {
                     [[quotas.prices]]\nmodel = \"m\"\ninput_per_million_usd = 1.0\noutput_per_million_usd = 2.0\n\
                     [admin]\ntoken = \"0123456789abcdef\"\n\
                     [redact]\nalways = true\nentities = [\"email\"]\nthreshold = 0.5\nhmac_key = \"k\"\n\
-                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n[index]\ndir = \"i\"\nfollow = true\nfollow_interval_ms = 100\n";
+                    mapping_key = \"00\"\n[redact.actions]\nemail = \"mask\"\n[index]\ndir = \"i\"\nfollow = true\nfollow_interval_ms = 100\nmerge_max_bytes = 1048576\n";
         let c = parse(text, "t").unwrap();
         let mut all = Vec::new();
         keys(&serde_json::to_value(&c).unwrap(), &mut all);

@@ -1,5 +1,6 @@
 //! `proviso`: the gateway, and the tools around its ledger and keys.
 
+mod background;
 mod checkpoints;
 mod cmd_audit;
 mod cmd_index;

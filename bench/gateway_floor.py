@@ -1,0 +1,264 @@
+"""Driver for bench/gateway_floor.sh: see there. The gateway against the
+floor of what a proxy with a durable, chained record can do, on a near-free
+upstream (nginx returning a fixed chat answer). Prints a Markdown table and
+appends it to bench/RESULTS.md; with --profile, also a perf profile of
+Proviso at 1 and 32 connections.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import append_results, free_port, wait_port  # noqa: E402
+
+BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Write a short note about rivers."}]})
+
+# A chat answer of about 0.9 KB, as an upstream would send it.
+ANSWER = json.dumps({
+    "id": "chatcmpl-floor0000000000000000000000",
+    "object": "chat.completion",
+    "created": 1764979200,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [{
+        "index": 0,
+        "message": {"role": "assistant", "content": (
+            "Rivers are the arteries of the land. They gather rain and snowmelt from vast basins, carve "
+            "valleys over millennia, and carry sediment that builds deltas and fertile plains. Cities grew "
+            "along their banks because rivers offered water, food, transport and power. Today they face "
+            "pollution, dams that fragment habitats, and droughts made worse by a warming climate. Restoring "
+            "floodplains, removing obsolete dams and cutting runoff from farms help rivers recover, and the "
+            "fish, birds and people who depend on them recover with them."),
+            "refusal": None},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }],
+    "usage": {"prompt_tokens": 14, "completion_tokens": 112, "total_tokens": 126},
+    "system_fingerprint": "fp_0000000000",
+}, separators=(",", ":"))
+
+WRK_LUA = r"""
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("BENCH_KEY")
+if key ~= nil and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d,"p50":%d,"p99":%d,"p999":%d,"mean":%f}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.mean))
+end
+"""
+
+
+def start(cmd, cpu, log, env=None):
+    return subprocess.Popen(["taskset", "-c", str(cpu), *cmd], stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def wrk(url, key, seconds, conns, lua):
+    env = {**os.environ, "BENCH_BODY": BODY, "BENCH_KEY": key or ""}
+    cmd = ["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    j = json.loads(out.stdout.strip().splitlines()[-1])
+    ok = j["requests"] - j["non2xx"]
+    return {"rps": ok / (j["duration_us"] / 1e6), "p50": j["p50"] / 1e3, "p99": j["p99"] / 1e3,
+            "ok": ok, "errors": j["non2xx"] + j["errors"]}
+
+
+def rss_kb(pid, field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def nginx_conf(tmp: Path, port: int) -> Path:
+    (tmp / "answer.json").write_text(ANSWER)
+    conf = tmp / "nginx.conf"
+    esc = ANSWER.replace("'", "\\'")
+    conf.write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location = /v1/chat/completions {{
+      default_type application/json;
+      return 200 '{esc}';
+    }}
+  }}
+}}
+""")
+    return conf
+
+
+def proviso_conf(tmp: Path, name: str, port: int, nport: int, follow: bool) -> Path:
+    cfg = tmp / f"{name}.toml"
+    cfg.write_text(
+        f'data_dir = "{tmp / name}"\n[server]\nlisten = "127.0.0.1:{port}"\nworker_threads = 1\n'
+        f'[log]\nlevel = "warn"\n'
+        f'[index]\nfollow = {"true" if follow else "false"}\n'
+        f'[[upstreams]]\nname = "nginx"\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:{nport}/v1"\n'
+        f'models = ["gpt-4o-mini"]\n')
+    return cfg
+
+
+def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Path, out: Path) -> dict:
+    """Samples the gateway's process (DWARF call graphs: the release build
+    keeps no frame pointers) while wrk drives it; writes `perf report`'s
+    self time by symbol to `out` and inclusive time to `out`.children.txt.
+    Returns the run's throughput and latencies (lower than unprofiled)."""
+    data = out.with_suffix(".data")
+    rec = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data),
+                            "--", "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    r = wrk(url, key, seconds, conns, lua)
+    rec.wait()
+    for name, args in ((out, ["--no-children", "--sort", "dso,symbol", "--percent-limit", "0.5"]),
+                       (out.with_suffix(".children.txt"), ["--children", "--sort", "symbol", "--percent-limit", "1"])):
+        rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "-g", "none", *args], capture_output=True, text=True)
+        name.write_text(rep.stdout)
+    data.unlink(missing_ok=True)
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--profile", help="directory to write perf reports of Proviso into")
+    ap.add_argument("--only", help="comma-separated subset of the targets")
+    ap.add_argument("--no-results", action="store_true", help="print, do not write bench/RESULTS.md")
+    a = ap.parse_args()
+    bins = Path(a.bin_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="proviso-floor-"))
+    lua = tmp / "post.lua"
+    lua.write_text(WRK_LUA)
+    logs = open(tmp / "servers.log", "w")
+    procs = {}
+    try:
+        nport = free_port()
+        procs["nginx"] = start(["nginx", "-c", str(nginx_conf(tmp, nport)), "-p", str(tmp)], 0, logs)
+        wait_port(nport)
+        upstream = f"http://127.0.0.1:{nport}"
+        targets = {"direct (nginx)": (f"{upstream}/v1/chat/completions", None, None)}
+        port = free_port()
+        procs["bare"] = start([str(bins / "proviso-bare-proxy"), "--listen", f"127.0.0.1:{port}", "--upstream", upstream], 1, logs)
+        targets["bare proxy"] = (f"http://127.0.0.1:{port}/v1/chat/completions", None, "bare")
+        port = free_port()
+        procs["bare+ledger"] = start([str(bins / "proviso-bare-proxy"), "--listen", f"127.0.0.1:{port}", "--upstream", upstream,
+                                      "--ledger", str(tmp / "bare-ledger.db")], 1, logs)
+        targets["bare proxy + chained SQLite record"] = (f"http://127.0.0.1:{port}/v1/chat/completions", None, "bare+ledger")
+        cfgs = {}
+        for name, follow in (("proviso-nofollow", False), ("proviso", True)):
+            port = free_port()
+            cfg = proviso_conf(tmp, name, port, nport, follow)
+            cfgs[name] = cfg
+            key = json.loads(subprocess.run([str(bins / "proviso"), "--config", str(cfg), "keys", "create", "--team", "bench", "--json"],
+                                            capture_output=True, text=True, check=True).stdout)["secret"]
+            procs[name] = start([str(bins / "proviso"), "--config", str(cfg), "serve"], 1, logs)
+            label = "Proviso, follower off" if not follow else "Proviso, defaults (follower on)"
+            targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", key, name)
+        for p in [nport] + [int(u.rsplit(":", 1)[1].split("/")[0]) for u, _, _ in targets.values()]:
+            wait_port(p)
+        if a.only:
+            keep = a.only.split(",")
+            targets = {k: v for k, v in targets.items() if v[2] in keep or (v[2] is None and "direct" in keep)}
+        for name, (url, key, _) in targets.items():  # warm up, check it answers
+            r = wrk(url, key, 2, 8, lua)
+            assert r["ok"] > 0 and r["errors"] == 0, f"{name} did not answer cleanly: {r}"
+
+        runs = {name: {32: [], 1: []} for name in targets}
+        for rnd in range(a.rounds):
+            for name, (url, key, _) in targets.items():
+                for conns in (32, 1):
+                    r = wrk(url, key, a.seconds, conns, lua)
+                    runs[name][conns].append(r)
+                    print(f"round {rnd + 1} {name} c={conns}: {r['rps']:.0f} req/s p50 {r['p50']:.3f} p99 {r['p99']:.3f} ms err {r['errors']}",
+                          flush=True)
+        mem = {}
+        for name, (_, _, proc) in targets.items():
+            if proc:
+                mem[name] = (rss_kb(procs[proc].pid, "VmHWM"), rss_kb(procs[proc].pid, "VmRSS"))
+        profiles = {}
+        if a.profile:
+            pdir = Path(a.profile)
+            pdir.mkdir(parents=True, exist_ok=True)
+            for name, (url, key, proc) in targets.items():
+                if proc in ("proviso", "proviso-nofollow"):
+                    for conns in (32, 1):
+                        out = pdir / f"{proc}-c{conns}.txt"
+                        r = perf_profile(procs[proc].pid, url, key, conns, a.seconds, lua, out)
+                        profiles[(proc, conns)] = (out, r)
+        verify = {n: subprocess.run([str(bins / "proviso"), "--config", str(c), "ledger", "verify"], capture_output=True, text=True)
+                  for n, c in cfgs.items()}
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM if p is not procs.get("nginx") else signal.SIGQUIT)
+        for p in procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def med(xs, k):
+        return statistics.median(x[k] for x in xs)
+
+    direct = runs.get("direct (nginx)")
+    lines = ["| path | req/s at 32 conns | p50 / p99 at 32 | p50 / p99 at 1 conn | added at 1 conn p50 / p99 | peak / end RSS | errors |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in runs.items():
+        added = "—"
+        if direct and name != "direct (nginx)":
+            added = (f"+{(med(r[1], 'p50') - med(direct[1], 'p50')) * 1e3:.0f} µs / "
+                     f"+{(med(r[1], 'p99') - med(direct[1], 'p99')) * 1e3:.0f} µs")
+        m = mem.get(name)
+        memcell = f"{m[0] / 1024:.0f} / {m[1] / 1024:.0f} MiB" if m else "—"
+        errs = sum(x["errors"] for c in (32, 1) for x in r[c])
+        lines.append(f"| {name} | {med(r[32], 'rps'):,.0f} | {med(r[32], 'p50'):.2f} / {med(r[32], 'p99'):.2f} ms | "
+                     f"{med(r[1], 'p50') * 1e3:.0f} / {med(r[1], 'p99') * 1e3:.0f} µs | {added} | {memcell} | {errs} |")
+    table = "\n".join(lines)
+    ver = "\n".join(f"- {n}: `{v.stdout.strip() or v.stderr.strip()}`" for n, v in verify.items())
+    nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    body = (
+        f"Upstream: {nginx_v} (`worker_processes 1`) returning a fixed {len(ANSWER)}-byte chat completion; load from "
+        f"{wrk_v.split(' [')[0]} (one thread, a Lua script posting a {len(BODY)}-byte chat request). Pinned: nginx and wrk on core 0; "
+        "the gateway under test on core 1 with one worker thread (Proviso `worker_threads = 1`, ledger on in SQLite, "
+        "every response released after its record commits; `proviso-bare-proxy --threads 1`). "
+        f"Median of {a.rounds} rounds of {a.seconds} s per cell; the paths alternate within each round. "
+        "The bare proxy is Proviso's own HTTP stack (axum server, reqwest client) forwarding the body and nothing else; "
+        "with the chained record it also commits each exchange through Proviso's ledger writer (SQLite WAL, group commit, "
+        "SHA-256 chain) before answering: the floor a durable, chained record allows.\n\n"
+        f"{table}\n\nLedgers after the run:\n{ver}\n")
+    if profiles:
+        body += "\nperf profiles (`perf record -F 499 --call-graph dwarf`; the profiled run's own rate beside each):\n" + "\n".join(
+            f"- `{p}` (and `.children.txt`): {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms" for p, r in profiles.values()) + "\n"
+    print(body)
+    if not a.no_results:
+        append_results("Gateway: the floor on a near-free upstream", f"bench/gateway_floor.sh {a.seconds} {a.rounds}", body)
+
+
+if __name__ == "__main__":
+    main()
