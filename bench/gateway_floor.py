@@ -213,6 +213,11 @@ def main():
                         profiles[(proc, conns)] = (out, r)
         verify = {n: subprocess.run([str(bins / "proviso"), "--config", str(c), "ledger", "verify"], capture_output=True, text=True)
                   for n, c in cfgs.items()}
+        # How far the follower got: the last record its ledger segments cover.
+        indexed = {}
+        for n in cfgs:
+            ends = [int(p.stem.rsplit("-", 1)[1]) for p in (tmp / n / "index").glob("ledger-*.pvx")]
+            indexed[n] = (max(ends) if ends else 0, len(ends))
     finally:
         for p in procs.values():
             p.send_signal(signal.SIGTERM if p is not procs.get("nginx") else signal.SIGQUIT)
@@ -239,7 +244,8 @@ def main():
         lines.append(f"| {name} | {med(r[32], 'rps'):,.0f} | {med(r[32], 'p50'):.2f} / {med(r[32], 'p99'):.2f} ms | "
                      f"{med(r[1], 'p50') * 1e3:.0f} / {med(r[1], 'p99') * 1e3:.0f} µs | {added} | {memcell} | {errs} |")
     table = "\n".join(lines)
-    ver = "\n".join(f"- {n}: `{v.stdout.strip() or v.stderr.strip()}`" for n, v in verify.items())
+    ver = "\n".join(f"- {n}: `{v.stdout.strip() or v.stderr.strip()}`; the follower had indexed through record "
+                    f"{indexed[n][0]:,} in {indexed[n][1]} ledger segments" for n, v in verify.items())
     nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     body = (

@@ -51,13 +51,16 @@ def _order_kept(dataset):
     # A dataset runs with the context it was made with (shared with the
     # datasets made from it), not the current one: that one keeps order
     # while this audit runs.
+    # A block that fails is never skipped either (`max_errored_blocks`):
+    # the rows after it would be numbered from the wrong place.
     ctx = dataset.context
-    was = ctx.execution_options.preserve_order
+    was = (ctx.execution_options.preserve_order, ctx.max_errored_blocks)
     ctx.execution_options.preserve_order = True
+    ctx.max_errored_blocks = 0
     try:
         yield
     finally:
-        ctx.execution_options.preserve_order = was
+        ctx.execution_options.preserve_order, ctx.max_errored_blocks = was
 
 
 def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, concurrency: int = 1):

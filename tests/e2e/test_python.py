@@ -153,9 +153,12 @@ def test_ray_data_map_batches(planted):
         # one: order is kept on that one while the audit runs, and given
         # back after.
         assert not ds.context.execution_options.preserve_order
+        ds.context.max_errored_blocks = 3
         with pray._order_kept(ds):
             assert ds.context.execution_options.preserve_order
+            assert ds.context.max_errored_blocks == 0
         assert not ds.context.execution_options.preserve_order
+        assert ds.context.max_errored_blocks == 3
         out, summary = pray.audit(ds, planted["index"], batch_size=8, concurrency=2)
         rows = pa.concat_tables(list(out.iter_batches(batch_format="pyarrow"))).to_pylist()
         assert all(pray.POSITION not in r for r in rows)

@@ -232,18 +232,41 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     // never on the request path, and a failure here never fails a request.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let follower = follow_settings.map(|(every, cfg_for_index)| {
-        let (stop, open, pg) = (stop.clone(), open_reader.clone(), pg.clone());
+        let stop = stop.clone();
+        // The follower reads the ledger on a connection of its own: at idle
+        // priority it could otherwise hold the shared one (the monitor's
+        // feed, the publisher) while it waits for CPU time.
+        let open: Box<
+            dyn Fn() -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> + Send,
+        > = match pg.clone() {
+            Some(pg) => {
+                let own = proviso_postgres::SharedReader::new(pg);
+                Box::new(move || Ok(Box::new(own.get()?) as Box<dyn LedgerReader + Send>))
+            }
+            None => {
+                let path = ledger_path.clone();
+                Box::new(move || {
+                    Ok(
+                        Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?)
+                            as Box<dyn LedgerReader + Send>,
+                    )
+                })
+            }
+        };
+        // Made here, so that the thread keeping the claim runs at normal
+        // priority (a thread inherits its maker's).
+        let turn = crate::deployment::FollowerTurn::new(pg.clone())?;
         std::thread::Builder::new()
             .name("index-follower".into())
             .spawn(move || {
                 // Indexing can wait; a request cannot.
                 crate::background::yield_to_requests();
-                let mut turn = crate::deployment::FollowerTurn::new(pg);
+                let go_on = || !stop.load(std::sync::atomic::Ordering::Relaxed) && turn.mine();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let result = if turn.mine() {
-                        (open.0)()
-                            .map_err(anyhow::Error::from)
-                            .and_then(|r| crate::cmd_index::follow_from(&cfg_for_index, r.as_ref()))
+                        open().map_err(anyhow::Error::from).and_then(|r| {
+                            crate::cmd_index::follow_from(&cfg_for_index, r.as_ref(), &go_on)
+                        })
                     } else {
                         Ok(crate::cmd_index::Pass {
                             indexed: 0,

@@ -175,10 +175,10 @@ fn default_statement_timeout() -> u64 {
 }
 
 fn default_wal_checkpoint_interval() -> u64 {
-    1000
+    50
 }
 fn default_wal_max_bytes() -> u64 {
-    64 * 1024 * 1024
+    4 * 1024 * 1024
 }
 
 fn default_checkpoint_every() -> u64 {

@@ -185,16 +185,65 @@ impl Feed {
 /// The index follower's claim: with a shared ledger only the replica
 /// holding it indexes (into `[index] dir`, which replicas on several
 /// machines share). Without PostgreSQL there is one replica: always.
-pub struct FollowerTurn(Option<Leadership>);
+///
+/// The claim is kept by a thread of its own at normal priority, which
+/// checks the lock's session every [`TURN_HEARTBEAT`]: the follower runs
+/// on idle CPU time (`crate::background`) and may be starved for longer
+/// than the session's `idle_session_timeout` on a busy machine, which
+/// would hand the job to another replica while this one still writes.
+pub struct FollowerTurn(Option<Heartbeat>);
+
+struct Heartbeat {
+    mine: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often the follower's claim is checked (well within the lock
+/// session's 15 s `idle_session_timeout`).
+const TURN_HEARTBEAT: Duration = Duration::from_secs(2);
 
 impl FollowerTurn {
     /// The claim for `pg` (none without it).
-    pub fn new(pg: Option<PgConfig>) -> Self {
-        Self(pg.map(|pg| Leadership::new(pg, jobs::FOLLOWER)))
+    pub fn new(pg: Option<PgConfig>) -> std::io::Result<Self> {
+        let Some(pg) = pg else {
+            return Ok(Self(None));
+        };
+        let mut lead = Leadership::new(pg, jobs::FOLLOWER);
+        let mine = Arc::new(AtomicBool::new(lead.check()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, st) = (mine.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("follower-claim".into())
+            .spawn(move || {
+                while !st.load(Ordering::Relaxed) {
+                    let until = Instant::now() + TURN_HEARTBEAT;
+                    while Instant::now() < until && !st.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    m.store(lead.check(), Ordering::SeqCst);
+                }
+            })?;
+        Ok(Self(Some(Heartbeat {
+            mine,
+            stop,
+            thread: Some(thread),
+        })))
     }
 
-    /// Whether this replica indexes now.
-    pub fn mine(&mut self) -> bool {
-        self.0.as_mut().is_none_or(Leadership::check)
+    /// Whether this replica indexes now (as of the last heartbeat).
+    pub fn mine(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|h| h.mine.load(Ordering::SeqCst))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -1,5 +1,12 @@
 //! `proviso`: the gateway, and the tools around its ledger and keys.
 
+/// mimalloc in place of the C library's allocator: the request path
+/// allocates and frees many small buffers, and glibc's malloc took about a
+/// fifth of the gateway's CPU time under load (bench/RESULTS.md, "Gateway:
+/// the floor on a near-free upstream").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod background;
 mod checkpoints;
 mod cmd_audit;

@@ -92,7 +92,7 @@ impl Default for SqliteConfig {
             checkpoint_every: 1024,
             busy_timeout: Duration::from_secs(5),
             wal_checkpoint_interval: None,
-            wal_max_bytes: 64 * 1024 * 1024,
+            wal_max_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -288,11 +288,17 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = self.conn.busy_timeout(Duration::ZERO);
-        let result = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                r.get::<_, i64>(0)
-            });
+        // RESTART: the next commit writes the log from its start again,
+        // over blocks the file already has (no allocation, so no wait on
+        // the file system's journal); the file keeps about the bound's
+        // size. A log that grew past twice the bound (a reader held it)
+        // is cut back with TRUNCATE.
+        let mode = if size > self.config.wal_max_bytes.saturating_mul(2) {
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        } else {
+            "PRAGMA wal_checkpoint(RESTART)"
+        };
+        let result = self.conn.query_row(mode, [], |r| r.get::<_, i64>(0));
         let _ = self.conn.busy_timeout(self.config.busy_timeout);
         self.last_busy = match result {
             Ok(0) => None,
