@@ -233,12 +233,11 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let follower = follow_settings.map(|(every, cfg_for_index)| {
         let stop = stop.clone();
-        // The follower reads the ledger on a connection of its own: at idle
-        // priority it could otherwise hold the shared one (the monitor's
-        // feed, the publisher) while it waits for CPU time.
-        let open: Box<
-            dyn Fn() -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> + Send,
-        > = match pg.clone() {
+        // The follower reads the ledger on a connection of its own, from a
+        // thread of normal priority (crate::background::ReadingThread): at
+        // idle priority it could otherwise hold a read transaction (or the
+        // shared PostgreSQL reader) while it waits for CPU time.
+        let open: crate::background::Open = match pg.clone() {
             Some(pg) => {
                 let own = proviso_postgres::SharedReader::new(pg);
                 Box::new(move || Ok(Box::new(own.get()?) as Box<dyn LedgerReader + Send>))
@@ -253,6 +252,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
                 })
             }
         };
+        let reader = crate::background::ReadingThread::start(open)?;
         // Made here, so that the thread keeping the claim runs at normal
         // priority (a thread inherits its maker's).
         let turn = crate::deployment::FollowerTurn::new(pg.clone())?;
@@ -264,9 +264,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
                 let go_on = || !stop.load(std::sync::atomic::Ordering::Relaxed) && turn.mine();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let result = if turn.mine() {
-                        open().map_err(anyhow::Error::from).and_then(|r| {
-                            crate::cmd_index::follow_from(&cfg_for_index, r.as_ref(), &go_on)
-                        })
+                        crate::cmd_index::follow_from(&cfg_for_index, &reader, &go_on)
                     } else {
                         Ok(crate::cmd_index::Pass {
                             indexed: 0,

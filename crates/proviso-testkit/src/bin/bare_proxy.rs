@@ -20,6 +20,10 @@ use axum::routing::post;
 use clap::Parser;
 use proviso_ledger::{LedgerHandle, Record, SqliteConfig, SqliteStore, WriterConfig};
 
+/// The allocator `proviso` uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Forwards chat completions to one upstream; optionally records each.
 #[derive(Parser)]
 #[command(name = "proviso-bare-proxy", version)]
@@ -94,7 +98,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             let store = SqliteStore::open(
                 path,
                 SqliteConfig {
-                    wal_checkpoint_interval: Some(Duration::from_millis(1000)),
+                    // `proviso serve`'s defaults.
+                    wal_checkpoint_interval: Some(Duration::from_millis(50)),
                     ..SqliteConfig::default()
                 },
             )?;
