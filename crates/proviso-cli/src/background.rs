@@ -7,7 +7,9 @@ use proviso_ledger::{ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader,
 /// Opens a reader of the ledger.
 pub type Open = Box<dyn Fn() -> Result<Box<dyn LedgerReader + Send>, LedgerError> + Send>;
 
-type Job = Box<dyn FnOnce(Result<&dyn LedgerReader, LedgerError>) + Send>;
+/// A read to run on the thread; it says whether it succeeded (after an
+/// error the ledger is opened again for the next one).
+type Job = Box<dyn FnOnce(Result<&dyn LedgerReader, LedgerError>) -> bool + Send>;
 
 /// Records of one read transaction of a [`ReadingThread`].
 const PAGE_RECORDS: usize = 256;
@@ -40,13 +42,15 @@ impl ReadingThread {
                         match open() {
                             Ok(s) => store = Some(s),
                             Err(e) => {
-                                job(Err(e));
+                                let _ = job(Err(e));
                                 continue;
                             }
                         }
                     }
-                    if let Some(s) = store.as_deref() {
-                        job(Ok(s));
+                    if let Some(s) = store.as_deref()
+                        && !job(Ok(s))
+                    {
+                        store = None;
                     }
                 }
             })?;
@@ -60,7 +64,10 @@ impl ReadingThread {
     ) -> Result<T, LedgerError> {
         let (tx, rx) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |store| {
-            let _ = tx.send(store.and_then(f));
+            let answer = store.and_then(f);
+            let ok = answer.is_ok();
+            let _ = tx.send(answer);
+            ok
         });
         let gone = || LedgerError::Unavailable("the ledger's reading thread stopped".into());
         self.jobs.send(job).map_err(|_| gone())?;

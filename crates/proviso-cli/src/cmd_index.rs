@@ -479,7 +479,7 @@ const FOLLOW_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// it reached the ledger's end.
 /// The ledger is read in short transactions of at most `FOLLOW_CHUNK`
 /// records (and `FOLLOW_CHUNK_BYTES`), and indexing happens between them:
-/// a reader's snapshot keeps the write-ahead log from being truncated, so
+/// a reader's snapshot keeps the write-ahead log from being restarted, so
 /// it is never held while the outputs are indexed.
 fn index_ledger_from(
     store: &dyn LedgerReader,
@@ -744,7 +744,7 @@ mod tests {
             index_ledger_from(reader.as_ref(), last + 1, params_for(&d), None, &|| true).unwrap();
         assert!(caught_up);
         assert_eq!((b.len(), last), (n - FOLLOW_CHUNK, n as u64));
-        // Told to stop after the first chunk, a pass writes nothing.
+        // Told to stop after its second chunk, a pass writes nothing.
         let asked = std::cell::Cell::new(0);
         let once = || {
             asked.set(asked.get() + 1);

@@ -294,6 +294,9 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
                 }
             })
     });
+    if let Some(Err(e)) = &follower {
+        tracing::error!(error = %e, "the index follower could not start; outputs are not indexed until a restart");
+    }
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
             proviso_gateway::StartError::Bind {

@@ -160,8 +160,9 @@ pub struct LedgerSection {
     /// while records keep arriving, milliseconds (0: only when idle).
     #[serde(default = "default_wal_checkpoint_interval")]
     pub wal_checkpoint_interval_ms: u64,
-    /// Bound on the write-ahead log, bytes: above it the log is checkpointed
-    /// and truncated (waiting briefly for readers and the writer).
+    /// Bound on the write-ahead log, bytes: above it the writer restarts the
+    /// log once the background checkpoint has caught up (never waiting for
+    /// readers).
     #[serde(default = "default_wal_max_bytes")]
     pub wal_max_bytes: u64,
 }

@@ -79,8 +79,9 @@ pub struct SqliteConfig {
     /// short-lived writers such as `proviso keys`).
     pub wal_checkpoint_interval: Option<Duration>,
     /// Above this size the writer, right after a commit, checkpoints with
-    /// TRUNCATE so the log shrinks (waiting for the background checkpoint,
-    /// not for readers: one holding an old snapshot defers it by one
+    /// RESTART so the log is written from its start again, once the
+    /// background checkpoint has caught up and is not running (never
+    /// waiting for readers: one holding an old snapshot defers it by one
     /// interval); also the size a restarted log is cut back to. Applies
     /// with a background checkpointer (`wal_checkpoint_interval`).
     pub wal_max_bytes: u64,
@@ -105,12 +106,24 @@ pub struct SqliteStore {
     config: SqliteConfig,
     /// Held for its `Drop`, which stops the thread.
     _checkpointer: Option<Checkpointer>,
-    /// When the writer's last attempt to truncate the log found it busy.
+    /// When the writer's last attempt to restart the log found it busy.
     last_busy: Option<std::time::Instant>,
-    /// Taken by the background checkpoint and by the writer's TRUNCATE, so
-    /// that they take turns instead of finding each other busy.
-    turn: Arc<std::sync::Mutex<()>>,
+    /// When the writer last warned that readers keep the log long.
+    last_warned: Option<std::time::Instant>,
+    /// Shared with the background checkpointer.
+    share: Arc<CheckpointShare>,
     wal_bytes: Arc<AtomicU64>,
+}
+
+/// What the writer and the background checkpointer share.
+#[derive(Default)]
+struct CheckpointShare {
+    /// Held by whichever of them checkpoints, so they do not find each
+    /// other busy.
+    turn: std::sync::Mutex<()>,
+    /// Bytes of the log the background checkpoint's last pass left
+    /// uncopied (a write transaction or a reader kept it from them).
+    uncopied: AtomicU64,
 }
 
 /// The background WAL checkpointer of a writing store: its own connection,
@@ -146,7 +159,7 @@ fn checkpoint_loop(
     every: Duration,
     stop: Arc<AtomicBool>,
     gauge: Arc<AtomicU64>,
-    turn: Arc<std::sync::Mutex<()>>,
+    share: Arc<CheckpointShare>,
 ) {
     let conn = match Connection::open(&path) {
         Ok(c) => c,
@@ -158,6 +171,10 @@ fn checkpoint_loop(
     if let Err(e) = conn.busy_timeout(config.busy_timeout) {
         tracing::warn!(error = %e, "WAL checkpointer: busy timeout not set");
     }
+    // A frame of the log is a page and its 24-byte header.
+    let frame_bytes = conn
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+        .map_or(4096 + 24, |p| u64::try_from(p).unwrap_or(4096) + 24);
     while !stop.load(Ordering::SeqCst) {
         std::thread::park_timeout(every);
         if stop.load(Ordering::SeqCst) {
@@ -165,16 +182,26 @@ fn checkpoint_loop(
         }
         // PASSIVE copies what it can without waiting for anyone; once all
         // of the log is in the database, the writer's next commit starts
-        // the log again from its beginning, so it stops growing.
-        // The writer's TRUNCATE takes turns with this checkpoint instead of
-        // finding it busy.
-        let guard = turn
+        // the log again from its beginning, so it stops growing. What it
+        // left uncopied tells the writer whether its own checkpoint (which
+        // holds commits) would find little left to copy.
+        let guard = share
+            .turn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
         drop(guard);
+        match frames {
+            Ok((log, copied)) => {
+                let left = u64::try_from(log.saturating_sub(copied)).unwrap_or(0);
+                share
+                    .uncopied
+                    .store(left.saturating_mul(frame_bytes), Ordering::SeqCst);
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
         let size = wal_size(&path);
         gauge.store(size, Ordering::Relaxed);
     }
@@ -226,7 +253,7 @@ impl SqliteStore {
         }
         let inode = std::fs::metadata(path).ok().map(|m| m.ino());
         let wal_bytes = Arc::new(AtomicU64::new(wal_size(path)));
-        let turn = Arc::new(std::sync::Mutex::new(()));
+        let share = Arc::new(CheckpointShare::default());
         let checkpointer = match config.wal_checkpoint_interval {
             None => None,
             Some(every) => {
@@ -236,7 +263,7 @@ impl SqliteStore {
                     config.clone(),
                     stop.clone(),
                     wal_bytes.clone(),
-                    turn.clone(),
+                    share.clone(),
                 );
                 let thread = std::thread::Builder::new()
                     .name("ledger-wal-checkpoint".into())
@@ -259,16 +286,21 @@ impl SqliteStore {
             config,
             _checkpointer: checkpointer,
             last_busy: None,
-            turn,
+            last_warned: None,
+            share,
             wal_bytes,
         })
     }
 
-    /// Past `wal_max_bytes`, checkpoints and truncates the log on the
+    /// Past `wal_max_bytes`, checkpoints and restarts the log on the
     /// writer's own connection, after the batch is committed: when records
     /// arrive faster than the background PASSIVE checkpoint can finish, it
-    /// never completes and the log would grow without end. A failure is
-    /// logged: the records are already committed.
+    /// never completes and the log would grow without end. It runs only
+    /// when the background checkpoint's last pass left at most half the
+    /// bound uncopied (so this one, which holds the next commits, copies
+    /// little) and is not running now; after a reader kept the log long,
+    /// the background catches up first, without holding commits. A failure
+    /// is logged: the records are already committed.
     fn bound_wal(&mut self) {
         let Some(every) = self.config.wal_checkpoint_interval else {
             return;
@@ -278,15 +310,17 @@ impl SqliteStore {
         {
             return;
         }
-        // An attempt that waits for the background checkpoint to finish
-        // (its turn), not for readers: one holding an old snapshot makes it
-        // report busy at once (after copying what it can), the commits
-        // after it are not held up, and it is tried again only one interval
-        // later.
-        let turn = self.turn.clone();
-        let _guard = turn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.share.uncopied.load(Ordering::SeqCst) > self.config.wal_max_bytes / 2 {
+            self.warn_if_long(size);
+            return;
+        }
+        let share = self.share.clone();
+        let Ok(_guard) = share.turn.try_lock() else {
+            return;
+        };
+        // Not waiting for readers: one holding an old snapshot makes it
+        // report busy at once, the commits after it are not held up, and
+        // it is tried again one interval later.
         let _ = self.conn.busy_timeout(Duration::ZERO);
         // RESTART: the next commit writes the log from its start again,
         // over blocks the file already has (no allocation, so no wait on
@@ -302,21 +336,31 @@ impl SqliteStore {
         };
         match result {
             Ok(0) => {}
-            // A reader's transaction (the index follower's page, an
-            // export) delays a restart by one interval: a warning only when
-            // the log has grown well past its bound.
-            Ok(_) if size > self.config.wal_max_bytes.saturating_mul(2) => tracing::warn!(
-                bytes = size,
-                "the ledger's WAL is over twice its bound and readers keep it from being restarted"
-            ),
-            Ok(_) => tracing::debug!(
-                bytes = size,
-                "the ledger's WAL is over its bound and a reader keeps it from being restarted"
-            ),
+            Ok(_) => self.warn_if_long(size),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
         self.wal_bytes
             .store(wal_size(&self.path), Ordering::Relaxed);
+    }
+
+    /// A reader's transaction (the index follower's page, an export)
+    /// delays a restart of the log: a warning, at most every ten seconds,
+    /// only once the log has grown past twice its bound.
+    fn warn_if_long(&mut self, size: u64) {
+        let bound = self.config.wal_max_bytes;
+        if size <= bound.saturating_mul(2)
+            || self
+                .last_warned
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            tracing::debug!(bytes = size, "the ledger's WAL is over its bound");
+            return;
+        }
+        self.last_warned = Some(std::time::Instant::now());
+        tracing::warn!(
+            bytes = size,
+            "the ledger's WAL is over twice its bound and readers keep it from being restarted"
+        );
     }
 
     /// The size of the write-ahead log as last measured (bytes), shared
