@@ -465,7 +465,7 @@ fn to_merge(sizes: &[u64], max_bytes: u64) -> Option<usize> {
 
 /// Most bytes of text (outputs and the prompts beside them) one pass of
 /// the follower indexes.
-const FOLLOW_PASS_BYTES: usize = 16 * 1024 * 1024;
+const FOLLOW_PASS_BYTES: usize = 4 * 1024 * 1024;
 
 /// Records read in one read transaction of the follower.
 const FOLLOW_CHUNK: usize = 256;
