@@ -377,6 +377,14 @@ pub struct Pass {
     pub caught_up: bool,
 }
 
+impl Pass {
+    /// A pass that added nothing and has nothing more to do now.
+    pub const NOTHING: Pass = Pass {
+        indexed: 0,
+        caught_up: true,
+    };
+}
+
 /// Indexes the ledger's records after the last one already indexed, at
 /// most [`FOLLOW_PASS_BYTES`] of text in one pass (so a follower far
 /// behind holds a bounded amount in memory and writes a segment at a
@@ -390,10 +398,6 @@ pub fn follow_from(
     store: &dyn LedgerReader,
     go_on: &dyn Fn() -> bool,
 ) -> anyhow::Result<Pass> {
-    let stopped = Pass {
-        indexed: 0,
-        caught_up: true,
-    };
     let d = dir(cfg);
     let done = ledger_segments(&d).iter().map(|s| s.1).max().unwrap_or(0);
     let (b, last, caught_up) = index_ledger_from(
@@ -404,14 +408,14 @@ pub fn follow_from(
         go_on,
     )?;
     if !go_on() {
-        return Ok(stopped);
+        return Ok(Pass::NOTHING);
     }
     let n = b.len();
     // The data directory moved away meanwhile (an administrator's doing,
     // or a failing disk): write nothing, rather than create it again
     // beside the ledger's new place; the next pass reads the same records.
     if cfg.ledger.url.is_none() && !cfg.ledger_path().exists() {
-        return Ok(stopped);
+        return Ok(Pass::NOTHING);
     }
     if last > done {
         write_segment(

@@ -102,21 +102,13 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             None,
         ),
     };
-    // Readers of the ledger in this process (the follower, the monitor's
-    // feed, the publisher, /admin/usage): with PostgreSQL they share one
-    // connection, made when first needed and again after it is lost.
-    let open_reader = {
-        let path = ledger_path.clone();
-        let shared = pg.clone().map(proviso_postgres::SharedReader::new);
-        LedgerOpener(std::sync::Arc::new(
-            move || -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> {
-                Ok(match &shared {
-                    Some(s) => Box::new(s.get()?),
-                    None => Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?),
-                })
-            },
-        ))
-    };
+    // Readers of the ledger in this process (the monitor's feed, the
+    // publisher, /admin/usage): with PostgreSQL they share one connection,
+    // made when first needed and again after it is lost.
+    let open_reader = LedgerOpener(std::sync::Arc::new(reader_opener(
+        ledger_path.clone(),
+        pg.clone(),
+    )));
     // With a shared ledger, the replica that runs the sequencer publishes.
     let publishes: Box<dyn Fn() -> bool + Send> = match &sequencer {
         Some(s) => Box::new(s.leader_probe()),
@@ -237,22 +229,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         // thread of normal priority (crate::background::ReadingThread): at
         // idle priority it could otherwise hold a read transaction (or the
         // shared PostgreSQL reader) while it waits for CPU time.
-        let open: crate::background::Open = match pg.clone() {
-            Some(pg) => {
-                let own = proviso_postgres::SharedReader::new(pg);
-                Box::new(move || Ok(Box::new(own.get()?) as Box<dyn LedgerReader + Send>))
-            }
-            None => {
-                let path = ledger_path.clone();
-                Box::new(move || {
-                    Ok(
-                        Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?)
-                            as Box<dyn LedgerReader + Send>,
-                    )
-                })
-            }
-        };
-        let reader = crate::background::ReadingThread::start(open)?;
+        let reader = crate::background::ReadingThread::start(Box::new(reader_opener(
+            ledger_path.clone(),
+            pg.clone(),
+        )))?;
         // Made here, so that the thread keeping the claim runs at normal
         // priority (a thread inherits its maker's).
         let turn = crate::deployment::FollowerTurn::new(pg.clone())?;
@@ -266,10 +246,7 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
                     let result = if turn.mine() {
                         crate::cmd_index::follow_from(&cfg_for_index, &reader, &go_on)
                     } else {
-                        Ok(crate::cmd_index::Pass {
-                            indexed: 0,
-                            caught_up: true,
-                        })
+                        Ok(crate::cmd_index::Pass::NOTHING)
                     };
                     match result {
                         Ok(p) => {
@@ -354,5 +331,22 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// Opens a reader of the ledger: the SQLite file at `path`, or with `pg`
+/// a PostgreSQL connection the opener's callers share (made when first
+/// needed and again after it is lost).
+fn reader_opener(
+    path: std::path::PathBuf,
+    pg: Option<proviso_postgres::PgConfig>,
+) -> impl Fn() -> Result<Box<dyn LedgerReader + Send>, proviso_ledger::LedgerError> + Send + Sync + 'static
+{
+    let shared = pg.map(proviso_postgres::SharedReader::new);
+    move || {
+        Ok(match &shared {
+            Some(s) => Box::new(s.get()?),
+            None => Box::new(SqliteStore::open_existing(&path, SqliteConfig::default())?),
+        })
     }
 }
