@@ -241,7 +241,13 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             .spawn(move || {
                 // Indexing can wait; a request cannot.
                 crate::background::yield_to_requests();
-                let go_on = || !stop.load(std::sync::atomic::Ordering::Relaxed) && turn.mine();
+                // Asked after every record: the core is offered to whatever
+                // else is ready (a thread of idle priority, once picked, is
+                // otherwise left to run out its time slice).
+                let go_on = || {
+                    std::thread::yield_now();
+                    !stop.load(std::sync::atomic::Ordering::Relaxed) && turn.mine()
+                };
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let result = if turn.mine() {
                         crate::cmd_index::follow_from(&cfg_for_index, &reader, &go_on)

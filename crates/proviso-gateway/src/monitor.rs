@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -25,7 +25,16 @@ use crate::quota::QuotaService;
 /// The monitor's shared side: the queue, counters, the report, and what
 /// the ladder put in force (notices, throttles).
 pub struct MonitorHandle {
-    tx: SyncSender<Record>,
+    /// An unbounded channel, bounded by the counts below: the sender of a
+    /// bounded one (`sync_channel`) that finds it full can spin, yielding,
+    /// until the receiver finishes taking the slot it is on, and the
+    /// receiver here is a thread of idle priority that a busy core may not
+    /// run again for hundreds of milliseconds, while the ledger's writer,
+    /// the sender, holds every request's commit. Sending on this one never
+    /// waits for the receiver.
+    tx: Sender<Record>,
+    /// Observations in the queue (at most `[monitor] queue`).
+    waiting: std::sync::atomic::AtomicUsize,
     state: Arc<Mutex<Monitor>>,
     notices: RwLock<HashMap<String, String>>,
     /// Observations dropped because the queue was full.
@@ -55,7 +64,7 @@ impl MonitorHandle {
         embeddings: Option<crate::upstream::Deployment>,
     ) -> Result<Arc<Self>, proviso_monitor::ConfigError> {
         let monitor = Monitor::new(cfg.clone())?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(cfg.queue);
+        let (tx, rx) = std::sync::mpsc::channel();
         Ok(Arc::new(Self {
             tx,
             state: Arc::new(Mutex::new(monitor)),
@@ -63,6 +72,7 @@ impl MonitorHandle {
             dropped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             queued_bytes: std::sync::atomic::AtomicUsize::new(0),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             processed: Arc::new(AtomicU64::new(0)),
             webhook_failures: Arc::new(AtomicU64::new(0)),
             steps: AtomicU64::new(0),
@@ -136,20 +146,16 @@ impl MonitorHandle {
     pub fn observe(&self, rec: Record) {
         let size = queued_size(&rec);
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
-        if before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES) {
+        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
+            || ahead >= self.cfg.queue.max(1);
+        if full || self.tx.send(rec).is_err() {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        match self.tx.try_send(rec) {
-            Ok(()) => {
-                self.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Starts again from nothing (a replica that has just become the
@@ -275,6 +281,7 @@ impl MonitorHandle {
                             Ok(rec) => {
                                 me.queued_bytes
                                     .fetch_sub(queued_size(&rec), Ordering::Relaxed);
+                                me.waiting.fetch_sub(1, Ordering::Relaxed);
                                 batch.push(rec);
                             }
                             Err(std::sync::mpsc::TryRecvError::Empty) => break,

@@ -231,6 +231,24 @@ fn the_queue_is_bounded_in_bytes() {
 }
 
 #[test]
+fn the_queue_is_bounded_in_records() {
+    let cfg = MonitorConfig {
+        queue: 5,
+        ..MonitorConfig::default()
+    };
+    let m = MonitorHandle::new(cfg, None).unwrap();
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    // The thread is not started: nobody takes from the queue, and every
+    // observation past the fifth is dropped at once.
+    for _ in 0..1000 {
+        m.observe(slim(rec.clone()));
+    }
+    assert_eq!(m.queued.load(Ordering::Relaxed), 5);
+    assert_eq!(m.dropped.load(Ordering::Relaxed), 995);
+}
+
+#[test]
 fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
     let mut r = Record::test(&"harvested answer text ".repeat(40));
     r.key_id = Some(KeyId("key_a".into()));

@@ -16,6 +16,10 @@ pub fn write_segment(index: &Index, path: &Path) -> Result<(), IndexError> {
     write_atomically(path, index.bytes())
 }
 
+/// Bytes of one `write` system call of [`write_atomically`]: copying this
+/// much into the page cache takes tens of microseconds.
+const WRITE_PIECE: usize = 128 * 1024;
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it (its
 /// directory made if need be), synced, then renamed into place, so a
 /// reader sees the old file or the new, never half of one.
@@ -31,7 +35,16 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IndexErr
     // Named for this process: two writers of one path never share it.
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
+    // In pieces, offering the core after each: on a kernel that does not
+    // preempt system calls (Linux's default `preempt=none`), one write of
+    // megabytes holds the core for its whole time slice, milliseconds,
+    // even from a thread of idle priority once the scheduler has picked
+    // it; a request ready on that core waits. `serve`'s index follower
+    // writes its segments through here.
+    for piece in bytes.chunks(WRITE_PIECE) {
+        f.write_all(piece).map_err(io)?;
+        std::thread::yield_now();
+    }
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)
