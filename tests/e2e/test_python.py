@@ -199,3 +199,37 @@ def test_spark_map_in_arrow(planted, monkeypatch):
         same_as_cli(rows, summary, planted)
     finally:
         session.stop()
+
+
+def test_rows_are_attributed_to_the_ledger_records_that_produced_them(gw):
+    """With an index the gateway built from its ledger, each finding names
+    the record (the exchange) that produced the copied output, the same
+    record the CLI names, through the package and the datasets adapter."""
+    import datasets
+    import openai
+    from proviso_audit import hf
+
+    c = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("growth"), max_retries=0)
+    answers = [c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": q}])
+               .choices[0].message.content
+               for q in ["Tell me about rivers.", "Explain photosynthesis.", "Plan a trip.", "Describe tides."]]
+    ids = [r["id"] for r in gw.records()]
+    assert len(ids) == 4
+    r = gw.cli("index", "rebuild")
+    assert "indexed 4 outputs from the ledger" in r.stderr
+    texts = ["Some preface. " + answers[1], "unrelated human text about cooking pasta at home",
+             answers[3] + " And a closing line.", "another human line, about a walk by the sea"]
+    train = gw.tmp / "train.jsonl"
+    train.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = gw.tmp / "audit.jsonl"
+    gw.cli("audit", str(train), "--json", str(out))
+    cli = {f["line"] - 1: f for f in (json.loads(l) for l in out.read_text().splitlines()[:-1])}
+    assert sorted(cli) == [0, 2]
+    expected = {row: f["references"][0]["attribution"]["record_id"] for row, f in cli.items()}
+    assert expected == {0: ids[1], 2: ids[3]}, "the CLI names the exchanges that produced the copies"
+    table = pa.table({"text": texts})
+    got, _ = proviso_audit.Index(gw.data / "index").audit(table)
+    hf_out, _ = hf.audit(datasets.Dataset(table), gw.data / "index")
+    for rows in (got.to_pylist(), hf_out.with_format("arrow")[:].to_pylist()):
+        assert {r["row"]: r["record_id"] for r in rows if r["flagged"]} == expected
+        assert all(r["record_id"] is None for r in rows if not r["flagged"])
