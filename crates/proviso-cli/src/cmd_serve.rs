@@ -241,8 +241,9 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             .spawn(move || {
                 // Indexing can wait; a request cannot.
                 crate::background::yield_to_requests();
-                // Asked after every record: the core is offered to whatever
-                // else is ready (a thread of idle priority, once picked, is
+                // Asked after each chunk of records read (and before each
+                // write and merge): the core is offered to whatever else is
+                // ready (a thread of idle priority, once picked, is
                 // otherwise left to run out its time slice).
                 let go_on = || {
                     std::thread::yield_now();

@@ -25,13 +25,15 @@ use crate::quota::QuotaService;
 /// The monitor's shared side: the queue, counters, the report, and what
 /// the ladder put in force (notices, throttles).
 pub struct MonitorHandle {
-    /// An unbounded channel, bounded by the counts below: the sender of a
-    /// bounded one (`sync_channel`) that finds it full can spin, yielding,
-    /// until the receiver finishes taking the slot it is on, and the
-    /// receiver here is a thread of idle priority that a busy core may not
-    /// run again for hundreds of milliseconds, while the ledger's writer,
-    /// the sender, holds every request's commit. Sending on this one never
-    /// waits for the receiver.
+    /// An unbounded channel, bounded by the counts below. On std's bounded
+    /// channel (`sync_channel`), a send that finds it full but for the
+    /// slot the receiver is in the middle of taking busy-spins until the
+    /// receiver finishes; the receiver here is a thread of idle priority
+    /// that a busy core may not run again for hundreds of milliseconds,
+    /// while the sender, the ledger's writer, holds every request's
+    /// commit. A send on the unbounded channel waits only for other
+    /// senders, and takes no lock as long as no receiver is blocked in
+    /// `recv`: the monitor thread polls with `try_recv`, and must.
     tx: Sender<Record>,
     /// Observations in the queue (at most `[monitor] queue`).
     waiting: std::sync::atomic::AtomicUsize,
@@ -272,7 +274,9 @@ impl MonitorHandle {
                     .ok();
                 // Polls rather than blocks: a receiver asleep in `recv` would
                 // make every sender pay for a wake-up (a system call) on
-                // the request path. Idle, it looks every 2 ms.
+                // the request path, and take the channel's lock, which this
+                // thread of idle priority could hold while it waits for the
+                // core (see `tx`). Idle, it looks every 2 ms.
                 let mut open = true;
                 while open {
                     let mut batch = Vec::new();

@@ -249,6 +249,45 @@ fn the_queue_is_bounded_in_records() {
 }
 
 #[test]
+fn what_the_monitor_thread_takes_frees_its_place_in_the_queue() {
+    let w = world();
+    let m = MonitorHandle::new(
+        MonitorConfig {
+            queue: 5,
+            ..MonitorConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    m.start(
+        w.ledger.clone(),
+        w.keys.clone(),
+        w.quotas.clone(),
+        w.rt.handle().clone(),
+    );
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let drained = |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while m.processed.load(Ordering::Relaxed) < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        m.processed.load(Ordering::Relaxed)
+    };
+    // Three rounds of a full queue: each is taken, and its places (count
+    // and bytes) are free again for the next.
+    for round in 1..=3u64 {
+        for _ in 0..5 {
+            m.observe(slim(rec.clone()));
+        }
+        assert_eq!(drained(5 * round), 5 * round);
+    }
+    assert_eq!(m.queued.load(Ordering::Relaxed), 15);
+    assert_eq!(m.dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(m.queued_bytes.load(Ordering::Relaxed), 0);
+}
+
+#[test]
 fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
     let mut r = Record::test(&"harvested answer text ".repeat(40));
     r.key_id = Some(KeyId("key_a".into()));

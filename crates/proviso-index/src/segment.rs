@@ -35,12 +35,12 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IndexErr
     // Named for this process: two writers of one path never share it.
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    // In pieces, offering the core after each: on a kernel that does not
-    // preempt system calls (Linux's default `preempt=none`), one write of
-    // megabytes holds the core for its whole time slice, milliseconds,
-    // even from a thread of idle priority once the scheduler has picked
-    // it; a request ready on that core waits. `serve`'s index follower
-    // writes its segments through here.
+    // In pieces, offering the core after each: on a kernel without forced
+    // preemption (`preempt=none`), one write of megabytes holds the core
+    // for its whole time slice, milliseconds, even from a thread of idle
+    // priority once the scheduler has picked it; a request ready on that
+    // core waits. `serve`'s index follower writes its segments through
+    // here (so do the `index` commands, where nothing else is waiting).
     for piece in bytes.chunks(WRITE_PIECE) {
         f.write_all(piece).map_err(io)?;
         std::thread::yield_now();

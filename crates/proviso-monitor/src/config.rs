@@ -246,9 +246,8 @@ pub struct MonitorConfig {
     /// Observations queued between the request path and the monitor; when
     /// full, observations are dropped and counted, never waited for.
     pub queue: usize,
-    /// Bytes of requests the queue may hold (a prompt over 64 KiB is queued
-    /// truncated to its first 64 KiB); past it, observations are dropped
-    /// and counted like a full queue.
+    /// Bytes of requests the queue may hold (requests are queued whole);
+    /// past it, observations are dropped and counted like a full queue.
     pub queue_bytes: usize,
     /// Re-score a key after this many new requests.
     pub evaluate_every: u32,
