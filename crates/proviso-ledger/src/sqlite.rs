@@ -391,12 +391,11 @@ impl SqliteStore {
     }
 
     fn load_state(conn: &Connection) -> Result<TreeState, LedgerError> {
+        // Cached statements: the writer runs this and the update below once
+        // a batch, and with one request at a time a batch is one record.
         let row: Option<(i64, Vec<u8>, Vec<u8>)> = conn
-            .query_row(
-                "SELECT size, last_hash, frontier FROM tree_state WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .prepare_cached("SELECT size, last_hash, frontier FROM tree_state WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let Some((size, last, frontier)) = row else {
             return Ok(TreeState::default());
@@ -501,12 +500,12 @@ impl LedgerStore for SqliteStore {
         }
         let st = seqr.state();
         let frontier: Vec<u8> = st.frontier.nodes().concat();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO tree_state (id, size, last_hash, frontier) VALUES (1, ?1, ?2, ?3) \
              ON CONFLICT(id) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash, \
              frontier = excluded.frontier",
-            params![i64_of(st.size()), &st.last_hash[..], frontier],
-        )?;
+        )?
+        .execute(params![i64_of(st.size()), &st.last_hash[..], frontier])?;
         tx.commit()?;
         self.bound_wal();
         Ok(out)
