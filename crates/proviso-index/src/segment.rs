@@ -216,6 +216,26 @@ pub(crate) mod tests {
     use super::*;
     use crate::IndexBuilder;
 
+    #[test]
+    fn a_file_of_many_pieces_is_written_whole_and_replaces_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("big.bin");
+        // Two and a half pieces, no byte the same as its neighbour's place.
+        let bytes: Vec<u8> = (0..WRITE_PIECE * 5 / 2).map(|i| (i % 251) as u8).collect();
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, &bytes).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("big.bin")],
+            "no temporary file left"
+        );
+    }
+
     /// Makes the footer's checksum agree with changed bytes, as a hostile
     /// file could: what is left to catch the change is the other checks.
     fn reseal(bytes: &mut [u8]) {
