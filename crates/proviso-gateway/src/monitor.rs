@@ -152,12 +152,18 @@ impl MonitorHandle {
         let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
             || ahead >= self.cfg.queue.max(1);
         if full || self.tx.send(rec).is_err() {
-            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.unqueued(size);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives back the place (one record, `size` bytes) an observation took
+    /// in the queue: it was dropped, or the monitor thread has taken it.
+    fn unqueued(&self, size: usize) {
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Starts again from nothing (a replica that has just become the
@@ -283,9 +289,7 @@ impl MonitorHandle {
                     while batch.len() < 64 {
                         match rx.try_recv() {
                             Ok(rec) => {
-                                me.queued_bytes
-                                    .fetch_sub(queued_size(&rec), Ordering::Relaxed);
-                                me.waiting.fetch_sub(1, Ordering::Relaxed);
+                                me.unqueued(queued_size(&rec));
                                 batch.push(rec);
                             }
                             Err(std::sync::mpsc::TryRecvError::Empty) => break,
