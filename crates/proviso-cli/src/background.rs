@@ -2,7 +2,9 @@
 
 use std::sync::mpsc;
 
-use proviso_ledger::{ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, TreeState};
+use proviso_ledger::{
+    ChainedRecord, Checkpoint, Hash, LedgerError, LedgerReader, RestartGate, TreeState,
+};
 
 /// Opens a reader of the ledger.
 pub type Open = Box<dyn Fn() -> Result<Box<dyn LedgerReader + Send>, LedgerError> + Send>;
@@ -22,22 +24,27 @@ const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// reader's open transaction keeps the writer from restarting the
 /// write-ahead log; held by a thread that then waits for CPU time behind
 /// the requests, it would let the log grow and make the writer's next
-/// checkpoint long (a pause of every commit). The reading thread opens
-/// the ledger when first asked and again after an error, and ends when
-/// the reader is dropped.
+/// checkpoint long (a pause of every commit). With the SQLite writer's
+/// [`RestartGate`], no transaction starts while the writer waits to
+/// restart the log: read back to back, the pages would otherwise leave it
+/// hardly a moment. The reading thread opens the ledger when first asked
+/// and again after an error, and ends when the reader is dropped.
 pub struct ReadingThread {
     jobs: mpsc::Sender<Job>,
 }
 
 impl ReadingThread {
     /// Starts the thread (with the priority of the thread calling this).
-    pub fn start(open: Open) -> std::io::Result<Self> {
+    pub fn start(open: Open, gate: Option<RestartGate>) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("ledger-reader".into())
             .spawn(move || {
                 let mut store: Option<Box<dyn LedgerReader + Send>> = None;
                 for job in rx {
+                    if let Some(g) = &gate {
+                        g.wait();
+                    }
                     if store.is_none() {
                         match open() {
                             Ok(s) => store = Some(s),
@@ -170,7 +177,7 @@ mod tests {
         let n = PAGE_RECORDS * 2 + 3;
         let records: Vec<Record> = (0..n).map(|i| Record::test(&format!("out {i}"))).collect();
         store.append(&records).unwrap();
-        let reader = ReadingThread::start(opener(path.clone())).unwrap();
+        let reader = ReadingThread::start(opener(path.clone()), None).unwrap();
         let (seqs, policy) = std::thread::spawn(move || {
             super::yield_to_requests();
             let mut seqs = Vec::new();
@@ -205,7 +212,7 @@ mod tests {
     #[test]
     fn a_ledger_that_cannot_be_opened_is_an_error_not_a_hang() {
         let tmp = tempfile::tempdir().unwrap();
-        let reader = ReadingThread::start(opener(tmp.path().join("missing.db"))).unwrap();
+        let reader = ReadingThread::start(opener(tmp.path().join("missing.db")), None).unwrap();
         let err = reader.scan(1, &mut |_| true).unwrap_err();
         assert!(err.to_string().contains("no ledger at"), "{err}");
     }

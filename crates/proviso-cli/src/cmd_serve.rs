@@ -77,30 +77,32 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
     // With PostgreSQL, records are queued by this replica's writer and
     // chained by the deployment's one sequencer: every replica runs a
     // sequencer thread, and the one holding the lock works.
-    let (store, mut sequencer): (Box<dyn LedgerStore>, _) = match &pg {
+    // With SQLite, the gate the index follower's reads take, so that they
+    // leave the writer room to restart the write-ahead log.
+    let (store, mut sequencer, restart_gate): (Box<dyn LedgerStore>, _, _) = match &pg {
         Some(pg) => (
             Box::new(
                 PgStore::open(pg.clone())
                     .with_context(|| format!("opening the ledger {ledger_name}"))?,
             ),
             Some(SequencerHandle::spawn(pg.clone()).context("starting the ledger's sequencer")?),
-        ),
-        None => (
-            Box::new(
-                SqliteStore::open(
-                    &ledger_path,
-                    SqliteConfig {
-                        checkpoint_every: cfg.ledger.checkpoint_every,
-                        wal_checkpoint_interval: (cfg.ledger.wal_checkpoint_interval_ms > 0)
-                            .then(|| Duration::from_millis(cfg.ledger.wal_checkpoint_interval_ms)),
-                        wal_max_bytes: cfg.ledger.wal_max_bytes.max(1024 * 1024),
-                        ..SqliteConfig::default()
-                    },
-                )
-                .with_context(|| format!("opening the ledger {ledger_name}"))?,
-            ),
             None,
         ),
+        None => {
+            let store = SqliteStore::open(
+                &ledger_path,
+                SqliteConfig {
+                    checkpoint_every: cfg.ledger.checkpoint_every,
+                    wal_checkpoint_interval: (cfg.ledger.wal_checkpoint_interval_ms > 0)
+                        .then(|| Duration::from_millis(cfg.ledger.wal_checkpoint_interval_ms)),
+                    wal_max_bytes: cfg.ledger.wal_max_bytes.max(1024 * 1024),
+                    ..SqliteConfig::default()
+                },
+            )
+            .with_context(|| format!("opening the ledger {ledger_name}"))?;
+            let gate = store.restart_gate();
+            (Box::new(store), None, Some(gate))
+        }
     };
     // Readers of the ledger in this process (the monitor's feed, the
     // publisher, /admin/usage): with PostgreSQL they share one connection,
@@ -229,10 +231,10 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
         // thread of normal priority (crate::background::ReadingThread): at
         // idle priority it could otherwise hold a read transaction (or the
         // shared PostgreSQL reader) while it waits for CPU time.
-        let reader = crate::background::ReadingThread::start(Box::new(reader_opener(
-            ledger_path.clone(),
-            pg.clone(),
-        )))?;
+        let reader = crate::background::ReadingThread::start(
+            Box::new(reader_opener(ledger_path.clone(), pg.clone())),
+            restart_gate.clone(),
+        )?;
         // Made here, so that the thread keeping the claim runs at normal
         // priority (a thread inherits its maker's).
         let turn = crate::deployment::FollowerTurn::new(pg.clone())?;

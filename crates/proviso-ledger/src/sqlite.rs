@@ -4,9 +4,9 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use proviso_types::{KeyId, RecordId, UnixMillis, Usage};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -107,12 +107,13 @@ pub struct SqliteStore {
     /// Held for its `Drop`, which stops the thread.
     _checkpointer: Option<Checkpointer>,
     /// When the writer's last attempt to restart the log found it busy.
-    last_busy: Option<std::time::Instant>,
+    last_busy: Option<Instant>,
     /// When the writer last warned that readers keep the log long.
-    last_warned: Option<std::time::Instant>,
+    last_warned: Option<Instant>,
     /// Shared with the background checkpointer.
     share: Arc<CheckpointShare>,
     wal_bytes: Arc<AtomicU64>,
+    gate: RestartGate,
 }
 
 /// What the writer and the background checkpointer share.
@@ -124,6 +125,85 @@ struct CheckpointShare {
     /// Bytes of the log the background checkpoint's last pass left
     /// uncopied (a write transaction or a reader kept it from them).
     uncopied: AtomicU64,
+}
+
+/// Lets readers in the writer's own process (the gateway's index
+/// follower) stand aside while the write-ahead log is over its bound: a
+/// reader's open transaction keeps the writer from restarting the log, and
+/// one that reads page after page leaves it hardly a moment to do so. The
+/// writer closes the gate when the log passes `wal_max_bytes` and opens it
+/// once the log is restarted (or the writer is idle); a reader calls
+/// [`RestartGate::wait`] before each transaction. Readers of other
+/// processes know nothing of it (a restart then waits for them as before).
+#[derive(Clone, Default)]
+pub struct RestartGate(Arc<GateState>);
+
+#[derive(Default)]
+struct GateState {
+    /// Set while the writer wants the log restarted; read without the
+    /// lock on the writer's path.
+    closed: AtomicBool,
+    /// How long a reader waits at most, so that a writer that stopped (or a
+    /// reader of another process that pins the log) cannot hold it forever.
+    patience: Mutex<Duration>,
+    changed: Condvar,
+}
+
+impl RestartGate {
+    fn with_patience(patience: Duration) -> Self {
+        let gate = Self::default();
+        *gate
+            .0
+            .patience
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = patience;
+        gate
+    }
+
+    fn close(&self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+    }
+
+    fn open(&self) {
+        if self.0.closed.swap(false, Ordering::SeqCst) {
+            // Taken so that a reader between its check and its wait is
+            // woken too.
+            let _held = self.0.patience.lock();
+            self.0.changed.notify_all();
+        }
+    }
+
+    /// Whether the writer is waiting to restart the log now.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::SeqCst)
+    }
+
+    /// Waits while the writer wants the log restarted, at most a few of
+    /// its checkpoint intervals; gives how long it waited.
+    pub fn wait(&self) -> Duration {
+        let start = Instant::now();
+        let mut held = self
+            .0
+            .patience
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let patience = *held;
+        while self.is_closed() {
+            let Some(left) = patience
+                .checked_sub(start.elapsed())
+                .filter(|d| !d.is_zero())
+            else {
+                break;
+            };
+            held = self
+                .0
+                .changed
+                .wait_timeout(held, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        start.elapsed()
+    }
 }
 
 /// The background WAL checkpointer of a writing store: its own connection,
@@ -254,6 +334,14 @@ impl SqliteStore {
         let inode = std::fs::metadata(path).ok().map(|m| m.ino());
         let wal_bytes = Arc::new(AtomicU64::new(wal_size(path)));
         let share = Arc::new(CheckpointShare::default());
+        // A reader waits for the restart at most a few checkpoint intervals.
+        let gate = RestartGate::with_patience(
+            config
+                .wal_checkpoint_interval
+                .map_or(Duration::ZERO, |every| {
+                    (every * 4).max(Duration::from_millis(200))
+                }),
+        );
         let checkpointer = match config.wal_checkpoint_interval {
             None => None,
             Some(every) => {
@@ -289,7 +377,14 @@ impl SqliteStore {
             last_warned: None,
             share,
             wal_bytes,
+            gate,
         })
+    }
+
+    /// The gate readers of this process take before each transaction, so
+    /// that the log can be restarted (see [`RestartGate`]).
+    pub fn restart_gate(&self) -> RestartGate {
+        self.gate.clone()
     }
 
     /// Past `wal_max_bytes`, checkpoints and restarts the log on the
@@ -306,8 +401,14 @@ impl SqliteStore {
             return;
         };
         let size = wal_size(&self.path);
-        if size <= self.config.wal_max_bytes || self.last_busy.is_some_and(|t| t.elapsed() < every)
-        {
+        if size <= self.config.wal_max_bytes {
+            self.gate.open();
+            return;
+        }
+        // Readers of this process start no new transaction until the log
+        // is restarted (the background pass can then copy all of it).
+        self.gate.close();
+        if self.last_busy.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         if self.share.uncopied.load(Ordering::SeqCst) > self.config.wal_max_bytes / 2 {
@@ -332,8 +433,11 @@ impl SqliteStore {
         let _ = self.conn.busy_timeout(self.config.busy_timeout);
         self.last_busy = match result {
             Ok(0) => None,
-            _ => Some(std::time::Instant::now()),
+            _ => Some(Instant::now()),
         };
+        if matches!(result, Ok(0)) {
+            self.gate.open();
+        }
         match result {
             Ok(0) => {}
             Ok(_) => self.warn_if_long(size),
@@ -356,7 +460,7 @@ impl SqliteStore {
             tracing::debug!(bytes = size, "the ledger's WAL is over its bound");
             return;
         }
-        self.last_warned = Some(std::time::Instant::now());
+        self.last_warned = Some(Instant::now());
         tracing::warn!(
             bytes = size,
             "the ledger's WAL is over twice its bound and readers keep it from being restarted"
@@ -534,6 +638,8 @@ impl LedgerStore for SqliteStore {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         self.wal_bytes
             .store(wal_size(&self.path), Ordering::Relaxed);
+        // Idle, the writer adds nothing to the log: readers may go on.
+        self.gate.open();
         Ok(())
     }
 
@@ -686,5 +792,47 @@ impl LedgerReader for SqliteStore {
             );
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, Instant};
+
+    use super::RestartGate;
+
+    #[test]
+    fn an_open_gate_does_not_hold_a_reader() {
+        let gate = RestartGate::with_patience(Duration::from_secs(10));
+        assert!(gate.wait() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_closed_gate_holds_a_reader_until_it_opens() {
+        let gate = RestartGate::with_patience(Duration::from_secs(10));
+        gate.close();
+        let opener = gate.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            opener.open();
+        });
+        let waited = gate.wait();
+        t.join().unwrap();
+        assert!(waited >= Duration::from_millis(100), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert!(!gate.is_closed());
+    }
+
+    #[test]
+    fn a_gate_left_closed_holds_a_reader_only_for_its_patience() {
+        let gate = RestartGate::with_patience(Duration::from_millis(150));
+        gate.close();
+        let start = Instant::now();
+        gate.wait();
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
     }
 }

@@ -134,3 +134,80 @@ fn a_reader_holding_a_snapshot_does_not_stall_commits() {
     );
     ledger.shutdown();
 }
+
+/// A reader that reads page after page, each in a transaction of its own
+/// (the gateway's index follower), leaves the writer hardly a moment with
+/// no reader on the log, so a restart would keep finding it busy and the
+/// log would grow. Taking the store's restart gate before each page, it
+/// stands aside while the log is over its bound, and the bound holds.
+#[test]
+fn a_reader_taking_the_restart_gate_lets_the_log_be_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    let wal = dir.path().join("ledger.db-wal");
+    let bound: u64 = 1024 * 1024;
+    let store = SqliteStore::open(
+        &db,
+        SqliteConfig {
+            wal_checkpoint_interval: Some(Duration::from_millis(50)),
+            wal_max_bytes: bound,
+            ..SqliteConfig::default()
+        },
+    )
+    .unwrap();
+    let gate = store.restart_gate();
+    let ledger = LedgerHandle::spawn(
+        Box::new(store),
+        WriterConfig {
+            idle_interval: Duration::from_secs(3600),
+            ..WriterConfig::default()
+        },
+    )
+    .unwrap();
+    ledger.append_blocking(Record::test("first")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (reader_stop, reader_db) = (stop.clone(), db.clone());
+    let reader = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&reader_db).unwrap();
+        let (mut pages, mut waited) = (0u64, Duration::ZERO);
+        while !reader_stop.load(std::sync::atomic::Ordering::SeqCst) {
+            waited += gate.wait();
+            conn.execute_batch("BEGIN").unwrap();
+            let _: i64 = conn
+                .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+                .unwrap();
+            // A page's records are handed over while the snapshot is held.
+            std::thread::sleep(Duration::from_millis(20));
+            conn.execute_batch("COMMIT").unwrap();
+            pages += 1;
+        }
+        (pages, waited)
+    });
+    let body = "z".repeat(2_000);
+    let (mut max_wal, mut n) = (0, 0u64);
+    let start = Instant::now();
+    // About 2 MB/s, so that between two background passes the log grows
+    // by a tenth of its bound: what takes it further is the reader.
+    while file_len(&db) < 8 * bound && start.elapsed() < Duration::from_secs(60) {
+        for _ in 0..8 {
+            ledger.submit(Record::test(&format!("{n} {body}")));
+            n += 1;
+        }
+        ledger.append_blocking(Record::test("sync")).unwrap();
+        max_wal = max_wal.max(file_len(&wal));
+        std::thread::sleep(Duration::from_millis(8));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (pages, waited) = reader.join().unwrap();
+    assert!(file_len(&db) >= 8 * bound, "the database did not grow");
+    assert!(pages > 50, "the reader read only {pages} pages");
+    assert!(
+        waited > Duration::ZERO,
+        "the reader never stood aside ({pages} pages)"
+    );
+    assert!(
+        max_wal < 2 * bound,
+        "the WAL reached {max_wal} bytes (bound {bound}) beside a reader of {pages} pages"
+    );
+    ledger.shutdown();
+}
