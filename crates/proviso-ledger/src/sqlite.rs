@@ -116,6 +116,13 @@ pub struct SqliteStore {
     gate: RestartGate,
 }
 
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // A writer gone restarts nothing: readers must not wait for it.
+        self.gate.restarted();
+    }
+}
+
 /// What the writer and the background checkpointer share.
 #[derive(Default)]
 struct CheckpointShare {
@@ -130,11 +137,14 @@ struct CheckpointShare {
 /// Lets readers in the writer's own process (the gateway's index
 /// follower) stand aside while the write-ahead log is over its bound: a
 /// reader's open transaction keeps the writer from restarting the log, and
-/// one that reads page after page leaves it hardly a moment to do so. The
-/// writer closes the gate when the log passes `wal_max_bytes` and opens it
-/// once the log is restarted (or the writer is idle); a reader calls
-/// [`RestartGate::wait`] before each transaction. Readers of other
-/// processes know nothing of it (a restart then waits for them as before).
+/// one that reads page after page leaves it hardly a moment to do so. A
+/// reader calls [`RestartGate::wait`] before each transaction. The writer
+/// closes the gate when a commit finds the log over `wal_max_bytes`, and
+/// opens it once the log is restarted or back under the bound, when it is
+/// idle, after an error and when it is dropped. A reader the gate does not
+/// hold (another process, or another reader of this one) may pin the log
+/// for long: after the gate has been closed for its patience it opens for
+/// as long again, so that those it holds are slowed, not stopped.
 #[derive(Clone, Default)]
 pub struct RestartGate(Arc<GateState>);
 
@@ -143,51 +153,82 @@ struct GateState {
     /// Set while the writer wants the log restarted; read without the
     /// lock on the writer's path.
     closed: AtomicBool,
-    /// How long a reader waits at most, so that a writer that stopped (or a
-    /// reader of another process that pins the log) cannot hold it forever.
-    patience: Mutex<Duration>,
+    times: Mutex<GateTimes>,
     changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateTimes {
+    /// How long a reader waits at most, and how long the gate stays closed
+    /// before it opens for as long again.
+    patience: Duration,
+    /// Since when the writer has wanted the log restarted.
+    wanted_since: Option<Instant>,
 }
 
 impl RestartGate {
     fn with_patience(patience: Duration) -> Self {
         let gate = Self::default();
-        *gate
-            .0
-            .patience
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = patience;
+        gate.times().patience = patience;
         gate
     }
 
-    fn close(&self) {
-        self.0.closed.store(true, Ordering::SeqCst);
+    fn times(&self) -> std::sync::MutexGuard<'_, GateTimes> {
+        self.0
+            .times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn open(&self) {
+    /// The writer found the log over its bound: closed, except in every
+    /// other period of the patience while that lasts.
+    fn want_restart(&self) {
+        let periods = {
+            let mut t = self.times();
+            let now = Instant::now();
+            let since = *t.wanted_since.get_or_insert(now);
+            now.duration_since(since).as_nanos() / t.patience.as_nanos().max(1)
+        };
+        if periods % 2 == 0 {
+            self.0.closed.store(true, Ordering::SeqCst);
+        } else {
+            self.set_open();
+        }
+    }
+
+    /// The log was restarted, is under its bound, or the writer is idle or
+    /// gone: readers go on.
+    fn restarted(&self) {
+        let was_wanted = self.times().wanted_since.take().is_some();
+        if was_wanted || self.0.closed.load(Ordering::SeqCst) {
+            self.set_open();
+        }
+    }
+
+    fn set_open(&self) {
         if self.0.closed.swap(false, Ordering::SeqCst) {
             // Taken so that a reader between its check and its wait is
             // woken too.
-            let _held = self.0.patience.lock();
+            let _held = self.times();
             self.0.changed.notify_all();
         }
     }
 
-    /// Whether the writer is waiting to restart the log now.
+    /// Whether readers are asked to stand aside now.
     pub fn is_closed(&self) -> bool {
         self.0.closed.load(Ordering::SeqCst)
     }
 
-    /// Waits while the writer wants the log restarted, at most a few of
-    /// its checkpoint intervals; gives how long it waited.
+    /// Waits while the gate is closed, at most its patience (a few of the
+    /// writer's checkpoint intervals); gives how long it waited (zero if
+    /// the gate was open).
     pub fn wait(&self) -> Duration {
+        if !self.is_closed() {
+            return Duration::ZERO;
+        }
         let start = Instant::now();
-        let mut held = self
-            .0
-            .patience
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let patience = *held;
+        let mut held = self.times();
+        let patience = held.patience;
         while self.is_closed() {
             let Some(left) = patience
                 .checked_sub(start.elapsed())
@@ -402,12 +443,12 @@ impl SqliteStore {
         };
         let size = wal_size(&self.path);
         if size <= self.config.wal_max_bytes {
-            self.gate.open();
+            self.gate.restarted();
             return;
         }
-        // Readers of this process start no new transaction until the log
-        // is restarted (the background pass can then copy all of it).
-        self.gate.close();
+        // Readers that take the gate start no new transaction until the
+        // log is restarted (the background pass can then copy all of it).
+        self.gate.want_restart();
         if self.last_busy.is_some_and(|t| t.elapsed() < every) {
             return;
         }
@@ -436,7 +477,7 @@ impl SqliteStore {
             _ => Some(Instant::now()),
         };
         if matches!(result, Ok(0)) {
-            self.gate.open();
+            self.gate.restarted();
         }
         match result {
             Ok(0) => {}
@@ -633,13 +674,14 @@ impl LedgerStore for SqliteStore {
     }
 
     fn maintain(&mut self) -> Result<(), LedgerError> {
+        // Idle (or failing), the writer adds nothing to the log: readers
+        // may go on.
+        self.gate.restarted();
         self.check_writable()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         self.wal_bytes
             .store(wal_size(&self.path), Ordering::Relaxed);
-        // Idle, the writer adds nothing to the log: readers may go on.
-        self.gate.open();
         Ok(())
     }
 
@@ -806,17 +848,20 @@ mod tests {
     #[test]
     fn an_open_gate_does_not_hold_a_reader() {
         let gate = RestartGate::with_patience(Duration::from_secs(10));
-        assert!(gate.wait() < Duration::from_secs(1));
+        assert_eq!(gate.wait(), Duration::ZERO);
+        gate.want_restart();
+        gate.restarted();
+        assert_eq!(gate.wait(), Duration::ZERO);
     }
 
     #[test]
     fn a_closed_gate_holds_a_reader_until_it_opens() {
         let gate = RestartGate::with_patience(Duration::from_secs(10));
-        gate.close();
+        gate.want_restart();
         let opener = gate.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
-            opener.open();
+            opener.restarted();
         });
         let waited = gate.wait();
         t.join().unwrap();
@@ -828,11 +873,48 @@ mod tests {
     #[test]
     fn a_gate_left_closed_holds_a_reader_only_for_its_patience() {
         let gate = RestartGate::with_patience(Duration::from_millis(150));
-        gate.close();
+        gate.want_restart();
         let start = Instant::now();
         gate.wait();
         let waited = start.elapsed();
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
         assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    /// A reader the gate does not hold pins the log: the writer keeps
+    /// wanting a restart, and the gate opens every other patience.
+    #[test]
+    fn a_restart_wanted_for_long_opens_the_gate_every_other_period() {
+        let gate = RestartGate::with_patience(Duration::from_millis(200));
+        gate.want_restart();
+        assert!(gate.is_closed());
+        std::thread::sleep(Duration::from_millis(300));
+        gate.want_restart();
+        assert!(!gate.is_closed(), "open in the second period");
+        std::thread::sleep(Duration::from_millis(200));
+        gate.want_restart();
+        assert!(gate.is_closed(), "closed again in the third");
+        gate.restarted();
+        assert!(!gate.is_closed());
+        // A new episode starts closed.
+        gate.want_restart();
+        assert!(gate.is_closed());
+    }
+
+    #[test]
+    fn a_store_dropped_with_the_gate_closed_opens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open(
+            &dir.path().join("l.db"),
+            super::SqliteConfig {
+                wal_checkpoint_interval: Some(Duration::from_millis(50)),
+                ..super::SqliteConfig::default()
+            },
+        )
+        .unwrap();
+        let gate = store.restart_gate();
+        gate.want_restart();
+        drop(store);
+        assert!(!gate.is_closed());
     }
 }
