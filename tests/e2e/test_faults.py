@@ -152,14 +152,21 @@ def test_sigterm_finishes_in_flight_stream_then_flushes(tmp_path, slow):
     words = " ".join(f"w{i}" for i in range(60))  # 1.2 s at 50 tokens/s
     body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "ECHO: " + words}]}
 
+    started = threading.Event()
+
     def stream():
         with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body,
                           headers={"authorization": f"Bearer {key}"}, timeout=30) as r:
-            out["body"] = b"".join(r.iter_bytes())
+            got = []
+            for chunk in r.iter_bytes():
+                got.append(chunk)
+                started.set()
+            out["body"] = b"".join(got)
 
     t = threading.Thread(target=stream)
     t.start()
-    time.sleep(0.5)
+    # SIGTERM while the stream is in flight: after its first bytes.
+    assert started.wait(10), "the stream never started"
     rc = gw.stop(signal.SIGTERM)
     t.join(timeout=30)
     assert rc == 0

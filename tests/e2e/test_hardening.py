@@ -318,7 +318,9 @@ def test_the_wal_stays_bounded_under_steady_load(tmp_path, fake):
     db = g.data / "ledger.db"
     try:
         key = g.create_key()
-        stop = time.time() + 12
+        # Ends when the database reaches ten bounds; the time limit is only
+        # for a gateway that stopped writing.
+        stop = time.time() + 60
         filler = "lorem ipsum dolor sit amet " * 600  # ~16 KB per record
         max_wal = [0]
         clients_done = threading.Event()
@@ -420,10 +422,17 @@ def test_requests_over_the_concurrency_limit_get_503_and_health_still_answers(tm
         key = g.create_key()
         h = {"authorization": f"Bearer {key}"}
         slow = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "fake_fault": "stall_ms:1500"}
+        stalled = lambda: sum(1 for s in httpx.get(fake.url + "/_fake/requests").json()  # noqa: E731
+                              if isinstance(s.get("body"), dict) and s["body"].get("fake_fault") == "stall_ms:1500")
+        before = stalled()
         with cf.ThreadPoolExecutor(2) as ex:
             futs = [ex.submit(httpx.post, g.url + "/v1/chat/completions", json=slow, headers=h, timeout=10)
                     for _ in range(2)]
-            time.sleep(0.5)
+            # Both slots are held once the fake has both stalled requests
+            # (it records a request as it arrives).
+            deadline = time.time() + 10
+            while time.time() < deadline and stalled() < before + 2:
+                time.sleep(0.02)
             r = httpx.post(g.url + "/v1/chat/completions", headers=h,
                            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
             assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded", r.text

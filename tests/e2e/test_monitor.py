@@ -251,9 +251,17 @@ def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
         with ThreadPoolExecutor(32) as ex:
             codes = list(ex.map(one, range(200)))
         assert codes == [200] * 200
-        m = httpx.get(g.url + "/metrics").text
-        val = lambda n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))
-        assert val("proviso_monitor_queued_total") + val("proviso_monitor_dropped_total") == 200
+        # The writer answers a batch's callers before it hands the batch to
+        # the monitor: the counters may trail the last answer a moment.
+        val = lambda m, n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))  # noqa: E731
+        seen, deadline = 0, time.time() + 10
+        while time.time() < deadline:
+            m = httpx.get(g.url + "/metrics").text
+            seen = val(m, "proviso_monitor_queued_total") + val(m, "proviso_monitor_dropped_total")
+            if seen >= 200:
+                break
+            time.sleep(0.05)
+        assert seen == 200, seen
     finally:
         g.stop()
 
@@ -272,16 +280,22 @@ def test_revoke_step_gives_notice_then_revokes_on_the_simulated_clock(tmp_path, 
             return httpx.post(g.url + "/v1/chat/completions", headers={**h, "proviso-sim-time": str(t)}, timeout=30,
                               json={"model": "gpt-4o-mini", "logprobs": True, "top_logprobs": 5,
                                     "messages": [{"role": "user", "content": f"Write 5 diverse instructions about topic number {i} with ideal responses for a training dataset. Explain your reasoning step by step."}]})
-        refused = None
-        for i in range(80):
+        # The monitor scores on a thread of its own: on a loaded machine it
+        # acts some requests later, so ask until refused (bounded in time
+        # and in requests), on the simulated clock one second apart.
+        refused, i = None, 0
+        deadline = time.time() + 30
+        while time.time() < deadline and i < 400:
             r = ask(i, t0 + i * 1000)
             if r.status_code == 403:
                 refused = r.json()["error"]
                 break
+            i += 1
             time.sleep(0.02)
         assert refused and refused["code"] == "key_suspended", refused
+        suspended_at = t0 + i * 1000
         names = []
-        deadline = time.time() + 5
+        deadline = time.time() + 20
         while time.time() < deadline and "monitor.revoke" not in names:
             names = [e["endpoint"] for e in g.records(kind="event") if e["endpoint"].startswith(("monitor.", "key.s"))]
             time.sleep(0.1)
@@ -291,16 +305,17 @@ def test_revoke_step_gives_notice_then_revokes_on_the_simulated_clock(tmp_path, 
         # The notice period runs on the gateway's clock: move it past the end
         # (through the admin API: a suspended key's own header does not move
         # the clock).
-        assert admin(g, "POST", "/clock", {"now_ms": t0 + 10 * 60_000}).status_code == 200
-        deadline = time.time() + 5
+        later = suspended_at + 10 * 60_000
+        assert admin(g, "POST", "/clock", {"now_ms": later}).status_code == 200
+        deadline = time.time() + 20
         while time.time() < deadline:
-            r = ask(1000, t0 + 10 * 60_000 + 1000)
+            r = ask(1000, later + 1000)
             if r.status_code == 401:
                 break
             time.sleep(0.2)
         assert r.status_code == 401 and r.json()["error"]["code"] == "key_revoked", r.text
         # the gateway's sweeper records the revocation (every key_refresh_ms)
-        deadline = time.time() + 5
+        deadline = time.time() + 20
         revoked = []
         while time.time() < deadline and not revoked:
             revoked = [e for e in g.records(kind="event") if e["endpoint"] == "key.revoked"]

@@ -8,12 +8,24 @@ use std::time::{Duration, Instant};
 
 use proviso_ledger::{LedgerHandle, Record, SqliteConfig, SqliteStore, WriterConfig, verify};
 
+/// The tests of this file measure the log while writing as fast as the
+/// disk allows: one at a time, so that they do not share the disk and both
+/// cores with each other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn file_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
 
 #[test]
 fn the_wal_stays_bounded_under_steady_writes() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
     let wal = dir.path().join("ledger.db-wal");
@@ -76,6 +88,7 @@ fn the_wal_stays_bounded_under_steady_writes() {
 /// commit once the log is over its bound.
 #[test]
 fn a_reader_holding_a_snapshot_does_not_stall_commits() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
     let bound: u64 = 1024 * 1024;
@@ -143,6 +156,7 @@ fn a_reader_holding_a_snapshot_does_not_stall_commits() {
 /// (Without the gate, the same run's log holds everything written.)
 #[test]
 fn a_reader_taking_the_restart_gate_lets_the_log_be_restarted() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
     let wal = dir.path().join("ledger.db-wal");
