@@ -31,14 +31,22 @@ class _Numberer:
 
 
 class _Auditor:
-    """A Ray actor's audit: the index opened once, in the actor."""
+    """A Ray actor's audit: the index opened once, in the actor. With
+    ``numbers`` it is the only auditor and numbers the rows itself (its
+    calls run in order, as the numbering actor's do); otherwise the rows
+    come numbered."""
 
-    def __init__(self, index_dir: str, field: str):
+    def __init__(self, index_dir: str, field: str, numbers: bool = False):
         self.index = Index(index_dir)
         self.field = field
+        self.next = 0 if numbers else None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rb = one_batch(batch)
+        if self.next is not None:
+            findings, _ = self.index.audit_batch(rb, self.field, self.next)
+            self.next += rb.num_rows
+            return pa.Table.from_batches([join(rb, findings)])
         positions = rb.column(POSITION)
         rb = rb.drop_columns([POSITION])
         findings, _ = self.index.audit_batch(rb, self.field, 0)
@@ -71,21 +79,27 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
     row's 0-based position in ``dataset``; the result keeps the input's
     order), materialized, and the :class:`Summary`. ``concurrency`` actors
     each open the index once and audit in parallel; before them, one actor
-    numbers the rows in order (a pass that only adds a column).
+    numbers the rows in order (a pass that only adds a column). With one
+    auditing actor, it numbers the rows itself.
     """
     from ray.data import ActorPoolStrategy
 
+    # Ray Data lets an actor run its calls out of order (so that one whose
+    # block is late does not hold the others up) and restarts a dead actor,
+    # which would number from 0 again: an actor that numbers does neither,
+    # and a failure fails the audit.
+    in_order = dict(compute=ActorPoolStrategy(size=1), allow_out_of_order_execution=False, max_restarts=0,
+                    max_task_retries=0)
     with _order_kept(dataset):
-        # Ray Data lets an actor run its calls out of order (so that one
-        # whose block is late does not hold the others up) and restarts a
-        # dead actor, which would number from 0 again: the numbering actor
-        # does neither, and a failure fails the audit.
-        numbered = dataset.map_batches(
-            _Numberer, batch_format="pyarrow", batch_size=batch_size, compute=ActorPoolStrategy(size=1),
-            allow_out_of_order_execution=False, max_restarts=0, max_task_retries=0)
-        out = numbered.map_batches(
-            _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
-            batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
+        if concurrency == 1:
+            out = dataset.map_batches(
+                _Auditor, fn_constructor_args=(str(index_dir), field, True), batch_format="pyarrow",
+                batch_size=batch_size, **in_order)
+        else:
+            numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, **in_order)
+            out = numbered.map_batches(
+                _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
+                batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
         out = out.materialize()
     # Counted where the blocks are: only each batch's counts come back.
     counts = out.map_batches(_Counter, fn_constructor_args=(field,), batch_format="pyarrow",

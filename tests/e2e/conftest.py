@@ -68,8 +68,15 @@ class Proviso:
     # speed, which the monitor rightly takes for extraction.
     QUIET_MONITOR = '[monitor.ladder]\nnotice = "off"\nthrottle = "off"\nsuspend = "off"\n'
 
+    # Upstream timeouts short enough for the tests of timeouts to be quick.
+    TIMEOUTS = 'first_byte_timeout_ms = 2000\nstream_idle_timeout_ms = 1000\ntotal_timeout_ms = 5000\n'
+    # For bursts of hundreds of requests on a slow machine, where an
+    # answer may rightly take seconds.
+    PATIENT = 'first_byte_timeout_ms = 60000\nstream_idle_timeout_ms = 60000\ntotal_timeout_ms = 120000\n'
+
     def __init__(self, tmp: Path, upstream_url: str, extra: str = "", server_extra: str = "",
-                 monitor: str | None = None, serve_args: tuple[str, ...] = (), ledger_extra: str = ""):
+                 monitor: str | None = None, serve_args: tuple[str, ...] = (), ledger_extra: str = "",
+                 timeouts: str = TIMEOUTS):
         self.tmp = tmp
         self.serve_args = serve_args
         self.port = free_port()
@@ -83,7 +90,7 @@ class Proviso:
             f'[index]\nfollow_interval_ms = 200\n'
             f'[[upstreams]]\nname = "fake"\nkind = "openai-compatible"\nbase_url = "{upstream_url}/v1"\n'
             f'models = ["gpt-4o-mini", "text-embedding-3-small"]\n'
-            f'first_byte_timeout_ms = 2000\nstream_idle_timeout_ms = 1000\ntotal_timeout_ms = 5000\n'
+            + timeouts
             + extra
             + (self.QUIET_MONITOR if monitor is None else monitor)
         )
@@ -149,5 +156,14 @@ def fake(tmp_path):
 @pytest.fixture
 def gw(tmp_path, fake):
     g = Proviso(tmp_path, fake.url)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def patient_gw(tmp_path, fake):
+    """A gateway whose upstream timeouts allow a burst of hundreds of
+    requests on a slow machine."""
+    g = Proviso(tmp_path, fake.url, timeouts=Proviso.PATIENT)
     yield g
     g.stop()

@@ -122,11 +122,11 @@ def test_ledger_unwritable_fails_closed_and_recovers(gw, fake):
     assert "proviso_ledger_failed_batches_total" in metrics
 
 
-def test_500_concurrent_requests_all_recorded_chain_intact(gw):
-    key = gw.create_key()
+def test_500_concurrent_requests_all_recorded_chain_intact(patient_gw):
+    key = patient_gw.create_key()
 
     async def main():
-        c = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0, timeout=60)
+        c = openai.AsyncOpenAI(base_url=patient_gw.url + "/v1", api_key=key, max_retries=0, timeout=60)
         async def one(i):
             raw = await c.chat.completions.with_raw_response.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": f"ECHO: request {i}"}], stream=False)
@@ -135,11 +135,11 @@ def test_500_concurrent_requests_all_recorded_chain_intact(gw):
 
     results = asyncio.run(main())
     assert sorted(t for _, t in results) == sorted(f"request {i}" for i in range(500))
-    recs = gw.records()
+    recs = patient_gw.records()
     assert len(recs) == 500
     by_id = {r["id"]: r["output"] for r in recs}
     assert all(by_id[rid] == text for rid, text in results)
-    r = gw.verify()
+    r = patient_gw.verify()
     assert r.returncode == 0 and "intact" in r.stdout
     assert "501 records" in r.stdout, "500 exchanges and the key event"
 

@@ -159,11 +159,13 @@ def test_ray_data_map_batches(planted):
             assert ds.context.max_errored_blocks == 0
         assert not ds.context.execution_options.preserve_order
         assert ds.context.max_errored_blocks == 3
-        out, summary = pray.audit(ds, planted["index"], batch_size=8, concurrency=2)
-        rows = pa.concat_tables(list(out.iter_batches(batch_format="pyarrow"))).to_pylist()
-        assert all(pray.POSITION not in r for r in rows)
-        assert [r["row"] for r in rows] == list(range(len(rows))), "the input's order kept"
-        same_as_cli(rows, summary, planted)
+        # Two auditing actors behind a numbering one, and one that numbers.
+        for concurrency in (2, 1):
+            out, summary = pray.audit(ds, planted["index"], batch_size=8, concurrency=concurrency)
+            rows = pa.concat_tables(list(out.iter_batches(batch_format="pyarrow"))).to_pylist()
+            assert all(pray.POSITION not in r for r in rows)
+            assert [r["row"] for r in rows] == list(range(len(rows))), "the input's order kept"
+            same_as_cli(rows, summary, planted)
     finally:
         ray.shutdown()
 

@@ -53,14 +53,14 @@ async def burst(url, key, n):
 
 # A daily limit, so that no unit refills while the burst is under way (a
 # per-minute limit of 100 refills one every 0.6 s) and the count is exact.
-def test_300_concurrent_against_a_limit_of_100_admit_exactly_100(gw):
-    key = create(gw, "--rpd", "100")
-    results = asyncio.run(burst(gw.url, key, 300))
+def test_300_concurrent_against_a_limit_of_100_admit_exactly_100(patient_gw):
+    key = create(patient_gw, "--rpd", "100")
+    results = asyncio.run(burst(patient_gw.url, key, 300))
     assert results.count("ok") == 100 and results.count("429") == 200
-    recs = gw.records()
+    recs = patient_gw.records()
     assert len(recs) == 300
     assert sum(r["status"] == 429 for r in recs) == 200
-    assert gw.verify().returncode == 0
+    assert patient_gw.verify().returncode == 0
 
 
 @pytest.mark.skipif(not redis_up(), reason="needs the machine's Redis on 127.0.0.1:6379")
@@ -70,8 +70,8 @@ def test_two_replicas_sharing_redis_admit_exactly_100(tmp_path, fake):
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     a_dir.mkdir()
     b_dir.mkdir()
-    a = Proviso(a_dir, fake.url, extra=quotas)
-    b = Proviso(b_dir, fake.url, extra=quotas)
+    a = Proviso(a_dir, fake.url, extra=quotas, timeouts=Proviso.PATIENT)
+    b = Proviso(b_dir, fake.url, extra=quotas, timeouts=Proviso.PATIENT)
     try:
         # Both replicas share one data directory (keys and ledger), as a
         # deployment on one host would.
