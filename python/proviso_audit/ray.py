@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 
 import pyarrow as pa
 
@@ -36,22 +35,46 @@ class _Auditor:
     calls run in order, as the numbering actor's do); otherwise the rows
     come numbered."""
 
-    def __init__(self, index_dir: str, field: str, numbers: bool = False):
+    def __init__(self, index_dir: str, field: str, numbers: bool, collector):
         self.index = Index(index_dir)
         self.field = field
         self.next = 0 if numbers else None
+        self.collector = collector
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        import ray
+
         rb = one_batch(batch)
         if self.next is not None:
             findings, _ = self.index.audit_batch(rb, self.field, self.next)
             self.next += rb.num_rows
-            return pa.Table.from_batches([join(rb, findings)])
-        positions = rb.column(POSITION)
-        rb = rb.drop_columns([POSITION])
-        findings, _ = self.index.audit_batch(rb, self.field, 0)
-        findings = findings.set_column(0, "row", positions)
-        return pa.Table.from_batches([join(rb, findings)])
+        else:
+            positions = rb.column(POSITION)
+            rb = rb.drop_columns([POSITION])
+            findings, _ = self.index.audit_batch(rb, self.field, 0)
+            findings = findings.set_column(0, "row", positions)
+        out = join(rb, findings)
+        if out.num_rows:
+            # Counted here, while the batch is at hand, and handed over
+            # before the batch is returned: when the dataset is
+            # materialized, every batch's counts are in.
+            first = out.column("row" if "proviso_row" not in out.schema.names else "proviso_row")[0].as_py()
+            ray.get(self.collector.add.remote(first, summarize([out], self.field).as_counts()))
+        return pa.Table.from_batches([out])
+
+
+class _Collector:
+    """Each audited batch's counts, by the batch's first row (a batch
+    audited again after a failure counts once)."""
+
+    def __init__(self):
+        self.parts = {}
+
+    def add(self, first: int, counts: dict) -> None:
+        self.parts[first] = counts
+
+    def all(self) -> list[dict]:
+        return list(self.parts.values())
 
 
 @contextlib.contextmanager
@@ -90,37 +113,30 @@ def audit(dataset, index_dir, field: str = "text", *, batch_size: int = 4096, co
     # and a failure fails the audit.
     in_order = dict(compute=ActorPoolStrategy(size=1), allow_out_of_order_execution=False, max_restarts=0,
                     max_task_retries=0)
-    with _order_kept(dataset):
-        if concurrency == 1:
-            out = dataset.map_batches(
-                _Auditor, fn_constructor_args=(str(index_dir), field, True), batch_format="pyarrow",
-                batch_size=batch_size, **in_order)
-        else:
-            numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, **in_order)
-            out = numbered.map_batches(
-                _Auditor, fn_constructor_args=(str(index_dir), field), batch_format="pyarrow",
-                batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
-        out = out.materialize()
-    # Counted where the blocks are: only each batch's counts come back.
-    counts = out.map_batches(_Counter, fn_constructor_args=(field,), batch_format="pyarrow",
-                             batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
-    summary = Summary()
-    for c in counts.iter_batches(batch_format="pyarrow", batch_size=None):
-        for r in c.to_pylist():
-            summary.add(json.loads(r["summary"]))
+    import ray
+
+    # The auditors hand each batch's counts to this actor: only counts come
+    # back to the driver, and the audited rows are not read a second time.
+    collector = ray.remote(num_cpus=0)(_Collector).remote()
+    try:
+        with _order_kept(dataset):
+            if concurrency == 1:
+                out = dataset.map_batches(
+                    _Auditor, fn_constructor_args=(str(index_dir), field, True, collector), batch_format="pyarrow",
+                    batch_size=batch_size, **in_order)
+            else:
+                numbered = dataset.map_batches(_Numberer, batch_format="pyarrow", batch_size=batch_size, **in_order)
+                out = numbered.map_batches(
+                    _Auditor, fn_constructor_args=(str(index_dir), field, False, collector), batch_format="pyarrow",
+                    batch_size=batch_size, compute=ActorPoolStrategy(size=concurrency))
+            out = out.materialize()
+        summary = Summary()
+        for counts in ray.get(collector.all.remote()):
+            summary.add(counts)
+    finally:
+        ray.kill(collector)
     summary.errors.sort()
     return out, summary
-
-
-class _Counter:
-    """A batch's summary, as one row of JSON."""
-
-    def __init__(self, field: str):
-        self.field = field
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        s = summarize([batch], self.field)
-        return pa.table({"summary": [json.dumps(s.as_counts())]})
 
 
 __all__ = ["audit", "Summary", "POSITION"]

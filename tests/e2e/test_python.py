@@ -166,6 +166,14 @@ def test_ray_data_map_batches(planted):
             assert all(pray.POSITION not in r for r in rows)
             assert [r["row"] for r in rows] == list(range(len(rows))), "the input's order kept"
             same_as_cli(rows, summary, planted)
+            # A null text is bad input, reported with its row counted from 1
+            # (as the CLI counts lines), in a block after the first.
+            texts = planted["texts"][:6]
+            nulls = ray.data.from_arrow([pa.table({"text": pa.array(texts[:4], type=pa.large_string())}),
+                                         pa.table({"text": pa.array([texts[4], None, texts[5]],
+                                                                    type=pa.large_string())})])
+            _, bad = pray.audit(nulls, planted["index"], batch_size=2, concurrency=concurrency)
+            assert bad.errors == [(6, 'column "text" is null')] and bad.audited == 6, bad
     finally:
         ray.shutdown()
 
