@@ -7,7 +7,7 @@ import contextlib
 
 import pyarrow as pa
 
-from . import Index, Summary, join, one_batch, summarize
+from . import Index, Summary, join, one_batch
 
 #: The column that carries each row's position through Ray (which does
 #: not keep row order across actors); dropped from the result.
@@ -46,21 +46,24 @@ class _Auditor:
 
         rb = one_batch(batch)
         if self.next is not None:
-            findings, _ = self.index.audit_batch(rb, self.field, self.next)
+            first = self.next
+            findings, counts = self.index.audit_batch(rb, self.field, first)
             self.next += rb.num_rows
         else:
             positions = rb.column(POSITION)
             rb = rb.drop_columns([POSITION])
-            findings, _ = self.index.audit_batch(rb, self.field, 0)
+            findings, counts = self.index.audit_batch(rb, self.field, 0)
             findings = findings.set_column(0, "row", positions)
-        out = join(rb, findings)
-        if out.num_rows:
-            # Counted here, while the batch is at hand, and handed over
-            # before the batch is returned: when the dataset is
+            first = positions[0].as_py() if len(positions) else None
+            # Bad rows were counted from 1 within the batch: from 1 in the
+            # input instead.
+            at = positions.to_pylist()
+            counts["errors"] = [(at[int(r) - 1] + 1, m) for r, m in counts["errors"]]
+        if rb.num_rows:
+            # Handed over before the batch is returned: when the dataset is
             # materialized, every batch's counts are in.
-            first = out.column("row" if "proviso_row" not in out.schema.names else "proviso_row")[0].as_py()
-            ray.get(self.collector.add.remote(first, summarize([out], self.field).as_counts()))
-        return pa.Table.from_batches([out])
+            ray.get(self.collector.add.remote(first, counts))
+        return pa.Table.from_batches([join(rb, findings)])
 
 
 class _Collector:

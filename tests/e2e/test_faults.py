@@ -167,6 +167,7 @@ def test_sigterm_finishes_in_flight_stream_then_flushes(tmp_path, slow):
     t.start()
     # SIGTERM while the stream is in flight: after its first bytes.
     assert started.wait(10), "the stream never started"
+    assert "body" not in out, "the stream ended before SIGTERM"
     rc = gw.stop(signal.SIGTERM)
     t.join(timeout=30)
     assert rc == 0

@@ -433,6 +433,7 @@ def test_requests_over_the_concurrency_limit_get_503_and_health_still_answers(tm
             deadline = time.time() + 10
             while time.time() < deadline and stalled() < before + 2:
                 time.sleep(0.02)
+            assert stalled() >= before + 2, "the two slow requests never reached the upstream"
             r = httpx.post(g.url + "/v1/chat/completions", headers=h,
                            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
             assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded", r.text

@@ -143,7 +143,7 @@ def test_ray_data_map_batches(planted):
     import ray.data
     from proviso_audit import ray as pray
 
-    # Logical CPUs: the two actors hold one each, the read and zip tasks need more.
+    # Logical CPUs: the numbering actor and two auditors hold one each.
     ray.init(num_cpus=4, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
              configure_logging=False)
     try:
@@ -168,12 +168,18 @@ def test_ray_data_map_batches(planted):
             same_as_cli(rows, summary, planted)
             # A null text is bad input, reported with its row counted from 1
             # (as the CLI counts lines), in a block after the first.
+            # The input has columns named as the findings' `row` is (then
+            # written `proviso_row`) and as that: the counts still go by
+            # position.
             texts = planted["texts"][:6]
-            nulls = ray.data.from_arrow([pa.table({"text": pa.array(texts[:4], type=pa.large_string())}),
-                                         pa.table({"text": pa.array([texts[4], None, texts[5]],
-                                                                    type=pa.large_string())})])
-            _, bad = pray.audit(nulls, planted["index"], batch_size=2, concurrency=concurrency)
+            nulls = ray.data.from_arrow([
+                pa.table({"text": pa.array(texts[:4], type=pa.large_string()), "row": [7] * 4}),
+                pa.table({"text": pa.array([texts[4], None, texts[5]], type=pa.large_string()), "row": [7] * 3}),
+            ])
+            found, bad = pray.audit(nulls, planted["index"], batch_size=2, concurrency=concurrency)
             assert bad.errors == [(6, 'column "text" is null')] and bad.audited == 6, bad
+            got = pa.concat_tables(list(found.iter_batches(batch_format="pyarrow"))).to_pylist()
+            assert [r["proviso_row"] for r in got] == list(range(7)) and {r["row"] for r in got} == {7}
     finally:
         ray.shutdown()
 

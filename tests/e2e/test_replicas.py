@@ -126,7 +126,7 @@ def test_three_replicas_one_chain_and_the_sequencer_killed_mid_load(tmp_path, fa
         assert killed.is_set()
         gws[victim].proc.wait(timeout=10)
         alive = [g for i, g in enumerate(gws) if i != victim]
-        new_holder = wait_until(lambda: sequencer_holder(pgdb) not in ("", holder) and sequencer_holder(pgdb),
+        new_holder = wait_until(lambda: (h := sequencer_holder(pgdb)) not in ("", holder) and h,
                                 "another replica takes over")
         assert new_holder != holder
         print("holder", holder, "->", new_holder, "received", len(received), "refused", refused)
@@ -390,7 +390,7 @@ def test_one_monitor_for_the_deployment_acts_once_everywhere_and_is_taken_over(t
         gws[victim].proc.wait(timeout=10)
         other = gws[1 - victim]
         # The killed replica's session may hold the lock a moment longer.
-        new = wait_until(lambda: lock_holder(pgdb, 5) not in ("", leader) and lock_holder(pgdb, 5),
+        new = wait_until(lambda: (h := lock_holder(pgdb, 5)) not in ("", leader) and h,
                          "another replica runs the monitor")
         assert new != leader
         print("new monitor", new)
