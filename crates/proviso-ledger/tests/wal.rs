@@ -19,6 +19,32 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A store whose log is checkpointed in the background every 50 ms and
+/// bounded at `bound`.
+fn bounded_store(db: &std::path::Path, bound: u64) -> SqliteStore {
+    SqliteStore::open(
+        db,
+        SqliteConfig {
+            wal_checkpoint_interval: Some(Duration::from_millis(50)),
+            wal_max_bytes: bound,
+            ..SqliteConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A writer never idle long enough for its own checkpoint.
+fn never_idle(store: SqliteStore) -> LedgerHandle {
+    LedgerHandle::spawn(
+        Box::new(store),
+        WriterConfig {
+            idle_interval: Duration::from_secs(3600),
+            ..WriterConfig::default()
+        },
+    )
+    .unwrap()
+}
+
 fn file_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
@@ -30,25 +56,9 @@ fn the_wal_stays_bounded_under_steady_writes() {
     let db = dir.path().join("ledger.db");
     let wal = dir.path().join("ledger.db-wal");
     let bound: u64 = 1024 * 1024;
-    let store = SqliteStore::open(
-        &db,
-        SqliteConfig {
-            wal_checkpoint_interval: Some(Duration::from_millis(50)),
-            wal_max_bytes: bound,
-            ..SqliteConfig::default()
-        },
-    )
-    .unwrap();
+    let store = bounded_store(&db, bound);
     let gauge = store.wal_bytes();
-    let ledger = LedgerHandle::spawn(
-        Box::new(store),
-        WriterConfig {
-            // Never idle long enough for the writer's own checkpoint.
-            idle_interval: Duration::from_secs(3600),
-            ..WriterConfig::default()
-        },
-    )
-    .unwrap();
+    let ledger = never_idle(store);
     let body = "x".repeat(2_000);
     let mut max_wal = 0;
     let start = Instant::now();
@@ -161,24 +171,9 @@ fn a_reader_taking_the_restart_gate_lets_the_log_be_restarted() {
     let db = dir.path().join("ledger.db");
     let wal = dir.path().join("ledger.db-wal");
     let bound: u64 = 1024 * 1024;
-    let store = SqliteStore::open(
-        &db,
-        SqliteConfig {
-            wal_checkpoint_interval: Some(Duration::from_millis(50)),
-            wal_max_bytes: bound,
-            ..SqliteConfig::default()
-        },
-    )
-    .unwrap();
+    let store = bounded_store(&db, bound);
     let gate = store.restart_gate();
-    let ledger = LedgerHandle::spawn(
-        Box::new(store),
-        WriterConfig {
-            idle_interval: Duration::from_secs(3600),
-            ..WriterConfig::default()
-        },
-    )
-    .unwrap();
+    let ledger = never_idle(store);
     ledger.append_blocking(Record::test("first")).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (reader_stop, reader_db) = (stop.clone(), db.clone());
