@@ -78,7 +78,20 @@ def audit(df, index_dir, field: str = "text"):
     schema = StructType(df.schema.fields + _findings_schema(df.columns)
                         + [StructField(PARTITION, LongType(), False)])
     audited = df.mapInArrow(step, schema).cache()
-    sizes = dict(audited.groupBy(PARTITION).count().collect())
+    # One job over the cached result gives each partition's size (for the
+    # row offsets) and its share of the summary.
+    present = F.col(field).isNotNull()
+    flagged, tokens = F.col(name("flagged")), F.col(name("tokens"))
+    parts = audited.groupBy(PARTITION).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(present.cast("long")).alias("audited"),
+        F.sum(flagged.cast("long")).alias("flagged"),
+        F.sum(F.when(present, F.octet_length(F.col(field))).otherwise(0)).alias("bytes"),
+        F.sum(tokens).alias("tokens"),
+        F.sum(F.when(flagged, tokens).otherwise(0)).alias("flagged_tokens"),
+    ).collect()
+    sizes = {p[PARTITION]: p["rows"] for p in parts}
+    total = lambda k: sum(p[k] or 0 for p in parts)  # noqa: E731
     offsets, at = {}, 0
     for pid in sorted(sizes):
         offsets[pid] = at
@@ -88,19 +101,11 @@ def audit(df, index_dir, field: str = "text"):
     out = audited.withColumn(
         name("row"), row + (F.element_at(shift, F.col(PARTITION)) if shift is not None else F.lit(0)))
     out = out.drop(PARTITION)
-    present = F.col(field).isNotNull()
-    flagged, tokens, row = F.col(name("flagged")), F.col(name("tokens")), F.col(name("row"))
-    agg = out.agg(
-        F.sum(present.cast("long")).alias("audited"),
-        F.sum(flagged.cast("long")).alias("flagged"),
-        F.sum(F.when(present, F.octet_length(F.col(field))).otherwise(0)).alias("bytes"),
-        F.sum(tokens).alias("tokens"),
-        F.sum(F.when(flagged, tokens).otherwise(0)).alias("flagged_tokens"),
-        F.sum((~present).cast("long")).alias("nulls"),
-    ).collect()[0]
-    nulls = [r[0] for r in out.where(~present).select(row).orderBy(row).collect()] if agg["nulls"] else []
-    s = Summary(audited=agg["audited"] or 0, flagged=agg["flagged"] or 0, bytes=agg["bytes"] or 0,
-                tokens=agg["tokens"] or 0, flagged_tokens=agg["flagged_tokens"] or 0,
+    row = F.col(name("row"))
+    has_nulls = total("rows") > total("audited")
+    nulls = [r[0] for r in out.where(~present).select(row).orderBy(row).collect()] if has_nulls else []
+    s = Summary(audited=total("audited"), flagged=total("flagged"), bytes=total("bytes"), tokens=total("tokens"),
+                flagged_tokens=total("flagged_tokens"),
                 errors=[(r + 1, f'column "{field}" is null') for r in nulls])
     return out, s
 

@@ -213,6 +213,13 @@ def test_spark_map_in_arrow(planted, monkeypatch):
         rows = out.toArrow().to_pylist()
         assert {r["Tokens"] for r in rows} == {7}
         same_as_cli(rows, summary, planted)
+        # A null text is bad input, reported with its row counted from 1,
+        # here the first row of the last of three partitions.
+        texts = planted["texts"][:6]
+        nulls = session.sparkContext.parallelize([(t,) for t in texts[:4] + [None] + texts[4:]], 3).toDF("text string")
+        found, bad = pspark.audit(nulls, planted["index"])
+        assert bad.errors == [(5, 'column "text" is null')] and bad.audited == 6, bad
+        assert sorted(r["row"] for r in found.toArrow().to_pylist()) == list(range(7))
     finally:
         session.stop()
 
