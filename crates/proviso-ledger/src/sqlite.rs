@@ -114,12 +114,15 @@ pub struct SqliteStore {
     share: Arc<CheckpointShare>,
     wal_bytes: Arc<AtomicU64>,
     gate: RestartGate,
+    /// Since when commits have found the log over its bound (the gate's
+    /// periods count from here).
+    over_bound_since: Option<Instant>,
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // A writer gone restarts nothing: readers must not wait for it.
-        self.gate.restarted();
+        self.gate.open();
     }
 }
 
@@ -153,63 +156,45 @@ struct GateState {
     /// Set while the writer wants the log restarted; read without the
     /// lock on the writer's path.
     closed: AtomicBool,
-    times: Mutex<GateTimes>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct GateTimes {
     /// How long a reader waits at most, and how long the gate stays closed
     /// before it opens for as long again.
     patience: Duration,
-    /// Since when the writer has wanted the log restarted.
-    wanted_since: Option<Instant>,
+    /// Held by a reader between its look at `closed` and its wait, and by
+    /// the writer when it wakes them.
+    lock: Mutex<()>,
+    changed: Condvar,
 }
 
 impl RestartGate {
     fn with_patience(patience: Duration) -> Self {
-        let gate = Self::default();
-        gate.times().patience = patience;
-        gate
+        Self(Arc::new(GateState {
+            patience,
+            ..GateState::default()
+        }))
     }
 
-    fn times(&self) -> std::sync::MutexGuard<'_, GateTimes> {
-        self.0
-            .times
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The writer found the log over its bound: closed, except in every
-    /// other period of the patience while that lasts.
-    fn want_restart(&self) {
-        let periods = {
-            let mut t = self.times();
-            let now = Instant::now();
-            let since = *t.wanted_since.get_or_insert(now);
-            now.duration_since(since).as_nanos() / t.patience.as_nanos().max(1)
-        };
-        if periods % 2 == 0 {
+    /// The writer has found the log over its bound since `since`: closed,
+    /// except in every other period of the patience while that lasts.
+    fn want_restart(&self, since: Instant) {
+        let periods = since.elapsed().as_nanos() / self.0.patience.as_nanos().max(1);
+        if periods.is_multiple_of(2) {
             self.0.closed.store(true, Ordering::SeqCst);
         } else {
-            self.set_open();
+            self.open();
         }
     }
 
-    /// The log was restarted, is under its bound, or the writer is idle or
-    /// gone: readers go on.
-    fn restarted(&self) {
-        let was_wanted = self.times().wanted_since.take().is_some();
-        if was_wanted || self.0.closed.load(Ordering::SeqCst) {
-            self.set_open();
-        }
-    }
-
-    fn set_open(&self) {
-        if self.0.closed.swap(false, Ordering::SeqCst) {
+    /// Readers go on (the log was restarted or is under its bound, or the
+    /// writer is idle or gone). Only an atomic load when already open.
+    fn open(&self) {
+        if self.0.closed.load(Ordering::SeqCst) && self.0.closed.swap(false, Ordering::SeqCst) {
             // Taken so that a reader between its check and its wait is
             // woken too.
-            let _held = self.times();
+            let _held = self
+                .0
+                .lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             self.0.changed.notify_all();
         }
     }
@@ -227,10 +212,15 @@ impl RestartGate {
             return Duration::ZERO;
         }
         let start = Instant::now();
-        let mut held = self.times();
-        let patience = held.patience;
+        let mut held = self
+            .0
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while self.is_closed() {
-            let Some(left) = patience
+            let Some(left) = self
+                .0
+                .patience
                 .checked_sub(start.elapsed())
                 .filter(|d| !d.is_zero())
             else {
@@ -419,6 +409,7 @@ impl SqliteStore {
             share,
             wal_bytes,
             gate,
+            over_bound_since: None,
         })
     }
 
@@ -443,12 +434,13 @@ impl SqliteStore {
         };
         let size = wal_size(&self.path);
         if size <= self.config.wal_max_bytes {
-            self.gate.restarted();
+            self.log_restarted();
             return;
         }
         // Readers that take the gate start no new transaction until the
         // log is restarted (the background pass can then copy all of it).
-        self.gate.want_restart();
+        self.gate
+            .want_restart(*self.over_bound_since.get_or_insert_with(Instant::now));
         if self.last_busy.is_some_and(|t| t.elapsed() < every) {
             return;
         }
@@ -477,7 +469,7 @@ impl SqliteStore {
             _ => Some(Instant::now()),
         };
         if matches!(result, Ok(0)) {
-            self.gate.restarted();
+            self.log_restarted();
         }
         match result {
             Ok(0) => {}
@@ -486,6 +478,13 @@ impl SqliteStore {
         }
         self.wal_bytes
             .store(wal_size(&self.path), Ordering::Relaxed);
+    }
+
+    /// The log was restarted or is under its bound (or the writer is idle):
+    /// readers go on.
+    fn log_restarted(&mut self) {
+        self.over_bound_since = None;
+        self.gate.open();
     }
 
     /// A reader's transaction (the index follower's page, an export)
@@ -676,7 +675,7 @@ impl LedgerStore for SqliteStore {
     fn maintain(&mut self) -> Result<(), LedgerError> {
         // Idle (or failing), the writer adds nothing to the log: readers
         // may go on.
-        self.gate.restarted();
+        self.log_restarted();
         self.check_writable()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -849,19 +848,19 @@ mod tests {
     fn an_open_gate_does_not_hold_a_reader() {
         let gate = RestartGate::with_patience(Duration::from_secs(10));
         assert_eq!(gate.wait(), Duration::ZERO);
-        gate.want_restart();
-        gate.restarted();
+        gate.want_restart(Instant::now());
+        gate.open();
         assert_eq!(gate.wait(), Duration::ZERO);
     }
 
     #[test]
     fn a_closed_gate_holds_a_reader_until_it_opens() {
         let gate = RestartGate::with_patience(Duration::from_secs(10));
-        gate.want_restart();
+        gate.want_restart(Instant::now());
         let opener = gate.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
-            opener.restarted();
+            opener.open();
         });
         let waited = gate.wait();
         t.join().unwrap();
@@ -873,7 +872,7 @@ mod tests {
     #[test]
     fn a_gate_left_closed_holds_a_reader_only_for_its_patience() {
         let gate = RestartGate::with_patience(Duration::from_millis(150));
-        gate.want_restart();
+        gate.want_restart(Instant::now());
         let start = Instant::now();
         gate.wait();
         let waited = start.elapsed();
@@ -886,18 +885,22 @@ mod tests {
     #[test]
     fn a_restart_wanted_for_long_opens_the_gate_every_other_period() {
         let gate = RestartGate::with_patience(Duration::from_millis(200));
-        gate.want_restart();
+        let ago = |ms| {
+            Instant::now()
+                .checked_sub(Duration::from_millis(ms))
+                .unwrap()
+        };
+        gate.want_restart(ago(0));
         assert!(gate.is_closed());
-        std::thread::sleep(Duration::from_millis(300));
-        gate.want_restart();
+        gate.want_restart(ago(300));
         assert!(!gate.is_closed(), "open in the second period");
-        std::thread::sleep(Duration::from_millis(200));
-        gate.want_restart();
+        gate.want_restart(ago(500));
         assert!(gate.is_closed(), "closed again in the third");
-        gate.restarted();
+        gate.open();
         assert!(!gate.is_closed());
-        // A new episode starts closed.
-        gate.want_restart();
+        // A new episode (the writer counts it from its own start) starts
+        // closed.
+        gate.want_restart(ago(0));
         assert!(gate.is_closed());
     }
 
@@ -913,7 +916,7 @@ mod tests {
         )
         .unwrap();
         let gate = store.restart_gate();
-        gate.want_restart();
+        gate.want_restart(Instant::now());
         drop(store);
         assert!(!gate.is_closed());
     }
