@@ -57,8 +57,7 @@ class _Auditor:
             first = positions[0].as_py() if len(positions) else None
             # Bad rows were counted from 1 within the batch: from 1 in the
             # input instead.
-            at = positions.to_pylist()
-            counts["errors"] = [(at[int(r) - 1] + 1, m) for r, m in counts["errors"]]
+            counts["errors"] = [(positions[int(r) - 1].as_py() + 1, m) for r, m in counts["errors"]]
         if rb.num_rows:
             # Handed over before the batch is returned: when the dataset is
             # materialized, every batch's counts are in.
