@@ -187,76 +187,74 @@ def main(binary, work, seed=20261205):
         negs["Chinese hotel reviews"] = [r for r in reviews[:6000] if part_of(f"review:{r}") == half]
         return cats, negs
 
-    def scores(name, docs, config):
-        """Per document: whether an exact run or near duplicate flagged
-        it, and the best significance of an alignment (None: none)."""
+    def flags(name, docs, config, align):
+        """Per document: whether `proviso audit` flags it, with alignment at
+        `align` bits (None: --no-align)."""
         path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
-        with open(path, "w") as f:
-            for d in docs:
-                f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                for d in docs:
+                    f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
         out = path + (".bg" if config == bg_cfg else "") + ".findings"
-        subprocess.run([binary, "--config", config, "audit", path, "--json", out, "--align-min", "-1000000"],
+        mode = ["--no-align"] if align is None else ["--align-min", str(align)]
+        subprocess.run([binary, "--config", config, "audit", path, "--json", out, *mode],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        res = [(False, None)] * len(docs)
+        res = [False] * len(docs)
         for line in open(out):
             r = json.loads(line)
-            if "summary" in r:
-                continue
-            base = any(m["kind"] != "aligned" for m in r["references"])
-            sig = max((m["significance"] for m in r["references"] if m["kind"] == "aligned"), default=None)
-            res[r["line"] - 1] = (base, sig)
+            if "summary" not in r:
+                res[r["line"] - 1] = True
         return res
 
-    def found(res, t):
-        return sum(1 for base, sig in res if base or (t is not None and sig is not None and sig >= t))
+    def found(res):
+        return sum(res)
 
     halves = {h: categories(h) for h in ("tune", "test")}
 
     def run(config):
-        """Per half: the categories' and the negatives' scores, and the
-        threshold chosen on the tune part: the smallest significance at
-        which alignment adds at most 0.5% of the other models' answers to
-        the tune part's instructions to those exact runs and near
-        duplicates flag."""
-        got = {h: ({n: scores(f"{h} {n}", d, config) for n, d in cats.items()},
-                   {n: scores(f"{h} {n}", d, config) for n, d in negs.items()}) for h, (cats, negs) in halves.items()}
-        tune_negs = [x for n, r in got["tune"][1].items() if "answers" in n for x in r]
-        allowed = found(tune_negs, None) + int(0.005 * len(tune_negs))
-        sigs = sorted({sg for r in list(got["tune"][0].values()) + [tune_negs] for _, sg in r if sg is not None})
-        t = next((t for t in sigs if found(tune_negs, t) <= allowed), (sigs[-1] + 1) if sigs else 0.0)
-        t = float(f"{t:.1f}")
-        while found(tune_negs, t) > allowed:
-            t += 0.1
-        return got["test"], t
+        """The test half's flags without alignment and with it, at the
+        threshold chosen on the tune part: the smallest significance (of
+        20, 21, ... 60 bits) at which all that is flagged among the other
+        models' answers to the tune part's instructions is at most 0.5% of
+        them, or, when exact runs and near duplicates alone flag more,
+        at which alignment adds none."""
+        _, tune_negs = halves["tune"]
+        answers = [d for n, docs in tune_negs.items() if "answers" in n for d in docs]
+        base = found(flags("tune answers", answers, config, None))
+        allowed = max(base, int(0.005 * len(answers)))
+        t = next((float(t) for t in range(20, 61) if found(flags("tune answers", answers, config, t)) <= allowed), 61.0)
+        cats, negs = halves["test"]
+        got = {}
+        for align in (None, t):
+            got[align] = ({n: flags(f"test {n}", d, config, align) for n, d in cats.items()},
+                          {n: flags(f"test {n}", d, config, align) for n, d in negs.items()})
+        return got, t
 
-    (cats_plain, negs_plain), t_plain = run(cfg)
-    (cats_bg, negs_bg), t_bg = run(bg_cfg)
+    (got_plain, t_plain), (got_bg, t_bg) = run(cfg), run(bg_cfg)
 
-    def cell(res, t):
-        k = found(res, t)
+    def cell(res):
+        k = found(res)
         lo, hi = wilson(k, len(res))
         return f"{k / len(res):.3f} [{lo:.3f}, {hi:.3f}]"
 
-    def row(name, plain, bg):
-        return (f"| {name} | {len(plain)} | {cell(plain, None)} | {cell(plain, t_plain)} | {cell(bg, None)} | "
-                f"{cell(bg, t_bg)} |")
+    def row(name, side, pick=lambda r: r[name]):
+        cells = [pick(got[i][side]) for got, t in ((got_plain, t_plain), (got_bg, t_bg)) for i in (None, t)]
+        return f"| {name} | {len(cells[0])} | " + " | ".join(cell(c) for c in cells) + " |"
 
     head = ("| {} | n | exact runs and near duplicates | + alignment | with the background: exact runs and near "
             "duplicates | + alignment |\n| --- | --- | --- | --- | --- | --- |")
-    lines = [f"Alignment thresholds chosen on the tune part: {t_plain:.1f} bits without the background, {t_bg:.1f} "
-             "bits with it (the product's defaults: 36 and 30, `proviso_index::ALIGN_DEFAULT_MIN` and "
+    lines = [f"Alignment thresholds chosen on the tune part: {t_plain:.0f} bits without the background, {t_bg:.0f} "
+             "bits with it (the product's defaults: `proviso_index::ALIGN_DEFAULT_MIN` and "
              "`ALIGN_DEFAULT_MIN_WITH_BACKGROUND`). Rates with 95% Wilson "
              "intervals.", "", head.format("copies found (test half)")]
-    for name in cats_plain:
-        lines.append(row(name, cats_plain[name], cats_bg[name]))
+    cats_names, negs_names = halves["test"][0].keys(), halves["test"][1].keys()
+    for name in cats_names:
+        lines.append(row(name, 0))
     lines += ["", head.format("negatives flagged (test half)")]
-    models_plain, models_bg = [], []
-    for name in negs_plain:
-        lines.append(row(name, negs_plain[name], negs_bg[name]))
-        if "answers" in name:
-            models_plain += negs_plain[name]
-            models_bg += negs_bg[name]
-    lines.append(row("**all eight other models**", models_plain, models_bg))
+    for name in negs_names:
+        lines.append(row(name, 1))
+    models = [n for n in negs_names if "answers" in n]
+    lines.append(row("**all eight other models**", 1, lambda r: [x for n in models for x in r[n]]))
     table = "\n".join(lines)
     print(table)
     intro = (

@@ -46,11 +46,11 @@ const PER_SEED: usize = 4;
 /// background: on the tune part of `bench/audit_quality.py`, the smallest
 /// at which alignment adds at most 0.5% of other models' answers to the
 /// same instructions to what exact runs flag.
-pub const DEFAULT_MIN: f64 = 36.0;
+pub const DEFAULT_MIN: f64 = 37.0;
 
 /// The same, with a background ([`crate::Background`]): its common
 /// phrases are no seeds, so a chain of the rest needs fewer bits.
-pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 30.0;
+pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 21.0;
 
 /// Whether and how a look-up aligns short seeds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -180,6 +180,7 @@ impl Index {
                     tokens,
                     Piece {
                         reference: base + r,
+                        tokens: (first, end_excl),
                         kind: Kind::Exact,
                         run: len,
                         share: len as f64 / rtok as f64,
@@ -192,6 +193,7 @@ impl Index {
                 );
             },
         );
+        drop_weak_runs(acc.pieces, first_piece);
         if let Some(min) = q.opts.align_min {
             self.aligned_matches(q, base, first_piece, min, acc, work);
         }
@@ -268,10 +270,18 @@ impl Index {
             };
             let significance = crate::align::significance(a.matched, searched, ref16.len());
             acc.chains.push((base + r, a.matched, significance));
-            if significance < min {
+            let rtok = ref16.len().max(1) as f64;
+            // How much of the reference the chain spans, first seed to
+            // last: a copy with words changed keeps seeds all along its
+            // reference, where two answers to one question share a
+            // passage (a list, a definition) in one part of it.
+            let extent = match (a.pieces.first(), a.pieces.last()) {
+                (Some(f), Some(l)) => l.1.end.saturating_sub(f.1.start) as f64 / rtok,
+                _ => 0.0,
+            };
+            if significance < min || (extent < MIN_EXTENT && significance < min + LOCAL_BITS) {
                 continue;
             }
-            let rtok = ref16.len().max(1) as f64;
             // Pieces on other diagonals may overlap in the reference: each
             // counts what the ones before did not cover.
             let mut covered_to = 0;
@@ -282,6 +292,7 @@ impl Index {
                     q.tokens,
                     Piece {
                         reference: base + r,
+                        tokens: (d.start, d.end),
                         kind: Kind::Aligned {
                             matched: a.matched,
                             significance,
@@ -394,6 +405,52 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
     }
     n
 }
+
+/// Drops the runs of every reference (of `pieces[first..]`, grouped by
+/// reference) that are weak evidence alone: one run shorter than
+/// [`STRONG_RUN`] over less than [`STRONG_SHARE`] of the reference. That
+/// is what two answers to one question share (a stock sentence, a fact
+/// stated the same way); such a reference is left to alignment, which
+/// weighs everything it shares with the document in order, so a copy
+/// with many edits (whose runs are few and short) is still found.
+fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize) {
+    let mut kept = first;
+    let mut i = first;
+    while i < pieces.len() {
+        let r = pieces[i].reference;
+        let end = i + pieces[i..].iter().take_while(|p| p.reference == r).count();
+        let group = &pieces[i..end];
+        let longest = group.iter().map(|p| p.run).max().unwrap_or(0);
+        let share: f64 = group.iter().map(|p| p.share).sum();
+        if group.len() >= STRONG_RUNS || longest >= STRONG_RUN || share >= STRONG_SHARE {
+            for j in i..end {
+                pieces[kept] = pieces[j];
+                kept += 1;
+            }
+        }
+        i = end;
+    }
+    pieces.truncate(kept);
+}
+
+/// A run at least this long is evidence alone.
+const STRONG_RUN: usize = 40;
+
+/// Runs covering at least this share of their reference are evidence.
+const STRONG_SHARE: f64 = 0.2;
+
+/// This many runs with one reference are evidence.
+const STRONG_RUNS: usize = 2;
+
+/// The share of its reference a chain must span, first seed to last, to
+/// count at the significance asked for; a shorter one, a passage two
+/// texts on one subject may share, needs [`LOCAL_BITS`] more. Both chosen
+/// on the tune part of `bench/audit_quality.py` (docs/audit.md).
+pub(crate) const MIN_EXTENT: f64 = 0.6;
+
+/// The bits more a chain spanning less than [`MIN_EXTENT`] of its
+/// reference needs.
+pub(crate) const LOCAL_BITS: f64 = 30.0;
 
 /// The weight of a reference's rare fingerprints (each counts one over
 /// the number of references holding it) it takes to be aligned: one
@@ -520,9 +577,7 @@ impl Acc<'_> {
         else {
             return;
         };
-        for c in &mut self.covered[first..=last] {
-            *c = true;
-        }
+        p.tokens = (first, end);
         p.span = (tokens[first].start as usize, tokens[last].end as usize);
         self.pieces.push(p);
     }
@@ -544,6 +599,8 @@ enum Kind {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Piece {
     reference: u32,
+    /// Document token range (end excluded).
+    tokens: (usize, usize),
     kind: Kind,
     run: usize,
     share: f64,
@@ -664,6 +721,11 @@ pub(crate) fn finish(
         covered,
         ..
     } = acc;
+    for p in pieces.iter() {
+        if let Some(c) = covered.get_mut(p.tokens.0..p.tokens.1) {
+            c.fill(true);
+        }
+    }
     chains.sort_unstable_by_key(|c| c.0);
     pieces.sort_by_key(|p| p.reference);
     near.sort_unstable_by_key(|n| n.0);

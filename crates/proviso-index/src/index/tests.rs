@@ -556,23 +556,6 @@ fn distinct_words(tag: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{tag}{i}w")).collect()
 }
 
-/// `words` with every 16th replaced: runs of 15 (one shared fingerprint
-/// at least, winnowing's guarantee), none of 20.
-fn every_16th_replaced(words: &[String]) -> String {
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i % 16 == 15 {
-                format!("edit{i}")
-            } else {
-                w.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The alignment across segments: an edited copy of the second segment's
 /// reference is found as `aligned`, numbered across segments, each span
 /// holding the same words as its reference span; off, it is not found; a
@@ -634,12 +617,14 @@ fn an_edited_copy_is_aligned_across_segments() {
 /// between the two is flagged only then.
 #[test]
 fn a_background_lowers_the_default_threshold() {
-    let words = distinct_words("ref", 150);
+    // 50 words, the first 15 unchanged (a shared fingerprint), then
+    // every 6th replaced (runs of 5: seeds only): a chain of about 43
+    // tokens spanning the whole reference.
+    let words = distinct_words("ref", 50);
     let mut b = IndexBuilder::new(Params::default());
     b.add(&words.join(" "), Reference::file("refs", 1));
     let mut set = IndexSet::from(b.build().unwrap());
-    // The first 48 words with every 16th replaced: about 45 covered.
-    let doc = every_16th_replaced(&words[..48]);
+    let doc = edited_from(&words, 16, 6);
     set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
     let sig = set.query(&doc).matches[0].significance;
     assert!(
@@ -652,4 +637,85 @@ fn a_background_lowers_the_default_threshold() {
     bg.add_texts(&["an unrelated text about gardens and weather in the spring".to_string()]);
     set.set_background(Some(bg)).unwrap();
     assert!(set.query(&doc).flagged);
+}
+
+/// `words` with the 16th replaced, then every `every`th word from
+/// `intact` on: a first run of 15 (a shared fingerprint), then runs of
+/// `every - 1`.
+fn edited_from(words: &[String], intact: usize, every: usize) -> String {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i + 1 == intact || (i >= intact && i % every == every - 1) {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One run shorter than 40 tokens over less than a fifth of its
+/// reference is what two answers to one question share: alone it matches
+/// nothing (and is no chain long enough either); two such runs, or one of
+/// 40 tokens, do.
+#[test]
+fn one_short_shared_run_is_not_evidence_alone() {
+    let words = distinct_words("ref", 200);
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(&words.join(" "), Reference::file("refs", 1));
+    let set = IndexSet::from(b.build().unwrap());
+    let own = |tag: &str| distinct_words(tag, 60).join(" ");
+    let one = format!("{} {} {}", own("a"), words[50..75].join(" "), own("b"));
+    let r = set.query(&one);
+    assert!(!r.flagged, "{r:?}");
+    let two = format!(
+        "{} {} {} {} {}",
+        own("a"),
+        words[20..45].join(" "),
+        own("b"),
+        words[120..145].join(" "),
+        own("c")
+    );
+    let r = set.query(&two);
+    assert!(r.flagged, "{r:?}");
+    assert_eq!((r.matches[0].kind, r.matches[0].spans.len()), ("exact", 2));
+    let long = format!("{} {} {}", own("a"), words[50..95].join(" "), own("b"));
+    let r = set.query(&long);
+    assert!(r.flagged && r.longest_run >= 40, "{r:?}");
+    // A short reference mostly shared: a fifth of it or more.
+    let short = distinct_words("short", 30);
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(&short.join(" "), Reference::file("refs", 1));
+    let set = IndexSet::from(b.build().unwrap());
+    let r = set.query(&format!("{} {}", own("a"), short[..25].join(" ")));
+    assert!(r.flagged && r.matches[0].kind == "exact", "{r:?}");
+}
+
+/// A chain must span most of its reference: heavy edits over the whole
+/// of it are flagged, the same edits over a part of it (a passage two
+/// texts on one subject might share) need 30 bits more.
+#[test]
+fn a_chain_over_part_of_its_reference_needs_more() {
+    let words = distinct_words("ref", 300);
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(&words.join(" "), Reference::file("refs", 1));
+    let mut set = IndexSet::from(b.build().unwrap());
+    let whole = edited_from(&words, 16, 6);
+    let part = edited_from(&words[..80], 16, 6);
+    let r = set.query(&whole);
+    assert!(r.flagged && r.matches[0].kind == "aligned", "{r:?}");
+    set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
+    let sig = set.query(&part).matches[0].significance;
+    let local = crate::ALIGN_DEFAULT_MIN + super::query::LOCAL_BITS;
+    assert!(
+        (crate::ALIGN_DEFAULT_MIN..local).contains(&sig),
+        "the test needs a chain between the two: {sig}"
+    );
+    set.set_alignment(crate::Alignment::Default);
+    assert!(!set.query(&part).flagged);
+    set.set_alignment(crate::Alignment::AtLeast(sig - super::query::LOCAL_BITS));
+    assert!(set.query(&part).flagged);
 }
