@@ -38,11 +38,12 @@ pub struct Args {
     fail_above: Option<f64>,
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
-    /// edited copies, and more documents that are not copies [default: 36,
-    /// or 30 when the index has a background].
+    /// edited copies, and more documents that are not copies [default: 37,
+    /// or 21 when the index has a background].
     #[arg(long, allow_negative_numbers = true)]
     align_min: Option<f64>,
-    /// No alignment of short seeds: exact runs and near duplicates only.
+    /// No alignment of short seeds: exact runs and near duplicates only
+    /// (a reference whose only run is short is then not matched).
     #[arg(long, conflicts_with = "align_min")]
     no_align: bool,
 }

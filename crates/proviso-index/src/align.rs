@@ -44,12 +44,15 @@ const PER_SEED: usize = 4;
 
 /// The significance (bits) an alignment needs by default, without a
 /// background: on the tune part of `bench/audit_quality.py`, the smallest
-/// at which alignment adds at most 0.5% of other models' answers to the
-/// same instructions to what exact runs flag.
+/// at which alignment adds none of the other models' answers to the same
+/// instructions to what exact runs flag (these alone flag more than 0.5%
+/// of them there).
 pub const DEFAULT_MIN: f64 = 37.0;
 
 /// The same, with a background ([`crate::Background`]): its common
-/// phrases are no seeds, so a chain of the rest needs fewer bits.
+/// phrases are no seeds, so a chain of the rest needs fewer bits; the
+/// smallest at which all that is flagged among those answers is at most
+/// 0.5% of them.
 pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 21.0;
 
 /// Whether and how a look-up aligns short seeds.

@@ -193,7 +193,7 @@ impl Index {
                 );
             },
         );
-        drop_weak_runs(acc.pieces, first_piece);
+        drop_weak_runs(acc.pieces, first_piece, &mut work.weak);
         if let Some(min) = q.opts.align_min {
             self.aligned_matches(q, base, first_piece, min, acc, work);
         }
@@ -220,6 +220,7 @@ impl Index {
             align,
             common,
             common_ready,
+            weak,
             ..
         } = work;
         if seeds.is_empty() {
@@ -249,7 +250,15 @@ impl Index {
         // every one of them twice. One held only by fingerprints that many
         // references share is not worth the work.
         groups.retain(|g| !matched.contains(&g.0) && g.1 >= MIN_WEIGHT);
-        groups.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // References whose only run was weak come after the others, so
+        // fragments of many references cannot crowd an edited copy out.
+        let is_weak = |r: u32| weak.contains(&(base + r));
+        groups.sort_unstable_by(|a, b| {
+            is_weak(a.0)
+                .cmp(&is_weak(b.0))
+                .then(b.1.total_cmp(&a.1))
+                .then(a.0.cmp(&b.0))
+        });
         groups.truncate(ALIGN_CANDIDATES);
         cands.clear();
         for (r, _, lo, hi) in groups {
@@ -412,21 +421,36 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
 /// is what two answers to one question share (a stock sentence, a fact
 /// stated the same way); such a reference is left to alignment, which
 /// weighs everything it shares with the document in order, so a copy
-/// with many edits (whose runs are few and short) is still found.
-fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize) {
+/// with many edits (whose runs are few and short) is still found. The
+/// references dropped are put in `weak`, in base + number. Runs over the
+/// same document tokens (a sentence the reference repeats, or a run cut
+/// in two where a common fingerprint was not followed) count once.
+fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize, weak: &mut Vec<u32>) {
+    weak.clear();
     let mut kept = first;
     let mut i = first;
     while i < pieces.len() {
         let r = pieces[i].reference;
         let end = i + pieces[i..].iter().take_while(|p| p.reference == r).count();
         let group = &pieces[i..end];
-        let longest = group.iter().map(|p| p.run).max().unwrap_or(0);
-        let share: f64 = group.iter().map(|p| p.share).sum();
-        if group.len() >= STRONG_RUNS || longest >= STRONG_RUN || share >= STRONG_SHARE {
+        let (mut runs, mut longest, mut share) = (0, 0, 0.0);
+        for (n, p) in group.iter().enumerate() {
+            longest = longest.max(p.run);
+            let overlaps = group[..n]
+                .iter()
+                .any(|q| q.tokens.0 < p.tokens.1 && p.tokens.0 < q.tokens.1);
+            if !overlaps {
+                runs += 1;
+                share += p.share;
+            }
+        }
+        if runs >= STRONG_RUNS || longest >= STRONG_RUN || share >= STRONG_SHARE {
             for j in i..end {
                 pieces[kept] = pieces[j];
                 kept += 1;
             }
+        } else {
+            weak.push(r);
         }
         i = end;
     }
@@ -494,6 +518,8 @@ pub(crate) struct Work {
     /// A reference's tokens, two bytes each made one value.
     ref16: Vec<u16>,
     align: crate::align::AlignWork,
+    /// References whose only run was weak evidence ([`drop_weak_runs`]).
+    weak: Vec<u32>,
     /// Per document position: whether its phrase is common, once
     /// `common_ready`.
     common: Vec<bool>,

@@ -621,9 +621,7 @@ fn a_background_lowers_the_default_threshold() {
     // every 6th replaced (runs of 5: seeds only): a chain of about 43
     // tokens spanning the whole reference.
     let words = distinct_words("ref", 50);
-    let mut b = IndexBuilder::new(Params::default());
-    b.add(&words.join(" "), Reference::file("refs", 1));
-    let mut set = IndexSet::from(b.build().unwrap());
+    let mut set = one_reference(&words.join(" "));
     let doc = edited_from(&words, 16, 6);
     set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
     let sig = set.query(&doc).matches[0].significance;
@@ -637,6 +635,13 @@ fn a_background_lowers_the_default_threshold() {
     bg.add_texts(&["an unrelated text about gardens and weather in the spring".to_string()]);
     set.set_background(Some(bg)).unwrap();
     assert!(set.query(&doc).flagged);
+}
+
+/// An index of one reference.
+fn one_reference(text: &str) -> IndexSet {
+    let mut b = IndexBuilder::new(Params::default());
+    b.add(text, Reference::file("refs", 1));
+    IndexSet::from(b.build().unwrap())
 }
 
 /// `words` with the 16th replaced, then every `every`th word from
@@ -663,10 +668,9 @@ fn edited_from(words: &[String], intact: usize, every: usize) -> String {
 /// 40 tokens, do.
 #[test]
 fn one_short_shared_run_is_not_evidence_alone() {
-    let words = distinct_words("ref", 200);
-    let mut b = IndexBuilder::new(Params::default());
-    b.add(&words.join(" "), Reference::file("refs", 1));
-    let set = IndexSet::from(b.build().unwrap());
+    // 400 tokens: two runs of 25, or one of 45, are under a fifth of it.
+    let words = distinct_words("ref", 400);
+    let set = one_reference(&words.join(" "));
     let own = |tag: &str| distinct_words(tag, 60).join(" ");
     let one = format!("{} {} {}", own("a"), words[50..75].join(" "), own("b"));
     let r = set.query(&one);
@@ -685,11 +689,28 @@ fn one_short_shared_run_is_not_evidence_alone() {
     let long = format!("{} {} {}", own("a"), words[50..95].join(" "), own("b"));
     let r = set.query(&long);
     assert!(r.flagged && r.longest_run >= 40, "{r:?}");
+    // A sentence the reference says twice, shared once: one run still.
+    let said_twice = format!(
+        "{} {} {} {}",
+        words[..100].join(" "),
+        words[200..225].join(" "),
+        words[100..200].join(" "),
+        words[200..225].join(" ")
+    );
+    let twice = one_reference(&said_twice);
+    let doc = format!("{} {} {}", own("a"), words[200..225].join(" "), own("b"));
+    let r = twice.query(&doc);
+    assert!(!r.flagged, "{r:?}");
+    let mut off = one_reference(&said_twice);
+    off.set_alignment(crate::Alignment::AtLeast(f64::MIN));
+    assert_eq!(
+        off.query(&doc).matches.len(),
+        1,
+        "the reference is aligned instead"
+    );
     // A short reference mostly shared: a fifth of it or more.
     let short = distinct_words("short", 30);
-    let mut b = IndexBuilder::new(Params::default());
-    b.add(&short.join(" "), Reference::file("refs", 1));
-    let set = IndexSet::from(b.build().unwrap());
+    let set = one_reference(&short.join(" "));
     let r = set.query(&format!("{} {}", own("a"), short[..25].join(" ")));
     assert!(r.flagged && r.matches[0].kind == "exact", "{r:?}");
 }
@@ -700,9 +721,7 @@ fn one_short_shared_run_is_not_evidence_alone() {
 #[test]
 fn a_chain_over_part_of_its_reference_needs_more() {
     let words = distinct_words("ref", 300);
-    let mut b = IndexBuilder::new(Params::default());
-    b.add(&words.join(" "), Reference::file("refs", 1));
-    let mut set = IndexSet::from(b.build().unwrap());
+    let mut set = one_reference(&words.join(" "));
     let whole = edited_from(&words, 16, 6);
     let part = edited_from(&words[..80], 16, 6);
     let r = set.query(&whole);
