@@ -193,7 +193,7 @@ impl Index {
                 );
             },
         );
-        drop_weak_runs(acc.pieces, first_piece, &mut work.weak);
+        drop_weak_runs(acc.pieces, first_piece, &mut work.weak, acc.weak);
         if let Some(min) = q.opts.align_min {
             self.aligned_matches(q, base, first_piece, min, acc, work);
         }
@@ -422,10 +422,16 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
 /// stated the same way); such a reference is left to alignment, which
 /// weighs everything it shares with the document in order, so a copy
 /// with many edits (whose runs are few and short) is still found. The
-/// references dropped are put in `weak`, in base + number. Runs over the
-/// same document tokens (a sentence the reference repeats, or a run cut
-/// in two where a common fingerprint was not followed) count once.
-fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize, weak: &mut Vec<u32>) {
+/// references dropped are put in `weak` (base + number), their runs in
+/// `weak_pieces` ([`patchwork`] may take them back). Runs over the same
+/// document tokens (a sentence the reference repeats, or a run cut in
+/// two where a common fingerprint was not followed) count once.
+fn drop_weak_runs(
+    pieces: &mut Vec<Piece>,
+    first: usize,
+    weak: &mut Vec<u32>,
+    weak_pieces: &mut Vec<Piece>,
+) {
     weak.clear();
     let mut kept = first;
     let mut i = first;
@@ -451,11 +457,41 @@ fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize, weak: &mut Vec<u32>) {
             }
         } else {
             weak.push(r);
+            weak_pieces.extend_from_slice(group);
         }
         i = end;
     }
     pieces.truncate(kept);
 }
+
+/// Takes back the weak runs ([`drop_weak_runs`]) of references nothing
+/// else matched when they make a patchwork: runs from at least
+/// [`PATCHWORK`] references over as many separate parts of the document
+/// (a document stitched from one sentence of each of many outputs). A
+/// stock sentence many references hold is one part, however many hold it.
+fn patchwork(pieces: &mut Vec<Piece>, weak: &mut Vec<Piece>) {
+    weak.retain(|w| !pieces.iter().any(|p| p.reference == w.reference));
+    weak.sort_unstable_by_key(|w| (w.tokens.0, w.reference));
+    let (mut parts, mut refs) = (0, Vec::new());
+    let mut part_end = 0;
+    for w in weak.iter() {
+        if parts == 0 || w.tokens.0 >= part_end {
+            parts += 1;
+        }
+        part_end = part_end.max(w.tokens.1);
+        refs.push(w.reference);
+    }
+    refs.sort_unstable();
+    refs.dedup();
+    if parts >= PATCHWORK && refs.len() >= PATCHWORK {
+        pieces.append(weak);
+    }
+    weak.clear();
+}
+
+/// The references, and separate parts of a document, whose weak runs
+/// together are evidence.
+const PATCHWORK: usize = 3;
 
 /// A run at least this long is evidence alone.
 const STRONG_RUN: usize = 40;
@@ -495,6 +531,7 @@ pub(crate) struct Scratch {
     fingerprints: Vec<(u64, u32)>,
     covered: Vec<bool>,
     pieces: Vec<Piece>,
+    weak: Vec<Piece>,
     near: Vec<(u32, f64, usize)>,
     chains: Vec<(u32, usize, f64)>,
     spans: Vec<(usize, usize)>,
@@ -584,6 +621,8 @@ thread_local! {
 /// end.
 pub(crate) struct Acc<'s> {
     pieces: &'s mut Vec<Piece>,
+    /// Runs that were weak evidence alone ([`drop_weak_runs`]).
+    weak: &'s mut Vec<Piece>,
     /// Near duplicates: reference, Jaccard, the reference's tokens.
     near: &'s mut Vec<(u32, f64, usize)>,
     /// Every alignment: reference, tokens its chain covers, significance.
@@ -660,6 +699,7 @@ pub(crate) fn query_with(
         fingerprints,
         covered,
         pieces,
+        weak,
         near,
         chains,
         spans,
@@ -692,10 +732,12 @@ pub(crate) fn query_with(
     covered.clear();
     covered.resize(q.tokens.len(), false);
     pieces.clear();
+    weak.clear();
     near.clear();
     chains.clear();
     let mut acc = Acc {
         pieces,
+        weak,
         near,
         chains,
         covered,
@@ -742,11 +784,13 @@ pub(crate) fn finish(
 ) -> QueryResult {
     let Acc {
         pieces,
+        weak,
         near,
         chains,
         covered,
         ..
     } = acc;
+    patchwork(pieces, weak);
     for p in pieces.iter() {
         if let Some(c) = covered.get_mut(p.tokens.0..p.tokens.1) {
             c.fill(true);

@@ -738,3 +738,44 @@ fn a_chain_over_part_of_its_reference_needs_more() {
     set.set_alignment(crate::Alignment::AtLeast(sig - super::query::LOCAL_BITS));
     assert!(set.query(&part).flagged);
 }
+
+/// Weak runs make a patchwork when they come from three references or
+/// more over as many parts of the document: one sentence from each of
+/// three outputs is flagged, from two it is not, and one sentence that
+/// three outputs hold is one part.
+#[test]
+fn a_patchwork_of_short_runs_is_evidence() {
+    let refs: Vec<Vec<String>> = (0..3)
+        .map(|i| distinct_words(&format!("r{i}x"), 300))
+        .collect();
+    let stock = distinct_words("stock", 25).join(" ");
+    let mut b = IndexBuilder::new(Params::default());
+    for (i, r) in refs.iter().enumerate() {
+        let text = format!("{} {stock} {}", r[..150].join(" "), r[150..].join(" "));
+        b.add(&text, Reference::file("refs", i as u64 + 1));
+    }
+    let set = IndexSet::from(b.build().unwrap());
+    let own = |tag: &str| distinct_words(tag, 40).join(" ");
+    let fragment = |i: usize| refs[i][100..125].join(" ");
+    let three = format!(
+        "{} {} {} {} {} {}",
+        own("a"),
+        fragment(0),
+        own("b"),
+        fragment(1),
+        own("c"),
+        fragment(2)
+    );
+    let r = set.query(&three);
+    assert!(r.flagged, "{r:?}");
+    assert_eq!(r.matches.len(), 3);
+    assert!(
+        r.matches
+            .iter()
+            .all(|m| m.kind == "exact" && m.spans.len() == 1)
+    );
+    let two = format!("{} {} {} {}", own("a"), fragment(0), own("b"), fragment(1));
+    assert!(!set.query(&two).flagged);
+    let r = set.query(&format!("{} {stock} {}", own("a"), own("b")));
+    assert!(!r.flagged, "{r:?}");
+}
