@@ -5,21 +5,26 @@
 # monitor was changed on what it showed), in process: detection within 1,000 requests per extraction key,
 # benign keys at notice and at throttle, with 95% intervals; with the
 # default weights and with `public_set` at 0.
-# Usage (from the project root): bench/monitor_redteam.sh [SEED]
+# ROUND 2 runs the second red team (bench/redteam2/gen.py, another author,
+# other families; its first run, seed 1 at 01fceab, was held out).
+# Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed="${1:-1}"
+round="${2:-1}"
+gen=bench/redteam/gen.py
+[ "$round" = 2 ] && gen=bench/redteam2/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
-python3 bench/redteam/gen.py --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
+python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
 FAMILIES_SCENARIO="$out/scenario.json" cargo bench -q -p proviso-monitor --bench families -- "$seed" > "$out/default.txt"
 FAMILIES_SCENARIO="$out/scenario.json" FAMILIES_WEIGHTS=public_set=0 \
   cargo bench -q -p proviso-monitor --bench families -- "$seed" > "$out/no_public.txt"
-python3 - "$seed" "$out" <<'PY'
+python3 - "$seed" "$out" "$round" <<'PY'
 import sys, pathlib
 sys.path.insert(0, "bench")
 from common import append_results
-seed, out = sys.argv[1], pathlib.Path(sys.argv[2])
+seed, out, rnd = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
 body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who read only docs/monitor.md, "
         "docs/configuration.md and the README, never the monitor's code, its tests or its results, and asked to evade the "
         "documented detectors while harvesting, and to write legitimate traffic that looks as suspicious as it can "
@@ -31,6 +36,17 @@ body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who r
         "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. (The table's \"held out\" is the generator's label.)\n\n" % seed
         + (out / "default.txt").read_text().strip()
         + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
-append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
+if rnd == "2":
+    body = ("Families of `bench/redteam2/gen.py` (seed %s): a second red team, written by another helper who read only "
+            "docs/monitor.md, docs/configuration.md's [monitor] part and the README, never the monitor's code, its tests, "
+            "its results or the first red team's families (bench/redteam2/README.md says what each family does). Its first "
+            "run (seed 1, commit `01fceab`) is held out: the monitor had not been changed since the first red team's fixes. "
+            "In process (`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; "
+            "answers as the family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            + (out / "default.txt").read_text().strip()
+            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+    append_results("Monitor: the second red team", f"bench/monitor_redteam.sh {seed} 2", body)
+else:
+    append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
 PY
 rm -rf "$out"
