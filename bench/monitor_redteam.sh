@@ -6,7 +6,8 @@
 # benign keys at notice and at throttle, with 95% intervals; with the
 # default weights and with `public_set` at 0.
 # ROUND 2 runs the second red team (bench/redteam2/gen.py, another author,
-# other families; its first run, seed 1 at 01fceab, was held out).
+# other families; its first run, seed 1 at 01fceab, was held out; the
+# monitor was changed on what it showed).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,10 @@ if rnd == "2":
     body = ("Families of `bench/redteam2/gen.py` (seed %s): a second red team, written by another helper who read only "
             "docs/monitor.md, docs/configuration.md's [monitor] part and the README, never the monitor's code, its tests, "
             "its results or the first red team's families (bench/redteam2/README.md says what each family does). Its first "
-            "run (seed 1, commit `01fceab`) is held out: the monitor had not been changed since the first red team's fixes. "
+            "run (seed 1, commit `01fceab`, bench/history/) was held out: 53/100 extraction keys detected [42.8%%, 63.1%%], "
+            "188/323 benign keys at notice or above and 129/323 at throttle or above [34.6%%, 45.5%%]. The monitor was then "
+            "changed on what it showed (docs/monitor.md, \"The second red team\"), so no later run on these families is held "
+            "out, whatever its seed. "
             "In process (`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; "
             "answers as the family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
             + (out / "default.txt").read_text().strip()

@@ -29,15 +29,23 @@ impl Monitor {
         let mut by_template: fxhash::FastMap<u32, Vec<usize>> = fxhash::FastMap::default();
         for (i, k) in names.iter().enumerate() {
             let mut counts: fxhash::FastMap<u32, (u32, u32)> = fxhash::FastMap::default();
+            let mut key_yielding = 0u32;
             for e in &self.keys[*k].events {
                 let c = counts.entry(e.template).or_insert((0, 0));
                 c.0 += 1;
                 if e.flags & YIELD != 0 {
                     c.1 += 1;
+                    key_yielding += 1;
                 }
             }
+            // A template a key's harvest runs through is a real share of
+            // it: a person whose questions take a common form twice (how
+            // people ask, or one app's system prompt) is not filling it.
             for (t, (all, yielding)) in counts {
-                if yielding >= 2 && yielding * 2 >= all {
+                if yielding >= 2
+                    && yielding * 2 >= all
+                    && yielding * TEMPLATE_SHARE_OF_KEY >= key_yielding
+                {
                     by_template.entry(t).or_default().push(i);
                 }
             }
@@ -163,9 +171,10 @@ impl Monitor {
                 }
             }
         }
-        // Unusual: shared by a few keys, not by a twentieth of the active
-        // ones (a popular client library's defaults).
-        let common = (names.len() / 20).max(5);
+        // Unusual: shared by a few keys, not by a hundredth of the active
+        // ones (a popular client library's defaults, or a setting many
+        // teams chose alike: `max_tokens` 1024 at `temperature` 0.7).
+        let common = (names.len() / UNUSUAL_PARAMS_PER).max(UNUSUAL_PARAMS_MIN);
         for ks in by_sig.values() {
             if ks.len() >= 2 && ks.len() <= common {
                 link_across_teams(
@@ -435,6 +444,17 @@ pub(crate) struct Links<'a> {
 
 /// Whether a key's own requests are mostly answered at length (five or
 /// more): what a link needs before it counts.
+/// A template links a key when at least one in this many of the key's
+/// answers at length went through it.
+const TEMPLATE_SHARE_OF_KEY: u32 = 8;
+
+/// Parameters shared by more than one in this many active keys are
+/// common, and link nothing.
+const UNUSUAL_PARAMS_PER: usize = 100;
+
+/// ... unless no more than this many keys share them.
+const UNUSUAL_PARAMS_MIN: usize = 3;
+
 fn own_yield(w: &KeyWindow) -> bool {
     let yielding = w.events.iter().filter(|e| e.flags & YIELD != 0).count();
     yielding * 2 >= w.events.len().max(1) && yielding >= 5
@@ -808,6 +828,40 @@ mod tests {
         assert_eq!(sorted_intersection(&[4, 4], &[4]), 1);
     }
 
+    /// People whose questions take one common form now and then are not
+    /// filling a template: two of forty long answers through it link
+    /// nothing; a sixth of them does.
+    #[test]
+    fn a_template_links_a_key_only_through_a_share_of_its_harvest() {
+        let run = |through: usize| {
+            let mut m = monitor();
+            let template = |x: &str| format!("Can you explain to me in detail how {x} works?");
+            for (n, key) in ["key_a", "key_b"].iter().enumerate() {
+                for i in 0..36usize {
+                    let prompt = if i % (36 / through) == 0 {
+                        template(WORDS[(i + n) % 12])
+                    } else {
+                        own_prompt(i, n + 7)
+                    };
+                    let t = T0 + i as i64 * 60_000 + n as i64 * 9_700;
+                    m.observe(&obs(
+                        key,
+                        &format!("t{n}"),
+                        &format!("10.1.0.{n}"),
+                        t,
+                        &prompt,
+                    ));
+                }
+            }
+            // Linked: one cluster reported with both (whether it may act
+            // on them is another rule).
+            m.evaluate_clusters();
+            m.clusters.iter().any(|c| c.members == ["key_a", "key_b"])
+        };
+        assert!(!run(2), "two of 36 through a common form");
+        assert!(run(6), "a sixth through one template");
+    }
+
     #[test]
     fn keys_filling_one_template_are_linked_and_unrelated_keys_are_not() {
         let mut m = monitor();
@@ -1169,6 +1223,39 @@ mod link_tests {
         }
         m.evaluate_clusters();
         assert!(!m.key_cluster.contains_key("many0"));
+    }
+
+    /// Among many active keys, a length target that eight of them share
+    /// is a setting teams chose alike, not a campaign's: it links nothing;
+    /// three sharing one still link.
+    #[test]
+    fn parameters_a_few_keys_of_many_share_link_and_those_many_share_do_not() {
+        let run = |sharing: usize| {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            for k in 0..400usize {
+                m.observe(&ask(
+                    &format!("quiet{k}"),
+                    T0 + k as i64 * 1000,
+                    &words(500 + k, 0),
+                ));
+            }
+            for k in 0..sharing {
+                for j in 0..30usize {
+                    let mut o = ask(
+                        &format!("cap{k}"),
+                        T0 + k as i64 * 5 * HOUR + j as i64 * 60_000,
+                        &words(k, j),
+                    );
+                    o.completion_tokens = 777;
+                    o.hit_max_tokens = true;
+                    m.observe(&o);
+                }
+            }
+            m.evaluate_clusters();
+            m.key_cluster.contains_key("cap0")
+        };
+        assert!(run(3), "three of 403 keys sharing a length target link");
+        assert!(!run(8), "eight of 408 keys sharing one is a common setting");
     }
 
     #[test]
