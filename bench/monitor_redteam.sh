@@ -44,7 +44,7 @@ if rnd == "2":
             "run (seed 1, commit `01fceab`, bench/history/) was held out: 53/100 extraction keys detected [42.8%%, 63.1%%], "
             "188/323 benign keys at notice or above and 129/323 at throttle or above [34.6%%, 45.5%%]. The monitor was then "
             "changed on what it showed (docs/monitor.md, \"The second red team\"), so no later run on these families is held "
-            "out, whatever its seed. "
+            "out, whatever its seed (the table's \"held out\" is the generator's label). "
             "In process (`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; "
             "answers as the family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
             + (out / "default.txt").read_text().strip()

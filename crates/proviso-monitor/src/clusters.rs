@@ -442,8 +442,6 @@ pub(crate) struct Links<'a> {
     param_linked: &'a [bool],
 }
 
-/// Whether a key's own requests are mostly answered at length (five or
-/// more): what a link needs before it counts.
 /// A template links a key when at least one in this many of the key's
 /// answers at length went through it.
 const TEMPLATE_SHARE_OF_KEY: u32 = 8;
@@ -455,6 +453,8 @@ const UNUSUAL_PARAMS_PER: usize = 100;
 /// ... unless no more than this many keys share them.
 const UNUSUAL_PARAMS_MIN: usize = 3;
 
+/// Whether a key's own requests are mostly answered at length (five or
+/// more): what a link needs before it counts.
 fn own_yield(w: &KeyWindow) -> bool {
     let yielding = w.events.iter().filter(|e| e.flags & YIELD != 0).count();
     yielding * 2 >= w.events.len().max(1) && yielding >= 5
@@ -829,7 +829,7 @@ mod tests {
     }
 
     /// People whose questions take one common form now and then are not
-    /// filling a template: two of forty long answers through it link
+    /// filling a template: two of 36 long answers through it link
     /// nothing; a sixth of them does.
     #[test]
     fn a_template_links_a_key_only_through_a_share_of_its_harvest() {
@@ -1243,7 +1243,7 @@ mod link_tests {
                 for j in 0..30usize {
                     let mut o = ask(
                         &format!("cap{k}"),
-                        T0 + k as i64 * 5 * HOUR + j as i64 * 60_000,
+                        T0 + k as i64 * 2 * HOUR + j as i64 * 60_000,
                         &words(k, j),
                     );
                     o.completion_tokens = 777;
@@ -1252,6 +1252,8 @@ mod link_tests {
                 }
             }
             m.evaluate_clusters();
+            // Every sharing key is still in its window (a day).
+            assert!((0..sharing).all(|k| !m.keys[&format!("cap{k}")].events.is_empty()));
             m.key_cluster.contains_key("cap0")
         };
         assert!(run(3), "three of 403 keys sharing a length target link");

@@ -425,7 +425,8 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
 /// references dropped are put in `weak` (base + number), their runs in
 /// `weak_pieces` ([`patchwork`] may take them back). Runs over the same
 /// document tokens (a sentence the reference repeats, or a run cut in
-/// two where a common fingerprint was not followed) count once.
+/// two where a common fingerprint was not followed), or over the same
+/// reference tokens (a sentence the document repeats), count once.
 fn drop_weak_runs(
     pieces: &mut Vec<Piece>,
     first: usize,
@@ -442,9 +443,10 @@ fn drop_weak_runs(
         let (mut runs, mut longest, mut share) = (0, 0, 0.0);
         for (n, p) in group.iter().enumerate() {
             longest = longest.max(p.run);
-            let overlaps = group[..n]
-                .iter()
-                .any(|q| q.tokens.0 < p.tokens.1 && p.tokens.0 < q.tokens.1);
+            let overlaps = group[..n].iter().any(|q| {
+                (q.tokens.0 < p.tokens.1 && p.tokens.0 < q.tokens.1)
+                    || (q.in_reference.0 < p.in_reference.1 && p.in_reference.0 < q.in_reference.1)
+            });
             if !overlaps {
                 runs += 1;
                 share += p.share;
@@ -465,26 +467,40 @@ fn drop_weak_runs(
 }
 
 /// Takes back the weak runs ([`drop_weak_runs`]) of references nothing
-/// else matched when they make a patchwork: runs from at least
-/// [`PATCHWORK`] references over as many separate parts of the document
-/// (a document stitched from one sentence of each of many outputs). A
-/// stock sentence many references hold is one part, however many hold it.
-fn patchwork(pieces: &mut Vec<Piece>, weak: &mut Vec<Piece>) {
-    weak.retain(|w| !pieces.iter().any(|p| p.reference == w.reference));
+/// else matched (no run, chain or near duplicate) when they make a
+/// patchwork: at least [`PATCHWORK`] separate parts of the document, each
+/// shared with one reference only, from as many references (a document
+/// stitched from one sentence of each of several outputs). A part two
+/// references or more hold is a stock sentence, and counts for nothing.
+/// `matched` is the references matched otherwise, sorted.
+fn patchwork(pieces: &mut Vec<Piece>, weak: &mut Vec<Piece>, matched: &[u32]) {
+    weak.retain(|w| matched.binary_search(&w.reference).is_err());
     weak.sort_unstable_by_key(|w| (w.tokens.0, w.reference));
-    let (mut parts, mut refs) = (0, Vec::new());
-    let mut part_end = 0;
-    for w in weak.iter() {
-        if parts == 0 || w.tokens.0 >= part_end {
-            parts += 1;
+    // Parts: pieces overlapping in the document, merged; each kept when
+    // one reference holds all of it.
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mut refs: Vec<u32> = Vec::new();
+    let mut i = 0;
+    while i < weak.len() {
+        let (start, mut end, r) = (i, weak[i].tokens.1, weak[i].reference);
+        let mut one = true;
+        i += 1;
+        while i < weak.len() && weak[i].tokens.0 < end {
+            end = end.max(weak[i].tokens.1);
+            one &= weak[i].reference == r;
+            i += 1;
         }
-        part_end = part_end.max(w.tokens.1);
-        refs.push(w.reference);
+        if one {
+            kept.push((start, i));
+            refs.push(r);
+        }
     }
     refs.sort_unstable();
     refs.dedup();
-    if parts >= PATCHWORK && refs.len() >= PATCHWORK {
-        pieces.append(weak);
+    if kept.len() >= PATCHWORK && refs.len() >= PATCHWORK {
+        for (from, to) in kept {
+            pieces.extend_from_slice(&weak[from..to]);
+        }
     }
     weak.clear();
 }
@@ -790,7 +806,14 @@ pub(crate) fn finish(
         covered,
         ..
     } = acc;
-    patchwork(pieces, weak);
+    let mut matched: Vec<u32> = pieces
+        .iter()
+        .map(|p| p.reference)
+        .chain(near.iter().map(|n| n.0))
+        .collect();
+    matched.sort_unstable();
+    matched.dedup();
+    patchwork(pieces, weak, &matched);
     for p in pieces.iter() {
         if let Some(c) = covered.get_mut(p.tokens.0..p.tokens.1) {
             c.fill(true);
@@ -841,7 +864,14 @@ pub(crate) fn finish(
         if !exact && m.aligned > 0 {
             m.kind = "aligned";
         }
-        if let Ok(c) = chains.binary_search_by_key(&r, |c| c.0) {
+        // A chain tried for a reference whose runs are what matched it
+        // (a patchwork's) is not its evidence.
+        let chain = if exact {
+            None
+        } else {
+            chains.binary_search_by_key(&r, |c| c.0).ok()
+        };
+        if let Some(c) = chain {
             m.aligned = chains[c].1;
             m.significance = chains[c].2;
         }

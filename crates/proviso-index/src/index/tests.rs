@@ -740,9 +740,10 @@ fn a_chain_over_part_of_its_reference_needs_more() {
 }
 
 /// Weak runs make a patchwork when they come from three references or
-/// more over as many parts of the document: one sentence from each of
-/// three outputs is flagged, from two it is not, and one sentence that
-/// three outputs hold is one part.
+/// more over as many parts of the document, each held by one reference:
+/// one sentence from each of three outputs is flagged, from two it is
+/// not, and a sentence that three outputs hold counts for nothing, however
+/// often the document repeats it.
 #[test]
 fn a_patchwork_of_short_runs_is_evidence() {
     let refs: Vec<Vec<String>> = (0..3)
@@ -777,5 +778,14 @@ fn a_patchwork_of_short_runs_is_evidence() {
     let two = format!("{} {} {} {}", own("a"), fragment(0), own("b"), fragment(1));
     assert!(!set.query(&two).flagged);
     let r = set.query(&format!("{} {stock} {}", own("a"), own("b")));
+    assert!(!r.flagged, "{r:?}");
+    // The stock sentence three times, apart: three parts, each held by
+    // every reference, none by one alone.
+    let r = set.query(&format!(
+        "{} {stock} {} {stock} {} {stock}",
+        own("a"),
+        own("b"),
+        own("c")
+    ));
     assert!(!r.flagged, "{r:?}");
 }
