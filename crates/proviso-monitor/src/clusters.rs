@@ -1182,14 +1182,14 @@ mod link_tests {
         assert!(m.key_cluster.is_empty(), "{:?}", m.key_cluster.keys());
     }
 
-    #[test]
-    fn a_shared_unusual_length_target_links_and_a_common_one_does_not() {
-        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
-        for k in 0..3usize {
+    /// Keys `cap0`, `cap1`, ... each asking 30 questions a minute apart,
+    /// `apart` from one another, every answer cut at 777 tokens.
+    fn capped_keys(m: &mut Monitor, keys: usize, apart: i64) {
+        for k in 0..keys {
             for j in 0..30usize {
                 let mut o = ask(
                     &format!("cap{k}"),
-                    T0 + k as i64 * 5 * HOUR + j as i64 * 60_000,
+                    T0 + k as i64 * apart + j as i64 * 60_000,
                     &words(k, j),
                 );
                 o.completion_tokens = 777;
@@ -1197,6 +1197,12 @@ mod link_tests {
                 m.observe(&o);
             }
         }
+    }
+
+    #[test]
+    fn a_shared_unusual_length_target_links_and_a_common_one_does_not() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        capped_keys(&mut m, 3, 5 * HOUR);
         m.evaluate_clusters();
         let i = *m
             .key_cluster
@@ -1239,18 +1245,7 @@ mod link_tests {
                     &words(500 + k, 0),
                 ));
             }
-            for k in 0..sharing {
-                for j in 0..30usize {
-                    let mut o = ask(
-                        &format!("cap{k}"),
-                        T0 + k as i64 * 2 * HOUR + j as i64 * 60_000,
-                        &words(k, j),
-                    );
-                    o.completion_tokens = 777;
-                    o.hit_max_tokens = true;
-                    m.observe(&o);
-                }
-            }
+            capped_keys(&mut m, sharing, 2 * HOUR);
             m.evaluate_clusters();
             // Every sharing key is still in its window (a day).
             assert!((0..sharing).all(|k| !m.keys[&format!("cap{k}")].events.is_empty()));
