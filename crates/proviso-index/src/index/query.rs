@@ -193,7 +193,7 @@ impl Index {
                 );
             },
         );
-        drop_weak_runs(acc.pieces, first_piece, &mut work.weak, acc.weak);
+        drop_weak_runs(acc.pieces, first_piece, acc.weak);
         if let Some(min) = q.opts.align_min {
             self.aligned_matches(q, base, first_piece, min, acc, work);
         }
@@ -220,7 +220,6 @@ impl Index {
             align,
             common,
             common_ready,
-            weak,
             ..
         } = work;
         if seeds.is_empty() {
@@ -252,7 +251,8 @@ impl Index {
         groups.retain(|g| !matched.contains(&g.0) && g.1 >= MIN_WEIGHT);
         // References whose only run was weak come after the others, so
         // fragments of many references cannot crowd an edited copy out.
-        let is_weak = |r: u32| weak.contains(&(base + r));
+        let weak = &*acc.weak;
+        let is_weak = |r: u32| weak.iter().any(|w| w.reference == base + r);
         groups.sort_unstable_by(|a, b| {
             is_weak(a.0)
                 .cmp(&is_weak(b.0))
@@ -422,18 +422,12 @@ fn evidence(common: &[bool], first: usize, end: usize) -> usize {
 /// stated the same way); such a reference is left to alignment, which
 /// weighs everything it shares with the document in order, so a copy
 /// with many edits (whose runs are few and short) is still found. The
-/// references dropped are put in `weak` (base + number), their runs in
-/// `weak_pieces` ([`patchwork`] may take them back). Runs over the same
+/// runs of the references dropped are put in `weak` (alignment tries
+/// those references last, and [`patchwork`] may take them back). Runs over the same
 /// document tokens (a sentence the reference repeats, or a run cut in
 /// two where a common fingerprint was not followed), or over the same
 /// reference tokens (a sentence the document repeats), count once.
-fn drop_weak_runs(
-    pieces: &mut Vec<Piece>,
-    first: usize,
-    weak: &mut Vec<u32>,
-    weak_pieces: &mut Vec<Piece>,
-) {
-    weak.clear();
+fn drop_weak_runs(pieces: &mut Vec<Piece>, first: usize, weak: &mut Vec<Piece>) {
     let mut kept = first;
     let mut i = first;
     while i < pieces.len() {
@@ -458,8 +452,7 @@ fn drop_weak_runs(
                 kept += 1;
             }
         } else {
-            weak.push(r);
-            weak_pieces.extend_from_slice(group);
+            weak.extend_from_slice(group);
         }
         i = end;
     }
@@ -571,8 +564,6 @@ pub(crate) struct Work {
     /// A reference's tokens, two bytes each made one value.
     ref16: Vec<u16>,
     align: crate::align::AlignWork,
-    /// References whose only run was weak evidence ([`drop_weak_runs`]).
-    weak: Vec<u32>,
     /// Per document position: whether its phrase is common, once
     /// `common_ready`.
     common: Vec<bool>,
