@@ -190,13 +190,17 @@ impl RestartGate {
         if self.0.closed.load(Ordering::SeqCst) && self.0.closed.swap(false, Ordering::SeqCst) {
             // Taken so that a reader between its check and its wait is
             // woken too.
-            let _held = self
-                .0
-                .lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _held = self.held();
             self.0.changed.notify_all();
         }
+    }
+
+    /// The lock a reader holds between its look at the gate and its wait.
+    fn held(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.0
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether readers are asked to stand aside now.
@@ -212,11 +216,7 @@ impl RestartGate {
             return Duration::ZERO;
         }
         let start = Instant::now();
-        let mut held = self
-            .0
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self.held();
         while self.is_closed() {
             let Some(left) = self
                 .0
