@@ -49,30 +49,61 @@ fn file_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
 
-#[test]
-fn the_wal_stays_bounded_under_steady_writes() {
-    let _alone = alone();
+/// A ledger in a directory of its own, its log bounded at 1 MiB
+/// ([`bounded_store`]), while no other test of this file runs.
+struct Bounded {
+    _alone: std::sync::MutexGuard<'static, ()>,
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    wal: std::path::PathBuf,
+    bound: u64,
+}
+
+fn bounded() -> (Bounded, SqliteStore) {
+    let alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
-    let wal = dir.path().join("ledger.db-wal");
-    let bound: u64 = 1024 * 1024;
+    let bound = 1024 * 1024;
     let store = bounded_store(&db, bound);
-    let gauge = store.wal_bytes();
-    let ledger = never_idle(store);
-    let body = "x".repeat(2_000);
-    let mut max_wal = 0;
+    let b = Bounded {
+        _alone: alone,
+        wal: dir.path().join("ledger.db-wal"),
+        _dir: dir,
+        db,
+        bound,
+    };
+    (b, store)
+}
+
+/// Writes records of `body` in batches of eight, each batch then waited
+/// for, resting `rest` after each, until the database holds `target`
+/// bytes or a minute has passed; gives the largest the log grew to.
+fn write_until(ledger: &LedgerHandle, b: &Bounded, body: &str, target: u64, rest: Duration) -> u64 {
+    let (mut max_wal, mut n) = (0, 0u64);
     let start = Instant::now();
-    let mut n = 0u64;
-    // About 24 MB of records in small batches, as steady traffic writes them.
-    while file_len(&db) < 12 * bound && start.elapsed() < Duration::from_secs(60) {
+    while file_len(&b.db) < target && start.elapsed() < Duration::from_secs(60) {
         for _ in 0..8 {
             ledger.submit(Record::test(&format!("{n} {body}")));
             n += 1;
         }
         ledger.append_blocking(Record::test("sync")).unwrap();
-        max_wal = max_wal.max(file_len(&wal));
+        max_wal = max_wal.max(file_len(&b.wal));
+        if !rest.is_zero() {
+            std::thread::sleep(rest);
+        }
     }
-    let db_len = file_len(&db);
+    max_wal
+}
+
+#[test]
+fn the_wal_stays_bounded_under_steady_writes() {
+    let (b, store) = bounded();
+    let (db, bound) = (&b.db, b.bound);
+    let gauge = store.wal_bytes();
+    let ledger = never_idle(store);
+    // About 24 MB of records in small batches, as steady traffic writes them.
+    let max_wal = write_until(&ledger, &b, &"x".repeat(2_000), 12 * bound, Duration::ZERO);
+    let db_len = file_len(db);
     assert!(
         db_len >= 12 * bound,
         "the database did not grow: {db_len} bytes"
@@ -88,7 +119,7 @@ fn the_wal_stays_bounded_under_steady_writes() {
         "the gauge reports the WAL's size"
     );
     ledger.shutdown();
-    let reader = SqliteStore::open_existing(&db, SqliteConfig::default()).unwrap();
+    let reader = SqliteStore::open_existing(db, SqliteConfig::default()).unwrap();
     let report = verify(&reader).unwrap();
     assert!(report.findings.is_empty(), "{:?}", report.findings);
 }
@@ -166,12 +197,8 @@ fn a_reader_holding_a_snapshot_does_not_stall_commits() {
 /// (Without the gate, the same run's log holds everything written.)
 #[test]
 fn a_reader_taking_the_restart_gate_lets_the_log_be_restarted() {
-    let _alone = alone();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ledger.db");
-    let wal = dir.path().join("ledger.db-wal");
-    let bound: u64 = 1024 * 1024;
-    let store = bounded_store(&db, bound);
+    let (b, store) = bounded();
+    let (db, bound) = (b.db.clone(), b.bound);
     let gate = store.restart_gate();
     let ledger = never_idle(store);
     ledger.append_blocking(Record::test("first")).unwrap();
@@ -193,20 +220,11 @@ fn a_reader_taking_the_restart_gate_lets_the_log_be_restarted() {
         }
         (pages, waited)
     });
-    let body = "z".repeat(2_000);
-    let (mut max_wal, mut n) = (0, 0u64);
     let start = Instant::now();
     // About 2 MB/s, so that between two background passes the log grows
     // by a tenth of its bound: what takes it further is the reader.
-    while file_len(&db) < 8 * bound && start.elapsed() < Duration::from_secs(60) {
-        for _ in 0..8 {
-            ledger.submit(Record::test(&format!("{n} {body}")));
-            n += 1;
-        }
-        ledger.append_blocking(Record::test("sync")).unwrap();
-        max_wal = max_wal.max(file_len(&wal));
-        std::thread::sleep(Duration::from_millis(8));
-    }
+    let body = "z".repeat(2_000);
+    let max_wal = write_until(&ledger, &b, &body, 8 * bound, Duration::from_millis(8));
     let elapsed = start.elapsed();
     assert!(file_len(&db) >= 8 * bound, "the database did not grow");
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
