@@ -7,7 +7,9 @@
 # default weights and with `public_set` at 0.
 # ROUND 2 runs the second red team (bench/redteam2/gen.py, another author,
 # other families; its first run, seed 1 at 01fceab, was held out; the
-# monitor was changed on what it showed).
+# monitor was changed on what it showed). ROUND 3 the third
+# (bench/redteam3/gen.py; its first run, seed 1, was held out, on the
+# monitor before and after the enforcement gate of 2026-12-07).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ seed="${1:-1}"
 round="${2:-1}"
 gen=bench/redteam/gen.py
 [ "$round" = 2 ] && gen=bench/redteam2/gen.py
+[ "$round" = 3 ] && gen=bench/redteam3/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
 python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
@@ -50,6 +53,19 @@ if rnd == "2":
             + (out / "default.txt").read_text().strip()
             + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
     append_results("Monitor: the second red team", f"bench/monitor_redteam.sh {seed} 2", body)
+elif rnd == "3":
+    body = ("Families of `bench/redteam3/gen.py` (seed %s): a third red team, written by a third helper under the same "
+            "rules (docs/monitor.md, docs/configuration.md's [monitor] part and the README only; never the code, its "
+            "tests, results or the earlier red teams' families; bench/redteam3/README.md says what each family does). "
+            "Its first run (seed 1) was held out, on the monitor before and after the enforcement gate of 2026-12-07 "
+            "(bench/history/, \"Monitor: the third red team, held out\"): 52/161 extraction keys detected [25.2%%, 40.1%%]; "
+            "benign keys at notice or above 176/335 [47.0%%, 58.0%%], at throttle or above 86/335 before the gate "
+            "[21.1%%, 30.7%%] and 69/335 after it [16.4%%, 25.3%%]. Any later change makes these families seen "
+            "(the table's \"held out\" is the generator's label). In process, default `[monitor]`; answers as the "
+            "family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            + (out / "default.txt").read_text().strip()
+            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+    append_results("Monitor: the third red team", f"bench/monitor_redteam.sh {seed} 3", body)
 else:
     append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
 PY

@@ -1777,7 +1777,13 @@ def main():
     keys = ctx.keys
     names = [k["name"] for k in keys]
     assert len(set(names)) == len(names)
-    out = {"keys": keys, "requests": [r[3] for r in ctx.reqs]}
+    # The consumer's format (proviso_traffic::Scenario): `t` in
+    # milliseconds since the Unix epoch, `key` the index of its key.
+    # Converted here, after the traffic is made; nothing else changes.
+    epoch = 1767571200000  # 2026-01-05 00:00 UTC
+    index = {n: i for i, n in enumerate(names)}
+    requests = [dict(r[3], t=r[3]["t"] + epoch, key=index[r[3]["key"]]) for r in ctx.reqs]
+    out = {"keys": keys, "requests": requests}
     data = json.dumps(out, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     with open(a.out, "wb") as f:
         f.write(data)

@@ -133,7 +133,7 @@ fn main() {
         // its cluster.
         let explain = std::env::var_os("FAMILIES_EXPLAIN").is_some();
         // FAMILIES_DEBUG=<family>: each of its keys' first step at throttle
-        // or above, with every signal's detail.
+        // or above, with every signal's detail (`*`: every family's).
         let debug = std::env::var("FAMILIES_DEBUG").ok();
         let mut debugged = std::collections::HashSet::new();
         let mut last: BTreeMap<usize, usize> = BTreeMap::new();
@@ -163,7 +163,7 @@ fn main() {
                     && d.level >= Level::Throttle
                     && s.keys
                         .iter()
-                        .any(|k| k.name == d.key && &k.workload == family)
+                        .any(|k| k.name == d.key && (&k.workload == family || family == "*"))
                     && debugged.insert(d.key.clone())
                 {
                     let sig: Vec<String> = d
@@ -172,8 +172,14 @@ fn main() {
                         .filter(|x| x.contribution > 0.0 || x.name == "families")
                         .map(|x| format!("{}={:.3} [{}]", x.name, x.contribution, x.detail))
                         .collect();
+                    let k = s.keys.iter().find(|k| k.name == d.key);
                     println!(
-                        "{} {} by {} score {:.2}:\n  {}",
+                        "{} {} {} {} by {} score {:.2}:\n  {}",
+                        k.map_or("", |k| k.workload.as_str()),
+                        match k.map(|k| k.role) {
+                            Some(Role::Extraction) => "extraction",
+                            _ => "benign",
+                        },
                         d.key,
                         d.level,
                         d.actor,

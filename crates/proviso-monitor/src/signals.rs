@@ -429,30 +429,48 @@ pub(crate) fn family(name: &str) -> &'static str {
 const FAMILY_EVIDENCE: f64 = 0.05;
 
 /// Contribution the `yield` family must reach for enforcement beyond
-/// `notice`: a harvest worth stopping (sixty distinct instructions answered
-/// at length in a day, or probing parameters on every request), not a
-/// handful of long answers in a templated job.
-const YIELD_EVIDENCE: f64 = 0.15;
+/// `notice`: a harvest worth stopping (about ninety distinct instructions
+/// answered at length in a day, or 260 in a week: more than the busiest
+/// people ask; office staff asking 55 to 70 a day were throttled at the
+/// sixty this was before), not a handful of long answers in a templated
+/// job.
+const YIELD_EVIDENCE: f64 = 0.25;
+
+/// The other way to `yield` evidence: probing parameters (`logprobs`,
+/// sweeps) on four requests in five at the default weight, over answers
+/// at length ([`PROBED_LONG`] from `harvest` and `output_ratio`):
+/// distillation from probabilities needs fewer answers. A judge reading
+/// the probability of a one-word verdict probes as often, over nothing
+/// worth having.
+const PROBING_EVIDENCE: f64 = 0.12;
+
+/// What `harvest` and `output_ratio` must add for probing to count.
+const PROBED_LONG: f64 = 0.05;
 
 /// Whether the signals carry the evidence enforcement beyond `notice`
-/// needs: `yield` at least [`YIELD_EVIDENCE`] and at least one other
+/// needs: `yield` at least [`YIELD_EVIDENCE`] (or `parameters` at least
+/// [`PROBING_EVIDENCE`] over answers at length) and at least one other
 /// family (not `link`; `content` when `content_needed`) at least
 /// [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
 pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
+    let (mut probing, mut long) = (0.0, 0.0);
     for s in signals {
         *by.entry(family(s.name)).or_insert(0.0) += s.contribution;
+        match s.name {
+            "parameters" => probing += s.contribution,
+            "harvest" | "output_ratio" => long += s.contribution,
+            _ => {}
+        }
     }
+    let yield_ok =
+        |c: f64| c >= YIELD_EVIDENCE || (probing >= PROBING_EVIDENCE && long >= PROBED_LONG);
     let strong: Vec<&str> = by
         .iter()
-        .filter(|(f, c)| {
-            **f != "link"
-                && **c
-                    >= if **f == "yield" {
-                        YIELD_EVIDENCE
-                    } else {
-                        FAMILY_EVIDENCE
-                    }
+        .filter(|(f, c)| match **f {
+            "link" => false,
+            "yield" => yield_ok(**c),
+            _ => **c >= FAMILY_EVIDENCE,
         })
         .map(|(f, _)| *f)
         .collect();
@@ -962,6 +980,57 @@ mod purpose_tests {
             }
         }
         worst
+    }
+
+    fn sig(name: &'static str, contribution: f64) -> Signal {
+        Signal {
+            name,
+            value: 0.0,
+            weight: 0.0,
+            contribution,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn enforcement_needs_more_harvest_than_a_busy_person_asks_unless_parameters_are_probed() {
+        let content = sig("topics", 0.30);
+        // Sixty-odd long answers a day with a habit of content: what the
+        // red teams' office power users look like. A notice only.
+        let busy_person = [
+            sig("harvest", 0.17),
+            sig("output_ratio", 0.03),
+            content.clone(),
+        ];
+        assert!(!may_go_beyond_notice(&busy_person, false).0);
+        // A hundred and more a day.
+        let harvest = [
+            sig("harvest", 0.23),
+            sig("output_ratio", 0.03),
+            content.clone(),
+        ];
+        assert!(may_go_beyond_notice(&harvest, false).0);
+        // Probabilities asked for on nearly every long answer need less.
+        let probing = [
+            sig("parameters", 0.14),
+            sig("harvest", 0.03),
+            sig("output_ratio", 0.03),
+            content.clone(),
+        ];
+        assert!(may_go_beyond_notice(&probing, false).0);
+        // A judge reading the probability of a short verdict is not
+        // distilling anything.
+        let judge = [
+            sig("parameters", 0.15),
+            sig("max_tokens_share", 0.04),
+            content.clone(),
+        ];
+        assert!(!may_go_beyond_notice(&judge, false).0);
+        // Now and then is not probing.
+        let now_and_then = [sig("parameters", 0.05), sig("harvest", 0.15), content];
+        assert!(!may_go_beyond_notice(&now_and_then, false).0);
+        // And yield alone, however large, is not enough.
+        assert!(!may_go_beyond_notice(&[sig("harvest", 0.5)], false).0);
     }
 
     #[test]
