@@ -400,11 +400,26 @@ impl Monitor {
         let confidence = (n as f64 / f64::from(self.cfg.min_requests.max(1))).min(1.0);
         let evidence = evidence(&view.events, &raw, &self.cfg);
         let (score, mut signals) = signals::weigh(raw, &self.cfg, confidence, false);
-        let level = capped(
+        let mut level = capped(
             Level::of(score, &self.cfg.thresholds),
             &mut signals,
             all_serving,
         );
+        // A template in common is how many people use one tool or one
+        // worksheet: it links keys for a reviewer, and a cluster acts
+        // beyond notice only when its keys are also linked by what a
+        // campaign does (timing, disjoint slices, shared parameters).
+        let campaign = members
+            .iter()
+            .any(|m| harvest_synced[*m] || synced[*m] || pooled[*m] || param_linked[*m]);
+        if !campaign && level > Level::Notice {
+            level = Level::Notice;
+            if let Some(f) = signals.iter_mut().find(|s| s.name == "families") {
+                f.detail.push_str(
+                    "; held at notice: its keys share templates only (a tool or a worksheet many people use), and a cluster acts beyond notice only when timing, disjoint slices or shared parameters link them too",
+                );
+            }
+        }
         let id = format!("cluster:{}", names[members_all[0]]);
         let enforced = members_all
             .iter()
@@ -900,6 +915,54 @@ mod tests {
             cluster_of(&mut m, "key_c").is_none(),
             "own prompts, own address, own team"
         );
+    }
+
+    /// Three keys each enumerating one template, hours apart (`together`:
+    /// one team, sent within a second of each other): the cluster's level.
+    fn template_cluster_level(together: bool) -> crate::Level {
+        let mut m = monitor();
+        for k in 0..3usize {
+            for i in 0..150usize {
+                // One every 150 s: slow enough for being sent together to
+                // stand out from chance.
+                let (team, t) = if together {
+                    ("t".to_string(), T0 + i as i64 * 150_000 + k as i64 * 900)
+                } else {
+                    (
+                        format!("t{k}"),
+                        T0 + k as i64 * (4 * 3_600_000 + 37_000) + i as i64 * 150_000,
+                    )
+                };
+                let prompt = format!(
+                    "Generate training example number {} on {}. Answer in full detail with steps.",
+                    k * 1_000 + i,
+                    WORDS[i % 12]
+                );
+                m.observe(&obs(
+                    &format!("key_{k}"),
+                    &team,
+                    &format!("10.2.0.{k}"),
+                    t,
+                    &prompt,
+                ));
+            }
+        }
+        m.evaluate_clusters();
+        let c = m
+            .clusters
+            .iter()
+            .find(|c| c.members.len() == 3)
+            .expect("the template links the three");
+        c.level
+    }
+
+    #[test]
+    fn a_template_alone_links_for_review_and_a_campaign_link_lets_the_cluster_act() {
+        // A worksheet or a tool many people use: the cluster is shown, at
+        // notice at most (each key is still judged on its own).
+        assert!(template_cluster_level(false) <= crate::Level::Notice);
+        // The same keys dispatched together: a campaign.
+        assert!(template_cluster_level(true) > crate::Level::Notice);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use shift::shift_signal;
 
 pub use config::{ConfigError, LadderConfig, Mode, MonitorConfig, SIGNALS, Thresholds, Weights};
 pub use ladder::Level;
-pub use observation::Observation;
+pub use observation::{Observation, PromptParts};
 pub use signals::Signal;
 
 use signals::{Raw, View, top_templates};
@@ -277,11 +277,22 @@ impl Monitor {
         if o.probing_params {
             flags |= PARAMS;
         }
+        // What was asked: this turn's own words (or tools' results), and
+        // the system text unless the key sent it before (a fixed preamble
+        // is standing context, as the history of a chat is).
+        let system_hash =
+            (!o.system.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64(o.system.as_bytes()));
+        let system_repeated = system_hash.is_some_and(|h| {
+            self.keys
+                .get(&o.key)
+                .is_some_and(|w| w.systems.contains(&h))
+        });
+        let asked = o.parts.asked_tokens(o.prompt_tokens, system_repeated);
         // An answer at length, longer than twice what was asked: output
         // worth harvesting (a label, a greeting, a summary or translation of
         // a longer text are not).
         if o.completion_tokens >= LONG_ANSWER_TOKENS
-            && o.completion_tokens >= o.prompt_tokens.saturating_mul(2)
+            && o.completion_tokens >= asked.saturating_mul(2)
         {
             flags |= YIELD;
             if !o.follow_up || !self.follows_a_sent_turn(o) {
@@ -349,13 +360,16 @@ impl Monitor {
         if let Some(c) = &o.client {
             w.note_client(c);
         }
+        if let Some(h) = system_hash {
+            w.note_system(h);
+        }
         // A self-contained request answered short: its answer may go on in
         // parts.
         if !o.follow_up && flags & (YIELD | LIMITED) == 0 && o.completion_tokens > 0 {
             w.note_short_turn(
                 ev.exact,
                 u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
-                u32::try_from(o.prompt_tokens).unwrap_or(u32::MAX),
+                u32::try_from(asked).unwrap_or(u32::MAX),
             );
         }
         w.push(ev, window, rhythm, cap);
@@ -881,5 +895,6 @@ pub(crate) fn test_observation(
         end_user: None,
         params: 0,
         latency_ms: 0,
+        parts: PromptParts::default(),
     }
 }

@@ -65,6 +65,88 @@ pub struct Observation {
     pub params: u64,
     /// How long the exchange took, ms (requests in flight at once).
     pub latency_ms: u64,
+    /// How the request's text divides (characters): what this turn adds,
+    /// the system text, and all of it; the prompt tokens an answer is held
+    /// against are the new part's share of them ([`PromptParts`]).
+    pub parts: PromptParts,
+}
+
+/// How a request's text divides, in characters: `new`, what this turn adds
+/// (the messages after the last assistant message, system ones aside: the
+/// user's new words or the tools' results; the whole prompt or input of a
+/// request without messages), `system` (system and developer messages, the
+/// Responses API's `instructions`), and `total`, all the text an upstream
+/// reads (every message, tool calls' arguments, tool definitions). All
+/// zero when unknown: the prompt tokens are then taken whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromptParts {
+    /// Characters this turn adds.
+    pub new: u64,
+    /// Characters of the system text.
+    pub system: u64,
+    /// Characters of all the text.
+    pub total: u64,
+}
+
+impl PromptParts {
+    /// The prompt tokens of what was asked: the new part, and the system
+    /// text unless the key sent it before (a fixed preamble, as products
+    /// cache, is the key's standing context, not the question), as their
+    /// share of `prompt_tokens`; all of them when the parts are unknown.
+    pub fn asked_tokens(&self, prompt_tokens: u64, system_repeated: bool) -> u64 {
+        if self.total == 0 {
+            return prompt_tokens;
+        }
+        let asked = self.new + if system_repeated { 0 } else { self.system };
+        let share = (asked.min(self.total) as f64) / (self.total as f64);
+        (prompt_tokens as f64 * share).ceil() as u64
+    }
+}
+
+/// The characters of every string inside `v`.
+fn chars_in(v: &Value) -> u64 {
+    match v {
+        Value::String(s) => s.chars().count() as u64,
+        Value::Array(a) => a.iter().map(chars_in).sum(),
+        Value::Object(o) => o
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "role" | "type" | "id" | "tool_call_id"))
+            .map(|(_, v)| chars_in(v))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// How a request body's text divides ([`PromptParts`]).
+pub fn prompt_parts(body: &Value) -> PromptParts {
+    let total: u64 = [
+        "messages",
+        "input",
+        "instructions",
+        "prompt",
+        "tools",
+        "functions",
+    ]
+    .iter()
+    .filter_map(|f| body.get(*f))
+    .map(chars_in)
+    .sum();
+    let system = system_text(body).chars().count() as u64;
+    let new = match body.get("messages").and_then(Value::as_array) {
+        Some(msgs) => {
+            let from = msgs
+                .iter()
+                .rposition(|m| role(m) == Some("assistant"))
+                .map_or(0, |i| i + 1);
+            msgs[from..]
+                .iter()
+                .filter(|m| !matches!(role(m), Some("system" | "developer")))
+                .map(chars_in)
+                .sum()
+        }
+        None => total.saturating_sub(system),
+    };
+    PromptParts { new, system, total }
 }
 
 impl Observation {
@@ -138,6 +220,7 @@ impl Observation {
             end_user: end_user(&body),
             params: params_signature(&body),
             latency_ms: r.latency_ms,
+            parts: prompt_parts(&body),
         })
     }
 }
@@ -241,11 +324,36 @@ fn content_text(content: Option<&Value>, push: &mut dyn FnMut(&str)) {
             for p in parts {
                 if let Some(t) = p.get("text").and_then(Value::as_str) {
                     push(t);
+                } else if let Some(m) = media_mark(p) {
+                    push(&m);
                 }
             }
         }
         _ => {}
     }
+}
+
+/// A word standing for an image, audio or file part of a message (what it
+/// carries is not read): `image` and a hash of its URL or data, so that
+/// one instruction per picture counts as that many instructions, and the
+/// same picture sent again as one.
+fn media_mark(part: &Value) -> Option<String> {
+    let (kind, what) = match part.get("type").and_then(Value::as_str)? {
+        "image_url" | "input_image" => ("image", part.get("image_url")?),
+        "input_audio" => ("audio", part.get("input_audio")?),
+        "file" | "input_file" => ("file", part.get("file").unwrap_or(part)),
+        _ => return None,
+    };
+    let bytes = match what {
+        Value::String(s) => s.clone(),
+        // `{"url": …}`, `{"data": …, "format": …}`, `{"file_id": …}`: the
+        // object as sent.
+        v => v.to_string(),
+    };
+    Some(format!(
+        "[{kind} {:016x}]",
+        xxhash_rust::xxh3::xxh3_64(bytes.as_bytes())
+    ))
 }
 
 /// A message's role.
@@ -398,6 +506,70 @@ mod tests {
         assert_eq!((o.prompt_tokens, o.completion_tokens), (5, 50));
         assert_ne!(o.params, 0);
         assert_eq!(o.end_user, None);
+    }
+
+    #[test]
+    fn what_a_turn_asks_is_its_own_words_and_a_system_text_not_sent_before() {
+        let preamble = "You are a careful writer. ".repeat(40);
+        let body = serde_json::json!({"model": "m", "messages": [
+            {"role": "system", "content": preamble},
+            {"role": "user", "content": "Earlier question"},
+            {"role": "assistant", "content": "Earlier answer, at some length."},
+            {"role": "user", "content": "Write an essay on rivers."}
+        ]});
+        let p = prompt_parts(&body);
+        assert_eq!(p.new, "Write an essay on rivers.".len() as u64);
+        assert_eq!(p.system, preamble.len() as u64);
+        assert!(p.total > p.new + p.system);
+        // A fixed preamble sent before is the key's context: a sliver of
+        // the prompt is asked.
+        assert!(p.asked_tokens(400, true) < 20);
+        // A system text never sent before counts with the question.
+        assert!(p.asked_tokens(400, false) > 350);
+        // Unknown parts: the prompt whole.
+        assert_eq!(PromptParts::default().asked_tokens(400, true), 400);
+        // A tool's result is what the turn adds.
+        let tool = serde_json::json!({"model": "m", "messages": [
+            {"role": "user", "content": "Find it"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "search", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "a long page of results"}
+        ]});
+        assert_eq!(
+            prompt_parts(&tool).new,
+            "a long page of results".len() as u64
+        );
+    }
+
+    #[test]
+    fn an_image_part_is_part_of_the_prompt_by_its_hash() {
+        let body = |url: &str| -> Value {
+            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "Do what the picture says."},
+                {"type": "image_url", "image_url": {"url": url}}
+            ]}]})
+        };
+        let a = prompt_text(&body("https://x/1.png"));
+        assert!(a.starts_with("Do what the picture says."), "{a}");
+        assert!(a.contains("[image "), "{a}");
+        // Another picture is another instruction; the same one is not.
+        assert_ne!(a, prompt_text(&body("https://x/2.png")));
+        assert_eq!(a, prompt_text(&body("https://x/1.png")));
+        // The Responses API's input image, audio and files alike.
+        let r = serde_json::json!({"model": "m", "input": [{"role": "user", "content": [
+            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+            {"type": "input_file", "file_id": "file-1"}
+        ]}]});
+        let t = prompt_text(&r);
+        assert!(
+            t.contains("[image ") && t.contains("[audio ") && t.contains("[file "),
+            "{t}"
+        );
+        // A part of a kind it does not know adds nothing.
+        let u = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi"}, {"type": "refusal", "refusal": "no"}
+        ]}]});
+        assert_eq!(prompt_text(&u), "hi");
     }
 
     #[test]

@@ -882,6 +882,52 @@ mod follow_up_tests {
 
     const T0: i64 = 1_780_000_000_000;
 
+    /// A question of 20 characters under a system text of 2,000, answered
+    /// with 400 tokens, the prompt 500 tokens in all.
+    fn under_preamble(i: usize, system: &str) -> crate::Observation {
+        crate::Observation {
+            completion_tokens: 400,
+            prompt_tokens: 500,
+            system: system.into(),
+            parts: crate::PromptParts {
+                new: 20,
+                system: 2_000,
+                total: 2_020,
+            },
+            ..crate::test_observation(
+                "k",
+                "t",
+                "10.0.0.1",
+                T0 + i as i64 * 60_000,
+                &format!("question number {i}"),
+            )
+        }
+    }
+
+    #[test]
+    fn a_fixed_preamble_is_context_and_a_new_one_is_asked() {
+        let harvested = |systems: &dyn Fn(usize) -> String| {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            for i in 0..10 {
+                m.observe(&under_preamble(i, &systems(i)));
+            }
+            m.keys["k"]
+                .events
+                .iter()
+                .filter(|e| e.flags & HARVEST != 0)
+                .count()
+        };
+        // The same preamble every time: from the second request on, each
+        // answer is held against its own question.
+        assert_eq!(harvested(&|_| "house style".repeat(180)), 9);
+        // A preamble never sent before is part of what is asked: 400
+        // tokens against about 500 is not an answer at length.
+        assert_eq!(
+            harvested(&|i| format!("{i} {}", "house style".repeat(180))),
+            0
+        );
+    }
+
     fn follow_up(t: i64, earlier: &str, now: &str) -> crate::Observation {
         crate::Observation {
             completion_tokens: 400,

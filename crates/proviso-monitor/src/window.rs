@@ -99,6 +99,9 @@ pub(crate) struct KeyWindow {
     /// so far, for an answer given in parts.
     pub parts: std::collections::HashMap<u64, Parts>,
     pub clients: Vec<String>,
+    /// The system texts the key sent lately (hashes, the latest
+    /// [`SYSTEMS`]): one sent again is a fixed preamble.
+    pub systems: VecDeque<u64>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
     pub total: u64,
@@ -108,7 +111,20 @@ pub(crate) struct KeyWindow {
     pub shift: Option<(u64, f64, f64)>,
 }
 
+/// System texts remembered per key.
+const SYSTEMS: usize = 16;
+
 impl KeyWindow {
+    /// Remembers a system text the key sent (the latest [`SYSTEMS`]).
+    pub fn note_system(&mut self, h: u64) {
+        if let Some(i) = self.systems.iter().position(|x| *x == h) {
+            self.systems.remove(i);
+        } else if self.systems.len() >= SYSTEMS {
+            self.systems.pop_front();
+        }
+        self.systems.push_back(h);
+    }
+
     pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {
         // A clock that jumps back must not reorder the window: an event
         // earlier than the last one is taken as happening at the last time.

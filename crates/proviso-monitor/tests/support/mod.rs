@@ -1,6 +1,7 @@
 //! What the monitor would observe of a simulated request, without a gateway
 //! (no rate limits; answers as long as the workload expects, else 400
-//! tokens, cut when `max_tokens` is lower): shared by `tests/simulated.rs`,
+//! tokens, cut when `max_tokens` is lower; prompt tokens estimated over
+//! everything an upstream counts): shared by `tests/simulated.rs`,
 //! `benches/monitor_cost.rs` and `benches/families.rs`.
 
 use proviso_monitor::Observation;
@@ -23,7 +24,7 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         purpose: Some(k.purpose.clone()),
         client: Some(r.client.clone()),
         rate_limited: false,
-        prompt_tokens: (prompt.split_whitespace().count() as u64 * 4) / 3 + 1,
+        prompt_tokens: prompt_tokens(&r.body),
         completion_tokens: answer.min(max_tokens.unwrap_or(u64::MAX)),
         hit_max_tokens: max_tokens.is_some_and(|m| m <= answer),
         probing_params: r.body.get("logprobs").is_some(),
@@ -39,5 +40,44 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         earlier,
         continues: None,
         tool_step: proviso_monitor::observation::is_tool_step(&r.body),
+        parts: proviso_monitor::observation::prompt_parts(&r.body),
     }
+}
+
+/// Prompt tokens as an upstream would count them, estimated: every
+/// message's text (system, user, assistant, tool; tool calls' arguments)
+/// and the tools' definitions, a CJK character a token and other words
+/// four tokens in three.
+pub fn prompt_tokens(body: &serde_json::Value) -> u64 {
+    fn walk(v: &serde_json::Value, words: &mut u64, cjk: &mut u64) {
+        match v {
+            serde_json::Value::String(s) => {
+                for w in s.split_whitespace() {
+                    let c = w.chars().filter(|c| is_cjk(*c)).count() as u64;
+                    *cjk += c;
+                    if c < w.chars().count() as u64 {
+                        *words += 1;
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, words, cjk)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, words, cjk)),
+            _ => {}
+        }
+    }
+    fn is_cjk(c: char) -> bool {
+        matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
+    }
+    let (mut words, mut cjk) = (0, 0);
+    for field in ["messages", "input", "instructions", "prompt", "tools"] {
+        if let Some(v) = body.get(field) {
+            walk(v, &mut words, &mut cjk);
+        }
+    }
+    // Each message's framing is a few tokens more.
+    let framing = body
+        .get("messages")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, |m| 4 * m.len() as u64);
+    (words * 4) / 3 + cjk + framing + 1
 }
