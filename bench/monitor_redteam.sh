@@ -36,7 +36,7 @@ body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who r
         "31/100 extraction keys detected [22.1%%, 41.0%%], 252/306 benign keys at notice or above and 212/306 at throttle or above "
         "[63.8%%, 74.4%%]. The monitor was then changed on what that run showed (docs/monitor.md, \"Families written by someone else\"), "
         "so no later run on these families is held out, whatever its seed. In process "
-        "(`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; answers as the family says, "
+        "(`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; answers as the family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the words of user turns only), "
         "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. (The table's \"held out\" is the generator's label.)\n\n" % seed
         + (out / "default.txt").read_text().strip()
         + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
@@ -49,7 +49,7 @@ if rnd == "2":
             "changed on what it showed (docs/monitor.md, \"The second red team\"), so no later run on these families is held "
             "out, whatever its seed (the table's \"held out\" is the generator's label). "
             "In process (`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; "
-            "answers as the family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            "answers as the family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n" % seed
             + (out / "default.txt").read_text().strip()
             + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
     append_results("Monitor: the second red team", f"bench/monitor_redteam.sh {seed} 2", body)
@@ -62,7 +62,8 @@ elif rnd == "3":
             "benign keys at notice or above 176/335 [47.0%%, 58.0%%], at throttle or above 86/335 before the gate "
             "[21.1%%, 30.7%%] and 69/335 after it [16.4%%, 25.3%%]. Any later change makes these families seen "
             "(the table's \"held out\" is the generator's label). In process, default `[monitor]`; answers as the "
-            "family says. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            "family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the "
+            "words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n" % seed
             + (out / "default.txt").read_text().strip()
             + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
     append_results("Monitor: the third red team", f"bench/monitor_redteam.sh {seed} 3", body)
