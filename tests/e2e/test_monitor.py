@@ -5,6 +5,7 @@ requests, leave benign keys alone, walk the ladder in order with its
 evidence in the ledger, take effect without a restart, and rebuild its
 state from the ledger after one."""
 
+import gzip
 import json
 import subprocess
 import threading
@@ -398,6 +399,31 @@ def test_held_out_families_through_the_gateway(sim, tmp_path):
     office = [k for k in benign if k["workload"] == "office_nat"]
     assert all(k["enforced"] == "ok" and k["refused_suspended"] == 0 for k in office), \
         [k for k in office if k["enforced"] != "ok"]
+    assert sim.verify().returncode == 0
+
+
+def test_a_red_teams_families_through_the_gateway(sim, tmp_path):
+    """Families written apart from the monitor (a slice of the third red
+    team, tests/fixtures/redteam3_slice.json.gz) through the real gateway on
+    the simulated clock, prompt tokens counted by the fake upstream over the
+    whole request: an instruction in each picture under a stock line of text
+    is that many instructions; threads whose every turn is a new instruction
+    are held against each turn's own words, the history being context; a
+    translation desk is not acted on beyond a notice."""
+    scenario = tmp_path / "redteam3_slice.json"
+    scenario.write_bytes(gzip.decompress((FIXTURES / "redteam3_slice.json.gz").read_bytes()))
+    rep = traffic(sim, tmp_path, extra=(
+        "--scenario", str(scenario), "--family-cap", "300", "--fake-answer-lengths", "--concurrency", "16"))
+    keys = rep["keys"]
+    by = {}
+    for k in keys:
+        by.setdefault(k["workload"], []).append(k)
+    assert {w: len(v) for w, v in by.items()} == {"image_prompts": 2, "multiturn_threads": 2, "translation_desk": 2}
+    assert rep["summary"]["requests"] == 1200, rep["summary"]
+    missed = [(k["workload"], k["score"]) for k in by["image_prompts"] + by["multiturn_threads"]
+              if k["enforced"] == "ok" and k["detected_after"] is None]
+    assert not missed, missed
+    assert all(k["enforced"] in ("ok", "notice") for k in by["translation_desk"]), by["translation_desk"]
     assert sim.verify().returncode == 0
 
 

@@ -407,11 +407,19 @@ impl Monitor {
         );
         // A template in common is how many people use one tool or one
         // worksheet: it links keys for a reviewer, and a cluster acts
-        // beyond notice only when its keys are also linked by what a
-        // campaign does (timing, disjoint slices, shared parameters).
+        // beyond notice only when `min_cluster_keys` of its keys are also
+        // linked by what a campaign does (timing, disjoint slices, shared
+        // parameters).
         let campaign = members
             .iter()
-            .any(|m| harvest_synced[*m] || synced[*m] || pooled[*m] || param_linked[*m]);
+            .filter(|m| {
+                harvest_synced[**m]
+                    || pooled[**m]
+                    || param_linked[**m]
+                    || (synced[**m] && own_yield(&self.keys[names[**m]]))
+            })
+            .count()
+            >= self.cfg.min_cluster_keys.max(2);
         if !campaign && level > Level::Notice {
             level = Level::Notice;
             if let Some(f) = signals.iter_mut().find(|s| s.name == "families") {

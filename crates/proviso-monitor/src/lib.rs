@@ -297,6 +297,10 @@ impl Monitor {
             flags |= YIELD;
             if !o.follow_up || !self.follows_a_sent_turn(o) {
                 flags |= HARVEST;
+            } else if !o.tool_step && self.completes_in_parts(o) {
+                // A part at length of an answer asked for in installments
+                // (a "continue" asks a word): the turn's harvest, once.
+                flags |= HARVEST;
             }
         } else if o.follow_up
             && !o.tool_step

@@ -103,14 +103,27 @@ impl PromptParts {
     }
 }
 
-/// The characters of every string inside `v`.
+/// Characters an image, audio or file part stands for: an upstream counts
+/// a picture as some hundreds of tokens, not as the length of its URL or
+/// base64 data (four characters a token, 85 tokens: a picture at low
+/// detail).
+const MEDIA_CHARS: u64 = 4 * 85;
+
+/// The characters of every string inside `v` (a media part as
+/// [`MEDIA_CHARS`]).
 fn chars_in(v: &Value) -> u64 {
     match v {
         Value::String(s) => s.chars().count() as u64,
         Value::Array(a) => a.iter().map(chars_in).sum(),
+        Value::Object(_) if media_mark(v).is_some() => MEDIA_CHARS,
         Value::Object(o) => o
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "role" | "type" | "id" | "tool_call_id"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "role" | "type" | "id" | "tool_call_id" | "call_id" | "name" | "detail"
+                )
+            })
             .map(|(_, v)| chars_in(v))
             .sum(),
         _ => 0,
@@ -134,10 +147,15 @@ pub fn prompt_parts(body: &Value) -> PromptParts {
     let system = system_text(body).chars().count() as u64;
     let new = match body.get("messages").and_then(Value::as_array) {
         Some(msgs) => {
-            let from = msgs
-                .iter()
-                .rposition(|m| role(m) == Some("assistant"))
-                .map_or(0, |i| i + 1);
+            let after = |r: &str| msgs.iter().rposition(|m| role(m) == Some(r));
+            // What follows the last assistant message; when nothing does
+            // (an answer's opening written for the model to go on from),
+            // from the last user message.
+            let from = match after("assistant") {
+                Some(i) if i + 1 < msgs.len() => i + 1,
+                Some(_) => after("user").unwrap_or(0),
+                None => 0,
+            };
             msgs[from..]
                 .iter()
                 .filter(|m| !matches!(role(m), Some("system" | "developer")))
@@ -339,20 +357,24 @@ fn content_text(content: Option<&Value>, push: &mut dyn FnMut(&str)) {
 /// same picture sent again as one.
 fn media_mark(part: &Value) -> Option<String> {
     let (kind, what) = match part.get("type").and_then(Value::as_str)? {
-        "image_url" | "input_image" => ("image", part.get("image_url")?),
-        "input_audio" => ("audio", part.get("input_audio")?),
+        "image_url" | "input_image" => ("image", part.get("image_url").unwrap_or(part)),
+        "input_audio" => ("audio", part.get("input_audio").unwrap_or(part)),
         "file" | "input_file" => ("file", part.get("file").unwrap_or(part)),
         _ => return None,
     };
-    let bytes = match what {
-        Value::String(s) => s.clone(),
-        // `{"url": …}`, `{"data": …, "format": …}`, `{"file_id": …}`: the
-        // object as sent.
-        v => v.to_string(),
-    };
+    // What names the content: the URL or data as sent, or the uploaded
+    // file's id (not `detail`, `format` or a file name: the same picture
+    // at another detail is the same picture).
+    let named = match what {
+        Value::String(s) => Some(s.as_str()),
+        v => ["url", "data", "file_data", "file_id"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .or_else(|| part.get("file_id").and_then(Value::as_str)),
+    }?;
     Some(format!(
         "[{kind} {:016x}]",
-        xxhash_rust::xxh3::xxh3_64(bytes.as_bytes())
+        xxhash_rust::xxh3::xxh3_64(named.as_bytes())
     ))
 }
 
@@ -538,6 +560,16 @@ mod tests {
             prompt_parts(&tool).new,
             "a long page of results".len() as u64
         );
+        // An answer's opening written for the model to go on from: the turn
+        // asks what its user wrote.
+        let prefill = serde_json::json!({"model": "m", "messages": [
+            {"role": "user", "content": "Write a poem about rain."},
+            {"role": "assistant", "content": "Rain"}
+        ]});
+        assert_eq!(
+            prompt_parts(&prefill).new,
+            "Write a poem about rain.".len() as u64 + 4
+        );
     }
 
     #[test]
@@ -565,6 +597,26 @@ mod tests {
             t.contains("[image ") && t.contains("[audio ") && t.contains("[file "),
             "{t}"
         );
+        // An uploaded picture is named by its file id; the same picture at
+        // another detail is the same picture.
+        let by_id = serde_json::json!({"model": "m", "input": [{"role": "user", "content": [
+            {"type": "input_image", "file_id": "file-9", "detail": "low"}
+        ]}]});
+        assert!(prompt_text(&by_id).contains("[image "));
+        let detail = |d: &str| {
+            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "https://x/1.png", "detail": d}}
+            ]}]})
+        };
+        assert_eq!(prompt_text(&detail("low")), prompt_text(&detail("high")));
+        // A picture's base64 is not its weight in the prompt.
+        let big = serde_json::json!({"model": "m", "messages": [
+            {"role": "system", "content": "s".repeat(2_000)},
+            {"role": "user", "content": [{"type": "text", "text": "Do it."},
+                {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{}", "A".repeat(100_000))}}]}
+        ]});
+        let p = prompt_parts(&big);
+        assert!(p.new < 400 && p.total < 3_000, "{p:?}");
         // A part of a kind it does not know adds nothing.
         let u = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "hi"}, {"type": "refusal", "refusal": "no"}

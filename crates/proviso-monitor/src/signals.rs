@@ -197,7 +197,13 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
             pct(reasoning, n)
         ),
     ));
-    let probing = ev.iter().filter(|e| e.flags & PARAMS != 0).count();
+    // Probabilities of a verdict of a few words (a judge's score, a
+    // classifier's label) distil nothing: probing counts over answers of
+    // `PROBED_ANSWER` tokens or more.
+    let probing = ev
+        .iter()
+        .filter(|e| e.flags & PARAMS != 0 && e.completion_tokens >= PROBED_ANSWER)
+        .count();
     let mut sweeps: HashMap<u64, HashSet<(i32, i32)>> = HashMap::default();
     for e in ev {
         sweeps.entry(e.exact).or_default().insert(e.sampling);
@@ -213,7 +219,7 @@ pub(crate) fn compute(view: &View<'_>, cfg: &MonitorConfig) -> Raw {
         "parameters",
         clamp(p as f64 / n.max(1) as f64),
         format!(
-            "{} ask for logprobs, logit_bias or n > 1; {} prompts swept over temperature/top_p",
+            "{} ask for logprobs, logit_bias or n > 1 over an answer of {PROBED_ANSWER} tokens or more; {} prompts swept over temperature/top_p",
             pct(probing, n),
             swept.len()
         ),
@@ -425,6 +431,10 @@ pub(crate) fn family(name: &str) -> &'static str {
     }
 }
 
+/// Answers shorter than this (tokens) are verdicts: probing their
+/// probabilities is not counted by `parameters`.
+const PROBED_ANSWER: u32 = 16;
+
 /// Contribution a family must reach to count as evidence.
 const FAMILY_EVIDENCE: f64 = 0.05;
 
@@ -437,34 +447,26 @@ const FAMILY_EVIDENCE: f64 = 0.05;
 const YIELD_EVIDENCE: f64 = 0.25;
 
 /// The other way to `yield` evidence: probing parameters (`logprobs`,
-/// sweeps) on four requests in five at the default weight, over answers
-/// at length ([`PROBED_LONG`] from `harvest` and `output_ratio`):
-/// distillation from probabilities needs fewer answers. A judge reading
-/// the probability of a one-word verdict probes as often, over nothing
-/// worth having.
+/// sweeps) on four requests in five at the default weight (over answers
+/// longer than a verdict: [`PROBED_ANSWER`]); distillation from
+/// probabilities needs fewer answers, and of any length.
 const PROBING_EVIDENCE: f64 = 0.12;
-
-/// What `harvest` and `output_ratio` must add for probing to count.
-const PROBED_LONG: f64 = 0.05;
 
 /// Whether the signals carry the evidence enforcement beyond `notice`
 /// needs: `yield` at least [`YIELD_EVIDENCE`] (or `parameters` at least
-/// [`PROBING_EVIDENCE`] over answers at length) and at least one other
+/// [`PROBING_EVIDENCE`]) and at least one other
 /// family (not `link`; `content` when `content_needed`) at least
 /// [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
 pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
-    let (mut probing, mut long) = (0.0, 0.0);
+    let mut probing = 0.0;
     for s in signals {
         *by.entry(family(s.name)).or_insert(0.0) += s.contribution;
-        match s.name {
-            "parameters" => probing += s.contribution,
-            "harvest" | "output_ratio" => long += s.contribution,
-            _ => {}
+        if s.name == "parameters" {
+            probing += s.contribution;
         }
     }
-    let yield_ok =
-        |c: f64| c >= YIELD_EVIDENCE || (probing >= PROBING_EVIDENCE && long >= PROBED_LONG);
+    let yield_ok = |c: f64| c >= YIELD_EVIDENCE || probing >= PROBING_EVIDENCE;
     let strong: Vec<&str> = by
         .iter()
         .filter(|(f, c)| match **f {
@@ -742,6 +744,15 @@ mod tests {
             .collect();
         let raw = compute(&view(&evs), &MonitorConfig::default());
         assert!((value(&raw, "parameters") - 0.5).abs() < 1e-9);
+        // A judge reading the probability of a one-word verdict.
+        let verdicts: Vec<Ev> = (0..10)
+            .map(|i| Ev {
+                completion_tokens: 3,
+                ..ev(i, i as u32, i as u64, PARAMS)
+            })
+            .collect();
+        let raw = compute(&view(&verdicts), &MonitorConfig::default());
+        assert_eq!(value(&raw, "parameters"), 0.0);
     }
 
     #[test]
@@ -1056,22 +1067,9 @@ mod purpose_tests {
             content.clone(),
         ];
         assert!(may_go_beyond_notice(&harvest, false).0);
-        // Probabilities asked for on nearly every long answer need less.
-        let probing = [
-            sig("parameters", 0.14),
-            sig("harvest", 0.03),
-            sig("output_ratio", 0.03),
-            content.clone(),
-        ];
+        // Probabilities asked for on nearly every answer need less.
+        let probing = [sig("parameters", 0.14), content.clone()];
         assert!(may_go_beyond_notice(&probing, false).0);
-        // A judge reading the probability of a short verdict is not
-        // distilling anything.
-        let judge = [
-            sig("parameters", 0.15),
-            sig("max_tokens_share", 0.04),
-            content.clone(),
-        ];
-        assert!(!may_go_beyond_notice(&judge, false).0);
         // Now and then is not probing.
         let now_and_then = [sig("parameters", 0.05), sig("harvest", 0.15), content];
         assert!(!may_go_beyond_notice(&now_and_then, false).0);
@@ -1453,6 +1451,30 @@ mod new_signal_tests {
         }
         // 40 + 40 + 40: long at the second continuation, counted once.
         assert_eq!(harvests(&c), 1);
+        // Parts at length, each held against the word "continue" (the
+        // history is context): still one answer, counted once per turn.
+        let mut l = Monitor::new(MonitorConfig::default()).unwrap();
+        let asked_a_word = crate::PromptParts {
+            new: 8,
+            system: 0,
+            total: 2_000,
+        };
+        for i in 0..10usize {
+            let ins = words(100 + i);
+            let t = T0 + i as i64 * 60_000;
+            l.observe(&crate::Observation {
+                completion_tokens: 60,
+                ..obs("k", t, &ins)
+            });
+            for j in 0..3i64 {
+                l.observe(&crate::Observation {
+                    prompt_tokens: 500,
+                    parts: asked_a_word,
+                    ..part(t + (j + 1) * 10_000, &ins, 150)
+                });
+            }
+        }
+        assert_eq!(harvests(&l), 10);
     }
 
     #[test]

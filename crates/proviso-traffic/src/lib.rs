@@ -283,6 +283,48 @@ pub fn keep_workloads(s: Scenario, workloads: &[&str]) -> Scenario {
     Scenario { keys, requests }
 }
 
+/// At most `cap` requests of each key, the first ones.
+pub fn capped_per_key(s: Scenario, cap: usize) -> Scenario {
+    let mut sent = vec![0usize; s.keys.len()];
+    let requests = s
+        .requests
+        .into_iter()
+        .filter(|r| {
+            let Some(n) = sent.get_mut(r.key) else {
+                return false;
+            };
+            *n += 1;
+            *n <= cap
+        })
+        .collect();
+    Scenario {
+        keys: s.keys,
+        requests,
+    }
+}
+
+/// Monday 00:00 UTC of the week of `t` (ms since the epoch).
+fn monday_of(t: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let day = t.div_euclid(DAY);
+    // 1970-01-01 was a Thursday.
+    (day - (day + 3).rem_euclid(7)) * DAY
+}
+
+/// The scenario moved in time by whole weeks' worth of days so that its
+/// first week starts at the Monday of the week of `start_ms` (weekdays and
+/// hours kept).
+pub fn moved_to_week_of(mut s: Scenario, start_ms: i64) -> Scenario {
+    let Some(first) = s.requests.iter().map(|r| r.t).min() else {
+        return s;
+    };
+    let shift = monday_of(start_ms) - monday_of(first);
+    for r in &mut s.requests {
+        r.t += shift;
+    }
+    s
+}
+
 /// Builds the scenario.
 pub fn scenario(corpus: &Corpus, opt: &Options) -> Scenario {
     let mut rng = StdRng::seed_from_u64(opt.seed);
@@ -647,5 +689,62 @@ mod tests {
     fn a_missing_corpus_is_a_clear_error() {
         let e = Corpus::from_fixtures(Path::new("/nonexistent")).unwrap_err();
         assert!(e.to_string().contains("traffic_prompts.json"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod scenario_file_tests {
+    use super::*;
+
+    fn req(t: i64, key: usize) -> SimRequest {
+        SimRequest {
+            t,
+            key,
+            client: "10.0.0.1".into(),
+            body: serde_json::json!({}),
+            extraction: false,
+            answer_tokens: None,
+        }
+    }
+
+    fn key(name: &str) -> SimKey {
+        SimKey {
+            name: name.into(),
+            team: "t".into(),
+            purpose: "research".into(),
+            workload: "w".into(),
+            role: Role::Benign,
+            requests_per_minute: None,
+            split: Split::HeldOut,
+        }
+    }
+
+    #[test]
+    fn a_scenario_moves_to_the_start_week_keeping_weekday_and_hour() {
+        // 2026-01-05 was a Monday; 2026-01-07 10:00 UTC a Wednesday.
+        let wed = 1_767_571_200_000 + 2 * 86_400_000 + 10 * 3_600_000;
+        let s = Scenario {
+            keys: vec![key("a")],
+            requests: vec![req(wed, 0), req(wed + 60_000, 0)],
+        };
+        // Any time in the week of Monday 2026-12-14.
+        let start = 1_797_206_400_000 + 3 * 86_400_000 + 5;
+        let m = moved_to_week_of(s, start);
+        assert_eq!(
+            m.requests[0].t,
+            1_797_206_400_000 + 2 * 86_400_000 + 10 * 3_600_000
+        );
+        assert_eq!(m.requests[1].t - m.requests[0].t, 60_000);
+    }
+
+    #[test]
+    fn a_cap_keeps_each_keys_first_requests() {
+        let s = Scenario {
+            keys: vec![key("a"), key("b")],
+            requests: vec![req(1, 0), req(2, 1), req(3, 0), req(4, 0), req(5, 1)],
+        };
+        let c = capped_per_key(s, 2);
+        let got: Vec<(i64, usize)> = c.requests.iter().map(|r| (r.t, r.key)).collect();
+        assert_eq!(got, [(1, 0), (2, 1), (3, 0), (5, 1)]);
     }
 }

@@ -61,6 +61,16 @@ pub fn prompt_tokens(body: &serde_json::Value) -> u64 {
                 }
             }
             serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, words, cjk)),
+            // A picture, a sound or a file: some hundreds of tokens to an
+            // upstream (85, a picture at low detail), not its URL's length.
+            serde_json::Value::Object(o)
+                if matches!(
+                    o.get("type").and_then(serde_json::Value::as_str),
+                    Some("image_url" | "input_image" | "input_audio" | "file" | "input_file")
+                ) =>
+            {
+                *cjk += 85
+            }
             serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, words, cjk)),
             _ => {}
         }
@@ -69,7 +79,15 @@ pub fn prompt_tokens(body: &serde_json::Value) -> u64 {
         matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
     }
     let (mut words, mut cjk) = (0, 0);
-    for field in ["messages", "input", "instructions", "prompt", "tools"] {
+    for field in [
+        "messages",
+        "input",
+        "instructions",
+        "prompt",
+        "tools",
+        "functions",
+        "response_format",
+    ] {
         if let Some(v) = body.get(field) {
             walk(v, &mut words, &mut cjk);
         }

@@ -70,6 +70,12 @@ struct Cli {
     /// With --families: only these families (comma-separated).
     #[arg(long)]
     only: Option<String>,
+    /// Run a scenario written elsewhere (a JSON `proviso_traffic::Scenario`,
+    /// as bench/redteam*/gen.py write) instead, moved in time to the week of
+    /// the simulated start (the same weekdays and hours); `--only` keeps
+    /// those workloads, `--family-cap` at most that many requests a key.
+    #[arg(long, conflicts_with = "families")]
+    scenario: Option<PathBuf>,
     /// Ask the fake upstream for answers as long as each workload expects
     /// (`fake_answer_tokens` in the body; only the fake understands it).
     #[arg(long)]
@@ -123,7 +129,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         hydra_keys: cli.hydra_keys,
         start_ms: cli.start_ms.unwrap_or_else(next_monday_ms),
     };
-    let mut sc = if cli.families {
+    let mut sc = if let Some(path) = &cli.scenario {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the scenario {}", path.display()))?;
+        let sc: proviso_traffic::Scenario = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a scenario", path.display()))?;
+        let sc = match cli.only.as_deref() {
+            Some(only) => {
+                let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+                proviso_traffic::keep_workloads(sc, &wanted)
+            }
+            None => sc,
+        };
+        proviso_traffic::moved_to_week_of(
+            proviso_traffic::capped_per_key(sc, cli.family_cap),
+            opt.start_ms,
+        )
+    } else if cli.families {
         let f = proviso_traffic::families::FamilyOptions {
             seed: cli.seed,
             start_ms: opt.start_ms,
