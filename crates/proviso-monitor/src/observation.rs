@@ -130,20 +130,25 @@ fn chars_in(v: &Value) -> u64 {
     }
 }
 
+/// The fields of a request body whose text an upstream reads as the
+/// prompt.
+pub const PROMPT_FIELDS: [&str; 7] = [
+    "messages",
+    "input",
+    "instructions",
+    "prompt",
+    "tools",
+    "functions",
+    "response_format",
+];
+
 /// How a request body's text divides ([`PromptParts`]).
 pub fn prompt_parts(body: &Value) -> PromptParts {
-    let total: u64 = [
-        "messages",
-        "input",
-        "instructions",
-        "prompt",
-        "tools",
-        "functions",
-    ]
-    .iter()
-    .filter_map(|f| body.get(*f))
-    .map(chars_in)
-    .sum();
+    let total: u64 = PROMPT_FIELDS
+        .iter()
+        .filter_map(|f| body.get(*f))
+        .map(chars_in)
+        .sum();
     let system = system_text(body).chars().count() as u64;
     let new = match body.get("messages").and_then(Value::as_array) {
         Some(msgs) => {

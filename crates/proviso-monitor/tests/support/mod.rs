@@ -79,15 +79,7 @@ pub fn prompt_tokens(body: &serde_json::Value) -> u64 {
         matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' | '\u{ac00}'..='\u{d7af}' | '\u{f900}'..='\u{faff}')
     }
     let (mut words, mut cjk) = (0, 0);
-    for field in [
-        "messages",
-        "input",
-        "instructions",
-        "prompt",
-        "tools",
-        "functions",
-        "response_format",
-    ] {
+    for field in proviso_monitor::observation::PROMPT_FIELDS {
         if let Some(v) = body.get(field) {
             walk(v, &mut words, &mut cjk);
         }
