@@ -176,10 +176,7 @@ fn main() {
                     println!(
                         "{} {} {} {} by {} score {:.2}:\n  {}",
                         k.map_or("", |k| k.workload.as_str()),
-                        match k.map(|k| k.role) {
-                            Some(Role::Extraction) => "extraction",
-                            _ => "benign",
-                        },
+                        role_name(k.map(|k| k.role)),
                         d.key,
                         d.level,
                         d.actor,
@@ -276,10 +273,7 @@ fn main() {
             continue;
         }
         let family = family.split(" (").next().unwrap_or(family);
-        let role = match t.role {
-            Some(Role::Extraction) => "extraction",
-            _ => "benign",
-        };
+        let role = role_name(t.role);
         let ci = |k: u64, n: u64| {
             let (lo, hi) = clopper_pearson(k, n);
             format!("{k}/{n} [{:.1}%, {:.1}%]", 100.0 * lo, 100.0 * hi)
@@ -328,5 +322,13 @@ fn main() {
                 f(*throttle)
             );
         }
+    }
+}
+
+/// A key's role as the tables print it (no role: benign).
+fn role_name(role: Option<Role>) -> &'static str {
+    match role {
+        Some(Role::Extraction) => "extraction",
+        _ => "benign",
     }
 }

@@ -293,6 +293,15 @@ impl Monitor {
                 .map(|(t, _)| t)
                 .collect::<fxhash::FastSet<u32>>()
         };
+        // Linked by what a campaign does: in step (within a team, only for a
+        // member whose own requests are mostly answered at length),
+        // disjoint slices, shared parameters.
+        let campaign_linked = |m: usize| {
+            harvest_synced[m]
+                || pooled[m]
+                || param_linked[m]
+                || (synced[m] && own_yield(&self.keys[names[m]]))
+        };
         let participants: Vec<usize> = members
             .iter()
             .copied()
@@ -308,13 +317,7 @@ impl Monitor {
                     .iter()
                     .filter(|e| e.flags & YIELD != 0 && tops.contains(&e.template))
                     .count();
-                // In step within a team counts only for a member whose own
-                // requests are mostly answered at length.
-                harvest_synced[*m]
-                    || pooled[*m]
-                    || param_linked[*m]
-                    || (synced[*m] && own_yield(w))
-                    || (own >= 5 && own * 2 >= yielding)
+                campaign_linked(*m) || (own >= 5 && own * 2 >= yielding)
             })
             .collect();
         let scored: &[usize] = if participants.len() >= self.cfg.min_cluster_keys {
@@ -410,15 +413,7 @@ impl Monitor {
         // beyond notice only when `min_cluster_keys` of its keys are also
         // linked by what a campaign does (timing, disjoint slices, shared
         // parameters).
-        let campaign = members
-            .iter()
-            .filter(|m| {
-                harvest_synced[**m]
-                    || pooled[**m]
-                    || param_linked[**m]
-                    || (synced[**m] && own_yield(&self.keys[names[**m]]))
-            })
-            .count()
+        let campaign = members.iter().filter(|m| campaign_linked(**m)).count()
             >= self.cfg.min_cluster_keys.max(2);
         if !campaign && level > Level::Notice {
             level = Level::Notice;

@@ -115,7 +115,7 @@ fn chars_in(v: &Value) -> u64 {
     match v {
         Value::String(s) => s.chars().count() as u64,
         Value::Array(a) => a.iter().map(chars_in).sum(),
-        Value::Object(_) if media_mark(v).is_some() => MEDIA_CHARS,
+        Value::Object(_) if media_named(v).is_some() => MEDIA_CHARS,
         Value::Object(o) => o
             .iter()
             .filter(|(k, _)| {
@@ -361,6 +361,16 @@ fn content_text(content: Option<&Value>, push: &mut dyn FnMut(&str)) {
 /// one instruction per picture counts as that many instructions, and the
 /// same picture sent again as one.
 fn media_mark(part: &Value) -> Option<String> {
+    let (kind, named) = media_named(part)?;
+    Some(format!(
+        "[{kind} {:016x}]",
+        xxhash_rust::xxh3::xxh3_64(named.as_bytes())
+    ))
+}
+
+/// An image, audio or file part's kind and what names its content (see
+/// [`media_mark`]), or `None` for any other part.
+fn media_named(part: &Value) -> Option<(&'static str, &str)> {
     let (kind, what) = match part.get("type").and_then(Value::as_str)? {
         "image_url" | "input_image" => ("image", part.get("image_url").unwrap_or(part)),
         "input_audio" => ("audio", part.get("input_audio").unwrap_or(part)),
@@ -377,10 +387,7 @@ fn media_mark(part: &Value) -> Option<String> {
             .find_map(|k| v.get(*k).and_then(Value::as_str))
             .or_else(|| part.get("file_id").and_then(Value::as_str)),
     }?;
-    Some(format!(
-        "[{kind} {:016x}]",
-        xxhash_rust::xxh3::xxh3_64(named.as_bytes())
-    ))
+    Some((kind, named))
 }
 
 /// A message's role.

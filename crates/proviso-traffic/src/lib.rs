@@ -304,7 +304,7 @@ pub fn capped_per_key(s: Scenario, cap: usize) -> Scenario {
 }
 
 /// Monday 00:00 UTC of the week of `t` (ms since the epoch).
-fn monday_of(t: i64) -> i64 {
+pub fn monday_of(t: i64) -> i64 {
     const DAY: i64 = 86_400_000;
     let day = t.div_euclid(DAY);
     // 1970-01-01 was a Thursday.

@@ -101,12 +101,20 @@ fn next_monday_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     let day = 86_400_000i64;
-    let mut d = (now / day + 1) * day;
-    // 1970-01-01 was a Thursday: day index 4 is a Monday.
-    while (d / day) % 7 != 4 {
-        d += day;
+    // The first Monday on or after tomorrow 00:00: the Monday of the week
+    // six days after it.
+    proviso_traffic::monday_of((now / day + 1) * day + 6 * day)
+}
+
+/// The scenario's workloads named in `--only` (comma-separated), or all.
+fn only(sc: proviso_traffic::Scenario, only: Option<&str>) -> proviso_traffic::Scenario {
+    match only {
+        Some(only) => {
+            let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+            proviso_traffic::keep_workloads(sc, &wanted)
+        }
+        None => sc,
     }
-    d
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -134,15 +142,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading the scenario {}", path.display()))?;
         let sc: proviso_traffic::Scenario = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a scenario", path.display()))?;
-        let sc = match cli.only.as_deref() {
-            Some(only) => {
-                let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
-                proviso_traffic::keep_workloads(sc, &wanted)
-            }
-            None => sc,
-        };
         proviso_traffic::moved_to_week_of(
-            proviso_traffic::capped_per_key(sc, cli.family_cap),
+            proviso_traffic::capped_per_key(only(sc, cli.only.as_deref()), cli.family_cap),
             opt.start_ms,
         )
     } else if cli.families {
@@ -156,14 +157,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             product_keys: cli.family_keys,
             max_extraction_requests: cli.family_cap,
         };
-        let all = proviso_traffic::families::families(&corpus, &f);
-        match cli.only.as_deref() {
-            Some(only) => {
-                let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
-                proviso_traffic::keep_workloads(all, &wanted)
-            }
-            None => all,
-        }
+        only(
+            proviso_traffic::families::families(&corpus, &f),
+            cli.only.as_deref(),
+        )
     } else {
         scenario(&corpus, &opt)
     };
