@@ -9,7 +9,9 @@
 # other families; its first run, seed 1 at 01fceab, was held out; the
 # monitor was changed on what it showed). ROUND 3 the third
 # (bench/redteam3/gen.py; its first run, seed 1, was held out, on the
-# monitor before and after the enforcement gate of 2026-12-07).
+# monitor before and after the enforcement gate of 2026-12-07). ROUND 4
+# the fourth (bench/redteam4/gen.py; its first run, seed 1 at 7ec7449, was
+# held out).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ round="${2:-1}"
 gen=bench/redteam/gen.py
 [ "$round" = 2 ] && gen=bench/redteam2/gen.py
 [ "$round" = 3 ] && gen=bench/redteam3/gen.py
+[ "$round" = 4 ] && gen=bench/redteam4/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
 python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
@@ -67,6 +70,19 @@ elif rnd == "3":
             + (out / "default.txt").read_text().strip()
             + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
     append_results("Monitor: the third red team", f"bench/monitor_redteam.sh {seed} 3", body)
+elif rnd == "4":
+    body = ("Families of `bench/redteam4/gen.py` (seed %s): a fourth red team, written by a fourth helper under the "
+            "same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and the data under "
+            "tests/fixtures/ only; never the code, its tests, results or the earlier red teams' families; "
+            "bench/redteam4/README.md says what each family does). Its first run (seed 1, at `7ec7449`) was held out "
+            "(bench/history/, \"Monitor: the fourth red team, held out\"): 35/156 extraction keys detected "
+            "[16.2%%, 29.8%%]; benign keys at notice or above 123/302 [35.1%%, 46.5%%], at throttle or above 64/302 "
+            "[16.7%%, 26.2%%]. Any later change makes these families seen (the table's \"held out\" is the "
+            "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
+            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            + (out / "default.txt").read_text().strip()
+            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+    append_results("Monitor: the fourth red team", f"bench/monitor_redteam.sh {seed} 4", body)
 else:
     append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
 PY

@@ -135,6 +135,13 @@ fn main() {
         // FAMILIES_DEBUG=<family>: each of its keys' first step at throttle
         // or above, with every signal's detail (`*`: every family's).
         let debug = std::env::var("FAMILIES_DEBUG").ok();
+        // FAMILIES_DEBUG_LEVEL=notice: print the first step at that level
+        // instead (throttle unless set).
+        let debug_level = match std::env::var("FAMILIES_DEBUG_LEVEL").as_deref() {
+            Ok("notice") => Level::Notice,
+            Ok("suspend") => Level::Suspend,
+            _ => Level::Throttle,
+        };
         let mut debugged = std::collections::HashSet::new();
         let mut last: BTreeMap<usize, usize> = BTreeMap::new();
         let mut families_seen = std::collections::HashSet::new();
@@ -160,7 +167,7 @@ fn main() {
             }
             for d in m.observe(&o) {
                 if let Some(family) = &debug
-                    && d.level >= Level::Throttle
+                    && d.level >= debug_level
                     && s.keys
                         .iter()
                         .any(|k| k.name == d.key && (&k.workload == family || family == "*"))
