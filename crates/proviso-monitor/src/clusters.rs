@@ -334,7 +334,9 @@ impl Monitor {
         let members = scored;
         let mut events: Vec<&Ev> = Vec::new();
         let mut hours: BTreeMap<i64, u32> = BTreeMap::new();
-        let mut harvest_week = 0u64;
+        // The members' distinct instructions of the week, as one: a suite
+        // several members re-run counts once, as it does for one key.
+        let mut week_seen: crate::fxhash::FastSet<u64> = Default::default();
         let mut teams: Vec<&str> = Vec::new();
         let mut total = 0u64;
         let mut per_member = Vec::with_capacity(members.len());
@@ -344,13 +346,14 @@ impl Monitor {
             for (h, c) in &w.hours {
                 *hours.entry(*h).or_insert(0) += c;
             }
-            harvest_week += w.harvest_seen.len() as u64;
+            week_seen.extend(w.harvest_seen.keys().copied());
             if !teams.contains(&w.team.as_str()) {
                 teams.push(w.team.as_str());
             }
             total += w.total;
             per_member.push(w.events.len());
         }
+        let harvest_week = week_seen.len() as u64;
         events.sort_by_key(|e| e.t);
         // Keys that all serve many people are judged as one would be: no
         // breadth of topics, and content evidence needed beyond notice.
@@ -482,13 +485,22 @@ fn own_yield(w: &KeyWindow) -> bool {
 /// disjoint slices.
 const POOL_MIN_ITEMS: usize = 10;
 
+/// Items a member's slice would share by chance with the rest of its
+/// group for the member to be linked: sharing none has a chance of
+/// `exp(-8)`, about 1 in 3,000, so among many keys choosing on their own
+/// (people asking a public set's items) no group forms by chance.
+const POOL_MEMBER_EXPECTED: f64 = 8.0;
+
 /// Links keys that ask disjoint slices of one known set of `size` items.
 /// Candidates are pairs whose overlap is at most a quarter of what
 /// independent choices would share (expected `a·b/size`, at least 1); a
 /// group of candidates links when its pairs together expect 6 or more
 /// shared items and share at most a fifth of that, after the members that
 /// overlap the others most are peeled off one by one (a key of another
-/// campaign joins a group by chance, and must not sink it). Keys that each
+/// campaign joins a group by chance, and must not sink it), and so are the
+/// members each of whose own expected overlap with the rest is under
+/// [`POOL_MEMBER_EXPECTED`] (among many keys choosing at random, some
+/// share nothing by chance). Keys that each
 /// run the whole set overlap fully, and a few items each prove nothing:
 /// neither links.
 fn link_disjoint_slices<'t>(
@@ -523,6 +535,7 @@ fn link_disjoint_slices<'t>(
         while g.len() >= 2 {
             let (mut e, mut o) = (0.0, 0.0);
             let mut worst = (f64::MIN, 0usize);
+            let mut weakest = (f64::MAX, 0usize);
             for (x, &a) in g.iter().enumerate() {
                 let (mut ea, mut oa) = (0.0, 0.0);
                 for &b in &g {
@@ -534,6 +547,15 @@ fn link_disjoint_slices<'t>(
                 if oa - 0.2 * ea > worst.0 {
                     worst = (oa - 0.2 * ea, x);
                 }
+                if ea < weakest.0 {
+                    weakest = (ea, x);
+                }
+            }
+            // A member whose own slice would share too little with the
+            // others' for its disjointness to mean anything goes first.
+            if weakest.0 < POOL_MEMBER_EXPECTED {
+                g.swap_remove(weakest.1);
+                continue;
             }
             // Each pair was counted twice.
             let (e, o) = (e / 2.0, o / 2.0);
@@ -1085,6 +1107,40 @@ mod harvest_tests {
     }
 
     #[test]
+    fn a_suite_several_members_run_counts_once_in_the_clusters_week() {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        // Ten keys in step, each running the same suite of sixty
+        // instructions (a regression suite shared by teams) on each of
+        // three days.
+        for day in 0..3i64 {
+            for step in 0..60usize {
+                for k in 0..10usize {
+                    let t = T0 + day * 86_400_000 + (k as i64) * 12_000 + (step as i64) * 5_000;
+                    m.observe(&harvest(
+                        &format!("key_{k}"),
+                        &format!("team_{k}"),
+                        &format!("10.0.{k}.1"),
+                        t,
+                        step,
+                    ));
+                }
+            }
+        }
+        m.evaluate_clusters();
+        let i = *m.key_cluster.get("key_0").expect("linked");
+        let c = &m.clusters[i];
+        assert_eq!(c.members.len(), 10);
+        let h = c
+            .signals
+            .iter()
+            .find(|s| s.name == "harvest")
+            .expect("harvest");
+        // Sixty distinct instructions, not ten members' sixty each.
+        assert!(h.detail.contains("60 in the week"), "{}", h.detail);
+        assert!(h.value < 0.35, "{}", h.value);
+    }
+
+    #[test]
     fn harvesters_at_unlike_paces_or_other_hours_are_not_linked() {
         let mut m = Monitor::new(MonitorConfig::default()).unwrap();
         for step in 0..60usize {
@@ -1246,6 +1302,36 @@ mod link_tests {
         staggered(&mut m, 6, 40, mix);
         m.evaluate_clusters();
         assert!(m.key_cluster.is_empty(), "{:?}", m.key_cluster.keys());
+    }
+
+    #[test]
+    fn many_keys_choosing_at_random_are_not_linked_by_chance_disjointness() {
+        // Forty people each asking thirty items of the public set, chosen
+        // independently: among so many pairs, some share nothing by
+        // chance, and a group of them must not pass for a split pool.
+        let items = items();
+        for seed in 0..3usize {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            for k in 0..40usize {
+                for j in 0..30usize {
+                    let t = T0 + k as i64 * 600_000 + j as i64 * 45_000;
+                    let pick = mix(seed * 100 + k, j) % items.len();
+                    m.observe(&ask(&format!("key{k}"), t, &items[pick]));
+                }
+            }
+            m.evaluate_clusters();
+            let pooled: Vec<&String> = m
+                .clusters
+                .iter()
+                .filter(|c| {
+                    c.signals
+                        .iter()
+                        .any(|s| s.name == "pool_split" && s.value > 0.0)
+                })
+                .flat_map(|c| c.members.iter())
+                .collect();
+            assert!(pooled.is_empty(), "seed {seed}: {pooled:?}");
+        }
     }
 
     /// Keys `cap0`, `cap1`, ... each asking 30 questions a minute apart,

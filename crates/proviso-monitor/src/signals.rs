@@ -452,11 +452,21 @@ const YIELD_EVIDENCE: f64 = 0.25;
 /// probabilities needs fewer answers, and of any length.
 const PROBING_EVIDENCE: f64 = 0.12;
 
+/// Contribution of the `yield` family from which a harvest is beyond what
+/// one person asks (`harvest` at its high: `harvest_day_high` distinct
+/// instructions answered at length in a day, or `harvest_week_high` in a
+/// week). Under it, a harvest paced like a person's is not enforced on
+/// content alone: enforcement needs automation evidence too, or probing.
+const PERSON_REACH: f64 = 0.5;
+
 /// Whether the signals carry the evidence enforcement beyond `notice`
 /// needs: `yield` at least [`YIELD_EVIDENCE`] (or `parameters` at least
 /// [`PROBING_EVIDENCE`]) and at least one other
 /// family (not `link`; `content` when `content_needed`) at least
-/// [`FAMILY_EVIDENCE`]; and the sentence saying which families do.
+/// [`FAMILY_EVIDENCE`]; a `yield` under [`PERSON_REACH`] without probing
+/// needs `automation` among them (a person asking many long questions
+/// about many things is a reviewer's call, not the ladder's); and the
+/// sentence saying which families do.
 pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut probing = 0.0;
@@ -476,12 +486,15 @@ pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> 
         })
         .map(|(f, _)| *f)
         .collect();
+    let person_sized =
+        by.get("yield").copied().unwrap_or(0.0) < PERSON_REACH && probing < PROBING_EVIDENCE;
     let ok = strong.contains(&"yield")
         && if content_needed {
             strong.contains(&"content")
         } else {
             strong.len() >= 2
-        };
+        }
+        && (!person_sized || strong.contains(&"automation"));
     let list = by
         .iter()
         .map(|(f, c)| format!("{f} {c:.2}"))
@@ -1060,13 +1073,26 @@ mod purpose_tests {
             content.clone(),
         ];
         assert!(!may_go_beyond_notice(&busy_person, false).0);
-        // A hundred and more a day.
+        // A hundred and more a day, by a script (paced like no person).
         let harvest = [
             sig("harvest", 0.23),
             sig("output_ratio", 0.03),
             content.clone(),
+            sig("pace", 0.04),
+            sig("concurrency", 0.02),
         ];
         assert!(may_go_beyond_notice(&harvest, false).0);
+        // The same harvest at a person's pace, with content only: a
+        // reviewer's call, not the ladder's.
+        assert!(!may_go_beyond_notice(&harvest[..3], false).0);
+        // Beyond what one person asks (harvest at its high), content
+        // alone is enough.
+        let beyond = [
+            sig("harvest", 0.5),
+            sig("output_ratio", 0.03),
+            content.clone(),
+        ];
+        assert!(may_go_beyond_notice(&beyond, false).0);
         // Probabilities asked for on nearly every answer need less.
         let probing = [sig("parameters", 0.14), content.clone()];
         assert!(may_go_beyond_notice(&probing, false).0);
