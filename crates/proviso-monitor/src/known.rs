@@ -3,7 +3,10 @@
 //! a prompt matches an item when it contains most of the item's 5-grams
 //! (so an item wrapped in a greeting or a "please be detailed" still
 //! matches, a paraphrase does not). 5-grams that occur in many items (stock
-//! phrases such as "what is the best way to") are not indexed.
+//! phrases such as "what is the best way to") are not indexed. A prompt
+//! without them is tried on the item's word pairs, in order with up to two
+//! words between: an item retyped with a few typos, or read aloud with
+//! fillers and stutters, still matches.
 //!
 //! One set ships with Proviso: the 805 AlpacaEval instructions
 //! (tatsu-lab/alpaca_eval, Apache-2.0, `data/alpaca_eval.jsonl`). An
@@ -53,12 +56,53 @@ pub struct KnownSets {
     item_set: Vec<u16>,
     item_need: Vec<u16>,
     shingles: FastMap<u64, Vec<u32>>,
+    /// Per item: the word pairs (adjacent in the item) it needs found in
+    /// order with at most [`PAIR_GAP`] words between them, when its
+    /// 5-grams are not there (a retyped or stuttered copy).
+    item_pair_need: Vec<u16>,
+    pairs: FastMap<u64, Vec<u32>>,
     /// Items of fewer than [`SHINGLE`] words, by their exact hash.
     exact: FastMap<u64, u32>,
 }
 
 /// One matched item: its global index (0-based).
 pub type Item = u32;
+
+/// Words that may stand between two words of an item in a prompt that
+/// still asks it (fillers, stutters, a word added now and then).
+const PAIR_GAP: usize = 2;
+/// Share of an item's word pairs a prompt must hold to ask it (a typo
+/// loses the two pairs of its word; fillers lose none).
+const PAIR_CONTAINMENT: f64 = 0.6;
+/// Items with fewer distinct indexed pairs than this are matched by their
+/// 5-grams only.
+const MIN_PAIRS: usize = 6;
+
+fn pair_hash(a: u64, b: u64) -> u64 {
+    (a.rotate_left(17) ^ b ^ 0x7061_6972_0000_0001).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The distinct adjacent word pairs of an item, hashed, sorted.
+fn item_pairs(words: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = words.windows(2).map(|w| pair_hash(w[0], w[1])).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The distinct word pairs of a prompt in order with at most [`PAIR_GAP`]
+/// words between, hashed, sorted.
+fn prompt_pairs(words: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(words.len() * (PAIR_GAP + 1));
+    for (i, a) in words.iter().enumerate() {
+        for b in words.iter().skip(i + 1).take(PAIR_GAP + 1) {
+            out.push(pair_hash(*a, *b));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// The distinct word 5-grams of a text's words, hashed, sorted.
 fn shingles_of(words: &[u64]) -> Vec<u64> {
@@ -144,6 +188,7 @@ impl KnownSets {
         self.names.push(name.to_owned());
         self.sizes.push(0);
         let mut per_item: Vec<(u32, Vec<u64>)> = Vec::new();
+        let mut per_item_pairs: Vec<(u32, Vec<u64>)> = Vec::new();
         for text in items {
             let words = word_hashes(head(text));
             if words.len() < MIN_WORDS {
@@ -154,11 +199,26 @@ impl KnownSets {
             };
             self.item_set.push(set);
             self.item_need.push(0);
+            self.item_pair_need.push(u16::MAX);
             self.sizes[usize::from(set)] += 1;
             if words.len() < SHINGLE {
                 self.exact.insert(exact_hash(text), g);
             } else {
                 per_item.push((g, shingles_of(&words)));
+                per_item_pairs.push((g, item_pairs(&words)));
+            }
+        }
+        for (g, ps) in &per_item_pairs {
+            for p in ps {
+                self.pairs.entry(*p).or_default().push(*g);
+            }
+        }
+        self.pairs.retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
+        for (g, ps) in &per_item_pairs {
+            let kept = ps.iter().filter(|p| self.pairs.contains_key(p)).count();
+            if kept >= MIN_PAIRS {
+                let need = (kept as f64 * PAIR_CONTAINMENT).ceil() as usize;
+                self.item_pair_need[*g as usize] = u16::try_from(need).unwrap_or(u16::MAX);
             }
         }
         for (g, sh) in &per_item {
@@ -206,15 +266,20 @@ impl KnownSets {
                 }
             }
         }
-        counts
-            .into_iter()
-            .filter(|(g, c)| *c >= self.item_need[*g as usize])
-            .max_by(|a, b| {
-                let share =
-                    |(g, c): &(u32, u16)| f64::from(*c) / f64::from(self.item_need[*g as usize]);
-                share(a).total_cmp(&share(b)).then(b.0.cmp(&a.0))
-            })
-            .map(|(g, _)| g)
+        best(counts, &self.item_need).or_else(|| {
+            // Not there word for word: the item retyped, or with words
+            // put between its words (fillers, stutters).
+            let mut counts: FastMap<u32, u16> = FastMap::default();
+            for p in prompt_pairs(&words) {
+                if let Some(items) = self.pairs.get(&p) {
+                    for g in items {
+                        let c = counts.entry(*g).or_insert(0);
+                        *c = c.saturating_add(1);
+                    }
+                }
+            }
+            best(counts, &self.item_pair_need)
+        })
     }
 
     /// The set of an item.
@@ -233,6 +298,19 @@ impl KnownSets {
     pub fn size(&self, set: usize) -> u32 {
         self.sizes.get(set).copied().unwrap_or(0)
     }
+}
+
+/// The item with the largest share of what it needs, among those the
+/// counts reach.
+fn best(counts: FastMap<u32, u16>, need: &[u16]) -> Option<Item> {
+    counts
+        .into_iter()
+        .filter(|(g, c)| *c >= need[*g as usize])
+        .max_by(|a, b| {
+            let share = |(g, c): &(u32, u16)| f64::from(*c) / f64::from(need[*g as usize]);
+            share(a).total_cmp(&share(b)).then(b.0.cmp(&a.0))
+        })
+        .map(|(g, _)| g)
 }
 
 /// The instructions of a set file: JSON lines (a string, or an object with
@@ -311,6 +389,32 @@ mod tests {
         );
         assert_eq!(k.find("How do I reset my router password?"), None);
         assert_eq!(k.find(""), None);
+    }
+
+    #[test]
+    fn an_item_retyped_or_stuttered_matches_and_its_topic_does_not() {
+        let k = KnownSets::builtin();
+        let item =
+            "What are the names of some famous actors that started their careers on Broadway?";
+        let g = k.find(item).expect("the item itself");
+        // A filler or a stutter every three words: no 5-gram survives.
+        let spoken = "um what are the uh names of some like famous actors that uh started their uh careers on you know Broadway?";
+        assert_eq!(k.find(spoken), Some(g));
+        let stutter = "what are the the names of of some famous actors that that started their careers careers on Broadway";
+        assert_eq!(k.find(stutter), Some(g));
+        // Typed in a hurry: a few words misspelt.
+        let typos =
+            "what are teh names of some famous actors that startd their careers on Broadway?";
+        assert_eq!(k.find(typos), Some(g));
+        // Another question on the same subject, in other words.
+        assert_eq!(
+            k.find("Which famous actors of the screen never performed on Broadway, and what are their names?"),
+            None
+        );
+        assert_eq!(
+            k.find("Tell me about the careers of some actors, and the names of theatres on Broadway that started them."),
+            None
+        );
     }
 
     #[test]
