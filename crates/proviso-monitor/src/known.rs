@@ -4,9 +4,10 @@
 //! (so an item wrapped in a greeting or a "please be detailed" still
 //! matches, a paraphrase does not). 5-grams that occur in many items (stock
 //! phrases such as "what is the best way to") are not indexed. A prompt
-//! without them is tried on the item's word pairs, in order with up to two
-//! words between: an item retyped with a few typos, or read aloud with
-//! fillers and stutters, still matches.
+//! in which no item reaches its share of 5-grams, and not more than three
+//! times as long as the longest item, is tried on the items' word pairs, in
+//! order with up to two words between: an item retyped with a few typos,
+//! or read aloud with fillers and stutters, still matches.
 //!
 //! One set ships with Proviso: the 805 AlpacaEval instructions
 //! (tatsu-lab/alpaca_eval, Apache-2.0, `data/alpaca_eval.jsonl`). An
@@ -61,6 +62,12 @@ pub struct KnownSets {
     /// 5-grams are not there (a retyped or stuttered copy).
     item_pair_need: Vec<u16>,
     pairs: FastMap<u64, Vec<u32>>,
+    /// Words in the longest item matched by its pairs: a prompt of more
+    /// than [`PAIR_SPAN`] times as many words is not tried on pairs (an
+    /// item's pairs scattered over a long document are not the item).
+    longest_paired: usize,
+    /// Words per item (for the pair path's span).
+    item_len: Vec<u16>,
     /// Items of fewer than [`SHINGLE`] words, by their exact hash.
     exact: FastMap<u64, u32>,
 }
@@ -77,6 +84,13 @@ const PAIR_CONTAINMENT: f64 = 0.6;
 /// Items with fewer distinct indexed pairs than this are matched by their
 /// 5-grams only.
 const MIN_PAIRS: usize = 6;
+/// How many times an item's words a prompt may have to be matched to it by
+/// pairs (a wrapper, fillers, stutters; not a long document that happens
+/// to hold its pairs here and there).
+const PAIR_SPAN: usize = 3;
+/// Words a prompt may have beyond [`PAIR_SPAN`] times the item's (a
+/// greeting, a "please be detailed").
+const PAIR_SLACK: usize = 24;
 
 fn pair_hash(a: u64, b: u64) -> u64 {
     (a.rotate_left(17) ^ b ^ 0x7061_6972_0000_0001).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -188,7 +202,7 @@ impl KnownSets {
         self.names.push(name.to_owned());
         self.sizes.push(0);
         let mut per_item: Vec<(u32, Vec<u64>)> = Vec::new();
-        let mut per_item_pairs: Vec<(u32, Vec<u64>)> = Vec::new();
+        let mut item_words: Vec<(u32, usize)> = Vec::new();
         for text in items {
             let words = word_hashes(head(text));
             if words.len() < MIN_WORDS {
@@ -200,25 +214,17 @@ impl KnownSets {
             self.item_set.push(set);
             self.item_need.push(0);
             self.item_pair_need.push(u16::MAX);
+            self.item_len
+                .push(u16::try_from(words.len()).unwrap_or(u16::MAX));
             self.sizes[usize::from(set)] += 1;
             if words.len() < SHINGLE {
                 self.exact.insert(exact_hash(text), g);
             } else {
                 per_item.push((g, shingles_of(&words)));
-                per_item_pairs.push((g, item_pairs(&words)));
-            }
-        }
-        for (g, ps) in &per_item_pairs {
-            for p in ps {
-                self.pairs.entry(*p).or_default().push(*g);
-            }
-        }
-        self.pairs.retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
-        for (g, ps) in &per_item_pairs {
-            let kept = ps.iter().filter(|p| self.pairs.contains_key(p)).count();
-            if kept >= MIN_PAIRS {
-                let need = (kept as f64 * PAIR_CONTAINMENT).ceil() as usize;
-                self.item_pair_need[*g as usize] = u16::try_from(need).unwrap_or(u16::MAX);
+                for p in item_pairs(&words) {
+                    self.pairs.entry(p).or_default().push(g);
+                }
+                item_words.push((g, words.len()));
             }
         }
         for (g, sh) in &per_item {
@@ -226,17 +232,48 @@ impl KnownSets {
                 self.shingles.entry(*s).or_default().push(*g);
             }
         }
+        // What is common is judged over every set loaded so far, and what
+        // each item needs is counted again for all of them (a phrase this
+        // set makes common is no longer evidence for an earlier set's item).
         self.shingles
             .retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
-        for (g, sh) in &per_item {
-            let kept = sh.iter().filter(|s| self.shingles.contains_key(s)).count();
-            let need = (kept as f64 * CONTAINMENT).ceil() as usize;
+        self.pairs.retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
+        let n = self.item_set.len();
+        let mut kept = vec![0usize; n];
+        for items in self.shingles.values() {
+            for g in items {
+                kept[*g as usize] += 1;
+            }
+        }
+        let mut kept_pairs = vec![0usize; n];
+        for items in self.pairs.values() {
+            for g in items {
+                kept_pairs[*g as usize] += 1;
+            }
+        }
+        let exact: std::collections::HashSet<u32> = self.exact.values().copied().collect();
+        for g in 0..n {
+            if exact.contains(&(g as u32)) {
+                continue;
+            }
+            let need = (kept[g] as f64 * CONTAINMENT).ceil() as usize;
             // An item made only of stock phrases is never matched.
-            self.item_need[*g as usize] = if kept == 0 {
+            self.item_need[g] = if kept[g] == 0 {
                 u16::MAX
             } else {
                 u16::try_from(need.max(1)).unwrap_or(u16::MAX)
             };
+            self.item_pair_need[g] = if kept_pairs[g] >= MIN_PAIRS {
+                let need = (kept_pairs[g] as f64 * PAIR_CONTAINMENT).ceil() as usize;
+                u16::try_from(need).unwrap_or(u16::MAX)
+            } else {
+                u16::MAX
+            };
+        }
+        for (g, w) in item_words {
+            if self.item_pair_need[g as usize] != u16::MAX {
+                self.longest_paired = self.longest_paired.max(w);
+            }
         }
     }
 
@@ -268,7 +305,11 @@ impl KnownSets {
         }
         best(counts, &self.item_need).or_else(|| {
             // Not there word for word: the item retyped, or with words
-            // put between its words (fillers, stutters).
+            // put between its words (fillers, stutters), in a prompt not
+            // much longer than an item.
+            if words.len() > PAIR_SPAN * self.longest_paired + PAIR_SLACK {
+                return None;
+            }
             let mut counts: FastMap<u32, u16> = FastMap::default();
             for p in prompt_pairs(&words) {
                 if let Some(items) = self.pairs.get(&p) {
@@ -278,6 +319,9 @@ impl KnownSets {
                     }
                 }
             }
+            counts.retain(|g, _| {
+                words.len() <= PAIR_SPAN * usize::from(self.item_len[*g as usize]) + PAIR_SLACK
+            });
             best(counts, &self.item_pair_need)
         })
     }
@@ -415,6 +459,17 @@ mod tests {
             k.find("Tell me about the careers of some actors, and the names of theatres on Broadway that started them."),
             None
         );
+        // The item's words, scattered over a long text that asks nothing.
+        let filler = "The committee met on Tuesday to review the budget for the coming year and agreed to meet again. ";
+        let scattered = format!(
+            "{} What are the names {} of some famous actors {} that started their careers {} on Broadway? {}",
+            filler.repeat(3),
+            filler.repeat(4),
+            filler.repeat(4),
+            filler.repeat(4),
+            filler.repeat(3)
+        );
+        assert_eq!(k.find(&scattered), None);
     }
 
     #[test]

@@ -452,28 +452,31 @@ const YIELD_EVIDENCE: f64 = 0.25;
 /// probabilities needs fewer answers, and of any length.
 const PROBING_EVIDENCE: f64 = 0.12;
 
-/// Contribution of the `yield` family from which a harvest is beyond what
-/// one person asks (`harvest` at its high: `harvest_day_high` distinct
-/// instructions answered at length in a day, or `harvest_week_high` in a
-/// week). Under it, a harvest paced like a person's is not enforced on
-/// content alone: enforcement needs automation evidence too, or probing.
-const PERSON_REACH: f64 = 0.5;
+/// The value of `harvest` from which a harvest is beyond what one person
+/// asks: at its high (`harvest_day_high` distinct instructions answered at
+/// length in a day, or `harvest_week_high` in a week). Under it, a harvest
+/// is not enforced on content alone: enforcement needs automation
+/// evidence too, or probing.
+const PERSON_REACH: f64 = 1.0;
 
 /// Whether the signals carry the evidence enforcement beyond `notice`
 /// needs: `yield` at least [`YIELD_EVIDENCE`] (or `parameters` at least
 /// [`PROBING_EVIDENCE`]) and at least one other
 /// family (not `link`; `content` when `content_needed`) at least
-/// [`FAMILY_EVIDENCE`]; a `yield` under [`PERSON_REACH`] without probing
-/// needs `automation` among them (a person asking many long questions
+/// [`FAMILY_EVIDENCE`]; a `harvest` under [`PERSON_REACH`] without probing
+/// needs `automation` among them too (a person asking many long questions
 /// about many things is a reviewer's call, not the ladder's); and the
 /// sentence saying which families do.
 pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> (bool, String) {
     let mut by: BTreeMap<&'static str, f64> = BTreeMap::new();
     let mut probing = 0.0;
+    let mut harvest = 0.0;
     for s in signals {
         *by.entry(family(s.name)).or_insert(0.0) += s.contribution;
-        if s.name == "parameters" {
-            probing += s.contribution;
+        match s.name {
+            "parameters" => probing += s.contribution,
+            "harvest" => harvest = s.value,
+            _ => {}
         }
     }
     let yield_ok = |c: f64| c >= YIELD_EVIDENCE || probing >= PROBING_EVIDENCE;
@@ -486,8 +489,7 @@ pub(crate) fn may_go_beyond_notice(signals: &[Signal], content_needed: bool) -> 
         })
         .map(|(f, _)| *f)
         .collect();
-    let person_sized =
-        by.get("yield").copied().unwrap_or(0.0) < PERSON_REACH && probing < PROBING_EVIDENCE;
+    let person_sized = harvest < PERSON_REACH && probing < PROBING_EVIDENCE;
     let ok = strong.contains(&"yield")
         && if content_needed {
             strong.contains(&"content")
@@ -1055,7 +1057,12 @@ mod purpose_tests {
     fn sig(name: &'static str, contribution: f64) -> Signal {
         Signal {
             name,
-            value: 0.0,
+            // At the default weights (harvest 0.5).
+            value: if name == "harvest" {
+                contribution / 0.5
+            } else {
+                0.0
+            },
             weight: 0.0,
             contribution,
             detail: String::new(),
@@ -1093,6 +1100,37 @@ mod purpose_tests {
             content.clone(),
         ];
         assert!(may_go_beyond_notice(&beyond, false).0);
+        // Just under the high, whatever the other yield signals add: a
+        // person's harvest still.
+        let under = [
+            sig("harvest", 0.49),
+            sig("output_ratio", 0.05),
+            sig("max_tokens_share", 0.05),
+            content.clone(),
+        ];
+        assert!(!may_go_beyond_notice(&under, false).0);
+        // A key that serves many people needs content, and under the high
+        // automation too.
+        let serving = [sig("harvest", 0.3), content.clone(), sig("pace", 0.04)];
+        assert!(!may_go_beyond_notice(&serving, true).0);
+        let serving = [
+            sig("harvest", 0.3),
+            content.clone(),
+            sig("pace", 0.04),
+            sig("regular_timing", 0.03),
+        ];
+        assert!(may_go_beyond_notice(&serving, true).0);
+        assert!(
+            !may_go_beyond_notice(
+                &[
+                    sig("harvest", 0.3),
+                    sig("pace", 0.04),
+                    sig("regular_timing", 0.03)
+                ],
+                true
+            )
+            .0
+        );
         // Probabilities asked for on nearly every answer need less.
         let probing = [sig("parameters", 0.14), content.clone()];
         assert!(may_go_beyond_notice(&probing, false).0);
