@@ -11,7 +11,8 @@
 # (bench/redteam3/gen.py; its first run, seed 1, was held out, on the
 # monitor before and after the enforcement gate of 2026-12-07). ROUND 4
 # the fourth (bench/redteam4/gen.py; its first run, seed 1 at 7ec7449, was
-# held out).
+# held out). ROUND 5 the fifth (bench/redteam5/gen.py; its first run, seed 1
+# at 2401f25, was held out).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ gen=bench/redteam/gen.py
 [ "$round" = 2 ] && gen=bench/redteam2/gen.py
 [ "$round" = 3 ] && gen=bench/redteam3/gen.py
 [ "$round" = 4 ] && gen=bench/redteam4/gen.py
+[ "$round" = 5 ] && gen=bench/redteam5/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
 python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
@@ -83,6 +85,19 @@ elif rnd == "4":
             + (out / "default.txt").read_text().strip()
             + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
     append_results("Monitor: the fourth red team", f"bench/monitor_redteam.sh {seed} 4", body)
+elif rnd == "5":
+    body = ("Families of `bench/redteam5/gen.py` (seed %s): a fifth red team, written by a fifth helper under the "
+            "same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and the data under "
+            "tests/fixtures/ only; never the code, its tests, results or the earlier red teams' families; "
+            "bench/redteam5/README.md says what each family does). Its first run (seed 1, at `2401f25`) was held out "
+            "(bench/history/, \"Monitor: the fifth red team, held out\"): 59/152 extraction keys detected "
+            "[31.0%%, 47.0%%]; benign keys at notice or above 102/302 [28.5%%, 39.4%%], at throttle or above 43/302 "
+            "[10.5%%, 18.7%%]. Any later change makes these families seen (the table's \"held out\" is the "
+            "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
+            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n" % seed
+            + (out / "default.txt").read_text().strip()
+            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+    append_results("Monitor: the fifth red team", f"bench/monitor_redteam.sh {seed} 5", body)
 else:
     append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
 PY
