@@ -417,7 +417,9 @@ def test_a_body_that_never_arrives_gets_408_and_is_recorded(tmp_path, fake):
 
 
 def test_requests_over_the_concurrency_limit_get_503_and_health_still_answers(tmp_path, fake):
-    g = Proviso(tmp_path, fake.url, server_extra="max_concurrent_requests = 2\n")
+    # Patient upstream timeouts: the stalled requests must not time out (a
+    # 2 s first-byte timeout left 0.5 s of slack, too little on a loaded CI).
+    g = Proviso(tmp_path, fake.url, server_extra="max_concurrent_requests = 2\n", timeouts=Proviso.PATIENT)
     try:
         key = g.create_key()
         h = {"authorization": f"Bearer {key}"}
