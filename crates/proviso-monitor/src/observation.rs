@@ -80,12 +80,23 @@ pub struct Observation {
 /// zero when unknown: the prompt tokens are then taken whole.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PromptParts {
-    /// Characters this turn adds.
+    /// What this turn adds, in [`units`] (a quarter of a token each).
     pub new: u64,
-    /// Characters of the system text.
+    /// The system text, in [`units`].
     pub system: u64,
-    /// Characters of all the text.
+    /// All the text, in [`units`].
     pub total: u64,
+}
+
+/// A text's weight as a tokenizer sees it, in quarter tokens: a Chinese,
+/// Japanese or Korean character is about a token (4 units), any other
+/// character about a quarter of one (1 unit). Shares of a prompt are taken
+/// in these units, so a long CJK preamble beside an English question is
+/// not mistaken for a small part of the prompt.
+pub fn units(text: &str) -> u64 {
+    text.chars()
+        .map(|c| if crate::features::is_cjk(c) { 4 } else { 1 })
+        .sum()
 }
 
 impl PromptParts {
@@ -103,19 +114,18 @@ impl PromptParts {
     }
 }
 
-/// Characters an image, audio or file part stands for: an upstream counts
+/// [`units`] an image, audio or file part stands for: an upstream counts
 /// a picture as some hundreds of tokens, not as the length of its URL or
-/// base64 data (four characters a token, 85 tokens: a picture at low
-/// detail).
-const MEDIA_CHARS: u64 = 4 * 85;
+/// base64 data (85 tokens: a picture at low detail).
+const MEDIA_UNITS: u64 = 4 * 85;
 
-/// The characters of every string inside `v` (a media part as
-/// [`MEDIA_CHARS`]).
+/// The [`units`] of every string inside `v` (a media part as
+/// [`MEDIA_UNITS`]).
 fn chars_in(v: &Value) -> u64 {
     match v {
-        Value::String(s) => s.chars().count() as u64,
+        Value::String(s) => units(s),
         Value::Array(a) => a.iter().map(chars_in).sum(),
-        Value::Object(_) if media_named(v).is_some() => MEDIA_CHARS,
+        Value::Object(_) if media_named(v).is_some() => MEDIA_UNITS,
         Value::Object(o) => o
             .iter()
             .filter(|(k, _)| {
@@ -149,7 +159,7 @@ pub fn prompt_parts(body: &Value) -> PromptParts {
         .filter_map(|f| body.get(*f))
         .map(chars_in)
         .sum();
-    let system = system_text(body).chars().count() as u64;
+    let system = units(&system_text(body));
     let new = match body.get("messages").and_then(Value::as_array) {
         Some(msgs) => {
             let after = |r: &str| msgs.iter().rposition(|m| role(m) == Some(r));
@@ -582,6 +592,28 @@ mod tests {
             prompt_parts(&prefill).new,
             "Write a poem about rain.".len() as u64 + 4
         );
+    }
+
+    #[test]
+    fn a_cjk_preamble_weighs_as_the_tokens_it_is() {
+        // A thousand Chinese characters of fixed preamble (about a thousand
+        // tokens) beside an English question of 200 characters (about 50
+        // tokens): the question is about a twentieth of the prompt, not a
+        // sixth.
+        let preamble = "请用英文详细回答下面的问题并给出完整的解释。".repeat(50);
+        let question = "Explain how tides work and why there are two of them a day. ".repeat(3);
+        let body = serde_json::json!({"model": "m", "messages": [
+            {"role": "system", "content": preamble},
+            {"role": "user", "content": question}
+        ]});
+        let p = prompt_parts(&body);
+        assert_eq!(p.new, question.chars().count() as u64);
+        // Every ideograph a token; its full stop a character.
+        assert_eq!(p.system, units(&preamble));
+        assert_eq!(p.system, 4 * 1_050 + 50);
+        // 1,100 prompt tokens, the preamble sent before: about 50 asked.
+        let asked = p.asked_tokens(1_100, true);
+        assert!((40..=70).contains(&asked), "{asked}");
     }
 
     #[test]
