@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::features::{MAX_FEATURE_BYTES, exact_hash, head_of, word_hashes};
+use crate::features::{MAX_FEATURE_BYTES, exact_hash, word_hashes};
 use crate::fxhash::FastMap;
 
 /// Words in a shingle.
@@ -133,8 +133,24 @@ fn shingles_of(words: &[u64]) -> Vec<u64> {
     out
 }
 
+/// The part of a text read for matching: up to [`MAX_BYTES`] of letters,
+/// digits and ideographs, whatever else lies between them (rulers, frames,
+/// runs of punctuation or spaces are cheap in tokens and must not push an
+/// item out of sight).
 fn head(text: &str) -> &str {
-    head_of(text, MAX_BYTES)
+    if text.len() <= MAX_BYTES {
+        return text;
+    }
+    let mut read = 0usize;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            read += c.len_utf8();
+            if read > MAX_BYTES {
+                return &text[..i];
+            }
+        }
+    }
+    text
 }
 
 impl KnownSets {
@@ -433,6 +449,20 @@ mod tests {
         );
         assert_eq!(k.find("How do I reset my router password?"), None);
         assert_eq!(k.find(""), None);
+    }
+
+    #[test]
+    fn an_item_after_a_frame_of_punctuation_is_read_and_after_words_is_not() {
+        let k = KnownSets::builtin();
+        let item =
+            "What are the names of some famous actors that started their careers on Broadway?";
+        let g = k.find(item).expect("the item itself");
+        // 20 KB of ruler lines: cheap in tokens, no words.
+        let ruler = "----+----|".repeat(2_000);
+        assert_eq!(k.find(&format!("{ruler}\n{item}")), Some(g));
+        // 20 KB of words before it: past what is read.
+        let words = "river stone ".repeat(1_700);
+        assert_eq!(k.find(&format!("{words}\n{item}")), None);
     }
 
     #[test]
