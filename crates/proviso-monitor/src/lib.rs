@@ -312,14 +312,19 @@ impl Monitor {
             // harvest, counted once (a tool loop's steps are not parts).
             flags |= YIELD | HARVEST;
         }
-        // The item of a known set asked, in the user's turn or the system
-        // text; the topic and type of an answer at length.
+        // The item of a known set asked, in the user's turn, the system
+        // text, or the two read as one (an item split between them); the
+        // topic and type of an answer at length.
         let known = self
             .known
             .find(&o.prompt)
             .or_else(|| {
                 (!o.system.is_empty())
-                    .then(|| self.known.find(&o.system))
+                    .then(|| {
+                        self.known
+                            .find(&o.system)
+                            .or_else(|| self.known.find(&format!("{}\n{}", o.system, o.prompt)))
+                    })
                     .flatten()
             })
             .map_or(0, |g| g.saturating_add(1));

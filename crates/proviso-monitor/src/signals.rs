@@ -1247,6 +1247,24 @@ mod new_signal_tests {
             p.observe(&obs("k", T0 + i as i64 * MIN, &words(i)));
         }
         assert_eq!(signal(&mut p, "k", "public_set").0, 0.0);
+        // An item split between the system text and the user's turn is
+        // read as one; either half alone asks nothing.
+        let item = &items[3];
+        let cut = item.len() / 2;
+        let cut = (cut..item.len())
+            .find(|i| item.is_char_boundary(*i) && item[*i..].starts_with(' '))
+            .unwrap_or(cut);
+        let (first, second) = item.split_at(cut);
+        assert!(
+            KnownSets::builtin().find(first).is_none()
+                && KnownSets::builtin().find(second).is_none()
+        );
+        let mut split = Monitor::new(MonitorConfig::default()).unwrap();
+        split.observe(&crate::Observation {
+            system: first.to_owned(),
+            ..obs("k", T0, second)
+        });
+        assert!((signal(&mut split, "k", "public_set").0 - 0.02).abs() < 1e-9);
         // A long idle: the window forgot; a clock jump back changes nothing.
         m.observe(&obs("k", T0 + 3 * DAY, "hello again my friend"));
         assert_eq!(signal(&mut m, "k", "public_set").0, 0.0);
