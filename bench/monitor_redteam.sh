@@ -34,7 +34,7 @@ import sys, pathlib
 sys.path.insert(0, "bench")
 from common import append_results
 seed, out, rnd = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
-body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who read only docs/monitor.md, "
+intro = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who read only docs/monitor.md, "
         "docs/configuration.md and the README, never the monitor's code, its tests or its results, and asked to evade the "
         "documented detectors while harvesting, and to write legitimate traffic that looks as suspicious as it can "
         "(bench/redteam/README.md says what each family does). Its first run (seed 1, commit `a244eea`, bench/history/) was held out: "
@@ -42,11 +42,9 @@ body = ("Families of `bench/redteam/gen.py` (seed %s): written by a helper who r
         "[63.8%%, 74.4%%]. The monitor was then changed on what that run showed (docs/monitor.md, \"Families written by someone else\"), "
         "so no later run on these families is held out, whatever its seed. In process "
         "(`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; answers as the family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the words of user turns only), "
-        "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. (The table's \"held out\" is the generator's label.)\n\n" % seed
-        + (out / "default.txt").read_text().strip()
-        + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+        "else as long as GPT-4's. Intervals are Clopper-Pearson 95%%. (The table's \"held out\" is the generator's label.)\n\n")
 if rnd == "2":
-    body = ("Families of `bench/redteam2/gen.py` (seed %s): a second red team, written by another helper who read only "
+    intro = ("Families of `bench/redteam2/gen.py` (seed %s): a second red team, written by another helper who read only "
             "docs/monitor.md, docs/configuration.md's [monitor] part and the README, never the monitor's code, its tests, "
             "its results or the first red team's families (bench/redteam2/README.md says what each family does). Its first "
             "run (seed 1, commit `01fceab`, bench/history/) was held out: 53/100 extraction keys detected [42.8%%, 63.1%%], "
@@ -54,12 +52,10 @@ if rnd == "2":
             "changed on what it showed (docs/monitor.md, \"The second red team\"), so no later run on these families is held "
             "out, whatever its seed (the table's \"held out\" is the generator's label). "
             "In process (`FAMILIES_SCENARIO=… cargo bench -p proviso-monitor --bench families`), default `[monitor]`; "
-            "answers as the family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n" % seed
-            + (out / "default.txt").read_text().strip()
-            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
-    append_results("Monitor: the second red team", f"bench/monitor_redteam.sh {seed} 2", body)
+            "answers as the family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the second red team"
 elif rnd == "3":
-    body = ("Families of `bench/redteam3/gen.py` (seed %s): a third red team, written by a third helper under the same "
+    intro = ("Families of `bench/redteam3/gen.py` (seed %s): a third red team, written by a third helper under the same "
             "rules (docs/monitor.md, docs/configuration.md's [monitor] part and the README only; never the code, its "
             "tests, results or the earlier red teams' families; bench/redteam3/README.md says what each family does). "
             "Its first run (seed 1) was held out, on the monitor before and after the enforcement gate of 2026-12-07 "
@@ -68,12 +64,10 @@ elif rnd == "3":
             "[21.1%%, 30.7%%] and 69/335 after it [16.4%%, 25.3%%]. Any later change makes these families seen "
             "(the table's \"held out\" is the generator's label). In process, default `[monitor]`; answers as the "
             "family says, prompt tokens estimated over all the text an upstream reads (before 2026-12-07: over the "
-            "words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n" % seed
-            + (out / "default.txt").read_text().strip()
-            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
-    append_results("Monitor: the third red team", f"bench/monitor_redteam.sh {seed} 3", body)
+            "words of user turns only). Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the third red team"
 elif rnd == "4":
-    body = ("Families of `bench/redteam4/gen.py` (seed %s): a fourth red team, written by a fourth helper under the "
+    intro = ("Families of `bench/redteam4/gen.py` (seed %s): a fourth red team, written by a fourth helper under the "
             "same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and the data under "
             "tests/fixtures/ only; never the code, its tests, results or the earlier red teams' families; "
             "bench/redteam4/README.md says what each family does). Its first run (seed 1, at `7ec7449`) was held out "
@@ -81,12 +75,10 @@ elif rnd == "4":
             "[16.2%%, 29.8%%]; benign keys at notice or above 123/302 [35.1%%, 46.5%%], at throttle or above 64/302 "
             "[16.7%%, 26.2%%]. Any later change makes these families seen (the table's \"held out\" is the "
             "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
-            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n" % seed
-            + (out / "default.txt").read_text().strip()
-            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
-    append_results("Monitor: the fourth red team", f"bench/monitor_redteam.sh {seed} 4", body)
+            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the fourth red team"
 elif rnd == "5":
-    body = ("Families of `bench/redteam5/gen.py` (seed %s): a fifth red team, written by a fifth helper under the "
+    intro = ("Families of `bench/redteam5/gen.py` (seed %s): a fifth red team, written by a fifth helper under the "
             "same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and the data under "
             "tests/fixtures/ only; never the code, its tests, results or the earlier red teams' families; "
             "bench/redteam5/README.md says what each family does). Its first run (seed 1, at `2401f25`) was held out "
@@ -94,11 +86,13 @@ elif rnd == "5":
             "[31.0%%, 47.0%%]; benign keys at notice or above 102/302 [28.5%%, 39.4%%], at throttle or above 43/302 "
             "[10.5%%, 18.7%%]. Any later change makes these families seen (the table's \"held out\" is the "
             "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
-            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n" % seed
-            + (out / "default.txt").read_text().strip()
-            + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
-    append_results("Monitor: the fifth red team", f"bench/monitor_redteam.sh {seed} 5", body)
+            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the fifth red team"
 else:
-    append_results("Monitor: red-team families written apart", f"bench/monitor_redteam.sh {seed}", body)
+    title = "Monitor: red-team families written apart"
+tables = ((out / "default.txt").read_text().strip()
+          + "\n\nThe same with `[monitor.weights] public_set = 0`:\n\n" + (out / "no_public.txt").read_text().strip())
+suffix = "" if rnd == "1" else f" {rnd}"
+append_results(title, f"bench/monitor_redteam.sh {seed}{suffix}", intro % seed + tables)
 PY
 rm -rf "$out"
