@@ -143,7 +143,12 @@ fn head(text: &str) -> &str {
     }
     let mut read = 0usize;
     for (i, c) in text.char_indices() {
-        if c.is_alphanumeric() {
+        // What the word splitter reads as words counts; and no more than
+        // [`MAX_SCAN`] bytes are looked at, whatever they hold.
+        if i >= MAX_SCAN {
+            return &text[..i];
+        }
+        if c.is_alphanumeric() || crate::features::is_cjk(c) {
             read += c.len_utf8();
             if read > MAX_BYTES {
                 return &text[..i];
@@ -151,6 +156,29 @@ fn head(text: &str) -> &str {
         }
     }
     text
+}
+
+/// Bytes of a prompt looked at, at most, to find [`MAX_BYTES`] of words
+/// (an item after 240 KiB of rulers is not looked for).
+const MAX_SCAN: usize = 16 * MAX_BYTES;
+
+/// The end of a system text and the start of a user's turn, read as one
+/// text (an item split between them): the last and first [`MAX_BYTES`] /
+/// 2 bytes of each; `None` when either is empty.
+pub fn seam(system: &str, prompt: &str) -> Option<String> {
+    if system.trim().is_empty() || prompt.trim().is_empty() {
+        return None;
+    }
+    let half = MAX_BYTES / 2;
+    let mut from = system.len().saturating_sub(half);
+    while !system.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut to = prompt.len().min(half);
+    while !prompt.is_char_boundary(to) {
+        to -= 1;
+    }
+    Some(format!("{}\n{}", &system[from..], &prompt[..to]))
 }
 
 impl KnownSets {
@@ -463,6 +491,28 @@ mod tests {
         // 20 KB of words before it: past what is read.
         let words = "river stone ".repeat(1_700);
         assert_eq!(k.find(&format!("{words}\n{item}")), None);
+    }
+
+    #[test]
+    fn an_item_split_after_a_long_system_text_is_read_at_the_seam() {
+        let k = KnownSets::builtin();
+        let first = "What are the names of some famous actors";
+        let second = "that started their careers on Broadway?";
+        let g = k
+            .find(&format!("{first} {second}"))
+            .expect("the item itself");
+        // 30 KB of words before the item's first half: the seam still
+        // holds both halves.
+        let system = format!("{}{first}", "river stone ".repeat(2_500));
+        let joined = seam(&system, second).expect("both sides");
+        assert!(joined.len() <= MAX_BYTES + 1);
+        assert_eq!(k.find(&joined), Some(g));
+        assert_eq!(seam("", second), None);
+        assert_eq!(seam(&system, "  "), None);
+        // A body of 4 MB with no words is looked at no further than
+        // MAX_SCAN bytes.
+        let dots = "\u{30fb}".repeat(1_400_000);
+        assert!(head(&dots).len() <= MAX_SCAN + 3);
     }
 
     #[test]

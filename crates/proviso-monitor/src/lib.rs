@@ -321,9 +321,9 @@ impl Monitor {
             .or_else(|| {
                 (!o.system.is_empty())
                     .then(|| {
-                        self.known
-                            .find(&o.system)
-                            .or_else(|| self.known.find(&format!("{}\n{}", o.system, o.prompt)))
+                        self.known.find(&o.system).or_else(|| {
+                            known::seam(&o.system, &o.prompt).and_then(|s| self.known.find(&s))
+                        })
                     })
                     .flatten()
             })

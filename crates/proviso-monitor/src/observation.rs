@@ -65,13 +65,13 @@ pub struct Observation {
     pub params: u64,
     /// How long the exchange took, ms (requests in flight at once).
     pub latency_ms: u64,
-    /// How the request's text divides (characters): what this turn adds,
+    /// How the request's text divides ([`units`]): what this turn adds,
     /// the system text, and all of it; the prompt tokens an answer is held
     /// against are the new part's share of them ([`PromptParts`]).
     pub parts: PromptParts,
 }
 
-/// How a request's text divides, in characters: `new`, what this turn adds
+/// How a request's text divides, in [`units`]: `new`, what this turn adds
 /// (the messages after the last assistant message, system ones aside: the
 /// user's new words or the tools' results; the whole prompt or input of a
 /// request without messages), `system` (system and developer messages, the
@@ -89,13 +89,23 @@ pub struct PromptParts {
 }
 
 /// A text's weight as a tokenizer sees it, in quarter tokens: a Chinese,
-/// Japanese or Korean character is about a token (4 units), any other
-/// character about a quarter of one (1 unit). Shares of a prompt are taken
-/// in these units, so a long CJK preamble beside an English question is
-/// not mistaken for a small part of the prompt.
+/// Japanese or Korean character is about a token (4 units), an ASCII one
+/// about a quarter of one (1 unit), any other character a unit per byte of
+/// its UTF-8 (CJK punctuation and full-width forms, 3; Devanagari or
+/// Thai, 3; an emoji, 4). Shares of a prompt are taken in these units, so
+/// a long preamble in another script beside an English question is not
+/// mistaken for a small part of the prompt.
 pub fn units(text: &str) -> u64 {
     text.chars()
-        .map(|c| if crate::features::is_cjk(c) { 4 } else { 1 })
+        .map(|c| {
+            if c.is_ascii() {
+                1
+            } else if crate::features::is_cjk(c) {
+                4
+            } else {
+                c.len_utf8() as u64
+            }
+        })
         .sum()
 }
 
@@ -314,10 +324,11 @@ pub fn params_signature(body: &Value) -> u64 {
     xxhash_rust::xxh3::xxh3_64(text.as_bytes()).max(1)
 }
 
-/// Tokens of a text, estimated (four characters a token, as OpenAI's
-/// guidance has it for English): for answers whose usage was not reported.
+/// Tokens of a text, estimated (four ASCII characters a token, as OpenAI's
+/// guidance has it for English; a CJK character a token: [`units`]): for
+/// answers whose usage was not reported.
 pub fn estimated_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
+    units(text).div_ceil(4)
 }
 
 /// A record's prompt and completion tokens: as reported, or, with no usage
@@ -597,7 +608,7 @@ mod tests {
     #[test]
     fn a_cjk_preamble_weighs_as_the_tokens_it_is() {
         // A thousand Chinese characters of fixed preamble (about a thousand
-        // tokens) beside an English question of 200 characters (about 50
+        // tokens) beside an English question of 180 characters (about 45
         // tokens): the question is about a twentieth of the prompt, not a
         // sixth.
         let preamble = "请用英文详细回答下面的问题并给出完整的解释。".repeat(50);
@@ -608,9 +619,9 @@ mod tests {
         ]});
         let p = prompt_parts(&body);
         assert_eq!(p.new, question.chars().count() as u64);
-        // Every ideograph a token; its full stop a character.
+        // Every ideograph a token; its full stop three quarters of one.
         assert_eq!(p.system, units(&preamble));
-        assert_eq!(p.system, 4 * 1_050 + 50);
+        assert_eq!(p.system, 4 * 1_050 + 3 * 50);
         // 1,100 prompt tokens, the preamble sent before: about 50 asked.
         let asked = p.asked_tokens(1_100, true);
         assert!((40..=70).contains(&asked), "{asked}");
@@ -753,6 +764,8 @@ mod tests {
         let o = Observation::from_record(&r).unwrap();
         assert_eq!(o.completion_tokens, 250);
         assert_eq!(estimated_tokens(""), 0);
+        // A Chinese answer: a token a character.
+        assert_eq!(estimated_tokens("今天天气很好"), 6);
     }
 
     #[test]
