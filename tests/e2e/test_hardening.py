@@ -269,7 +269,10 @@ def test_unicode_digits_do_not_crash_the_masking_stage(tmp_path, fake):
 def test_a_large_body_is_masked_while_health_still_answers(tmp_path, fake):
     # One async worker: if parsing, counting or masking ran on it, /healthz
     # could not answer until the large request was done.
-    g = Proviso(tmp_path, fake.url, extra=MASK_ALL,
+    # Patient upstream timeouts: the fake reads a 5.4 MB body before it
+    # answers, which a 2 s first-byte timeout did not always allow on a
+    # loaded CI.
+    g = Proviso(tmp_path, fake.url, extra=MASK_ALL, timeouts=Proviso.PATIENT,
                 server_extra="max_body_bytes = 8388608\nworker_threads = 1\n")
     try:
         key = g.create_key()
