@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::features::{MAX_FEATURE_BYTES, exact_hash, word_hashes};
+use crate::features::{MAX_FEATURE_BYTES, exact_hash, head_of, word_hashes};
 use crate::fxhash::FastMap;
 
 /// Words in a shingle.
@@ -174,11 +174,7 @@ pub fn seam(system: &str, prompt: &str) -> Option<String> {
     while !system.is_char_boundary(from) {
         from += 1;
     }
-    let mut to = prompt.len().min(half);
-    while !prompt.is_char_boundary(to) {
-        to -= 1;
-    }
-    Some(format!("{}\n{}", &system[from..], &prompt[..to]))
+    Some(format!("{}\n{}", &system[from..], head_of(prompt, half)))
 }
 
 impl KnownSets {
@@ -245,8 +241,6 @@ impl KnownSets {
         let set = self.names.len() as u16;
         self.names.push(name.to_owned());
         self.sizes.push(0);
-        let mut per_item: Vec<(u32, Vec<u64>)> = Vec::new();
-        let mut item_words: Vec<(u32, usize)> = Vec::new();
         for text in items {
             let words = word_hashes(head(text));
             if words.len() < MIN_WORDS {
@@ -264,16 +258,12 @@ impl KnownSets {
             if words.len() < SHINGLE {
                 self.exact.insert(exact_hash(text), g);
             } else {
-                per_item.push((g, shingles_of(&words)));
+                for s in shingles_of(&words) {
+                    self.shingles.entry(s).or_default().push(g);
+                }
                 for p in item_pairs(&words) {
                     self.pairs.entry(p).or_default().push(g);
                 }
-                item_words.push((g, words.len()));
-            }
-        }
-        for (g, sh) in &per_item {
-            for s in sh {
-                self.shingles.entry(*s).or_default().push(*g);
             }
         }
         // What is common is judged over every set loaded so far, and what
@@ -282,24 +272,13 @@ impl KnownSets {
         self.shingles
             .retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
         self.pairs.retain(|_, v| v.len() <= MAX_ITEMS_PER_SHINGLE);
+        // (An item of fewer than five words has neither, and is matched
+        // whole through `exact`.)
         let n = self.item_set.len();
-        let mut kept = vec![0usize; n];
-        for items in self.shingles.values() {
-            for g in items {
-                kept[*g as usize] += 1;
-            }
-        }
-        let mut kept_pairs = vec![0usize; n];
-        for items in self.pairs.values() {
-            for g in items {
-                kept_pairs[*g as usize] += 1;
-            }
-        }
-        let exact: std::collections::HashSet<u32> = self.exact.values().copied().collect();
+        let kept = per_item(&self.shingles, n);
+        let kept_pairs = per_item(&self.pairs, n);
+        self.longest_paired = 0;
         for g in 0..n {
-            if exact.contains(&(g as u32)) {
-                continue;
-            }
             let need = (kept[g] as f64 * CONTAINMENT).ceil() as usize;
             // An item made only of stock phrases is never matched.
             self.item_need[g] = if kept[g] == 0 {
@@ -313,10 +292,8 @@ impl KnownSets {
             } else {
                 u16::MAX
             };
-        }
-        for (g, w) in item_words {
-            if self.item_pair_need[g as usize] != u16::MAX {
-                self.longest_paired = self.longest_paired.max(w);
+            if self.item_pair_need[g] != u16::MAX {
+                self.longest_paired = self.longest_paired.max(usize::from(self.item_len[g]));
             }
         }
     }
@@ -337,32 +314,14 @@ impl KnownSets {
                 .then(|| self.exact.get(&exact_hash(text)).copied())
                 .flatten();
         }
-        // (A map allocates on its first hit only: most prompts have none.)
-        let mut counts: FastMap<u32, u16> = FastMap::default();
-        for s in shingles_of(&words) {
-            if let Some(items) = self.shingles.get(&s) {
-                for g in items {
-                    let c = counts.entry(*g).or_insert(0);
-                    *c = c.saturating_add(1);
-                }
-            }
-        }
-        best(counts, &self.item_need).or_else(|| {
+        best(hits(&self.shingles, shingles_of(&words)), &self.item_need).or_else(|| {
             // Not there word for word: the item retyped, or with words
             // put between its words (fillers, stutters), in a prompt not
             // much longer than an item.
             if words.len() > PAIR_SPAN * self.longest_paired + PAIR_SLACK {
                 return None;
             }
-            let mut counts: FastMap<u32, u16> = FastMap::default();
-            for p in prompt_pairs(&words) {
-                if let Some(items) = self.pairs.get(&p) {
-                    for g in items {
-                        let c = counts.entry(*g).or_insert(0);
-                        *c = c.saturating_add(1);
-                    }
-                }
-            }
+            let mut counts = hits(&self.pairs, prompt_pairs(&words));
             counts.retain(|g, _| {
                 words.len() <= PAIR_SPAN * usize::from(self.item_len[*g as usize]) + PAIR_SLACK
             });
@@ -386,6 +345,28 @@ impl KnownSets {
     pub fn size(&self, set: usize) -> u32 {
         self.sizes.get(set).copied().unwrap_or(0)
     }
+}
+
+/// How many of `keys` each item has in `index` (a map allocates on its
+/// first hit only: most prompts have none).
+fn hits(index: &FastMap<u64, Vec<u32>>, keys: Vec<u64>) -> FastMap<u32, u16> {
+    let mut counts: FastMap<u32, u16> = FastMap::default();
+    for k in keys {
+        for g in index.get(&k).into_iter().flatten() {
+            let c = counts.entry(*g).or_insert(0);
+            *c = c.saturating_add(1);
+        }
+    }
+    counts
+}
+
+/// How many of an index's keys each of `n` items holds.
+fn per_item(index: &FastMap<u64, Vec<u32>>, n: usize) -> Vec<usize> {
+    let mut kept = vec![0usize; n];
+    for g in index.values().flatten() {
+        kept[*g as usize] += 1;
+    }
+    kept
 }
 
 /// The item with the largest share of what it needs, among those the

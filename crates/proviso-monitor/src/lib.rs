@@ -318,15 +318,8 @@ impl Monitor {
         let known = self
             .known
             .find(&o.prompt)
-            .or_else(|| {
-                (!o.system.is_empty())
-                    .then(|| {
-                        self.known.find(&o.system).or_else(|| {
-                            known::seam(&o.system, &o.prompt).and_then(|s| self.known.find(&s))
-                        })
-                    })
-                    .flatten()
-            })
+            .or_else(|| self.known.find(&o.system))
+            .or_else(|| known::seam(&o.system, &o.prompt).and_then(|s| self.known.find(&s)))
             .map_or(0, |g| g.saturating_add(1));
         let cell = if flags & YIELD != 0 {
             topics::cell(&o.system, &o.prompt)

@@ -131,10 +131,10 @@ const MEDIA_UNITS: u64 = 4 * 85;
 
 /// The [`units`] of every string inside `v` (a media part as
 /// [`MEDIA_UNITS`]).
-fn chars_in(v: &Value) -> u64 {
+fn units_in(v: &Value) -> u64 {
     match v {
         Value::String(s) => units(s),
-        Value::Array(a) => a.iter().map(chars_in).sum(),
+        Value::Array(a) => a.iter().map(units_in).sum(),
         Value::Object(_) if media_named(v).is_some() => MEDIA_UNITS,
         Value::Object(o) => o
             .iter()
@@ -144,7 +144,7 @@ fn chars_in(v: &Value) -> u64 {
                     "role" | "type" | "id" | "tool_call_id" | "call_id" | "name" | "detail"
                 )
             })
-            .map(|(_, v)| chars_in(v))
+            .map(|(_, v)| units_in(v))
             .sum(),
         _ => 0,
     }
@@ -167,7 +167,7 @@ pub fn prompt_parts(body: &Value) -> PromptParts {
     let total: u64 = PROMPT_FIELDS
         .iter()
         .filter_map(|f| body.get(*f))
-        .map(chars_in)
+        .map(units_in)
         .sum();
     let system = units(&system_text(body));
     let new = match body.get("messages").and_then(Value::as_array) {
@@ -184,7 +184,7 @@ pub fn prompt_parts(body: &Value) -> PromptParts {
             msgs[from..]
                 .iter()
                 .filter(|m| !matches!(role(m), Some("system" | "developer")))
-                .map(chars_in)
+                .map(units_in)
                 .sum()
         }
         None => total.saturating_sub(system),
