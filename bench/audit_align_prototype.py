@@ -67,6 +67,8 @@ def main(seed=20261205):
     other = {h: [] for h in ("background", "tune", "test")}
     for f in others:
         for i, t in enumerate(aq.alpaca(os.path.basename(f))):
+            if t is None:
+                continue
             h = aq.split_of(f"en:{i}")
             if h == "tune":
                 h = "background" if aq.split_of(f"background:{i}") == "tune" else "tune"

@@ -161,7 +161,7 @@ def main(binary, work, n_instr=100, seed=20261205):
     others = [f for f in sorted(os.listdir(f"{aq.CORPORA}/alpaca_eval"))
               if f not in ("gpt-4-turbo-2024-04-09.json", "gpt-3.5-turbo-0613.json")]
     other = {f: aq.alpaca(f) for f in others}
-    vocab = [w for t in aq.alpaca("claude-3-opus-20240229.json") for w in t.split() if w.isalpha()]
+    vocab = [w for t in aq.alpaca("claude-3-opus-20240229.json") if t for w in t.split() if w.isalpha()]
     halves = {h: [i for i in range(len(turbo)) if aq.split_of(f"en:{i}") == h and len(turbo[i].split()) >= 60]
               for h in ("tune", "test")}
     halves = {h: rng.sample(v, min(n_instr, len(v))) for h, v in halves.items()}
@@ -222,7 +222,7 @@ def main(binary, work, n_instr=100, seed=20261205):
     got = {}
     for h in ("tune", "test"):
         pos = [para[i] for i in halves[h]]
-        neg = [other[f][i] for f in others for i in halves[h]]
+        neg = [other[f][i] for f in others for i in halves[h] if other[f][i] is not None]
         got[h] = ([scores(d) for d in pos], [scores(d) for d in neg], pos, neg)
     neg_tune = sorted(got["tune"][1], reverse=True)
     allowed = int(0.005 * len(neg_tune))

@@ -16,7 +16,9 @@ OpenCC's C++ library (the `opencc` package: s2t, s2tw, s2twp) when it is
 installed. Negatives: the other eight models' answers to the same
 instructions, C4 and Wikipedia paragraphs, Chinese hotel reviews. Each
 category is one file given to `proviso audit --json`; a document counts as
-found when it is flagged. Prints a Markdown table (rates with 95% Wilson
+found when it is flagged. The alignment thresholds are chosen on the tune
+quarter with the reference models rotated (`bench/audit_tune.py`), never on
+the test half. Prints a Markdown table (rates with 95% Wilson
 intervals and sample sizes) and appends it to bench/RESULTS.md."""
 
 import csv
@@ -47,6 +49,27 @@ def wilson(k, n, z=1.959964):
     return max(0.0, c - m), min(1.0, c + m)
 
 
+def cluster_interval(flags_by_cluster, reps=2000, seed=1):
+    """A 95% interval of a rate whose items come in clusters (the eight
+    models' answers to one instruction are flagged together or not at all,
+    more often than chance: a passage the instruction supplied, a list
+    every answer gives): the clusters resampled with replacement, the
+    2.5th and 97.5th percentiles of the rate. A Wilson interval that
+    counts each answer alone is too narrow for such a rate."""
+    rng = random.Random(seed)
+    clusters = list(flags_by_cluster.values())
+    rates = []
+    for _ in range(reps):
+        k = n = 0
+        for _ in clusters:
+            c = clusters[rng.randrange(len(clusters))]
+            k += sum(c)
+            n += len(c)
+        rates.append(k / max(n, 1))
+    rates.sort()
+    return rates[int(0.025 * reps)], rates[int(0.975 * reps) - 1]
+
+
 def split_of(key):
     h = hashlib.sha256(f"{SPLIT_SALT}:{key}".encode()).digest()
     return "tune" if h[0] % 2 == 0 else "test"
@@ -63,7 +86,15 @@ def part_of(key):
 
 
 def alpaca(name):
-    return [r["output"] for r in json.load(open(f"{CORPORA}/alpaca_eval/{name}"))]
+    """One model's answers in the order of the 805 instructions (as in
+    gpt4.json), None where the model has no answer: gpt35_turbo_instruct
+    lacks one, and its answers after it would otherwise be filed under the
+    next instruction (and so in the wrong part of the split)."""
+    order = {r["instruction"]: i for i, r in enumerate(json.load(open(f"{CORPORA}/alpaca_eval/gpt4.json")))}
+    out = [None] * len(order)
+    for r in json.load(open(f"{CORPORA}/alpaca_eval/{name}")):
+        out[order[r["instruction"]]] = r["output"]
+    return out
 
 
 def edit(units, rate, rng, vocab, editable=lambda u: True):
@@ -146,7 +177,7 @@ def main(binary, work, seed=20261205):
         for seg in glob.glob(f"{index_dir}/*.pvx"):
             shutil.copy(seg, bg_dir)
         texts = [t for f in others for i, t in enumerate(alpaca(os.path.basename(f)))
-                 if part_of(f"en:{i}") == "background"]
+                 if t is not None and part_of(f"en:{i}") == "background"]
         texts += [p for p in paras if part_of(f"para:{p}") == "background"]
         texts += [r for r in reviews[:6000] if part_of(f"review:{r}") == "background"]
         with open(f"{work}/background.jsonl", "w") as f:
@@ -155,7 +186,7 @@ def main(binary, work, seed=20261205):
         subprocess.run([binary, "--config", bg_cfg, "index", "background", f"{work}/background.jsonl"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    vocab = [w for t in alpaca("claude-3-opus-20240229.json") for w in t.split() if w.isalpha()]
+    vocab = [w for t in alpaca("claude-3-opus-20240229.json") if t for w in t.split() if w.isalpha()]
     zh_vocab = [c for r in reviews for c in r if "\u4e00" <= c <= "\u9fff"]
     try:
         import opencc
@@ -176,16 +207,18 @@ def main(binary, work, seed=20261205):
         cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in zh_]
         for conv, cc in converters.items():
             cats[f"Chinese to Traditional (OpenCC {conv})"] = [cc.convert(t) for t in zh_]
-        negs = {}
+        negs, instructions = {}, {}
         # Other models' answers to this half's instructions, model by model.
         for f in others:
             name = os.path.basename(f)[:-len(".json")]
-            negs[f"{name}'s answers"] = [
-                t for i, t in enumerate(alpaca(os.path.basename(f))) if part_of(f"en:{i}") == half]
+            kept = [(i, t) for i, t in enumerate(alpaca(os.path.basename(f))) if t is not None and part_of(f"en:{i}") == half]
+            negs[f"{name}'s answers"] = [t for _, t in kept]
+            instructions[f"{name}'s answers"] = [i for i, _ in kept]
         # Human text has no instructions: parts of it by a hash of the text.
         negs["C4 and Wikipedia paragraphs"] = [p for p in paras if part_of(f"para:{p}") == half]
         negs["Chinese hotel reviews"] = [r for r in reviews[:6000] if part_of(f"review:{r}") == half]
-        return cats, negs
+        lengths = [len(t.split()) for t in en]
+        return cats, negs, instructions, lengths
 
     def flags(name, docs, config, align):
         """Per document: whether `proviso audit` flags it, with alignment at
@@ -213,23 +246,25 @@ def main(binary, work, seed=20261205):
 
     def run(config):
         """The test half's flags without alignment and with it, at the
-        threshold chosen on the tune part: the smallest significance (of
-        20, 21, ... 60 bits) at which all that is flagged among the other
-        models' answers to the tune part's instructions is at most 0.5% of
-        them, or, when exact runs and near duplicates alone flag more,
-        at which alignment adds none."""
-        _, tune_negs = halves["tune"]
-        answers = [d for n, docs in tune_negs.items() if "answers" in n for d in docs]
-        base = found(flags("tune answers", answers, config, None))
-        allowed = max(base, int(0.005 * len(answers)))
-        t = next((float(t) for t in range(20, 61) if found(flags("tune answers", answers, config, t)) <= allowed), 61.0)
-        cats, negs = halves["test"]
+        threshold chosen on the tune quarter with the reference models
+        rotated (`bench/audit_tune.py`: five pairs of models in turn the
+        references, the other eight models' answers to the tune quarter's
+        instructions the negatives, about 7,300): the smallest
+        significance (of 20, 21, ... 60 bits) at which all that is
+        flagged among them is at most 0.5% of them, or, when exact runs
+        and near duplicates alone flag more, at which alignment adds
+        none."""
+        from audit_tune import choose_threshold
+        t, k, n, base = choose_threshold(binary, f"{work}/rotations", config == bg_cfg)
+        chosen[config] = (t, k, n, base)
+        cats, negs, _, _ = halves["test"]
         got = {}
         for align in (None, t):
             got[align] = ({n: flags(f"test {n}", d, config, align) for n, d in cats.items()},
                           {n: flags(f"test {n}", d, config, align) for n, d in negs.items()})
         return got, t
 
+    chosen = {}
     (got_plain, t_plain), (got_bg, t_bg) = run(cfg), run(bg_cfg)
 
     def cell(res):
@@ -243,11 +278,16 @@ def main(binary, work, seed=20261205):
 
     head = ("| {} | n | exact runs and near duplicates | + alignment | with the background: exact runs and near "
             "duplicates | + alignment |\n| --- | --- | --- | --- | --- | --- |")
-    lines = [f"Alignment thresholds chosen on the tune part: {t_plain:.0f} bits without the background, {t_bg:.0f} "
-             "bits with it (the product's defaults: `proviso_index::ALIGN_DEFAULT_MIN` and "
-             "`ALIGN_DEFAULT_MIN_WITH_BACKGROUND`). Rates with 95% Wilson "
-             "intervals.", "", head.format("copies found (test half)")]
+    (_, k_plain, n_plain, b_plain), (_, k_bg, n_bg, b_bg) = chosen[cfg], chosen[bg_cfg]
+    lines = [f"Alignment thresholds chosen on the tune quarter with the reference models rotated "
+             f"(`bench/audit_tune.py`): {t_plain:.0f} bits without the background ({k_plain} of {n_plain} other "
+             f"models' answers flagged there, {b_plain} by exact runs and near duplicates alone), {t_bg:.0f} bits "
+             f"with it ({k_bg} of {n_bg}; {b_bg}); the product's defaults are `proviso_index::ALIGN_DEFAULT_MIN` "
+             "and `ALIGN_DEFAULT_MIN_WITH_BACKGROUND`. Rates with 95% Wilson intervals; for the other models' "
+             "answers also an interval that resamples instructions (their answers are flagged together).",
+             "", head.format("copies found (test half)")]
     cats_names, negs_names = halves["test"][0].keys(), halves["test"][1].keys()
+    instructions, lengths = halves["test"][2], halves["test"][3]
     for name in cats_names:
         lines.append(row(name, 0))
     lines += ["", head.format("negatives flagged (test half)")]
@@ -255,6 +295,24 @@ def main(binary, work, seed=20261205):
         lines.append(row(name, 1))
     models = [n for n in negs_names if "answers" in n]
     lines.append(row("**all eight other models**", 1, lambda r: [x for n in models for x in r[n]]))
+    # The eight models' answers to one instruction are one cluster.
+    cells = []
+    for got, t in ((got_plain, t_plain), (got_bg, t_bg)):
+        for i in (None, t):
+            by = {}
+            for n in models:
+                for ins, flagged in zip(instructions[n], got[i][1][n]):
+                    by.setdefault(ins, []).append(flagged)
+            lo, hi = cluster_interval(by)
+            cells.append(f"[{lo:.3f}, {hi:.3f}]")
+    lines.append(f"| all eight, 95% interval resampling the {len(by)} instructions | | " + " | ".join(cells) + " |")
+    # Recall on 30% edits by the length of the reference (words).
+    name = "English, 30% of words edited"
+    lines += ["", head.format("30% of words edited, by reference length (test half)")]
+    for lo_w, hi_w in ((60, 100), (100, 150), (150, 200), (200, 300), (300, 10**9)):
+        pick = [j for j, n in enumerate(lengths) if lo_w <= n < hi_w]
+        label = f"{lo_w}-{hi_w - 1} words" if hi_w < 10**9 else f"{lo_w} words or more"
+        lines.append(row(label, 0, lambda r: [r[name][j] for j in pick]))
     table = "\n".join(lines)
     print(table)
     intro = (
@@ -262,7 +320,8 @@ def main(binary, work, seed=20261205):
         f"{len(zh)} Chinese Alpaca-demo answers) indexed by `proviso index add --prompt-field` with their "
         "instructions; the instructions (and human texts) split by a salted hash: a half reported (`test`), a quarter "
         "whose other models' answers and human texts make the background (`proviso index background`), a quarter on "
-        "which the alignment thresholds are chosen. Disguises made by `bench/audit_quality.py` alone (word edits are replacements, insertions and "
+        "which the alignment thresholds are chosen (with each of five pairs of the ten models in turn as the "
+        "references). Disguises made by `bench/audit_quality.py` alone (word edits are replacements, insertions and "
         f"deletions in equal parts; seed {seed}); Traditional script by OpenCC's C++ library (Python `opencc`). A copy "
         "is found when `proviso audit` flags its document.\n\n")
     append_results("Audit: disguised copies found, on data the audit did not shape", "python3 bench/audit_quality.py "

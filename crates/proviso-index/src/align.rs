@@ -43,17 +43,17 @@ const LOOKBACK: usize = 64;
 const PER_SEED: usize = 4;
 
 /// The significance (bits) an alignment needs by default, without a
-/// background: on the tune part of `bench/audit_quality.py`, the smallest
-/// at which alignment adds none of the other models' answers to the same
-/// instructions to what exact runs flag (these alone flag more than 0.5%
-/// of them there).
-pub const DEFAULT_MIN: f64 = 37.0;
-
-/// The same, with a background ([`crate::Background`]): its common
-/// phrases are no seeds, so a chain of the rest needs fewer bits; the
+/// background: on the tune quarter of `bench/audit_quality.py` with the
+/// reference models rotated (`bench/audit_tune.py`: five pairs of the ten
+/// AlpacaEval models in turn the references, the other eight models'
+/// answers to the same instructions the negatives, 7,280 of them), the
 /// smallest at which all that is flagged among those answers is at most
 /// 0.5% of them.
-pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 21.0;
+pub const DEFAULT_MIN: f64 = 22.0;
+
+/// The same, with a background ([`crate::Background`]): its common
+/// phrases are no seeds, so a chain of the rest needs fewer bits.
+pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 20.0;
 
 /// Whether and how a look-up aligns short seeds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

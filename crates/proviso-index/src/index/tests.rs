@@ -617,12 +617,12 @@ fn an_edited_copy_is_aligned_across_segments() {
 /// between the two is flagged only then.
 #[test]
 fn a_background_lowers_the_default_threshold() {
-    // 50 words, the first 15 unchanged (a shared fingerprint), then
-    // every 6th replaced (runs of 5: seeds only): a chain of about 43
-    // tokens spanning the whole reference.
-    let words = distinct_words("ref", 50);
+    // 36 words, the first 16 unchanged (a shared fingerprint), then
+    // every 6th replaced (runs of 5: seeds only): a chain of about 31
+    // tokens spanning the whole reference, about 20.7 bits.
+    let words = distinct_words("ref", 36);
     let mut set = one_reference(&words.join(" "));
-    let doc = edited_from(&words, 16, 6);
+    let doc = edited_from(&words, 17, 6);
     set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
     let sig = set.query(&doc).matches[0].significance;
     assert!(
