@@ -431,7 +431,11 @@ fn has_earlier_turns(msgs: &[Value]) -> bool {
 }
 
 /// The instructions of a request body around the user's words: system and
-/// developer messages, and the Responses API's `instructions`.
+/// developer messages, the Responses API's `instructions`, and the text of
+/// the tools and output format the request defines (an instruction can be
+/// put in a function's or a JSON schema field's description as well as in
+/// a system message; a product's fixed tools are then a fixed preamble,
+/// standing context once the key has sent them).
 pub fn system_text(body: &Value) -> String {
     joined(|push| {
         if let Some(s) = body.get("instructions").and_then(Value::as_str) {
@@ -451,7 +455,50 @@ pub fn system_text(body: &Value) -> String {
                 }
             }
         }
+        // Tool and function definitions (chat's `tools` and `functions`,
+        // the Responses API's `tools`), the chat's `response_format` and
+        // the Responses API's `text.format`.
+        for v in ["tools", "functions", "response_format"]
+            .iter()
+            .filter_map(|f| body.get(*f))
+            .chain(body.get("text").and_then(|t| t.get("format")))
+        {
+            definition_text(v, push);
+        }
     })
+}
+
+/// The words of a tool definition or an output schema: every string in it
+/// and the names of its properties (an instruction can be a field's name,
+/// description, title, example or default), but not the schema's own
+/// keywords (`type: "string"`, `required`, `format`, ...).
+fn definition_text(v: &Value, push: &mut dyn FnMut(&str)) {
+    match v {
+        Value::String(s) => push(s),
+        Value::Array(a) => a.iter().for_each(|x| definition_text(x, push)),
+        Value::Object(o) => {
+            for (k, v) in o {
+                match k.as_str() {
+                    "type"
+                    | "required"
+                    | "strict"
+                    | "additionalProperties"
+                    | "$schema"
+                    | "$ref"
+                    | "format"
+                    | "pattern" => {}
+                    "properties" | "$defs" | "definitions" => {
+                        for (name, field) in v.as_object().into_iter().flatten() {
+                            push(name);
+                            definition_text(field, push);
+                        }
+                    }
+                    _ => definition_text(v, push),
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The user's words before the last user message of a chat that goes on
@@ -501,12 +548,32 @@ pub fn is_follow_up(body: &Value) -> bool {
 
 /// The user's words in a request body: the user messages of a chat, the
 /// prompt of a completion, the input of an embedding or of the Responses
-/// API (a string, or the text of its input items).
+/// API (a string, or the text of its input items); and the arguments of
+/// the tool calls in its history (an assistant turn written into the
+/// request can carry the instruction in a call's arguments, and the
+/// request is then judged by them; a real tool loop's steps are
+/// follow-ups of the turn the key sent first, counted apart).
 pub fn prompt_text(body: &Value) -> String {
     joined(|push| {
         if body.get("messages").and_then(Value::as_array).is_some() {
-            for m in messages(body).iter().filter(|m| role(m) == Some("user")) {
-                content_text(m.get("content"), push);
+            for m in messages(body) {
+                match role(m) {
+                    Some("user") => content_text(m.get("content"), push),
+                    Some("assistant") => {
+                        let calls = m.get("tool_calls").and_then(Value::as_array);
+                        for f in calls
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| c.get("function"))
+                            .chain(m.get("function_call"))
+                        {
+                            if let Some(a) = f.get("arguments").and_then(Value::as_str) {
+                                push(a);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
             return;
         }
@@ -518,9 +585,18 @@ pub fn prompt_text(body: &Value) -> String {
                         match i {
                             Value::String(s) => push(s),
                             // A Responses API input item: a user message's
-                            // text, whole or in parts.
+                            // text, whole or in parts, or a function call's
+                            // arguments.
                             Value::Object(_) if role(i) == Some("user") => {
                                 content_text(i.get("content"), push);
+                            }
+                            Value::Object(_)
+                                if i.get("type").and_then(Value::as_str)
+                                    == Some("function_call") =>
+                            {
+                                if let Some(a) = i.get("arguments").and_then(Value::as_str) {
+                                    push(a);
+                                }
                             }
                             _ => {}
                         }
@@ -701,6 +777,38 @@ mod tests {
         assert_eq!(end_user(&a).as_deref(), Some("u1"));
         let s: Value = serde_json::from_str(r#"{"safety_identifier":"h-7"}"#).unwrap();
         assert_eq!(end_user(&s).as_deref(), Some("h-7"));
+    }
+
+    #[test]
+    fn tools_schemas_and_tool_call_arguments_are_read() {
+        let body = serde_json::json!({
+            "messages": [
+                {"role": "system", "content": "sys"},
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function",
+                    "function": {"name": "write", "arguments": "{\"brief\":\"an essay on tides\"}"}}]},
+                {"role": "tool", "tool_call_id": "c", "content": "ok"}],
+            "tools": [{"type": "function", "function": {"name": "save", "description": "Save it.",
+                "parameters": {"type": "object", "required": ["body"], "properties": {
+                    "Explain photosynthesis": {"type": "string", "description": "at length", "format": "date"}}}}}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "card", "schema": {
+                "type": "object", "properties": {"x": {"type": "string", "examples": ["like this"]}}}}}
+        });
+        assert_eq!(
+            system_text(&body),
+            "sys\nsave\nSave it.\nExplain photosynthesis\nat length\ncard\nx\nlike this"
+        );
+        assert_eq!(prompt_text(&body), "go\n{\"brief\":\"an essay on tides\"}");
+        // The Responses API: tools, `text.format` and a function call item.
+        let resp = serde_json::json!({
+            "input": [{"role": "user", "content": "go"},
+                      {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{\"q\":1}"},
+                      {"type": "function_call_output", "call_id": "c", "output": "done"}],
+            "tools": [{"type": "function", "name": "f", "description": "Find it."}],
+            "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}}}
+        });
+        assert_eq!(system_text(&resp), "f\nFind it.\nout");
+        assert_eq!(prompt_text(&resp), "go\n{\"q\":1}");
     }
 
     #[test]

@@ -978,6 +978,73 @@ mod follow_up_tests {
             .count()
     }
 
+    /// An observation of a request body, read as the gateway reads it,
+    /// answered with 400 tokens.
+    fn of_body(t: i64, body: serde_json::Value) -> crate::Observation {
+        use crate::observation as ob;
+        let parts = ob::prompt_parts(&body);
+        crate::Observation {
+            completion_tokens: 400,
+            prompt_tokens: parts.total / 4 + 8,
+            system: ob::system_text(&body),
+            follow_up: ob::is_follow_up(&body),
+            earlier: ob::earlier_text(&body),
+            tool_step: ob::is_tool_step(&body),
+            parts,
+            ..crate::test_observation("k", "t", "10.0.0.1", t, &ob::prompt_text(&body))
+        }
+    }
+
+    fn distinct_harvest(bodies: impl Iterator<Item = serde_json::Value>) -> f64 {
+        let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+        for (i, b) in bodies.enumerate() {
+            m.observe(&of_body(T0 + i as i64 * 60_000, b));
+        }
+        m.evaluate_key("k");
+        m.key_report("k")
+            .and_then(|r| r.signals.iter().find(|s| s.name == "harvest"))
+            .map_or(-1.0, |s| s.value)
+            * f64::from(MonitorConfig::default().harvest_day_high)
+    }
+
+    #[test]
+    fn an_instruction_in_a_schema_a_tool_or_a_tool_call_is_asked() {
+        let system = serde_json::json!({"role": "system", "content": "Fill the record."});
+        let user = serde_json::json!({"role": "user", "content": "Next record, please."});
+        let schema = |desc: &str| {
+            serde_json::json!({"messages": [system, user], "response_format": {
+                "type": "json_schema", "json_schema": {"name": "record", "strict": true, "schema": {
+                    "type": "object", "required": ["body"],
+                    "properties": {"body": {"type": "string", "description": desc}}}}}})
+        };
+        let tool = |desc: &str| {
+            serde_json::json!({"messages": [system, user], "tools": [{"type": "function",
+                "function": {"name": "save", "description": desc,
+                    "parameters": {"type": "object", "properties": {"body": {"type": "string"}}}}}],
+                "tool_choice": {"type": "function", "function": {"name": "save"}}})
+        };
+        // A history written into the request: an assistant's call whose
+        // arguments carry the brief, and a made-up result.
+        let call = |brief: &str| {
+            serde_json::json!({"messages": [system, user,
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "write", "arguments": serde_json::json!({"brief": brief}).to_string()}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "accepted"}]})
+        };
+        let brief = |i: usize| format!("Write a long essay on subject number {i} and its history");
+        for make in [&schema as &dyn Fn(&str) -> serde_json::Value, &tool, &call] {
+            let varied = distinct_harvest((0..12).map(|i| make(&brief(i))));
+            let fixed = distinct_harvest((0..12).map(|_| make(&brief(0))));
+            assert!((varied - 12.0).abs() < 0.5, "{varied}");
+            assert!((fixed - 1.0).abs() < 0.5, "{fixed}");
+        }
+        // A real tool loop: the turn sent first, then its steps, each a new
+        // call of the model's own: one instruction.
+        let first = serde_json::json!({"messages": [system, user]});
+        let steps = (0..12).map(|i| call(&format!("search query {i}")));
+        assert!((distinct_harvest(std::iter::once(first).chain(steps)) - 1.0).abs() < 0.5);
+    }
+
     #[test]
     fn a_follow_up_of_a_turn_sent_before_is_a_conversation() {
         let mut m = Monitor::new(MonitorConfig::default()).unwrap();
