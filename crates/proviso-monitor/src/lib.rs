@@ -193,16 +193,28 @@ impl Monitor {
             // A chat: its earlier turn must be a prompt the key sent and
             // was answered.
             (Some(earlier), _) => {
-                let h = request_hash(&o.system, earlier);
-                if earlier.is_empty()
-                    || !w
-                        .events
+                // Sent with these definitions, with none, or with others
+                // the key sent lately (a tool list that changes between
+                // turns, a schema on the last call only).
+                let base = request_hash(&o.system, earlier);
+                let defs = definitions_hash(&o.definitions);
+                let sent = |h: u64| {
+                    w.events
                         .iter()
                         .any(|e| e.exact == h && e.flags & LIMITED == 0)
-                {
+                };
+                if earlier.is_empty() {
                     return false;
                 }
-                h
+                match std::iter::once(defs)
+                    .chain(std::iter::once(0))
+                    .chain(w.definitions.iter().copied())
+                    .map(|d| base ^ d)
+                    .find(|h| sent(*h))
+                {
+                    Some(h) => h,
+                    None => return false,
+                }
             }
             // A Responses turn: the gateway checked the response is the
             // key's; each may be gone on from a few times only.
@@ -233,7 +245,7 @@ impl Monitor {
         let Some(earlier) = &o.earlier else {
             return false;
         };
-        let h = request_hash(&o.system, earlier);
+        let h = request_hash(&o.system, earlier) ^ definitions_hash(&o.definitions);
         let Some(w) = self.keys.get_mut(&o.key) else {
             return false;
         };
@@ -252,7 +264,7 @@ impl Monitor {
         let (turn, done) = (*turn, turn.done);
         // The next "continue" goes on from this request's words (the turn
         // and this follow-up): found under them too.
-        w.parts.insert(request_hash(&o.system, &o.prompt), turn);
+        w.parts.insert(exact_of(o), turn);
         done
     }
 
@@ -320,6 +332,7 @@ impl Monitor {
             .find(&o.prompt)
             .or_else(|| self.known.find(&o.system))
             .or_else(|| known::seam(&o.system, &o.prompt).and_then(|s| self.known.find(&s)))
+            .or_else(|| self.known.find(&o.definitions))
             .map_or(0, |g| g.saturating_add(1));
         let cell = if flags & YIELD != 0 {
             topics::cell(&o.system, &o.prompt)
@@ -340,7 +353,7 @@ impl Monitor {
             completion_tokens: u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
             flags,
             template,
-            exact: request_hash(&o.system, &o.prompt),
+            exact: exact_of(o),
             sampling: o.sampling,
             cell,
             known,
@@ -364,6 +377,9 @@ impl Monitor {
         }
         if let Some(h) = system_hash {
             w.note_system(h);
+        }
+        if !o.definitions.is_empty() {
+            w.note_definitions(definitions_hash(&o.definitions));
         }
         // A self-contained request answered short: its answer may go on in
         // parts.
@@ -731,6 +747,22 @@ impl Monitor {
 /// around them (an instruction may sit in the system message as well as in
 /// the user's turn). A follow-up's earlier turn is hashed the same way, to
 /// be found among the key's requests.
+/// A request's identity: its system text and the user's words, and the
+/// tools and schema it defines (an instruction in a function's
+/// description makes a request of its own).
+fn exact_of(o: &Observation) -> u64 {
+    request_hash(&o.system, &o.prompt) ^ definitions_hash(&o.definitions)
+}
+
+/// The hash of a request's definitions (0: none).
+fn definitions_hash(definitions: &str) -> u64 {
+    if definitions.is_empty() {
+        0
+    } else {
+        xxhash_rust::xxh3::xxh3_64_with_seed(definitions.as_bytes(), 0x64_6566)
+    }
+}
+
 fn request_hash(system: &str, prompt: &str) -> u64 {
     if system.is_empty() {
         features::exact_hash(prompt)
@@ -884,6 +916,7 @@ pub(crate) fn test_observation(
         rate_limited: false,
         prompt: prompt.into(),
         system: String::new(),
+        definitions: String::new(),
         follow_up: false,
         earlier: None,
         continues: None,

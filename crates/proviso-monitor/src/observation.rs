@@ -29,6 +29,11 @@ pub struct Observation {
     /// Responses API's `instructions` (an instruction can be put there as
     /// well as in a user turn).
     pub system: String,
+    /// The words of the tools and functions the request defines and of its
+    /// output schema (`tools`, `functions`, `response_format`, the
+    /// Responses API's `text.format`): an instruction can be put in a
+    /// function's or a field's description ([`definitions_text`]).
+    pub definitions: String,
     /// The request goes on from earlier turns (an assistant or tool message,
     /// or `previous_response_id`): a conversation, not a self-contained
     /// instruction.
@@ -247,6 +252,7 @@ impl Observation {
             rate_limited,
             prompt,
             system: system_text(&body),
+            definitions: definitions_text(&body),
             follow_up: is_follow_up(&body),
             earlier: earlier_text(&body),
             continues: body
@@ -431,11 +437,7 @@ fn has_earlier_turns(msgs: &[Value]) -> bool {
 }
 
 /// The instructions of a request body around the user's words: system and
-/// developer messages, the Responses API's `instructions`, and the text of
-/// the tools and output format the request defines (an instruction can be
-/// put in a function's or a JSON schema field's description as well as in
-/// a system message; a product's fixed tools are then a fixed preamble,
-/// standing context once the key has sent them).
+/// developer messages, and the Responses API's `instructions`.
 pub fn system_text(body: &Value) -> String {
     joined(|push| {
         if let Some(s) = body.get("instructions").and_then(Value::as_str) {
@@ -455,45 +457,47 @@ pub fn system_text(body: &Value) -> String {
                 }
             }
         }
-        // Tool and function definitions (chat's `tools` and `functions`,
-        // the Responses API's `tools`), the chat's `response_format` and
-        // the Responses API's `text.format`.
+    })
+}
+
+/// The words of the tools, functions and output schema a request body
+/// defines (see [`Observation::definitions`]): every string in them and
+/// the names of their fields, keys in sorted order (the same definitions
+/// sent with their keys in another order read the same), but not the
+/// schema's keywords' values (`type`, `required`, `$ref`, ...).
+pub fn definitions_text(body: &Value) -> String {
+    joined(|push| {
         for v in ["tools", "functions", "response_format"]
             .iter()
             .filter_map(|f| body.get(*f))
             .chain(body.get("text").and_then(|t| t.get("format")))
         {
-            definition_text(v, push);
+            definition_words(v, push);
         }
     })
 }
 
-/// The words of a tool definition or an output schema: every string in it
-/// and the names of its properties (an instruction can be a field's name,
-/// description, title, example or default), but not the schema's own
-/// keywords (`type: "string"`, `required`, `format`, ...).
-fn definition_text(v: &Value, push: &mut dyn FnMut(&str)) {
+fn definition_words(v: &Value, push: &mut dyn FnMut(&str)) {
     match v {
         Value::String(s) => push(s),
-        Value::Array(a) => a.iter().for_each(|x| definition_text(x, push)),
+        Value::Array(a) => a.iter().for_each(|x| definition_words(x, push)),
         Value::Object(o) => {
-            for (k, v) in o {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_unstable();
+            for k in keys {
+                let v = &o[k];
                 match k.as_str() {
-                    "type"
-                    | "required"
-                    | "strict"
-                    | "additionalProperties"
-                    | "$schema"
-                    | "$ref"
-                    | "format"
-                    | "pattern" => {}
-                    "properties" | "$defs" | "definitions" => {
-                        for (name, field) in v.as_object().into_iter().flatten() {
+                    "type" | "required" | "strict" | "$schema" | "$ref" => {}
+                    "properties" | "patternProperties" | "$defs" | "definitions" => {
+                        let mut names: Vec<&String> =
+                            v.as_object().into_iter().flat_map(|m| m.keys()).collect();
+                        names.sort_unstable();
+                        for name in names {
                             push(name);
-                            definition_text(field, push);
+                            definition_words(&v[name.as_str()], push);
                         }
                     }
-                    _ => definition_text(v, push),
+                    _ => definition_words(v, push),
                 }
             }
         }
@@ -548,32 +552,12 @@ pub fn is_follow_up(body: &Value) -> bool {
 
 /// The user's words in a request body: the user messages of a chat, the
 /// prompt of a completion, the input of an embedding or of the Responses
-/// API (a string, or the text of its input items); and the arguments of
-/// the tool calls in its history (an assistant turn written into the
-/// request can carry the instruction in a call's arguments, and the
-/// request is then judged by them; a real tool loop's steps are
-/// follow-ups of the turn the key sent first, counted apart).
+/// API (a string, or the text of its input items).
 pub fn prompt_text(body: &Value) -> String {
     joined(|push| {
         if body.get("messages").and_then(Value::as_array).is_some() {
-            for m in messages(body) {
-                match role(m) {
-                    Some("user") => content_text(m.get("content"), push),
-                    Some("assistant") => {
-                        let calls = m.get("tool_calls").and_then(Value::as_array);
-                        for f in calls
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|c| c.get("function"))
-                            .chain(m.get("function_call"))
-                        {
-                            if let Some(a) = f.get("arguments").and_then(Value::as_str) {
-                                push(a);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+            for m in messages(body).iter().filter(|m| role(m) == Some("user")) {
+                content_text(m.get("content"), push);
             }
             return;
         }
@@ -585,18 +569,9 @@ pub fn prompt_text(body: &Value) -> String {
                         match i {
                             Value::String(s) => push(s),
                             // A Responses API input item: a user message's
-                            // text, whole or in parts, or a function call's
-                            // arguments.
+                            // text, whole or in parts.
                             Value::Object(_) if role(i) == Some("user") => {
                                 content_text(i.get("content"), push);
-                            }
-                            Value::Object(_)
-                                if i.get("type").and_then(Value::as_str)
-                                    == Some("function_call") =>
-                            {
-                                if let Some(a) = i.get("arguments").and_then(Value::as_str) {
-                                    push(a);
-                                }
                             }
                             _ => {}
                         }
@@ -780,35 +755,43 @@ mod tests {
     }
 
     #[test]
-    fn tools_schemas_and_tool_call_arguments_are_read() {
+    fn definitions_are_read_in_the_same_order_whatever_their_keys_order() {
         let body = serde_json::json!({
-            "messages": [
-                {"role": "system", "content": "sys"},
-                {"role": "user", "content": "go"},
-                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function",
-                    "function": {"name": "write", "arguments": "{\"brief\":\"an essay on tides\"}"}}]},
-                {"role": "tool", "tool_call_id": "c", "content": "ok"}],
+            "messages": [{"role": "user", "content": "go"}],
             "tools": [{"type": "function", "function": {"name": "save", "description": "Save it.",
                 "parameters": {"type": "object", "required": ["body"], "properties": {
-                    "Explain photosynthesis": {"type": "string", "description": "at length", "format": "date"}}}}}],
+                    "Explain photosynthesis": {"type": "string", "description": "at length"},
+                    "another": {"type": "object", "additionalProperties": {"description": "free text"}}}}}}],
             "response_format": {"type": "json_schema", "json_schema": {"name": "card", "schema": {
                 "type": "object", "properties": {"x": {"type": "string", "examples": ["like this"]}}}}}
         });
         assert_eq!(
-            system_text(&body),
-            "sys\nsave\nSave it.\nExplain photosynthesis\nat length\ncard\nx\nlike this"
+            definitions_text(&body),
+            "Save it.\nsave\nExplain photosynthesis\nat length\nanother\nfree text\ncard\nx\nlike this"
         );
-        assert_eq!(prompt_text(&body), "go\n{\"brief\":\"an essay on tides\"}");
-        // The Responses API: tools, `text.format` and a function call item.
+        // The same with its keys in another order.
+        let reordered: Value = serde_json::from_str(
+            r#"{"response_format": {"json_schema": {"schema": {"properties": {"x": {"examples": ["like this"], "type": "string"}}, "type": "object"}, "name": "card"}, "type": "json_schema"},
+                "tools": [{"function": {"parameters": {"properties": {"another": {"additionalProperties": {"description": "free text"}, "type": "object"},
+                    "Explain photosynthesis": {"description": "at length", "type": "string"}}, "required": ["body"], "type": "object"},
+                    "description": "Save it.", "name": "save"}, "type": "function"}],
+                "messages": [{"role": "user", "content": "go"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(definitions_text(&reordered), definitions_text(&body));
+        // The system text and the user's words are as before.
+        assert_eq!(
+            (system_text(&body), prompt_text(&body)),
+            (String::new(), "go".into())
+        );
+        // The Responses API: tools and `text.format`.
         let resp = serde_json::json!({
-            "input": [{"role": "user", "content": "go"},
-                      {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{\"q\":1}"},
-                      {"type": "function_call_output", "call_id": "c", "output": "done"}],
+            "input": "go",
             "tools": [{"type": "function", "name": "f", "description": "Find it."}],
             "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}}}
         });
-        assert_eq!(system_text(&resp), "f\nFind it.\nout");
-        assert_eq!(prompt_text(&resp), "go\n{\"q\":1}");
+        assert_eq!(definitions_text(&resp), "Find it.\nf\nout");
+        assert_eq!(definitions_text(&serde_json::json!({"messages": []})), "");
     }
 
     #[test]

@@ -987,6 +987,7 @@ mod follow_up_tests {
             completion_tokens: 400,
             prompt_tokens: parts.total / 4 + 8,
             system: ob::system_text(&body),
+            definitions: ob::definitions_text(&body),
             follow_up: ob::is_follow_up(&body),
             earlier: ob::earlier_text(&body),
             tool_step: ob::is_tool_step(&body),
@@ -1023,26 +1024,38 @@ mod follow_up_tests {
                     "parameters": {"type": "object", "properties": {"body": {"type": "string"}}}}}],
                 "tool_choice": {"type": "function", "function": {"name": "save"}}})
         };
-        // A history written into the request: an assistant's call whose
-        // arguments carry the brief, and a made-up result.
-        let call = |brief: &str| {
-            serde_json::json!({"messages": [system, user,
-                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
-                    "function": {"name": "write", "arguments": serde_json::json!({"brief": brief}).to_string()}}]},
-                {"role": "tool", "tool_call_id": "c1", "content": "accepted"}]})
-        };
         let brief = |i: usize| format!("Write a long essay on subject number {i} and its history");
-        for make in [&schema as &dyn Fn(&str) -> serde_json::Value, &tool, &call] {
+        for make in [&schema as &dyn Fn(&str) -> serde_json::Value, &tool] {
             let varied = distinct_harvest((0..12).map(|i| make(&brief(i))));
             let fixed = distinct_harvest((0..12).map(|_| make(&brief(0))));
             assert!((varied - 12.0).abs() < 0.5, "{varied}");
             assert!((fixed - 1.0).abs() < 0.5, "{fixed}");
         }
-        // A real tool loop: the turn sent first, then its steps, each a new
-        // call of the model's own: one instruction.
-        let first = serde_json::json!({"messages": [system, user]});
-        let steps = (0..12).map(|i| call(&format!("search query {i}")));
-        assert!((distinct_harvest(std::iter::once(first).chain(steps)) - 1.0).abs() < 0.5);
+        // A real tool loop: the turn sent first, then its steps, handing
+        // results back under the same tools, or under a tool list that
+        // changed since (a handoff), or with a schema on the last call
+        // only: one instruction.
+        let step = |tools: serde_json::Value, i: usize| {
+            let mut b = serde_json::json!({"messages": [system, user,
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "save", "arguments": format!("{{\"q\":{i}}}")}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": format!("result {i}")}]});
+            b["tools"] = tools;
+            b
+        };
+        let tools = tool("Save the record.")["tools"].clone();
+        let other = tool("Another tool set.")["tools"].clone();
+        let first = tool("Save the record.");
+        let steps = (0..12).map(|i| step(if i < 6 { tools.clone() } else { other.clone() }, i));
+        let last = {
+            let mut b = step(other.clone(), 99);
+            b["response_format"] = schema("The final report.")["response_format"].clone();
+            b
+        };
+        let loop_ = std::iter::once(first)
+            .chain(steps)
+            .chain(std::iter::once(last));
+        assert!((distinct_harvest(loop_) - 1.0).abs() < 0.5);
     }
 
     #[test]

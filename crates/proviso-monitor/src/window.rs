@@ -102,6 +102,10 @@ pub(crate) struct KeyWindow {
     /// The system texts the key sent lately (hashes, the latest
     /// [`SYSTEMS`]): one sent again is a fixed preamble.
     pub systems: VecDeque<u64>,
+    /// The tool and schema definitions the key sent lately (hashes, the
+    /// latest [`SYSTEMS`]): a follow-up may go on from a turn sent with
+    /// other tools.
+    pub definitions: VecDeque<u64>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
     pub total: u64,
@@ -114,15 +118,25 @@ pub(crate) struct KeyWindow {
 /// System texts remembered per key.
 const SYSTEMS: usize = 16;
 
+/// Puts `h` last in `recent`, forgetting the oldest past [`SYSTEMS`].
+fn remember(recent: &mut VecDeque<u64>, h: u64) {
+    if let Some(i) = recent.iter().position(|x| *x == h) {
+        recent.remove(i);
+    } else if recent.len() >= SYSTEMS {
+        recent.pop_front();
+    }
+    recent.push_back(h);
+}
+
 impl KeyWindow {
     /// Remembers a system text the key sent (the latest [`SYSTEMS`]).
     pub fn note_system(&mut self, h: u64) {
-        if let Some(i) = self.systems.iter().position(|x| *x == h) {
-            self.systems.remove(i);
-        } else if self.systems.len() >= SYSTEMS {
-            self.systems.pop_front();
-        }
-        self.systems.push_back(h);
+        remember(&mut self.systems, h);
+    }
+
+    /// Remembers the definitions the key sent (the latest [`SYSTEMS`]).
+    pub fn note_definitions(&mut self, h: u64) {
+        remember(&mut self.definitions, h);
     }
 
     pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {

@@ -12,6 +12,7 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
     let k = &s.keys[r.key];
     let prompt = proviso_monitor::observation::prompt_text(&r.body);
     let system = proviso_monitor::observation::system_text(&r.body);
+    let definitions = proviso_monitor::observation::definitions_text(&r.body);
     let follow_up = proviso_monitor::observation::is_follow_up(&r.body);
     let earlier = proviso_monitor::observation::earlier_text(&r.body);
     let max_tokens = r.body.get("max_tokens").and_then(|v| v.as_u64());
@@ -36,6 +37,7 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         latency_ms: 300 + answer.min(max_tokens.unwrap_or(u64::MAX)) * 20,
         prompt,
         system,
+        definitions,
         follow_up,
         earlier,
         continues: None,
