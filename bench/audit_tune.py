@@ -11,7 +11,7 @@ references (their answers to the tune and background quarters indexed
 with their instructions, a background made of the other eight models'
 answers to the background quarter and the background quarter of the
 human text), and the other eight models' answers to the tune quarter are
-the negatives, about 8,000 over the five pairs. Positives are the
+the negatives, 7,280 over the five pairs. Positives are the
 reference pair's tune answers disguised by `bench/audit_quality.py`'s own
 code (word edits at 10-40%, sentences shuffled, inside a long human
 document, and the first half alone). The test half's instructions are
@@ -153,7 +153,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("work")
-    ap.add_argument("--align-min", type=float, default=21.0)
+    ap.add_argument("--align-min", type=float, default=20.0)
     ap.add_argument("--no-background", action="store_true")
     ap.add_argument("--dump")
     ap.add_argument("--seed", type=int, default=20261207)

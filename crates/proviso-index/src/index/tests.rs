@@ -617,9 +617,9 @@ fn an_edited_copy_is_aligned_across_segments() {
 /// between the two is flagged only then.
 #[test]
 fn a_background_lowers_the_default_threshold() {
-    // 36 words, the first 16 unchanged (a shared fingerprint), then
-    // every 6th replaced (runs of 5: seeds only): a chain of about 31
-    // tokens spanning the whole reference, about 20.7 bits.
+    // 36 words, the first 16 unchanged (a shared fingerprint), the 17th
+    // and 18th replaced, then every 6th (runs of 5: seeds only): a chain
+    // spanning the whole reference, about 20.7 bits.
     let words = distinct_words("ref", 36);
     let mut set = one_reference(&words.join(" "));
     let doc = edited_from(&words, 17, 6);
