@@ -12,7 +12,8 @@
 # monitor before and after the enforcement gate of 2026-12-07). ROUND 4
 # the fourth (bench/redteam4/gen.py; its first run, seed 1 at 7ec7449, was
 # held out). ROUND 5 the fifth (bench/redteam5/gen.py; its first run, seed 1
-# at 2401f25, was held out).
+# at 2401f25, was held out). ROUND 6 the sixth (bench/redteam6/gen.py; its
+# first run, seed 1 at 348ed03, was held out).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ gen=bench/redteam/gen.py
 [ "$round" = 3 ] && gen=bench/redteam3/gen.py
 [ "$round" = 4 ] && gen=bench/redteam4/gen.py
 [ "$round" = 5 ] && gen=bench/redteam5/gen.py
+[ "$round" = 6 ] && gen=bench/redteam6/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
 python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
@@ -88,6 +90,17 @@ elif rnd == "5":
             "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
             "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n")
     title = "Monitor: the fifth red team"
+elif rnd == "6":
+    intro = ("Families of `bench/redteam6/gen.py` (seed %s): a sixth red team, written by a sixth helper under the "
+            "same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and the data under "
+            "tests/fixtures/ only; never the code, its tests, results or the earlier red teams' families; "
+            "bench/redteam6/README.md says what each family does). Its first run (seed 1, at `348ed03`) was held out "
+            "(bench/history/, \"Monitor: the sixth red team, held out\"): 36/150 extraction keys detected "
+            "[17.4%%, 31.6%%]; benign keys at notice or above 231/300 [71.8%%, 81.6%%], at throttle or above 90/300 "
+            "[24.9%%, 35.5%%]. Any later change makes these families seen (the table's \"held out\" is the "
+            "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
+            "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the sixth red team"
 else:
     title = "Monitor: red-team families written apart"
 tables = ((out / "default.txt").read_text().strip()

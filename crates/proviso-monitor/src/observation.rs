@@ -461,7 +461,8 @@ pub fn system_text(body: &Value) -> String {
 }
 
 /// The words of the tools, functions and output schema a request body
-/// defines (see [`Observation::definitions`]): every string in them and
+/// defines, and the name of the function it forces (see
+/// [`Observation::definitions`]): every string in them and
 /// the names of their fields, keys in sorted order (the same definitions
 /// sent with their keys in another order read the same), but not the
 /// schema's keywords' values (`type`, `required`, `$ref`, ...).
@@ -473,6 +474,17 @@ pub fn definitions_text(body: &Value) -> String {
             .chain(body.get("text").and_then(|t| t.get("format")))
         {
             definition_words(v, push);
+        }
+        // The function a request forces names which of its definitions
+        // is asked (a catalogue of functions, one instruction each).
+        if let Some(Value::Object(choice)) = body.get("tool_choice") {
+            let named = choice
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .or_else(|| choice.get("name"));
+            if let Some(name) = named.and_then(Value::as_str) {
+                push(name);
+            }
         }
     })
 }
@@ -792,6 +804,16 @@ mod tests {
         });
         assert_eq!(definitions_text(&resp), "Find it.\nf\nout");
         assert_eq!(definitions_text(&serde_json::json!({"messages": []})), "");
+        // The function forced is part of what is asked.
+        let mut forced = body.clone();
+        forced["tool_choice"] =
+            serde_json::json!({"type": "function", "function": {"name": "save"}});
+        assert_eq!(
+            definitions_text(&forced),
+            format!("{}\nsave", definitions_text(&body))
+        );
+        forced["tool_choice"] = serde_json::json!("auto");
+        assert_eq!(definitions_text(&forced), definitions_text(&body));
     }
 
     #[test]
