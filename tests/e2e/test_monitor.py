@@ -69,9 +69,12 @@ def test_campaigns_are_caught_benign_keys_are_not_and_the_ledger_holds_the_evide
     clusters = [c for c in rep["clusters"] if c["level"] != "ok"]
     assert any(len(hydra_ids & set(c["members"])) == len(hydra_ids) for c in clusters), clusters
     # The ladder took effect in the running gateway: suspended keys were
-    # refused, the mixed key saw the notice header.
-    for name in ["selfinstruct", "enumerator", "reasoning", "hydra-00"]:
+    # refused, the mixed key saw the notice header. A hydra key sends few
+    # requests, low and slow: on a loaded machine the monitor (at idle
+    # priority) can act after its last one, so it is held to its level.
+    for name in ["selfinstruct", "enumerator", "reasoning"]:
         assert keys[name]["enforced"] in ("suspend", "revoke") and keys[name]["refused_suspended"] > 0, keys[name]
+    assert keys["hydra-00"]["enforced"] in ("suspend", "revoke"), keys["hydra-00"]
     assert keys["mixed"]["first_effect"] == "notice"
 
     # Each step is a ledger event, in order, with evidence from the ledger.
