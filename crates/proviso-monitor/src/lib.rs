@@ -182,7 +182,7 @@ impl Monitor {
     /// earlier prompt is in the key's window), at most
     /// `FOLLOW_UPS_PER_TURN` times: a history written into each request,
     /// or one turn followed up without end, is not a conversation.
-    fn follows_a_sent_turn(&mut self, o: &Observation) -> bool {
+    fn follows_a_sent_turn(&mut self, o: &Observation, ids: Ids) -> bool {
         if o.earlier.is_none() && o.continues.is_none() {
             return true;
         }
@@ -193,20 +193,19 @@ impl Monitor {
             // A chat: its earlier turn must be a prompt the key sent and
             // was answered.
             (Some(earlier), _) => {
+                if earlier.is_empty() {
+                    return false;
+                }
                 // Sent with these definitions, with none, or with others
                 // the key sent lately (a tool list that changes between
                 // turns, a schema on the last call only).
                 let base = request_hash(&o.system, earlier);
-                let defs = definitions_hash(&o.definitions);
                 let sent = |h: u64| {
                     w.events
                         .iter()
                         .any(|e| e.exact == h && e.flags & LIMITED == 0)
                 };
-                if earlier.is_empty() {
-                    return false;
-                }
-                match std::iter::once(defs)
+                match std::iter::once(ids.defs)
                     .chain(std::iter::once(0))
                     .chain(w.definitions.iter().copied())
                     .map(|d| base ^ d)
@@ -241,11 +240,11 @@ impl Monitor {
     /// length (`LONG_ANSWER_TOKENS`, twice that turn's prompt) for the first
     /// time: an answer asked for in installments. Adds the answer to the
     /// turn's.
-    fn completes_in_parts(&mut self, o: &Observation) -> bool {
+    fn completes_in_parts(&mut self, o: &Observation, ids: Ids) -> bool {
         let Some(earlier) = &o.earlier else {
             return false;
         };
-        let h = request_hash(&o.system, earlier) ^ definitions_hash(&o.definitions);
+        let h = request_hash(&o.system, earlier) ^ ids.defs;
         let Some(w) = self.keys.get_mut(&o.key) else {
             return false;
         };
@@ -264,7 +263,7 @@ impl Monitor {
         let (turn, done) = (*turn, turn.done);
         // The next "continue" goes on from this request's words (the turn
         // and this follow-up): found under them too.
-        w.parts.insert(exact_of(o), turn);
+        w.parts.insert(ids.exact, turn);
         done
     }
 
@@ -272,6 +271,7 @@ impl Monitor {
     pub fn observe(&mut self, o: &Observation) -> Vec<Decision> {
         self.observed += 1;
         self.now = self.now.max(o.time.0);
+        let ids = Ids::of(o);
         let sig = features::template_signature(&o.prompt);
         let template = self
             .templates
@@ -307,9 +307,9 @@ impl Monitor {
             && o.completion_tokens >= asked.saturating_mul(2)
         {
             flags |= YIELD;
-            if !o.follow_up || !self.follows_a_sent_turn(o) {
+            if !o.follow_up || !self.follows_a_sent_turn(o, ids) {
                 flags |= HARVEST;
-            } else if !o.tool_step && self.completes_in_parts(o) {
+            } else if !o.tool_step && self.completes_in_parts(o, ids) {
                 // A part at length of an answer asked for in installments
                 // (a "continue" asks a word): the turn's harvest, once.
                 flags |= HARVEST;
@@ -317,7 +317,7 @@ impl Monitor {
         } else if o.follow_up
             && !o.tool_step
             && o.completion_tokens > 0
-            && self.completes_in_parts(o)
+            && self.completes_in_parts(o, ids)
         {
             // A short answer that completes an answer at length to an
             // earlier turn, delivered in parts ("continue"): that turn's
@@ -353,7 +353,7 @@ impl Monitor {
             completion_tokens: u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
             flags,
             template,
-            exact: exact_of(o),
+            exact: ids.exact,
             sampling: o.sampling,
             cell,
             known,
@@ -378,8 +378,8 @@ impl Monitor {
         if let Some(h) = system_hash {
             w.note_system(h);
         }
-        if !o.definitions.is_empty() {
-            w.note_definitions(definitions_hash(&o.definitions));
+        if ids.defs != 0 {
+            w.note_definitions(ids.defs);
         }
         // A self-contained request answered short: its answer may go on in
         // parts.
@@ -743,26 +743,35 @@ impl Monitor {
     }
 }
 
+/// A request's hashes, worked out once per observation.
+#[derive(Clone, Copy)]
+struct Ids {
+    /// The tools and schema it defines (0: none).
+    defs: u64,
+    /// Its identity: its system text and the user's words
+    /// ([`request_hash`]), and its definitions (an instruction in a
+    /// function's description makes a request of its own).
+    exact: u64,
+}
+
+impl Ids {
+    fn of(o: &Observation) -> Self {
+        let defs = if o.definitions.is_empty() {
+            0
+        } else {
+            xxhash_rust::xxh3::xxh3_64_with_seed(o.definitions.as_bytes(), 0x64_6566)
+        };
+        Self {
+            defs,
+            exact: request_hash(&o.system, &o.prompt) ^ defs,
+        }
+    }
+}
+
 /// What tells two requests apart: the user's words, and the system text
 /// around them (an instruction may sit in the system message as well as in
 /// the user's turn). A follow-up's earlier turn is hashed the same way, to
 /// be found among the key's requests.
-/// A request's identity: its system text and the user's words, and the
-/// tools and schema it defines (an instruction in a function's
-/// description makes a request of its own).
-fn exact_of(o: &Observation) -> u64 {
-    request_hash(&o.system, &o.prompt) ^ definitions_hash(&o.definitions)
-}
-
-/// The hash of a request's definitions (0: none).
-fn definitions_hash(definitions: &str) -> u64 {
-    if definitions.is_empty() {
-        0
-    } else {
-        xxhash_rust::xxh3::xxh3_64_with_seed(definitions.as_bytes(), 0x64_6566)
-    }
-}
-
 fn request_hash(system: &str, prompt: &str) -> u64 {
     if system.is_empty() {
         features::exact_hash(prompt)
