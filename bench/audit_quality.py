@@ -22,6 +22,7 @@ the test half. Prints a Markdown table (rates with 95% Wilson
 intervals and sample sizes) and appends it to bench/RESULTS.md."""
 
 import csv
+import functools
 import glob
 import hashlib
 import json
@@ -85,11 +86,13 @@ def part_of(key):
     return "background" if split_of(f"background:{key}") == "tune" else "tune"
 
 
+@functools.lru_cache(maxsize=None)
 def alpaca(name):
     """One model's answers in the order of the 805 instructions (as in
     gpt4.json), None where the model has no answer: gpt35_turbo_instruct
     lacks one, and its answers after it would otherwise be filed under the
-    next instruction (and so in the wrong part of the split)."""
+    next instruction (and so in the wrong part of the split). Read once
+    per model (the callers only read the list)."""
     order = {r["instruction"]: i for i, r in enumerate(json.load(open(f"{CORPORA}/alpaca_eval/gpt4.json")))}
     out = [None] * len(order)
     for r in json.load(open(f"{CORPORA}/alpaca_eval/{name}")):
