@@ -148,7 +148,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--profile", help="directory to write perf reports of Proviso into")
-    ap.add_argument("--only", help="comma-separated subset of the targets")
+    ap.add_argument("--only", help="comma-separated subset of the targets (direct, bare, bare+ledger, proviso-nofollow, "
+                    "proviso, base-nofollow, base)")
+    ap.add_argument("--baseline", help="a directory holding another build's `proviso`: it runs beside this one, "
+                    "follower off and on, in the same rounds")
     ap.add_argument("--no-results", action="store_true", help="print, do not write bench/RESULTS.md")
     a = ap.parse_args()
     bins = Path(a.bin_dir)
@@ -171,19 +174,26 @@ def main():
                                       "--ledger", str(tmp / "bare-ledger.db")], 1, logs)
         targets["bare proxy + chained SQLite record"] = (f"http://127.0.0.1:{port}/v1/chat/completions", None, "bare+ledger")
         cfgs = {}
-        for name, follow in (("proviso-nofollow", False), ("proviso", True)):
-            port = free_port()
-            cfg = proviso_conf(tmp, name, port, nport, follow)
-            cfgs[name] = cfg
-            key = json.loads(subprocess.run([str(bins / "proviso"), "--config", str(cfg), "keys", "create", "--team", "bench", "--json"],
-                                            capture_output=True, text=True, check=True).stdout)["secret"]
-            procs[name] = start([str(bins / "proviso"), "--config", str(cfg), "serve"], 1, logs)
-            label = "Proviso, follower off" if not follow else "Proviso, defaults (follower on)"
-            targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", key, name)
+        builds = [("proviso", bins, "Proviso")]
+        if a.baseline:
+            builds.append(("base", Path(a.baseline), "Proviso at the baseline build"))
+        for prefix, bdir, what in builds:
+            for name, follow in ((f"{prefix}-nofollow", False), (prefix, True)):
+                port = free_port()
+                cfg = proviso_conf(tmp, name, port, nport, follow)
+                cfgs[name] = (cfg, bdir)
+                key = json.loads(subprocess.run([str(bdir / "proviso"), "--config", str(cfg), "keys", "create", "--team", "bench",
+                                                 "--json"], capture_output=True, text=True, check=True).stdout)["secret"]
+                procs[name] = start([str(bdir / "proviso"), "--config", str(cfg), "serve"], 1, logs)
+                label = f"{what}, follower off" if not follow else f"{what}, defaults (follower on)"
+                targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", key, name)
         for p in [nport] + [int(u.rsplit(":", 1)[1].split("/")[0]) for u, _, _ in targets.values()]:
             wait_port(p)
         if a.only:
             keep = a.only.split(",")
+            for name in [n for n in procs if n in cfgs and n not in keep]:  # not measured: not left to compete for core 1
+                procs.pop(name).terminate()
+                cfgs.pop(name)
             targets = {k: v for k, v in targets.items() if v[2] in keep or (v[2] is None and "direct" in keep)}
         for name, (url, key, _) in targets.items():  # warm up, check it answers
             r = wrk(url, key, 2, 8, lua)
@@ -211,8 +221,8 @@ def main():
                         out = pdir / f"{proc}-c{conns}.txt"
                         r = perf_profile(procs[proc].pid, url, key, conns, a.seconds, lua, out)
                         profiles[(proc, conns)] = (out, r)
-        verify = {n: subprocess.run([str(bins / "proviso"), "--config", str(c), "ledger", "verify"], capture_output=True, text=True)
-                  for n, c in cfgs.items()}
+        verify = {n: subprocess.run([str(b / "proviso"), "--config", str(c), "ledger", "verify"], capture_output=True, text=True)
+                  for n, (c, b) in cfgs.items()}
         # How far the follower got: the last record its ledger segments cover.
         indexed = {}
         for n in cfgs:

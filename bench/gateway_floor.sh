@@ -4,7 +4,7 @@
 # without a chained SQLite record, and Proviso with the index follower off
 # and on (defaults), each with one worker thread on core 1; nginx and wrk on
 # core 0. Throughput at 32 connections, latency at 1, peak memory.
-# Usage (from the project root): bench/gateway_floor.sh [SECONDS] [ROUNDS] [--profile DIR]
+# Usage (from the project root): bench/gateway_floor.sh [SECONDS] [ROUNDS] [--profile DIR] [--baseline DIR] [--only A,B]
 # Installs what it needs: nginx-light and wrk (apt-get), perf for --profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -91,6 +91,14 @@ impl Endpoint {
 #[error("{0}")]
 pub struct UpstreamConfigError(pub String);
 
+/// The endpoints a request is proxied to (with a body, by [`Upstream::post`]).
+const PROXIED: [Endpoint; 4] = [
+    Endpoint::Chat,
+    Endpoint::Completions,
+    Endpoint::Embeddings,
+    Endpoint::Responses,
+];
+
 /// One configured upstream with its pooled HTTP client.
 pub struct Upstream {
     /// Its name.
@@ -102,6 +110,9 @@ pub struct Upstream {
     api_key: Option<String>,
     api_version: Option<String>,
     client: reqwest::Client,
+    /// The URLs of the proxied endpoints, parsed once (a URL is not the
+    /// same for every model only on Azure): see [`Upstream::post`].
+    plain_urls: Vec<(Endpoint, reqwest::Url)>,
     /// Time to the response headers.
     pub first_byte_timeout: Duration,
     /// Longest gap between stream chunks.
@@ -149,10 +160,22 @@ impl Upstream {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| UpstreamConfigError(format!("upstream '{}': {e}", c.name)))?;
+        let plain_urls = if c.kind == UpstreamKind::Azure {
+            Vec::new()
+        } else {
+            PROXIED
+                .iter()
+                .filter_map(|&e| {
+                    let url = reqwest::Url::parse(&format!("{base}/{}", e.suffix())).ok()?;
+                    Some((e, url))
+                })
+                .collect()
+        };
         Ok(Self {
             name: c.name.clone(),
             region: c.region.clone(),
             kind: c.kind,
+            plain_urls,
             base_url: base,
             api_key: c
                 .api_key
@@ -216,10 +239,12 @@ impl Upstream {
 
     /// A POST with the upstream's authentication.
     pub fn post(&self, endpoint: Endpoint, model: &str) -> RequestBuilder {
-        let rb = self
-            .client
-            .post(self.url(endpoint, model))
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let parsed = self.plain_urls.iter().find(|(e, _)| *e == endpoint);
+        let rb = match parsed {
+            Some((_, url)) => self.client.post(url.clone()),
+            None => self.client.post(self.url(endpoint, model)),
+        }
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
         self.authed(rb)
     }
 
@@ -470,6 +495,37 @@ mod tests {
         assert_eq!(
             u,
             "https://res.openai.azure.com/openai/deployments/x%2F..%2Fy%3Fz%23w/embeddings?api-version=2024-10-21"
+        );
+    }
+
+    #[test]
+    fn a_request_goes_to_the_url_its_endpoint_names() {
+        // The URLs parsed once at start-up are the ones `url` would give,
+        // for every proxied endpoint, on a base with a path and on Azure.
+        let mut cfg = azure(&["gpt-4o"]);
+        let mut plain = UpstreamConfig::default_openai(None);
+        plain.name = "local".into();
+        plain.kind = UpstreamKind::OpenaiCompatible;
+        plain.base_url = Some(crate::env::EnvString::literal("http://127.0.0.1:9/v1/"));
+        plain.models = vec!["m".into()];
+        cfg.upstreams.push(plain);
+        let ups = Upstreams::from_config(&cfg).unwrap();
+        for model in ["m", "gpt-4o"] {
+            let d = &ups.resolve(model)[0];
+            for e in PROXIED {
+                let sent = d.upstream.post(e, &d.model).build().unwrap();
+                assert_eq!(
+                    sent.url().as_str(),
+                    d.upstream.url(e, &d.model),
+                    "{model} {e:?}"
+                );
+            }
+        }
+        let local = &ups.resolve("m")[0].upstream;
+        let sent = local.post(Endpoint::Chat, "m").build().unwrap();
+        assert_eq!(
+            sent.url().as_str(),
+            "http://127.0.0.1:9/v1/chat/completions"
         );
     }
 

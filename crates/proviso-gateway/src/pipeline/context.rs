@@ -76,6 +76,27 @@ pub struct Context {
     pub notice: Option<String>,
 }
 
+/// A record's `detail`, as [`Context::detail`] writes it.
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    purpose: Option<&'a str>,
+    client: Option<&'a str>,
+    counted_prompt_tokens: Option<u64>,
+    desensitized: Option<&'a Value>,
+    attempts: Option<&'a Vec<Value>>,
+    opened: Option<String>,
+    policy: Option<DetailPolicy<'a>>,
+}
+
+/// The policy's decision in a record's `detail`.
+#[derive(serde::Serialize)]
+struct DetailPolicy<'a> {
+    allowed: bool,
+    rule: &'a str,
+    reference: Option<&'a str>,
+    desensitize: Option<&'a [String]>,
+}
+
 /// What authentication and parsing established, handed to the stages
 /// after them as values (never re-checked at run time).
 pub struct Admitted {
@@ -195,7 +216,7 @@ impl Context {
                 || self.redaction.is_some()
                 || !self.attempts.is_empty()
                 || self.opened.is_some())
-            .then(|| self.detail().to_string()),
+            .then(|| self.detail()),
         }
     }
 
@@ -228,23 +249,25 @@ impl Context {
 
     /// A record's `detail`: the purpose, the client, the counted prompt, what
     /// was masked, the policy's decision, every upstream attempt, the opened
-    /// record of a stream.
-    pub fn detail(&self) -> serde_json::Value {
-        let ctx = self;
-        serde_json::json!({
-            "purpose": ctx.purpose,
-            "client": ctx.client,
-            "counted_prompt_tokens": ctx.counted_prompt_tokens,
-            "desensitized": ctx.redaction,
-            "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
-            "opened": ctx.opened.map(|id| id.to_string()),
-            "policy": ctx.decision.as_ref().map(|d| serde_json::json!({
-                "allowed": d.allowed,
-                "rule": d.rule,
-                "reference": d.reference,
-                "desensitize": d.desensitize,
-            })),
-        })
+    /// record of a stream (as JSON, keys in this order, absent ones null).
+    pub fn detail(&self) -> String {
+        let detail = Detail {
+            purpose: self.purpose.as_deref(),
+            client: self.client.as_deref(),
+            counted_prompt_tokens: self.counted_prompt_tokens,
+            desensitized: self.redaction.as_ref(),
+            attempts: (!self.attempts.is_empty()).then_some(&self.attempts),
+            opened: self.opened.map(|id| id.to_string()),
+            policy: self.decision.as_ref().map(|d| DetailPolicy {
+                allowed: d.allowed,
+                rule: &d.rule,
+                reference: d.reference.as_deref(),
+                desensitize: d.desensitize.as_deref(),
+            }),
+        };
+        // Written straight from the context: a tree of values built only to
+        // be printed cost as much as the rest of the record.
+        serde_json::to_string(&detail).unwrap_or_default()
     }
 
     /// The record of a request that ends with `err`.
@@ -284,5 +307,59 @@ impl Context {
                 ..Ending::default()
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `detail` as a tree of values, the way a reader of the ledger sees it.
+    fn as_values(ctx: &Context) -> Value {
+        json!({
+            "purpose": ctx.purpose,
+            "client": ctx.client,
+            "counted_prompt_tokens": ctx.counted_prompt_tokens,
+            "desensitized": ctx.redaction,
+            "attempts": (!ctx.attempts.is_empty()).then_some(&ctx.attempts),
+            "opened": ctx.opened.map(|id| id.to_string()),
+            "policy": ctx.decision.as_ref().map(|d| json!({
+                "allowed": d.allowed,
+                "rule": d.rule,
+                "reference": d.reference,
+                "desensitize": d.desensitize,
+            })),
+        })
+    }
+
+    #[test]
+    fn detail_names_every_field_in_order_and_nulls_what_is_unknown() {
+        let mut ctx = Context::new(Endpoint::Chat, UnixMillis(1_767_571_200_000));
+        let bare = ctx.detail();
+        assert_eq!(bare, as_values(&ctx).to_string());
+        assert!(
+            bare.starts_with(r#"{"purpose":null,"client":null,"#),
+            "{bare}"
+        );
+        ctx.purpose = Some("product \"q\"".into());
+        ctx.client = Some("10.0.0.1".into());
+        ctx.counted_prompt_tokens = Some(42);
+        ctx.redaction = Some(json!({"EMAIL": 2, "z": [1, {"b": null, "a": "é"}]}));
+        ctx.attempts = vec![json!({"upstream": "u", "model": "m", "ended": "HTTP 200"})];
+        ctx.opened = Some(RecordId::new_at(UnixMillis(1_767_571_200_001)));
+        ctx.decision = Some(proviso_policy::Decision {
+            allowed: true,
+            rule: "allow-all".into(),
+            reason: "r".into(),
+            reference: Some("§4\n".into()),
+            desensitize: Some(vec!["EMAIL".into()]),
+            trace: Vec::new(),
+        });
+        let full = ctx.detail();
+        assert_eq!(full, as_values(&ctx).to_string());
+        let back: Value = serde_json::from_str(&full).unwrap();
+        assert_eq!(back["policy"]["desensitize"], json!(["EMAIL"]));
+        assert_eq!(back["counted_prompt_tokens"], json!(42));
     }
 }
