@@ -650,9 +650,34 @@ pub fn observable(rec: &Record) -> bool {
 /// alone.
 pub const MIN_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The bytes a queued record holds (what [`slim`] leaves).
+/// The memory a queued record holds (what [`slim`] leaves): its place in
+/// the queue and every text it owns, each with an allocation's overhead.
+/// Counted as held, not as written, so that `queue_bytes` bounds the
+/// process's memory (a queue counted by its requests alone held twice its
+/// bound in small records).
 fn queued_size(rec: &Record) -> usize {
-    rec.request.len() + rec.detail.as_ref().map_or(0, String::len) + 256
+    const PER_ALLOCATION: usize = 16;
+    let texts = [
+        Some(&rec.request),
+        Some(&rec.output),
+        Some(&rec.endpoint),
+        rec.detail.as_ref(),
+        rec.response.as_ref(),
+        rec.team.as_ref(),
+        rec.model.as_ref(),
+        rec.upstream.as_ref(),
+        rec.upstream_model.as_ref(),
+        rec.finish_reason.as_ref(),
+        rec.error_code.as_ref(),
+        rec.error.as_ref(),
+        rec.key_id.as_ref().map(|k| &k.0),
+    ];
+    std::mem::size_of::<Record>()
+        + texts
+            .into_iter()
+            .flatten()
+            .map(|t| t.capacity() + PER_ALLOCATION)
+            .sum::<usize>()
 }
 
 /// The record without what the monitor never reads (the output and the

@@ -13,7 +13,7 @@ use proviso_monitor::{Decision, Level, Mode, MonitorConfig};
 use proviso_types::{KeyId, UnixMillis};
 use serde_json::Map;
 
-use super::{Hands, MonitorHandle, slim};
+use super::{Hands, MIN_QUEUE_BYTES, MonitorHandle, slim};
 use crate::config::QuotaConfig;
 use crate::key_cache::KeyCache;
 use crate::quota::{QuotaError, QuotaService};
@@ -228,6 +228,38 @@ fn the_queue_is_bounded_in_bytes() {
     assert!((19..=21).contains(&queued), "{queued} queued in 8 MiB");
     assert_eq!(m.dropped.load(Ordering::Relaxed), 40 - queued);
     assert!(m.queued_bytes.load(Ordering::Relaxed) <= 8 * 1024 * 1024);
+}
+
+#[test]
+fn the_queue_bound_counts_what_a_small_record_holds() {
+    // Many small exchanges: each holds its record and its texts, not only
+    // its request. What is queued must fit the bound as held in memory.
+    let bound = MIN_QUEUE_BYTES;
+    let m = MonitorHandle::new(
+        MonitorConfig {
+            queue_bytes: bound,
+            ..MonitorConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    rec.request = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.into();
+    rec.detail = Some(r#"{"purpose":null,"client":"127.0.0.1"}"#.into());
+    let held = std::mem::size_of::<Record>()
+        + rec.request.len()
+        + rec.detail.as_ref().map_or(0, String::len);
+    for _ in 0..100_000 {
+        m.observe(slim(rec.clone()));
+    }
+    let queued = usize::try_from(m.queued.load(Ordering::Relaxed)).unwrap();
+    assert!(queued > 1000, "{queued} queued");
+    assert!(
+        queued * held <= bound,
+        "{queued} records of at least {held} bytes in {bound}"
+    );
+    assert_eq!(m.dropped.load(Ordering::Relaxed), 100_000 - queued as u64);
 }
 
 #[test]

@@ -18,8 +18,16 @@ pub fn record_hash(record: &Record, prev_hash: &Hash) -> Hash {
     // Serialising a plain struct of strings and numbers cannot fail; should
     // it ever, hashing the error text still yields a hash that verify will
     // flag rather than a panic.
-    match serde_json::to_vec(record) {
-        Ok(bytes) => h.update(&bytes),
+    // Room for the texts and the fields around them, so the buffer is not
+    // grown and copied on the way.
+    let room = record.request.len()
+        + record.output.len()
+        + record.response.as_ref().map_or(0, String::len)
+        + record.detail.as_ref().map_or(0, String::len)
+        + 512;
+    let mut bytes = Vec::with_capacity(room);
+    match serde_json::to_writer(&mut bytes, record) {
+        Ok(()) => h.update(&bytes),
         Err(e) => h.update(e.to_string().as_bytes()),
     }
     h.finalize().into()

@@ -47,7 +47,7 @@ pub use memory::MemoryStore;
 pub use note::{CheckpointBody, NoteError, SignerKey, VerifierKey};
 pub use published::{Consistency, check_note, leaf_hashes, sign_current};
 pub use record::{BodyError, ChainedRecord, Outcome, Record, RecordKind};
-pub use sequencer::{Checkpoint, Sequencer, TreeState};
+pub use sequencer::{Checkpoint, Link, Sequencer, TreeState};
 pub use sqlite::{RestartGate, SqliteConfig, SqliteStore};
 pub use store::{LedgerReader, LedgerStore, Receipt, UsageByKey};
 pub use verify::{

@@ -37,6 +37,17 @@ impl TreeState {
     }
 }
 
+/// A record's place in the chain ([`Sequencer::link`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// The hash of the record before it.
+    pub prev_hash: Hash,
+    /// The record's own chain hash.
+    pub hash: Hash,
+}
+
 /// Assigns sequence numbers and hashes, and says when a checkpoint is due.
 #[derive(Debug)]
 pub struct Sequencer {
@@ -56,8 +67,23 @@ impl Sequencer {
 
     /// Chains one record; returns it and the checkpoint it completes, if any.
     pub fn sequence(&mut self, record: Record) -> (ChainedRecord, Option<Checkpoint>) {
+        let (link, checkpoint) = self.link(&record);
+        (
+            ChainedRecord {
+                seq: link.seq,
+                record,
+                prev_hash: link.prev_hash,
+                hash: link.hash,
+            },
+            checkpoint,
+        )
+    }
+
+    /// [`Sequencer::sequence`] for a store that writes the record from where
+    /// it is: its place in the chain, without a copy of the record.
+    pub fn link(&mut self, record: &Record) -> (Link, Option<Checkpoint>) {
         let prev_hash = self.state.last_hash;
-        let hash = record_hash(&record, &prev_hash);
+        let hash = record_hash(record, &prev_hash);
         self.state.frontier.push(&hash);
         self.state.last_hash = hash;
         let seq = self.state.size();
@@ -70,9 +96,8 @@ impl Sequencer {
                 time: UnixMillis::now(),
             });
         (
-            ChainedRecord {
+            Link {
                 seq,
-                record,
                 prev_hash,
                 hash,
             },

@@ -599,8 +599,8 @@ impl LedgerStore for SqliteStore {
                 "INSERT INTO checkpoints (tree_size, root, last_hash, time_ms) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for r in records {
-                let (c, cp) = seqr.sequence(r.clone());
-                let rec = &c.record;
+                let (c, cp) = seqr.link(r);
+                let rec = r;
                 let usage = rec.usage;
                 ins.execute(params![
                     i64_of(c.seq),

@@ -246,8 +246,9 @@ pub struct MonitorConfig {
     /// Observations queued between the request path and the monitor; when
     /// full, observations are dropped and counted, never waited for.
     pub queue: usize,
-    /// Bytes of requests the queue may hold (requests are queued whole);
-    /// past it, observations are dropped and counted like a full queue.
+    /// Bytes the queue may hold, counted as held in memory (each record
+    /// with its texts; requests are queued whole); past it, observations
+    /// are dropped and counted like a full queue.
     pub queue_bytes: usize,
     /// Re-score a key after this many new requests.
     pub evaluate_every: u32,
@@ -321,7 +322,7 @@ impl Default for MonitorConfig {
             window_ms: 86_400_000,
             rhythm_window_ms: 7 * 86_400_000,
             queue: 65_536,
-            queue_bytes: 64 * 1024 * 1024,
+            queue_bytes: 32 * 1024 * 1024,
             evaluate_every: 10,
             min_requests: 40,
             volume_requests_high: 2_000,
