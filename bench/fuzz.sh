@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes each parser with libFuzzer (cargo fuzz; the nightly toolchain it
-# needs must be installed): request JSON, SSE, configuration, the audit's
+# needs must be installed): request JSON, SSE, non-streamed answers (the
+# one-pass reader against the tree of values), configuration, the audit's
 # input readers, index segments. Runs each target for SECONDS (default 600),
 # keeps the corpus (minimised, packed as fuzz/corpus/<target>.tar.zst) and
 # any crash under fuzz/artifacts/<target>, and records the run in
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(request_json sse config audit_input segment)
+[ ${#targets[@]} -eq 0 ] && targets=(request_json sse answer config audit_input segment)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cd fuzz
 cargo +nightly fuzz build -O 2>&1 | tail -2

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod answer_bytes;
 pub mod batch;
 mod build;
 pub mod caller;

@@ -248,12 +248,14 @@ pub fn response_output(r: &Value) -> (String, Option<String>, Option<Usage>) {
 }
 
 fn append_tool_calls(text: &mut String, delta: &Value) {
-    for tc in delta
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    if let Some(calls) = delta.get("tool_calls") {
+        append_calls(text, calls);
+    }
+}
+
+/// The names and arguments of a `tool_calls` array, in order.
+pub(crate) fn append_calls(text: &mut String, calls: &Value) {
+    for tc in calls.as_array().into_iter().flatten() {
         if let Some(f) = tc.get("function") {
             if let Some(name) = f.get("name").and_then(Value::as_str) {
                 text.push_str(name);

@@ -21,7 +21,9 @@ use crate::upstream::Endpoint;
 pub struct Held {
     status: u16,
     bytes: Bytes,
-    parsed: Value,
+    /// The answer as values, when it was read whole (an answer with
+    /// placeholders to restore always is).
+    parsed: Option<Value>,
 }
 
 /// Reads the whole answer: how the exchange ended, and the answer held
@@ -66,30 +68,45 @@ pub async fn read(
     if !(200..300).contains(&status) {
         return Err(status_error(state, &up.name, status, &bytes));
     }
-    let parsed: Value = serde_json::from_slice(&bytes).map_err(|_| {
-        failed("bad_response", "not JSON");
-        ApiError::upstream_bad_response(&up.name, "the body is not JSON")
-    })?;
-    // A chat answer to a Responses request goes back as a `response`; the
-    // ledger keeps what the upstream sent.
-    let (parsed, served) = if answer.translated {
-        let r = crate::responses_chat::response(&parsed);
-        let b = Bytes::from(r.to_string());
-        (r, b)
+    // A chat or completions answer that goes back as it came (nothing to
+    // restore or translate) is read from its bytes; anything else whole.
+    let plain = !answer.translated
+        && ctx.session.is_none()
+        && matches!(ctx.endpoint, Endpoint::Chat | Endpoint::Completions);
+    let lean = if plain {
+        crate::answer_bytes::output(&bytes)
     } else {
-        (parsed, bytes.clone())
+        None
     };
-    let (output, finish_reason, usage) = non_stream_output(&parsed);
-    keep_response(
-        state,
-        ctx,
-        parsed.get("id").and_then(Value::as_str),
-        (!answer.translated).then_some(&answer.deployment),
-    );
-    let response = if ctx.endpoint == Endpoint::Embeddings {
-        summarise_embeddings(&parsed).to_string()
-    } else {
-        String::from_utf8_lossy(&bytes).into_owned()
+    let (parsed, served, (output, finish_reason, usage)) = match lean {
+        Some(read) => (None, bytes.clone(), read),
+        None => {
+            let parsed: Value = serde_json::from_slice(&bytes).map_err(|_| {
+                failed("bad_response", "not JSON");
+                ApiError::upstream_bad_response(&up.name, "the body is not JSON")
+            })?;
+            // A chat answer to a Responses request goes back as a
+            // `response`; the ledger keeps what the upstream sent.
+            let (parsed, served) = if answer.translated {
+                let r = crate::responses_chat::response(&parsed);
+                let b = Bytes::from(r.to_string());
+                (r, b)
+            } else {
+                (parsed, bytes.clone())
+            };
+            keep_response(
+                state,
+                ctx,
+                parsed.get("id").and_then(Value::as_str),
+                (!answer.translated).then_some(&answer.deployment),
+            );
+            let read = non_stream_output(&parsed);
+            (Some(parsed), served, read)
+        }
+    };
+    let response = match (&parsed, ctx.endpoint) {
+        (Some(parsed), Endpoint::Embeddings) => summarise_embeddings(parsed).to_string(),
+        _ => String::from_utf8_lossy(&bytes).into_owned(),
     };
     let ended = Ended {
         outcome: Outcome::Ok,
@@ -144,9 +161,9 @@ pub fn keep_response(
 /// as the upstream gave it (placeholders, no personal data); the client
 /// gets the values back.
 pub fn release(ctx: &Context, held: Held) -> Response {
-    let served = match &ctx.session {
-        Some(s) => crate::pipeline::restore::value(held.parsed, s),
-        None => held.bytes,
+    let served = match (&ctx.session, held.parsed) {
+        (Some(s), Some(parsed)) => crate::pipeline::restore::value(parsed, s),
+        _ => held.bytes,
     };
     let mut resp = (
         StatusCode::from_u16(held.status).unwrap_or(StatusCode::OK),
