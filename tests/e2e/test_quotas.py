@@ -149,6 +149,23 @@ def test_tokens_are_settled_with_actual_usage(gw, stream):
     assert "exceeds the limit" in ei.value.body["message"], "a request larger than the limit can never pass"
 
 
+def test_a_max_tokens_at_the_top_of_the_range_is_refused_not_wrapped(gw):
+    # The prompt's tokens plus an allowance of 2**64 - 1 once wrapped round
+    # to a handful (admitted under any limit; in a debug build, a panic
+    # that dropped the connection). It is the most a request can ask for.
+    key = create(gw, "--tpm", "1000")
+    for field in ("max_tokens", "max_completion_tokens"):
+        r = httpx.post(gw.url + "/v1/chat/completions",
+                       json={"model": "gpt-4o-mini", "messages": ECHO, field: 2**64 - 1},
+                       headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 429, r.text
+        assert "exceeds the limit" in r.json()["error"]["message"]
+    r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": ECHO, "max_tokens": 5},
+                   headers={"authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert [x["status"] for x in gw.records()] == [429, 429, 200]
+
+
 def test_ratelimit_headers(gw):
     key = create(gw, "--rpm", "10", "--tpm", "100000")
     r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": ECHO, "max_tokens": 50},

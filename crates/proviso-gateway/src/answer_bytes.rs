@@ -365,6 +365,188 @@ mod tests {
         }
     }
 
+    /// Random answers shaped like real ones, with any field given twice,
+    /// left out, or of another type than expected: whenever this reader
+    /// takes one, it reads it as the tree does.
+    #[test]
+    fn random_answers_read_the_same_both_ways() {
+        struct Gen(u64);
+        impl Gen {
+            fn below(&mut self, n: usize) -> usize {
+                // xorshift64*
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+                usize::try_from(x >> 33).unwrap() % n
+            }
+            fn chance(&mut self, percent: usize) -> bool {
+                self.below(100) < percent
+            }
+            fn string(&mut self) -> &'static str {
+                const STRINGS: [&str; 8] = [
+                    r#""stop""#,
+                    r#""length""#,
+                    r#""response""#,
+                    r#""chat.completion""#,
+                    r#""é \"q\" \u00e9\n""#,
+                    r#""""#,
+                    r#""get_weather""#,
+                    r#""{\"a\":1}""#,
+                ];
+                STRINGS[self.below(STRINGS.len())]
+            }
+            /// Any value, of any type.
+            fn any(&mut self, depth: usize) -> String {
+                match self.below(if depth > 3 { 4 } else { 6 }) {
+                    0 => self.string().to_owned(),
+                    1 => ["0", "7", "-3", "1.5", "12345678901234567890"][self.below(5)].to_owned(),
+                    2 => ["true", "false"][self.below(2)].to_owned(),
+                    3 => "null".to_owned(),
+                    4 => format!(
+                        "[{}]",
+                        (0..self.below(3))
+                            .map(|_| self.any(depth + 1))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    _ => self.object(&["a", "content", "text"], depth + 1, |g, _, d| g.any(d)),
+                }
+            }
+            /// An object of 0 to 5 fields named from `keys` (repeats
+            /// allowed), each valued by `value`.
+            fn object(
+                &mut self,
+                keys: &[&str],
+                depth: usize,
+                value: impl Fn(&mut Gen, &str, usize) -> String,
+            ) -> String {
+                let fields: Vec<String> = (0..self.below(6))
+                    .map(|_| {
+                        let k = keys[self.below(keys.len())];
+                        format!("\"{k}\":{}", value(self, k, depth + 1))
+                    })
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }
+            fn or_any(
+                &mut self,
+                percent: usize,
+                depth: usize,
+                make: impl FnOnce(&mut Gen) -> String,
+            ) -> String {
+                if self.chance(percent) {
+                    make(self)
+                } else {
+                    self.any(depth)
+                }
+            }
+            fn answer(&mut self) -> String {
+                self.object(
+                    &["choices", "usage", "object", "id", "choices"],
+                    0,
+                    |g, k, d| match k {
+                        "choices" => g.or_any(85, d, |g| {
+                            format!(
+                                "[{}]",
+                                (0..g.below(4))
+                                    .map(|_| g.choice(d + 1))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            )
+                        }),
+                        "usage" => g.or_any(80, d, |g| {
+                            g.object(
+                                &[
+                                    "prompt_tokens",
+                                    "completion_tokens",
+                                    "total_tokens",
+                                    "input_tokens",
+                                    "output_tokens",
+                                ],
+                                d,
+                                |g, _, _| {
+                                    [
+                                        "3",
+                                        "0",
+                                        "1.5",
+                                        "-2",
+                                        "\"4\"",
+                                        "null",
+                                        "18446744073709551615",
+                                    ][g.below(7)]
+                                    .to_owned()
+                                },
+                            )
+                        }),
+                        _ => g.or_any(70, d, |g| g.string().to_owned()),
+                    },
+                )
+            }
+            fn choice(&mut self, depth: usize) -> String {
+                self.or_any(85, depth, |g| {
+                    g.object(
+                        &["message", "text", "finish_reason", "index", "message"],
+                        depth,
+                        |g, k, d| match k {
+                            "message" => g.or_any(80, d, |g| g.message(d)),
+                            _ => g.or_any(75, d, |g| g.string().to_owned()),
+                        },
+                    )
+                })
+            }
+            fn message(&mut self, depth: usize) -> String {
+                self.object(
+                    &["content", "tool_calls", "role", "content"],
+                    depth,
+                    |g, k, d| match k {
+                        "tool_calls" => g.or_any(70, d, |g| {
+                            let call = |g: &mut Gen| {
+                                g.object(
+                                    &["function", "id", "function"],
+                                    d + 1,
+                                    |g, k, d| match k {
+                                        "function" => g.object(
+                                            &["name", "arguments", "name"],
+                                            d,
+                                            |g, _, d| g.or_any(80, d, |g| g.string().to_owned()),
+                                        ),
+                                        _ => g.any(d),
+                                    },
+                                )
+                            };
+                            format!(
+                                "[{}]",
+                                (0..g.below(3))
+                                    .map(|_| call(g))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            )
+                        }),
+                        _ => g.or_any(75, d, |g| g.string().to_owned()),
+                    },
+                )
+            }
+        }
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let (mut taken, mut with_text, mut with_finish) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let body = g.answer();
+            let Some(read) = output(body.as_bytes()) else {
+                continue;
+            };
+            let tree: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(read, non_stream_output(&tree), "{body}");
+            taken += 1;
+            with_text += usize::from(!read.0.is_empty());
+            with_finish += usize::from(read.1.is_some());
+        }
+        // Not vacuous: most are taken, and many have a text and a finish.
+        assert!(taken > 15_000, "{taken} taken");
+        assert!(with_text > 3_000, "{with_text} with text");
+        assert!(with_finish > 3_000, "{with_finish} with a finish reason");
+    }
+
     #[test]
     fn nesting_too_deep_for_the_tree_is_too_deep_here() {
         // The tree refuses an answer nested past its limit ("not JSON"):

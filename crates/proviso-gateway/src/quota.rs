@@ -55,7 +55,7 @@ impl Plan {
 
     /// Tokens reserved: the prompt's and the completion allowance.
     pub fn reserved_tokens(&self) -> u64 {
-        self.prompt_tokens + self.completion_allowance
+        self.prompt_tokens.saturating_add(self.completion_allowance)
     }
 
     /// Adds another request's charges to this plan (a batch is charged as
@@ -280,7 +280,7 @@ impl QuotaService {
         } else {
             proviso_tokens::completion_allowance(body, self.cfg.default_max_tokens)
         };
-        let tokens = prompt_tokens + completion_allowance;
+        let tokens = prompt_tokens.saturating_add(completion_allowance);
         let price = self
             .cfg
             .prices

@@ -278,7 +278,7 @@ pub fn parse_usage(u: &Value) -> Option<Usage> {
     Some(Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: g("total_tokens").unwrap_or(prompt + completion),
+        total_tokens: g("total_tokens").unwrap_or(prompt.saturating_add(completion)),
     })
 }
 
