@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway_profile  # noqa: E402
 from common import append_results, free_port, wait_port  # noqa: E402
+
+PERF_HZ = 499
 
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Write a short note about rivers."}]})
 
@@ -123,13 +126,14 @@ def proviso_conf(tmp: Path, name: str, port: int, nport: int, follow: bool) -> P
     return cfg
 
 
-def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Path, out: Path) -> dict:
+def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Path, out: Path) -> tuple[dict, list]:
     """Samples the gateway's process (DWARF call graphs: the release build
     keeps no frame pointers) while wrk drives it; writes `perf report`'s
     self time by symbol to `out` and inclusive time to `out`.children.txt.
-    Returns the run's throughput and latencies (lower than unprofiled)."""
+    Returns the run's throughput and latencies (lower than unprofiled) and
+    its CPU per request by stage (bench/gateway_profile.py)."""
     data = out.with_suffix(".data")
-    rec = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data),
+    rec = subprocess.Popen(["perf", "record", "-F", str(PERF_HZ), "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data),
                             "--", "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     r = wrk(url, key, seconds, conns, lua)
@@ -138,8 +142,11 @@ def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Pa
                        (out.with_suffix(".children.txt"), ["--children", "--sort", "symbol", "--percent-limit", "1"])):
         rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "-g", "none", *args], capture_output=True, text=True)
         name.write_text(rep.stdout)
+    # perf records from 0.5 s before wrk starts to its end: the requests
+    # wrk counted are the ones the samples paid for.
+    by_stage = gateway_profile.stages(str(data), r["ok"], PERF_HZ)
     data.unlink(missing_ok=True)
-    return r
+    return r, by_stage
 
 
 def main():
@@ -216,11 +223,11 @@ def main():
             pdir = Path(a.profile)
             pdir.mkdir(parents=True, exist_ok=True)
             for name, (url, key, proc) in targets.items():
-                if proc in ("proviso", "proviso-nofollow"):
+                if proc in ("bare+ledger", "proviso", "proviso-nofollow"):
                     for conns in (32, 1):
                         out = pdir / f"{proc}-c{conns}.txt"
-                        r = perf_profile(procs[proc].pid, url, key, conns, a.seconds, lua, out)
-                        profiles[(proc, conns)] = (out, r)
+                        r, by_stage = perf_profile(procs[proc].pid, url, key, conns, a.seconds, lua, out)
+                        profiles[(proc, conns)] = (out, r, name, by_stage)
         verify = {n: subprocess.run([str(b / "proviso"), "--config", str(c), "ledger", "verify"], capture_output=True, text=True)
                   for n, (c, b) in cfgs.items()}
         # How far the follower got: the last record its ledger segments cover.
@@ -269,11 +276,19 @@ def main():
         "SHA-256 chain) before answering: the floor a durable, chained record allows.\n\n"
         f"{table}\n\nLedgers after the run:\n{ver}\n")
     if profiles:
-        body += "\nperf profiles (`perf record -F 499 --call-graph dwarf`; the profiled run's own rate beside each):\n" + "\n".join(
-            f"- `{p}` (and `.children.txt`): {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms" for p, r in profiles.values()) + "\n"
+        body += (f"\nperf profiles (`perf record -F {PERF_HZ} --call-graph dwarf`; the profiled run's own rate beside each):\n"
+                 + "\n".join(f"- `{p}` (and `.children.txt`): {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms"
+                              for p, r, _, _ in profiles.values()) + "\n")
+        for conns in (32, 1):
+            cols = {f"{label} ({r['rps']:,.0f} req/s)": st for (_, c), (_, r, label, st) in profiles.items() if c == conns}
+            if cols:
+                body += (f"\nCPU per request by stage at {conns} connection{'s' if conns > 1 else ''} (all of the process's "
+                         "threads, on its one core; `bench/gateway_profile.py`: each sample goes to the first stage whose "
+                         "frames it holds):\n\n" + gateway_profile.table(cols) + "\n")
     print(body)
     if not a.no_results:
-        append_results("Gateway: the floor on a near-free upstream", f"bench/gateway_floor.sh {a.seconds} {a.rounds}", body)
+        extra = (" --baseline DIR" if a.baseline else "") + (f" --only {a.only}" if a.only else "")
+        append_results("Gateway: the floor on a near-free upstream", f"bench/gateway_floor.sh {a.seconds} {a.rounds}{extra}", body)
 
 
 if __name__ == "__main__":
