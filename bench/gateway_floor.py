@@ -133,8 +133,10 @@ def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Pa
     Returns the run's throughput and latencies (lower than unprofiled) and
     its CPU per request by stage (bench/gateway_profile.py)."""
     data = out.with_suffix(".data")
+    # perf starts half a second before wrk and stops a second after it
+    # began plus wrk's time: every request wrk counts falls in the window.
     rec = subprocess.Popen(["perf", "record", "-F", str(PERF_HZ), "--call-graph", "dwarf,16384", "-p", str(pid), "-o", str(data),
-                            "--", "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "--", "sleep", str(seconds + 1)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     r = wrk(url, key, seconds, conns, lua)
     rec.wait()
@@ -142,8 +144,8 @@ def perf_profile(pid: int, url: str, key: str, conns: int, seconds: int, lua: Pa
                        (out.with_suffix(".children.txt"), ["--children", "--sort", "symbol", "--percent-limit", "1"])):
         rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "-g", "none", *args], capture_output=True, text=True)
         name.write_text(rep.stdout)
-    # perf records from 0.5 s before wrk starts to its end: the requests
-    # wrk counted are the ones the samples paid for.
+    # The samples cover all of wrk's requests (and the half second on each
+    # side, when the gateway finishes what they left it).
     by_stage = gateway_profile.stages(str(data), r["ok"], PERF_HZ)
     data.unlink(missing_ok=True)
     return r, by_stage
@@ -198,9 +200,11 @@ def main():
             wait_port(p)
         if a.only:
             keep = a.only.split(",")
-            for name in [n for n in procs if n in cfgs and n not in keep]:  # not measured: not left to compete for core 1
-                procs.pop(name).terminate()
-                cfgs.pop(name)
+            for name in [n for n in procs if n != "nginx" and n not in keep]:  # not measured: not left on core 1
+                p = procs.pop(name)
+                p.terminate()
+                p.wait(timeout=20)
+                cfgs.pop(name, None)
             targets = {k: v for k, v in targets.items() if v[2] in keep or (v[2] is None and "direct" in keep)}
         for name, (url, key, _) in targets.items():  # warm up, check it answers
             r = wrk(url, key, 2, 8, lua)

@@ -5,8 +5,8 @@
 //! field for field: a field given twice counts as its last (as in the
 //! tree), a value of another type than expected reads as absent (as
 //! `as_str` and `as_array` do), and whatever this reader does not handle
-//! (a Responses API answer, a body that is not a JSON object) is left to
-//! the tree.
+//! (a Responses API answer, a body that is not a JSON object, a key the
+//! tree reads in its own way) is left to the tree.
 
 use std::fmt;
 
@@ -192,8 +192,56 @@ fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
 }
 
 fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<Skip, Skip>()?.is_some() {}
+    while map.next_key::<Key>()?.is_some() {
+        map.next_value::<Skip>()?;
+    }
     Ok(())
+}
+
+/// An object's key, borrowed from the answer unless it holds escapes.
+/// serde_json's tree of values reads an object keyed by its raw-value token
+/// as something else entirely (a JSON text inside a string, or an error):
+/// such an answer is refused here and left to the tree.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+/// The key serde_json's raw values travel under (its `raw_value` feature).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                if s == RAW_VALUE_TOKEN {
+                    return Err(E::custom("a raw value's token as a key"));
+                }
+                Ok(Key::Borrowed(s))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                if s == RAW_VALUE_TOKEN {
+                    return Err(E::custom("a raw value's token as a key"));
+                }
+                Ok(Key::Owned(s.to_owned()))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Text {
@@ -266,8 +314,8 @@ impl<'de, T: Fields> Deserialize<'de> for Shape<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape<T>, A::Error> {
                 let mut fields = T::default();
-                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    fields.field(&name, &mut map)?;
+                while let Some(name) = map.next_key::<Key>()? {
+                    fields.field(name.as_str(), &mut map)?;
                 }
                 Ok(Shape::Object(fields))
             }
@@ -354,6 +402,20 @@ mod tests {
             ),
             (r#"{"choices":[{"message":{"content":"x"}}]"#, false),
             (r#"not json"#, false),
+            // serde_json's raw-value token as a key, anywhere, is the
+            // tree's to read (it reads such an object as something else).
+            (
+                r#"{"$serde_json::private::RawValue":"{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}"}"#,
+                false,
+            ),
+            (
+                r#"{"choices":[{"message":{"content":"x"}}],"id":{"$serde_json::private::RawValue":1}}"#,
+                false,
+            ),
+            (
+                r#"{"choices":[{"message":{"content":"x","\u0024serde_json::private::RawValue":"1"}}]}"#,
+                false,
+            ),
         ];
         for (body, lean) in cases {
             let read = output(body.as_bytes());
@@ -410,7 +472,11 @@ mod tests {
                             .collect::<Vec<_>>()
                             .join(",")
                     ),
-                    _ => self.object(&["a", "content", "text"], depth + 1, |g, _, d| g.any(d)),
+                    _ => self.object(
+                        &["a", "content", "text", "$serde_json::private::RawValue"],
+                        depth + 1,
+                        |g, _, d| g.any(d),
+                    ),
                 }
             }
             /// An object of 0 to 5 fields named from `keys` (repeats
@@ -542,9 +608,11 @@ mod tests {
             with_finish += usize::from(read.1.is_some());
         }
         // Not vacuous: most are taken, and many have a text and a finish.
+        // (With this seed: 17,258 taken, 4,677 with text, 1,530 with a
+        // finish reason.)
         assert!(taken > 15_000, "{taken} taken");
         assert!(with_text > 3_000, "{with_text} with text");
-        assert!(with_finish > 3_000, "{with_finish} with a finish reason");
+        assert!(with_finish > 1_000, "{with_finish} with a finish reason");
     }
 
     #[test]

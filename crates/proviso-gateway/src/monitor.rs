@@ -646,9 +646,9 @@ pub fn observable(rec: &Record) -> bool {
 }
 
 /// The smallest byte bound of the queue: room for one request of the
-/// default body limit, so that a large prompt is never refused for its size
-/// alone.
-pub const MIN_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// default body limit (4 MiB) with its record, so that a large prompt is
+/// never refused for its size alone.
+pub const MIN_QUEUE_BYTES: usize = 5 * 1024 * 1024;
 
 /// The memory a queued record holds (what [`slim`] leaves): its place in
 /// the queue and every text it owns, each with an allocation's overhead.
@@ -692,7 +692,7 @@ pub fn slim(mut rec: Record) -> Record {
         rec.usage = Some(proviso_types::Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: prompt + completion,
+            total_tokens: prompt.saturating_add(completion),
         });
     }
     rec.output = String::new();

@@ -263,6 +263,33 @@ fn the_queue_bound_counts_what_a_small_record_holds() {
 }
 
 #[test]
+fn a_request_of_the_default_body_limit_fits_the_smallest_queue() {
+    let m = MonitorHandle::new(
+        MonitorConfig {
+            queue_bytes: 0,
+            ..MonitorConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let limit = crate::config::ServerConfig::default().max_body_bytes;
+    let filler = "x".repeat(limit - 40);
+    rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{filler}\"}}");
+    assert!(rec.request.len() <= limit);
+    rec.detail = Some(r#"{"purpose":"product","client":"203.0.113.7"}"#.into());
+    m.observe(slim(rec.clone()));
+    assert_eq!(
+        m.queued.load(Ordering::Relaxed),
+        1,
+        "one request at the limit is queued"
+    );
+    m.observe(slim(rec));
+    assert_eq!(m.dropped.load(Ordering::Relaxed), 1, "a second one is not");
+}
+
+#[test]
 fn the_queue_is_bounded_in_records() {
     let cfg = MonitorConfig {
         queue: 5,

@@ -74,8 +74,10 @@ impl Plan {
                 None => self.budgets.push(b),
             }
         }
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_allowance += other.completion_allowance;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_allowance = self
+            .completion_allowance
+            .saturating_add(other.completion_allowance);
         if self.price.is_none() {
             self.price = other.price;
         }

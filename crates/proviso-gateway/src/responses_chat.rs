@@ -248,7 +248,7 @@ fn usage(u: Option<&Value>) -> Value {
     };
     let g = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let (i, o) = (g("prompt_tokens"), g("completion_tokens"));
-    json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o,
+    json!({"input_tokens": i, "output_tokens": o, "total_tokens": i.saturating_add(o),
            "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}})
 }
 

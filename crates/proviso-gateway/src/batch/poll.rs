@@ -530,9 +530,9 @@ async fn finish(
     settle(b, &batch, &done, &work);
     let mut usage = Usage::default();
     for u in done.iter().filter_map(|d| d.usage) {
-        usage.prompt_tokens += u.prompt_tokens;
-        usage.completion_tokens += u.completion_tokens;
-        usage.total_tokens += u.total_tokens;
+        usage.prompt_tokens = usage.prompt_tokens.saturating_add(u.prompt_tokens);
+        usage.completion_tokens = usage.completion_tokens.saturating_add(u.completion_tokens);
+        usage.total_tokens = usage.total_tokens.saturating_add(u.total_tokens);
     }
     batch.completed = ok_lines.len() as u64;
     batch.failed = err_lines.len() as u64;
@@ -578,12 +578,14 @@ fn settle(b: &Arc<Batches>, batch: &Batch, done: &[Done], work: &Work) {
     for (d, m) in done.iter().zip(&work.metas) {
         match (d.usage, d.ok) {
             (Some(u), _) => {
-                prompt += u.prompt_tokens;
-                completion += u.total_tokens.saturating_sub(u.prompt_tokens);
+                prompt = prompt.saturating_add(u.prompt_tokens);
+                completion =
+                    completion.saturating_add(u.total_tokens.saturating_sub(u.prompt_tokens));
             }
             (None, true) => {
-                prompt += m.prompt_tokens;
-                completion += m.reserved_tokens.saturating_sub(m.prompt_tokens);
+                prompt = prompt.saturating_add(m.prompt_tokens);
+                completion =
+                    completion.saturating_add(m.reserved_tokens.saturating_sub(m.prompt_tokens));
             }
             (None, false) => {}
         }

@@ -190,7 +190,7 @@ impl Relay {
             Some(proviso_types::Usage {
                 prompt_tokens: prompt,
                 completion_tokens: out,
-                total_tokens: prompt + out,
+                total_tokens: prompt.saturating_add(out),
             })
         });
         let ended = Ended {
