@@ -273,6 +273,19 @@ def test_a_batch_is_charged_as_its_lines_sent_at_once(bgw):
     assert wait_done(c, b.id).status == "completed"
 
 
+def test_lines_asking_for_the_most_tokens_are_charged_without_wrapping(bgw):
+    # Two lines of max_tokens 2**63 add up to 2**64: the batch's charge
+    # once wrapped to nothing (a debug build panicked). With a request
+    # limit only, the batch is taken and runs; its lines are recorded.
+    secret = json.loads(bgw.cli("keys", "create", "--team", "ml", "--rpm", "10", "--json").stdout)["secret"]
+    c = openai.OpenAI(base_url=bgw.url + "/v1", api_key=secret, max_retries=0)
+    f = upload(c, [line("a", "one", max_tokens=2**63), line("b", "two", max_completion_tokens=2**63)])
+    b = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert b.request_counts.total == 2
+    assert wait_done(c, b.id).status == "completed"
+    assert len(batch_records(bgw, b.id)) == 2
+
+
 def test_recording_goes_on_after_a_restart(tmp_path):
     """The gateway stops while the batch runs upstream; started again, it
     finds the batch in its store, and records and restores it."""
