@@ -175,3 +175,54 @@ def test_garbage_never_crashes_the_server(gw):
         assert "error" in r.json() or r.status_code == 200
     assert httpx.get(gw.url + "/healthz").status_code == 200
     assert gw.verify().returncode == 0
+
+
+def test_an_upstreams_redirect_is_not_followed(tmp_path):
+    # The prompt must reach only the upstream the ledger names: a 307 (which
+    # an HTTP client would follow with the body) is the upstream's answer.
+    import http.server
+    import threading
+
+    hits = {"target": 0}
+
+    class Target(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            hits["target"] += 1
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    where = f"http://127.0.0.1:{target.server_address[1]}/v1/chat/completions"
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(307)
+            self.send_header("location", where)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for srv in (target, redirect):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    g = Proviso(tmp_path, f"http://127.0.0.1:{redirect.server_address[1]}")
+    try:
+        key = g.create_key()
+        r = httpx.post(g.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                       headers={"authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 502, r.text
+        assert r.json()["error"]["code"] == "upstream_error"
+        assert "HTTP 307" in r.json()["error"]["message"]
+        assert hits["target"] == 0, "the prompt followed the redirect"
+        recs = g.records()
+        assert len(recs) == 1 and recs[0]["upstream"] == "fake" and recs[0]["status"] == 502
+    finally:
+        g.stop()
+        for srv in (target, redirect):
+            srv.shutdown()

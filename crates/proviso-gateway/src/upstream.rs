@@ -158,6 +158,10 @@ impl Upstream {
             .pool_max_idle_per_host(c.pool_max_idle)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // A redirect would send the prompt to a host the ledger does not
+            // name as its upstream: an upstream's 3xx is its answer (an
+            // upstream error to the client), never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| UpstreamConfigError(format!("upstream '{}': {e}", c.name)))?;
         let plain_urls = if c.kind == UpstreamKind::Azure {
