@@ -164,22 +164,11 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| UpstreamConfigError(format!("upstream '{}': {e}", c.name)))?;
-        let plain_urls = if c.kind == UpstreamKind::Azure {
-            Vec::new()
-        } else {
-            PROXIED
-                .iter()
-                .filter_map(|&e| {
-                    let url = reqwest::Url::parse(&format!("{base}/{}", e.suffix())).ok()?;
-                    Some((e, url))
-                })
-                .collect()
-        };
-        Ok(Self {
+        let mut up = Self {
             name: c.name.clone(),
             region: c.region.clone(),
             kind: c.kind,
-            plain_urls,
+            plain_urls: Vec::new(),
             base_url: base,
             api_key: c
                 .api_key
@@ -195,7 +184,15 @@ impl Upstream {
                 Some(m) => m == crate::config::ResponsesMode::Translate,
                 None => c.kind == UpstreamKind::OpenaiCompatible,
             },
-        })
+        };
+        if up.kind != UpstreamKind::Azure {
+            // The same URLs `url` gives (on Azure they depend on the model).
+            up.plain_urls = PROXIED
+                .iter()
+                .filter_map(|&e| Some((e, reqwest::Url::parse(&up.url(e, "")).ok()?)))
+                .collect();
+        }
+        Ok(up)
     }
 
     /// The kind as policy rules name it.

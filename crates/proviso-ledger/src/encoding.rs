@@ -20,12 +20,7 @@ pub fn record_hash(record: &Record, prev_hash: &Hash) -> Hash {
     // flag rather than a panic.
     // Room for the texts and the fields around them, so the buffer is not
     // grown and copied on the way.
-    let room = record.request.len()
-        + record.output.len()
-        + record.response.as_ref().map_or(0, String::len)
-        + record.detail.as_ref().map_or(0, String::len)
-        + 512;
-    let mut bytes = Vec::with_capacity(room);
+    let mut bytes = Vec::with_capacity(record.texts_len() + 512);
     match serde_json::to_writer(&mut bytes, record) {
         Ok(()) => h.update(&bytes),
         Err(e) => h.update(e.to_string().as_bytes()),

@@ -140,6 +140,16 @@ pub struct Record {
 }
 
 impl Record {
+    /// The bytes of its long texts: the request, the output, the response
+    /// and the detail (what its size in memory and in its encoding grow
+    /// with).
+    pub fn texts_len(&self) -> usize {
+        self.request.len()
+            + self.output.len()
+            + self.response.as_ref().map_or(0, String::len)
+            + self.detail.as_ref().map_or(0, String::len)
+    }
+
     /// Reads a record's serde JSON form (as a replica queues it). A record
     /// with fields or values this build does not know (a field added, an
     /// outcome or kind added) was written by a newer Proviso: read without

@@ -598,9 +598,8 @@ impl LedgerStore for SqliteStore {
             let mut cp_ins = tx.prepare_cached(
                 "INSERT INTO checkpoints (tree_size, root, last_hash, time_ms) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for r in records {
-                let (c, cp) = seqr.link(r);
-                let rec = r;
+            for rec in records {
+                let (c, cp) = seqr.link(rec);
                 let usage = rec.usage;
                 ins.execute(params![
                     i64_of(c.seq),

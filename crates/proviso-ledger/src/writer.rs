@@ -121,11 +121,7 @@ struct Inner {
 /// never changes (marking a record withheld rewrites its error), so a
 /// record counts the same when it is queued and when it is stored.
 fn record_bytes(r: &Record) -> usize {
-    r.request.len()
-        + r.output.len()
-        + r.response.as_ref().map_or(0, String::len)
-        + r.detail.as_ref().map_or(0, String::len)
-        + 256
+    r.texts_len() + 256
 }
 
 /// Takes `n` from a byte counter, never below zero.
