@@ -3,6 +3,11 @@ floor of what a proxy with a durable, chained record can do, on a near-free
 upstream (nginx returning a fixed chat answer). Prints a Markdown table and
 appends it to bench/RESULTS.md; with --profile, also a perf profile of
 Proviso at 1 and 32 connections.
+
+For experiments (not used by the recorded runs): FLOOR_BARE_ARGS adds
+arguments to the bare proxy with the record (e.g. "--wal-checkpoint-ms 50"),
+FLOOR_EXTRA_TOML adds sections to Proviso's configuration ("\n" for a new
+line, e.g. '[ledger]\nwal_checkpoint_interval_ms = 50\n').
 """
 
 import argparse
@@ -121,6 +126,7 @@ def proviso_conf(tmp: Path, name: str, port: int, nport: int, follow: bool) -> P
         f'data_dir = "{tmp / name}"\n[server]\nlisten = "127.0.0.1:{port}"\nworker_threads = 1\n'
         f'[log]\nlevel = "warn"\n'
         f'[index]\nfollow = {"true" if follow else "false"}\n'
+        + os.environ.get("FLOOR_EXTRA_TOML", "").replace("\\n", "\n") +
         f'[[upstreams]]\nname = "nginx"\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:{nport}/v1"\n'
         f'models = ["gpt-4o-mini"]\n')
     return cfg
@@ -180,7 +186,7 @@ def main():
         targets["bare proxy"] = (f"http://127.0.0.1:{port}/v1/chat/completions", None, "bare")
         port = free_port()
         procs["bare+ledger"] = start([str(bins / "proviso-bare-proxy"), "--listen", f"127.0.0.1:{port}", "--upstream", upstream,
-                                      "--ledger", str(tmp / "bare-ledger.db")], 1, logs)
+                                      "--ledger", str(tmp / "bare-ledger.db")] + os.environ.get("FLOOR_BARE_ARGS", "").split(), 1, logs)
         targets["bare proxy + chained SQLite record"] = (f"http://127.0.0.1:{port}/v1/chat/completions", None, "bare+ledger")
         cfgs = {}
         builds = [("proviso", bins, "Proviso")]

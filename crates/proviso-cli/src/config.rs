@@ -176,7 +176,7 @@ fn default_statement_timeout() -> u64 {
 }
 
 fn default_wal_checkpoint_interval() -> u64 {
-    50
+    10
 }
 fn default_wal_max_bytes() -> u64 {
     4 * 1024 * 1024

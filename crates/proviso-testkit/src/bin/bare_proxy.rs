@@ -41,6 +41,14 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// How often the ledger's WAL is checkpointed in the background, in
+    /// milliseconds (`[ledger] wal_checkpoint_interval_ms`, whose default
+    /// this is; 0: only when idle).
+    #[arg(long, default_value_t = 10)]
+    wal_checkpoint_ms: u64,
+    /// The bound on the ledger's WAL (`[ledger] wal_max_bytes`).
+    #[arg(long, default_value_t = SqliteConfig::default().wal_max_bytes)]
+    wal_max_bytes: u64,
 }
 
 struct Proxy {
@@ -98,8 +106,9 @@ fn run(args: Args) -> anyhow::Result<()> {
             let store = SqliteStore::open(
                 path,
                 SqliteConfig {
-                    // `proviso serve`'s defaults.
-                    wal_checkpoint_interval: Some(Duration::from_millis(50)),
+                    wal_checkpoint_interval: (args.wal_checkpoint_ms > 0)
+                        .then(|| Duration::from_millis(args.wal_checkpoint_ms)),
+                    wal_max_bytes: args.wal_max_bytes,
                     ..SqliteConfig::default()
                 },
             )?;
