@@ -104,7 +104,8 @@ pub struct SqliteStore {
     path: PathBuf,
     inode: Option<u64>,
     config: SqliteConfig,
-    /// Held for its `Drop`, which stops the thread.
+    /// Its `Drop` stops the thread; the writer wakes it for a pass when
+    /// the log goes over its bound.
     checkpointer: Option<Checkpointer>,
     /// When the writer's last attempt to restart the log found it busy.
     last_busy: Option<Instant>,
@@ -281,7 +282,7 @@ fn checkpoint_loop(
     let conn = match Connection::open(&path) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "the ledger's WAL checkpointer cannot open the database; the log is checkpointed only when idle");
+            tracing::error!(error = %e, "the ledger's WAL checkpointer cannot open the database; the writer restarts the log only once it is past twice its bound, and when idle");
             return;
         }
     };
@@ -310,13 +311,15 @@ fn checkpoint_loop(
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         drop(guard);
-        share.passes.fetch_add(1, Ordering::SeqCst);
         match frames {
             Ok((log, copied)) => {
                 let left = u64::try_from(log.saturating_sub(copied)).unwrap_or(0);
                 share
                     .uncopied
                     .store(left.saturating_mul(frame_bytes), Ordering::SeqCst);
+                // Counted after `uncopied`, so that a writer seeing this
+                // pass sees what it left.
+                share.passes.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
@@ -434,7 +437,8 @@ impl SqliteStore {
     /// when the background checkpoint's last pass left at most half the
     /// bound uncopied (so this one, which holds the next commits, copies
     /// little), is not running now and has finished a pass since the log
-    /// went over (or since the last attempt); after a reader kept the log long,
+    /// went over (or since the last attempt; past twice the bound it does not
+    /// wait for one); after a reader kept the log long,
     /// the background catches up first, without holding commits. A failure
     /// is logged: the records are already committed.
     fn bound_wal(&mut self) {

@@ -108,8 +108,9 @@ fn the_wal_stays_bounded_under_steady_writes() {
         db_len >= 12 * bound,
         "the database did not grow: {db_len} bytes"
     );
-    // Between two checkpoints the log grows by what arrives in 50 ms; the
-    // bound holds up to that.
+    // The log passes its bound by what arrives while the background pass
+    // the writer woke runs, and by what arrives in an interval (50 ms)
+    // when that pass finds a commit in the way; the bound holds up to that.
     assert!(
         max_wal < 4 * bound,
         "the WAL reached {max_wal} bytes (bound {bound}) while the database grew to {db_len}"
@@ -162,7 +163,7 @@ fn over_the_bound_the_writer_wakes_the_background_pass_it_restarts_after() {
     );
     assert!(file_len(&b.db) >= 8 * bound, "the database grew");
     assert!(
-        max_wal < bound + bound / 2,
+        max_wal < bound * 7 / 4,
         "the WAL reached {max_wal} bytes (bound {bound}): no pass was woken"
     );
     ledger.shutdown();
