@@ -104,9 +104,8 @@ pub struct SqliteStore {
     path: PathBuf,
     inode: Option<u64>,
     config: SqliteConfig,
-    /// Its `Drop` stops the thread; the writer wakes it for a pass when
-    /// the log goes over its bound.
-    checkpointer: Option<Checkpointer>,
+    /// Held for its `Drop`, which stops the thread.
+    _checkpointer: Option<Checkpointer>,
     /// When the writer's last attempt to restart the log found it busy.
     last_busy: Option<Instant>,
     /// When the writer last warned that readers keep the log long.
@@ -118,9 +117,6 @@ pub struct SqliteStore {
     /// Since when commits have found the log over its bound (the gate's
     /// periods count from here).
     over_bound_since: Option<Instant>,
-    /// The background checkpoint's pass count when the writer last looked
-    /// (see `bound_wal`).
-    passes_seen: u64,
 }
 
 impl Drop for SqliteStore {
@@ -139,9 +135,6 @@ struct CheckpointShare {
     /// Bytes of the log the background checkpoint's last pass left
     /// uncopied (a write transaction or a reader kept it from them).
     uncopied: AtomicU64,
-    /// Passes the background checkpoint has finished: the writer restarts
-    /// the log just after one, when what is left to copy is least.
-    passes: AtomicU64,
 }
 
 /// Lets readers in the writer's own process (the gateway's index
@@ -282,7 +275,7 @@ fn checkpoint_loop(
     let conn = match Connection::open(&path) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "the ledger's WAL checkpointer cannot open the database; the writer restarts the log only once it is past twice its bound, and when idle");
+            tracing::error!(error = %e, "the ledger's WAL checkpointer cannot open the database; the log is checkpointed only when idle");
             return;
         }
     };
@@ -317,9 +310,6 @@ fn checkpoint_loop(
                 share
                     .uncopied
                     .store(left.saturating_mul(frame_bytes), Ordering::SeqCst);
-                // Counted after `uncopied`, so that a writer seeing this
-                // pass sees what it left.
-                share.passes.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
@@ -413,14 +403,13 @@ impl SqliteStore {
             path: path.to_owned(),
             inode,
             config,
-            checkpointer,
+            _checkpointer: checkpointer,
             last_busy: None,
             last_warned: None,
             share,
             wal_bytes,
             gate,
             over_bound_since: None,
-            passes_seen: 0,
         })
     }
 
@@ -436,9 +425,7 @@ impl SqliteStore {
     /// never completes and the log would grow without end. It runs only
     /// when the background checkpoint's last pass left at most half the
     /// bound uncopied (so this one, which holds the next commits, copies
-    /// little), is not running now and has finished a pass since the log
-    /// went over (or since the last attempt; past twice the bound it does not
-    /// wait for one); after a reader kept the log long,
+    /// little) and is not running now; after a reader kept the log long,
     /// the background catches up first, without holding commits. A failure
     /// is logged: the records are already committed.
     fn bound_wal(&mut self) {
@@ -449,12 +436,6 @@ impl SqliteStore {
         if size <= self.config.wal_max_bytes {
             self.log_restarted();
             return;
-        }
-        if self.over_bound_since.is_none() {
-            self.passes_seen = self.share.passes.load(Ordering::SeqCst);
-            if let Some(t) = self.checkpointer.as_ref().and_then(|c| c.thread.as_ref()) {
-                t.thread().unpark();
-            }
         }
         // Readers that take the gate start no new transaction until the
         // log is restarted (the background pass can then copy all of it).
@@ -467,18 +448,6 @@ impl SqliteStore {
             self.warn_if_long(size);
             return;
         }
-        // The restart copies what the background has not, and syncs the
-        // log and the database, while the next commits wait: least just
-        // after a background pass. So at the first commit over the bound
-        // the background is woken for a pass, and the restart is tried at
-        // the first commit after it has finished. Past twice the bound
-        // (the background is starved or stuck) it no longer waits for one.
-        let passes = self.share.passes.load(Ordering::SeqCst);
-        if passes == self.passes_seen && size <= self.config.wal_max_bytes.saturating_mul(2) {
-            return;
-        }
-        // After an attempt, busy or not, the next one waits for a pass too.
-        self.passes_seen = passes;
         let share = self.share.clone();
         let Ok(_guard) = share.turn.try_lock() else {
             return;
