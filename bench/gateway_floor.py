@@ -6,8 +6,10 @@ Proviso at 1 and 32 connections.
 
 For experiments (not used by the recorded runs): FLOOR_BARE_ARGS adds
 arguments to the bare proxy with the record (e.g. "--wal-checkpoint-ms 50"),
-FLOOR_EXTRA_TOML adds sections to Proviso's configuration ("\n" for a new
-line, e.g. '[ledger]\nwal_checkpoint_interval_ms = 50\n').
+FLOOR_EXTRA_TOML adds sections to the configuration of every Proviso run,
+the baseline's too (a backslash-n for a new line, e.g.
+'[ledger]\\nwal_checkpoint_interval_ms = 50'). A run with either set says so
+in the command it records.
 """
 
 import argparse
@@ -127,7 +129,7 @@ def proviso_conf(tmp: Path, name: str, port: int, nport: int, follow: bool) -> P
         f'data_dir = "{tmp / name}"\n[server]\nlisten = "127.0.0.1:{port}"\nworker_threads = 1\n'
         f'[log]\nlevel = "warn"\n'
         f'[index]\nfollow = {"true" if follow else "false"}\n'
-        + os.environ.get("FLOOR_EXTRA_TOML", "").replace("\\n", "\n") +
+        + "\n" + os.environ.get("FLOOR_EXTRA_TOML", "").replace("\\n", "\n") + "\n" +
         f'[[upstreams]]\nname = "nginx"\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:{nport}/v1"\n'
         f'models = ["gpt-4o-mini"]\n')
     return cfg
@@ -176,6 +178,7 @@ def main():
     lua.write_text(WRK_LUA)
     logs = open(tmp / "servers.log", "w")
     procs = {}
+    sampling = None
     try:
         nport = free_port()
         procs["nginx"] = start(["nginx", "-c", str(nginx_conf(tmp, nport)), "-p", str(tmp)], 0, logs)
@@ -226,6 +229,7 @@ def main():
         sampling = threading.Event()
 
         def sample_wals():
+            os.sched_setaffinity(0, {0})  # beside the load, off the gateway's core
             while not sampling.is_set():
                 for n, w in wals.items():
                     try:
@@ -268,6 +272,8 @@ def main():
             ends = [int(p.stem.rsplit("-", 1)[1]) for p in (tmp / n / "index").glob("ledger-*.pvx")]
             indexed[n] = (max(ends) if ends else 0, len(ends))
     finally:
+        if sampling is not None:
+            sampling.set()
         for p in procs.values():
             p.send_signal(signal.SIGTERM if p is not procs.get("nginx") else signal.SIGQUIT)
         for p in procs.values():
@@ -326,6 +332,9 @@ def main():
     print(body)
     if not a.no_results:
         extra = (" --baseline DIR" if a.baseline else "") + (f" --only {a.only}" if a.only else "")
+        for knob in ("FLOOR_BARE_ARGS", "FLOOR_EXTRA_TOML"):
+            if os.environ.get(knob):
+                extra = f"{knob}={os.environ[knob]!r} " + extra
         append_results("Gateway: the floor on a near-free upstream", f"bench/gateway_floor.sh {a.seconds} {a.rounds}{extra}", body)
 
 

@@ -208,9 +208,9 @@ impl RestartGate {
         self.0.closed.load(Ordering::SeqCst)
     }
 
-    /// Waits while the gate is closed, at most its patience (a few of the
-    /// writer's checkpoint intervals); gives how long it waited (zero if
-    /// the gate was open).
+    /// Waits while the gate is closed, at most its patience (four of the
+    /// writer's checkpoint intervals, at least 200 ms); gives how long it
+    /// waited (zero if the gate was open).
     pub fn wait(&self) -> Duration {
         if !self.is_closed() {
             return Duration::ZERO;
@@ -365,7 +365,8 @@ impl SqliteStore {
         let inode = std::fs::metadata(path).ok().map(|m| m.ino());
         let wal_bytes = Arc::new(AtomicU64::new(wal_size(path)));
         let share = Arc::new(CheckpointShare::default());
-        // A reader waits for the restart at most a few checkpoint intervals.
+        // A reader waits for the restart at most four checkpoint intervals,
+        // or 200 ms if that is longer.
         let gate = RestartGate::with_patience(
             config
                 .wal_checkpoint_interval

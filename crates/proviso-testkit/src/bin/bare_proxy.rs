@@ -46,7 +46,8 @@ struct Args {
     /// this is; 0: only when idle).
     #[arg(long, default_value_t = 10)]
     wal_checkpoint_ms: u64,
-    /// The bound on the ledger's WAL (`[ledger] wal_max_bytes`).
+    /// The bound on the ledger's WAL (`[ledger] wal_max_bytes`; unlike
+    /// `proviso serve`, no 1 MiB floor).
     #[arg(long, default_value_t = SqliteConfig::default().wal_max_bytes)]
     wal_max_bytes: u64,
 }
