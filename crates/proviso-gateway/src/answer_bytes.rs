@@ -219,6 +219,14 @@ impl Key<'_> {
 /// The key serde_json's raw values travel under (its `raw_value` feature).
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
+/// Refuses the raw-value token as a key (see [`Key`]).
+fn not_raw_token<E: de::Error>(s: &str) -> Result<(), E> {
+    if s == RAW_VALUE_TOKEN {
+        return Err(E::custom("a raw value's token as a key"));
+    }
+    Ok(())
+}
+
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -228,16 +236,10 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 f.write_str("an object key")
             }
             fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
-                if s == RAW_VALUE_TOKEN {
-                    return Err(E::custom("a raw value's token as a key"));
-                }
-                Ok(Key::Borrowed(s))
+                not_raw_token(s).map(|()| Key::Borrowed(s))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
-                if s == RAW_VALUE_TOKEN {
-                    return Err(E::custom("a raw value's token as a key"));
-                }
-                Ok(Key::Owned(s.to_owned()))
+                not_raw_token(s).map(|()| Key::Owned(s.to_owned()))
             }
         }
         d.deserialize_str(V)
