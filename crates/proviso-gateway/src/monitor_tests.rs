@@ -203,6 +203,13 @@ fn a_step_whose_record_cannot_be_written_is_not_taken() {
     assert_eq!(stored(&w).state, KeyState::Active);
 }
 
+/// An exchange of one key, as the queue tests observe it.
+fn keyed_record() -> Record {
+    let mut rec = Record::test("out");
+    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    rec
+}
+
 #[test]
 fn the_queue_is_bounded_in_bytes() {
     let cfg = MonitorConfig {
@@ -210,8 +217,7 @@ fn the_queue_is_bounded_in_bytes() {
         ..MonitorConfig::default()
     };
     let m = MonitorHandle::new(cfg, None).unwrap();
-    let mut rec = Record::test("out");
-    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let mut rec = keyed_record();
     rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{}\"}}", "é".repeat(200_000));
     let s = slim(rec.clone());
     assert_eq!(
@@ -243,8 +249,7 @@ fn the_queue_bound_counts_what_a_small_record_holds() {
         None,
     )
     .unwrap();
-    let mut rec = Record::test("out");
-    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let mut rec = keyed_record();
     rec.request = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.into();
     rec.detail = Some(r#"{"purpose":null,"client":"127.0.0.1"}"#.into());
     let held = std::mem::size_of::<Record>()
@@ -272,8 +277,7 @@ fn a_request_of_the_default_body_limit_fits_the_smallest_queue() {
         None,
     )
     .unwrap();
-    let mut rec = Record::test("out");
-    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let mut rec = keyed_record();
     let limit = crate::config::ServerConfig::default().max_body_bytes;
     let filler = "x".repeat(limit - 40);
     rec.request = format!("{{\"model\":\"m\",\"prompt\":\"{filler}\"}}");
@@ -296,8 +300,7 @@ fn the_queue_is_bounded_in_records() {
         ..MonitorConfig::default()
     };
     let m = MonitorHandle::new(cfg, None).unwrap();
-    let mut rec = Record::test("out");
-    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let rec = keyed_record();
     // The thread is not started: nobody takes from the queue, and every
     // observation past the fifth is dropped at once.
     for _ in 0..1000 {
@@ -324,8 +327,7 @@ fn what_the_monitor_thread_takes_frees_its_place_in_the_queue() {
         w.quotas.clone(),
         w.rt.handle().clone(),
     );
-    let mut rec = Record::test("out");
-    rec.key_id = Some(proviso_types::KeyId("key_x".into()));
+    let rec = keyed_record();
     let drained = |n: u64| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while m.processed.load(Ordering::Relaxed) < n && std::time::Instant::now() < deadline {
