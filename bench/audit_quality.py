@@ -36,6 +36,14 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from common import append_results  # noqa: E402
 
+# The share of a reference a document must keep (`proviso audit
+# --kept-min`, the product's `ALIGN_DEFAULT_KEPT`), chosen with
+# `bench/audit_tune.py` on the tune quarter only: of 0.5, 0.55, 0.6 and
+# 0.65, each with the smallest threshold in bits (20 to 26) that kept the
+# rotations' negatives within 0.5%, the one that found the most copies
+# with 30% of their words edited there (with a background and without).
+KEPT = 0.55
+
 CORPORA = "../shared/corpora"
 SPLIT_SALT = "proviso-audit-quality-split-v1"
 
@@ -223,16 +231,18 @@ def main(binary, work, seed=20261205):
         lengths = [len(t.split()) for t in en]
         return cats, negs, instructions, lengths
 
-    def flags(name, docs, config, align):
+    def flags(name, docs, config, align, kept=KEPT):
         """Per document: whether `proviso audit` flags it, with alignment at
-        `align` bits (None: --no-align)."""
+        `align` bits (None: --no-align) and a document that keeps `kept` of
+        an aligned reference flagged too (None: that rule off)."""
         path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
         if not os.path.exists(path):
             with open(path, "w") as f:
                 for d in docs:
                     f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
-        out = path + (".bg" if config == bg_cfg else "") + ".findings"
-        mode = ["--no-align"] if align is None else ["--align-min", str(align)]
+        out = path + (".bg" if config == bg_cfg else "") + f".{align}.{kept}.findings"
+        mode = ["--no-align"] if align is None else ["--align-min", str(align),
+                                                      "--kept-min", "off" if kept is None else str(kept)]
         subprocess.run([binary, "--config", config, "audit", path, "--json", out, *mode],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         res = [False] * len(docs)
@@ -265,9 +275,15 @@ def main(binary, work, seed=20261205):
         for align in (None, t):
             got[align] = ({n: flags(f"test {n}", d, config, align) for n, d in cats.items()},
                           {n: flags(f"test {n}", d, config, align) for n, d in negs.items()})
+        # The chain alone (the rule before the kept share), its threshold
+        # chosen the same way, for the comparison below.
+        t_off = choose_threshold(binary, f"{work}/rotations", config == bg_cfg, kept=None)
+        chain_only[config] = (t_off, ({n: flags(f"test {n}", d, config, t_off[0], None) for n, d in cats.items()},
+                                      {n: flags(f"test {n}", d, config, t_off[0], None) for n, d in negs.items()}))
         return got, t
 
     chosen = {}
+    chain_only = {}
     (got_plain, t_plain), (got_bg, t_bg) = run(cfg), run(bg_cfg)
 
     def cell(res):
@@ -316,6 +332,18 @@ def main(binary, work, seed=20261205):
         pick = [j for j, n in enumerate(lengths) if lo_w <= n < hi_w]
         label = f"{lo_w}-{hi_w - 1} words" if hi_w < 10**9 else f"{lo_w} words or more"
         lines.append(row(label, 0, lambda r: [r[name][j] for j in pick]))
+    # The kept share against the chain alone, each at its own threshold.
+    lines += ["", "| the kept share's effect (test half) | n | chain alone | chain or kept share | with the background: "
+              "chain alone | chain or kept share |", "| --- | --- | --- | --- | --- | --- |"]
+    t_off_plain, t_off_bg = chain_only[cfg][0][0], chain_only[bg_cfg][0][0]
+    lines.append(f"| bits (chosen on the tune quarter) | | {t_off_plain:.0f} | {t_plain:.0f} | {t_off_bg:.0f} | "
+                 f"{t_bg:.0f} |")
+    for name, side, pick in ([(n, 0, None) for n in cats_names if n.startswith("English")]
+                             + [("**all eight other models**", 1, lambda r: [x for n in models for x in r[n]])]):
+        pick = pick or (lambda r, name=name: r[name])
+        cells = [pick(chain_only[cfg][1][side]), pick(got_plain[t_plain][side]),
+                 pick(chain_only[bg_cfg][1][side]), pick(got_bg[t_bg][side])]
+        lines.append(f"| {name} | {len(cells[0])} | " + " | ".join(cell(c) for c in cells) + " |")
     table = "\n".join(lines)
     print(table)
     intro = (

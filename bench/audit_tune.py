@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from audit_quality import CORPORA, alpaca, edit_words, part_of, shuffle_sentences, wilson  # noqa: E402
+from audit_quality import CORPORA, KEPT, alpaca, edit_words, part_of, shuffle_sentences, wilson  # noqa: E402
 
 # Five disjoint pairs of the ten models: the first is audit_quality.py's.
 PAIRS = [
@@ -110,15 +110,18 @@ def documents(pair, seed, negatives_only=False):
     return docs
 
 
-def audit(binary, cfg, docs, path, align):
+def audit(binary, cfg, docs, path, align, kept=None):
     """The documents flagged: {position: finding}; `align` in bits, or
-    None for --no-align."""
+    None for --no-align; `kept` the --kept-min given (None: the
+    binary's default)."""
     if not os.path.exists(path):
         with open(path, "w") as f:
             for _, _, _, t in docs:
                 f.write(json.dumps({"text": t}) + "\n")
-    out = f"{path}.{os.path.basename(cfg)}.{align}.findings"
+    out = f"{path}.{os.path.basename(cfg)}.{align}.{kept}.findings"
     mode = ["--no-align"] if align is None else ["--align-min", str(align)]
+    if align is not None and kept is not None:
+        mode += ["--kept-min", str(kept)]
     subprocess.run([binary, "--config", cfg, "audit", path, "--json", out, *mode], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     flagged = {}
@@ -129,12 +132,15 @@ def audit(binary, cfg, docs, path, align):
     return flagged
 
 
-def choose_threshold(binary, work, background, bound=0.005):
-    """The alignment threshold in bits (20, 21, ... 60): the smallest at
-    which the other models' answers flagged over the five rotations are at
-    most `bound` of them, or, where exact runs and near duplicates alone
-    flag more, at which alignment adds none. Returns (bits, flagged,
-    negatives, flagged without alignment)."""
+
+
+def choose_threshold(binary, work, background, bound=0.005, kept=KEPT):
+    """The alignment threshold in bits (20, 21, ... 60), with documents
+    that keep `kept` of a reference flagged too (None: that rule off): the
+    smallest at which the other models' answers flagged over the five
+    rotations are at most `bound` of them, or, where exact runs and near
+    duplicates alone flag more, at which alignment adds none. Returns
+    (bits, flagged, negatives, flagged without alignment)."""
     runs = []
     for n, pair in enumerate(PAIRS):
         cfg = prepare(binary, f"{work}/pair{n}", pair)[1 if background else 0]
@@ -143,7 +149,7 @@ def choose_threshold(binary, work, background, bound=0.005):
     base = sum(len(audit(binary, cfg, d, path, None)) for cfg, d, path in runs)
     allowed = max(base, int(bound * total))
     for t in range(20, 61):
-        k = sum(len(audit(binary, cfg, d, path, t)) for cfg, d, path in runs)
+        k = sum(len(audit(binary, cfg, d, path, t, "off" if kept is None else kept)) for cfg, d, path in runs)
         if k <= allowed:
             return t, k, total, base
     return 61, None, total, base
@@ -155,6 +161,7 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--align-min", type=float, default=20.0)
     ap.add_argument("--no-background", action="store_true")
+    ap.add_argument("--kept-min", default=str(KEPT), help="passed to proviso audit (a fraction, or off)")
     ap.add_argument("--dump")
     ap.add_argument("--seed", type=int, default=20261207)
     a = ap.parse_args()
@@ -163,7 +170,8 @@ def main():
     for n, pair in enumerate(PAIRS):
         cfg = prepare(a.binary, f"{a.work}/pair{n}", pair)[0 if a.no_background else 1]
         docs = documents(pair, a.seed + n)
-        flagged = audit(a.binary, cfg, docs, f"{a.work}/pair{n}/docs-{a.seed + n}.jsonl", a.align_min)
+        flagged = audit(a.binary, cfg, docs, f"{a.work}/pair{n}/docs-{a.seed + n}.jsonl", a.align_min,
+                        a.kept_min)
         counts = {}
         for j, (cat, m, i, _) in enumerate(docs):
             k, t = counts.get(cat, (0, 0))

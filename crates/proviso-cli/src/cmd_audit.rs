@@ -38,14 +38,35 @@ pub struct Args {
     fail_above: Option<f64>,
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
-    /// edited copies, and more documents that are not copies [default: 37,
-    /// or 21 when the index has a background].
+    /// edited copies, and more documents that are not copies [default: 25,
+    /// or 24 when the index has a background].
     #[arg(long, allow_negative_numbers = true)]
     align_min: Option<f64>,
+    /// The share of an aligned reference (64 to 2,048 tokens long) that a
+    /// document must keep (1 less the token edits that turn the reference
+    /// into a stretch of the document, over its tokens) to be flagged,
+    /// whatever its chain's significance (docs/audit.md): a fraction, or
+    /// `off` [default: 0.55].
+    #[arg(long, conflicts_with = "no_align", value_parser = kept_share)]
+    kept_min: Option<Kept>,
     /// No alignment of short seeds: exact runs and near duplicates only
     /// (a reference whose only run is short is then not matched).
     #[arg(long, conflicts_with = "align_min")]
     no_align: bool,
+}
+
+/// `--kept-min`: a share, or off.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kept(Option<f64>);
+
+fn kept_share(s: &str) -> Result<Kept, String> {
+    if s == "off" {
+        return Ok(Kept(None));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(Kept(Some(v))),
+        _ => Err(format!("{s}: expected a fraction between 0 and 1, or off")),
+    }
 }
 
 /// Flagged documents kept with their text for the HTML report.
@@ -265,6 +286,9 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
         (false, Some(bits)) => proviso_index::Alignment::AtLeast(bits),
         (false, None) => proviso_index::Alignment::Default,
     });
+    if let Some(Kept(share)) = a.kept_min {
+        index.set_kept(share);
+    }
     let spec = a.field.clone().map(FieldSpec::Named).unwrap_or_default();
     // Created before the scan: a path that cannot be written fails now,
     // not after an hour of scanning.

@@ -45,8 +45,11 @@ mod segment;
 mod store;
 
 pub use align::{
-    Alignment, BITS_PER_TOKEN, DEFAULT_MIN as ALIGN_DEFAULT_MIN,
-    DEFAULT_MIN_WITH_BACKGROUND as ALIGN_DEFAULT_MIN_WITH_BACKGROUND, significance,
+    Alignment, BITS_PER_TOKEN, DEFAULT_KEPT as ALIGN_DEFAULT_KEPT,
+    DEFAULT_MIN as ALIGN_DEFAULT_MIN,
+    DEFAULT_MIN_WITH_BACKGROUND as ALIGN_DEFAULT_MIN_WITH_BACKGROUND,
+    KEPT_MAX_TOKENS as ALIGN_KEPT_MAX_TOKENS, KEPT_MIN_TOKENS as ALIGN_KEPT_MIN_TOKENS,
+    significance,
 };
 pub use background::Background;
 pub use dir::{BACKGROUND, open_dir, read_background, segment_paths};

@@ -50,6 +50,13 @@ pub struct Match {
     pub aligned: usize,
     /// The significance of that chain in bits (0 when not aligned).
     pub significance: f64,
+    /// When aligned: the share of the reference the document keeps, 1
+    /// less the fewest token edits that turn the reference into some
+    /// stretch of the document over the reference's tokens (0 when not
+    /// aligned, or when the reference is shorter than
+    /// [`crate::ALIGN_KEPT_MIN_TOKENS`] or longer than
+    /// [`crate::ALIGN_KEPT_MAX_TOKENS`] tokens).
+    pub kept: f64,
 }
 
 /// What a query found.

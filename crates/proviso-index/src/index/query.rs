@@ -66,6 +66,7 @@ impl Index {
             text,
             Options {
                 align_min: Some(crate::align::DEFAULT_MIN),
+                kept: Some(crate::align::DEFAULT_KEPT),
                 background: None,
             },
         )
@@ -274,11 +275,26 @@ impl Index {
             // document searched: text padded around a copy changes
             // nothing.
             let searched = window.len();
-            let Some(a) = crate::align::align(q.hashes16, window, ref16, marks, align) else {
+            let Some(a) = crate::align::align(q.hashes16, window.clone(), ref16, marks, align)
+            else {
                 continue;
             };
             let significance = crate::align::significance(a.matched, searched, ref16.len());
-            acc.chains.push((base + r, a.matched, significance));
+            let kept = match q.opts.kept {
+                Some(_)
+                    if (crate::align::KEPT_MIN_TOKENS..=crate::align::KEPT_MAX_TOKENS)
+                        .contains(&ref16.len()) =>
+                {
+                    crate::align::kept(&q.hashes16[window.clone()], ref16, align)
+                }
+                _ => 0.0,
+            };
+            let score = Score {
+                matched: a.matched,
+                significance,
+                kept,
+            };
+            acc.chains.push((base + r, score));
             let rtok = ref16.len().max(1) as f64;
             // How much of the reference the chain spans, first seed to
             // last: a copy with words changed keeps seeds all along its
@@ -288,7 +304,13 @@ impl Index {
                 (Some(f), Some(l)) => l.1.end.saturating_sub(f.1.start) as f64 / rtok,
                 _ => 0.0,
             };
-            if significance < min || (extent < MIN_EXTENT && significance < min + LOCAL_BITS) {
+            // A reference the document keeps most of: an edited copy,
+            // however short its chain. Else a chain significant enough,
+            // and more so when it spans little of the reference.
+            let held = q.opts.kept.is_some_and(|min| kept >= min);
+            if !held
+                && (significance < min || (extent < MIN_EXTENT && significance < min + LOCAL_BITS))
+            {
                 continue;
             }
             // Pieces on other diagonals may overlap in the reference: each
@@ -302,10 +324,7 @@ impl Index {
                     Piece {
                         reference: base + r,
                         tokens: (d.start, d.end),
-                        kind: Kind::Aligned {
-                            matched: a.matched,
-                            significance,
-                        },
+                        kind: Kind::Aligned(score),
                         run: d.len(),
                         share: new as f64 / rtok,
                         span: (d.start, d.end),
@@ -379,6 +398,9 @@ pub(crate) struct Prepared<'t> {
 pub(crate) struct Options<'a> {
     /// The significance an alignment needs (`None`: no alignment).
     pub(crate) align_min: Option<f64>,
+    /// The share of a reference a document aligned with it must keep
+    /// (`None`: the chain's significance alone decides).
+    pub(crate) kept: Option<f64>,
     /// Phrases that are no evidence.
     pub(crate) background: Option<&'a crate::Background>,
 }
@@ -542,7 +564,7 @@ pub(crate) struct Scratch {
     pieces: Vec<Piece>,
     weak: Vec<Piece>,
     near: Vec<(u32, f64, usize)>,
-    chains: Vec<(u32, usize, f64)>,
+    chains: Vec<(u32, Score)>,
     spans: Vec<(usize, usize)>,
     sig: Vec<u32>,
     bands: Vec<u64>,
@@ -632,8 +654,8 @@ pub(crate) struct Acc<'s> {
     weak: &'s mut Vec<Piece>,
     /// Near duplicates: reference, Jaccard, the reference's tokens.
     near: &'s mut Vec<(u32, f64, usize)>,
-    /// Every alignment: reference, tokens its chain covers, significance.
-    chains: &'s mut Vec<(u32, usize, f64)>,
+    /// Every alignment: its reference and what it scored.
+    chains: &'s mut Vec<(u32, Score)>,
     covered: &'s mut Vec<bool>,
     jaccard: f64,
 }
@@ -660,9 +682,22 @@ impl Acc<'_> {
 enum Kind {
     /// An exact run.
     Exact,
-    /// Part of a chain of short seeds covering `matched` document tokens,
-    /// with its significance in bits.
-    Aligned { matched: usize, significance: f64 },
+    /// Part of an alignment of short seeds.
+    Aligned(Score),
+}
+
+/// What an alignment of a document with a reference scored.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Score {
+    /// Document tokens the chain of seeds covers.
+    pub matched: usize,
+    /// The chain's significance in bits.
+    pub significance: f64,
+    /// The share of the reference the document keeps
+    /// ([`crate::align::kept`]; 0 when the reference is outside the
+    /// lengths it is worked out for, [`crate::align::KEPT_MIN_TOKENS`] to
+    /// [`crate::align::KEPT_MAX_TOKENS`]).
+    pub kept: f64,
 }
 
 /// A matched run or aligned piece: its reference, how it was found,
@@ -833,6 +868,7 @@ pub(crate) fn finish(
             reference_spans: Vec::new(),
             aligned: 0,
             significance: 0.0,
+            kept: 0.0,
         };
         let mut exact = false;
         while let Some(p) = pieces.get(i).filter(|p| p.reference == r) {
@@ -842,12 +878,10 @@ pub(crate) fn finish(
             m.reference_spans.push(p.in_reference);
             match p.kind {
                 Kind::Exact => exact = true,
-                Kind::Aligned {
-                    matched,
-                    significance,
-                } => {
-                    m.aligned = matched;
-                    m.significance = significance;
+                Kind::Aligned(score) => {
+                    m.aligned = score.matched;
+                    m.significance = score.significance;
+                    m.kept = score.kept;
                 }
             }
             i += 1;
@@ -863,8 +897,10 @@ pub(crate) fn finish(
             chains.binary_search_by_key(&r, |c| c.0).ok()
         };
         if let Some(c) = chain {
-            m.aligned = chains[c].1;
-            m.significance = chains[c].2;
+            let score = chains[c].1;
+            m.aligned = score.matched;
+            m.significance = score.significance;
+            m.kept = score.kept;
         }
         while let Some(&(_, j, rtok)) = near.get(near_at).filter(|n| n.0 == r) {
             // A near duplicate as a whole: its spans are the aligned

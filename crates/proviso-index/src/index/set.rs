@@ -11,6 +11,9 @@ pub struct IndexSet {
     bases: Vec<u32>,
     /// Whether and how documents are aligned.
     align: crate::Alignment,
+    /// The share of an aligned reference a document must keep to be
+    /// flagged whatever its chain (`None`: off).
+    kept: Option<f64>,
     /// Phrases that are no evidence.
     background: Option<crate::Background>,
 }
@@ -33,6 +36,7 @@ impl IndexSet {
             parts,
             bases,
             align: crate::Alignment::Default,
+            kept: Some(crate::align::DEFAULT_KEPT),
             background: None,
         })
     }
@@ -52,6 +56,10 @@ impl IndexSet {
                     crate::Alignment::Default => Some(crate::align::DEFAULT_MIN),
                     crate::Alignment::AtLeast(bits) => Some(bits),
                 },
+                kept: match self.align {
+                    crate::Alignment::Off => None,
+                    _ => self.kept,
+                },
                 background: self.background.as_ref(),
             },
         )
@@ -61,6 +69,16 @@ impl IndexSet {
     /// seeds counts as a match ([`crate::Alignment::Default`] unless set).
     pub fn set_alignment(&mut self, align: crate::Alignment) {
         self.align = align;
+    }
+
+    /// Sets the share of a reference that a document aligned with it
+    /// must keep to be flagged whatever its chain's significance
+    /// ([`crate::ALIGN_DEFAULT_KEPT`] unless set; `None`: the
+    /// significance alone decides). References shorter than
+    /// [`crate::ALIGN_KEPT_MIN_TOKENS`] or longer than
+    /// [`crate::ALIGN_KEPT_MAX_TOKENS`] tokens are never flagged this way.
+    pub fn set_kept(&mut self, share: Option<f64>) {
+        self.kept = share;
     }
 
     /// Sets the background: phrases common in text the provider did not
@@ -119,6 +137,7 @@ impl From<Index> for IndexSet {
             parts: vec![ix],
             bases: vec![0],
             align: crate::Alignment::Default,
+            kept: Some(crate::align::DEFAULT_KEPT),
             background: None,
         }
     }

@@ -617,10 +617,11 @@ fn an_edited_copy_is_aligned_across_segments() {
 /// between the two is flagged only then.
 #[test]
 fn a_background_lowers_the_default_threshold() {
-    // 36 words, the first 16 unchanged (a shared fingerprint), the 17th
-    // and 18th replaced, then every 6th (runs of 5: seeds only): a chain
-    // spanning the whole reference, about 20.7 bits.
-    let words = distinct_words("ref", 36);
+    // 46 words (too few for what a document keeps of it to count), the
+    // first 16 unchanged (a shared fingerprint), the 17th and 18th
+    // replaced, then every 6th (runs of 5: seeds only): a chain spanning
+    // the whole reference, about 24.95 bits.
+    let words = distinct_words("ref", 46);
     let mut set = one_reference(&words.join(" "));
     let doc = edited_from(&words, 17, 6);
     set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
@@ -787,5 +788,45 @@ fn a_patchwork_of_short_runs_is_evidence() {
         own("b"),
         own("c")
     ));
+    assert!(!r.flagged, "{r:?}");
+}
+
+/// A short reference edited all along keeps too few seeds for a
+/// significant chain; what the document keeps of it flags it. A reference
+/// under `ALIGN_KEPT_MIN_TOKENS` is not flagged that way, nor is a text
+/// that holds the reference's words out of their order.
+#[test]
+fn an_edited_short_copy_is_flagged_by_what_it_keeps() {
+    // Every fourth word replaced after the first 15: runs of three, no
+    // seed of five but in the first run.
+    let words = distinct_words("ref", 80);
+    let mut set = one_reference(&words.join(" "));
+    let doc = edited_from(&words, 16, 4);
+    let r = set.query(&doc);
+    assert!(r.flagged, "{r:?}");
+    let m = &r.matches[0];
+    assert_eq!(m.kind, "aligned");
+    assert!(m.significance < crate::ALIGN_DEFAULT_MIN, "{m:?}");
+    // 17 of the 80 tokens replaced.
+    assert!((m.kept - (1.0 - 17.0 / 80.0)).abs() < 1e-9, "{m:?}");
+    // Within the document's text, wherever it stands.
+    let own = distinct_words("own", 200).join(" ");
+    assert!(set.query(&format!("{own} {doc} {own}")).flagged);
+    set.set_kept(None);
+    assert!(!set.query(&doc).flagged);
+    set.set_kept(Some(0.8));
+    assert!(!set.query(&doc).flagged);
+    set.set_kept(Some(0.75));
+    assert!(set.query(&doc).flagged);
+    // The same words, the rest of them in reverse order.
+    set.set_kept(Some(crate::ALIGN_DEFAULT_KEPT));
+    let mut shuffled = words[..15].to_vec();
+    shuffled.extend(words[15..].iter().rev().cloned());
+    let r = set.query(&shuffled.join(" "));
+    assert!(!r.flagged, "{r:?}");
+    // Too short a reference.
+    let short = distinct_words("short", crate::ALIGN_KEPT_MIN_TOKENS - 4);
+    let set = one_reference(&short.join(" "));
+    let r = set.query(&edited_from(&short, 16, 4));
     assert!(!r.flagged, "{r:?}");
 }
