@@ -229,7 +229,7 @@ def test_heavily_edited_copies_are_aligned_and_a_background_discounts(tmp_path):
         assert len(m["spans"]) == len(m["reference_spans"])
     for f in aligned:
         m = f["references"][0]
-        assert m["kind"] == "aligned" and m["aligned"] > 0 and len(m["spans"]) > 1
+        assert m["kind"] == "aligned" and m["aligned"] > 0 and len(m["spans"]) >= 1
         # A significant chain, or most of the reference kept.
         assert m["significance"] >= 25 or m["kept"] >= 0.55, m
     # Without alignment, only those whose runs are evidence alone (two
@@ -240,7 +240,7 @@ def test_heavily_edited_copies_are_aligned_and_a_background_discounts(tmp_path):
         [f["line"] for f in audit("--no-align")]
     # What a copy keeps flags it alone: those flagged without any chain
     # are the aligned ones that keep at least the share asked for.
-    kept = {f["line"] for f in aligned if f["references"][0]["kept"] >= 0.55}
+    kept = {f["line"] for f in aligned if (f["references"][0]["kept"] or 0) >= 0.55}
     assert kept and kept <= set(no_chain), (kept, no_chain)
     for bad in (("--no-align", "--align-min", "5"), ("--no-align", "--kept-min", "0.5")):
         r = run(cfg, "audit", str(train), *bad)
@@ -275,6 +275,13 @@ def test_heavily_edited_copies_are_aligned_and_a_background_discounts(tmp_path):
     r = run(cfg, "audit", str(claude), "--json", str(out))
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text().splitlines()[-1])["summary"]["flagged"] <= 1
+    # What each keeps of a reference it is aligned with is under the bound
+    # (seen with every chain reported, however weak).
+    r = run(cfg, "audit", str(claude), "--json", str(out), "--align-min", "-1000", "--kept-min", "1")
+    assert r.returncode == 0, r.stderr
+    shares = [m["kept"] for l in out.read_text().splitlines()[:-1] for m in json.loads(l)["references"]
+              if m["kind"] == "aligned" and m["kept"] is not None]
+    assert shares and max(shares) < 0.55, sorted(shares)[-5:]
     # A background (here other answers to the same instructions, which
     # share much phrasing with the references): its phrases are counted in
     # `stats`, are no seeds (the chains' significance falls), and the
@@ -290,3 +297,34 @@ def test_heavily_edited_copies_are_aligned_and_a_background_discounts(tmp_path):
     after = {f["line"]: f["references"][0]["significance"] for f in with_bg if f["kind"] == "aligned"}
     common = before.keys() & after.keys()
     assert common and all(after[k] <= before[k] for k in common) and any(after[k] < before[k] for k in common)
+
+
+def test_what_an_edited_copy_keeps_is_its_edit_distance(tmp_path):
+    """A reference of 100 distinct words (written here) and a copy with
+    every fourth word from the 20th on replaced by a new one: 21 edits, so
+    it keeps exactly 0.79 of the reference, which flags it although its
+    chain of seeds (runs of three words but the first) is far from
+    significant; a copy with those words reordered keeps little."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    words = [f"w{i}x{'abcdefgh'[i % 8]}" for i in range(100)]
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(json.dumps({"output": " ".join(words)}) + "\n")
+    assert run(cfg, "index", "add", str(refs)).returncode == 0
+    copy = [f"new{i}" if i >= 16 and i % 4 == 3 else w for i, w in enumerate(words)]
+    assert sum(a != b for a, b in zip(copy, words)) == 21
+    reordered = words[:16] + words[16:][::-1]
+    train = tmp_path / "t.jsonl"
+    train.write_text("".join(json.dumps({"text": " ".join(t)}) + "\n" for t in (copy, reordered)))
+    out = tmp_path / "f.jsonl"
+    r = run(cfg, "audit", str(train), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    found = [json.loads(l) for l in out.read_text().splitlines()][:-1]
+    assert [f["line"] for f in found] == [1], found
+    m = found[0]["references"][0]
+    assert m["kind"] == "aligned" and abs(m["kept"] - 0.79) < 1e-9 and m["significance"] < 24, m
+    r = run(cfg, "audit", str(train), "--json", str(out), "--kept-min", "off")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text().splitlines()[-1])["summary"]["flagged"] == 0
+    r = run(cfg, "audit", str(train), "--json", str(out), "--kept-min", "0.8")
+    assert json.loads(out.read_text().splitlines()[-1])["summary"]["flagged"] == 0

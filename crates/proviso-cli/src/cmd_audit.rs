@@ -39,7 +39,9 @@ pub struct Args {
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
     /// edited copies, and more documents that are not copies [default: 25,
-    /// or 24 when the index has a background].
+    /// or 21 when the index has a background]. What a copy keeps of a
+    /// reference is a rule of its own (`--kept-min`); `--no-align` turns
+    /// both off.
     #[arg(long, allow_negative_numbers = true)]
     align_min: Option<f64>,
     /// The share of an aligned reference (64 to 2,048 tokens long) that a
@@ -387,7 +389,11 @@ pub fn run(cfg: &Config, a: Args) -> anyhow::Result<ExitCode> {
     })?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(out) = out {
-        out.finish(&serde_json::json!({ "summary": summary }).to_string())?;
+        // The rules the findings were made by, beside the totals: a file
+        // read later says what flagged its documents.
+        let mut line = serde_json::json!({ "summary": summary });
+        line["summary"]["rules"] = serde_json::to_value(index.rules()).unwrap_or_default();
+        out.finish(&line.to_string())?;
     }
     if let Some(path) = &a.report {
         shown.sort_by(|x, y| {

@@ -54,7 +54,19 @@ pub const DEFAULT_MIN: f64 = 25.0;
 
 /// The same, with a background ([`crate::Background`]): its common
 /// phrases are no seeds, so a chain of the rest needs fewer bits.
-pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 24.0;
+pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 21.0;
+
+/// The rules a document is flagged by beyond exact runs and near
+/// duplicates, as an audit's findings record them.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Rules {
+    /// The significance in bits a chain needs (`None`: no alignment).
+    pub align_min: Option<f64>,
+    /// The share of a reference a document must keep (`None`: off).
+    pub kept_min: Option<f64>,
+    /// Whether a background discounts common phrasing.
+    pub background: bool,
+}
 
 /// Whether and how a look-up aligns short seeds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -123,7 +135,7 @@ pub(crate) struct AlignWork {
     /// [`distance`]'s: per token value, its row of `masks` + 1 (0: the
     /// reference does not hold it); only the reference's entries are set,
     /// and cleared after.
-    rows: Vec<u32>,
+    rows: Vec<u16>,
     /// Per distinct token of the reference, the bit set of its positions.
     masks: Vec<u64>,
     /// Per block of 64 reference tokens, its vertical deltas (+1, -1).
@@ -136,11 +148,20 @@ pub(crate) struct AlignWork {
 /// semi-global alignment, by Myers' bit-vector algorithm (1999) in the
 /// block form of Hyyrö (2003): one pass over the document, a few word
 /// operations per 64 reference tokens for each document token.
-pub(crate) fn distance(doc: &[u16], reference: &[u16], w: &mut AlignWork) -> usize {
+///
+/// `unmatched`, when given, marks the document tokens that match nothing
+/// (those of a phrase the background holds).
+pub(crate) fn distance(
+    doc: &[u16],
+    unmatched: Option<&[bool]>,
+    reference: &[u16],
+    w: &mut AlignWork,
+) -> usize {
     let m = reference.len();
     if m == 0 {
         return 0;
     }
+    debug_assert!(m <= KEPT_MAX_TOKENS, "the caller bounds the reference");
     let blocks = m.div_ceil(64);
     if w.rows.len() != 1 << 16 {
         w.rows.clear();
@@ -152,7 +173,7 @@ pub(crate) fn distance(doc: &[u16], reference: &[u16], w: &mut AlignWork) -> usi
         let row = match w.rows[usize::from(t)] {
             0 => {
                 distinct += 1;
-                w.rows[usize::from(t)] = distinct as u32;
+                w.rows[usize::from(t)] = distinct as u16;
                 w.masks.resize(distinct * blocks, 0);
                 distinct - 1
             }
@@ -170,8 +191,12 @@ pub(crate) fn distance(doc: &[u16], reference: &[u16], w: &mut AlignWork) -> usi
     let last = 1u64 << ((m - 1) % 64);
     let mut score = m;
     let mut best = m;
-    for &t in doc {
-        let row = w.rows[usize::from(t)] as usize;
+    for (i, &t) in doc.iter().enumerate() {
+        let row = if unmatched.is_some_and(|u| u.get(i).copied().unwrap_or(false)) {
+            0
+        } else {
+            w.rows[usize::from(t)] as usize
+        };
         // The horizontal delta entering the top of the block: 0 for the
         // first (the document's start is free).
         let mut hin: i32 = 0;
@@ -220,11 +245,23 @@ pub(crate) fn distance(doc: &[u16], reference: &[u16], w: &mut AlignWork) -> usi
 /// about two thirds of its reference; another writer's answer to the same
 /// question, sharing its subject's words and the language's little words
 /// here and there, keeps far less of it (`docs/audit.md`).
-pub(crate) fn kept(doc: &[u16], reference: &[u16], w: &mut AlignWork) -> f64 {
-    if reference.is_empty() {
-        return 0.0;
+///
+/// Returns the share, and whether it reaches `min` (counted in tokens, so
+/// that a share exactly at the bound is not lost to rounding).
+pub(crate) fn kept(
+    doc: &[u16],
+    unmatched: Option<&[bool]>,
+    reference: &[u16],
+    min: f64,
+    w: &mut AlignWork,
+) -> (f64, bool) {
+    let m = reference.len();
+    if m == 0 {
+        return (0.0, false);
     }
-    1.0 - distance(doc, reference, w) as f64 / reference.len() as f64
+    let d = distance(doc, unmatched, reference, w);
+    let needed = (min * m as f64 - 1e-9).ceil().max(0.0) as usize;
+    (1.0 - d as f64 / m as f64, m - d >= needed)
 }
 
 /// A seed's key: the hash of `K` token hashes.
@@ -598,15 +635,29 @@ mod tests {
                 doc.extend((0..rnd(50)).map(|_| rnd(vocab) as u16));
             }
             assert_eq!(
-                distance(&doc, &reference, &mut w),
+                distance(&doc, None, &reference, &mut w),
                 distance_table(&doc, &reference),
                 "case {case}"
             );
         }
         assert!(w.rows.iter().all(|r| *r == 0));
-        assert_eq!(distance(&[], &[1, 2], &mut w), 2);
-        assert_eq!(distance(&[1, 2], &[], &mut w), 0);
-        assert_eq!(distance(&[9, 1, 7, 3, 9], &[1, 2, 3], &mut w), 1);
+        assert_eq!(distance(&[], None, &[1, 2], &mut w), 2);
+        assert_eq!(distance(&[1, 2], None, &[], &mut w), 0);
+        assert_eq!(distance(&[9, 1, 7, 3, 9], None, &[1, 2, 3], &mut w), 1);
+        // A token marked unmatched is an edit.
+        let marks = [false, false, false, true, false];
+        assert_eq!(
+            distance(&[9, 1, 7, 3, 9], Some(&marks), &[1, 2, 3], &mut w),
+            2
+        );
+        // At the bound exactly: 55 of 100 kept.
+        let reference: Vec<u16> = (0..100).collect();
+        let doc: Vec<u16> = (0..100)
+            .map(|t| if t < 55 { t } else { 1000 + t })
+            .collect();
+        let (share, held) = kept(&doc, None, &reference, 0.55, &mut w);
+        assert!(held && (share - 0.55).abs() < 1e-12, "{share}");
+        assert!(!kept(&doc, None, &reference, 0.56, &mut w).1);
     }
 
     #[test]

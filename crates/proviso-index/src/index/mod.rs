@@ -52,11 +52,11 @@ pub struct Match {
     pub significance: f64,
     /// When aligned: the share of the reference the document keeps, 1
     /// less the fewest token edits that turn the reference into some
-    /// stretch of the document over the reference's tokens (0 when not
-    /// aligned, or when the reference is shorter than
-    /// [`crate::ALIGN_KEPT_MIN_TOKENS`] or longer than
-    /// [`crate::ALIGN_KEPT_MAX_TOKENS`] tokens).
-    pub kept: f64,
+    /// stretch of the document over the reference's tokens; `None` (null
+    /// in JSON) when it was not worked out: not aligned, the rule off, or
+    /// a reference shorter than [`crate::ALIGN_KEPT_MIN_TOKENS`] or longer
+    /// than [`crate::ALIGN_KEPT_MAX_TOKENS`] tokens.
+    pub kept: Option<f64>,
 }
 
 /// What a query found.

@@ -2,6 +2,7 @@
 //! or several, chained, extended and combined into matches.
 
 use super::*;
+use crate::align::{KEPT_MAX_TOKENS, KEPT_MIN_TOKENS};
 
 impl Index {
     pub(crate) fn signature_matches(&self, r: u32, sig: &[u32]) -> usize {
@@ -219,6 +220,7 @@ impl Index {
             cands,
             ref16,
             align,
+            unmatched: align_unmatched,
             common,
             common_ready,
             ..
@@ -280,14 +282,34 @@ impl Index {
                 continue;
             };
             let significance = crate::align::significance(a.matched, searched, ref16.len());
-            let kept = match q.opts.kept {
-                Some(_)
-                    if (crate::align::KEPT_MIN_TOKENS..=crate::align::KEPT_MAX_TOKENS)
-                        .contains(&ref16.len()) =>
+            // What the document keeps of the whole reference, over the
+            // stretch a copy keeping the least share asked for could
+            // span around the chain: the reference's tokens before the
+            // chain's first piece and after its last, and as many more as
+            // the edits allowed could insert.
+            let (kept, held) = match (q.opts.kept, a.pieces.first(), a.pieces.last()) {
+                (Some(min), Some(first), Some(last))
+                    if (KEPT_MIN_TOKENS..=KEPT_MAX_TOKENS).contains(&ref16.len()) =>
                 {
-                    crate::align::kept(&q.hashes16[window.clone()], ref16, align)
+                    let m = ref16.len();
+                    let slack =
+                        ((1.0 - min.clamp(0.0, 1.0)) * m as f64).ceil() as usize + crate::align::K;
+                    let from = first.0.start.saturating_sub(first.1.start + slack);
+                    let to = (last.0.end + (m - last.1.end.min(m)) + slack)
+                        .min(q.tokens.len())
+                        .max(from);
+                    let unmatched = match marks {
+                        Some(c) => {
+                            common_tokens(c, from..to, align_unmatched);
+                            Some(&align_unmatched[..])
+                        }
+                        None => None,
+                    };
+                    let (share, held) =
+                        crate::align::kept(&q.hashes16[from..to], unmatched, ref16, min, align);
+                    (Some(share), held)
                 }
-                _ => 0.0,
+                _ => (None, false),
             };
             let score = Score {
                 matched: a.matched,
@@ -307,7 +329,6 @@ impl Index {
             // A reference the document keeps most of: an edited copy,
             // however short its chain. Else a chain significant enough,
             // and more so when it spans little of the reference.
-            let held = q.opts.kept.is_some_and(|min| kept >= min);
             if !held
                 && (significance < min || (extent < MIN_EXTENT && significance < min + LOCAL_BITS))
             {
@@ -403,6 +424,16 @@ pub(crate) struct Options<'a> {
     pub(crate) kept: Option<f64>,
     /// Phrases that are no evidence.
     pub(crate) background: Option<&'a crate::Background>,
+}
+
+/// Marks in `out`, for each document token in `range`, whether a phrase
+/// the background holds covers it (`common` marks the phrases by their
+/// first token).
+fn common_tokens(common: &[bool], range: std::ops::Range<usize>, out: &mut Vec<bool>) {
+    out.clear();
+    out.extend(range.map(|j| {
+        (j.saturating_sub(crate::align::K - 1)..=j).any(|i| common.get(i).copied().unwrap_or(false))
+    }));
 }
 
 /// The document's positions whose phrase the background holds, worked
@@ -585,6 +616,9 @@ pub(crate) struct Work {
     seeds: Vec<(u32, u32, f32)>,
     /// A reference's tokens, two bytes each made one value.
     ref16: Vec<u16>,
+    /// Per document token of a window: whether the background's phrases
+    /// cover it.
+    unmatched: Vec<bool>,
     align: crate::align::AlignWork,
     /// Per document position: whether its phrase is common, once
     /// `common_ready`.
@@ -694,10 +728,10 @@ pub(crate) struct Score {
     /// The chain's significance in bits.
     pub significance: f64,
     /// The share of the reference the document keeps
-    /// ([`crate::align::kept`]; 0 when the reference is outside the
-    /// lengths it is worked out for, [`crate::align::KEPT_MIN_TOKENS`] to
-    /// [`crate::align::KEPT_MAX_TOKENS`]).
-    pub kept: f64,
+    /// ([`crate::align::kept`]; `None` when it was not worked out: the
+    /// rule off, or the reference outside [`KEPT_MIN_TOKENS`] to
+    /// [`KEPT_MAX_TOKENS`] tokens).
+    pub kept: Option<f64>,
 }
 
 /// A matched run or aligned piece: its reference, how it was found,
@@ -868,7 +902,7 @@ pub(crate) fn finish(
             reference_spans: Vec::new(),
             aligned: 0,
             significance: 0.0,
-            kept: 0.0,
+            kept: None,
         };
         let mut exact = false;
         while let Some(p) = pieces.get(i).filter(|p| p.reference == r) {

@@ -41,28 +41,38 @@ impl IndexSet {
         })
     }
 
+    /// The rules a document is flagged by, as set.
+    pub fn rules(&self) -> crate::Rules {
+        let o = self.options();
+        crate::Rules {
+            align_min: o.align_min,
+            kept_min: o.kept,
+            background: self.background.is_some(),
+        }
+    }
+
+    fn options(&self) -> query::Options<'_> {
+        query::Options {
+            align_min: match self.align {
+                crate::Alignment::Off => None,
+                crate::Alignment::Default if self.background.is_some() => {
+                    Some(crate::align::DEFAULT_MIN_WITH_BACKGROUND)
+                }
+                crate::Alignment::Default => Some(crate::align::DEFAULT_MIN),
+                crate::Alignment::AtLeast(bits) => Some(bits),
+            },
+            kept: match self.align {
+                crate::Alignment::Off => None,
+                _ => self.kept,
+            },
+            background: self.background.as_ref(),
+        }
+    }
+
     /// Looks a document up in every segment.
     pub fn query(&self, text: &str) -> QueryResult {
         let parts: Vec<(&Index, u32)> = self.parts.iter().zip(self.bases.iter().copied()).collect();
-        query_parts(
-            &parts,
-            text,
-            query::Options {
-                align_min: match self.align {
-                    crate::Alignment::Off => None,
-                    crate::Alignment::Default if self.background.is_some() => {
-                        Some(crate::align::DEFAULT_MIN_WITH_BACKGROUND)
-                    }
-                    crate::Alignment::Default => Some(crate::align::DEFAULT_MIN),
-                    crate::Alignment::AtLeast(bits) => Some(bits),
-                },
-                kept: match self.align {
-                    crate::Alignment::Off => None,
-                    _ => self.kept,
-                },
-                background: self.background.as_ref(),
-            },
-        )
+        query_parts(&parts, text, self.options())
     }
 
     /// Sets whether, and at what significance, an alignment of short
