@@ -37,12 +37,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import append_results  # noqa: E402
 
 # The share of a reference a document must keep (`proviso audit
-# --kept-min`, the product's `ALIGN_DEFAULT_KEPT`), chosen with
-# `bench/audit_tune.py` on the tune quarter only: of 0.5, 0.55, 0.6 and
-# 0.65, each with the smallest threshold in bits (20 to 26) that kept the
-# rotations' negatives within 0.5%, the one that found the most copies
-# with 30% of their words edited there (with a background and without).
-KEPT = 0.55
+# --kept-min`, the product's `ALIGN_DEFAULT_KEPT` and
+# `ALIGN_DEFAULT_KEPT_WITH_BACKGROUND`), by whether there is a background,
+# chosen with `bench/audit_tune.py` on the tune quarter only: of 0.5,
+# 0.55, 0.6 and 0.65, each with the smallest threshold in bits that kept
+# the rotations' negatives within 0.5%, the one that found the most copies
+# with 30% of their words edited there.
+KEPT = {False: 0.55, True: 0.5}
 
 CORPORA = "../shared/corpora"
 SPLIT_SALT = "proviso-audit-quality-split-v1"
@@ -231,10 +232,13 @@ def main(binary, work, seed=20261205):
         lengths = [len(t.split()) for t in en]
         return cats, negs, instructions, lengths
 
-    def flags(name, docs, config, align, kept=KEPT):
+    def flags(name, docs, config, align, kept="default"):
         """Per document: whether `proviso audit` flags it, with alignment at
         `align` bits (None: --no-align) and a document that keeps `kept` of
-        an aligned reference flagged too (None: that rule off)."""
+        an aligned reference flagged too (None: that rule off; "default":
+        KEPT for the configuration)."""
+        if kept == "default":
+            kept = KEPT[config == bg_cfg]
         path = f"{work}/{re.sub(r'[^a-z0-9]+', '-', name.lower())}.jsonl"
         if not os.path.exists(path):
             with open(path, "w") as f:
@@ -268,7 +272,7 @@ def main(binary, work, seed=20261205):
         and near duplicates alone flag more, at which alignment adds
         none."""
         from audit_tune import choose_threshold
-        t, k, n, base = choose_threshold(binary, f"{work}/rotations", config == bg_cfg)
+        t, k, n, base = choose_threshold(binary, f"{work}/rotations", config == bg_cfg, kept=KEPT[config == bg_cfg])
         chosen[config] = (t, k, n, base)
         cats, negs, _, _ = halves["test"]
         got = {}

@@ -134,7 +134,7 @@ def audit(binary, cfg, docs, path, align, kept=None):
 
 
 
-def choose_threshold(binary, work, background, bound=0.005, kept=KEPT):
+def choose_threshold(binary, work, background, bound=0.005, kept=None):
     """The alignment threshold in bits (20, 21, ... 60), with documents
     that keep `kept` of a reference flagged too (None: that rule off): the
     smallest at which the other models' answers flagged over the five
@@ -161,7 +161,8 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--align-min", type=float, default=20.0)
     ap.add_argument("--no-background", action="store_true")
-    ap.add_argument("--kept-min", default=str(KEPT), help="passed to proviso audit (a fraction, or off)")
+    ap.add_argument("--kept-min", help="passed to proviso audit (a fraction, or off; default: audit_quality.KEPT "
+                    "for the background or not)")
     ap.add_argument("--dump")
     ap.add_argument("--seed", type=int, default=20261207)
     a = ap.parse_args()
@@ -170,8 +171,8 @@ def main():
     for n, pair in enumerate(PAIRS):
         cfg = prepare(a.binary, f"{a.work}/pair{n}", pair)[0 if a.no_background else 1]
         docs = documents(pair, a.seed + n)
-        flagged = audit(a.binary, cfg, docs, f"{a.work}/pair{n}/docs-{a.seed + n}.jsonl", a.align_min,
-                        a.kept_min)
+        kept = a.kept_min or KEPT[not a.no_background]
+        flagged = audit(a.binary, cfg, docs, f"{a.work}/pair{n}/docs-{a.seed + n}.jsonl", a.align_min, kept)
         counts = {}
         for j, (cat, m, i, _) in enumerate(docs):
             k, t = counts.get(cat, (0, 0))

@@ -23,6 +23,27 @@ pub(crate) fn spread(fingerprint: u64) -> u64 {
     mix64(fingerprint)
 }
 
+/// Tokens per short phrase: what makes a short reference a candidate for
+/// alignment when its copy has too many words changed to keep a
+/// fingerprint of [`crate::Params::k`] tokens.
+pub(crate) const SHORT_K: usize = 4;
+
+/// The winnowing window of short phrases, on both sides: a shared run of
+/// `SHORT_W + SHORT_K - 1` tokens always shares one.
+pub(crate) const SHORT_W: usize = 8;
+
+/// The longest reference (tokens) whose short phrases are kept: a longer
+/// one keeps, with a third of its words changed, enough fingerprints.
+pub(crate) const SHORT_MAX_TOKENS: usize = 512;
+
+/// The key a short phrase is stored under (in the fingerprints' table):
+/// its window hash mixed with a constant of its own, so that it never
+/// stands for a fingerprint.
+#[inline]
+pub(crate) fn short_key(h: u64) -> u64 {
+    mix64(h ^ 0x5348_4f52_5450_4852)
+}
+
 /// The multiplier of a window hash's steps.
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 

@@ -471,14 +471,15 @@ pub(crate) mod tests {
         out
     }
 
-    /// Writes the golden segment of format 5 into `tests/compat/`
+    /// Writes the golden segment of format 6 into `tests/compat/`
     /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
-    /// format is added, beside the old files, never over them.
+    /// format is added, beside the old files, never over them (format 5's
+    /// was written by the same code before short phrases were added).
     #[test]
     #[ignore = "writes golden files"]
-    fn write_golden_segment_5() {
+    fn write_golden_segment_6() {
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
-        let path = dir.join("segment-v5.pvx");
+        let path = dir.join("segment-v6.pvx");
         assert!(!path.exists(), "never overwrite a golden file");
         let mut b = IndexBuilder::new(Params::default());
         b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));

@@ -77,6 +77,17 @@ pub(crate) fn fingerprint_one(
     } else {
         &tokens
     };
+    // A short reference's short phrases too (winnowed), under keys of
+    // their own in the same table: candidates for alignment only.
+    let (short_k, short_w) = (crate::fingerprint::SHORT_K, crate::fingerprint::SHORT_W);
+    if (short_k..=crate::fingerprint::SHORT_MAX_TOKENS).contains(&tokens.len()) {
+        let mut seen = std::collections::HashSet::new();
+        for (h, pos) in winnow(&shingles(&tokens, short_k), short_w) {
+            if !(pos as usize..pos as usize + short_k).any(is_supplied) && seen.insert(h) {
+                exact.push((crate::fingerprint::short_key(h), pos));
+            }
+        }
+    }
     let sig = hasher.signature(&MinHasher::shingle_set(kept));
     let bands = if kept.is_empty() {
         Vec::new()

@@ -94,6 +94,7 @@ impl Index {
             runs,
             slots,
             seeds,
+            short_hits,
             common,
             common_ready,
             ..
@@ -126,8 +127,30 @@ impl Index {
                 seeds.extend(held.iter().map(|h| (h.0, h.2, weight)));
             }
         }
+        // Short phrases of short references: candidates only.
+        if !q.short.is_empty() && self.spread() {
+            keys.clear();
+            keys.extend(q.short.iter().map(|s| s.0));
+            self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, keys, found);
+            for (found, &(_, pos)) in found.iter().zip(q.short) {
+                short_hits.clear();
+                let mut postings = found.clone().flat_map(|i| self.postings(i));
+                short_hits.extend(postings.by_ref().take(COMMON).map(|(r, _)| (r, pos)));
+                if postings.next().is_none() {
+                    let refs = 1 + short_hits.windows(2).filter(|w| w[0].0 != w[1].0).count();
+                    let weight = 1.0 / refs as f32;
+                    seeds.extend(short_hits.iter().map(|h| (h.0, h.1, weight)));
+                }
+            }
+        }
         if hits.is_empty() {
             runs.clear();
+            if q.opts.align_min.is_some() && !seeds.is_empty() {
+                let first_piece = acc.pieces.len();
+                if let Some(min) = q.opts.align_min {
+                    self.aligned_matches(q, base, first_piece, min, acc, work);
+                }
+            }
             return;
         }
         let first_piece = acc.pieces.len();
@@ -411,6 +434,8 @@ pub(crate) struct Prepared<'t> {
     /// reference's.
     hashes16: &'t [u16],
     fingerprints: &'t [(u64, u32)],
+    /// The document's short phrases' keys (winnowed), with positions.
+    short: &'t [(u64, u32)],
     opts: Options<'t>,
 }
 
@@ -591,6 +616,8 @@ pub(crate) struct Scratch {
     hashes16: Vec<u16>,
     shingles: Vec<u64>,
     fingerprints: Vec<(u64, u32)>,
+    short_shingles: Vec<u64>,
+    short: Vec<(u64, u32)>,
     covered: Vec<bool>,
     pieces: Vec<Piece>,
     weak: Vec<Piece>,
@@ -619,6 +646,8 @@ pub(crate) struct Work {
     /// Per document token of a window: whether the background's phrases
     /// cover it.
     unmatched: Vec<bool>,
+    /// Short phrases' postings: (reference, document position).
+    short_hits: Vec<(u32, u32)>,
     align: crate::align::AlignWork,
     /// Per document position: whether its phrase is common, once
     /// `common_ready`.
@@ -773,6 +802,8 @@ pub(crate) fn query_with(
         hashes16,
         shingles,
         fingerprints,
+        short_shingles,
+        short,
         covered,
         pieces,
         weak,
@@ -798,11 +829,22 @@ pub(crate) fn query_with(
         hashes16.extend(tokens.iter().map(|t| t.hash as u16));
     }
     work.common_ready = false;
+    // The document's short phrases, to find short references with many
+    // words changed (candidates for alignment only).
+    short.clear();
+    if opts.align_min.is_some() {
+        crate::fingerprint::shingles_into(tokens, crate::fingerprint::SHORT_K, short_shingles);
+        crate::fingerprint::winnow_into(short_shingles, crate::fingerprint::SHORT_W, short);
+        for s in short.iter_mut() {
+            s.0 = crate::fingerprint::spread(crate::fingerprint::short_key(s.0));
+        }
+    }
     let q = Prepared {
         text,
         tokens,
         hashes16,
         fingerprints,
+        short,
         opts,
     };
     covered.clear();

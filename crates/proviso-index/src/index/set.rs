@@ -12,8 +12,9 @@ pub struct IndexSet {
     /// Whether and how documents are aligned.
     align: crate::Alignment,
     /// The share of an aligned reference a document must keep to be
-    /// flagged whatever its chain (`None`: off).
-    kept: Option<f64>,
+    /// flagged whatever its chain: `None` for the default (which depends
+    /// on the background), `Some(None)` off.
+    kept: Option<Option<f64>>,
     /// Phrases that are no evidence.
     background: Option<crate::Background>,
 }
@@ -36,7 +37,7 @@ impl IndexSet {
             parts,
             bases,
             align: crate::Alignment::Default,
-            kept: Some(crate::align::DEFAULT_KEPT),
+            kept: None,
             background: None,
         })
     }
@@ -61,9 +62,13 @@ impl IndexSet {
                 crate::Alignment::Default => Some(crate::align::DEFAULT_MIN),
                 crate::Alignment::AtLeast(bits) => Some(bits),
             },
-            kept: match self.align {
-                crate::Alignment::Off => None,
-                _ => self.kept,
+            kept: match (self.align, self.kept) {
+                (crate::Alignment::Off, _) => None,
+                (_, Some(set)) => set,
+                (_, None) if self.background.is_some() => {
+                    Some(crate::align::DEFAULT_KEPT_WITH_BACKGROUND)
+                }
+                (_, None) => Some(crate::align::DEFAULT_KEPT),
             },
             background: self.background.as_ref(),
         }
@@ -83,12 +88,13 @@ impl IndexSet {
 
     /// Sets the share of a reference that a document aligned with it
     /// must keep to be flagged whatever its chain's significance
-    /// ([`crate::ALIGN_DEFAULT_KEPT`] unless set; `None`: the
-    /// significance alone decides). References shorter than
+    /// ([`crate::ALIGN_DEFAULT_KEPT`], or
+    /// [`crate::ALIGN_DEFAULT_KEPT_WITH_BACKGROUND`] with a background,
+    /// unless set; `None`: the significance alone decides). References shorter than
     /// [`crate::ALIGN_KEPT_MIN_TOKENS`] or longer than
     /// [`crate::ALIGN_KEPT_MAX_TOKENS`] tokens are never flagged this way.
     pub fn set_kept(&mut self, share: Option<f64>) {
-        self.kept = share;
+        self.kept = Some(share);
     }
 
     /// Sets the background: phrases common in text the provider did not
@@ -147,7 +153,7 @@ impl From<Index> for IndexSet {
             parts: vec![ix],
             bases: vec![0],
             align: crate::Alignment::Default,
-            kept: Some(crate::align::DEFAULT_KEPT),
+            kept: None,
             background: None,
         }
     }

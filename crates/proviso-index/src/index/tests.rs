@@ -617,11 +617,11 @@ fn an_edited_copy_is_aligned_across_segments() {
 /// between the two is flagged only then.
 #[test]
 fn a_background_lowers_the_default_threshold() {
-    // 46 words (too few for what a document keeps of it to count), the
+    // 50 words (too few for what a document keeps of it to count), the
     // first 16 unchanged (a shared fingerprint), the 17th and 18th
     // replaced, then every 6th (runs of 5: seeds only): a chain spanning
-    // the whole reference, about 24.95 bits.
-    let words = distinct_words("ref", 46);
+    // the whole reference, about 29.7 bits.
+    let words = distinct_words("ref", 50);
     let mut set = one_reference(&words.join(" "));
     let doc = edited_from(&words, 17, 6);
     set.set_alignment(crate::Alignment::AtLeast(f64::MIN));
@@ -900,4 +900,48 @@ fn a_background_phrase_is_not_kept() {
     assert!(after < before - 0.2, "{before} -> {after}");
     set.set_alignment(crate::Alignment::Default);
     assert!(!set.query(&doc).flagged);
+}
+
+/// A short reference with every seventh word replaced shares no 8-token
+/// window with its copy, so no fingerprint: its short phrases make it a
+/// candidate, and what the copy keeps flags it. A reference over
+/// `SHORT_MAX_TOKENS` stores none.
+#[test]
+fn short_phrases_make_a_short_reference_a_candidate() {
+    let words = distinct_words("ref", 80);
+    let set = one_reference(&words.join(" "));
+    let doc: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i % 7 == 6 {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    // Every window of 8 holds an edit.
+    assert!(
+        doc.windows(8)
+            .all(|w| w.iter().any(|t| t.starts_with("edit")))
+    );
+    let r = set.query(&doc.join(" "));
+    assert!(r.flagged, "{r:?}");
+    let m = &r.matches[0];
+    assert_eq!(m.kind, "aligned");
+    assert_eq!(m.kept, Some(1.0 - 11.0 / 80.0), "{m:?}");
+    // Entries: a short reference has its short phrases beside its
+    // fingerprints; a long one only fingerprints.
+    let entries = |n: usize| {
+        let p = Params::default();
+        let hasher = MinHasher::new(p.num_perm);
+        let parts =
+            super::build::fingerprint_one(&p, &hasher, &distinct_words("x", n).join(" "), None);
+        parts.exact.len() as f64 / n as f64
+    };
+    let short = entries(crate::fingerprint::SHORT_MAX_TOKENS);
+    let long = entries(crate::fingerprint::SHORT_MAX_TOKENS + 1);
+    // Winnowing keeps about 2/9 of the windows of each kind.
+    assert!(short > 0.35 && long < 0.3, "{short} {long}");
 }
