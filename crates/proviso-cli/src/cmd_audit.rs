@@ -38,8 +38,8 @@ pub struct Args {
     fail_above: Option<f64>,
     /// The significance in bits a chain of short shared seeds needs to
     /// flag a copy with many small edits (docs/audit.md): lower finds more
-    /// edited copies, and more documents that are not copies [default: 25,
-    /// or 21 when the index has a background]. What a copy keeps of a
+    /// edited copies, and more documents that are not copies [default: 33,
+    /// or 27 when the index has a background]. What a copy keeps of a
     /// reference is a rule of its own (`--kept-min`); `--no-align` turns
     /// both off.
     #[arg(long, allow_negative_numbers = true)]
@@ -48,7 +48,7 @@ pub struct Args {
     /// document must keep (1 less the token edits that turn the reference
     /// into a stretch of the document, over its tokens) to be flagged,
     /// whatever its chain's significance (docs/audit.md): a fraction, or
-    /// `off` [default: 0.55].
+    /// `off` [default: 0.55, or 0.5 when the index has a background].
     #[arg(long, conflicts_with = "no_align", value_parser = kept_share)]
     kept_min: Option<Kept>,
     /// No alignment of short seeds: exact runs and near duplicates only

@@ -54,7 +54,7 @@ pub const DEFAULT_MIN: f64 = 33.0;
 
 /// The same, with a background ([`crate::Background`]) and
 /// [`DEFAULT_KEPT_WITH_BACKGROUND`].
-pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 29.0;
+pub const DEFAULT_MIN_WITH_BACKGROUND: f64 = 27.0;
 
 /// The rules a document is flagged by beyond exact runs and near
 /// duplicates, as an audit's findings record them.

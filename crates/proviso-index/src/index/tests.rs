@@ -945,3 +945,42 @@ fn short_phrases_make_a_short_reference_a_candidate() {
     // Winnowing keeps about 2/9 of the windows of each kind.
     assert!(short > 0.35 && long < 0.3, "{short} {long}");
 }
+
+/// The rules a findings file records follow the background unless set:
+/// the lower bits and share with one, what was set otherwise, nothing
+/// with alignment off.
+#[test]
+fn the_default_rules_follow_the_background() {
+    let mut set = one_reference(&distinct_words("ref", 80).join(" "));
+    let rules = |align_min, kept_min, background| crate::Rules {
+        align_min,
+        kept_min,
+        background,
+    };
+    assert_eq!(
+        set.rules(),
+        rules(
+            Some(crate::ALIGN_DEFAULT_MIN),
+            Some(crate::ALIGN_DEFAULT_KEPT),
+            false
+        )
+    );
+    set.set_background(Some(crate::Background::new(crate::TOKENIZER)))
+        .unwrap();
+    assert_eq!(
+        set.rules(),
+        rules(
+            Some(crate::ALIGN_DEFAULT_MIN_WITH_BACKGROUND),
+            Some(crate::ALIGN_DEFAULT_KEPT_WITH_BACKGROUND),
+            true
+        )
+    );
+    set.set_kept(Some(0.7));
+    set.set_alignment(crate::Alignment::AtLeast(40.0));
+    assert_eq!(set.rules(), rules(Some(40.0), Some(0.7), true));
+    set.set_kept(None);
+    assert_eq!(set.rules(), rules(Some(40.0), None, true));
+    set.set_kept(Some(0.7));
+    set.set_alignment(crate::Alignment::Off);
+    assert_eq!(set.rules(), rules(None, None, true));
+}
