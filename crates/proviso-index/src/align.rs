@@ -556,18 +556,22 @@ mod tests {
         assert_eq!(a.matched, K + PER_SEED - 1);
     }
 
+    /// A seeded xorshift generator: `rnd(n)` is below `n`.
+    fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        }
+    }
+
     #[test]
     fn pieces_are_equal_and_in_order() {
         // Random texts over a small vocabulary, edited at random: every
         // piece holds the same tokens on both sides, and pieces run
         // forward in both.
-        let mut x = 0x1234_5678_9abc_def0_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = xorshift(0x1234_5678_9abc_def0);
         let mut w = AlignWork::default();
         for _ in 0..300 {
             let reference: Vec<u16> = (0..rnd(300) + 5).map(|_| rnd(40) as u16).collect();
@@ -614,13 +618,7 @@ mod tests {
 
     #[test]
     fn distance_is_the_semi_global_edit_distance() {
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
         let mut w = AlignWork::default();
         for case in 0..400 {
             let vocab = [2, 5, 40, 60_000][case % 4];
