@@ -395,6 +395,12 @@ impl Index {
         self.format >= 3
     }
 
+    /// Whether a short reference's short phrases may be stored (format 6
+    /// on; a merge keeps older segments' references without them).
+    pub(crate) fn short_phrases(&self) -> bool {
+        self.format >= 6
+    }
+
     /// Whether directories are records with filters (format 4 on).
     fn filtered(&self) -> bool {
         self.format >= 4

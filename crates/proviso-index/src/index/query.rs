@@ -122,13 +122,12 @@ impl Index {
             // than `COMMON` postings hold is a stock phrase.
             if postings.next().is_none() {
                 let held = &hits[start..];
-                let refs = 1 + held.windows(2).filter(|w| w[0].0 != w[1].0).count();
-                let weight = 1.0 / refs as f32;
+                let weight = 1.0 / distinct_refs(held, |h| h.0) as f32;
                 seeds.extend(held.iter().map(|h| (h.0, h.2, weight)));
             }
         }
         // Short phrases of short references: candidates only.
-        if !q.short.is_empty() && self.spread() {
+        if !q.short.is_empty() && self.short_phrases() {
             keys.clear();
             keys.extend(q.short.iter().map(|s| s.0));
             self.find_many(store::EXACT, store::EXACT_DIR, self.dir_bits, keys, found);
@@ -137,20 +136,15 @@ impl Index {
                 let mut postings = found.clone().flat_map(|i| self.postings(i));
                 short_hits.extend(postings.by_ref().take(COMMON).map(|(r, _)| (r, pos)));
                 if postings.next().is_none() {
-                    let refs = 1 + short_hits.windows(2).filter(|w| w[0].0 != w[1].0).count();
-                    let weight = SHORT_WEIGHT / refs as f32;
+                    let weight = SHORT_WEIGHT / distinct_refs(short_hits, |h| h.0) as f32;
                     seeds.extend(short_hits.iter().map(|h| (h.0, h.1, weight)));
                 }
             }
         }
-        if hits.is_empty() {
+        // Nothing shared: no run and no candidate (a document with short
+        // phrases only goes on, to be aligned).
+        if hits.is_empty() && seeds.is_empty() {
             runs.clear();
-            if q.opts.align_min.is_some() && !seeds.is_empty() {
-                let first_piece = acc.pieces.len();
-                if let Some(min) = q.opts.align_min {
-                    self.aligned_matches(q, base, first_piece, min, acc, work);
-                }
-            }
             return;
         }
         let first_piece = acc.pieces.len();
@@ -449,6 +443,15 @@ pub(crate) struct Options<'a> {
     pub(crate) kept: Option<f64>,
     /// Phrases that are no evidence.
     pub(crate) background: Option<&'a crate::Background>,
+}
+
+/// How many references a phrase's postings (which come by reference)
+/// name.
+fn distinct_refs<T>(held: &[T], reference: impl Fn(&T) -> u32) -> usize {
+    1 + held
+        .windows(2)
+        .filter(|w| reference(&w[0]) != reference(&w[1]))
+        .count()
 }
 
 /// Marks in `out`, for each document token in `range`, whether a phrase
@@ -841,7 +844,7 @@ pub(crate) fn query_with(
     // The document's short phrases, to find short references with many
     // words changed (candidates for alignment only).
     short.clear();
-    if opts.align_min.is_some() {
+    if opts.align_min.is_some() && parts.iter().any(|(ix, _)| ix.short_phrases()) {
         crate::fingerprint::shingles_into(tokens, crate::fingerprint::SHORT_K, short_shingles);
         crate::fingerprint::winnow_into(short_shingles, crate::fingerprint::SHORT_W, short);
         for s in short.iter_mut() {
