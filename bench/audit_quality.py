@@ -136,6 +136,16 @@ def edit_chars(text, rate, rng, vocab):
     return "".join(edit(text, rate, rng, vocab, lambda c: "\u4e00" <= c <= "\u9fff"))
 
 
+def every_nth_word(text, n, rng, vocab):
+    """Every `n`th word replaced from `vocab`, from a random first one: a
+    regular pattern, the edit of an adversary who has read docs/audit.md
+    and leaves no unchanged run of `n` words (and so, for n <= 5, no
+    5-token seed)."""
+    words = text.split(" ")
+    first = rng.randrange(n)
+    return " ".join(rng.choice(vocab) if j % n == first else w for j, w in enumerate(words))
+
+
 def shuffle_sentences(text, rng):
     parts = re.split(r"(?<=[.!?。！？])\s*", text)
     parts = [p for p in parts if p.strip()]
@@ -215,6 +225,11 @@ def main(binary, work, seed=20261205):
         cats["English, sentences shuffled"] = [shuffle_sentences(t, rng) for t in en]
         cats["English, inside a long human document"] = [
             "\n\n".join([rng.choice(paras), rng.choice(paras), t, rng.choice(paras), rng.choice(paras)]) for t in en]
+        # Regular edits draw from a generator of their own, so the other
+        # categories are the ones measured before they were added.
+        regular = random.Random(seed + 5)
+        for n in (4, 5, 6):
+            cats[f"English, every {n}th word replaced"] = [every_nth_word(t, n, regular, vocab) for t in en]
         cats["Chinese verbatim"] = zh_
         cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in zh_]
         for conv, cc in converters.items():

@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from audit_quality import CORPORA, KEPT, alpaca, edit_words, part_of, shuffle_sentences, wilson  # noqa: E402
+from audit_quality import CORPORA, KEPT, alpaca, edit_words, every_nth_word, part_of, shuffle_sentences, wilson  # noqa: E402
 
 # Five disjoint pairs of the ten models: the first is audit_quality.py's.
 PAIRS = [
@@ -107,6 +107,13 @@ def documents(pair, seed, negatives_only=False):
         docs += [("shuffled", m, i, shuffle_sentences(t, rng)) for i, t in en]
         docs += [("embedded", m, i, "\n\n".join([rng.choice(paras), t, rng.choice(paras)])) for i, t in en]
         docs += [("first half", m, i, " ".join(t.split(" ")[:len(t.split(" ")) // 2])) for i, t in en]
+    # Regular edits, from a generator of their own (the categories above
+    # are the ones measured before these were added).
+    regular = random.Random(seed * 31 + 5)
+    for m in pair:
+        en = [(i, answers[m][i]) for i in tune if answers[m][i] and len(answers[m][i].split()) >= 60]
+        for n in (4, 5, 6):
+            docs += [(f"every {n}th word", m, i, every_nth_word(t, n, regular, vocab)) for i, t in en]
     return docs
 
 

@@ -27,6 +27,11 @@
 /// Tokens per seed.
 pub(crate) const K: usize = 5;
 
+/// Tokens per seed when a document shares no seed of [`K`] with a
+/// reference it is a candidate for: then only what it keeps of the
+/// reference ([`kept`]) can flag it, never the chain's significance.
+pub(crate) const SHORT_SEED: usize = 4;
+
 /// How far a chain may drift off its diagonal between two consecutive
 /// seeds: the tokens inserted or deleted between them.
 pub(crate) const BAND: i64 = 12;
@@ -302,8 +307,23 @@ pub(crate) fn align(
     common: Option<&[bool]>,
     w: &mut AlignWork,
 ) -> Option<Chain> {
+    align_seeds(doc, window, reference, common, K, w)
+}
+
+/// [`align`] with seeds of `k` tokens: [`SHORT_SEED`] when a document and
+/// a reference share no seed of [`K`] (an edit every fifth word on a
+/// regular pattern leaves runs of four).
+pub(crate) fn align_seeds(
+    doc: &[u16],
+    window: std::ops::Range<usize>,
+    reference: &[u16],
+    common: Option<&[bool]>,
+    k: usize,
+    w: &mut AlignWork,
+) -> Option<Chain> {
+    let k = k.max(1);
     let window = window.start.min(doc.len())..window.end.min(doc.len());
-    if reference.len() < K || window.len() < K || reference.len() > u32::MAX as usize / 2 {
+    if reference.len() < k || window.len() < k || reference.len() > u32::MAX as usize / 2 {
         return None;
     }
     let AlignWork {
@@ -316,7 +336,7 @@ pub(crate) fn align(
     } = w;
     // The reference's seeds, each pointing at its latest position, which
     // points at the one before.
-    let seeds = reference.len() - K + 1;
+    let seeds = reference.len() - k + 1;
     let bits = (2 * seeds).next_power_of_two().trailing_zeros().max(4);
     let mask = (1usize << bits) - 1;
     slots.clear();
@@ -326,7 +346,7 @@ pub(crate) fn align(
     next.clear();
     next.resize(seeds, 0);
     let slot_of = |key: u64| (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
-    for (j, key) in seed_keys(reference).enumerate() {
+    for (j, key) in reference.windows(k).map(seed_key).enumerate() {
         let mut s = slot_of(key);
         loop {
             if slots[s] == 0 {
@@ -343,7 +363,9 @@ pub(crate) fn align(
         }
     }
     hits.clear();
-    for (i, key) in seed_keys(&doc[window.clone()])
+    for (i, key) in doc[window.clone()]
+        .windows(k)
+        .map(seed_key)
         .enumerate()
         .map(|(o, key)| (window.start + o, key))
     {
@@ -373,21 +395,21 @@ pub(crate) fn align(
     // hits come in document order, so the hits a chain can extend are
     // among the few before.
     best.clear();
-    let k = K as u32;
+    let kk = k as u32;
     let mut top = (0u32, 0usize);
     for h in 0..hits.len() {
         let (i, j) = hits[h];
         let d = i64::from(j) - i64::from(i);
-        let mut b = (k, 0u32);
+        let mut b = (kk, 0u32);
         for g in (h.saturating_sub(LOOKBACK)..h).rev() {
             let (i2, j2) = hits[g];
-            if i2 as usize + K + GAP < i as usize {
+            if i2 as usize + k + GAP < i as usize {
                 break;
             }
             if i2 >= i || j2 >= j || (d - (i64::from(j2) - i64::from(i2))).abs() > BAND {
                 continue;
             }
-            let s = best[g].0 + k.min(i - i2).min(j - j2);
+            let s = best[g].0 + kk.min(i - i2).min(j - j2);
             if s > b.0 {
                 b = (s, g as u32 + 1);
             }
@@ -411,10 +433,10 @@ pub(crate) fn align(
         let (i, j) = (i as usize, j as usize);
         match pieces.last_mut() {
             Some((dr, rr)) if i <= dr.end && j <= rr.end && i - dr.start == j - rr.start => {
-                dr.end = i + K;
-                rr.end = j + K;
+                dr.end = i + k;
+                rr.end = j + k;
             }
-            _ => pieces.push((i..i + K, j..j + K)),
+            _ => pieces.push((i..i + k, j..j + k)),
         }
     }
     Some(Chain {
@@ -436,6 +458,24 @@ mod tests {
                     .fold(7u16, |h, b| h.wrapping_mul(31).wrapping_add(u16::from(b)))
             })
             .collect()
+    }
+
+    /// Every fifth token replaced: no seed of five, a chain of seeds of
+    /// four over every run left.
+    #[test]
+    fn seeds_of_four_chain_runs_of_four() {
+        let reference: Vec<u16> = (1..=100).collect();
+        let doc: Vec<u16> = reference
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| if i % 5 == 4 { 1000 + i as u16 } else { t })
+            .collect();
+        let mut w = AlignWork::default();
+        assert_eq!(align(&doc, 0..doc.len(), &reference, None, &mut w), None);
+        let a = align_seeds(&doc, 0..doc.len(), &reference, None, SHORT_SEED, &mut w).unwrap();
+        assert_eq!(a.matched, 80);
+        assert_eq!(a.pieces.len(), 20);
+        assert!(a.pieces.iter().all(|(d, r)| d == r && d.len() == 4));
     }
 
     fn run(doc: &str, reference: &str) -> Option<Chain> {

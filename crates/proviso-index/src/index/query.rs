@@ -294,10 +294,29 @@ impl Index {
             // document searched: text padded around a copy changes
             // nothing.
             let searched = window.len();
-            let Some(a) = crate::align::align(q.hashes16, window.clone(), ref16, marks, align)
-            else {
-                continue;
-            };
+            // No seed of five tokens (an edit every fifth word leaves runs
+            // of four): seeds of four, and then only what the document
+            // keeps of the reference can flag it.
+            let kept_applies =
+                q.opts.kept.is_some() && (KEPT_MIN_TOKENS..=KEPT_MAX_TOKENS).contains(&ref16.len());
+            let (a, short_seeds) =
+                match crate::align::align(q.hashes16, window.clone(), ref16, marks, align) {
+                    Some(a) => (a, false),
+                    None if kept_applies => {
+                        match crate::align::align_seeds(
+                            q.hashes16,
+                            window.clone(),
+                            ref16,
+                            marks,
+                            crate::align::SHORT_SEED,
+                            align,
+                        ) {
+                            Some(a) => (a, true),
+                            None => continue,
+                        }
+                    }
+                    None => continue,
+                };
             let significance = crate::align::significance(a.matched, searched, ref16.len());
             // What the document keeps of the whole reference, over the
             // stretch a copy keeping the least share asked for could
@@ -347,7 +366,9 @@ impl Index {
             // however short its chain. Else a chain significant enough,
             // and more so when it spans little of the reference.
             if !held
-                && (significance < min || (extent < MIN_EXTENT && significance < min + LOCAL_BITS))
+                && (short_seeds
+                    || significance < min
+                    || (extent < MIN_EXTENT && significance < min + LOCAL_BITS))
             {
                 continue;
             }

@@ -946,6 +946,64 @@ fn short_phrases_make_a_short_reference_a_candidate() {
     assert!(short > 0.35 && long < 0.3, "{short} {long}");
 }
 
+/// Every fifth word replaced, from the first on a regular pattern: the
+/// copy shares no run of five tokens with its reference, so no seed of
+/// five; seeds of four chain it, and what it keeps (four fifths) flags it.
+/// Those seeds alone flag nothing: with the kept share off, the copy is
+/// not found.
+#[test]
+fn a_copy_with_every_fifth_word_replaced_is_flagged_by_what_it_keeps() {
+    let words = distinct_words("ref", 200);
+    let mut set = one_reference(&words.join(" "));
+    let doc: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i % 5 == 4 {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    assert!(
+        doc.windows(5)
+            .all(|w| w.iter().any(|t| t.starts_with("edit")))
+    );
+    let doc = doc.join(" ");
+    let r = set.query(&doc);
+    assert!(r.flagged, "{r:?}");
+    let m = &r.matches[0];
+    assert_eq!(m.kind, "aligned");
+    assert_eq!(m.kept, Some(1.0 - 40.0 / 200.0), "{m:?}");
+    // Its spans are the runs of four, each holding the reference's words.
+    assert!(m.spans.len() >= 20, "{m:?}");
+    let reference = words.join(" ");
+    let ref_tokens = tokenize(&reference);
+    for (&(a, b), &(ra, rb)) in m.spans.iter().zip(&m.reference_spans) {
+        let in_ref = &reference[ref_tokens[ra].start as usize..ref_tokens[rb - 1].end as usize];
+        assert_eq!(&doc[a..b], in_ref, "{m:?}");
+    }
+    set.set_kept(None);
+    let r = set.query(&doc);
+    assert!(!r.flagged, "{r:?}");
+    // Another text sharing a few of its runs of four: not kept, not found.
+    set.set_kept(Some(crate::ALIGN_DEFAULT_KEPT));
+    let own = distinct_words("own", 200);
+    let mixed: Vec<String> = own
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if (40..44).contains(&i) || (120..124).contains(&i) {
+                words[i].clone()
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    assert!(!set.query(&mixed.join(" ")).flagged);
+}
+
 /// The rules a findings file records follow the background unless set:
 /// the lower bits and share with one, what was set otherwise, nothing
 /// with alignment off.
