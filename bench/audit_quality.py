@@ -46,6 +46,18 @@ from common import append_results  # noqa: E402
 KEPT = {False: 0.55, True: 0.5}
 
 CORPORA = "../shared/corpora"
+# The key of the indexes built here (`proviso index add` keys a new
+# directory with the `salt` file it finds there, else a random one): fixed,
+# so that a run can be repeated; `AUDIT_SALT=…` (16 hex digits) measures
+# another key.
+SALT = os.environ.get("AUDIT_SALT", "5eed5a1700000001")
+
+
+def keyed_dir(path):
+    """An index directory keyed by SALT, before its first segment."""
+    os.makedirs(path, exist_ok=True)
+    with open(f"{path}/salt", "w") as f:
+        f.write(SALT + "\n")
 SPLIT_SALT = "proviso-audit-quality-split-v1"
 
 
@@ -185,6 +197,7 @@ def main(binary, work, seed=20261205):
     with open(cfg, "w") as f:
         f.write(f'data_dir = "{work}/data"\n[index]\ndir = "{index_dir}"\nfollow = false\n')
     if not glob.glob(f"{index_dir}/*.pvx"):
+        keyed_dir(index_dir)
         subprocess.run([binary, "--config", cfg, "index", "add", f"{work}/refs.jsonl", "--prompt-field", "prompt"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # The same index with a background: the other models' answers to the

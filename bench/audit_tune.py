@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from audit_quality import CORPORA, KEPT, alpaca, edit_words, every_nth_word, part_of, shuffle_sentences, wilson  # noqa: E402
+from audit_quality import CORPORA, KEPT, alpaca, edit_words, every_nth_word, keyed_dir, part_of, shuffle_sentences, wilson  # noqa: E402
 
 # Five disjoint pairs of the ten models: the first is audit_quality.py's.
 PAIRS = [
@@ -60,6 +60,7 @@ def prepare(binary, work, pair):
         with open(cfgs[name], "w") as f:
             f.write(f'data_dir = "{work}/data"\n[index]\ndir = "{work}/{name}"\nfollow = false\n')
     if not glob.glob(f"{work}/index/*.pvx"):
+        keyed_dir(f"{work}/index")
         with open(f"{work}/refs.jsonl", "w") as f:
             for m in pair:
                 for i, t in enumerate(answers[m]):

@@ -27,7 +27,9 @@ def test_audit_files_against_reference_outputs(tmp_path):
     assert r.returncode == 0, r.stderr
     stats = json.loads(r.stdout)
     assert stats["references"] == 40 and stats["segments"] == 1 and stats["mapped"]
-    assert stats["formats"] == {"6": 1} and stats["params"]["k"] == 8 and stats["params"]["tokenizer"] == 2
+    assert stats["formats"] == {"7": 1} and stats["params"]["k"] == 8 and stats["params"]["tokenizer"] == 2
+    # A new index is keyed; its key is not shown.
+    assert stats["keyed"] is True and "salt" not in stats["params"], stats
     gpt4 = json.loads((FIXTURES / "gpt4_outputs.json").read_text())
     claude = json.loads((FIXTURES / "claude3_outputs.json").read_text())
     human = [json.loads(l)["text"] for l in (FIXTURES / "c4_human.jsonl").read_text().splitlines()]
@@ -166,7 +168,7 @@ def test_an_index_of_the_previous_tokenizer_keeps_working_after_the_upgrade(tmp_
     r = run(cfg, "index", "add", str(FIXTURES / "gpt4_outputs.json"))
     assert r.returncode == 0, r.stderr
     stats = json.loads(run(cfg, "index", "stats").stdout)
-    assert stats["segments"] == 2 and stats["params"]["tokenizer"] == 1, stats
+    assert stats["segments"] == 2 and stats["params"]["tokenizer"] == 1 and stats["keyed"] is False, stats
     gpt4 = json.loads((FIXTURES / "gpt4_outputs.json").read_text())
     golden = ("the committee met on tuesday to review the annual budget and decided that the library would "
               "stay open on sundays through the winter months")
@@ -180,7 +182,21 @@ def test_an_index_of_the_previous_tokenizer_keeps_working_after_the_upgrade(tmp_
     fresh = tmp_path / "fresh.toml"
     fresh.write_text(f'data_dir = "{tmp_path / "fresh"}"\n')
     assert run(fresh, "index", "add", str(FIXTURES / "gpt4_outputs.json")).returncode == 0
-    assert json.loads(run(fresh, "index", "stats").stdout)["params"]["tokenizer"] == 2
+    stats = json.loads(run(fresh, "index", "stats").stdout)
+    assert stats["params"]["tokenizer"] == 2 and stats["keyed"] is True, stats
+    # A second segment takes the first's key: the two are one index, and
+    # each finds its own references.
+    claude = json.loads((FIXTURES / "claude3_outputs.json").read_text())
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"output": claude[0]["output"]}) + "\n")
+    r = run(fresh, "index", "add", str(more))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(run(fresh, "index", "stats").stdout)["segments"] == 2
+    train.write_text(json.dumps({"text": gpt4[3]["output"]}) + "\n" + json.dumps({"text": claude[0]["output"]}) + "\n")
+    r = run(fresh, "audit", str(train), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    flagged = [json.loads(l) for l in out.read_text().splitlines() if '"summary"' not in l]
+    assert [f["line"] for f in flagged] == [1, 2]
 
 
 def edit_words(text, tag, rate=0.25):

@@ -110,16 +110,68 @@ fn read_background(d: &std::path::Path) -> anyhow::Result<Option<Background>> {
 }
 
 /// The parameters of new segments for directory `d`: those of a segment
-/// already there (so a directory keeps one tokenizer version across an
-/// upgrade and stays one index), else today's defaults.
-fn params_for(d: &std::path::Path) -> Params {
-    let Ok(paths) = proviso_index::segment_paths(d) else {
-        return Params::default();
-    };
-    paths
-        .iter()
-        .find_map(|p| proviso_index::open_segment(p).ok())
-        .map_or_else(Params::default, |seg| seg.params().clone())
+/// already there (so a directory keeps one tokenizer version and one salt
+/// across an upgrade and stays one index), else today's defaults keyed by
+/// the directory's salt ([`dir_salt`]).
+fn params_for(d: &std::path::Path) -> anyhow::Result<Params> {
+    let existing = proviso_index::segment_paths(d).ok().and_then(|paths| {
+        paths
+            .iter()
+            .find_map(|p| proviso_index::open_segment(p).ok())
+    });
+    match existing {
+        Some(seg) => Ok(seg.params().clone()),
+        None => Ok(Params::keyed(dir_salt(d)?)),
+    }
+}
+
+/// The salt of a directory's first segment: chosen at random and kept in
+/// `salt` (hexadecimal) in the directory, when it exists, so that two
+/// writers creating its first segment at once (the gateway's follower and
+/// an `index add`) choose the same. The file is put in place whole, by a
+/// link that fails if another writer's is already there.
+fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
+    let path = d.join("salt");
+    loop {
+        match std::fs::read_to_string(&path) {
+            Ok(s) => {
+                return u64::from_str_radix(s.trim(), 16)
+                    .ok()
+                    .filter(|&v| v != 0)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{}: not a salt (16 hexadecimal digits, not all zero); remove it to choose another",
+                            path.display()
+                        )
+                    });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        let mut salt = 0u64;
+        while salt == 0 {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b)
+                .map_err(|e| anyhow::anyhow!("no randomness for a salt: {e}"))?;
+            salt = u64::from_le_bytes(b);
+        }
+        if !d.is_dir() {
+            // Nothing to race with: the first segment written creates
+            // the directory and holds the salt.
+            return Ok(salt);
+        }
+        let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
+        std::fs::write(&tmp, format!("{salt:016x}\n"))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => return Ok(salt),
+            // Another writer's salt is in place: read it.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+        }
+    }
 }
 
 /// Segments that cannot be queried or merged together.
@@ -157,7 +209,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             prompt_field,
         } => {
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
-            let mut b = IndexBuilder::new(params_for(&dir(cfg)));
+            let mut b = IndexBuilder::new(params_for(&dir(cfg))?);
             let mut bad = Vec::new();
             // Each output's request, by file and row, read first. A row
             // without one is indexed without one; a request field that is
@@ -202,8 +254,10 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Background { files, field } => {
             let d = dir(cfg);
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-            let mut bg =
-                read_background(&d)?.unwrap_or_else(|| Background::new(params_for(&d).tokenizer));
+            let mut bg = match read_background(&d)? {
+                Some(bg) => bg,
+                None => Background::new(params_for(&d)?.tokenizer),
+            };
             let before = bg.len();
             let spec = field.map(FieldSpec::Named).unwrap_or_default();
             let mut bad = Vec::new();
@@ -241,7 +295,7 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             // With no other segment left, the ledger is indexed with today's
             // tokenizer; beside files' segments, with theirs.
             let (b, last, _) =
-                index_ledger_from(store.as_ref(), 1, params_for(&d), None, &|| true)?;
+                index_ledger_from(store.as_ref(), 1, params_for(&d)?, None, &|| true)?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build()?, &path)?;
@@ -275,7 +329,10 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
                     ),
                     "bytes_on_disk": size,
                     "background_phrases": idx.background().map_or(0, Background::len),
-                    "params": idx.params(),
+                    // The salt stays in the segments: shown, it would tell
+                    // a copier which windows are kept.
+                    "params": idx.params().map(|p| Params { salt: 0, ..p.clone() }),
+                    "keyed": idx.params().is_some_and(|p| p.salt != 0),
                 })
             );
             Ok(ExitCode::SUCCESS)
@@ -403,7 +460,7 @@ pub fn follow_from(
     let (b, last, caught_up) = index_ledger_from(
         store,
         done + 1,
-        params_for(&d),
+        params_for(&d)?,
         Some(FOLLOW_PASS_BYTES),
         go_on,
     )?;
@@ -595,6 +652,41 @@ mod tests {
             .join(" ")
     }
 
+    /// A directory's salt: chosen once and kept, the same for writers
+    /// racing to choose it; never written where there is no directory; a
+    /// damaged file is an error naming it.
+    #[test]
+    fn a_directory_keeps_one_salt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("index");
+        assert_ne!(dir_salt(&d).unwrap(), 0);
+        assert!(!d.exists());
+        std::fs::create_dir_all(&d).unwrap();
+        let salts: Vec<u64> = (0..8)
+            .map(|_| {
+                let d = d.clone();
+                std::thread::spawn(move || dir_salt(&d).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(salts.iter().all(|&s| s == salts[0] && s != 0), "{salts:?}");
+        assert_eq!(params_for(&d).unwrap().salt, salts[0]);
+        // Only the salt is left in the directory.
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["salt"]);
+        std::fs::write(d.join("salt"), "zz\n").unwrap();
+        let e = dir_salt(&d).unwrap_err().to_string();
+        assert!(e.contains(&d.join("salt").display().to_string()), "{e}");
+        std::fs::write(d.join("salt"), "0000000000000000\n").unwrap();
+        assert!(dir_salt(&d).is_err());
+    }
+
     #[test]
     fn added_segments_are_merged_past_eight() {
         let (tmp, cfg) = temp_config();
@@ -740,12 +832,24 @@ mod tests {
         let reader = crate::ledger_store::reader(&cfg).unwrap();
         let d = dir(&cfg);
         // A bound of one byte: each pass reads one chunk.
-        let (b, last, caught_up) =
-            index_ledger_from(reader.as_ref(), 1, params_for(&d), Some(1), &|| true).unwrap();
+        let (b, last, caught_up) = index_ledger_from(
+            reader.as_ref(),
+            1,
+            params_for(&d).unwrap(),
+            Some(1),
+            &|| true,
+        )
+        .unwrap();
         assert!(!caught_up);
         assert_eq!((b.len(), last), (FOLLOW_CHUNK, FOLLOW_CHUNK as u64));
-        let (b, last, caught_up) =
-            index_ledger_from(reader.as_ref(), last + 1, params_for(&d), None, &|| true).unwrap();
+        let (b, last, caught_up) = index_ledger_from(
+            reader.as_ref(),
+            last + 1,
+            params_for(&d).unwrap(),
+            None,
+            &|| true,
+        )
+        .unwrap();
         assert!(caught_up);
         assert_eq!((b.len(), last), (n - FOLLOW_CHUNK, n as u64));
         // Told to stop after its second chunk, a pass writes nothing.

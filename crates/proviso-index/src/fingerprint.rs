@@ -23,6 +23,19 @@ pub(crate) fn spread(fingerprint: u64) -> u64 {
     mix64(fingerprint)
 }
 
+/// The window hashes keyed by `salt` before they are winnowed (nothing
+/// when it is 0): a bijection, so windows equal in two texts stay equal,
+/// but which of a text's windows is the smallest of its neighbourhood, and
+/// so kept, is not known without the key.
+#[inline]
+pub(crate) fn key_in_place(hashes: &mut [u64], salt: u64) {
+    if salt != 0 {
+        for h in hashes {
+            *h = mix64(*h ^ salt);
+        }
+    }
+}
+
 /// Tokens per short phrase: what makes a short reference a candidate for
 /// alignment when its copy has too many words changed to keep a
 /// fingerprint of [`crate::Params::k`] tokens.

@@ -27,6 +27,18 @@ pub struct Params {
     /// was built with version 1.
     #[serde(default = "tokenizer_v1")]
     pub tokenizer: u32,
+    /// The key the index's window hashes are mixed with before winnowing
+    /// (0: none, as every segment before format 7): which windows are kept
+    /// as fingerprints and short phrases then depends on it, so a copier
+    /// who has a reference but not the index cannot work out which
+    /// positions to edit to leave no fingerprint. Chosen at random for a
+    /// new index directory; every segment of a directory shares it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub salt: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// The tokenizer's version: 1 read Traditional Chinese characters as they
@@ -48,6 +60,17 @@ impl Default for Params {
             rows: 4,
             near_threshold: 0.5,
             tokenizer: TOKENIZER,
+            salt: 0,
+        }
+    }
+}
+
+impl Params {
+    /// Today's defaults with the window hashes keyed by `salt` (0: none).
+    pub fn keyed(salt: u64) -> Self {
+        Self {
+            salt,
+            ..Self::default()
         }
     }
 }

@@ -486,6 +486,23 @@ pub(crate) mod tests {
         std::fs::write(path, b.build().unwrap().bytes()).unwrap();
     }
 
+    /// Writes the golden segment of format 7 (keyed by [`GOLDEN_SALT`]) into
+    /// `tests/compat/`, as [`write_golden_segment_6`] does.
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_segment_7() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+        let path = dir.join("segment-v7.pvx");
+        assert!(!path.exists(), "never overwrite a golden file");
+        let mut b = IndexBuilder::new(Params::keyed(GOLDEN_SALT));
+        b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
+        std::fs::write(path, b.build().unwrap().bytes()).unwrap();
+    }
+
+    /// The key of the golden segment of format 7 (`tests/compat.rs` has
+    /// the same).
+    const GOLDEN_SALT: u64 = 0x0123_4567_89AB_CDEF;
+
     /// Writes the golden segments of formats 1 and 4 into `tests/compat/`
     /// (see `tests/compat.rs`); run by hand, with `--ignored`, only when a
     /// format is added, beside the old files, never over them.

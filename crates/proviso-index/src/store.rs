@@ -217,11 +217,13 @@ pub(crate) fn sections(b: &[u8], version: u32) -> Result<[(usize, usize); SECTIO
 /// segment without it was tokenized by version 1, and is queried so);
 /// format 6 is format 5 with the short phrases of short references in the
 /// fingerprints' table, under keys of their own (candidates for alignment:
-/// `docs/audit.md`). Formats 2 to 5 are still read and queried as they
+/// `docs/audit.md`); format 7 is format 6 whose parameters may hold a
+/// `salt`, the key of its window hashes (an older reader would ignore it
+/// and find nothing). Formats 2 to 6 are still read and queried as they
 /// are (a reference of theirs is a candidate through its fingerprints
 /// only); merging rewrites them in the current format, keeping their
 /// parameters and their entries.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// What a damaged segment's error says.
 pub(crate) const CHECKSUM_MISMATCH: &str = "checksum mismatch: the file is damaged";

@@ -57,7 +57,8 @@ pub(crate) fn fingerprint_one(
         None => Vec::new(),
     };
     let is_supplied = |i: usize| marks.get(i).copied().unwrap_or(false);
-    let sh = shingles(&tokens, p.k);
+    let mut sh = shingles(&tokens, p.k);
+    crate::fingerprint::key_in_place(&mut sh, p.salt);
     let mut exact: Vec<(u64, u32)> = if tokens.len() < p.w + p.k - 1 {
         // Too short for winnowing's guarantee: keep every window.
         sh.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect()
@@ -82,7 +83,9 @@ pub(crate) fn fingerprint_one(
     let (short_k, short_w) = (crate::fingerprint::SHORT_K, crate::fingerprint::SHORT_W);
     if (short_k..=crate::fingerprint::SHORT_MAX_TOKENS).contains(&tokens.len()) {
         let mut seen = std::collections::HashSet::new();
-        for (h, pos) in winnow(&shingles(&tokens, short_k), short_w) {
+        let mut short = shingles(&tokens, short_k);
+        crate::fingerprint::key_in_place(&mut short, p.salt);
+        for (h, pos) in winnow(&short, short_w) {
             if !(pos as usize..pos as usize + short_k).any(is_supplied) && seen.insert(h) {
                 exact.push((crate::fingerprint::short_key(h), pos));
             }

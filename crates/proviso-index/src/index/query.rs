@@ -856,6 +856,7 @@ pub(crate) fn query_with(
         return res;
     }
     crate::fingerprint::shingles_into(tokens, p.k, shingles);
+    crate::fingerprint::key_in_place(shingles, p.salt);
     crate::fingerprint::winnow_into(shingles, p.w, fingerprints);
     hashes16.clear();
     if opts.align_min.is_some() || opts.background.is_some() {
@@ -867,6 +868,7 @@ pub(crate) fn query_with(
     short.clear();
     if opts.align_min.is_some() && parts.iter().any(|(ix, _)| ix.short_phrases()) {
         crate::fingerprint::shingles_into(tokens, crate::fingerprint::SHORT_K, short_shingles);
+        crate::fingerprint::key_in_place(short_shingles, p.salt);
         crate::fingerprint::winnow_into(short_shingles, crate::fingerprint::SHORT_W, short);
         for s in short.iter_mut() {
             s.0 = crate::fingerprint::spread(crate::fingerprint::short_key(s.0));

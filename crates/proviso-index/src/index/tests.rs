@@ -1004,6 +1004,70 @@ fn a_copy_with_every_fifth_word_replaced_is_flagged_by_what_it_keeps() {
     assert!(!set.query(&mixed.join(" ")).flagged);
 }
 
+/// A copier who has a reference and knows how an unkeyed index winnows
+/// edits one token of every window it keeps (fingerprints and short
+/// phrases): the copy shares none of the unkeyed index's entries and is
+/// not found there, though it keeps most of the reference. A keyed index
+/// keeps other windows, which the copy still shares, and finds it.
+#[test]
+fn a_keyed_index_finds_a_copy_edited_where_an_unkeyed_one_winnows() {
+    let words = distinct_words("ref", 200);
+    let reference = words.join(" ");
+    let tokens = tokenize(&reference);
+    // The windows the unkeyed index keeps, and one token edited in each
+    // not already holding an edit (its last: it ends later windows too).
+    let p = Params::default();
+    let mut kept_windows: Vec<(usize, usize)> = Vec::new();
+    for (k, w) in [
+        (p.k, p.w),
+        (crate::fingerprint::SHORT_K, crate::fingerprint::SHORT_W),
+    ] {
+        let sh = crate::fingerprint::shingles(&tokens, k);
+        kept_windows.extend(
+            crate::fingerprint::winnow(&sh, w)
+                .into_iter()
+                .map(|(_, pos)| (pos as usize, pos as usize + k)),
+        );
+    }
+    kept_windows.sort_unstable_by_key(|w| (w.1, w.0));
+    let mut edited = vec![false; tokens.len()];
+    for (a, b) in kept_windows {
+        if !edited[a..b].contains(&true) {
+            edited[b - 1] = true;
+        }
+    }
+    let edits = edited.iter().filter(|&&e| e).count();
+    assert!(edits < tokens.len() / 4, "{edits} edits");
+    let doc: Vec<String> = words
+        .iter()
+        .zip(&edited)
+        .enumerate()
+        .map(|(i, (w, &e))| if e { format!("edit{i}") } else { w.clone() })
+        .collect();
+    let doc = doc.join(" ");
+    let build = |p: Params| {
+        let mut b = IndexBuilder::new(p);
+        b.add(&reference, Reference::file("refs", 1));
+        IndexSet::from(b.build().unwrap())
+    };
+    let r = build(Params::default()).query(&doc);
+    assert!(!r.flagged && r.matches.is_empty(), "{r:?}");
+    let r = build(Params::keyed(0x9E37_79B9_7F4A_7C15)).query(&doc);
+    assert!(r.flagged, "{edits} edits: {r:?}");
+    assert_eq!(
+        r.matches[0].kept,
+        Some(1.0 - edits as f64 / 200.0),
+        "{:?}",
+        r.matches[0]
+    );
+    // Segments of two keys are not one index.
+    let mut one = IndexBuilder::new(Params::keyed(1));
+    one.add(&reference, Reference::file("refs", 1));
+    let mut two = IndexBuilder::new(Params::keyed(2));
+    two.add(&reference, Reference::file("refs", 2));
+    assert!(IndexSet::new(vec![one.build().unwrap(), two.build().unwrap()]).is_none());
+}
+
 /// The rules a findings file records follow the background unless set:
 /// the lower bits and share with one, what was set otherwise, nothing
 /// with alignment off.
