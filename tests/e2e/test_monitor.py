@@ -240,7 +240,7 @@ def test_an_unreadable_instruction_set_stops_start_up_naming_it(tmp_path):
     assert "instruction_sets" in r.stderr and f"{bad}:2" in r.stderr, r.stderr
 
 
-def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
+def test_a_full_queue_never_fails_a_request_and_what_it_drops_is_read_back(tmp_path, fake):
     # (200 requests of one template would rightly be throttled: the ladder
     # is off here, this test is about the queue.)
     g = Proviso(tmp_path, fake.url, extra="[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = \"off\"\nthrottle = \"off\"\nsuspend = \"off\"\n", monitor="")
@@ -266,6 +266,20 @@ def test_a_full_queue_drops_observations_and_never_a_request(tmp_path, fake):
                 break
             time.sleep(0.05)
         assert seen == 200, seen
+        # A queue of one under 32 clients drops; what it dropped is read
+        # back from the ledger, so the monitor observes every exchange.
+        dropped = val(m, "proviso_monitor_dropped_total")
+        assert dropped > 0, m
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = httpx.get(g.url + "/metrics").text
+            done = val(m, "proviso_monitor_processed_total") + val(m, "proviso_monitor_backfilled_total")
+            if done >= 200:
+                break
+            time.sleep(0.05)
+        assert val(m, "proviso_monitor_backfilled_total") == dropped, m
+        assert val(m, "proviso_monitor_observed_total") == 200, m
+        assert val(m, "proviso_monitor_backfill_failures_total") == 0 and val(m, "proviso_monitor_unread") == 0, m
     finally:
         g.stop()
 

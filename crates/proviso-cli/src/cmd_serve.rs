@@ -203,6 +203,18 @@ pub fn run(mut cfg: Config, args: Args) -> anyhow::Result<ExitCode> {
             "monitor rebuilt from the ledger"
         );
     }
+    // On one node, what the monitor's queue drops under load is read back
+    // from the ledger when the monitor has time: on a thread of normal
+    // priority of its own (crate::background::ReadingThread), for the
+    // reason the follower's is.
+    if let (Some(m), None) = (&state.monitor, &pg) {
+        let reader = crate::background::ReadingThread::start(
+            Box::new(reader_opener(ledger_path.clone(), None)),
+            restart_gate.clone(),
+        )
+        .context("starting the monitor's ledger reader")?;
+        m.set_backfill(std::sync::Arc::new(reader));
+    }
     // With a shared ledger: the monitor follows the chain (every
     // replica's records); one replica scores and acts.
     let feed_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

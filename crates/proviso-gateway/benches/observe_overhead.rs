@@ -98,12 +98,12 @@ fn main() {
         let mode = b % 3;
         match mode {
             1 => ledger.set_tap(proviso_gateway::pipeline::observe::tap(handle.clone())),
-            2 => ledger.set_tap(Box::new(|recs: Vec<Record>| {
+            2 => ledger.set_tap(Box::new(|recs: Vec<Record>, _: Vec<Option<u64>>| {
                 for r in recs {
                     std::hint::black_box(proviso_gateway::monitor::slim(r));
                 }
             })),
-            _ => ledger.set_tap(Box::new(|_| {})),
+            _ => ledger.set_tap(Box::new(|_, _| {})),
         }
         let t = &mut rows[mode].1;
         let mut next = Instant::now();
@@ -152,7 +152,7 @@ fn main() {
     for i in 0..iters {
         let rec = records[i % records.len()].clone();
         let s = Instant::now();
-        tap(vec![rec]);
+        tap(vec![rec], vec![Some(i as u64 + 1)]);
         t.push(s.elapsed().as_secs_f64() * 1e9);
         if i % 64 == 0 {
             // let the monitor drain, as it would between batches

@@ -5,10 +5,13 @@
 //! `Proviso-Notice` header, lower limits, suspension and scheduled
 //! revocation through the key lifecycle, and webhook calls retried with
 //! backoff that never hold the ladder up. A full queue drops the
-//! observation and counts it; it never slows or fails a request.
+//! observation and counts it, and never slows or fails a request; the
+//! monitor thread reads what was dropped back from the ledger
+//! ([`MonitorHandle::set_backfill`]) before what was queued after it, so it
+//! falls behind under a load that saturates its core but loses nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -22,6 +25,17 @@ use serde_json::json;
 use crate::key_cache::KeyCache;
 use crate::quota::QuotaService;
 
+/// What the monitor's queue carries: a record with its sequence number
+/// when known, or the first sequence number of a run of observations the
+/// full queue dropped (the run ends before the next record queued). The
+/// record is held in place: boxing it would cost an allocation on the
+/// writer thread for each observation, where markers are few.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Record(Option<u64>, Record),
+    Dropped(u64),
+}
+
 /// The monitor's shared side: the queue, counters, the report, and what
 /// the ladder put in force (notices, throttles).
 pub struct MonitorHandle {
@@ -34,7 +48,7 @@ pub struct MonitorHandle {
     /// commit. A send on the unbounded channel waits only for other
     /// senders, and takes no lock as long as no receiver is blocked in
     /// `recv`: the monitor thread polls with `try_recv`, and must.
-    tx: Sender<Record>,
+    tx: Sender<Queued>,
     /// Observations in the queue (at most `[monitor] queue`).
     waiting: std::sync::atomic::AtomicUsize,
     state: Arc<Mutex<Monitor>>,
@@ -55,8 +69,74 @@ pub struct MonitorHandle {
     pub embedding_failures: AtomicU64,
     embeddings: Option<crate::upstream::Deployment>,
     cfg: MonitorConfig,
-    rx: Mutex<Option<Receiver<Record>>>,
+    rx: Mutex<Option<Receiver<Queued>>>,
     suspended_at: Mutex<HashMap<String, i64>>,
+    /// The ledger, read back for the observations the queue dropped
+    /// (only the monitor thread reads it).
+    backfill: Mutex<Option<Arc<dyn LedgerReader + Send + Sync>>>,
+    /// Whether there is one: only then are dropped numbers kept.
+    backfilling: AtomicBool,
+    /// The last observation offered was dropped (its run's start is
+    /// queued already).
+    gap_open: AtomicBool,
+    /// The sequence number of the last observation dropped.
+    last_dropped: AtomicU64,
+    /// Sequence numbers of dropped observations not yet read back (a
+    /// gauge, set by the monitor thread; a bound, as a run may hold
+    /// records the monitor does not observe).
+    unread: AtomicU64,
+    /// Dropped observations read back from the ledger and observed.
+    pub backfilled: AtomicU64,
+    /// Reads of dropped observations that failed (those are lost).
+    pub backfill_failures: AtomicU64,
+}
+
+/// Where the monitor thread is behind the ledger: the next sequence
+/// number of a run of dropped observations it has yet to read back. The
+/// writer thread never shares a lock with the monitor thread (which runs
+/// at idle priority and may hold one while it waits for the CPU): it tells
+/// a run's start through the queue and its latest drop by an atomic.
+#[derive(Debug, Default)]
+pub(crate) struct Behind {
+    next: Option<u64>,
+}
+
+impl Behind {
+    /// A run of drops starts at `seq`.
+    pub(crate) fn dropped_from(&mut self, seq: u64) {
+        self.next = Some(self.next.map_or(seq, |n| n.min(seq)));
+    }
+
+    /// The record `seq` was queued: the run before it, to read back first
+    /// (first, last), and the run is over.
+    pub(crate) fn before(&mut self, seq: u64) -> Option<(u64, u64)> {
+        let n = self.next?;
+        self.next = None;
+        (n < seq).then(|| (n, seq - 1))
+    }
+
+    /// Idle, with `last_dropped` the latest drop: what to read back now
+    /// (first, last); the run stays open, for drops still to come.
+    pub(crate) fn idle(&mut self, last_dropped: u64) -> Option<(u64, u64)> {
+        let n = self.next?;
+        if last_dropped < n {
+            return None;
+        }
+        self.next = Some(last_dropped + 1);
+        Some((n, last_dropped))
+    }
+
+    /// Whether a run is waiting to be read back.
+    pub(crate) fn waiting(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// Sequence numbers dropped and not yet read back, with `last_dropped`
+    /// the latest drop.
+    pub(crate) fn unread(&self, last_dropped: u64) -> u64 {
+        self.next
+            .map_or(0, |n| (last_dropped + 1).saturating_sub(n))
+    }
 }
 
 impl MonitorHandle {
@@ -82,6 +162,13 @@ impl MonitorHandle {
             embeddings,
             cfg,
             rx: Mutex::new(Some(rx)),
+            backfill: Mutex::new(None),
+            backfilling: AtomicBool::new(false),
+            gap_open: AtomicBool::new(false),
+            last_dropped: AtomicU64::new(0),
+            unread: AtomicU64::new(0),
+            backfilled: AtomicU64::new(0),
+            backfill_failures: AtomicU64::new(0),
             suspended_at: Mutex::new(HashMap::new()),
         }))
     }
@@ -146,17 +233,56 @@ impl MonitorHandle {
     /// Queues a committed record; never waits. The queue is bounded in
     /// records (`[monitor] queue`) and in bytes (`queue_bytes`).
     pub fn observe(&self, rec: Record) {
+        self.observe_at(None, rec);
+    }
+
+    /// [`observe`](Self::observe) a record with its sequence number: when
+    /// the queue is full and a reader was given
+    /// ([`set_backfill`](Self::set_backfill)), the number is kept and the
+    /// monitor thread reads the record back from the ledger. The records
+    /// must come in the ledger's order.
+    pub fn observe_at(&self, seq: Option<u64>, rec: Record) {
         let size = queued_size(&rec);
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
         let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
             || ahead >= self.cfg.queue.max(1);
-        if full || self.tx.send(rec).is_err() {
+        if full || self.tx.send(Queued::Record(seq, rec)).is_err() {
             self.unqueued(size);
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            if let Some(seq) = seq
+                && self.backfilling.load(Ordering::Relaxed)
+            {
+                self.last_dropped.store(seq, Ordering::Release);
+                // A run's start goes through the queue (a few bytes,
+                // never refused), so the monitor meets it in order.
+                if !self.gap_open.swap(true, Ordering::Relaxed) {
+                    let _ = self.tx.send(Queued::Dropped(seq));
+                }
+            }
             return;
         }
+        if self.gap_open.load(Ordering::Relaxed) {
+            self.gap_open.store(false, Ordering::Relaxed);
+        }
         self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The ledger the monitor thread reads back what its queue dropped
+    /// from. It reads on idle time, so `reader` should do its reading on
+    /// a thread of normal priority (a SQLite read transaction held while
+    /// waiting for the CPU keeps the write-ahead log from restarting).
+    pub fn set_backfill(&self, reader: Arc<dyn LedgerReader + Send + Sync>) {
+        if let Ok(mut b) = self.backfill.lock() {
+            *b = Some(reader);
+            self.backfilling.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sequence numbers of dropped observations not yet read back (a
+    /// bound: a run may hold records the monitor does not observe).
+    pub fn unread(&self) -> u64 {
+        self.unread.load(Ordering::Relaxed)
     }
 
     /// Gives back the place (one record, `size` bytes) an observation took
@@ -283,14 +409,29 @@ impl MonitorHandle {
                 // the request path, and take the channel's lock, which this
                 // thread of idle priority could hold while it waits for the
                 // core (see `tx`). Idle, it looks every 2 ms.
+                let hands = Hands {
+                    ledger: &ledger,
+                    keys: &keys,
+                    quotas: &quotas,
+                    rt: &rt,
+                    http: http.as_ref(),
+                };
+                let reader = me.backfill.lock().ok().and_then(|b| b.clone());
+                let mut behind = Behind::default();
                 let mut open = true;
                 while open {
                     let mut batch = Vec::new();
                     while batch.len() < 64 {
                         match rx.try_recv() {
-                            Ok(rec) => {
+                            Ok(Queued::Record(seq, rec)) => {
                                 me.unqueued(queued_size(&rec));
-                                batch.push(rec);
+                                batch.push((seq, rec));
+                            }
+                            Ok(Queued::Dropped(seq)) => {
+                                // What came before it first, in order.
+                                let taken = std::mem::take(&mut batch);
+                                me.process_queued(taken, &mut behind, reader.as_deref(), &hands);
+                                behind.dropped_from(seq);
                             }
                             Err(std::sync::mpsc::TryRecvError::Empty) => break,
                             Err(std::sync::mpsc::TryRecvError::Disconnected) => {
@@ -300,31 +441,102 @@ impl MonitorHandle {
                         }
                     }
                     if batch.is_empty() {
-                        std::thread::sleep(Duration::from_millis(2));
-                        continue;
+                        // Idle: what the queue dropped, read back.
+                        let last = me.last_dropped.load(Ordering::Acquire);
+                        match (behind.idle(last), reader.as_deref()) {
+                            (Some(range), Some(r)) => me.read_back(range, r, &hands),
+                            _ => std::thread::sleep(Duration::from_millis(2)),
+                        }
+                    } else {
+                        me.process_queued(batch, &mut behind, reader.as_deref(), &hands);
                     }
-                    let mut obs: Vec<Option<proviso_monitor::Observation>> = batch
-                        .iter()
-                        .map(proviso_monitor::Observation::from_record)
-                        .collect();
-                    if let Some(dep) = &me.embeddings {
-                        me.embed(dep, &mut obs, &rt);
-                    }
-                    for (rec, o) in batch.iter().zip(obs) {
-                        let hands = Hands {
-                            ledger: &ledger,
-                            keys: &keys,
-                            quotas: &quotas,
-                            rt: &rt,
-                            http: http.as_ref(),
-                        };
-                        me.step(rec, o, &hands);
-                        me.processed.fetch_add(1, Ordering::Relaxed);
-                    }
+                    let last = me.last_dropped.load(Ordering::Acquire);
+                    me.unread.store(behind.unread(last), Ordering::Relaxed);
                 }
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the monitor thread");
+        }
+    }
+
+    /// Observes `batch` in order (`queued`: taken from the queue, else read
+    /// back from the ledger) and carries out what the ladder decides.
+    fn process(&self, batch: Vec<Record>, queued: bool, hands: &Hands<'_>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut obs: Vec<Option<proviso_monitor::Observation>> = batch
+            .iter()
+            .map(proviso_monitor::Observation::from_record)
+            .collect();
+        if let Some(dep) = &self.embeddings {
+            self.embed(dep, &mut obs, hands.rt);
+        }
+        for (rec, o) in batch.iter().zip(obs) {
+            self.step(rec, o, hands);
+            let counter = if queued {
+                &self.processed
+            } else {
+                &self.backfilled
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Observes queued records in the ledger's order: before a record,
+    /// the run of dropped observations ahead of it, read back.
+    fn process_queued(
+        &self,
+        batch: Vec<(Option<u64>, Record)>,
+        behind: &mut Behind,
+        reader: Option<&(dyn LedgerReader + Send + Sync)>,
+        hands: &Hands<'_>,
+    ) {
+        let mut run = Vec::with_capacity(batch.len());
+        for (seq, rec) in batch {
+            if let Some(s) = seq
+                && behind.waiting()
+            {
+                self.process(std::mem::take(&mut run), true, hands);
+                if let (Some(range), Some(r)) = (behind.before(s), reader) {
+                    self.read_back(range, r, hands);
+                }
+            }
+            run.push(rec);
+        }
+        self.process(run, true, hands);
+    }
+
+    /// Reads back from the ledger, and observes, the records `first` to
+    /// `last` the queue dropped (those of them the monitor observes), a
+    /// page at a time. A failed read gives the rest of the run up
+    /// (counted in `backfill_failures`).
+    fn read_back(&self, (first, last): (u64, u64), reader: &dyn LedgerReader, hands: &Hands<'_>) {
+        const PAGE: usize = 64;
+        let mut next = first;
+        while next <= last {
+            let mut page = Vec::with_capacity(PAGE);
+            let mut read_to = None;
+            let scanned = reader.scan(next, &mut |c| {
+                if c.seq > last {
+                    return false;
+                }
+                read_to = Some(c.seq);
+                if observable(&c.record) {
+                    page.push(slim(c.record));
+                }
+                page.len() < PAGE
+            });
+            if let Err(e) = scanned {
+                tracing::warn!(error = %e, first = next, last, "the monitor could not read back what its queue dropped");
+                self.backfill_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.process(page, false, hands);
+            match read_to {
+                Some(s) => next = s + 1,
+                None => return,
+            }
         }
     }
 

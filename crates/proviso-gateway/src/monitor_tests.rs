@@ -13,7 +13,7 @@ use proviso_monitor::{Decision, Level, Mode, MonitorConfig};
 use proviso_types::{KeyId, UnixMillis};
 use serde_json::Map;
 
-use super::{Hands, MIN_QUEUE_BYTES, MonitorHandle, slim};
+use super::{Behind, Hands, MIN_QUEUE_BYTES, MonitorHandle, slim};
 use crate::config::QuotaConfig;
 use crate::key_cache::KeyCache;
 use crate::quota::{QuotaError, QuotaService};
@@ -359,4 +359,28 @@ fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
     assert_eq!(live.completion_tokens, replayed.completion_tokens);
     assert_eq!(live.prompt_tokens, replayed.prompt_tokens);
     assert_eq!(live.completion_tokens, (22 * 40u64).div_ceil(4));
+}
+
+/// Where the monitor is behind: a run of drops is read back before the
+/// record queued after it, or when idle as far as the latest drop (the run
+/// staying open for drops to come); a run the idle reads have finished
+/// leaves nothing before the next record.
+#[test]
+fn runs_of_drops_are_read_back_in_order() {
+    let mut b = Behind::default();
+    assert_eq!((b.before(5), b.idle(9), b.unread(9)), (None, None, 0));
+    // 3 to 6 dropped, 7 queued.
+    b.dropped_from(3);
+    assert!(b.waiting());
+    assert_eq!(b.unread(6), 4);
+    assert_eq!(b.before(7), Some((3, 6)));
+    assert!(!b.waiting());
+    // 9 and 10 dropped; idle: read to 10, and again after 12 is dropped.
+    b.dropped_from(9);
+    assert_eq!(b.idle(10), Some((9, 10)));
+    assert_eq!((b.idle(10), b.unread(10)), (None, 0));
+    assert_eq!(b.idle(12), Some((11, 12)));
+    // 13 queued: nothing left before it.
+    assert_eq!(b.before(13), None);
+    assert!(!b.waiting());
 }

@@ -56,8 +56,11 @@ enum Job {
 
 /// Receives every committed batch, on the writer thread, after the callers
 /// were answered: for subscribers such as the monitor, which then cost the
-/// request path nothing. It must be quick and must not block.
-pub type Tap = Box<dyn FnMut(Vec<Record>) + Send>;
+/// request path nothing. It must be quick and must not block. Beside the
+/// records, their sequence numbers (one each; `None` where the store
+/// sequences later, as PostgreSQL's does), so that a subscriber that
+/// drops some can read them back from the ledger.
+pub type Tap = Box<dyn FnMut(Vec<Record>, Vec<Option<u64>>) + Send>;
 
 /// Bucket upper bounds of the commit-latency histogram, in seconds.
 pub const COMMIT_BUCKETS: [f64; 12] = [
@@ -419,13 +422,17 @@ impl Writer {
                 self.shared.backlog.store(0, Ordering::Relaxed);
                 let stored: usize = records.iter().map(record_bytes).sum();
                 release(&self.shared.waiting_bytes, stored);
+                let seqs: Vec<Option<u64>> = match self.tap {
+                    Some(_) => receipts.iter().map(|r| r.seq).collect(),
+                    None => Vec::new(),
+                };
                 for (reply, receipt) in replies.into_iter().zip(receipts.into_iter().skip(n_old)) {
                     if let Some(r) = reply {
                         let _ = r.send(Ok(receipt));
                     }
                 }
                 if let Some(tap) = self.tap.as_mut() {
-                    tap(records);
+                    tap(records, seqs);
                 }
             }
             Err(e @ LedgerError::Unstorable(_)) if self.store.check_writable().is_ok() => {
@@ -497,7 +504,7 @@ impl Writer {
                                 let _ = r.send(Ok(*receipt));
                             }
                             if let Some(tap) = self.tap.as_mut() {
-                                tap(vec![rec]);
+                                tap(vec![rec], vec![receipt.seq]);
                             }
                         }
                         (Some(e), _) => {
@@ -700,11 +707,14 @@ mod tests {
             LedgerHandle::spawn(Box::new(MemoryStore::default()), WriterConfig::default()).unwrap();
         let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        h.set_tap(Box::new(move |recs: Vec<Record>| {
-            s2.lock()
-                .unwrap()
-                .extend(recs.into_iter().map(|r| r.output));
-        }));
+        h.set_tap(Box::new(
+            move |recs: Vec<Record>, seqs: Vec<Option<u64>>| {
+                assert_eq!(recs.len(), seqs.len());
+                s2.lock()
+                    .unwrap()
+                    .extend(recs.into_iter().zip(seqs).map(|(r, s)| (r.output, s)));
+            },
+        ));
         let rx: Vec<_> = (0..50)
             .map(|i| h.append(Record::test(&format!("r{i}"))))
             .collect();
@@ -713,7 +723,14 @@ mod tests {
         }
         h.shutdown();
         let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen, (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>());
+        let outputs: Vec<String> = seen.iter().map(|s| s.0.clone()).collect();
+        assert_eq!(
+            outputs,
+            (0..50).map(|i| format!("r{i}")).collect::<Vec<_>>()
+        );
+        // Each with its place in the chain.
+        let seqs: Vec<Option<u64>> = seen.iter().map(|s| s.1).collect();
+        assert_eq!(seqs, (1..=50).map(Some).collect::<Vec<_>>());
     }
 
     #[test]
