@@ -93,6 +93,20 @@ def rss_kb(pid, field):
     return 0
 
 
+def monitor_counts(base: str) -> dict:
+    """The monitor's counters from a gateway's /metrics (0 for any it does
+    not have)."""
+    import urllib.request
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    out = {}
+    for name in ("queued", "processed", "dropped", "backfilled", "observed", "unread"):
+        for line in text.splitlines():
+            if line.startswith((f"proviso_monitor_{name}_total ", f"proviso_monitor_{name} ")):
+                out[name] = int(float(line.split()[1]))
+        out.setdefault(name, 0)
+    return out
+
+
 def nginx_conf(tmp: Path, port: int) -> Path:
     (tmp / "answer.json").write_text(ANSWER)
     conf = tmp / "nginx.conf"
@@ -271,6 +285,20 @@ def main():
         for n in cfgs:
             ends = [int(p.stem.rsplit("-", 1)[1]) for p in (tmp / n / "index").glob("ledger-*.pvx")]
             indexed[n] = (max(ends) if ends else 0, len(ends))
+        # The monitor of each Proviso: what it took from its queue, what the
+        # full queue dropped and (builds that read drops back from the
+        # ledger) what it read back, when the load stopped and once it has
+        # caught up (waited for up to 120 s).
+        monitors = {}
+        for label, (url, _, proc) in targets.items():
+            if proc and proc.startswith(("proviso", "base")):
+                base = url.rsplit("/v1/", 1)[0]
+                stopped = monitor_counts(base)
+                t0, after = time.time(), stopped
+                while time.time() - t0 < 120 and after.get("unread", 0) + after["queued"] - after["processed"] > 0:
+                    time.sleep(0.5)
+                    after = monitor_counts(base)
+                monitors[label] = (stopped, after, time.time() - t0)
     finally:
         if sampling is not None:
             sampling.set()
@@ -319,6 +347,15 @@ def main():
         "(its bound, `[ledger] wal_max_bytes`, is 4 MiB by default; it is passed by what arrives before the "
         "restart).\n\n"
         f"{table}\n\nLedgers after the run:\n{ver}\n")
+    if monitors:
+        body += ("\nThe monitor (its counters when the load stopped, and when it had caught up: nothing queued or "
+                 "dropped left to observe, waited for up to 120 s; a build that does not read drops back shows 0 read "
+                 "back):\n" + "\n".join(
+                     f"- {label}: stopped: {st['queued'] + st['dropped']:,} exchanges offered, {st['processed']:,} taken "
+                     f"from the queue, {st['dropped']:,} dropped, {st['backfilled']:,} read back; caught up after {t:.1f} s: "
+                     f"{af['processed']:,} taken, {af['backfilled']:,} read back, {af['observed']:,} observed in all "
+                     f"(with the ledger replayed at start)"
+                     for label, (st, af, t) in monitors.items()) + "\n")
     if profiles:
         body += (f"\nperf profiles (`perf record -F {PERF_HZ} --call-graph dwarf`; the profiled run's own rate beside each):\n"
                  + "\n".join(f"- `{p}` (and `.children.txt`): {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms"

@@ -273,12 +273,15 @@ def test_a_full_queue_never_fails_a_request_and_what_it_drops_is_read_back(tmp_p
         deadline = time.time() + 20
         while time.time() < deadline:
             m = httpx.get(g.url + "/metrics").text
-            done = val(m, "proviso_monitor_processed_total") + val(m, "proviso_monitor_backfilled_total")
-            if done >= 200:
+            if (val(m, "proviso_monitor_processed_total") == val(m, "proviso_monitor_queued_total")
+                    and val(m, "proviso_monitor_unread") == 0 and val(m, "proviso_monitor_observed_total") >= 200):
                 break
             time.sleep(0.05)
-        assert val(m, "proviso_monitor_backfilled_total") == dropped, m
+        # Each exchange observed once: what was read back (the dropped
+        # ones, and queued ones read in the same pass) is not observed
+        # again when it comes out of the queue.
         assert val(m, "proviso_monitor_observed_total") == 200, m
+        assert val(m, "proviso_monitor_backfilled_total") >= dropped, m
         assert val(m, "proviso_monitor_backfill_failures_total") == 0 and val(m, "proviso_monitor_unread") == 0, m
     finally:
         g.stop()

@@ -84,16 +84,30 @@ impl ReadingThread {
 
 impl LedgerReader for ReadingThread {
     fn scan(&self, from: u64, f: &mut dyn FnMut(ChainedRecord) -> bool) -> Result<(), LedgerError> {
+        self.scan_range(from, u64::MAX, f)
+    }
+
+    fn scan_range(
+        &self,
+        from: u64,
+        to: u64,
+        f: &mut dyn FnMut(ChainedRecord) -> bool,
+    ) -> Result<(), LedgerError> {
         let mut next = from;
         loop {
             let (page, more) = self.ask(move |s| {
-                let (mut page, mut bytes) = (Vec::new(), 0usize);
+                let (mut page, mut bytes, mut end) = (Vec::new(), 0usize, false);
                 s.scan(next, &mut |c| {
+                    if c.seq > to {
+                        end = true;
+                        return false;
+                    }
                     bytes += c.record.request.len() + c.record.output.len();
+                    end = c.seq == to;
                     page.push(c);
-                    page.len() < PAGE_RECORDS && bytes < PAGE_BYTES
+                    !end && page.len() < PAGE_RECORDS && bytes < PAGE_BYTES
                 })?;
-                let more = page.len() >= PAGE_RECORDS || bytes >= PAGE_BYTES;
+                let more = !end && (page.len() >= PAGE_RECORDS || bytes >= PAGE_BYTES);
                 Ok((page, more))
             })?;
             for c in page {

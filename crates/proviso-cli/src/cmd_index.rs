@@ -155,21 +155,41 @@ fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
                 .map_err(|e| anyhow::anyhow!("no randomness for a salt: {e}"))?;
             salt = u64::from_le_bytes(b);
         }
-        if !d.is_dir() {
-            // Nothing to race with: the first segment written creates
-            // the directory and holds the salt.
-            return Ok(salt);
+        // The directory made first (not its parent: a data directory
+        // moved away is not made again), so that two writers meet at the
+        // file; without a parent, nothing is written (and nothing will be).
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(_) => return Ok(salt),
         }
+        let text = format!("{salt:016x}\n");
         let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
-        std::fs::write(&tmp, format!("{salt:016x}\n"))
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
             Ok(()) => return Ok(salt),
             // Another writer's salt is in place: read it.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+            // A file system without hard links: created in place (a
+            // writer racing may read it half written and fail, once).
+            Err(_) => {
+                use std::io::Write;
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                {
+                    Ok(mut f) => {
+                        f.write_all(text.as_bytes())
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        return Ok(salt);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+                }
+            }
         }
     }
 }
@@ -288,14 +308,21 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Rebuild => {
             // Replace every ledger segment with one built from the whole ledger.
             let d = dir(cfg);
+            // The directory keeps its key (an unkeyed one stays unkeyed): a
+            // follower writing meanwhile keeps it too, and the directory
+            // stays one index.
+            let salt = params_for(&d)?.salt;
             for (_, _, p) in ledger_segments(&d) {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }
             let store = crate::ledger_store::reader(cfg)?;
             // With no other segment left, the ledger is indexed with today's
             // tokenizer; beside files' segments, with theirs.
-            let (b, last, _) =
-                index_ledger_from(store.as_ref(), 1, params_for(&d)?, None, &|| true)?;
+            let params = Params {
+                salt,
+                ..params_for(&d)?
+            };
+            let (b, last, _) = index_ledger_from(store.as_ref(), 1, params, None, &|| true)?;
             let n = b.len();
             let path = d.join(format!("ledger-1-{last}.pvx"));
             write_segment(&b.build()?, &path)?;
@@ -659,9 +686,11 @@ mod tests {
     fn a_directory_keeps_one_salt() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("index");
-        assert_ne!(dir_salt(&d).unwrap(), 0);
-        assert!(!d.exists());
-        std::fs::create_dir_all(&d).unwrap();
+        // Without a parent, a salt and nothing written.
+        let orphan = tmp.path().join("gone").join("index");
+        assert_ne!(dir_salt(&orphan).unwrap(), 0);
+        assert!(!tmp.path().join("gone").exists());
+        // The directory is made and the salt kept in it, for every writer.
         let salts: Vec<u64> = (0..8)
             .map(|_| {
                 let d = d.clone();

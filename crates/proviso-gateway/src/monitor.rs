@@ -92,27 +92,40 @@ pub struct MonitorHandle {
 }
 
 /// Where the monitor thread is behind the ledger: the next sequence
-/// number of a run of dropped observations it has yet to read back. The
-/// writer thread never shares a lock with the monitor thread (which runs
-/// at idle priority and may hold one while it waits for the CPU): it tells
-/// a run's start through the queue and its latest drop by an atomic.
+/// number of a run of dropped observations it has yet to read back, and
+/// the last sequence number it has observed. The writer thread never
+/// shares a lock with the monitor thread (which runs at idle priority and
+/// may hold one while it waits for the CPU): it tells a run's start through
+/// the queue and its latest drop by an atomic. Reading back as far as the
+/// latest drop can read records that were queued after the run began
+/// (the writer went on while the monitor read): those are observed then,
+/// in the ledger's order, and passed over when they come out of the queue.
 #[derive(Debug, Default)]
 pub(crate) struct Behind {
     next: Option<u64>,
+    done: u64,
 }
 
 impl Behind {
-    /// A run of drops starts at `seq`.
+    /// A run of drops starts at `seq` (or after what was read already).
     pub(crate) fn dropped_from(&mut self, seq: u64) {
-        self.next = Some(self.next.map_or(seq, |n| n.min(seq)));
+        let s = seq.max(self.done + 1);
+        self.next = Some(self.next.map_or(s, |n| n.min(s)));
     }
 
-    /// The record `seq` was queued: the run before it, to read back first
-    /// (first, last), and the run is over.
-    pub(crate) fn before(&mut self, seq: u64) -> Option<(u64, u64)> {
-        let n = self.next?;
-        self.next = None;
-        (n < seq).then(|| (n, seq - 1))
+    /// The queued record `seq` comes next: whether to observe it (not
+    /// when it was read back already), and the run before it to read back
+    /// first (first, last), which then is over.
+    pub(crate) fn queued(&mut self, seq: u64) -> (bool, Option<(u64, u64)>) {
+        if seq <= self.done {
+            return (false, None);
+        }
+        let run = self
+            .next
+            .take()
+            .and_then(|n| (n < seq).then(|| (n, seq - 1)));
+        self.done = seq;
+        (true, run)
     }
 
     /// Idle, with `last_dropped` the latest drop: what to read back now
@@ -123,12 +136,17 @@ impl Behind {
             return None;
         }
         self.next = Some(last_dropped + 1);
+        self.done = self.done.max(last_dropped);
         Some((n, last_dropped))
     }
 
-    /// Whether a run is waiting to be read back.
-    pub(crate) fn waiting(&self) -> bool {
-        self.next.is_some()
+    /// A run waits: read it back, and on through `end` (the last queued
+    /// record at hand, whose records are then read in the same pass rather
+    /// than one pass a run): the range (first, end), or nothing.
+    pub(crate) fn through(&mut self, end: u64) -> Option<(u64, u64)> {
+        let n = self.next.take()?;
+        self.done = self.done.max(end);
+        (n <= end).then_some((n, end))
     }
 
     /// Sequence numbers dropped and not yet read back, with `last_dropped`
@@ -416,10 +434,13 @@ impl MonitorHandle {
                     rt: &rt,
                     http: http.as_ref(),
                 };
-                let reader = me.backfill.lock().ok().and_then(|b| b.clone());
+                let mut reader = None;
                 let mut behind = Behind::default();
                 let mut open = true;
                 while open {
+                    if reader.is_none() {
+                        reader = me.backfill.lock().ok().and_then(|b| b.clone());
+                    }
                     let mut batch = Vec::new();
                     while batch.len() < 64 {
                         match rx.try_recv() {
@@ -483,8 +504,11 @@ impl MonitorHandle {
         }
     }
 
-    /// Observes queued records in the ledger's order: before a record,
-    /// the run of dropped observations ahead of it, read back.
+    /// Observes queued records in the ledger's order. When a run of drops
+    /// comes before them, it is read back from the ledger in one pass with
+    /// the queued records after it (through the batch's last), which are
+    /// then passed over when they come out of the queue; a record read back
+    /// already is passed over.
     fn process_queued(
         &self,
         batch: Vec<(Option<u64>, Record)>,
@@ -492,14 +516,24 @@ impl MonitorHandle {
         reader: Option<&(dyn LedgerReader + Send + Sync)>,
         hands: &Hands<'_>,
     ) {
+        if let Some(end) = batch.iter().filter_map(|b| b.0).max()
+            && let Some(range) = behind.through(end)
+        {
+            match reader {
+                Some(r) => self.read_back(range, r, hands),
+                None => {
+                    self.backfill_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         let mut run = Vec::with_capacity(batch.len());
         for (seq, rec) in batch {
-            if let Some(s) = seq
-                && behind.waiting()
-            {
-                self.process(std::mem::take(&mut run), true, hands);
-                if let (Some(range), Some(r)) = (behind.before(s), reader) {
-                    self.read_back(range, r, hands);
+            if let Some(s) = seq {
+                let (observe, before) = behind.queued(s);
+                debug_assert!(before.is_none(), "read through the batch above");
+                if !observe {
+                    self.processed.fetch_add(1, Ordering::Relaxed);
+                    continue;
                 }
             }
             run.push(rec);
@@ -508,35 +542,25 @@ impl MonitorHandle {
     }
 
     /// Reads back from the ledger, and observes, the records `first` to
-    /// `last` the queue dropped (those of them the monitor observes), a
-    /// page at a time. A failed read gives the rest of the run up
-    /// (counted in `backfill_failures`).
+    /// `last` (those of them the monitor observes: the ones the queue
+    /// dropped, and queued ones read in the same pass), a page at a time.
+    /// A failed read gives the rest up (counted in `backfill_failures`).
     fn read_back(&self, (first, last): (u64, u64), reader: &dyn LedgerReader, hands: &Hands<'_>) {
         const PAGE: usize = 64;
-        let mut next = first;
-        while next <= last {
-            let mut page = Vec::with_capacity(PAGE);
-            let mut read_to = None;
-            let scanned = reader.scan(next, &mut |c| {
-                if c.seq > last {
-                    return false;
+        let mut page = Vec::with_capacity(PAGE);
+        let scanned = reader.scan_range(first, last, &mut |c| {
+            if observable(&c.record) {
+                page.push(slim(c.record));
+                if page.len() >= PAGE {
+                    self.process(std::mem::take(&mut page), false, hands);
                 }
-                read_to = Some(c.seq);
-                if observable(&c.record) {
-                    page.push(slim(c.record));
-                }
-                page.len() < PAGE
-            });
-            if let Err(e) = scanned {
-                tracing::warn!(error = %e, first = next, last, "the monitor could not read back what its queue dropped");
-                self.backfill_failures.fetch_add(1, Ordering::Relaxed);
-                return;
             }
-            self.process(page, false, hands);
-            match read_to {
-                Some(s) => next = s + 1,
-                None => return,
-            }
+            true
+        });
+        self.process(page, false, hands);
+        if let Err(e) = scanned {
+            tracing::warn!(error = %e, first, last, "the monitor could not read back what its queue dropped");
+            self.backfill_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -832,8 +856,8 @@ struct Suspension<'a> {
 
 /// Runs the calling thread (the monitor's) only when a core is otherwise
 /// idle (Linux `SCHED_IDLE`), so scoring never takes CPU from the request
-/// path; under saturation the queue fills and observations are dropped and
-/// counted instead.
+/// path; under saturation the queue fills, and what it drops is counted
+/// and read back from the ledger when the thread has time.
 fn lowest_priority() {
     #[cfg(target_os = "linux")]
     {

@@ -65,6 +65,17 @@ pub trait LedgerReader {
     /// until `f` returns `false`. Records that cannot be decoded are errors.
     fn scan(&self, from: u64, f: &mut dyn FnMut(ChainedRecord) -> bool) -> Result<(), LedgerError>;
 
+    /// [`scan`](Self::scan) of the records `from..=to` only. A reader that
+    /// reads ahead in pages reads no further than `to`.
+    fn scan_range(
+        &self,
+        from: u64,
+        to: u64,
+        f: &mut dyn FnMut(ChainedRecord) -> bool,
+    ) -> Result<(), LedgerError> {
+        self.scan(from, &mut |c| c.seq <= to && f(c))
+    }
+
     /// All checkpoints, by ascending tree size.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError>;
 

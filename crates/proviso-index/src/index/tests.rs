@@ -949,8 +949,7 @@ fn short_phrases_make_a_short_reference_a_candidate() {
 /// Every fifth word replaced, from the first on a regular pattern: the
 /// copy shares no run of five tokens with its reference, so no seed of
 /// five; seeds of four chain it, and what it keeps (four fifths) flags it.
-/// Those seeds alone flag nothing: with the kept share off, the copy is
-/// not found.
+/// A chain of such seeds alone flags nothing, however long.
 #[test]
 fn a_copy_with_every_fifth_word_replaced_is_flagged_by_what_it_keeps() {
     let words = distinct_words("ref", 200);
@@ -984,24 +983,33 @@ fn a_copy_with_every_fifth_word_replaced_is_flagged_by_what_it_keeps() {
         let in_ref = &reference[ref_tokens[ra].start as usize..ref_tokens[rb - 1].end as usize];
         assert_eq!(&doc[a..b], in_ref, "{m:?}");
     }
-    set.set_kept(None);
-    let r = set.query(&doc);
-    assert!(!r.flagged, "{r:?}");
-    // Another text sharing a few of its runs of four: not kept, not found.
-    set.set_kept(Some(crate::ALIGN_DEFAULT_KEPT));
-    let own = distinct_words("own", 200);
-    let mixed: Vec<String> = own
+    // Two words inserted after every replaced one: runs of four still, a
+    // long chain of them (far past the default bits), but 120 edits of
+    // 200: kept about 0.4. Only the kept share may flag it: found at 0.35,
+    // not at the default.
+    let padded: Vec<String> = words
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            if (40..44).contains(&i) || (120..124).contains(&i) {
-                words[i].clone()
+        .flat_map(|(i, w)| {
+            if i % 5 == 4 {
+                vec![format!("edit{i}"), format!("ins{i}a"), format!("ins{i}b")]
             } else {
-                w.clone()
+                vec![w.clone()]
             }
         })
         .collect();
-    assert!(!set.query(&mixed.join(" ")).flagged);
+    let padded = padded.join(" ");
+    set.set_kept(Some(0.35));
+    let r = set.query(&padded);
+    assert!(r.flagged, "{r:?}");
+    let m = &r.matches[0];
+    // (The two words inserted after the last word are past the stretch
+    // aligned: 118 edits.)
+    assert_eq!(m.kept, Some(1.0 - 118.0 / 200.0), "{m:?}");
+    assert!(m.significance > crate::ALIGN_DEFAULT_MIN + 60.0, "{m:?}");
+    set.set_kept(Some(crate::ALIGN_DEFAULT_KEPT));
+    let r = set.query(&padded);
+    assert!(!r.flagged, "{r:?}");
 }
 
 /// A copier who has a reference and knows how an unkeyed index winnows
