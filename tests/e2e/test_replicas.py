@@ -403,3 +403,35 @@ def test_one_monitor_for_the_deployment_acts_once_everywhere_and_is_taken_over(t
     finally:
         for g in gws:
             g.stop()
+
+
+def test_the_chains_feed_waits_for_a_full_monitor_queue_and_drops_nothing(tmp_path, fake, pgdb):
+    """With a shared ledger the monitor is fed from the chain: a queue of
+    one under 32 clients is full most of the time, and the feed waits for
+    it (reading the record again) rather than dropping: the monitor
+    observes every exchange, once."""
+    extra = ('[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = "off"\nthrottle = "off"\nsuspend = "off"\n')
+    g = replica(tmp_path, 0, fake.url, pgdb, None, extra=extra, monitor="")
+    try:
+        secret = g.create_key()
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(i):
+            return httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
+                              json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"ECHO: {i}"}]},
+                              timeout=30).status_code
+        with ThreadPoolExecutor(32) as ex:
+            codes = list(ex.map(one, range(200)))
+        assert codes == [200] * 200
+        val = lambda m, n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))  # noqa: E731
+        m = ""
+
+        def observed_all():
+            nonlocal m
+            m = httpx.get(g.url + "/metrics").text
+            return val(m, "proviso_monitor_observed_total") >= 200
+        wait_until(observed_all, "the monitor observes every exchange", timeout=60)
+        assert val(m, "proviso_monitor_observed_total") == 200, m
+        assert val(m, "proviso_monitor_dropped_total") == 0, m
+    finally:
+        g.stop()

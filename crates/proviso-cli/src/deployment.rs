@@ -119,12 +119,16 @@ impl Feed {
         let mut seen = 0usize;
         let (monitor, quotas, next) = (&self.monitor, &self.quotas, &mut self.next);
         let read = reader.scan(*next, &mut |c| {
-            *next = c.seq + 1;
             if acting && observable(&c.record) {
-                monitor.observe(slim(c.record));
+                // A full queue: this record is read again on the next
+                // pass. The feed waits for the monitor, it drops nothing.
+                if !monitor.offer(slim(c.record)) {
+                    return false;
+                }
             } else if c.record.kind == RecordKind::Event {
                 monitor.follow_event(&c.record, quotas, acting);
             }
+            *next = c.seq + 1;
             seen += 1;
             seen < PASS
         });

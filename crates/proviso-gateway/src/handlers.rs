@@ -168,7 +168,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         extra.push_str(&format!(
             "# HELP proviso_monitor_queued Exchanges handed to the monitor\n# TYPE proviso_monitor_queued counter\nproviso_monitor_queued_total {}\n\
              # HELP proviso_monitor_processed Exchanges the monitor thread has dealt with (queued minus processed: its backlog)\n# TYPE proviso_monitor_processed counter\nproviso_monitor_processed_total {}\n\
-             # HELP proviso_monitor_dropped Exchanges the monitor's queue was too full to take (on one node, read back from the ledger later: backfilled)\n# TYPE proviso_monitor_dropped counter\nproviso_monitor_dropped_total {}\n\
+             # HELP proviso_monitor_dropped Exchanges the monitor's queue was too full to take from the ledger's writer (read back from the ledger later: backfilled)\n# TYPE proviso_monitor_dropped counter\nproviso_monitor_dropped_total {}\n\
              # HELP proviso_monitor_backfilled Dropped exchanges read back from the ledger and observed\n# TYPE proviso_monitor_backfilled counter\nproviso_monitor_backfilled_total {}\n\
              # HELP proviso_monitor_backfill_failures Reads of dropped exchanges from the ledger that failed (those exchanges are not observed)\n# TYPE proviso_monitor_backfill_failures counter\nproviso_monitor_backfill_failures_total {}\n\
              # HELP proviso_monitor_unread Ledger sequence numbers of dropped exchanges not yet read back (a bound)\n# TYPE proviso_monitor_unread gauge\nproviso_monitor_unread {}\n\

@@ -260,13 +260,7 @@ impl MonitorHandle {
     /// monitor thread reads the record back from the ledger. The records
     /// must come in the ledger's order.
     pub fn observe_at(&self, seq: Option<u64>, rec: Record) {
-        let size = queued_size(&rec);
-        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
-        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
-        let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
-            || ahead >= self.cfg.queue.max(1);
-        if full || self.tx.send(Queued::Record(seq, rec)).is_err() {
-            self.unqueued(size);
+        if !self.offer_at(seq, rec) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             if let Some(seq) = seq
                 && self.backfilling.load(Ordering::Relaxed)
@@ -283,7 +277,28 @@ impl MonitorHandle {
         if self.gap_open.load(Ordering::Relaxed) {
             self.gap_open.store(false, Ordering::Relaxed);
         }
+    }
+
+    /// Queues a record if the queue has room; false (the record let go,
+    /// nothing counted) when it is full: for a feeder that can offer it
+    /// again later (the chain's feed, which reads it again on its next
+    /// pass).
+    pub fn offer(&self, rec: Record) -> bool {
+        self.offer_at(None, rec)
+    }
+
+    fn offer_at(&self, seq: Option<u64>, rec: Record) -> bool {
+        let size = queued_size(&rec);
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
+            || ahead >= self.cfg.queue.max(1);
+        if full || self.tx.send(Queued::Record(seq, rec)).is_err() {
+            self.unqueued(size);
+            return false;
+        }
         self.queued.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// The ledger the monitor thread reads back what its queue dropped
