@@ -44,6 +44,25 @@ def harvest(client, i: int, t0: int):
     )
 
 
+def burst(url: str, secret: str, n: int = 200, clients: int = 32) -> list[int]:
+    """`n` small chat requests from `clients` threads at once; their
+    status codes."""
+    import httpx
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        return httpx.post(url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
+                          json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"ECHO: {i}"}]},
+                          timeout=30).status_code
+    with ThreadPoolExecutor(clients) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def metric(text: str, name: str) -> int:
+    """A counter or gauge (no labels) from a /metrics text."""
+    return int(float([line for line in text.splitlines() if line.startswith(name + " ")][0].split()[1]))
+
+
 class Fake:
     def __init__(self, tmp: Path, *args: str):
         self.port = free_port()

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import BIN_DIR, FIXTURES, Proviso, harvest
+from conftest import BIN_DIR, FIXTURES, Proviso, burst, harvest, metric
 
 TOKEN = "adm-monitor-0123456789"
 SIM = 'clock = "simulated"\ntrust_forwarded_for = true\n'
@@ -246,43 +246,35 @@ def test_a_full_queue_never_fails_a_request_and_what_it_drops_is_read_back(tmp_p
     g = Proviso(tmp_path, fake.url, extra="[monitor]\nqueue = 1\n[monitor.ladder]\nnotice = \"off\"\nthrottle = \"off\"\nsuspend = \"off\"\n", monitor="")
     try:
         secret = g.create_key()
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(i):
-            return httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
-                              json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"ECHO: {i}"}]},
-                              timeout=30).status_code
-        with ThreadPoolExecutor(32) as ex:
-            codes = list(ex.map(one, range(200)))
+        codes = burst(g.url, secret)
         assert codes == [200] * 200
         # The writer answers a batch's callers before it hands the batch to
         # the monitor: the counters may trail the last answer a moment.
-        val = lambda m, n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))  # noqa: E731
         seen, deadline = 0, time.time() + 10
         while time.time() < deadline:
             m = httpx.get(g.url + "/metrics").text
-            seen = val(m, "proviso_monitor_queued_total") + val(m, "proviso_monitor_dropped_total")
+            seen = metric(m, "proviso_monitor_queued_total") + metric(m, "proviso_monitor_dropped_total")
             if seen >= 200:
                 break
             time.sleep(0.05)
         assert seen == 200, seen
         # A queue of one under 32 clients drops; what it dropped is read
         # back from the ledger, so the monitor observes every exchange.
-        dropped = val(m, "proviso_monitor_dropped_total")
+        dropped = metric(m, "proviso_monitor_dropped_total")
         assert dropped > 0, m
         deadline = time.time() + 20
         while time.time() < deadline:
             m = httpx.get(g.url + "/metrics").text
-            if (val(m, "proviso_monitor_processed_total") == val(m, "proviso_monitor_queued_total")
-                    and val(m, "proviso_monitor_unread") == 0 and val(m, "proviso_monitor_observed_total") >= 200):
+            if (metric(m, "proviso_monitor_processed_total") == metric(m, "proviso_monitor_queued_total")
+                    and metric(m, "proviso_monitor_unread") == 0 and metric(m, "proviso_monitor_observed_total") >= 200):
                 break
             time.sleep(0.05)
         # Each exchange observed once: what was read back (the dropped
         # ones, and queued ones read in the same pass) is not observed
         # again when it comes out of the queue.
-        assert val(m, "proviso_monitor_observed_total") == 200, m
-        assert val(m, "proviso_monitor_backfilled_total") >= dropped, m
-        assert val(m, "proviso_monitor_backfill_failures_total") == 0 and val(m, "proviso_monitor_unread") == 0, m
+        assert metric(m, "proviso_monitor_observed_total") == 200, m
+        assert metric(m, "proviso_monitor_backfilled_total") >= dropped, m
+        assert metric(m, "proviso_monitor_backfill_failures_total") == 0 and metric(m, "proviso_monitor_unread") == 0, m
     finally:
         g.stop()
 

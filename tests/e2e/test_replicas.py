@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import Proviso, free_port, harvest
+from conftest import Proviso, burst, free_port, harvest, metric
 
 PG_ADMIN = os.environ.get("PROVISO_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # The sequencer's advisory lock: classid "PRVS", objid 2.
@@ -414,24 +414,16 @@ def test_the_chains_feed_waits_for_a_full_monitor_queue_and_drops_nothing(tmp_pa
     g = replica(tmp_path, 0, fake.url, pgdb, None, extra=extra, monitor="")
     try:
         secret = g.create_key()
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(i):
-            return httpx.post(g.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
-                              json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"ECHO: {i}"}]},
-                              timeout=30).status_code
-        with ThreadPoolExecutor(32) as ex:
-            codes = list(ex.map(one, range(200)))
+        codes = burst(g.url, secret)
         assert codes == [200] * 200
-        val = lambda m, n: int(float([l for l in m.splitlines() if l.startswith(n + " ")][0].split()[1]))  # noqa: E731
         m = ""
 
         def observed_all():
             nonlocal m
             m = httpx.get(g.url + "/metrics").text
-            return val(m, "proviso_monitor_observed_total") >= 200
+            return metric(m, "proviso_monitor_observed_total") >= 200
         wait_until(observed_all, "the monitor observes every exchange", timeout=60)
-        assert val(m, "proviso_monitor_observed_total") == 200, m
-        assert val(m, "proviso_monitor_dropped_total") == 0, m
+        assert metric(m, "proviso_monitor_observed_total") == 200, m
+        assert metric(m, "proviso_monitor_dropped_total") == 0, m
     finally:
         g.stop()
