@@ -125,6 +125,15 @@ fn params_for(d: &std::path::Path) -> anyhow::Result<Params> {
     }
 }
 
+/// Puts `salt` in the directory's `salt` file, replacing what it held.
+fn write_salt(d: &std::path::Path, salt: u64) -> anyhow::Result<()> {
+    let path = d.join("salt");
+    let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
+    std::fs::write(&tmp, format!("{salt:016x}\n"))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
 /// The salt of a directory's first segment: chosen at random and kept in
 /// `salt` (hexadecimal) in the directory, when it exists, so that two
 /// writers creating its first segment at once (the gateway's follower and
@@ -140,7 +149,7 @@ fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
                     .filter(|&v| v != 0)
                     .ok_or_else(|| {
                         anyhow::anyhow!(
-                            "{}: not a salt (16 hexadecimal digits, not all zero); remove it to choose another",
+                            "{}: not a salt (16 hexadecimal digits, not all zero); it is read only while the directory holds no segment: remove it to choose another",
                             path.display()
                         )
                     });
@@ -157,11 +166,13 @@ fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
         }
         // The directory made first (not its parent: a data directory
         // moved away is not made again), so that two writers meet at the
-        // file; without a parent, nothing is written (and nothing will be).
+        // file. Without a parent, the salt is not kept: the follower writes
+        // nothing then, and `index add` makes the directory with its segment.
         match std::fs::create_dir(d) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(_) => return Ok(salt),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(salt),
+            Err(e) => return Err(e).with_context(|| format!("creating {}", d.display())),
         }
         let text = format!("{salt:016x}\n");
         let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
@@ -312,6 +323,12 @@ pub fn run(cfg: &Config, cmd: Command) -> anyhow::Result<ExitCode> {
             // follower writing meanwhile keeps it too, and the directory
             // stays one index.
             let salt = params_for(&d)?.salt;
+            // Kept in the file too, before the segments go: a follower
+            // starting a pass meanwhile, with no segment to read it from,
+            // reads it there.
+            if salt != 0 {
+                write_salt(&d, salt)?;
+            }
             for (_, _, p) in ledger_segments(&d) {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
             }

@@ -27,6 +27,9 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 const PUBLISH_EVERY: Duration = Duration::from_secs(2);
 /// Most records read from the chain in one pass.
 const PASS: usize = 5_000;
+/// How long the feed waits when the monitor's queue is full before it
+/// offers the record again.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
 
 /// For `/admin/monitor` on a replica that does not run the monitor: the
 /// report the one that does published.
@@ -117,12 +120,15 @@ impl Feed {
             }
         };
         let mut seen = 0usize;
+        let mut waiting = false;
         let (monitor, quotas, next) = (&self.monitor, &self.quotas, &mut self.next);
         let read = reader.scan(*next, &mut |c| {
             if acting && observable(&c.record) {
                 // A full queue: this record is read again on the next
-                // pass. The feed waits for the monitor, it drops nothing.
+                // pass, shortly. The feed waits for the monitor, it drops
+                // nothing.
                 if !monitor.offer(slim(c.record)) {
+                    waiting = true;
                     return false;
                 }
             } else if c.record.kind == RecordKind::Event {
@@ -148,6 +154,11 @@ impl Feed {
                 Ok(()) => self.published = Some(Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "publishing the monitor's report failed"),
             }
+        }
+        if waiting {
+            // Room is made at the monitor's pace: a short wait, then on.
+            std::thread::sleep(QUEUE_FULL_WAIT);
+            return true;
         }
         seen >= PASS
     }

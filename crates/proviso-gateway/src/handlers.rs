@@ -169,7 +169,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
             "# HELP proviso_monitor_queued Exchanges handed to the monitor\n# TYPE proviso_monitor_queued counter\nproviso_monitor_queued_total {}\n\
              # HELP proviso_monitor_processed Exchanges the monitor thread has dealt with (queued minus processed: its backlog)\n# TYPE proviso_monitor_processed counter\nproviso_monitor_processed_total {}\n\
              # HELP proviso_monitor_dropped Exchanges the monitor's queue was too full to take from the ledger's writer (read back from the ledger later: backfilled)\n# TYPE proviso_monitor_dropped counter\nproviso_monitor_dropped_total {}\n\
-             # HELP proviso_monitor_backfilled Dropped exchanges read back from the ledger and observed\n# TYPE proviso_monitor_backfilled counter\nproviso_monitor_backfilled_total {}\n\
+             # HELP proviso_monitor_backfilled Exchanges read back from the ledger and observed: the dropped ones, and queued ones read in the same pass (then passed over in the queue)\n# TYPE proviso_monitor_backfilled counter\nproviso_monitor_backfilled_total {}\n\
              # HELP proviso_monitor_backfill_failures Reads of dropped exchanges from the ledger that failed (those exchanges are not observed)\n# TYPE proviso_monitor_backfill_failures counter\nproviso_monitor_backfill_failures_total {}\n\
              # HELP proviso_monitor_unread Ledger sequence numbers of dropped exchanges not yet read back (a bound)\n# TYPE proviso_monitor_unread gauge\nproviso_monitor_unread {}\n\
              # HELP proviso_monitor_observed Exchanges the monitor has taken in (also from the ledger at start)\n# TYPE proviso_monitor_observed counter\nproviso_monitor_observed_total {observed}\n\

@@ -91,6 +91,16 @@ pub struct MonitorHandle {
     pub backfill_failures: AtomicU64,
 }
 
+/// What became of a record offered to the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offered {
+    Queued,
+    /// The queue is full (and not empty).
+    Full,
+    /// The monitor thread is gone.
+    Closed,
+}
+
 /// Where the monitor thread is behind the ledger: the next sequence
 /// number of a run of dropped observations it has yet to read back, and
 /// the last sequence number it has observed. The writer thread never
@@ -136,8 +146,20 @@ impl Behind {
             return None;
         }
         self.next = Some(last_dropped + 1);
-        self.done = self.done.max(last_dropped);
         Some((n, last_dropped))
+    }
+
+    /// A read back got as far as `reached`: what is queued up to there
+    /// was observed by it. A read that failed short of its range gives the
+    /// rest of the run up (`give_up`): what of it was queued is observed
+    /// from the queue.
+    pub(crate) fn read_to(&mut self, reached: u64) {
+        self.done = self.done.max(reached);
+    }
+
+    /// The open run is given up (its read failed).
+    pub(crate) fn give_up(&mut self) {
+        self.next = None;
     }
 
     /// A run waits: read it back, and on through `end` (the last queued
@@ -145,7 +167,6 @@ impl Behind {
     /// than one pass a run): the range (first, end), or nothing.
     pub(crate) fn through(&mut self, end: u64) -> Option<(u64, u64)> {
         let n = self.next.take()?;
-        self.done = self.done.max(end);
         (n <= end).then_some((n, end))
     }
 
@@ -260,7 +281,7 @@ impl MonitorHandle {
     /// monitor thread reads the record back from the ledger. The records
     /// must come in the ledger's order.
     pub fn observe_at(&self, seq: Option<u64>, rec: Record) {
-        if !self.offer_at(seq, rec) {
+        if self.offer_at(seq, rec) != Offered::Queued {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             if let Some(seq) = seq
                 && self.backfilling.load(Ordering::Relaxed)
@@ -284,21 +305,37 @@ impl MonitorHandle {
     /// again later (the chain's feed, which reads it again on its next
     /// pass).
     pub fn offer(&self, rec: Record) -> bool {
-        self.offer_at(None, rec)
+        match self.offer_at(None, rec) {
+            Offered::Queued => true,
+            Offered::Full => false,
+            // No monitor thread to take it: counted as dropped, not
+            // offered again.
+            Offered::Closed => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+        }
     }
 
-    fn offer_at(&self, seq: Option<u64>, rec: Record) -> bool {
+    fn offer_at(&self, seq: Option<u64>, rec: Record) -> Offered {
         let size = queued_size(&rec);
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         let ahead = self.waiting.fetch_add(1, Ordering::Relaxed);
-        let full = before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
-            || ahead >= self.cfg.queue.max(1);
-        if full || self.tx.send(Queued::Record(seq, rec)).is_err() {
+        // An empty queue takes a record of any size: a feed that offers
+        // it again must not wait for it for ever.
+        let full = ahead > 0
+            && (before.saturating_add(size) > self.cfg.queue_bytes.max(MIN_QUEUE_BYTES)
+                || ahead >= self.cfg.queue.max(1));
+        if full {
             self.unqueued(size);
-            return false;
+            return Offered::Full;
+        }
+        if self.tx.send(Queued::Record(seq, rec)).is_err() {
+            self.unqueued(size);
+            return Offered::Closed;
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
-        true
+        Offered::Queued
     }
 
     /// The ledger the monitor thread reads back what its queue dropped
@@ -480,8 +517,18 @@ impl MonitorHandle {
                         // Idle: what the queue dropped, read back.
                         let last = me.last_dropped.load(Ordering::Acquire);
                         match (behind.idle(last), reader.as_deref()) {
-                            (Some(range), Some(r)) => me.read_back(range, r, &hands),
-                            _ => std::thread::sleep(Duration::from_millis(2)),
+                            (Some(range), Some(r)) => {
+                                let reached = me.read_back(range, r, &hands);
+                                behind.read_to(reached);
+                                if reached < range.1 {
+                                    behind.give_up();
+                                }
+                            }
+                            (Some(_), None) => {
+                                me.backfill_failures.fetch_add(1, Ordering::Relaxed);
+                                behind.give_up();
+                            }
+                            (None, _) => std::thread::sleep(Duration::from_millis(2)),
                         }
                     } else {
                         me.process_queued(batch, &mut behind, reader.as_deref(), &hands);
@@ -534,12 +581,14 @@ impl MonitorHandle {
         if let Some(end) = batch.iter().filter_map(|b| b.0).max()
             && let Some(range) = behind.through(end)
         {
-            match reader {
+            let reached = match reader {
                 Some(r) => self.read_back(range, r, hands),
                 None => {
                     self.backfill_failures.fetch_add(1, Ordering::Relaxed);
+                    range.0 - 1
                 }
-            }
+            };
+            behind.read_to(reached);
         }
         let mut run = Vec::with_capacity(batch.len());
         for (seq, rec) in batch {
@@ -559,11 +608,19 @@ impl MonitorHandle {
     /// Reads back from the ledger, and observes, the records `first` to
     /// `last` (those of them the monitor observes: the ones the queue
     /// dropped, and queued ones read in the same pass), a page at a time.
-    /// A failed read gives the rest up (counted in `backfill_failures`).
-    fn read_back(&self, (first, last): (u64, u64), reader: &dyn LedgerReader, hands: &Hands<'_>) {
+    /// Gives the last sequence number it read, `last` unless the read
+    /// failed (counted in `backfill_failures`; the rest is given up).
+    fn read_back(
+        &self,
+        (first, last): (u64, u64),
+        reader: &dyn LedgerReader,
+        hands: &Hands<'_>,
+    ) -> u64 {
         const PAGE: usize = 64;
         let mut page = Vec::with_capacity(PAGE);
+        let mut reached = first - 1;
         let scanned = reader.scan_range(first, last, &mut |c| {
+            reached = c.seq;
             if observable(&c.record) {
                 page.push(slim(c.record));
                 if page.len() >= PAGE {
@@ -573,9 +630,13 @@ impl MonitorHandle {
             true
         });
         self.process(page, false, hands);
-        if let Err(e) = scanned {
-            tracing::warn!(error = %e, first, last, "the monitor could not read back what its queue dropped");
-            self.backfill_failures.fetch_add(1, Ordering::Relaxed);
+        match scanned {
+            Ok(()) => last,
+            Err(e) => {
+                tracing::warn!(error = %e, first, last, reached, "the monitor could not read back what its queue dropped");
+                self.backfill_failures.fetch_add(1, Ordering::Relaxed);
+                reached
+            }
         }
     }
 

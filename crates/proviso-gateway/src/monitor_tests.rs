@@ -380,8 +380,10 @@ fn runs_of_drops_are_read_back_in_order_and_once() {
     // 9 and 10 dropped; idle, read to 10; 12 dropped: read to 12.
     b.dropped_from(9);
     assert_eq!(b.idle(10), Some((9, 10)));
+    b.read_to(10);
     assert_eq!((b.idle(10), b.unread(10)), (None, 0));
     assert_eq!(b.idle(12), Some((11, 12)));
+    b.read_to(12);
     // 13 queued: nothing left before it.
     assert_eq!(b.queued(13), (true, None));
     // The review's case: 20 and 21 dropped, 22 queued, 23 dropped, the
@@ -389,6 +391,7 @@ fn runs_of_drops_are_read_back_in_order_and_once() {
     // out of the queue: 22 is not observed again, nor 23 read again.
     b.dropped_from(20);
     assert_eq!(b.idle(23), Some((20, 23)));
+    b.read_to(23);
     assert_eq!(b.queued(22), (false, None));
     b.dropped_from(23);
     assert_eq!(b.unread(23), 0);
@@ -401,8 +404,23 @@ fn runs_of_drops_are_read_back_in_order_and_once() {
     // and the batch's records passed over.
     b.dropped_from(30);
     assert_eq!(b.through(40), Some((30, 40)));
+    b.read_to(40);
     assert_eq!(b.queued(33), (false, None));
     assert_eq!(b.queued(40), (false, None));
     assert_eq!(b.through(45), None);
     assert_eq!(b.queued(41), (true, None));
+    // A read that failed at 52 of 50..=60: the queued records after 52
+    // are observed from the queue.
+    b.dropped_from(50);
+    assert_eq!(b.through(60), Some((50, 60)));
+    b.read_to(52);
+    assert_eq!(b.queued(52), (false, None));
+    assert_eq!(b.queued(55), (true, None));
+    // An idle read that failed gives its run up.
+    b.dropped_from(70);
+    assert_eq!(b.idle(75), Some((70, 75)));
+    b.read_to(71);
+    b.give_up();
+    assert_eq!((b.idle(80), b.unread(80)), (None, 0));
+    assert_eq!(b.queued(76), (true, None));
 }
