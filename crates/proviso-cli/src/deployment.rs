@@ -127,7 +127,7 @@ impl Feed {
                 // A full queue: this record is read again on the next
                 // pass, shortly. The feed waits for the monitor, it drops
                 // nothing.
-                if !monitor.offer(slim(c.record)) {
+                if !monitor.offer(c.seq, slim(c.record)) {
                     waiting = true;
                     return false;
                 }

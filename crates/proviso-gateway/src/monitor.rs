@@ -85,6 +85,11 @@ pub struct MonitorHandle {
     /// gauge, set by the monitor thread; a bound, as a run may hold
     /// records the monitor does not observe).
     unread: AtomicU64,
+    /// The last sequence number the state was rebuilt through
+    /// ([`replay`](Self::replay)): a queued record at or before it is in the
+    /// state already (a replica that takes the monitor's job back rebuilds
+    /// while its queue may still hold records offered before).
+    replayed_to: AtomicU64,
     /// Dropped observations read back from the ledger and observed.
     pub backfilled: AtomicU64,
     /// Reads of dropped observations that failed (those are lost).
@@ -206,6 +211,7 @@ impl MonitorHandle {
             gap_open: AtomicBool::new(false),
             last_dropped: AtomicU64::new(0),
             unread: AtomicU64::new(0),
+            replayed_to: AtomicU64::new(0),
             backfilled: AtomicU64::new(0),
             backfill_failures: AtomicU64::new(0),
             suspended_at: Mutex::new(HashMap::new()),
@@ -224,7 +230,9 @@ impl MonitorHandle {
         };
         let mut n = 0u64;
         let mut suspended: Vec<(String, i64)> = Vec::new();
+        let mut last = 0u64;
         reader.scan(1, &mut |c| {
+            last = c.seq;
             m.replay(&c.record);
             // When the ladder itself suspended a key (not a step awaiting
             // review): a later served request means it was reinstated.
@@ -246,6 +254,9 @@ impl MonitorHandle {
         m.set_enforcing(false);
         m.evaluate_all();
         m.set_enforcing(true);
+        // Under the state's lock: a queued record the replay covered is
+        // not observed again (`step` reads this under the same lock).
+        self.replayed_to.store(last, Ordering::Release);
         for (key, level) in m.enforced() {
             self.put_in_force(&key, level, quotas);
         }
@@ -304,8 +315,8 @@ impl MonitorHandle {
     /// nothing counted) when it is full: for a feeder that can offer it
     /// again later (the chain's feed, which reads it again on its next
     /// pass).
-    pub fn offer(&self, rec: Record) -> bool {
-        match self.offer_at(None, rec) {
+    pub fn offer(&self, seq: u64, rec: Record) -> bool {
+        match self.offer_at(Some(seq), rec) {
             Offered::Queued => true,
             Offered::Full => false,
             // No monitor thread to take it: counted as dropped, not
@@ -544,19 +555,19 @@ impl MonitorHandle {
 
     /// Observes `batch` in order (`queued`: taken from the queue, else read
     /// back from the ledger) and carries out what the ladder decides.
-    fn process(&self, batch: Vec<Record>, queued: bool, hands: &Hands<'_>) {
+    fn process(&self, batch: Vec<(Option<u64>, Record)>, queued: bool, hands: &Hands<'_>) {
         if batch.is_empty() {
             return;
         }
         let mut obs: Vec<Option<proviso_monitor::Observation>> = batch
             .iter()
-            .map(proviso_monitor::Observation::from_record)
+            .map(|(_, r)| proviso_monitor::Observation::from_record(r))
             .collect();
         if let Some(dep) = &self.embeddings {
             self.embed(dep, &mut obs, hands.rt);
         }
-        for (rec, o) in batch.iter().zip(obs) {
-            self.step(rec, o, hands);
+        for ((seq, rec), o) in batch.iter().zip(obs) {
+            self.step(*seq, rec, o, hands);
             let counter = if queued {
                 &self.processed
             } else {
@@ -600,7 +611,7 @@ impl MonitorHandle {
                     continue;
                 }
             }
-            run.push(rec);
+            run.push((seq, rec));
         }
         self.process(run, true, hands);
     }
@@ -622,7 +633,7 @@ impl MonitorHandle {
         let scanned = reader.scan_range(first, last, &mut |c| {
             reached = c.seq;
             if observable(&c.record) {
-                page.push(slim(c.record));
+                page.push((Some(c.seq), slim(c.record)));
                 if page.len() >= PAGE {
                     self.process(std::mem::take(&mut page), false, hands);
                 }
@@ -710,12 +721,23 @@ impl MonitorHandle {
     }
 
     /// Takes in one committed record and carries out what it leads to.
-    fn step(&self, rec: &Record, obs: Option<proviso_monitor::Observation>, hands: &Hands<'_>) {
+    fn step(
+        &self,
+        seq: Option<u64>,
+        rec: &Record,
+        obs: Option<proviso_monitor::Observation>,
+        hands: &Hands<'_>,
+    ) {
         let Some(obs) = obs else {
             return;
         };
         let decisions = {
             let Ok(mut m) = self.state.lock() else { return };
+            // In the state already: rebuilt from the ledger since it was
+            // queued.
+            if seq.is_some_and(|s| s <= self.replayed_to.load(Ordering::Acquire)) {
+                return;
+            }
             // A key the ladder suspended that is served again, on a request
             // that arrived after the suspension, and is active in the key
             // store, was reinstated by an administrator: watch it afresh.

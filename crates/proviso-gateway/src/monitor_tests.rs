@@ -424,3 +424,37 @@ fn runs_of_drops_are_read_back_in_order_and_once() {
     assert_eq!((b.idle(80), b.unread(80)), (None, 0));
     assert_eq!(b.queued(76), (true, None));
 }
+
+/// A replica that takes the monitor's job back rebuilds from the chain
+/// while its queue may still hold records offered before: those the
+/// rebuild covered are not observed again, the one after it is.
+#[test]
+fn a_queued_record_the_rebuild_covered_is_not_observed_again() {
+    use proviso_ledger::{LedgerStore, MemoryStore};
+    let w = world();
+    let m = MonitorHandle::new(MonitorConfig::default(), None).unwrap();
+    let rec = keyed_record();
+    // Offered (sequence numbers 1 to 4) before the thread runs.
+    for seq in 1..=4 {
+        assert!(m.offer(seq, slim(rec.clone())));
+    }
+    // The rebuild: the chain holds the first three.
+    let mut chain = MemoryStore::default();
+    chain
+        .append(&[rec.clone(), rec.clone(), rec.clone()])
+        .unwrap();
+    assert_eq!(m.replay(&chain, &w.quotas).unwrap(), 3);
+    assert_eq!(m.totals().0, 3);
+    m.start(
+        w.ledger.clone(),
+        w.keys.clone(),
+        w.quotas.clone(),
+        w.rt.handle().clone(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while m.processed.load(Ordering::Relaxed) < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(m.processed.load(Ordering::Relaxed), 4);
+    assert_eq!(m.totals().0, 4, "three rebuilt, one observed");
+}
