@@ -128,10 +128,21 @@ fn params_for(d: &std::path::Path) -> anyhow::Result<Params> {
 /// Puts `salt` in the directory's `salt` file, replacing what it held.
 fn write_salt(d: &std::path::Path, salt: u64) -> anyhow::Result<()> {
     let path = d.join("salt");
-    let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
-    std::fs::write(&tmp, format!("{salt:016x}\n"))
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    let tmp = salt_beside(d, salt)?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `salt` written whole in a file of its own in `d`, to be put in place
+/// as `salt`; its path.
+fn salt_beside(d: &std::path::Path, salt: u64) -> anyhow::Result<std::path::PathBuf> {
+    let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
+    std::fs::write(&tmp, salt_text(salt)).with_context(|| format!("writing {}", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// How a salt is written in its file.
+fn salt_text(salt: u64) -> String {
+    format!("{salt:016x}\n")
 }
 
 /// The salt of a directory's first segment: chosen at random and kept in
@@ -174,9 +185,7 @@ fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(salt),
             Err(e) => return Err(e).with_context(|| format!("creating {}", d.display())),
         }
-        let text = format!("{salt:016x}\n");
-        let tmp = d.join(format!("salt.{}.tmp", proviso_types::RecordId::new()));
-        std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
+        let tmp = salt_beside(d, salt)?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
@@ -193,7 +202,7 @@ fn dir_salt(d: &std::path::Path) -> anyhow::Result<u64> {
                     .open(&path)
                 {
                     Ok(mut f) => {
-                        f.write_all(text.as_bytes())
+                        f.write_all(salt_text(salt).as_bytes())
                             .with_context(|| format!("writing {}", path.display()))?;
                         return Ok(salt);
                     }

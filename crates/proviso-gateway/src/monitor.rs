@@ -128,19 +128,15 @@ impl Behind {
         self.next = Some(self.next.map_or(s, |n| n.min(s)));
     }
 
-    /// The queued record `seq` comes next: whether to observe it (not
-    /// when it was read back already), and the run before it to read back
-    /// first (first, last), which then is over.
-    pub(crate) fn queued(&mut self, seq: u64) -> (bool, Option<(u64, u64)>) {
+    /// The queued record `seq` comes next (after [`before`](Self::before)
+    /// read any run ahead of its batch): whether to observe it, not when it
+    /// was read back already.
+    pub(crate) fn queued(&mut self, seq: u64) -> bool {
         if seq <= self.done {
-            return (false, None);
+            return false;
         }
-        let run = self
-            .next
-            .take()
-            .and_then(|n| (n < seq).then(|| (n, seq - 1)));
         self.done = seq;
-        (true, run)
+        true
     }
 
     /// Idle, with `last_dropped` the latest drop: what to read back now
@@ -167,12 +163,14 @@ impl Behind {
         self.next = None;
     }
 
-    /// A run waits: read it back, and on through `end` (the last queued
-    /// record at hand, whose records are then read in the same pass rather
-    /// than one pass a run): the range (first, end), or nothing.
-    pub(crate) fn through(&mut self, end: u64) -> Option<(u64, u64)> {
+    /// The first queued record of a batch is `first`: the run of drops
+    /// before it to read back (first, last), which then is over. A batch
+    /// is cut at every run's marker, so its records have no run between
+    /// them: drops while a run is open send no marker, but come before the
+    /// record that closes it.
+    pub(crate) fn before(&mut self, first: u64) -> Option<(u64, u64)> {
         let n = self.next.take()?;
-        (n <= end).then_some((n, end))
+        (n < first).then(|| (n, first - 1))
     }
 
     /// Sequence numbers dropped and not yet read back, with `last_dropped`
@@ -577,11 +575,9 @@ impl MonitorHandle {
         }
     }
 
-    /// Observes queued records in the ledger's order. When a run of drops
-    /// comes before them, it is read back from the ledger in one pass with
-    /// the queued records after it (through the batch's last), which are
-    /// then passed over when they come out of the queue; a record read back
-    /// already is passed over.
+    /// Observes queued records in the ledger's order: the run of drops
+    /// before them, if any, read back first; a record a read-back read
+    /// already (an idle one, while it was being queued) is passed over.
     fn process_queued(
         &self,
         batch: Vec<(Option<u64>, Record)>,
@@ -589,8 +585,8 @@ impl MonitorHandle {
         reader: Option<&(dyn LedgerReader + Send + Sync)>,
         hands: &Hands<'_>,
     ) {
-        if let Some(end) = batch.iter().filter_map(|b| b.0).max()
-            && let Some(range) = behind.through(end)
+        if let Some(first) = batch.iter().find_map(|b| b.0)
+            && let Some(range) = behind.before(first)
         {
             let reached = match reader {
                 Some(r) => self.read_back(range, r, hands),
@@ -603,13 +599,11 @@ impl MonitorHandle {
         }
         let mut run = Vec::with_capacity(batch.len());
         for (seq, rec) in batch {
-            if let Some(s) = seq {
-                let (observe, before) = behind.queued(s);
-                debug_assert!(before.is_none(), "read through the batch above");
-                if !observe {
-                    self.processed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
+            if let Some(s) = seq
+                && !behind.queued(s)
+            {
+                self.processed.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             run.push((seq, rec));
         }
@@ -618,7 +612,8 @@ impl MonitorHandle {
 
     /// Reads back from the ledger, and observes, the records `first` to
     /// `last` (those of them the monitor observes: the ones the queue
-    /// dropped, and queued ones read in the same pass), a page at a time.
+    /// dropped, and, when idle, queued ones not yet taken from the queue),
+    /// a page at a time.
     /// Gives the last sequence number it read, `last` unless the read
     /// failed (counted in `backfill_failures`; the rest is given up).
     fn read_back(

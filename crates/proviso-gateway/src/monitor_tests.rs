@@ -362,20 +362,20 @@ fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
 }
 
 /// Where the monitor is behind: a run of drops is read back before the
-/// record queued after it, or when idle as far as the latest drop (the run
-/// staying open for drops to come); a queued record the idle reading read
-/// already is passed over, and a run starting at it starts after it.
+/// batch queued after it, or when idle as far as the latest drop (the run staying open
+/// for drops to come); a queued record a read-back read already is passed
+/// over, and a run starting at it starts after it.
 #[test]
 fn runs_of_drops_are_read_back_in_order_and_once() {
     let mut b = Behind::default();
-    assert_eq!(
-        (b.queued(1), b.idle(9), b.unread(9)),
-        ((true, None), None, 0)
-    );
+    assert_eq!((b.before(1), b.idle(9), b.unread(9)), (None, None, 0));
+    assert!(b.queued(1));
     // 3 to 6 dropped, 7 queued.
     b.dropped_from(3);
     assert_eq!(b.unread(6), 4);
-    assert_eq!(b.queued(7), (true, Some((3, 6))));
+    assert_eq!(b.before(7), Some((3, 6)));
+    b.read_to(6);
+    assert!(b.queued(7));
     assert_eq!(b.unread(6), 0);
     // 9 and 10 dropped; idle, read to 10; 12 dropped: read to 12.
     b.dropped_from(9);
@@ -385,44 +385,40 @@ fn runs_of_drops_are_read_back_in_order_and_once() {
     assert_eq!(b.idle(12), Some((11, 12)));
     b.read_to(12);
     // 13 queued: nothing left before it.
-    assert_eq!(b.queued(13), (true, None));
+    assert_eq!(b.before(13), None);
+    assert!(b.queued(13));
     // The review's case: 20 and 21 dropped, 22 queued, 23 dropped, the
     // monitor idle in between reads to 23; then 22 and the run at 23 come
     // out of the queue: 22 is not observed again, nor 23 read again.
     b.dropped_from(20);
     assert_eq!(b.idle(23), Some((20, 23)));
     b.read_to(23);
-    assert_eq!(b.queued(22), (false, None));
+    assert_eq!(b.before(22), None);
+    assert!(!b.queued(22));
     b.dropped_from(23);
     assert_eq!(b.unread(23), 0);
     assert_eq!(b.idle(23), None);
-    assert_eq!(b.queued(24), (true, None));
+    assert_eq!(b.before(24), None);
+    assert!(b.queued(24));
     // And a run after it as usual.
     b.dropped_from(25);
-    assert_eq!(b.queued(27), (true, Some((25, 26))));
-    // A run before a batch queued up to 40: read through 40 in one pass,
-    // and the batch's records passed over.
-    b.dropped_from(30);
-    assert_eq!(b.through(40), Some((30, 40)));
-    b.read_to(40);
-    assert_eq!(b.queued(33), (false, None));
-    assert_eq!(b.queued(40), (false, None));
-    assert_eq!(b.through(45), None);
-    assert_eq!(b.queued(41), (true, None));
-    // A read that failed at 52 of 50..=60: the queued records after 52
-    // are observed from the queue.
+    assert_eq!(b.before(27), Some((25, 26)));
+    b.read_to(26);
+    assert!(b.queued(27));
+    // A read that failed at 52 of 50..=59: the queued batch from 60 on is
+    // observed from the queue.
     b.dropped_from(50);
-    assert_eq!(b.through(60), Some((50, 60)));
+    assert_eq!(b.before(60), Some((50, 59)));
     b.read_to(52);
-    assert_eq!(b.queued(52), (false, None));
-    assert_eq!(b.queued(55), (true, None));
+    assert!(b.queued(60));
+    assert!(b.queued(61));
     // An idle read that failed gives its run up.
     b.dropped_from(70);
     assert_eq!(b.idle(75), Some((70, 75)));
     b.read_to(71);
     b.give_up();
     assert_eq!((b.idle(80), b.unread(80)), (None, 0));
-    assert_eq!(b.queued(76), (true, None));
+    assert!(b.queued(76));
 }
 
 /// A replica that takes the monitor's job back rebuilds from the chain

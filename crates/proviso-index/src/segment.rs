@@ -478,12 +478,7 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "writes golden files"]
     fn write_golden_segment_6() {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
-        let path = dir.join("segment-v6.pvx");
-        assert!(!path.exists(), "never overwrite a golden file");
-        let mut b = IndexBuilder::new(Params::default());
-        b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
-        std::fs::write(path, b.build().unwrap().bytes()).unwrap();
+        write_golden("segment-v6.pvx", &golden_segment(Params::default()));
     }
 
     /// Writes the golden segment of format 7 (keyed by [`GOLDEN_SALT`]) into
@@ -491,12 +486,26 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "writes golden files"]
     fn write_golden_segment_7() {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
-        let path = dir.join("segment-v7.pvx");
-        assert!(!path.exists(), "never overwrite a golden file");
-        let mut b = IndexBuilder::new(Params::keyed(GOLDEN_SALT));
+        write_golden(
+            "segment-v7.pvx",
+            &golden_segment(Params::keyed(GOLDEN_SALT)),
+        );
+    }
+
+    /// The bytes of a segment of [`GOLDEN_TEXT`] built with `params`.
+    fn golden_segment(params: Params) -> Vec<u8> {
+        let mut b = IndexBuilder::new(params);
         b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
-        std::fs::write(path, b.build().unwrap().bytes()).unwrap();
+        b.build().unwrap().bytes().to_vec()
+    }
+
+    /// Writes `bytes` as the golden file `name` in `tests/compat/`, never
+    /// over one already there.
+    fn write_golden(name: &str, bytes: &[u8]) {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
+        let path = dir.join(name);
+        assert!(!path.exists(), "never overwrite a golden file");
+        std::fs::write(path, bytes).unwrap();
     }
 
     /// The key of the golden segment of format 7 (`tests/compat.rs` has
@@ -509,19 +518,8 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "writes golden files"]
     fn write_golden_segments_1_and_4() {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat"));
-        for (name, bytes) in [
-            ("segment-v1.pvx", format_1_bytes(GOLDEN_TEXT)),
-            ("segment-v4.pvx", {
-                let mut b = IndexBuilder::new(Params::default());
-                b.add(GOLDEN_TEXT, Reference::file("new.jsonl", 3));
-                b.build().unwrap().bytes().to_vec()
-            }),
-        ] {
-            let path = dir.join(name);
-            assert!(!path.exists(), "never overwrite a golden file");
-            std::fs::write(path, bytes).unwrap();
-        }
+        write_golden("segment-v1.pvx", &format_1_bytes(GOLDEN_TEXT));
+        write_golden("segment-v4.pvx", &golden_segment(Params::default()));
     }
 
     /// The text every golden segment holds.

@@ -324,9 +324,7 @@ impl Index {
             // chain's first piece and after its last, and as many more as
             // the edits allowed could insert.
             let (kept, held) = match (q.opts.kept, a.pieces.first(), a.pieces.last()) {
-                (Some(min), Some(first), Some(last))
-                    if (KEPT_MIN_TOKENS..=KEPT_MAX_TOKENS).contains(&ref16.len()) =>
-                {
+                (Some(min), Some(first), Some(last)) if kept_applies => {
                     let m = ref16.len();
                     let slack =
                         ((1.0 - min.clamp(0.0, 1.0)) * m as f64).ceil() as usize + crate::align::K;

@@ -663,6 +663,22 @@ fn edited_from(words: &[String], intact: usize, every: usize) -> String {
         .join(" ")
 }
 
+/// `words` with every `n`th replaced (the `n`th, the `2n`th, ...): runs
+/// of `n - 1` left.
+fn every_nth_replaced(words: &[String], n: usize) -> Vec<String> {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i % n == n - 1 {
+                format!("edit{i}")
+            } else {
+                w.clone()
+            }
+        })
+        .collect()
+}
+
 /// One run shorter than 40 tokens over less than a fifth of its
 /// reference is what two answers to one question share: alone it matches
 /// nothing (and is no chain long enough either); two such runs, or one of
@@ -910,17 +926,7 @@ fn a_background_phrase_is_not_kept() {
 fn short_phrases_make_a_short_reference_a_candidate() {
     let words = distinct_words("ref", 80);
     let set = one_reference(&words.join(" "));
-    let doc: Vec<String> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i % 7 == 6 {
-                format!("edit{i}")
-            } else {
-                w.clone()
-            }
-        })
-        .collect();
+    let doc = every_nth_replaced(&words, 7);
     // Every window of 8 holds an edit.
     assert!(
         doc.windows(8)
@@ -954,17 +960,7 @@ fn short_phrases_make_a_short_reference_a_candidate() {
 fn a_copy_with_every_fifth_word_replaced_is_flagged_by_what_it_keeps() {
     let words = distinct_words("ref", 200);
     let mut set = one_reference(&words.join(" "));
-    let doc: Vec<String> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i % 5 == 4 {
-                format!("edit{i}")
-            } else {
-                w.clone()
-            }
-        })
-        .collect();
+    let doc = every_nth_replaced(&words, 5);
     assert!(
         doc.windows(5)
             .all(|w| w.iter().any(|t| t.starts_with("edit")))
