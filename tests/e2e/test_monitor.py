@@ -439,6 +439,31 @@ def test_a_red_teams_families_through_the_gateway(sim, tmp_path):
     assert sim.verify().returncode == 0
 
 
+def test_instructions_written_in_the_models_name_through_the_gateway(sim, tmp_path):
+    """A slice of the sixth red team (tests/fixtures/redteam6_slice.json.gz)
+    through the real gateway on the simulated clock: an instruction in a
+    made-up assistant turn, in an answer's opening for the model to go on
+    from, or in the result of a tool call the model never made, is asked
+    (the turns are not among the key's answers, which the ledger holds);
+    the benign twin, a helpdesk agent writing up one made-up tool round a
+    ticket, is taken no further than a notice."""
+    scenario = tmp_path / "redteam6_slice.json"
+    scenario.write_bytes(gzip.decompress((FIXTURES / "redteam6_slice.json.gz").read_bytes()))
+    rep = traffic(sim, tmp_path, extra=(
+        "--scenario", str(scenario), "--family-cap", "150", "--fake-answer-lengths", "--concurrency", "16"))
+    by = {}
+    for k in rep["keys"]:
+        by.setdefault(k["workload"], []).append(k)
+    assert {w: len(v) for w, v in by.items()} == {
+        "planted_assistant": 2, "prefill_headings": 2, "queue_worker": 2, "helpdesk_queue_agent": 2}
+    assert rep["summary"]["requests"] == 1200, rep["summary"]
+    missed = [(k["workload"], k["score"]) for w in ("planted_assistant", "prefill_headings", "queue_worker")
+              for k in by[w] if k["enforced"] == "ok" and k["detected_after"] is None]
+    assert not missed, missed
+    assert all(k["enforced"] in ("ok", "notice") for k in by["helpdesk_queue_agent"]), by["helpdesk_queue_agent"]
+    assert sim.verify().returncode == 0
+
+
 def test_end_users_known_sets_and_disjoint_slices_through_the_gateway(sim, tmp_path):
     """Tuning families that need what the request says beyond its text,
     through the real gateway: a product key harvesting under invented end

@@ -153,11 +153,12 @@ fn main() {
         }
         let last_of: BTreeMap<usize, usize> = last.iter().map(|(k, i)| (*i, *k)).collect();
         let mut snapshots: Vec<(usize, Vec<proviso_monitor::ActorReport>)> = Vec::new();
+        let replayed = support::answers(&s);
         for (i, r) in s.requests.iter().enumerate() {
             let k = &s.keys[r.key];
             let e = seen.entry(k.name.clone()).or_insert((0, None, Level::Ok));
             e.0 += 1;
-            let mut o = support::observation(&s, r);
+            let mut o = support::observation(&s, r, replayed[i]);
             if r.answer_tokens.is_none() {
                 let h = xxhash_rust::xxh3::xxh3_64_with_seed(o.prompt.as_bytes(), 0x5eed);
                 let full = answers[(h % answers.len() as u64) as usize];

@@ -15,9 +15,11 @@ use proviso_traffic::{Corpus, Options, Scenario, scenario};
 use proviso_types::UnixMillis;
 
 fn observations(s: &Scenario) -> Vec<Observation> {
+    let answers = support::answers(s);
     s.requests
         .iter()
-        .map(|r| support::observation(s, r))
+        .zip(answers)
+        .map(|(r, answer)| support::observation(s, r, answer))
         .collect()
 }
 

@@ -205,10 +205,14 @@ impl Monitor {
                         .iter()
                         .any(|e| e.exact == h && e.flags & LIMITED == 0)
                 };
+                // What the client wrote in the model's name before it, as
+                // it was in that request (or none: a turn of the model's
+                // that the key's answers no longer hold).
+                let written = [ids.earlier_written, 0];
                 match std::iter::once(ids.defs)
                     .chain(std::iter::once(0))
                     .chain(w.definitions.iter().copied())
-                    .map(|d| base ^ d)
+                    .flat_map(|d| written.map(|x| base ^ d ^ x))
                     .find(|h| sent(*h))
                 {
                     Some(h) => h,
@@ -271,7 +275,8 @@ impl Monitor {
     pub fn observe(&mut self, o: &Observation) -> Vec<Decision> {
         self.observed += 1;
         self.now = self.now.max(o.time.0);
-        let ids = Ids::of(o);
+        let written = Written::of(o, self.keys.get(&o.key));
+        let ids = Ids::of(o, &written);
         let sig = features::template_signature(&o.prompt);
         let template = self
             .templates
@@ -333,9 +338,16 @@ impl Monitor {
             .or_else(|| self.known.find(&o.system))
             .or_else(|| known::seam(&o.system, &o.prompt).and_then(|s| self.known.find(&s)))
             .or_else(|| self.known.find(&o.definitions))
+            .or_else(|| {
+                (!written.text.is_empty())
+                    .then(|| self.known.find(&written.text))
+                    .flatten()
+            })
             .map_or(0, |g| g.saturating_add(1));
-        let cell = if flags & YIELD != 0 {
+        let cell = if flags & YIELD != 0 && written.text.is_empty() {
             topics::cell(&o.system, &o.prompt)
+        } else if flags & YIELD != 0 {
+            topics::cell(&o.system, &format!("{}\n{}", o.prompt, written.text))
         } else {
             NO_CELL
         };
@@ -391,6 +403,9 @@ impl Monitor {
             );
         }
         w.push(ev, window, rhythm, cap);
+        if !o.rate_limited {
+            w.note_answer(o.answer);
+        }
         // With an embeddings model configured, only its vectors are used (a
         // test must not mix two spaces); an observation without one (the
         // call failed, or replay after a restart) adds none.
@@ -749,13 +764,18 @@ struct Ids {
     /// The tools and schema it defines (0: none).
     defs: u64,
     /// Its identity: its system text and the user's words
-    /// ([`request_hash`]), and its definitions (an instruction in a
-    /// function's description makes a request of its own).
+    /// ([`request_hash`]), its definitions (an instruction in a
+    /// function's description makes a request of its own), and the turns
+    /// the client wrote in the model's name ([`Written`]).
     exact: u64,
+    /// What the client wrote in the model's name in the part of the
+    /// request that its earlier turn was: a follow-up's earlier request
+    /// is found with it.
+    earlier_written: u64,
 }
 
 impl Ids {
-    fn of(o: &Observation) -> Self {
+    fn of(o: &Observation, written: &Written) -> Self {
         let defs = if o.definitions.is_empty() {
             0
         } else {
@@ -763,8 +783,50 @@ impl Ids {
         };
         Self {
             defs,
-            exact: request_hash(&o.system, &o.prompt) ^ defs,
+            exact: request_hash(&o.system, &o.prompt) ^ defs ^ written.all,
+            earlier_written: written.earlier,
         }
+    }
+}
+
+/// The turns a request shows the model as having said that the key's
+/// answers do not hold: written by the client (a made-up history, an
+/// answer's opening to go on from, a tool call the model never made and
+/// its result). What they say is part of what the request asks, so a
+/// request differs from another by them as by its user's words.
+#[derive(Default)]
+struct Written {
+    /// Their hashes, combined (0: none).
+    all: u64,
+    /// Those of them in its earlier request's part.
+    earlier: u64,
+    /// Their text and their results', a line each.
+    text: String,
+}
+
+impl Written {
+    fn of(o: &Observation, w: Option<&KeyWindow>) -> Self {
+        let mut out = Self::default();
+        for s in &o.said {
+            let said = s.hash != 0 && w.is_some_and(|w| w.answered(s.hash));
+            if said || (s.hash == 0 && s.results == 0) {
+                continue;
+            }
+            // Summed, not xor-ed: a turn written twice is not none.
+            let h = xxhash_rust::xxh3::xxh3_64_with_seed(
+                &[s.hash.to_le_bytes(), s.results.to_le_bytes()].concat(),
+                0x7772_6974,
+            );
+            out.all = out.all.wrapping_add(h);
+            if s.after_users < o.earlier_users {
+                out.earlier = out.earlier.wrapping_add(h);
+            }
+            if !out.text.is_empty() {
+                out.text.push('\n');
+            }
+            out.text.push_str(&s.text);
+        }
+        out
     }
 }
 
@@ -929,6 +991,9 @@ pub(crate) fn test_observation(
         follow_up: false,
         earlier: None,
         continues: None,
+        said: Vec::new(),
+        earlier_users: 0,
+        answer: 0,
         tool_step: false,
         prompt_tokens: 20,
         completion_tokens: 50,

@@ -46,6 +46,17 @@ pub struct Observation {
     pub earlier: Option<String>,
     /// The Responses API's `previous_response_id`, when it goes on from one.
     pub continues: Option<String>,
+    /// The turns the request shows the model as having said ([`said_turns`]):
+    /// whether the model really said them is the monitor's to tell, from
+    /// the key's recent answers.
+    pub said: Vec<Said>,
+    /// The user messages of the request a follow-up goes on from (those
+    /// of [`Observation::earlier`]): a said turn before the last of them
+    /// was part of that request.
+    pub earlier_users: usize,
+    /// [`said_hash`] of this exchange's answer (0: none): a later request
+    /// of the key that shows it as the model's turn goes on from it.
+    pub answer: u64,
     /// The request hands a tool's result back (its last message is a tool
     /// or function result, or a Responses `function_call_output`): a step
     /// of a tool loop, not a new instruction.
@@ -260,6 +271,13 @@ impl Observation {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             tool_step: is_tool_step(&body),
+            said: said_turns(&body),
+            earlier_users: earlier_users(&body),
+            answer: if r.status == 200 {
+                said_hash(&r.output)
+            } else {
+                0
+            },
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -417,6 +435,246 @@ fn media_named(part: &Value) -> Option<(&'static str, &str)> {
     Some((kind, named))
 }
 
+/// A turn a request shows the model as having said: an assistant message
+/// of a chat (its text, then each tool call's name and arguments, as the
+/// ledger records an answer's output), or a run of the Responses API's
+/// assistant message and `function_call` input items; with the tool
+/// results that follow it. A turn the key's answers do not hold was
+/// written by the client: an instruction put in the model's mouth, or in
+/// the result of a call the model never made, is then part of what the
+/// request asks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Said {
+    /// [`said_hash`] of the turn (0: it says nothing).
+    pub hash: u64,
+    /// A hash of the tool results that follow it (0: none).
+    pub results: u64,
+    /// Its text and its results', a line each.
+    pub text: String,
+    /// User messages before it.
+    pub after_users: usize,
+}
+
+/// Hashes texts as one with whitespace left out, so that an answer sent
+/// back with its spacing changed (trimmed, or its JSON arguments
+/// re-spaced) is the same turn.
+struct Folded {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    any: bool,
+}
+
+impl Folded {
+    fn new() -> Self {
+        Self {
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            any: false,
+        }
+    }
+
+    fn feed(&mut self, s: &str) {
+        for piece in s.split_whitespace() {
+            self.hasher.update(piece.as_bytes());
+            self.any = true;
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        if self.any {
+            self.hasher.digest().max(1)
+        } else {
+            0
+        }
+    }
+}
+
+/// The hash of an answer's output text, or of a turn a request shows the
+/// model as having said ([`Said::hash`]): whitespace left out; 0 for a
+/// text with nothing else.
+pub fn said_hash(text: &str) -> u64 {
+    let mut f = Folded::new();
+    f.feed(text);
+    f.digest()
+}
+
+/// A turn being read: its hash and text, and its results'.
+struct Turn {
+    said: Folded,
+    results: Folded,
+    text: String,
+    after_users: usize,
+}
+
+impl Turn {
+    fn new(after_users: usize) -> Self {
+        Self {
+            said: Folded::new(),
+            results: Folded::new(),
+            text: String::new(),
+            after_users,
+        }
+    }
+
+    fn say(&mut self, s: &str) {
+        self.said.feed(s);
+        push_line(&mut self.text, s);
+    }
+
+    fn result(&mut self, s: &str) {
+        self.results.feed(s);
+        push_line(&mut self.text, s);
+    }
+
+    fn done(self) -> Said {
+        Said {
+            hash: self.said.digest(),
+            results: self.results.digest(),
+            text: self.text,
+            after_users: self.after_users,
+        }
+    }
+}
+
+fn push_line(out: &mut String, s: &str) {
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(s);
+}
+
+/// The turns a request body shows the model as having said ([`Said`]), in
+/// order: the assistant messages of a chat, each with the tool or function
+/// results after it; the Responses API's runs of assistant message and
+/// `function_call` items, each with the `function_call_output` items
+/// after it.
+pub fn said_turns(body: &Value) -> Vec<Said> {
+    let mut out = Vec::new();
+    let mut users = 0usize;
+    let mut turn: Option<Turn> = None;
+    if let Some(msgs) = body.get("messages").and_then(Value::as_array) {
+        for m in msgs {
+            match role(m) {
+                Some("assistant") => {
+                    out.extend(turn.take().map(Turn::done));
+                    let mut t = Turn::new(users);
+                    content_text(m.get("content"), &mut |s| t.say(s));
+                    for call in m
+                        .get("tool_calls")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.get("function"))
+                        .chain(m.get("function_call"))
+                    {
+                        for k in ["name", "arguments"] {
+                            if let Some(s) = call.get(k).and_then(Value::as_str) {
+                                t.say(s);
+                            }
+                        }
+                    }
+                    turn = Some(t);
+                }
+                Some("tool" | "function") => {
+                    if let Some(t) = &mut turn {
+                        content_text(m.get("content"), &mut |s| t.result(s));
+                    }
+                }
+                r => {
+                    out.extend(turn.take().map(Turn::done));
+                    users += usize::from(r == Some("user"));
+                }
+            }
+        }
+    } else if let Some(items) = body.get("input").and_then(Value::as_array) {
+        for i in items {
+            let kind = i.get("type").and_then(Value::as_str);
+            match (kind, role(i)) {
+                (Some("function_call"), _) | (None | Some("message"), Some("assistant")) => {
+                    if turn.as_ref().is_some_and(|t| t.results.any) {
+                        // A call after results: a new turn.
+                        out.extend(turn.take().map(Turn::done));
+                    }
+                    let t = turn.get_or_insert_with(|| Turn::new(users));
+                    if kind == Some("function_call") {
+                        for k in ["name", "arguments"] {
+                            if let Some(s) = i.get(k).and_then(Value::as_str) {
+                                t.say(s);
+                            }
+                        }
+                    } else {
+                        content_text(i.get("content"), &mut |s| t.say(s));
+                    }
+                }
+                (Some("function_call_output"), _) => {
+                    if let Some(t) = &mut turn
+                        && let Some(s) = i.get("output").and_then(Value::as_str)
+                    {
+                        t.result(s);
+                    }
+                }
+                (_, r) => {
+                    out.extend(turn.take().map(Turn::done));
+                    users += usize::from(r == Some("user"));
+                }
+            }
+        }
+    }
+    out.extend(turn.take().map(Turn::done));
+    out
+}
+
+/// For simulations and tests, where answers have no text: what the model
+/// answered each of `requests` (a key's id and the body it sent), as its
+/// client sends it back: [`said_hash`] of the turn that a later request of
+/// the same key shows the model as having said right after this request's
+/// messages; 0 when none does. A client going on from a real answer sends
+/// it back, so a turn that follows messages the key really sent is the
+/// model's, and one that follows messages never sent was written.
+pub fn replayed_answers(requests: &[(u64, &Value)]) -> Vec<u64> {
+    let prefix = |key: u64, msgs: &[Value]| {
+        let text = serde_json::to_string(msgs).unwrap_or_default();
+        xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), key)
+    };
+    let mut said = std::collections::HashMap::new();
+    for (key, body) in requests {
+        let msgs = messages(body);
+        for (p, m) in msgs.iter().enumerate() {
+            if role(m) == Some("assistant") {
+                let one = serde_json::json!({ "messages": [m] });
+                if let Some(t) = said_turns(&one).first() {
+                    said.entry(prefix(*key, &msgs[..p])).or_insert(t.hash);
+                }
+            }
+        }
+    }
+    requests
+        .iter()
+        .map(|(key, body)| {
+            said.get(&prefix(*key, messages(body)))
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The user messages of the request a chat follow-up goes on from (see
+/// [`Observation::earlier_users`]); 0 for a request that goes on from
+/// nothing.
+pub fn earlier_users(body: &Value) -> usize {
+    let msgs = messages(body);
+    if !has_earlier_turns(msgs) {
+        return 0;
+    }
+    let users = msgs.iter().filter(|m| role(m) == Some("user")).count();
+    // A turn after a tool's result goes on from the request that started
+    // the loop: every user message is earlier. A new user message is the
+    // newest turn: the ones before it are.
+    if msgs.last().and_then(role) == Some("user") {
+        users.saturating_sub(1)
+    } else {
+        users
+    }
+}
+
 /// A message's role.
 fn role(m: &Value) -> Option<&str> {
     m.get("role").and_then(Value::as_str)
@@ -524,17 +782,13 @@ pub fn earlier_text(body: &Value) -> Option<String> {
     if !has_earlier_turns(msgs) {
         return None;
     }
-    let users: Vec<&Value> = msgs.iter().filter(|m| role(m) == Some("user")).collect();
-    // A turn after a tool's result goes on from the request that started
-    // the loop: every user message is earlier. A new user message is the
-    // newest turn: the ones before it are.
-    let earlier = if msgs.last().and_then(role) == Some("user") {
-        users.len().saturating_sub(1)
-    } else {
-        users.len()
-    };
+    let earlier = earlier_users(body);
     Some(joined(|push| {
-        for m in users.iter().take(earlier) {
+        for m in msgs
+            .iter()
+            .filter(|m| role(m) == Some("user"))
+            .take(earlier)
+        {
             content_text(m.get("content"), push);
         }
     }))
@@ -814,6 +1068,74 @@ mod tests {
         );
         forced["tool_choice"] = serde_json::json!("auto");
         assert_eq!(definitions_text(&forced), definitions_text(&body));
+    }
+
+    #[test]
+    fn said_turns_are_read_as_the_ledger_records_answers() {
+        // A chat: an answer, a tool call with its result, a new question.
+        let chat = serde_json::json!({"messages": [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "Find the weather"},
+            {"role": "assistant", "content": "Let me look.", "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "rain"},
+            {"role": "assistant", "content": [{"type": "text", "text": "  It rains in Oslo.\n"}]},
+            {"role": "user", "content": "And tomorrow?"}]});
+        let turns = said_turns(&chat);
+        assert_eq!(turns.len(), 2);
+        // The output the gateway records for the answer that made the call:
+        // its text, then each call's name and arguments (spacing aside).
+        assert_eq!(
+            turns[0].hash,
+            said_hash("Let me look.get_weather{\"city\":\"Oslo\"}")
+        );
+        assert_eq!(turns[0].results, said_hash("rain"));
+        assert_eq!(turns[0].after_users, 1);
+        assert_eq!(turns[1].hash, said_hash("It rains in Oslo."));
+        assert_eq!((turns[1].results, turns[1].after_users), (0, 1));
+        assert_eq!(earlier_users(&chat), 1);
+        // A prefix to go on from: after the last user message.
+        let prefill = serde_json::json!({"messages": [{"role": "user", "content": "Continue."},
+            {"role": "assistant", "content": "# A heading"}]});
+        let t = said_turns(&prefill);
+        assert_eq!(
+            (t.len(), t[0].after_users, earlier_users(&prefill)),
+            (1, 1, 1)
+        );
+        assert_eq!(t[0].text, "# A heading");
+        // The Responses API: a run of assistant items is one turn, its
+        // outputs its results; a call after results starts another.
+        let resp = serde_json::json!({"input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "x"},
+            {"type": "function_call", "call_id": "d", "name": "g", "arguments": "{}"}]});
+        let t = said_turns(&resp);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].hash, said_hash("Hellof{}"));
+        assert_eq!((t[0].results, t[0].after_users), (said_hash("x"), 1));
+        assert_eq!((t[1].hash, t[1].results), (said_hash("g{}"), 0));
+        // Nothing said: nothing to hold against the answers.
+        assert!(
+            said_turns(&serde_json::json!({"messages": [{"role": "user", "content": "x"}]}))
+                .is_empty()
+        );
+        assert_eq!(said_hash(" \n "), 0);
+    }
+
+    #[test]
+    fn a_served_answer_is_remembered_by_its_text() {
+        let mut r = Record::test("  An answer.\n");
+        r.key_id = Some(KeyId("key_a".into()));
+        r.request = r#"{"model":"m","messages":[{"role":"user","content":"q"}]}"#.into();
+        assert_eq!(
+            Observation::from_record(&r).unwrap().answer,
+            said_hash("An answer.")
+        );
+        r.status = 429;
+        r.error_code = Some("rate_limit_exceeded".into());
+        assert_eq!(Observation::from_record(&r).unwrap().answer, 0);
     }
 
     #[test]

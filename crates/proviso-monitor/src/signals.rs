@@ -991,6 +991,8 @@ mod follow_up_tests {
             follow_up: ob::is_follow_up(&body),
             earlier: ob::earlier_text(&body),
             tool_step: ob::is_tool_step(&body),
+            said: ob::said_turns(&body),
+            earlier_users: ob::earlier_users(&body),
             parts,
             ..crate::test_observation("k", "t", "10.0.0.1", t, &ob::prompt_text(&body))
         }
@@ -998,8 +1000,15 @@ mod follow_up_tests {
 
     fn distinct_harvest(bodies: impl Iterator<Item = serde_json::Value>) -> f64 {
         let mut m = Monitor::new(MonitorConfig::default()).unwrap();
-        for (i, b) in bodies.enumerate() {
-            m.observe(&of_body(T0 + i as i64 * 60_000, b));
+        let bodies: Vec<serde_json::Value> = bodies.collect();
+        // Each answered as a client going on from it shows it.
+        let keyed: Vec<(u64, &serde_json::Value)> = bodies.iter().map(|b| (0, b)).collect();
+        let answers = crate::observation::replayed_answers(&keyed);
+        for (i, (b, answer)) in bodies.iter().zip(answers).enumerate() {
+            m.observe(&crate::Observation {
+                answer,
+                ..of_body(T0 + i as i64 * 60_000, b.clone())
+            });
         }
         m.evaluate_key("k");
         m.key_report("k")
@@ -1031,15 +1040,25 @@ mod follow_up_tests {
             assert!((varied - 12.0).abs() < 0.5, "{varied}");
             assert!((fixed - 1.0).abs() < 0.5, "{fixed}");
         }
-        // A real tool loop: the turn sent first, then its steps, handing
-        // results back under the same tools, or under a tool list that
-        // changed since (a handoff), or with a schema on the last call
-        // only: one instruction.
+        // A real tool loop: the turn sent first, then its steps, each
+        // handing a result back after the calls the model made (its
+        // history grows a call and a result a step), under the same tools,
+        // or under a tool list that changed since (a handoff), or with a
+        // schema on the last call only: one instruction.
         let step = |tools: serde_json::Value, i: usize| {
-            let mut b = serde_json::json!({"messages": [system, user,
-                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
-                    "function": {"name": "save", "arguments": format!("{{\"q\":{i}}}")}}]},
-                {"role": "tool", "tool_call_id": "c1", "content": format!("result {i}")}]});
+            let mut msgs = vec![system.clone(), user.clone()];
+            for j in 0..=i {
+                msgs.push(
+                    serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
+                    {"id": format!("c{j}"), "type": "function",
+                     "function": {"name": "save", "arguments": format!("{{\"q\":{j}}}")}}]}),
+                );
+                msgs.push(
+                    serde_json::json!({"role": "tool", "tool_call_id": format!("c{j}"),
+                    "content": format!("result {j}")}),
+                );
+            }
+            let mut b = serde_json::json!({ "messages": msgs });
             b["tools"] = tools;
             b
         };
@@ -1056,6 +1075,117 @@ mod follow_up_tests {
             .chain(steps)
             .chain(std::iter::once(last));
         assert!((distinct_harvest(loop_) - 1.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn what_the_client_writes_in_the_models_name_is_asked() {
+        let user = |s: &str| serde_json::json!({"role": "user", "content": s});
+        let said = |s: &str| serde_json::json!({"role": "assistant", "content": s});
+        let brief = |i: usize| format!("Write a long essay on subject number {i} and its history");
+        // A made-up history: the instruction in the model's turn, between
+        // two fixed user lines.
+        let planted = |b: &str| {
+            serde_json::json!({"messages": [user("What's next on the list?"),
+                said(&format!("How about this: {b}. Shall I?")), user("Yes, write it up in full.")]})
+        };
+        // An answer's opening for the model to go on from.
+        let prefill = |b: &str| serde_json::json!({"messages": [user("Continue."), said(&format!("# {b}\n\n"))]});
+        // A tool round the model never made: the instruction in its result.
+        let round = |b: &str| {
+            serde_json::json!({"messages": [user("Pull the next task and do it."),
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "get_task", "arguments": "{\"queue\": \"articles\"}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": format!("{{\"brief\": \"{b}\"}}")}]})
+        };
+        for make in [
+            &planted as &dyn Fn(&str) -> serde_json::Value,
+            &prefill,
+            &round,
+        ] {
+            let varied = distinct_harvest((0..12).map(|i| make(&brief(i))));
+            let fixed = distinct_harvest((0..12).map(|_| make(&brief(0))));
+            assert!((varied - 12.0).abs() < 0.5, "{varied}");
+            assert!((fixed - 1.0).abs() < 0.5, "{fixed}");
+        }
+        // The same rounds after the turn that asked for the task was sent
+        // and answered with that call: the model's own call, its result a
+        // tool loop's step (one instruction; what the docs call a real
+        // tool loop, which costs the harvester a request an instruction).
+        let real = (0..12).flat_map(|i| {
+            [
+                serde_json::json!({"messages": [user("Pull the next task and do it.")]}),
+                round(&brief(i)),
+            ]
+        });
+        assert!((distinct_harvest(real) - 1.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn the_models_own_answer_sent_back_is_not_written() {
+        // A story app that sends the last chapter back as the model's turn
+        // before the same line: the chapters are the model's answers, so
+        // the requests are one (and so is a key's only turn of a chat it
+        // keeps elsewhere). The same bodies with chapters the model never
+        // wrote are twelve instructions.
+        let chapter = |i: usize| format!("Chapter {i}: the fox went further into the wood.");
+        let run = |answered: bool| {
+            let mut m = Monitor::new(MonitorConfig::default()).unwrap();
+            for i in 0..12usize {
+                let body = serde_json::json!({"messages": [
+                    {"role": "system", "content": "You write bedtime stories."},
+                    {"role": "assistant", "content": chapter(i)},
+                    {"role": "user", "content": "Write the next chapter."}]});
+                let answer = if answered {
+                    crate::observation::said_hash(&chapter(i + 1))
+                } else {
+                    0
+                };
+                let o = crate::Observation {
+                    answer,
+                    ..of_body(T0 + i as i64 * 60_000, body)
+                };
+                if i == 0 && answered {
+                    // Its first chapter, answered to a request of its own.
+                    m.observe(&crate::Observation {
+                        answer: crate::observation::said_hash(&chapter(0)),
+                        ..first(T0 - 60_000, "Start a bedtime story.")
+                    });
+                }
+                m.observe(&o);
+            }
+            m.evaluate_key("k");
+            m.key_report("k")
+                .and_then(|r| r.signals.iter().find(|s| s.name == "harvest"))
+                .map_or(-1.0, |s| s.value)
+                * f64::from(MonitorConfig::default().harvest_day_high)
+        };
+        let own = run(true);
+        let written = run(false);
+        // The opening request and the chapters' one line.
+        assert!((own - 2.0).abs() < 0.5, "{own}");
+        assert!((written - 12.0).abs() < 0.5, "{written}");
+    }
+
+    #[test]
+    fn a_conversation_with_a_written_opening_is_still_one() {
+        // Few-shot examples written as a user and an assistant turn before
+        // the question, then a follow-up of the question with the model's
+        // answer: the follow-up goes on from the request sent (found with
+        // the written turn it held), so it is a conversation.
+        let user = |s: &str| serde_json::json!({"role": "user", "content": s});
+        let said = |s: &str| serde_json::json!({"role": "assistant", "content": s});
+        let shots = [
+            user("Example question"),
+            said("Example answer, written by the client."),
+        ];
+        let ask = |i: usize| format!("Explain topic {i} in depth");
+        let bodies = (0..6).flat_map(|i| {
+            let first = serde_json::json!({"messages": [shots[0], shots[1], user(&ask(i))]});
+            let next = serde_json::json!({"messages": [shots[0], shots[1], user(&ask(i)),
+                said(&format!("The model's answer on topic {i}")), user("Shorter, please.")]});
+            [first, next]
+        });
+        assert!((distinct_harvest(bodies) - 6.0).abs() < 0.5);
     }
 
     #[test]

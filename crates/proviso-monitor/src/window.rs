@@ -106,6 +106,10 @@ pub(crate) struct KeyWindow {
     /// latest [`SYSTEMS`]): a follow-up may go on from a turn sent with
     /// other tools.
     pub definitions: VecDeque<u64>,
+    /// The key's latest answers ([`crate::observation::said_hash`], the
+    /// latest [`ANSWERS`]): a turn a request shows the model as having
+    /// said is the model's when it is among them.
+    pub answers: VecDeque<u64>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
     pub total: u64,
@@ -117,6 +121,12 @@ pub(crate) struct KeyWindow {
 
 /// System texts remembered per key.
 const SYSTEMS: usize = 16;
+
+/// Answers remembered per key: a conversation or a tool loop goes on from
+/// the key's latest answers (a turn older than that reads as written by
+/// the client, which changes what a request counts as, not whether it is
+/// a conversation: see `Monitor::written`).
+pub(crate) const ANSWERS: usize = 512;
 
 /// Puts `h` last in `recent`, forgetting the oldest past [`SYSTEMS`].
 fn remember(recent: &mut VecDeque<u64>, h: u64) {
@@ -137,6 +147,22 @@ impl KeyWindow {
     /// Remembers the definitions the key sent (the latest [`SYSTEMS`]).
     pub fn note_definitions(&mut self, h: u64) {
         remember(&mut self.definitions, h);
+    }
+
+    /// Remembers an answer the key was given (the latest [`ANSWERS`]).
+    pub fn note_answer(&mut self, h: u64) {
+        if h == 0 {
+            return;
+        }
+        if self.answers.len() >= ANSWERS {
+            self.answers.pop_front();
+        }
+        self.answers.push_back(h);
+    }
+
+    /// Whether the key was given an answer with this hash lately.
+    pub fn answered(&self, h: u64) -> bool {
+        self.answers.contains(&h)
     }
 
     pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {

@@ -19,9 +19,10 @@ fn corpus() -> Corpus {
 fn observe_all(s: &Scenario, m: &mut Monitor) -> HashMap<String, (u64, Option<u64>, Level)> {
     // key name → (requests, requests at first decision, highest step)
     let mut out: HashMap<String, (u64, Option<u64>, Level)> = HashMap::new();
-    for r in &s.requests {
+    let answers = support::answers(s);
+    for (r, &answer) in s.requests.iter().zip(&answers) {
         let k = &s.keys[r.key];
-        let o = support::observation(s, r);
+        let o = support::observation(s, r, answer);
         let e = out.entry(k.name.clone()).or_insert((0, None, Level::Ok));
         // requests-to-detection counts from the key's first extraction
         // request (a mixed key is ordinary before it).

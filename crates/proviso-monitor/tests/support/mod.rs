@@ -8,7 +8,17 @@ use proviso_monitor::Observation;
 use proviso_traffic::{Scenario, SimRequest};
 use proviso_types::{RecordId, UnixMillis};
 
-pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
+/// What the model answered each request, as its client sends it back
+/// ([`proviso_monitor::observation::replayed_answers`]).
+pub fn answers(s: &Scenario) -> Vec<u64> {
+    let requests: Vec<(u64, &serde_json::Value)> =
+        s.requests.iter().map(|r| (r.key as u64, &r.body)).collect();
+    proviso_monitor::observation::replayed_answers(&requests)
+}
+
+/// The observation of simulated request `r`, whose answer (as its client
+/// sends it back) hashes to `replayed` ([`answers`]).
+pub fn observation(s: &Scenario, r: &SimRequest, replayed: u64) -> Observation {
     let k = &s.keys[r.key];
     let prompt = proviso_monitor::observation::prompt_text(&r.body);
     let system = proviso_monitor::observation::system_text(&r.body);
@@ -41,6 +51,9 @@ pub fn observation(s: &Scenario, r: &SimRequest) -> Observation {
         follow_up,
         earlier,
         continues: None,
+        said: proviso_monitor::observation::said_turns(&r.body),
+        earlier_users: proviso_monitor::observation::earlier_users(&r.body),
+        answer: replayed,
         tool_step: proviso_monitor::observation::is_tool_step(&r.body),
         parts: proviso_monitor::observation::prompt_parts(&r.body),
     }
