@@ -13,7 +13,8 @@
 # the fourth (bench/redteam4/gen.py; its first run, seed 1 at 7ec7449, was
 # held out). ROUND 5 the fifth (bench/redteam5/gen.py; its first run, seed 1
 # at 2401f25, was held out). ROUND 6 the sixth (bench/redteam6/gen.py; its
-# first run, seed 1 at 348ed03, was held out).
+# first run, seed 1 at 348ed03, was held out). ROUND 7 the seventh
+# (bench/redteam7/gen.py; its first run, seed 1, was held out).
 # Usage (from the project root): bench/monitor_redteam.sh [SEED] [ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ gen=bench/redteam/gen.py
 [ "$round" = 4 ] && gen=bench/redteam4/gen.py
 [ "$round" = 5 ] && gen=bench/redteam5/gen.py
 [ "$round" = 6 ] && gen=bench/redteam6/gen.py
+[ "$round" = 7 ] && gen=bench/redteam7/gen.py
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 out=$(mktemp -d /tmp/proviso-redteam.XXXX)
 python3 "$gen" --seed "$seed" --out "$out/scenario.json" > "$out/gen.txt"
@@ -101,6 +103,17 @@ elif rnd == "6":
             "generator's label). In process, default `[monitor]`; answers as the family says, prompt tokens estimated "
             "over all the text an upstream reads. Intervals are Clopper-Pearson 95%%.\n\n")
     title = "Monitor: the sixth red team"
+elif rnd == "7":
+    intro = ("Families of `bench/redteam7/gen.py` (seed %s): a seventh red team, written by a seventh helper under "
+            "the same rules (docs/monitor.md, docs/configuration.md's [monitor] part, the README and "
+            "tests/fixtures/README.md only; never the code, its tests, results or the earlier red teams' families; "
+            "bench/redteam7/README.md says what each family does), after docs/monitor.md described turns written "
+            "in the model's name. Its first run (seed 1) is held out until the monitor is changed on what it "
+            "shows; then the table's \"held out\" is only the generator's label. In process, default `[monitor]`; "
+            "answers as the family says, prompt tokens estimated over all the text an upstream reads; a turn that "
+            "follows messages the key sent is taken as the model's answer (`observation::replayed_answers`). "
+            "Intervals are Clopper-Pearson 95%%.\n\n")
+    title = "Monitor: the seventh red team"
 else:
     title = "Monitor: red-team families written apart"
 tables = ((out / "default.txt").read_text().strip()

@@ -464,6 +464,42 @@ def test_instructions_written_in_the_models_name_through_the_gateway(sim, tmp_pa
     assert sim.verify().returncode == 0
 
 
+def test_a_client_that_sends_the_models_answers_back_is_one_conversation(sim):
+    """Two story apps through the gateway, each sending the last chapter
+    back as the model's turn before the same line: one sends the answers
+    the gateway gave it (the monitor remembers them from the ledger's
+    records), the other chapters it wrote itself. The first asks one thing
+    over and over; the second asks a new thing each time."""
+    own_secret, written_secret = sim.create_key(team="story-own"), sim.create_key(team="story-written")
+    system = {"role": "system", "content": "You write bedtime stories, a chapter at a time."}
+    nxt = {"role": "user", "content": "Write the next chapter."}
+    own = openai.OpenAI(base_url=sim.url + "/v1", api_key=own_secret, max_retries=0)
+    written = openai.OpenAI(base_url=sim.url + "/v1", api_key=written_secret, max_retries=0)
+    r = own.chat.completions.create(model="gpt-4o-mini", messages=[system, {"role": "user", "content": "Start a story."}])
+    last = r.choices[0].message.content
+    for i in range(24):
+        r = own.chat.completions.create(model="gpt-4o-mini", messages=[system, {"role": "assistant", "content": last}, nxt])
+        last = r.choices[0].message.content
+        made_up = f"Chapter {i}: the fox crossed river number {i} and met a heron who knew the way home."
+        written.chat.completions.create(model="gpt-4o-mini", messages=[system, {"role": "assistant", "content": made_up}, nxt])
+    keys = {k["team"]: k["id"] for k in json.loads(sim.cli("keys", "list", "--json").stdout)}
+
+    def distinct(team):
+        rep = admin(sim, "GET", "/monitor").json()
+        a = next((a for a in rep if a["kind"] == "key" and a["key_id"] == keys[team]), None)
+        h = a and next((x for x in a["signals"] if x["name"] == "harvest"), None)
+        return None if h is None else round(h["value"] * 200)
+
+    deadline = time.time() + 20
+    while time.time() < deadline and (distinct("story-written") or 0) < 5:
+        time.sleep(0.2)
+    # The fake upstream answers from 40 GPT-4 answers, some under 100 tokens
+    # (not at length): the written chapters are as many instructions as
+    # long answers, the returned ones one (and the opening request).
+    assert distinct("story-written") >= 5, distinct("story-written")
+    assert distinct("story-own") <= 2, distinct("story-own")
+
+
 def test_end_users_known_sets_and_disjoint_slices_through_the_gateway(sim, tmp_path):
     """Tuning families that need what the request says beyond its text,
     through the real gateway: a product key harvesting under invented end

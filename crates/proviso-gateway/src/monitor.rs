@@ -1009,8 +1009,8 @@ fn queued_size(rec: &Record) -> usize {
             .sum::<usize>()
 }
 
-/// The record without what the monitor never reads (the output and the
-/// response body), so the queue holds little. The request stays whole: the
+/// The record without what the monitor never reads (the output, but for
+/// its hash, and the response body), so the queue holds little. The request stays whole: the
 /// monitor reads it as JSON (a cut one would read as nothing, and padding a
 /// prompt would hide it); the queue's byte bound limits what waits. An
 /// answer without reported usage keeps its estimated length (the monitor
@@ -1024,6 +1024,9 @@ pub fn slim(mut rec: Record) -> Record {
             total_tokens: prompt.saturating_add(completion),
         });
     }
+    // The answer's hash stays: the monitor holds the turns a later request
+    // shows the model as having said against the key's answers.
+    proviso_monitor::observation::keep_answer_hash(&mut rec);
     rec.output = String::new();
     rec.response = None;
     rec.error = None;

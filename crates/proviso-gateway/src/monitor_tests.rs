@@ -361,6 +361,33 @@ fn a_stream_cut_before_its_usage_is_observed_the_same_live_and_on_replay() {
     assert_eq!(live.completion_tokens, (22 * 40u64).div_ceil(4));
 }
 
+#[test]
+fn an_answer_is_remembered_the_same_live_and_on_replay() {
+    // The queue's copy drops the output: its hash travels in the detail,
+    // whatever the detail held (nothing, an object, an empty object).
+    for detail in [
+        None,
+        Some(r#"{"client":"10.0.0.1","purpose":"product"}"#),
+        Some("{ }"),
+    ] {
+        let mut r = Record::test("  The model's answer,\n at length. ");
+        r.key_id = Some(KeyId("key_a".into()));
+        r.detail = detail.map(str::to_owned);
+        let replayed = proviso_monitor::Observation::from_record(&r).unwrap();
+        let live = proviso_monitor::Observation::from_record(&slim(r)).unwrap();
+        assert_ne!(replayed.answer, 0);
+        assert_eq!(live.answer, replayed.answer, "{detail:?}");
+        assert_eq!(
+            (live.client, live.purpose),
+            (replayed.client, replayed.purpose)
+        );
+        assert_eq!(
+            live.answer,
+            proviso_monitor::observation::said_hash("The model's answer, at length.")
+        );
+    }
+}
+
 /// Where the monitor is behind: a run of drops is read back before the
 /// batch queued after it, or when idle as far as the latest drop (the run staying open
 /// for drops to come); a queued record a read-back read already is passed

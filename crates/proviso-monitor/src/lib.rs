@@ -200,19 +200,18 @@ impl Monitor {
                 // the key sent lately (a tool list that changes between
                 // turns, a schema on the last call only).
                 let base = request_hash(&o.system, earlier);
+                // Found by the requests' words and definitions alone (what
+                // the client wrote in the model's name changes what a
+                // request asks, not which conversation it is part of).
                 let sent = |h: u64| {
                     w.events
                         .iter()
-                        .any(|e| e.exact == h && e.flags & LIMITED == 0)
+                        .any(|e| e.base == fold32(h) && e.flags & LIMITED == 0)
                 };
-                // What the client wrote in the model's name before it, as
-                // it was in that request (or none: a turn of the model's
-                // that the key's answers no longer hold).
-                let written = [ids.earlier_written, 0];
                 match std::iter::once(ids.defs)
                     .chain(std::iter::once(0))
                     .chain(w.definitions.iter().copied())
-                    .flat_map(|d| written.map(|x| base ^ d ^ x))
+                    .map(|d| base ^ d)
                     .find(|h| sent(*h))
                 {
                     Some(h) => h,
@@ -267,7 +266,7 @@ impl Monitor {
         let (turn, done) = (*turn, turn.done);
         // The next "continue" goes on from this request's words (the turn
         // and this follow-up): found under them too.
-        w.parts.insert(ids.exact, turn);
+        w.parts.insert(ids.base, turn);
         done
     }
 
@@ -275,7 +274,7 @@ impl Monitor {
     pub fn observe(&mut self, o: &Observation) -> Vec<Decision> {
         self.observed += 1;
         self.now = self.now.max(o.time.0);
-        let written = Written::of(o, self.keys.get(&o.key));
+        let written = Written::of(o, self.keys.get_mut(&o.key));
         let ids = Ids::of(o, &written);
         let sig = features::template_signature(&o.prompt);
         let template = self
@@ -312,7 +311,7 @@ impl Monitor {
             && o.completion_tokens >= asked.saturating_mul(2)
         {
             flags |= YIELD;
-            if !o.follow_up || !self.follows_a_sent_turn(o, ids) {
+            if !o.follow_up || written.latest || !self.follows_a_sent_turn(o, ids) {
                 flags |= HARVEST;
             } else if !o.tool_step && self.completes_in_parts(o, ids) {
                 // A part at length of an answer asked for in installments
@@ -321,6 +320,7 @@ impl Monitor {
             }
         } else if o.follow_up
             && !o.tool_step
+            && !written.latest
             && o.completion_tokens > 0
             && self.completes_in_parts(o, ids)
         {
@@ -366,6 +366,7 @@ impl Monitor {
             flags,
             template,
             exact: ids.exact,
+            base: fold32(ids.base),
             sampling: o.sampling,
             cell,
             known,
@@ -397,7 +398,7 @@ impl Monitor {
         // parts.
         if !o.follow_up && flags & (YIELD | LIMITED) == 0 && o.completion_tokens > 0 {
             w.note_short_turn(
-                ev.exact,
+                ids.base,
                 u32::try_from(o.completion_tokens).unwrap_or(u32::MAX),
                 u32::try_from(asked).unwrap_or(u32::MAX),
             );
@@ -763,15 +764,13 @@ impl Monitor {
 struct Ids {
     /// The tools and schema it defines (0: none).
     defs: u64,
-    /// Its identity: its system text and the user's words
-    /// ([`request_hash`]), its definitions (an instruction in a
-    /// function's description makes a request of its own), and the turns
-    /// the client wrote in the model's name ([`Written`]).
+    /// Its system text and the user's words ([`request_hash`]), and its
+    /// definitions (an instruction in a function's description makes a
+    /// request of its own): what a follow-up's earlier turn is found by.
+    base: u64,
+    /// Its identity: `base`, and the turns the client wrote in the model's
+    /// name ([`Written`]).
     exact: u64,
-    /// What the client wrote in the model's name in the part of the
-    /// request that its earlier turn was: a follow-up's earlier request
-    /// is found with it.
-    earlier_written: u64,
 }
 
 impl Ids {
@@ -781,12 +780,18 @@ impl Ids {
         } else {
             xxhash_rust::xxh3::xxh3_64_with_seed(o.definitions.as_bytes(), 0x64_6566)
         };
+        let base = request_hash(&o.system, &o.prompt) ^ defs;
         Self {
             defs,
-            exact: request_hash(&o.system, &o.prompt) ^ defs ^ written.all,
-            earlier_written: written.earlier,
+            base,
+            exact: base ^ written.all,
         }
     }
+}
+
+/// A hash folded to 32 bits (an event's `base`).
+fn fold32(h: u64) -> u32 {
+    (h ^ (h >> 32)) as u32
 }
 
 /// The turns a request shows the model as having said that the key's
@@ -798,33 +803,46 @@ impl Ids {
 struct Written {
     /// Their hashes, combined (0: none).
     all: u64,
-    /// Those of them in its earlier request's part.
-    earlier: u64,
+    /// One of them is part of the request's own turn (an answer's opening,
+    /// or the call whose results it hands back): the request goes on from
+    /// nothing the model said, so it is no conversation's next step.
+    latest: bool,
     /// Their text and their results', a line each.
     text: String,
 }
 
 impl Written {
-    fn of(o: &Observation, w: Option<&KeyWindow>) -> Self {
+    fn of(o: &Observation, mut w: Option<&mut KeyWindow>) -> Self {
         let mut out = Self::default();
         for s in &o.said {
-            let said = s.hash != 0 && w.is_some_and(|w| w.answered(s.hash));
-            if said || (s.hash == 0 && s.results == 0) {
+            if s.hash == 0 && s.results == 0 {
                 continue;
             }
+            // The results handed back are held to the call only in the
+            // request's own turn: a history may show an earlier call's
+            // results shortened, and one call text may be answered in
+            // several conversations at once.
+            let results = if s.latest { s.results } else { 0 };
+            let said = s.hash != 0
+                && w.as_deref_mut()
+                    .is_some_and(|w| w.answered(s.hash, results));
+            if said {
+                continue;
+            }
+            out.latest |= s.latest;
             // Summed, not xor-ed: a turn written twice is not none.
             let h = xxhash_rust::xxh3::xxh3_64_with_seed(
                 &[s.hash.to_le_bytes(), s.results.to_le_bytes()].concat(),
                 0x7772_6974,
             );
             out.all = out.all.wrapping_add(h);
-            if s.after_users < o.earlier_users {
-                out.earlier = out.earlier.wrapping_add(h);
+            // Read as the known sets read a text: its first 16 KiB.
+            if out.text.len() < 16 << 10 {
+                if !out.text.is_empty() {
+                    out.text.push('\n');
+                }
+                out.text.push_str(&s.text);
             }
-            if !out.text.is_empty() {
-                out.text.push('\n');
-            }
-            out.text.push_str(&s.text);
         }
         out
     }
@@ -992,7 +1010,6 @@ pub(crate) fn test_observation(
         earlier: None,
         continues: None,
         said: Vec::new(),
-        earlier_users: 0,
         answer: 0,
         tool_step: false,
         prompt_tokens: 20,

@@ -50,10 +50,6 @@ pub struct Observation {
     /// whether the model really said them is the monitor's to tell, from
     /// the key's recent answers.
     pub said: Vec<Said>,
-    /// The user messages of the request a follow-up goes on from (those
-    /// of [`Observation::earlier`]): a said turn before the last of them
-    /// was part of that request.
-    pub earlier_users: usize,
     /// [`said_hash`] of this exchange's answer (0: none): a later request
     /// of the key that shows it as the model's turn goes on from it.
     pub answer: u64,
@@ -272,12 +268,7 @@ impl Observation {
                 .map(str::to_owned),
             tool_step: is_tool_step(&body),
             said: said_turns(&body),
-            earlier_users: earlier_users(&body),
-            answer: if r.status == 200 {
-                said_hash(&r.output)
-            } else {
-                0
-            },
+            answer: answer_hash(r, &detail),
             prompt_tokens,
             completion_tokens,
             hit_max_tokens: r.finish_reason.as_deref() == Some("length"),
@@ -449,38 +440,54 @@ pub struct Said {
     pub hash: u64,
     /// A hash of the tool results that follow it (0: none).
     pub results: u64,
-    /// Its text and its results', a line each.
+    /// Its text and its results', a line each (the first
+    /// [`SAID_TEXT_MAX`] bytes).
     pub text: String,
     /// User messages before it.
     pub after_users: usize,
+    /// No user message follows it: it is part of the request's own turn
+    /// (an answer's opening to go on from, or the call whose results the
+    /// request hands back), not of the history before it.
+    pub latest: bool,
 }
 
 /// Hashes texts as one with whitespace left out, so that an answer sent
 /// back with its spacing changed (trimmed, or its JSON arguments
 /// re-spaced) is the same turn.
 struct Folded {
-    hasher: xxhash_rust::xxh3::Xxh3,
-    any: bool,
+    /// The texts without their ASCII whitespace (a client re-spaces with
+    /// spaces, tabs and line ends), hashed at the end in one pass.
+    bytes: Vec<u8>,
 }
 
 impl Folded {
     fn new() -> Self {
-        Self {
-            hasher: xxhash_rust::xxh3::Xxh3::new(),
-            any: false,
-        }
+        Self { bytes: Vec::new() }
     }
 
     fn feed(&mut self, s: &str) {
-        for piece in s.split_whitespace() {
-            self.hasher.update(piece.as_bytes());
-            self.any = true;
+        // Every byte written, the next one over it when it is whitespace:
+        // no branch a byte, so a long history is read at memory speed.
+        let start = self.bytes.len();
+        self.bytes.resize(start + s.len(), 0);
+        let out = &mut self.bytes[start..];
+        let mut kept = 0;
+        for &b in s.as_bytes() {
+            if let Some(slot) = out.get_mut(kept) {
+                *slot = b;
+            }
+            kept += usize::from(!b.is_ascii_whitespace());
         }
+        self.bytes.truncate(start + kept);
+    }
+
+    fn any(&self) -> bool {
+        !self.bytes.is_empty()
     }
 
     fn digest(&self) -> u64 {
-        if self.any {
-            self.hasher.digest().max(1)
+        if self.any() {
+            xxhash_rust::xxh3::xxh3_64(&self.bytes).max(1)
         } else {
             0
         }
@@ -494,6 +501,48 @@ pub fn said_hash(text: &str) -> u64 {
     let mut f = Folded::new();
     f.feed(text);
     f.digest()
+}
+
+/// The key under which a record's answer hash travels in its `detail`
+/// when its output does not ([`keep_answer_hash`]).
+const ANSWER_HASH: &str = "answer_hash";
+
+/// [`said_hash`] of a served record's answer: of its output, or, for a
+/// record whose output was dropped on its way to the monitor, as
+/// [`keep_answer_hash`] kept it; 0 for a record not served.
+fn answer_hash(r: &Record, detail: &Value) -> u64 {
+    if r.status != 200 {
+        return 0;
+    }
+    if !r.output.is_empty() {
+        return said_hash(&r.output);
+    }
+    detail.get(ANSWER_HASH).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Keeps a record's answer hash ([`said_hash`] of its output) in its
+/// `detail`, for a copy of the record whose output is about to be dropped
+/// (the gateway's monitor queue holds records without their output): the
+/// monitor then remembers the key's answers live as on replay. The
+/// gateway writes `detail` as a JSON object; any other is left as it is.
+pub fn keep_answer_hash(r: &mut Record) {
+    if r.status != 200 {
+        return;
+    }
+    let h = said_hash(&r.output);
+    if h == 0 {
+        return;
+    }
+    let field = format!("\"{ANSWER_HASH}\":{h}");
+    match r.detail.as_deref().map(str::trim) {
+        None => r.detail = Some(format!("{{{field}}}")),
+        Some(d) if d.starts_with('{') && d.ends_with('}') => {
+            let inner = d[1..d.len() - 1].trim();
+            let sep = if inner.is_empty() { "" } else { "," };
+            r.detail = Some(format!("{{{inner}{sep}{field}}}"));
+        }
+        Some(_) => {}
+    }
 }
 
 /// A turn being read: its hash and text, and its results'.
@@ -530,15 +579,27 @@ impl Turn {
             results: self.results.digest(),
             text: self.text,
             after_users: self.after_users,
+            latest: false,
         }
     }
 }
 
+/// Most of a turn's text kept for reading ([`Said::text`]; its hash is
+/// over all of it): the known sets read the first 16 KiB of a text.
+const SAID_TEXT_MAX: usize = 16 << 10;
+
 fn push_line(out: &mut String, s: &str) {
+    if out.len() >= SAID_TEXT_MAX {
+        return;
+    }
     if !out.is_empty() {
         out.push('\n');
     }
-    out.push_str(s);
+    let mut end = s.len().min(SAID_TEXT_MAX - out.len().min(SAID_TEXT_MAX));
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&s[..end]);
 }
 
 /// The turns a request body shows the model as having said ([`Said`]), in
@@ -557,19 +618,32 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                     out.extend(turn.take().map(Turn::done));
                     let mut t = Turn::new(users);
                     content_text(m.get("content"), &mut |s| t.say(s));
+                    // What an answer's output does not hold (a refusal), or
+                    // holds in another shape (a custom tool's input): said,
+                    // so that an instruction there is read too.
+                    let mut say = |s: &str| t.say(s);
+                    texts_of(m.get("refusal"), &mut say);
+                    for part in m
+                        .get("content")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        texts_of(part.get("refusal"), &mut say);
+                    }
                     for call in m
                         .get("tool_calls")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .filter_map(|c| c.get("function"))
-                        .chain(m.get("function_call"))
                     {
-                        for k in ["name", "arguments"] {
-                            if let Some(s) = call.get(k).and_then(Value::as_str) {
-                                t.say(s);
-                            }
+                        match call.get("function") {
+                            Some(f) => call_text(f, &mut say),
+                            None => texts_of(call.get("custom"), &mut say),
                         }
+                    }
+                    if let Some(f) = m.get("function_call") {
+                        call_text(f, &mut say);
                     }
                     turn = Some(t);
                 }
@@ -587,28 +661,43 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
     } else if let Some(items) = body.get("input").and_then(Value::as_array) {
         for i in items {
             let kind = i.get("type").and_then(Value::as_str);
+            let call = kind.is_some_and(|k| k.ends_with("_call"));
+            let output = kind.is_some_and(|k| k.ends_with("_call_output"));
             match (kind, role(i)) {
-                (Some("function_call"), _) | (None | Some("message"), Some("assistant")) => {
-                    if turn.as_ref().is_some_and(|t| t.results.any) {
+                _ if call => {
+                    if turn.as_ref().is_some_and(|t| t.results.any()) {
                         // A call after results: a new turn.
                         out.extend(turn.take().map(Turn::done));
                     }
                     let t = turn.get_or_insert_with(|| Turn::new(users));
                     if kind == Some("function_call") {
-                        for k in ["name", "arguments"] {
-                            if let Some(s) = i.get(k).and_then(Value::as_str) {
-                                t.say(s);
-                            }
-                        }
+                        call_text(i, &mut |s| t.say(s));
                     } else {
-                        content_text(i.get("content"), &mut |s| t.say(s));
+                        // Another tool's call (custom, MCP, shell, ...):
+                        // every string of it but its ids and kind.
+                        texts_of(Some(i), &mut |s| t.say(s));
                     }
                 }
-                (Some("function_call_output"), _) => {
-                    if let Some(t) = &mut turn
-                        && let Some(s) = i.get("output").and_then(Value::as_str)
+                (None | Some("message"), Some("assistant")) => {
+                    if turn.as_ref().is_some_and(|t| t.results.any()) {
+                        out.extend(turn.take().map(Turn::done));
+                    }
+                    let t = turn.get_or_insert_with(|| Turn::new(users));
+                    content_text(i.get("content"), &mut |s| t.say(s));
+                    for part in i
+                        .get("content")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
                     {
-                        t.result(s);
+                        texts_of(part.get("refusal"), &mut |s| t.say(s));
+                    }
+                }
+                // The model's reasoning between its items: part of its turn.
+                (Some("reasoning"), _) => {}
+                _ if output => {
+                    if let Some(t) = &mut turn {
+                        texts_of(i.get("output"), &mut |s| t.result(s));
                     }
                 }
                 (_, r) => {
@@ -619,47 +708,118 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
         }
     }
     out.extend(turn.take().map(Turn::done));
+    for t in &mut out {
+        t.latest = t.after_users == users;
+    }
     out
 }
 
 /// For simulations and tests, where answers have no text: what the model
 /// answered each of `requests` (a key's id and the body it sent), as its
-/// client sends it back: [`said_hash`] of the turn that a later request of
-/// the same key shows the model as having said right after this request's
-/// messages; 0 when none does. A client going on from a real answer sends
-/// it back, so a turn that follows messages the key really sent is the
-/// model's, and one that follows messages never sent was written.
+/// client sends it back ([`said_hash`]; 0 when no later request shows it).
+/// A client going on from a real answer sends it back: the turn that a
+/// later request of the same key shows the model as having said right
+/// after this request's messages, or, for a client that trims its history
+/// or runs several conversations at once, right after this request's last
+/// message in one of the key's next 64 requests. A turn that follows
+/// messages never sent was written.
 pub fn replayed_answers(requests: &[(u64, &Value)]) -> Vec<u64> {
+    /// A key's later requests looked at for a request's answer.
+    const REPLAY_LOOK_AHEAD: usize = 64;
     let prefix = |key: u64, msgs: &[Value]| {
         let text = serde_json::to_string(msgs).unwrap_or_default();
         xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), key)
     };
-    let mut said = std::collections::HashMap::new();
+    let turn_at = |msgs: &[Value], p: usize| {
+        let m = msgs.get(p).filter(|m| role(m) == Some("assistant"))?;
+        let one = serde_json::json!({ "messages": [m] });
+        said_turns(&one).first().map(|t| t.hash)
+    };
+    // Per prefix, the turns shown after it, in order, each once: requests
+    // that sent the same messages (the same ticket twice) were answered
+    // in turn.
+    let mut said: std::collections::HashMap<u64, Vec<u64>> = std::collections::HashMap::new();
     for (key, body) in requests {
         let msgs = messages(body);
-        for (p, m) in msgs.iter().enumerate() {
-            if role(m) == Some("assistant") {
-                let one = serde_json::json!({ "messages": [m] });
-                if let Some(t) = said_turns(&one).first() {
-                    said.entry(prefix(*key, &msgs[..p])).or_insert(t.hash);
+        for p in 0..msgs.len() {
+            if let Some(h) = turn_at(msgs, p) {
+                let shown = said.entry(prefix(*key, &msgs[..p])).or_default();
+                if !shown.contains(&h) {
+                    shown.push(h);
                 }
             }
         }
     }
+    let mut asked: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    // Each key's requests in order: a request's answer is looked for in
+    // the key's next ones (a client running several conversations at once
+    // interleaves them).
+    let mut by_key: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    let mut place = vec![0; requests.len()];
+    for (i, (key, _)) in requests.iter().enumerate() {
+        let list = by_key.entry(*key).or_default();
+        place[i] = list.len();
+        list.push(i);
+    }
     requests
         .iter()
-        .map(|(key, body)| {
-            said.get(&prefix(*key, messages(body)))
-                .copied()
+        .enumerate()
+        .map(|(i, (key, body))| {
+            let msgs = messages(body);
+            let own = prefix(*key, msgs);
+            if let Some(shown) = said.get(&own) {
+                let n = asked.entry(own).or_insert(0);
+                *n += 1;
+                return shown[(*n - 1).min(shown.len() - 1)];
+            }
+            let (Some(end), Some(list)) = (msgs.last(), by_key.get(key)) else {
+                return 0;
+            };
+            list.iter()
+                .skip(place[i] + 1)
+                .take(REPLAY_LOOK_AHEAD)
+                .find_map(|&j| {
+                    let later = messages(requests[j].1);
+                    later
+                        .iter()
+                        .rposition(|m| m == end)
+                        .and_then(|p| turn_at(later, p + 1))
+                })
                 .unwrap_or(0)
         })
         .collect()
 }
 
-/// The user messages of the request a chat follow-up goes on from (see
-/// [`Observation::earlier_users`]); 0 for a request that goes on from
+/// A function call's name, then its arguments, as an answer's output
+/// holds them.
+fn call_text(f: &Value, push: &mut dyn FnMut(&str)) {
+    for k in ["name", "arguments"] {
+        if let Some(s) = f.get(k).and_then(Value::as_str) {
+            push(s);
+        }
+    }
+}
+
+/// Every string inside `v` but ids, kinds and statuses, in order.
+fn texts_of(v: Option<&Value>, push: &mut dyn FnMut(&str)) {
+    match v {
+        Some(Value::String(s)) => push(s),
+        Some(Value::Array(a)) => a.iter().for_each(|x| texts_of(Some(x), push)),
+        Some(Value::Object(o)) => {
+            for (k, x) in o {
+                if !matches!(k.as_str(), "id" | "call_id" | "type" | "status" | "role") {
+                    texts_of(Some(x), push);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The user messages of the request a chat follow-up goes on from (those
+/// of [`Observation::earlier`]); 0 for a request that goes on from
 /// nothing.
-pub fn earlier_users(body: &Value) -> usize {
+fn earlier_users(body: &Value) -> usize {
     let msgs = messages(body);
     if !has_earlier_turns(msgs) {
         return 0;
@@ -1091,6 +1251,7 @@ mod tests {
         );
         assert_eq!(turns[0].results, said_hash("rain"));
         assert_eq!(turns[0].after_users, 1);
+        assert!(!turns[0].latest && !turns[1].latest);
         assert_eq!(turns[1].hash, said_hash("It rains in Oslo."));
         assert_eq!((turns[1].results, turns[1].after_users), (0, 1));
         assert_eq!(earlier_users(&chat), 1);
@@ -1116,6 +1277,36 @@ mod tests {
         assert_eq!(t[0].hash, said_hash("Hellof{}"));
         assert_eq!((t[0].results, t[0].after_users), (said_hash("x"), 1));
         assert_eq!((t[1].hash, t[1].results), (said_hash("g{}"), 0));
+        // A long turn: hashed whole, its text kept to the first 16 KiB.
+        let long = "word ".repeat(10_000);
+        let t =
+            said_turns(&serde_json::json!({"messages": [{"role": "assistant", "content": long}]}));
+        assert_eq!(t[0].hash, said_hash(&long));
+        assert_ne!(t[0].hash, said_hash(&long[..16 << 10]));
+        assert_eq!(t[0].text.len(), 16 << 10);
+        // An instruction in a refusal, a custom tool's input, another
+        // tool's call or output in parts: read, not passed over.
+        let odd = serde_json::json!({"messages": [{"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "Write an essay on tides"}]},
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "x", "type": "custom",
+                "custom": {"name": "brief", "input": "Write an essay on owls"}}]}]});
+        let t = said_turns(&odd);
+        assert!(
+            t[0].text.contains("tides") && t[1].text.contains("owls"),
+            "{t:?}"
+        );
+        assert_ne!(t[0].hash, 0);
+        let items = serde_json::json!({"input": [{"role": "user", "content": "go"},
+            {"type": "mcp_call", "id": "m", "name": "tasks", "arguments": "{}", "output": "Write about bees"},
+            {"type": "custom_tool_call_output", "call_id": "c", "output": [{"type": "input_text", "text": "and wasps"}]}]});
+        let t = said_turns(&items);
+        assert_eq!(t.len(), 1);
+        assert!(
+            t[0].text.contains("bees") && t[0].text.contains("wasps"),
+            "{t:?}"
+        );
+        assert_ne!(t[0].results, 0);
         // Nothing said: nothing to hold against the answers.
         assert!(
             said_turns(&serde_json::json!({"messages": [{"role": "user", "content": "x"}]}))

@@ -651,6 +651,7 @@ mod tests {
             flags,
             template,
             exact,
+            base: 0,
             sampling: (1000, 1000),
             cell: 0,
             known: 0,
@@ -992,7 +993,6 @@ mod follow_up_tests {
             earlier: ob::earlier_text(&body),
             tool_step: ob::is_tool_step(&body),
             said: ob::said_turns(&body),
-            earlier_users: ob::earlier_users(&body),
             parts,
             ..crate::test_observation("k", "t", "10.0.0.1", t, &ob::prompt_text(&body))
         }
@@ -1067,7 +1067,8 @@ mod follow_up_tests {
         let first = tool("Save the record.");
         let steps = (0..12).map(|i| step(if i < 6 { tools.clone() } else { other.clone() }, i));
         let last = {
-            let mut b = step(other.clone(), 99);
+            // The step after the last: the call the model made at its end.
+            let mut b = step(other.clone(), 12);
             b["response_format"] = schema("The final report.")["response_format"].clone();
             b
         };
@@ -1118,6 +1119,14 @@ mod follow_up_tests {
             ]
         });
         assert!((distinct_harvest(real) - 1.0).abs() < 0.5);
+        // One call the model made, handed back with a new result each time:
+        // only its first result is a tool loop's step; the others were
+        // written (the turn that asked, and eleven).
+        let reused = std::iter::once(
+            serde_json::json!({"messages": [user("Pull the next task and do it.")]}),
+        )
+        .chain((0..12).map(|i| round(&brief(i))));
+        assert!((distinct_harvest(reused) - 12.0).abs() < 0.5);
     }
 
     #[test]
@@ -1182,6 +1191,25 @@ mod follow_up_tests {
         let bodies = (0..6).flat_map(|i| {
             let first = serde_json::json!({"messages": [shots[0], shots[1], user(&ask(i))]});
             let next = serde_json::json!({"messages": [shots[0], shots[1], user(&ask(i)),
+                said(&format!("The model's answer on topic {i}")), user("Shorter, please.")]});
+            [first, next]
+        });
+        assert!((distinct_harvest(bodies) - 6.0).abs() < 0.5);
+        // A search the client made and wrote in as a tool round (its
+        // request asks it), then the model's answer and a follow-up: the
+        // follow-up goes on from the request sent.
+        let search = |i: usize| {
+            [
+                user(&ask(i)),
+                serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "s", "type": "function", "function": {"name": "search", "arguments": "{}"}}]}),
+                serde_json::json!({"role": "tool", "tool_call_id": "s", "content": format!("Documents {i}")}),
+            ]
+        };
+        let bodies = (0..6).flat_map(|i| {
+            let [u, call, docs] = search(i);
+            let first = serde_json::json!({"messages": [u, call, docs]});
+            let next = serde_json::json!({"messages": [u, call, docs,
                 said(&format!("The model's answer on topic {i}")), user("Shorter, please.")]});
             [first, next]
         });

@@ -32,6 +32,9 @@ pub(crate) struct Ev {
     pub flags: u8,
     pub template: u32,
     pub exact: u64,
+    /// Its system text, words and definitions alone, folded
+    /// (`Monitor::follows_a_sent_turn` finds an earlier turn by them).
+    pub base: u32,
     pub sampling: (i32, i32),
     /// Topic × instruction type ([`crate::topics::cell`]).
     pub cell: u8,
@@ -107,9 +110,14 @@ pub(crate) struct KeyWindow {
     /// other tools.
     pub definitions: VecDeque<u64>,
     /// The key's latest answers ([`crate::observation::said_hash`], the
-    /// latest [`ANSWERS`]): a turn a request shows the model as having
-    /// said is the model's when it is among them.
-    pub answers: VecDeque<u64>,
+    /// latest [`ANSWERS`]), each with the results of its tool calls as a
+    /// request first handed them back: a turn a request shows the model as
+    /// having said is the model's when it is among them (and, with
+    /// results, with the same results: one call the model made is not a
+    /// way to hand any number of results back).
+    pub answers: std::collections::HashMap<u64, Option<u64>>,
+    /// The answers in the order they were given, to forget the oldest.
+    pub answers_order: VecDeque<u64>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
     pub total: u64,
@@ -124,9 +132,8 @@ const SYSTEMS: usize = 16;
 
 /// Answers remembered per key: a conversation or a tool loop goes on from
 /// the key's latest answers (a turn older than that reads as written by
-/// the client, which changes what a request counts as, not whether it is
-/// a conversation: see `Monitor::written`).
-pub(crate) const ANSWERS: usize = 512;
+/// the client).
+pub(crate) const ANSWERS: usize = 4096;
 
 /// Puts `h` last in `recent`, forgetting the oldest past [`SYSTEMS`].
 fn remember(recent: &mut VecDeque<u64>, h: u64) {
@@ -154,15 +161,34 @@ impl KeyWindow {
         if h == 0 {
             return;
         }
-        if self.answers.len() >= ANSWERS {
-            self.answers.pop_front();
+        if let Some(bound) = self.answers.get_mut(&h) {
+            // The same answer again (the same call made afresh): it may
+            // take new results.
+            *bound = None;
+            return;
         }
-        self.answers.push_back(h);
+        if self.answers_order.len() >= ANSWERS
+            && let Some(old) = self.answers_order.pop_front()
+        {
+            self.answers.remove(&old);
+        }
+        self.answers.insert(h, None);
+        self.answers_order.push_back(h);
     }
 
-    /// Whether the key was given an answer with this hash lately.
-    pub fn answered(&self, h: u64) -> bool {
-        self.answers.contains(&h)
+    /// Whether a turn with this hash, handed back with these results (0:
+    /// none), is the model's: an answer the key was given, with no results
+    /// or with the results first handed back after it (which this binds).
+    pub fn answered(&mut self, h: u64, results: u64) -> bool {
+        match self.answers.get_mut(&h) {
+            None => false,
+            Some(_) if results == 0 => true,
+            Some(bound @ None) => {
+                *bound = Some(results);
+                true
+            }
+            Some(Some(r)) => *r == results,
+        }
     }
 
     pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {
@@ -271,6 +297,7 @@ mod tests {
             flags: 0,
             template: 0,
             exact: t as u64,
+            base: 0,
             sampling: (1000, 1000),
             cell: 0,
             known: 0,

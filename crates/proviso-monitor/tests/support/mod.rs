@@ -52,7 +52,6 @@ pub fn observation(s: &Scenario, r: &SimRequest, replayed: u64) -> Observation {
         earlier,
         continues: None,
         said: proviso_monitor::observation::said_turns(&r.body),
-        earlier_users: proviso_monitor::observation::earlier_users(&r.body),
         answer: replayed,
         tool_step: proviso_monitor::observation::is_tool_step(&r.body),
         parts: proviso_monitor::observation::prompt_parts(&r.body),
