@@ -233,8 +233,13 @@ pub fn response_output(r: &Value) -> (String, Option<String>, Option<Usage>) {
                     }
                 }
             }
-            Some("function_call") => {
-                for k in ["name", "arguments"] {
+            Some(kind @ ("function_call" | "custom_tool_call")) => {
+                let args = if kind == "function_call" {
+                    "arguments"
+                } else {
+                    "input"
+                };
+                for k in ["name", args] {
                     if let Some(t) = item.get(k).and_then(Value::as_str) {
                         text.push_str(t);
                     }
@@ -256,12 +261,15 @@ fn append_tool_calls(text: &mut String, delta: &Value) {
 /// The names and arguments of a `tool_calls` array, in order.
 pub(crate) fn append_calls(text: &mut String, calls: &Value) {
     for tc in calls.as_array().into_iter().flatten() {
-        if let Some(f) = tc.get("function") {
-            if let Some(name) = f.get("name").and_then(Value::as_str) {
-                text.push_str(name);
-            }
-            if let Some(args) = f.get("arguments").and_then(Value::as_str) {
-                text.push_str(args);
+        // A function's name and arguments; a custom tool's name and input.
+        let (call, args) = match (tc.get("function"), tc.get("custom")) {
+            (Some(f), _) => (f, "arguments"),
+            (None, Some(c)) => (c, "input"),
+            (None, None) => continue,
+        };
+        for k in ["name", args] {
+            if let Some(t) = call.get(k).and_then(Value::as_str) {
+                text.push_str(t);
             }
         }
     }
@@ -324,6 +332,16 @@ pub fn non_stream_output(v: &Value) -> (String, Option<String>, Option<Usage>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_custom_tools_call_is_recorded_by_its_name_and_input() {
+        let v = json!({"choices": [{"message": {"content": null, "tool_calls": [
+            {"id": "c", "type": "custom", "custom": {"name": "brief", "input": "owls"}},
+            {"id": "f", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]});
+        assert_eq!(non_stream_output(&v).0, "briefowlsf{}");
+        let r = json!({"output": [{"type": "custom_tool_call", "name": "brief", "input": "owls"}]});
+        assert_eq!(response_output(&r).0, "briefowls");
+    }
 
     #[test]
     fn events_split_across_chunks_at_every_boundary() {

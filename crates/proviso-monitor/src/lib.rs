@@ -206,7 +206,7 @@ impl Monitor {
                 let sent = |h: u64| {
                     w.events
                         .iter()
-                        .any(|e| e.base == fold32(h) && e.flags & LIMITED == 0)
+                        .any(|e| e.base == h && e.flags & LIMITED == 0)
                 };
                 match std::iter::once(ids.defs)
                     .chain(std::iter::once(0))
@@ -366,7 +366,7 @@ impl Monitor {
             flags,
             template,
             exact: ids.exact,
-            base: fold32(ids.base),
+            base: ids.base,
             sampling: o.sampling,
             cell,
             known,
@@ -789,11 +789,6 @@ impl Ids {
     }
 }
 
-/// A hash folded to 32 bits (an event's `base`).
-fn fold32(h: u64) -> u32 {
-    (h ^ (h >> 32)) as u32
-}
-
 /// The turns a request shows the model as having said that the key's
 /// answers do not hold: written by the client (a made-up history, an
 /// answer's opening to go on from, a tool call the model never made and
@@ -818,14 +813,9 @@ impl Written {
             if s.hash == 0 && s.results == 0 {
                 continue;
             }
-            // The results handed back are held to the call only in the
-            // request's own turn: a history may show an earlier call's
-            // results shortened, and one call text may be answered in
-            // several conversations at once.
-            let results = if s.latest { s.results } else { 0 };
             let said = s.hash != 0
                 && w.as_deref_mut()
-                    .is_some_and(|w| w.answered(s.hash, results));
+                    .is_some_and(|w| w.answered(s.hash, s.results));
             if said {
                 continue;
             }

@@ -548,6 +548,9 @@ pub fn keep_answer_hash(r: &mut Record) {
 /// A turn being read: its hash and text, and its results'.
 struct Turn {
     said: Folded,
+    /// What the ledger does not record of an answer (a refusal, a hosted
+    /// tool's call): the turn's hash only when it says nothing else.
+    extra: Folded,
     results: Folded,
     text: String,
     after_users: usize,
@@ -557,6 +560,7 @@ impl Turn {
     fn new(after_users: usize) -> Self {
         Self {
             said: Folded::new(),
+            extra: Folded::new(),
             results: Folded::new(),
             text: String::new(),
             after_users,
@@ -568,14 +572,23 @@ impl Turn {
         push_line(&mut self.text, s);
     }
 
+    fn say_aside(&mut self, s: &str) {
+        self.extra.feed(s);
+        push_line(&mut self.text, s);
+    }
+
     fn result(&mut self, s: &str) {
         self.results.feed(s);
         push_line(&mut self.text, s);
     }
 
     fn done(self) -> Said {
+        let hash = match self.said.digest() {
+            0 => self.extra.digest(),
+            h => h,
+        };
         Said {
-            hash: self.said.digest(),
+            hash,
             results: self.results.digest(),
             text: self.text,
             after_users: self.after_users,
@@ -618,32 +631,34 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                     out.extend(turn.take().map(Turn::done));
                     let mut t = Turn::new(users);
                     content_text(m.get("content"), &mut |s| t.say(s));
-                    // What an answer's output does not hold (a refusal), or
-                    // holds in another shape (a custom tool's input): said,
-                    // so that an instruction there is read too.
-                    let mut say = |s: &str| t.say(s);
-                    texts_of(m.get("refusal"), &mut say);
-                    for part in m
-                        .get("content")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        texts_of(part.get("refusal"), &mut say);
-                    }
+                    // Its calls as the ledger records them (a function's
+                    // name and arguments, a custom tool's name and input);
+                    // a refusal and the deprecated `function_call`, which
+                    // the ledger does not record, are read aside, so that
+                    // an instruction there is read too.
                     for call in m
                         .get("tool_calls")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
                     {
-                        match call.get("function") {
-                            Some(f) => call_text(f, &mut say),
-                            None => texts_of(call.get("custom"), &mut say),
+                        match (call.get("function"), call.get("custom")) {
+                            (Some(f), _) => call_text(f, "arguments", &mut |s| t.say(s)),
+                            (None, Some(c)) => call_text(c, "input", &mut |s| t.say(s)),
+                            (None, None) => {}
                         }
                     }
                     if let Some(f) = m.get("function_call") {
-                        call_text(f, &mut say);
+                        call_text(f, "arguments", &mut |s| t.say_aside(s));
+                    }
+                    texts_of(m.get("refusal"), &mut |s| t.say_aside(s));
+                    for part in m
+                        .get("content")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        texts_of(part.get("refusal"), &mut |s| t.say_aside(s));
                     }
                     turn = Some(t);
                 }
@@ -670,12 +685,12 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                         out.extend(turn.take().map(Turn::done));
                     }
                     let t = turn.get_or_insert_with(|| Turn::new(users));
-                    if kind == Some("function_call") {
-                        call_text(i, &mut |s| t.say(s));
-                    } else {
-                        // Another tool's call (custom, MCP, shell, ...):
-                        // every string of it but its ids and kind.
-                        texts_of(Some(i), &mut |s| t.say(s));
+                    match kind {
+                        Some("function_call") => call_text(i, "arguments", &mut |s| t.say(s)),
+                        Some("custom_tool_call") => call_text(i, "input", &mut |s| t.say(s)),
+                        // A hosted tool's call (MCP, search, shell, ...),
+                        // which the ledger does not record: read aside.
+                        _ => texts_of(Some(i), &mut |s| t.say_aside(s)),
                     }
                 }
                 (None | Some("message"), Some("assistant")) => {
@@ -690,7 +705,7 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                         .into_iter()
                         .flatten()
                     {
-                        texts_of(part.get("refusal"), &mut |s| t.say(s));
+                        texts_of(part.get("refusal"), &mut |s| t.say_aside(s));
                     }
                 }
                 // The model's reasoning between its items: part of its turn.
@@ -790,10 +805,10 @@ pub fn replayed_answers(requests: &[(u64, &Value)]) -> Vec<u64> {
         .collect()
 }
 
-/// A function call's name, then its arguments, as an answer's output
-/// holds them.
-fn call_text(f: &Value, push: &mut dyn FnMut(&str)) {
-    for k in ["name", "arguments"] {
+/// A call's name, then its arguments (`args`: the field that holds them),
+/// as an answer's output holds them.
+fn call_text(f: &Value, args: &str, push: &mut dyn FnMut(&str)) {
+    for k in ["name", args] {
         if let Some(s) = f.get(k).and_then(Value::as_str) {
             push(s);
         }
@@ -1297,6 +1312,8 @@ mod tests {
             "{t:?}"
         );
         assert_ne!(t[0].hash, 0);
+        // A custom tool's call as the ledger records it: name, then input.
+        assert_eq!(t[1].hash, said_hash("briefWrite an essay on owls"));
         let items = serde_json::json!({"input": [{"role": "user", "content": "go"},
             {"type": "mcp_call", "id": "m", "name": "tasks", "arguments": "{}", "output": "Write about bees"},
             {"type": "custom_tool_call_output", "call_id": "c", "output": [{"type": "input_text", "text": "and wasps"}]}]});

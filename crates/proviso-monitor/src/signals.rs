@@ -1127,6 +1127,36 @@ mod follow_up_tests {
         )
         .chain((0..12).map(|i| round(&brief(i))));
         assert!((distinct_harvest(reused) - 12.0).abs() < 0.5);
+        // The same, each round followed by a user line: a conversation's
+        // first three follow-ups, then written ones again.
+        let go = |i: usize| {
+            let mut b = round(&brief(i));
+            if let Some(m) = b["messages"].as_array_mut() {
+                m.push(user("Go."));
+            }
+            b
+        };
+        let followed = std::iter::once(
+            serde_json::json!({"messages": [user("Pull the next task and do it.")]}),
+        )
+        .chain((0..12).map(go));
+        assert!(distinct_harvest(followed) >= 8.5);
+    }
+
+    #[test]
+    fn a_status_polled_twice_is_one_tool_loop() {
+        // The model calls the same function twice and gets two results:
+        // each call of its own, with its own result.
+        let user = serde_json::json!({"role": "user", "content": "Deploy build 7 and report."});
+        let call = serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "status", "arguments": "{}"}}]});
+        let res = |r: &str| serde_json::json!({"role": "tool", "tool_call_id": "c", "content": r});
+        let bodies = [
+            serde_json::json!({"messages": [user]}),
+            serde_json::json!({"messages": [user, call, res("pending")]}),
+            serde_json::json!({"messages": [user, call, res("pending"), call, res("done")]}),
+        ];
+        assert!((distinct_harvest(bodies.into_iter()) - 1.0).abs() < 0.5);
     }
 
     #[test]

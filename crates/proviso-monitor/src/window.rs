@@ -32,9 +32,9 @@ pub(crate) struct Ev {
     pub flags: u8,
     pub template: u32,
     pub exact: u64,
-    /// Its system text, words and definitions alone, folded
+    /// Its system text, words and definitions alone
     /// (`Monitor::follows_a_sent_turn` finds an earlier turn by them).
-    pub base: u32,
+    pub base: u64,
     pub sampling: (i32, i32),
     /// Topic × instruction type ([`crate::topics::cell`]).
     pub cell: u8,
@@ -115,9 +115,10 @@ pub(crate) struct KeyWindow {
     /// having said is the model's when it is among them (and, with
     /// results, with the same results: one call the model made is not a
     /// way to hand any number of results back).
-    pub answers: std::collections::HashMap<u64, Option<u64>>,
-    /// The answers in the order they were given, to forget the oldest.
-    pub answers_order: VecDeque<u64>,
+    pub answers: std::collections::HashMap<u64, Given>,
+    /// The answers in the order they were last given (with the count they
+    /// were given at), to forget the oldest.
+    pub answers_order: VecDeque<(u64, u32)>,
     pub purpose: Option<String>,
     /// Requests ever observed (since the last reset).
     pub total: u64,
@@ -134,6 +135,19 @@ const SYSTEMS: usize = 16;
 /// the key's latest answers (a turn older than that reads as written by
 /// the client).
 pub(crate) const ANSWERS: usize = 4096;
+
+/// Results remembered per answer (a call made again and again, a status
+/// polled, takes one set of results each time it was made).
+const MAX_RESULTS: usize = 16;
+
+/// An answer the key was given: how many times, the results handed back
+/// after it, and how many more it may take.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Given {
+    pub times: u32,
+    pub free: u16,
+    pub results: Vec<u64>,
+}
 
 /// Puts `h` last in `recent`, forgetting the oldest past [`SYSTEMS`].
 fn remember(recent: &mut VecDeque<u64>, h: u64) {
@@ -161,34 +175,44 @@ impl KeyWindow {
         if h == 0 {
             return;
         }
-        if let Some(bound) = self.answers.get_mut(&h) {
-            // The same answer again (the same call made afresh): it may
-            // take new results.
-            *bound = None;
-            return;
+        let given = self.answers.entry(h).or_default();
+        // Given again (the same call made afresh): one more set of results
+        // it may take, and young again.
+        given.times = given.times.wrapping_add(1);
+        given.free = given.free.saturating_add(1).min(MAX_RESULTS as u16);
+        let times = given.times;
+        self.answers_order.push_back((h, times));
+        while self.answers.len() > ANSWERS || self.answers_order.len() > 4 * ANSWERS {
+            let Some((old, at)) = self.answers_order.pop_front() else {
+                break;
+            };
+            // An entry of an answer given again since is stale.
+            if self.answers.get(&old).is_some_and(|g| g.times == at) {
+                self.answers.remove(&old);
+            }
         }
-        if self.answers_order.len() >= ANSWERS
-            && let Some(old) = self.answers_order.pop_front()
-        {
-            self.answers.remove(&old);
-        }
-        self.answers.insert(h, None);
-        self.answers_order.push_back(h);
     }
 
     /// Whether a turn with this hash, handed back with these results (0:
-    /// none), is the model's: an answer the key was given, with no results
-    /// or with the results first handed back after it (which this binds).
+    /// none), is the model's: an answer the key was given, with no results,
+    /// with results it was handed back with before, or new ones once for
+    /// every time it was given.
     pub fn answered(&mut self, h: u64, results: u64) -> bool {
-        match self.answers.get_mut(&h) {
-            None => false,
-            Some(_) if results == 0 => true,
-            Some(bound @ None) => {
-                *bound = Some(results);
-                true
-            }
-            Some(Some(r)) => *r == results,
+        let Some(given) = self.answers.get_mut(&h) else {
+            return false;
+        };
+        if results == 0 || given.results.contains(&results) {
+            return true;
         }
+        if given.free == 0 {
+            return false;
+        }
+        given.free -= 1;
+        if given.results.len() >= MAX_RESULTS {
+            given.results.remove(0);
+        }
+        given.results.push(results);
+        true
     }
 
     pub fn push(&mut self, ev: Ev, cfg_window: i64, rhythm_window: i64, bounded_cap: usize) {
