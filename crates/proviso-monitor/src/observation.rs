@@ -572,6 +572,23 @@ impl Turn {
         push_line(&mut self.text, s);
     }
 
+    /// A message's content: its text said, its refusals read aside.
+    fn content(&mut self, content: Option<&Value>) {
+        content_text(content, &mut |s| self.say(s));
+        for part in content.and_then(Value::as_array).into_iter().flatten() {
+            texts_of(part.get("refusal"), &mut |s| self.say_aside(s));
+        }
+    }
+
+    /// The turn a Responses item goes on: the open one, or a new one when
+    /// none is open or results came after it (a call after results).
+    fn going_on<'a>(turn: &'a mut Option<Turn>, out: &mut Vec<Said>, users: usize) -> &'a mut Turn {
+        if turn.as_ref().is_some_and(|t| t.results.any()) {
+            out.extend(turn.take().map(Turn::done));
+        }
+        turn.get_or_insert_with(|| Turn::new(users))
+    }
+
     fn say_aside(&mut self, s: &str) {
         self.extra.feed(s);
         push_line(&mut self.text, s);
@@ -630,7 +647,7 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                 Some("assistant") => {
                     out.extend(turn.take().map(Turn::done));
                     let mut t = Turn::new(users);
-                    content_text(m.get("content"), &mut |s| t.say(s));
+                    t.content(m.get("content"));
                     // Its calls as the ledger records them (a function's
                     // name and arguments, a custom tool's name and input);
                     // a refusal and the deprecated `function_call`, which
@@ -652,14 +669,6 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                         call_text(f, "arguments", &mut |s| t.say_aside(s));
                     }
                     texts_of(m.get("refusal"), &mut |s| t.say_aside(s));
-                    for part in m
-                        .get("content")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        texts_of(part.get("refusal"), &mut |s| t.say_aside(s));
-                    }
                     turn = Some(t);
                 }
                 Some("tool" | "function") => {
@@ -680,11 +689,7 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
             let output = kind.is_some_and(|k| k.ends_with("_call_output"));
             match (kind, role(i)) {
                 _ if call => {
-                    if turn.as_ref().is_some_and(|t| t.results.any()) {
-                        // A call after results: a new turn.
-                        out.extend(turn.take().map(Turn::done));
-                    }
-                    let t = turn.get_or_insert_with(|| Turn::new(users));
+                    let t = Turn::going_on(&mut turn, &mut out, users);
                     match kind {
                         Some("function_call") => call_text(i, "arguments", &mut |s| t.say(s)),
                         Some("custom_tool_call") => call_text(i, "input", &mut |s| t.say(s)),
@@ -694,19 +699,7 @@ pub fn said_turns(body: &Value) -> Vec<Said> {
                     }
                 }
                 (None | Some("message"), Some("assistant")) => {
-                    if turn.as_ref().is_some_and(|t| t.results.any()) {
-                        out.extend(turn.take().map(Turn::done));
-                    }
-                    let t = turn.get_or_insert_with(|| Turn::new(users));
-                    content_text(i.get("content"), &mut |s| t.say(s));
-                    for part in i
-                        .get("content")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        texts_of(part.get("refusal"), &mut |s| t.say_aside(s));
-                    }
+                    Turn::going_on(&mut turn, &mut out, users).content(i.get("content"));
                 }
                 // The model's reasoning between its items: part of its turn.
                 (Some("reasoning"), _) => {}
