@@ -30,7 +30,7 @@ const CONTAINMENT: f64 = 0.6;
 const MAX_ITEMS_PER_SHINGLE: usize = 8;
 /// Bytes of a prompt read for matching (an item pasted after a long
 /// document is not looked for).
-const MAX_BYTES: usize = 4 * MAX_FEATURE_BYTES;
+pub(crate) const MAX_BYTES: usize = 4 * MAX_FEATURE_BYTES;
 
 /// The name of the built-in set.
 pub const BUILTIN: &str = "alpaca_eval";

@@ -344,12 +344,12 @@ impl Monitor {
                     .flatten()
             })
             .map_or(0, |g| g.saturating_add(1));
-        let cell = if flags & YIELD != 0 && written.text.is_empty() {
-            topics::cell(&o.system, &o.prompt)
-        } else if flags & YIELD != 0 {
-            topics::cell(&o.system, &format!("{}\n{}", o.prompt, written.text))
-        } else {
+        let cell = if flags & YIELD == 0 {
             NO_CELL
+        } else if written.text.is_empty() {
+            topics::cell(&o.system, &o.prompt)
+        } else {
+            topics::cell(&o.system, &format!("{}\n{}", o.prompt, written.text))
         };
         let fold = |h: u64| {
             if h == 0 {
@@ -827,12 +827,7 @@ impl Written {
             );
             out.all = out.all.wrapping_add(h);
             // Read as the known sets read a text: its first 16 KiB.
-            if out.text.len() < 16 << 10 {
-                if !out.text.is_empty() {
-                    out.text.push('\n');
-                }
-                out.text.push_str(&s.text);
-            }
+            observation::push_line(&mut out.text, &s.text);
         }
         out
     }

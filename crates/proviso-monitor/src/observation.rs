@@ -615,21 +615,20 @@ impl Turn {
 }
 
 /// Most of a turn's text kept for reading ([`Said::text`]; its hash is
-/// over all of it): the known sets read the first 16 KiB of a text.
-const SAID_TEXT_MAX: usize = 16 << 10;
+/// over all of it): what the known sets read of a text.
+const SAID_TEXT_MAX: usize = crate::known::MAX_BYTES;
 
-fn push_line(out: &mut String, s: &str) {
+/// Adds `s` to `out` as a line of its own, `out` kept to its first
+/// [`SAID_TEXT_MAX`] bytes.
+pub(crate) fn push_line(out: &mut String, s: &str) {
     if out.len() >= SAID_TEXT_MAX {
         return;
     }
     if !out.is_empty() {
         out.push('\n');
     }
-    let mut end = s.len().min(SAID_TEXT_MAX - out.len().min(SAID_TEXT_MAX));
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    out.push_str(&s[..end]);
+    let room = SAID_TEXT_MAX.saturating_sub(out.len());
+    out.push_str(crate::features::head_of(s, room));
 }
 
 /// The turns a request body shows the model as having said ([`Said`]), in
