@@ -243,6 +243,12 @@ def main(binary, work, seed=20261205):
         regular = random.Random(seed + 5)
         for n in (4, 5, 6):
             cats[f"English, every {n}th word replaced"] = [every_nth_word(t, n, regular, vocab) for t in en]
+        # Sentences shuffled and words edited: the move against alignment
+        # along one diagonal (a generator of its own again).
+        moved = random.Random(seed + 7)
+        for rate in (0.15, 0.3):
+            cats[f"English, sentences shuffled and {int(rate * 100)}% of words edited"] = [
+                edit_words(shuffle_sentences(t, moved), rate, moved, vocab) for t in en]
         cats["Chinese verbatim"] = zh_
         cats["Chinese, 30% of characters edited"] = [edit_chars(t, 0.3, rng, zh_vocab) for t in zh_]
         for conv, cc in converters.items():

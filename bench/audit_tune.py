@@ -115,6 +115,14 @@ def documents(pair, seed, negatives_only=False):
         en = [(i, answers[m][i]) for i in tune if answers[m][i] and len(answers[m][i].split()) >= 60]
         for n in (4, 5, 6):
             docs += [(f"every {n}th word", m, i, every_nth_word(t, n, regular, vocab)) for i, t in en]
+    # Sentences shuffled and words edited (the move against alignment
+    # along one diagonal), from a generator of their own too.
+    moved = random.Random(seed * 31 + 7)
+    for m in pair:
+        en = [(i, answers[m][i]) for i in tune if answers[m][i] and len(answers[m][i].split()) >= 60]
+        for rate in (0.15, 0.3):
+            docs += [(f"shuffled, edited {int(rate * 100)}%", m, i,
+                      edit_words(shuffle_sentences(t, moved), rate, moved, vocab)) for i, t in en]
     return docs
 
 

@@ -152,6 +152,167 @@ pub(crate) struct AlignWork {
     masks: Vec<u64>,
     /// Per block of 64 reference tokens, its vertical deltas (+1, -1).
     v: Vec<u64>,
+    /// [`kept_in_pieces`]'s: per hit, whether a piece took it; the hits in
+    /// the order they are tried; the pieces taken.
+    used: Vec<bool>,
+    order: Vec<u32>,
+    taken: Vec<Piece>,
+}
+
+/// A document token range and the reference token range it is aligned
+/// with.
+pub(crate) type Piece = (std::ops::Range<usize>, std::ops::Range<usize>);
+
+/// The fewest document tokens the seeds of a piece must cover for
+/// [`kept_in_pieces`] to take it: two seeds at least, so that one stock
+/// phrase the two texts share is not a piece.
+pub(crate) const MIN_PIECE: u32 = 8;
+
+/// The share more than [`kept`]'s bound that [`kept_in_pieces`] asks
+/// for: each part finds its own place in the document, which gives an
+/// unrelated text more chances than one alignment in order. Chosen on the
+/// tune quarter with the reference models rotated (`bench/audit_tune.py`,
+/// the product's thresholds): the smallest of 0.05 and 0.1 at which no
+/// more of the 7,280 negatives were flagged than without pieces, with a
+/// background or without (0.05 flagged 3 more without one).
+pub(crate) const PIECES_MARGIN: f64 = 0.1;
+
+/// The most tokens between two seeds of one piece of
+/// [`kept_in_pieces`] where nothing matched.
+const HOLE: usize = 8;
+
+/// What `doc` keeps of `reference` with its parts in any order (sentences
+/// shuffled, paragraphs moved) as well as edited: the share [`kept`]
+/// gives, worked out per part. The pieces are the local chains of the
+/// seeds the last [`align_seeds`] found between them (seeds of `k`
+/// tokens; `w` as that call left it), best first, each of at least
+/// [`MIN_PIECE`] covered tokens and overlapping no piece taken before it
+/// in the document or in the reference. The reference is cut between
+/// consecutive pieces (halfway between them) into parts, one around each
+/// piece, and each part aligned (its edit distance, [`distance`]) with the
+/// document around its piece, as far as the part reaches on either side
+/// plus the edits `min` allows. A copy whose sentences were shuffled keeps
+/// each part where it moved; another writer's answer rarely has two seeds
+/// on one diagonal, and where it has a few, the rest of the reference
+/// around them counts as lost, as it does for [`kept`].
+///
+/// `unmatched`, when given, marks the tokens of the whole `doc` that match
+/// nothing (the background's phrases). Returns the share, whether it
+/// reaches `min` (in tokens, as [`kept`]), and the pieces (document and
+/// reference ranges), in reference order; with fewer than two pieces,
+/// nothing (one piece is the chain in order, which [`kept`] weighs).
+/// The share must reach `min` and [`PIECES_MARGIN`] more.
+pub(crate) fn kept_in_pieces(
+    doc: &[u16],
+    window: std::ops::Range<usize>,
+    unmatched: Option<&[bool]>,
+    reference: &[u16],
+    k: usize,
+    min: f64,
+    w: &mut AlignWork,
+) -> (f64, bool, Vec<Piece>) {
+    let m = reference.len();
+    let window = window.start.min(doc.len())..window.end.min(doc.len());
+    if m == 0 || w.best.len() != w.hits.len() {
+        return (0.0, false, Vec::new());
+    }
+    let k = k.max(1);
+    w.used.clear();
+    w.used.resize(w.hits.len(), false);
+    w.order.clear();
+    w.order.extend(0..w.hits.len() as u32);
+    {
+        let best = &w.best;
+        w.order
+            .sort_unstable_by_key(|&h| (std::cmp::Reverse(best[h as usize].0), h));
+    }
+    w.taken.clear();
+    let mut chain: Vec<(u32, u32)> = Vec::new();
+    for &end in &w.order {
+        let end = end as usize;
+        if w.used[end] {
+            continue;
+        }
+        // Back along the chain ending here, to its start or to a hit a
+        // piece took already.
+        chain.clear();
+        let mut h = end + 1;
+        while h != 0 && !w.used[h - 1] {
+            w.used[h - 1] = true;
+            chain.push(w.hits[h - 1]);
+            h = w.best[h - 1].1 as usize;
+        }
+        chain.reverse();
+        // Cut where nothing matched for more than `HOLE` tokens on either
+        // side: a chain may run on over a part moved away (the parts
+        // before and after it, moved together, on one diagonal), and
+        // that part is a piece of its own elsewhere.
+        let mut s = 0;
+        while s < chain.len() {
+            let (mut e, mut covered, mut to) = (s + 1, k, chain[s].0 as usize + k);
+            while e < chain.len() {
+                let (i, j) = (chain[e].0 as usize, chain[e].1 as usize);
+                let (pi, pj) = (chain[e - 1].0 as usize, chain[e - 1].1 as usize);
+                if i > pi + k + HOLE || j > pj + k + HOLE {
+                    break;
+                }
+                covered += (i + k).saturating_sub(to.max(i));
+                to = to.max(i + k);
+                e += 1;
+            }
+            let ((i0, j0), (i1, j1)) = (chain[s], chain[e - 1]);
+            s = e;
+            if covered < MIN_PIECE as usize {
+                continue;
+            }
+            let piece = (
+                i0 as usize..i1 as usize + k,
+                j0 as usize..(j1 as usize + k).min(m),
+            );
+            let overlaps = w.taken.iter().any(|(d, r)| {
+                d.start < piece.0.end && piece.0.start < d.end
+                    || r.start < piece.1.end && piece.1.start < r.end
+            });
+            if !overlaps {
+                w.taken.push(piece);
+            }
+        }
+    }
+    // One piece is the chain in order, which [`kept`] weighs already:
+    // parts in any order are two at least.
+    if w.taken.len() < 2 {
+        return (0.0, false, Vec::new());
+    }
+    w.taken.sort_unstable_by_key(|p| p.1.start);
+    let taken = std::mem::take(&mut w.taken);
+    let mut keeps = 0usize;
+    let mut cut = 0usize;
+    for (n, (d, r)) in taken.iter().enumerate() {
+        let end = taken
+            .get(n + 1)
+            .map_or(m, |next| (r.end + next.1.start.max(r.end)) / 2);
+        let part = cut..end.max(cut).min(m);
+        cut = part.end;
+        let slack = ((1.0 - min.clamp(0.0, 1.0)) * part.len() as f64).ceil() as usize + k;
+        let from = d
+            .start
+            .saturating_sub(r.start.saturating_sub(part.start) + slack)
+            .max(window.start);
+        let to = (d.end + part.end.saturating_sub(r.end) + slack)
+            .min(window.end)
+            .max(from);
+        let lost = distance(
+            &doc[from..to],
+            unmatched.and_then(|u| u.get(from..to)),
+            &reference[part.clone()],
+            w,
+        );
+        keeps += part.len().saturating_sub(lost);
+    }
+    w.taken = taken;
+    let min = (min + PIECES_MARGIN).min(1.0);
+    let needed = (min * m as f64 - 1e-9).ceil().max(0.0) as usize;
+    (keeps as f64 / m as f64, keeps >= needed, w.taken.clone())
 }
 
 /// The fewest tokens that must be replaced, inserted or deleted to turn
@@ -584,6 +745,63 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    /// The parts of a reference moved and edited: each part kept where
+    /// it went; the share is what `kept` would give the same parts in
+    /// order. One shared phrase, or one piece, is nothing.
+    #[test]
+    fn kept_in_pieces_takes_each_part_where_it_went() {
+        let reference: Vec<u16> = (1..=120).collect();
+        // Six parts of 20, each with its 10th token replaced, in the
+        // order 3 0 5 1 4 2.
+        let part = |p: usize| -> Vec<u16> {
+            (p * 20..p * 20 + 20)
+                .map(|i| {
+                    if i % 20 == 10 {
+                        5000 + i as u16
+                    } else {
+                        reference[i]
+                    }
+                })
+                .collect()
+        };
+        let doc: Vec<u16> = [3, 0, 5, 1, 4, 2].iter().flat_map(|&p| part(p)).collect();
+        let mut w = AlignWork::default();
+        align(&doc, 0..doc.len(), &reference, None, &mut w).unwrap();
+        let (share, held, pieces) =
+            kept_in_pieces(&doc, 0..doc.len(), None, &reference, K, 0.8, &mut w);
+        // At most one replaced token and the cut between two parts lost
+        // per part.
+        assert!(held && share > 0.85 && share < 1.0, "{share}");
+        assert!(pieces.len() >= 6, "{pieces:?}");
+        assert!(pieces.windows(2).all(|p| p[0].1.end <= p[1].1.start));
+        for (d, r) in &pieces {
+            assert_eq!(d.len(), r.len());
+            // One diagonal; a replaced token inside at most.
+            let same = doc[d.clone()]
+                .iter()
+                .zip(&reference[r.clone()])
+                .filter(|(a, b)| a == b);
+            assert!(same.count() + 1 >= d.len(), "{d:?} {r:?}");
+        }
+        // The bound is min and the margin.
+        let (_, held, _) = kept_in_pieces(&doc, 0..doc.len(), None, &reference, K, share, &mut w);
+        assert!(!held);
+        // Only the window is read.
+        let (_, held, _) = kept_in_pieces(&doc, 0..40, None, &reference, K, 0.8, &mut w);
+        assert!(!held);
+        // One phrase of 6 shared: no piece; one part of 40 in order: one
+        // piece, which is `kept`'s to weigh.
+        for shared in [6usize, 40] {
+            let mut d: Vec<u16> = (9000..9100).collect();
+            d[30..30 + shared].copy_from_slice(&reference[50..50 + shared]);
+            align(&d, 0..d.len(), &reference, None, &mut w).unwrap();
+            assert_eq!(
+                kept_in_pieces(&d, 0..d.len(), None, &reference, K, 0.0, &mut w),
+                (0.0, false, Vec::new())
+            );
+        }
     }
 
     #[test]

@@ -345,6 +345,63 @@ impl Index {
                 }
                 _ => (None, false),
             };
+            // A copy whose sentences were moved as well as edited keeps no
+            // chain in order: what it keeps of the reference part by part,
+            // each part where it went (`align::kept_in_pieces`).
+            let (kept, held, pieces) = match q.opts.kept {
+                Some(min) if kept_applies && !held => {
+                    let unmatched = match marks {
+                        Some(c) => {
+                            common_tokens(c, 0..q.tokens.len(), align_unmatched);
+                            Some(&align_unmatched[..])
+                        }
+                        None => None,
+                    };
+                    let in_pieces = |k: usize, align: &mut crate::align::AlignWork| {
+                        crate::align::kept_in_pieces(
+                            q.hashes16,
+                            window.clone(),
+                            unmatched,
+                            ref16,
+                            k,
+                            min,
+                            align,
+                        )
+                    };
+                    // The pieces of the seeds just found (of five), then,
+                    // if they are not enough, of seeds of four: a part with
+                    // a third of its words changed keeps few seeds of five.
+                    let mut found = (0.0, false, Vec::new());
+                    if !short_seeds {
+                        found = in_pieces(crate::align::K, align);
+                    }
+                    if !found.1 {
+                        let k = crate::align::SHORT_SEED;
+                        if !short_seeds {
+                            crate::align::align_seeds(
+                                q.hashes16,
+                                window.clone(),
+                                ref16,
+                                marks,
+                                k,
+                                align,
+                            );
+                        }
+                        let four = in_pieces(k, align);
+                        if four.1 || four.0 > found.0 {
+                            found = four;
+                        }
+                    }
+                    let (share, any_order, pieces) = found;
+                    let kept = Some(kept.map_or(share, |s| s.max(share)));
+                    if any_order {
+                        (kept, true, pieces)
+                    } else {
+                        (kept, false, a.pieces)
+                    }
+                }
+                _ => (kept, held, a.pieces),
+            };
             let score = Score {
                 matched: a.matched,
                 significance,
@@ -356,7 +413,7 @@ impl Index {
             // last: a copy with words changed keeps seeds all along its
             // reference, where two answers to one question share a
             // passage (a list, a definition) in one part of it.
-            let extent = match (a.pieces.first(), a.pieces.last()) {
+            let extent = match (pieces.first(), pieces.last()) {
                 (Some(f), Some(l)) => l.1.end.saturating_sub(f.1.start) as f64 / rtok,
                 _ => 0.0,
             };
@@ -373,7 +430,7 @@ impl Index {
             // Pieces on other diagonals may overlap in the reference: each
             // counts what the ones before did not cover.
             let mut covered_to = 0;
-            for (d, rr) in a.pieces {
+            for (d, rr) in pieces {
                 let new = rr.end.saturating_sub(rr.start.max(covered_to));
                 covered_to = covered_to.max(rr.end);
                 acc.piece(

@@ -1110,3 +1110,57 @@ fn the_default_rules_follow_the_background() {
     set.set_alignment(crate::Alignment::Off);
     assert_eq!(set.rules(), rules(None, None, true));
 }
+
+/// A copy whose sentences were shuffled and a word in seven replaced keeps
+/// no chain in order long enough, nor a run of 20: it is found by what it
+/// keeps part by part (`align::kept_in_pieces`), with the parts' spans on
+/// both sides; with the kept share off it is not; the same words in an
+/// order of their own (no two seeds of a part on one diagonal) are not.
+#[test]
+fn a_copy_with_its_sentences_moved_and_edited_is_found_in_pieces() {
+    let words = distinct_words("ref", 160);
+    let set = one_reference(&words.join(" "));
+    // Eight sentences of 20 words, every seventh word replaced, then put
+    // in another order.
+    let sentences: Vec<Vec<String>> = words
+        .chunks(20)
+        .map(|s| {
+            s.iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if i % 7 == 3 {
+                        format!("rep{w}")
+                    } else {
+                        w.clone()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let order = [5, 2, 7, 0, 3, 6, 1, 4];
+    let doc: Vec<String> = order.iter().flat_map(|&o| sentences[o].clone()).collect();
+    let r = set.query(&doc.join(" "));
+    assert!(r.flagged, "{r:?}");
+    let m = &r.matches[0];
+    assert_eq!(m.kind, "aligned", "{m:?}");
+    assert!(m.significance < crate::ALIGN_DEFAULT_MIN, "{m:?}");
+    let kept = m.kept.unwrap_or(0.0);
+    assert!(
+        (crate::ALIGN_DEFAULT_KEPT + crate::align::PIECES_MARGIN..1.0).contains(&kept),
+        "{m:?}"
+    );
+    assert!(m.spans.len() >= 4, "one span a part: {m:?}");
+    assert_eq!(m.spans.len(), m.reference_spans.len());
+    let mut off = one_reference(&words.join(" "));
+    off.set_kept(None);
+    assert!(!off.query(&doc.join(" ")).flagged);
+    // Every word kept but the order of all of them changed: no two seeds of
+    // five in a row, so no piece.
+    let mut scrambled: Vec<String> = Vec::new();
+    for i in 0..40 {
+        for j in 0..4 {
+            scrambled.push(words[j * 40 + i].clone());
+        }
+    }
+    assert!(!set.query(&scrambled.join(" ")).flagged);
+}
