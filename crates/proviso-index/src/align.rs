@@ -164,8 +164,8 @@ pub(crate) struct AlignWork {
 pub(crate) type Piece = (std::ops::Range<usize>, std::ops::Range<usize>);
 
 /// The fewest document tokens the seeds of a piece must cover for
-/// [`kept_in_pieces`] to take it: two seeds at least, so that one stock
-/// phrase the two texts share is not a piece.
+/// [`kept_in_pieces`] to take it: more than one seed's worth (a shared
+/// run of 8 tokens is a piece; a lone 5-token phrase is not).
 pub(crate) const MIN_PIECE: u32 = 8;
 
 /// The share more than [`kept`]'s bound that [`kept_in_pieces`] asks

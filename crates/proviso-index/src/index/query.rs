@@ -393,9 +393,10 @@ impl Index {
                         }
                     }
                     let (share, any_order, pieces) = found;
-                    let kept = Some(kept.map_or(share, |s| s.max(share)));
+                    // The share part by part is reported only when it is
+                    // what flagged the document.
                     if any_order {
-                        (kept, true, pieces)
+                        (Some(kept.map_or(share, |s| s.max(share))), true, pieces)
                     } else {
                         (kept, false, a.pieces)
                     }
